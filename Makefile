@@ -1,0 +1,38 @@
+# MemberPulse: `make run` serves the dashboard on a demo retailer; `make test` runs every test.
+# Both install what is missing first (see scripts/setup.sh).
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# cargo-leptos sets this when it builds; setting it for every cargo call keeps one build of
+# the leptos crates for `cargo leptos build` and `cargo test` alike.
+export LEPTOS_OUTPUT_NAME := memberpulse
+
+DATA_DIR ?= data
+DEMO_MEMBERS ?= 20000
+ADDR ?= 127.0.0.1:3000
+
+.PHONY: run test build setup setup-test cargo-test e2e bench-generate clean-data
+
+setup:
+	scripts/setup.sh
+
+setup-test:
+	scripts/setup.sh --test
+
+build: setup
+	cargo leptos build
+
+run: build
+	./target/debug/memberpulse serve --addr $(ADDR) --data-dir $(DATA_DIR) --demo-members $(DEMO_MEMBERS)
+
+test: setup-test
+	cargo leptos build
+	cargo test --workspace
+	cd end2end && npm test
+
+# Times `generate` for a million members into a scratch data dir.
+bench-generate: build
+	rm -rf target/bench-data
+	/usr/bin/time -v ./target/debug/memberpulse generate --members 1000000 --data-dir target/bench-data 2>&1 | grep -E "generated|Maximum resident|Elapsed"
+
+clean-data:
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,70 @@
+//! How numbers are written on screen: one place, used by the pages and checked by the tests.
+
+use crate::model::{Measure, Unit};
+
+/// Groups the integer part in thousands: `1234567.5` → `1,234,567.50`.
+pub fn money(value: f64) -> String {
+    let cents = (value * 100.0).round() as i64;
+    let sign = if cents < 0 { "-" } else { "" };
+    let cents = cents.unsigned_abs();
+    let units = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in units.chars().enumerate() {
+        if i > 0 && (units.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{sign}¥{grouped}.{:02}", cents % 100)
+}
+
+/// A share as a percentage with one decimal: `0.2346` → `23.5%`.
+pub fn percent(value: f64) -> String {
+    format!("{:.1}%", value * 100.0)
+}
+
+/// A measure as shown on a KPI card; `—` when it has no value.
+pub fn measure(unit: Unit, m: &Measure) -> String {
+    match (m.value, unit) {
+        (None, _) => "—".to_string(),
+        (Some(v), Unit::Money) => money(v),
+        (Some(v), Unit::Ratio) => percent(v),
+    }
+}
+
+/// The change from `before` to `now`: relative for money, in percentage points for shares.
+pub fn change(unit: Unit, now: &Measure, before: &Measure) -> Option<(f64, String)> {
+    let (now, before) = (now.value?, before.value?);
+    match unit {
+        Unit::Money => {
+            if before == 0.0 {
+                return None;
+            }
+            let rel = (now - before) / before.abs();
+            Some((rel, format!("{:+.1}%", rel * 100.0)))
+        }
+        Unit::Ratio => {
+            let pp = (now - before) * 100.0;
+            Some((pp, format!("{pp:+.1} pp")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_groups_and_rounds() {
+        assert_eq!(money(1234567.5), "¥1,234,567.50");
+        assert_eq!(money(0.0), "¥0.00");
+        assert_eq!(money(-12.345), "-¥12.35");
+        assert_eq!(money(999.999), "¥1,000.00");
+    }
+
+    #[test]
+    fn percent_has_one_decimal() {
+        assert_eq!(percent(0.2345), "23.4%");
+        assert_eq!(percent(1.0), "100.0%");
+    }
+}

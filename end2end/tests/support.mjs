@@ -1,0 +1,64 @@
+// Starts a real MemberPulse server (the binary cargo-leptos built) on a free port with a
+// fresh data directory, and a real Chromium (Debian's) driven by playwright-core.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const ARTIFACTS = join(ROOT, 'end2end', 'artifacts');
+
+export async function startServer({ demoMembers = 3000 } = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'memberpulse-e2e-'));
+  const bin = process.env.MEMBERPULSE_BIN ?? join(ROOT, 'target', 'debug', 'memberpulse');
+  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--demo-members', String(demoMembers)], {
+    cwd: ROOT,
+    env: { ...process.env, LEPTOS_SITE_ROOT: join(ROOT, 'target', 'site'), RUST_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const base = await new Promise((ok, fail) => {
+    let seen = '';
+    const timer = setTimeout(() => fail(new Error(`server did not start: ${seen}`)), 180_000);
+    child.stdout.on('data', (chunk) => {
+      seen += chunk.toString();
+      const m = seen.match(/serving (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]);
+      }
+    });
+    child.on('exit', (code) => fail(new Error(`server exited with ${code}: ${seen}`)));
+  });
+  return {
+    base,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((ok) => (child.exitCode !== null ? ok() : child.on('exit', ok)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+export async function getJson(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
+  return r.json();
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what building and testing MemberPulse needs, skipping what is already there.
+# Safe to run again: every step checks first.
+#   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen CLI)
+#   scripts/setup.sh --test   also Chromium and the end2end npm packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+CARGO_LEPTOS_VERSION=0.3.10
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 13 minutes on 2 cores, once)"
+  cargo install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+fi
+
+# The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WB_VERSION"; then
+  step "installing wasm-bindgen-cli $WB_VERSION (about 2 minutes, once)"
+  cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  if [[ ! -x /usr/bin/chromium ]]; then
+    step "installing Chromium from Debian"
+    if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
+  fi
+  if [[ ! -d end2end/node_modules/playwright-core ]]; then
+    step "installing the end2end npm packages"
+    (cd end2end && npm ci --no-audit --no-fund)
+  fi
+fi

@@ -1,0 +1,207 @@
+//! The analytics store: one DuckDB file holding the SPEC §2 tables.
+//!
+//! One writer owns the file. Readers take their own connection (a clone of the root
+//! connection) and run on blocking threads, so a long query never stalls the runtime.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use duckdb::Connection;
+
+use crate::Result;
+
+/// Versioned DDL, applied in order on open; each version applies once.
+const SCHEMA: &[(i32, &str)] = &[(
+    1,
+    r#"
+    CREATE TABLE stores (
+        store_id VARCHAR PRIMARY KEY,
+        name     VARCHAR,
+        region   VARCHAR,
+        city     VARCHAR,
+        kind     VARCHAR CHECK (kind IS NULL OR kind IN ('store', 'online'))
+    );
+    CREATE TABLE members (
+        member_id     VARCHAR PRIMARY KEY,
+        joined_at     TIMESTAMP NOT NULL,
+        join_channel  VARCHAR,
+        home_store_id VARCHAR,
+        region        VARCHAR,
+        tier          VARCHAR,
+        gender        VARCHAR,
+        birth_year    INTEGER,
+        name          VARCHAR,
+        phone         VARCHAR
+    );
+    CREATE TABLE orders (
+        order_id        VARCHAR PRIMARY KEY,
+        ordered_at      TIMESTAMP NOT NULL,
+        net_amount      DECIMAL(18, 2) NOT NULL,
+        member_id       VARCHAR,
+        channel         VARCHAR,
+        store_id        VARCHAR,
+        item_count      INTEGER,
+        discount_amount DECIMAL(18, 2),
+        coupon_id       VARCHAR
+    );
+    CREATE TABLE order_items (
+        order_id VARCHAR NOT NULL,
+        line_no  INTEGER NOT NULL,
+        sku      VARCHAR NOT NULL,
+        quantity INTEGER NOT NULL,
+        amount   DECIMAL(18, 2) NOT NULL,
+        category VARCHAR,
+        PRIMARY KEY (order_id, line_no)
+    );
+    CREATE TABLE points (
+        entry_id    VARCHAR PRIMARY KEY,
+        member_id   VARCHAR NOT NULL,
+        occurred_at TIMESTAMP NOT NULL,
+        kind        VARCHAR NOT NULL CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust')),
+        points      BIGINT NOT NULL,
+        source      VARCHAR,
+        order_id    VARCHAR
+    );
+    "#,
+)];
+
+/// The tables of the data contract, in load order.
+pub const TABLES: [&str; 5] = ["stores", "members", "orders", "order_items", "points"];
+
+#[derive(Clone)]
+pub struct Analytics {
+    path: Arc<PathBuf>,
+    root: Arc<Mutex<Connection>>,
+}
+
+impl Analytics {
+    /// Opens (creating if needed) the DuckDB file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let conn = Connection::open(path)?;
+        migrate(&conn)?;
+        Ok(Analytics {
+            path: Arc::new(path.to_path_buf()),
+            root: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The writer connection. Blocking: call from a blocking thread or the CLI.
+    pub fn writer(&self) -> MutexGuard<'_, Connection> {
+        self.root
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// A fresh reader connection on the same database.
+    pub fn reader(&self) -> Result<Connection> {
+        Ok(self.writer().try_clone()?)
+    }
+
+    /// Runs `f` on a reader connection on a blocking thread.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = self.reader()?;
+        tokio::task::spawn_blocking(move || f(&conn)).await?
+    }
+
+    /// Runs `f` with the single writer connection on a blocking thread.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || f(&mut this.writer())).await?
+    }
+
+    /// Rows per table, in [`TABLES`] order.
+    pub fn counts(conn: &Connection) -> Result<Vec<(&'static str, i64)>> {
+        TABLES
+            .iter()
+            .map(|t| {
+                let n: i64 =
+                    conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+                Ok((*t, n))
+            })
+            .collect()
+    }
+
+    /// Whether the store has no members and no orders yet.
+    pub fn is_empty(conn: &Connection) -> Result<bool> {
+        let n: i64 = conn.query_row(
+            "SELECT (SELECT count(*) FROM members) + (SELECT count(*) FROM orders)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n == 0)
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)",
+    )?;
+    let current: i32 = conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_version",
+        [],
+        |r| r.get(0),
+    )?;
+    for (version, ddl) in SCHEMA.iter().filter(|(v, _)| *v > current) {
+        conn.execute_batch("BEGIN TRANSACTION")?;
+        let applied = conn.execute_batch(ddl).and_then(|_| {
+            conn.execute(
+                "INSERT INTO schema_version VALUES (?, current_timestamp)",
+                [version],
+            )
+        });
+        match applied {
+            Ok(_) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                conn.execute_batch("ROLLBACK")?;
+                return Err(e.into());
+            }
+        }
+        tracing::info!(version, "analytics schema applied");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_applies_once_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.duckdb");
+        {
+            let a = Analytics::open(&path).unwrap();
+            let conn = a.writer();
+            conn.execute_batch(
+                "INSERT INTO stores VALUES ('S1', 'One', 'East', 'Shanghai', 'store')",
+            )
+            .unwrap();
+        }
+        let a = Analytics::open(&path).unwrap();
+        let conn = a.reader().unwrap();
+        let versions: i64 = conn
+            .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(versions, SCHEMA.len() as i64);
+        let counts = Analytics::counts(&conn).unwrap();
+        assert_eq!(counts[0], ("stores", 1));
+        assert!(Analytics::is_empty(&conn).unwrap());
+    }
+}

@@ -1,0 +1,72 @@
+//! The JSON API under `/api/v1`. The pages use the same [`Services`].
+
+use std::sync::Arc;
+
+use app::model::{Overview, OverviewQuery};
+use axum::{
+    Json, Router,
+    extract::{Query, State},
+    http::HeaderMap,
+    routing::get,
+};
+use serde_json::{Value, json};
+
+use crate::{
+    Error, Result,
+    import::{LoadReport, LoadRequest},
+    operational::{self, LoadRecord},
+    services::Services,
+};
+
+#[derive(Clone)]
+struct ApiState {
+    services: Services,
+    /// Proves a caller can read the data directory: the CLI hands loads over with it.
+    local_token: Arc<str>,
+}
+
+pub fn router(services: Services, local_token: Arc<str>) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/overview", get(overview))
+        .route("/api/v1/loads", get(loads).post(load))
+        .with_state(ApiState {
+            services,
+            local_token,
+        })
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /api/v1/overview?as_of=YYYY-MM-DD&window=30d&compare=previous|year`
+async fn overview(
+    State(api): State<ApiState>,
+    Query(query): Query<OverviewQuery>,
+) -> Result<Json<Overview>> {
+    Ok(Json(api.services.overview(query).await?))
+}
+
+/// `GET /api/v1/loads`: the latest loads, newest first.
+async fn loads(State(api): State<ApiState>) -> Result<Json<Vec<LoadRecord>>> {
+    Ok(Json(
+        operational::recent_loads(&api.services.ops, 50).await?,
+    ))
+}
+
+/// `POST /api/v1/loads`: a file on this machine handed over by `memberpulse import`.
+async fn load(
+    State(api): State<ApiState>,
+    headers: HeaderMap,
+    Json(request): Json<LoadRequest>,
+) -> Result<Json<LoadReport>> {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented != Some(&*api.local_token) {
+        return Err(Error::Unauthorized);
+    }
+    Ok(Json(api.services.load(request).await?))
+}

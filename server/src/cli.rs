@@ -1,0 +1,362 @@
+//! The `memberpulse` command: configuration by flags and environment variables.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Instant,
+};
+
+use app::{
+    format,
+    model::{Overview, OverviewQuery},
+};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    Error, Result,
+    analytics::Analytics,
+    generate,
+    import::{self, Kind, LoadReport, LoadRequest, Mapping},
+    metrics::MetricConfig,
+    operational,
+    services::Services,
+    web::{self, ServerInfo},
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "memberpulse",
+    version,
+    about = "Member-health server for retail loyalty programmes"
+)]
+pub struct Cli {
+    /// Directory of the analytics DuckDB file and the default SQLite operational store.
+    #[arg(
+        long,
+        env = "MEMBERPULSE_DATA_DIR",
+        default_value = "data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Operational store (sqlx URL); default `sqlite://<data-dir>/memberpulse.sqlite`.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Days without a purchase after which a member counts as churned.
+    #[arg(
+        long,
+        env = "MEMBERPULSE_CHURN_DAYS",
+        default_value_t = 180,
+        global = true
+    )]
+    pub churn_days: u32,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the dashboard and the JSON API.
+    Serve {
+        #[arg(long, env = "MEMBERPULSE_ADDR", default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+        /// The site built by cargo-leptos (holds pkg/ with the wasm, js and css).
+        #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+        site_root: PathBuf,
+        /// On first start with an empty store, generate a demo retailer of this many members (0: don't).
+        #[arg(long, env = "MEMBERPULSE_DEMO_MEMBERS", default_value_t = 0)]
+        demo_members: u64,
+    },
+    /// Generate a deterministic synthetic retailer into the analytics store.
+    Generate {
+        #[arg(long, default_value_t = 10_000)]
+        members: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Last day of generated activity.
+        #[arg(long, default_value = "2026-06-30")]
+        end: NaiveDate,
+        /// Wipe the store first if it holds data.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Load CSV or Parquet files (handed to the server when one is running on this data dir).
+    Import {
+        /// Files to load, in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The table the files hold (stores, members, orders, order_items, points), when there is no mapping.
+        #[arg(long)]
+        table: Option<String>,
+        /// A column-mapping file (TOML), e.g. mappings/online_retail.toml.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Print the load reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the headline KPIs for a window.
+    Overview {
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long, default_value = "30d")]
+        window: String,
+        #[arg(long, default_value = "previous")]
+        compare: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,leptos=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve {
+            addr,
+            ref site_root,
+            demo_members,
+        } => {
+            let services = open(&cli).await?;
+            if demo_members > 0 {
+                let empty = Analytics::is_empty(&services.analytics.reader()?)?;
+                if empty {
+                    println!("First start: generating a demo retailer of {demo_members} members…");
+                    generate_into(&services.analytics, demo_members, 42, default_end(), false)
+                        .await?;
+                }
+            }
+            web::serve(
+                web::ServeOptions {
+                    addr,
+                    site_root: site_root.clone(),
+                    data_dir: cli.data_dir.clone(),
+                },
+                services,
+            )
+            .await
+        }
+        Command::Generate {
+            members,
+            seed,
+            end,
+            replace,
+        } => {
+            let services = open(&cli).await?;
+            generate_into(&services.analytics, members, seed, end, replace).await
+        }
+        Command::Import {
+            ref files,
+            ref table,
+            ref mapping,
+            json,
+        } => {
+            let mapping = match (mapping, table) {
+                (Some(path), _) => Mapping::from_file(path)?,
+                (None, Some(t)) => Mapping::identity(Kind::parse(t)?),
+                (None, None) => return Err(Error::bad_param("table", "give --table or --mapping")),
+            };
+            let mut reports = Vec::new();
+            for file in files {
+                let path = std::fs::canonicalize(file)
+                    .map_err(|e| Error::Load(format!("{}: {e}", file.display())))?;
+                let request = LoadRequest {
+                    path,
+                    mapping: mapping.clone(),
+                };
+                let report = match hand_to_server(&cli.data_dir, &request).await? {
+                    Some(report) => report,
+                    None => load_here(&cli, request).await?,
+                };
+                if !json {
+                    print!("{}", report.summary(20));
+                }
+                reports.push(report);
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&reports).unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        Command::Overview {
+            ref as_of,
+            ref window,
+            ref compare,
+            json,
+        } => {
+            let services = open(&cli).await?;
+            let overview = services
+                .overview(OverviewQuery {
+                    as_of: as_of.clone(),
+                    window: Some(window.clone()),
+                    compare: Some(compare.clone()),
+                })
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&overview).unwrap_or_default()
+                );
+            } else {
+                print!("{}", format_overview(&overview));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn default_end() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date")
+}
+
+/// Opens both stores of a data directory.
+pub async fn open(cli: &Cli) -> Result<Services> {
+    std::fs::create_dir_all(&cli.data_dir)?;
+    let analytics =
+        Analytics::open(&cli.data_dir.join("memberpulse.duckdb")).map_err(|e| match e {
+            Error::DuckDb(inner) if inner.to_string().contains("lock") => Error::Load(format!(
+                "{}: the analytics store is in use by another process ({inner})",
+                cli.data_dir.display()
+            )),
+            other => other,
+        })?;
+    let url = cli.database_url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}",
+            cli.data_dir.join("memberpulse.sqlite").display()
+        )
+    });
+    let ops = operational::connect(&url).await?;
+    Ok(Services {
+        analytics,
+        ops,
+        metrics: MetricConfig {
+            churn_days: cli.churn_days,
+        },
+    })
+}
+
+async fn generate_into(
+    analytics: &Analytics,
+    members: u64,
+    seed: u64,
+    end: NaiveDate,
+    replace: bool,
+) -> Result<()> {
+    let started = Instant::now();
+    let opts = generate::Options {
+        members,
+        seed,
+        end,
+        progress: true,
+        ..Default::default()
+    };
+    let analytics = analytics.clone();
+    let summary =
+        tokio::task::spawn_blocking(move || generate::generate(&analytics, &opts, replace))
+            .await??;
+    println!(
+        "generated {} members, {} stores, {} orders, {} order items, {} points entries in {:.1}s",
+        summary.members,
+        summary.stores,
+        summary.orders,
+        summary.order_items,
+        summary.points,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Hands a load to the server running on this data dir, if there is one.
+async fn hand_to_server(data_dir: &Path, request: &LoadRequest) -> Result<Option<LoadReport>> {
+    let Some(info) = ServerInfo::read(data_dir) else {
+        return Ok(None);
+    };
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("http://{}/api/v1/loads", info.addr))
+        .bearer_auth(&info.token)
+        .json(request)
+        .send()
+        .await;
+    let response = match response {
+        Ok(r) => r,
+        // A server that left its file behind and is gone: load here.
+        Err(e) if e.is_connect() => return Ok(None),
+        Err(e) => return Err(Error::Internal(format!("server at {}: {e}", info.addr))),
+    };
+    eprintln!(
+        "handed {} to the running server at {}",
+        request.path.display(),
+        info.addr
+    );
+    let status = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| Error::Internal(format!("server reply: {e}")))?;
+    if !status.is_success() {
+        let message = body["message"]
+            .as_str()
+            .unwrap_or("load failed")
+            .to_string();
+        return Err(Error::Load(message));
+    }
+    serde_json::from_value(body)
+        .map(Some)
+        .map_err(|e| Error::Internal(format!("server reply: {e}")))
+}
+
+/// Loads in this process, with a spinner on the terminal.
+async fn load_here(cli: &Cli, request: LoadRequest) -> Result<LoadReport> {
+    let services = open(cli).await?;
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let name = request.path.display().to_string();
+    let analytics = services.analytics.clone();
+    let bar = spinner.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        let progress = move |stage: &str| bar.set_message(format!("{name}: {stage}"));
+        import::load(&mut analytics.writer(), &request, Some(&progress))
+    })
+    .await??;
+    spinner.finish_and_clear();
+    operational::record_load(&services.ops, &report).await?;
+    Ok(report)
+}
+
+/// The overview as a small table for the terminal.
+fn format_overview(o: &Overview) -> String {
+    let mut out = format!(
+        "as of {} · window {} – {} · compared with {} – {}\n",
+        o.as_of, o.window.start, o.window.end, o.comparison_window.start, o.comparison_window.end
+    );
+    for k in &o.kpis {
+        out.push_str(&format!(
+            "  {:<20} {:>14}   (was {:>14})\n",
+            k.key.label_en(),
+            format::measure(k.unit, &k.current),
+            format::measure(k.unit, &k.comparison)
+        ));
+    }
+    out
+}

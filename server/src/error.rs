@@ -1,0 +1,83 @@
+//! The server crate's one error type. Over HTTP it logs the detail and answers with a
+//! typed JSON body that never leaks SQL or internals.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request parameter is malformed or out of range.
+    #[error("invalid {param}: {message}")]
+    BadParam { param: String, message: String },
+    /// A load cannot start: unreadable file, bad mapping, unknown column.
+    #[error("{0}")]
+    Load(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("analytics database: {0}")]
+    DuckDb(#[from] duckdb::Error),
+    #[error("operational database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("operational database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn bad_param(param: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::BadParam {
+            param: param.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether the caller, not the server, is at fault.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, Error::BadParam { .. } | Error::Load(_))
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::BadParam { .. } | Error::Load(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message a client may see.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::BadParam { .. } | Error::Load(_) | Error::Unauthorized => self.to_string(),
+            _ => "internal error; the server log has the details".to_string(),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::Internal(format!("background task failed: {e}"))
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut body = json!({ "error": status.canonical_reason().unwrap_or("error"), "message": self.public_message() });
+        if let Error::BadParam { param, .. } = &self {
+            body["param"] = json!(param);
+        }
+        (status, Json(body)).into_response()
+    }
+}

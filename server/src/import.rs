@@ -1,0 +1,764 @@
+//! Loads CSV and Parquet files into the analytics tables, read by DuckDB's own readers.
+//!
+//! A [`Mapping`] (TOML) says which column of the file feeds which field, so a retailer's
+//! export loads as it is. Every row is validated; a bad row is reported with its line,
+//! field, value and reason while the good rows land, all in one transaction. Rows whose
+//! id is already stored are skipped, so loading the same file twice changes nothing.
+//!
+//! Nothing from the file or the mapping is pasted into SQL: the path, constants, formats
+//! and messages are bound parameters, and a column name is used only after it was found
+//! among the file's own columns, then quoted as an identifier.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use duckdb::{Connection, params_from_iter, types::Value};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// What a file holds: one of the data-contract tables, or invoice lines that become
+/// orders, order items and (optionally) members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Stores,
+    Members,
+    Orders,
+    OrderItems,
+    Points,
+    OrderLines,
+}
+
+impl Kind {
+    pub fn parse(text: &str) -> Result<Kind> {
+        Ok(match text {
+            "stores" => Kind::Stores,
+            "members" => Kind::Members,
+            "orders" => Kind::Orders,
+            "order_items" => Kind::OrderItems,
+            "points" => Kind::Points,
+            "order_lines" => Kind::OrderLines,
+            _ => {
+                return Err(Error::bad_param(
+                    "table",
+                    format!(
+                        "expected stores, members, orders, order_items, points or order_lines, got {text:?}"
+                    ),
+                ));
+            }
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Stores => "stores",
+            Kind::Members => "members",
+            Kind::Orders => "orders",
+            Kind::OrderItems => "order_items",
+            Kind::Points => "points",
+            Kind::OrderLines => "order_lines",
+        }
+    }
+
+    fn fields(self) -> &'static [Field] {
+        use Type::*;
+        const fn f(name: &'static str, ty: Type, required: bool) -> Field {
+            Field { name, ty, required }
+        }
+        const CHANNELS: &[&str] = &["store", "app", "mini_program", "web"];
+        const STORES: &[Field] = &[
+            f("store_id", Text, true),
+            f("name", Text, false),
+            f("region", Text, false),
+            f("city", Text, false),
+            f("kind", Enum(&["store", "online"]), false),
+        ];
+        const MEMBERS: &[Field] = &[
+            f("member_id", Text, true),
+            f("joined_at", Timestamp, true),
+            f("join_channel", Enum(CHANNELS), false),
+            f("home_store_id", Text, false),
+            f("region", Text, false),
+            f("tier", Text, false),
+            f("gender", Text, false),
+            f("birth_year", Int, false),
+            f("name", Text, false),
+            f("phone", Text, false),
+        ];
+        const ORDERS: &[Field] = &[
+            f("order_id", Text, true),
+            f("ordered_at", Timestamp, true),
+            f("net_amount", Money, true),
+            f("member_id", Text, false),
+            f("channel", Enum(CHANNELS), false),
+            f("store_id", Text, false),
+            f("item_count", Int, false),
+            f("discount_amount", Money, false),
+            f("coupon_id", Text, false),
+        ];
+        const ORDERITEMS: &[Field] = &[
+            f("order_id", Text, true),
+            f("sku", Text, true),
+            f("quantity", Int, true),
+            f("amount", Money, true),
+            f("category", Text, false),
+            f("line_no", Int, false),
+        ];
+        const POINTS: &[Field] = &[
+            f("entry_id", Text, true),
+            f("member_id", Text, true),
+            f("occurred_at", Timestamp, true),
+            f("kind", Enum(&["earn", "redeem", "expire", "adjust"]), true),
+            f("points", Int, true),
+            f(
+                "source",
+                Enum(&["purchase", "review", "referral", "check_in", "campaign"]),
+                false,
+            ),
+            f("order_id", Text, false),
+        ];
+        const ORDERLINES: &[Field] = &[
+            f("order_id", Text, true),
+            f("ordered_at", Timestamp, true),
+            f("sku", Text, true),
+            f("quantity", Int, true),
+            f("unit_price", Price, true),
+            f("member_id", Text, false),
+            f("channel", Enum(CHANNELS), false),
+            f("store_id", Text, false),
+            f("category", Text, false),
+            f("region", Text, false),
+        ];
+        match self {
+            Kind::Stores => STORES,
+            Kind::Members => MEMBERS,
+            Kind::Orders => ORDERS,
+            Kind::OrderItems => ORDERITEMS,
+            Kind::Points => POINTS,
+            Kind::OrderLines => ORDERLINES,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Type {
+    Text,
+    Timestamp,
+    /// Exact to the cent: DECIMAL(18,2).
+    Money,
+    /// A unit price, kept to 1/10000 until multiplied by a quantity.
+    Price,
+    /// A whole number; `6.0` reads as 6, `6.5` is rejected.
+    Int,
+    Enum(&'static [&'static str]),
+}
+
+impl Type {
+    fn describe(self) -> String {
+        match self {
+            Type::Text => "text".into(),
+            Type::Timestamp => "a date-time".into(),
+            Type::Money => "an amount with at most 2 decimals".into(),
+            Type::Price => "a price".into(),
+            Type::Int => "a whole number".into(),
+            Type::Enum(values) => format!("one of {}", values.join(", ")),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    name: &'static str,
+    ty: Type,
+    required: bool,
+}
+
+/// Where a field's value comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Source {
+    /// `field = "Column"`
+    Column(String),
+    Spec(SourceSpec),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// The file's column.
+    pub column: Option<String>,
+    /// A constant used for every row instead of a column.
+    pub value: Option<String>,
+    /// For date-times: a strptime format such as `%d/%m/%Y %H:%M`.
+    pub format: Option<String>,
+    /// For ids exported as numbers (`17850.0`): drop a trailing `.0`.
+    #[serde(default)]
+    pub integer: bool,
+}
+
+/// How a retailer's file maps onto MemberPulse's tables.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    pub kind: Kind,
+    /// Field → source. Fields not listed are read from a column of the same name, if any.
+    #[serde(default)]
+    pub fields: BTreeMap<String, Source>,
+    /// CSV field separator (default `,`).
+    pub delimiter: Option<String>,
+    /// For order lines: orders whose id starts with this prefix are returns; their
+    /// amounts count as negative whatever the sign in the file.
+    pub return_prefix: Option<String>,
+    /// For orders and order lines: members not yet stored are created from their orders,
+    /// joined at their first order.
+    #[serde(default)]
+    pub derive_members: bool,
+}
+
+impl Mapping {
+    pub fn identity(kind: Kind) -> Mapping {
+        Mapping {
+            kind,
+            fields: BTreeMap::new(),
+            delimiter: None,
+            return_prefix: None,
+            derive_members: false,
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Mapping> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Load(format!("{}: cannot read mapping: {e}", path.display())))?;
+        let mapping: Mapping =
+            toml::from_str(&text).map_err(|e| Error::Load(format!("{}: {e}", path.display())))?;
+        for name in mapping.fields.keys() {
+            if !mapping.kind.fields().iter().any(|f| f.name == name) {
+                let known: Vec<_> = mapping.kind.fields().iter().map(|f| f.name).collect();
+                return Err(Error::Load(format!(
+                    "{}: unknown field {name:?} for {}; fields are {}",
+                    path.display(),
+                    mapping.kind.name(),
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(mapping)
+    }
+}
+
+/// A load to run: a file and how to read it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoadRequest {
+    pub path: PathBuf,
+    pub mapping: Mapping,
+}
+
+/// One rejected row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reject {
+    /// Line in the file (the header is line 1); for Parquet, the row number.
+    pub line: i64,
+    pub field: String,
+    pub value: Option<String>,
+    pub reason: String,
+}
+
+/// What a load did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub file: String,
+    pub target: String,
+    pub rows_read: i64,
+    /// New rows per table.
+    pub inserted: Vec<(String, i64)>,
+    /// Rows per table skipped because their id was already stored (or repeated in the file).
+    pub duplicates: Vec<(String, i64)>,
+    pub rejected: Vec<Reject>,
+    pub seconds: f64,
+}
+
+impl LoadReport {
+    pub fn inserted_total(&self) -> i64 {
+        self.inserted.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn duplicates_total(&self) -> i64 {
+        self.duplicates.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn inserted_into(&self, table: &str) -> i64 {
+        self.inserted
+            .iter()
+            .find(|(t, _)| t == table)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// A human summary, one line per table and one per reject (first `max_rejects`).
+    pub fn summary(&self, max_rejects: usize) -> String {
+        let mut out = format!(
+            "{} → {}: {} rows read in {:.1}s\n",
+            self.file, self.target, self.rows_read, self.seconds
+        );
+        for ((table, n), (_, d)) in self.inserted.iter().zip(&self.duplicates) {
+            out.push_str(&format!("  {table}: {n} inserted, {d} already present\n"));
+        }
+        out.push_str(&format!("  rejected: {} rows\n", self.rejected.len()));
+        for r in self.rejected.iter().take(max_rejects) {
+            out.push_str(&format!(
+                "    {}:{}: {} = {:?}: {}\n",
+                self.file,
+                r.line,
+                r.field,
+                r.value.as_deref().unwrap_or(""),
+                r.reason
+            ));
+        }
+        if self.rejected.len() > max_rejects {
+            out.push_str(&format!(
+                "    … and {} more\n",
+                self.rejected.len() - max_rejects
+            ));
+        }
+        out
+    }
+}
+
+/// Reports the stage a load has reached (for a terminal spinner).
+pub type Progress<'a> = Option<&'a dyn Fn(&str)>;
+
+/// Runs a load on the writer connection: validates every row, inserts the good ones in
+/// one transaction, and reports the rest.
+pub fn load(
+    conn: &mut Connection,
+    request: &LoadRequest,
+    progress: Progress,
+) -> Result<LoadReport> {
+    let started = Instant::now();
+    let stage = |s: &str| {
+        if let Some(p) = progress {
+            p(s)
+        }
+    };
+    let file = request.path.display().to_string();
+    if !request.path.is_file() {
+        return Err(Error::Load(format!("{file}: no such file")));
+    }
+    let mapping = &request.mapping;
+    stage("reading");
+    let columns = read_raw(conn, &request.path, mapping)
+        .map_err(|e| Error::Load(format!("{file}: cannot read: {}", duckdb_message(&e))))?;
+    let result = (|| {
+        stage("validating");
+        let plan = Plan::new(mapping, &columns).map_err(|m| Error::Load(format!("{file}: {m}")))?;
+        plan.type_rows(conn)?;
+        let rows_read: i64 = conn.query_row("SELECT count(*) FROM mp_raw", [], |r| r.get(0))?;
+        let rejected = plan.find_rejects(conn)?;
+        stage("inserting");
+        let tx = conn.transaction()?;
+        let (inserted, duplicates) = insert(&tx, mapping)?;
+        tx.commit()?;
+        Ok(LoadReport {
+            file: file.clone(),
+            target: mapping.kind.name().to_string(),
+            rows_read,
+            inserted,
+            duplicates,
+            rejected,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    })();
+    let _ = conn.execute_batch("DROP TABLE IF EXISTS mp_raw; DROP TABLE IF EXISTS mp_typed; DROP TABLE IF EXISTS mp_rejects; DROP TABLE IF EXISTS mp_good;");
+    result
+}
+
+fn duckdb_message(e: &duckdb::Error) -> String {
+    e.to_string()
+}
+
+/// Reads the file into `mp_raw` (every value as text, plus its line) and returns its columns.
+fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result<Vec<String>> {
+    let name = path.to_string_lossy().to_lowercase();
+    let path_text = path.to_string_lossy().to_string();
+    conn.execute_batch("DROP TABLE IF EXISTS mp_raw")?;
+    if name.ends_with(".parquet") {
+        conn.execute(
+            "CREATE TEMP TABLE mp_raw AS SELECT row_number() OVER () AS mp_line, * FROM read_parquet(?)",
+            [&path_text],
+        )?;
+        // Parquet columns are typed: validate their text form like a CSV's.
+        let cols = raw_columns(conn)?;
+        let casts: Vec<String> = cols
+            .iter()
+            .map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c)))
+            .collect();
+        conn.execute_batch(&format!(
+            "CREATE TEMP TABLE mp_cast AS SELECT mp_line, {} FROM mp_raw; DROP TABLE mp_raw; ALTER TABLE mp_cast RENAME TO mp_raw;",
+            casts.join(", ")
+        ))?;
+        Ok(cols)
+    } else {
+        let delim = match mapping.delimiter.as_deref().unwrap_or(",") {
+            "\\t" | "\t" => "\\t",
+            ";" => ";",
+            "|" => "|",
+            _ => ",",
+        };
+        // The header is line 1, so a row's line is its position + 1.
+        conn.execute(
+            &format!(
+                "CREATE TEMP TABLE mp_raw AS SELECT row_number() OVER () + 1 AS mp_line, *
+                 FROM read_csv(?, header = true, all_varchar = true, delim = '{delim}')"
+            ),
+            [&path_text],
+        )?;
+        raw_columns(conn)
+    }
+}
+
+fn raw_columns(conn: &Connection) -> duckdb::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'mp_raw' AND column_name <> 'mp_line' ORDER BY column_index",
+    )?;
+    let cols = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(cols)
+}
+
+/// Quotes an identifier that is known to be one of the file's own columns.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// How each target field is read from `mp_raw`.
+struct Plan {
+    fields: Vec<(Field, Option<Input>)>,
+}
+
+enum Input {
+    Column {
+        column: String,
+        format: Option<String>,
+        integer: bool,
+    },
+    Constant(String),
+}
+
+impl Plan {
+    fn new(mapping: &Mapping, columns: &[String]) -> std::result::Result<Plan, String> {
+        let find = |wanted: &str| {
+            columns
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(wanted))
+                .cloned()
+        };
+        let mut fields = Vec::new();
+        for field in mapping.kind.fields() {
+            let input = match mapping.fields.get(field.name) {
+                Some(Source::Column(col)) => Some(Input::Column {
+                    column: find(col).ok_or_else(|| no_column(field.name, col, columns))?,
+                    format: None,
+                    integer: false,
+                }),
+                Some(Source::Spec(spec)) => match (&spec.column, &spec.value) {
+                    (Some(col), None) => Some(Input::Column {
+                        column: find(col).ok_or_else(|| no_column(field.name, col, columns))?,
+                        format: spec.format.clone(),
+                        integer: spec.integer,
+                    }),
+                    (None, Some(v)) => Some(Input::Constant(v.clone())),
+                    _ => {
+                        return Err(format!(
+                            "field {}: give exactly one of column or value",
+                            field.name
+                        ));
+                    }
+                },
+                None => find(field.name).map(|column| Input::Column {
+                    column,
+                    format: None,
+                    integer: false,
+                }),
+            };
+            if input.is_none() && field.required {
+                return Err(format!(
+                    "required field {} has no column (the file has {}); map it in the mapping file",
+                    field.name,
+                    columns.join(", ")
+                ));
+            }
+            fields.push((*field, input));
+        }
+        Ok(Plan { fields })
+    }
+
+    /// Builds `mp_typed`: for each field `r_<name>` (the trimmed text) and `<name>` (typed).
+    fn type_rows(&self, conn: &Connection) -> Result<()> {
+        let (mut raw_exprs, mut raw_params) = (Vec::new(), Vec::new());
+        let (mut typed_exprs, mut typed_params) = (Vec::new(), Vec::new());
+        for (field, input) in &self.fields {
+            let raw = match input {
+                None => "CAST(NULL AS VARCHAR)".to_string(),
+                Some(Input::Constant(v)) => {
+                    raw_params.push(Value::Text(v.clone()));
+                    "NULLIF(trim(CAST(? AS VARCHAR)), '')".to_string()
+                }
+                Some(Input::Column {
+                    column, integer, ..
+                }) => {
+                    let base = format!("NULLIF(trim({}), '')", ident(column));
+                    if *integer {
+                        format!("regexp_replace({base}, '\\.0*$', '')")
+                    } else {
+                        base
+                    }
+                }
+            };
+            let r = format!("r_{}", field.name);
+            raw_exprs.push(format!("{raw} AS {r}"));
+            let number = format!("TRY_CAST({r} AS DECIMAL(38,6))");
+            let typed = match field.ty {
+                Type::Text => r.clone(),
+                Type::Timestamp => match input {
+                    Some(Input::Column {
+                        format: Some(f), ..
+                    }) => {
+                        typed_params.push(Value::Text(f.clone()));
+                        format!("try_strptime({r}, ?)")
+                    }
+                    _ => format!("TRY_CAST({r} AS TIMESTAMP)"),
+                },
+                Type::Money => format!(
+                    "CASE WHEN {number} = round({number}, 2) AND abs({number}) < 1e15 THEN CAST({number} AS DECIMAL(18,2)) END"
+                ),
+                Type::Price => {
+                    format!(
+                        "CASE WHEN abs({number}) < 1e12 THEN CAST({number} AS DECIMAL(18,4)) END"
+                    )
+                }
+                Type::Int => format!(
+                    "CASE WHEN {number} = trunc({number}) AND abs({number}) < 1e15 THEN CAST({number} AS BIGINT) END"
+                ),
+                Type::Enum(values) => {
+                    typed_params.extend(values.iter().map(|v| Value::Text((*v).to_string())));
+                    let marks = vec!["?"; values.len()].join(", ");
+                    format!("CASE WHEN lower({r}) IN ({marks}) THEN lower({r}) END")
+                }
+            };
+            typed_exprs.push(format!("{typed} AS {}", field.name));
+        }
+        let raw_names: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(f, _)| format!("r_{}", f.name))
+            .collect();
+        // The SQL text has the typed expressions first, then the raw ones in the subquery.
+        let sql = format!(
+            "CREATE TEMP TABLE mp_typed AS SELECT mp_line, {}, {} FROM (SELECT mp_line, {} FROM mp_raw)",
+            raw_names.join(", "),
+            typed_exprs.join(", "),
+            raw_exprs.join(", "),
+        );
+        typed_params.extend(raw_params);
+        conn.execute("DROP TABLE IF EXISTS mp_typed", [])?;
+        conn.execute(&sql, params_from_iter(typed_params))?;
+        Ok(())
+    }
+
+    /// Fills `mp_rejects` and `mp_good`, and returns every reject, ordered by line.
+    fn find_rejects(&self, conn: &Connection) -> Result<Vec<Reject>> {
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS mp_rejects;
+             CREATE TEMP TABLE mp_rejects (line BIGINT, field VARCHAR, value VARCHAR, reason VARCHAR, rank INTEGER);",
+        )?;
+        for (rank, (field, _)) in self.fields.iter().enumerate() {
+            let name = field.name;
+            if field.required {
+                conn.execute(
+                    &format!("INSERT INTO mp_rejects SELECT mp_line, ?, NULL, ?, ? FROM mp_typed WHERE r_{name} IS NULL"),
+                    duckdb::params![name, "missing", rank as i64],
+                )?;
+            }
+            conn.execute(
+                &format!(
+                    "INSERT INTO mp_rejects SELECT mp_line, ?, r_{name}, ?, ? FROM mp_typed WHERE r_{name} IS NOT NULL AND {name} IS NULL"
+                ),
+                duckdb::params![name, format!("not {}", field.ty.describe()), rank as i64],
+            )?;
+        }
+        if self.has("points") && self.has("kind") {
+            conn.execute(
+                "INSERT INTO mp_rejects SELECT mp_line, 'points', r_points, 'must be positive (the kind gives the sign)', 100
+                 FROM mp_typed WHERE points <= 0 AND kind <> 'adjust'",
+                [],
+            )?;
+        }
+        if self.has("unit_price") {
+            // An order lands whole or not at all: one bad line rejects its order's other lines.
+            conn.execute(
+                "INSERT INTO mp_rejects
+                 SELECT t.mp_line, 'order_id', t.r_order_id, 'line ' || b.first_bad || ' of the same order was rejected', 200
+                 FROM mp_typed t
+                 JOIN (SELECT t2.r_order_id, min(r.line) AS first_bad FROM mp_rejects r JOIN mp_typed t2 ON t2.mp_line = r.line
+                       WHERE t2.r_order_id IS NOT NULL GROUP BY t2.r_order_id) b ON b.r_order_id = t.r_order_id
+                 WHERE t.mp_line NOT IN (SELECT line FROM mp_rejects)",
+                [],
+            )?;
+        }
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS mp_good;
+             CREATE TEMP TABLE mp_good AS SELECT * FROM mp_typed WHERE mp_line NOT IN (SELECT line FROM mp_rejects);",
+        )?;
+        let mut stmt = conn.prepare(
+            "SELECT line, field, value, reason FROM mp_rejects QUALIFY row_number() OVER (PARTITION BY line ORDER BY rank) = 1 ORDER BY line",
+        )?;
+        let rejects = stmt
+            .query_map([], |r| {
+                Ok(Reject {
+                    line: r.get(0)?,
+                    field: r.get(1)?,
+                    value: r.get(2)?,
+                    reason: r.get(3)?,
+                })
+            })?
+            .collect::<duckdb::Result<Vec<_>>>()?;
+        Ok(rejects)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.fields
+            .iter()
+            .any(|(f, i)| f.name == name && i.is_some())
+    }
+}
+
+fn no_column(field: &str, wanted: &str, columns: &[String]) -> String {
+    format!(
+        "field {field} maps to column {wanted:?}, which the file does not have (it has {})",
+        columns.join(", ")
+    )
+}
+
+/// Inserts `mp_good` into the target tables; returns (inserted, duplicates) per table.
+fn insert(
+    conn: &Connection,
+    mapping: &Mapping,
+) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
+    let mut inserted = Vec::new();
+    let mut duplicates = Vec::new();
+    let mut run =
+        |table: &str, candidates_sql: &str, insert_sql: &str, params: Vec<Value>| -> Result<()> {
+            let candidates: i64 =
+                conn.query_row(candidates_sql, params_from_iter(params.clone()), |r| {
+                    r.get(0)
+                })?;
+            let before: i64 =
+                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            conn.execute(insert_sql, params_from_iter(params))?;
+            let after: i64 =
+                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+            inserted.push((table.to_string(), after - before));
+            duplicates.push((table.to_string(), candidates - (after - before)));
+            Ok(())
+        };
+    let first =
+        |key: &str| format!("QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY mp_line) = 1");
+    match mapping.kind {
+        Kind::Stores | Kind::Members | Kind::Orders | Kind::Points => {
+            let (table, key) = match mapping.kind {
+                Kind::Stores => ("stores", "store_id"),
+                Kind::Members => ("members", "member_id"),
+                Kind::Orders => ("orders", "order_id"),
+                _ => ("points", "entry_id"),
+            };
+            if mapping.derive_members && mapping.kind == Kind::Orders {
+                derive_members(&mut run, "ordered_at", "channel", "CAST(NULL AS VARCHAR)")?;
+            }
+            let cols: Vec<&str> = mapping.kind.fields().iter().map(|f| f.name).collect();
+            run(
+                table,
+                "SELECT count(*) FROM mp_good",
+                &format!(
+                    "INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM mp_good {q}",
+                    cols = cols.join(", "),
+                    q = first(key)
+                ),
+                vec![],
+            )?;
+        }
+        Kind::OrderItems => {
+            run(
+                "order_items",
+                "SELECT count(*) FROM mp_good",
+                "INSERT OR IGNORE INTO order_items (order_id, line_no, sku, quantity, amount, category)
+                 SELECT order_id, CAST(coalesce(line_no, row_number() OVER (PARTITION BY order_id ORDER BY mp_line)) AS INTEGER),
+                        sku, quantity, amount, category
+                 FROM mp_good",
+                vec![],
+            )?;
+        }
+        Kind::OrderLines => {
+            let prefix = mapping.return_prefix.clone().unwrap_or_default();
+            // A line's amount, exact to the cent; lines of a return invoice are negative.
+            let amount = "CASE WHEN ? <> '' AND starts_with(order_id, ?) THEN -abs(round(quantity * unit_price, 2))
+                               ELSE round(quantity * unit_price, 2) END";
+            let p = || vec![Value::Text(prefix.clone()), Value::Text(prefix.clone())];
+            conn.execute(
+                &format!("CREATE OR REPLACE TEMP TABLE mp_lines AS SELECT *, CAST({amount} AS DECIMAL(18,2)) AS amount FROM mp_good"),
+                params_from_iter(p()),
+            )?;
+            if mapping.derive_members {
+                derive_members(&mut run, "ordered_at", "channel", "region")?;
+            }
+            run(
+                "orders",
+                "SELECT count(DISTINCT order_id) FROM mp_lines",
+                "INSERT OR IGNORE INTO orders (order_id, ordered_at, net_amount, member_id, channel, store_id, item_count)
+                 SELECT order_id, min(ordered_at), sum(amount), min(member_id), min(channel), min(store_id),
+                        CAST(sum(abs(quantity)) AS INTEGER)
+                 FROM mp_lines GROUP BY order_id",
+                vec![],
+            )?;
+            run(
+                "order_items",
+                "SELECT count(*) FROM mp_lines",
+                "INSERT OR IGNORE INTO order_items (order_id, line_no, sku, quantity, amount, category)
+                 SELECT order_id, CAST(row_number() OVER (PARTITION BY order_id ORDER BY mp_line) AS INTEGER),
+                        sku, quantity, amount, category
+                 FROM mp_lines",
+                vec![],
+            )?;
+            conn.execute_batch("DROP TABLE IF EXISTS mp_lines")?;
+        }
+    }
+    Ok((inserted, duplicates))
+}
+
+/// Creates the members that orders name but the store does not have yet, joined at
+/// their first order, with the channel and region of that order.
+fn derive_members(
+    run: &mut impl FnMut(&str, &str, &str, Vec<Value>) -> Result<()>,
+    at: &str,
+    channel: &str,
+    region: &str,
+) -> Result<()> {
+    let source = if region == "region" {
+        "mp_lines"
+    } else {
+        "mp_good"
+    };
+    run(
+        "members",
+        &format!("SELECT count(DISTINCT member_id) FROM {source} WHERE member_id IS NOT NULL"),
+        &format!(
+            "INSERT OR IGNORE INTO members (member_id, joined_at, join_channel, region)
+             SELECT member_id, min({at}), arg_min({channel}, {at}), arg_min({region}, {at})
+             FROM {source} WHERE member_id IS NOT NULL GROUP BY member_id"
+        ),
+        vec![],
+    )
+}

@@ -1,0 +1,22 @@
+//! MemberPulse engine and HTTP server.
+//!
+//! - [`analytics`]: the DuckDB file (SPEC §2 tables), its DDL, readers and the one writer.
+//! - [`operational`]: the sqlx store (load history now; users, rules, alerts later).
+//! - [`metrics`]: the metric catalogue (SPEC §4), one definition per metric.
+//! - [`generate`]: the deterministic synthetic retailer.
+//! - [`import`]: CSV/Parquet loads through column mappings.
+//! - [`api`]: the JSON API under `/api/v1`; [`web`]: the server that also renders the pages.
+//! - [`cli`]: the `memberpulse` command.
+
+pub mod analytics;
+pub mod api;
+pub mod cli;
+pub mod error;
+pub mod generate;
+pub mod import;
+pub mod metrics;
+pub mod operational;
+pub mod services;
+pub mod web;
+
+pub use error::{Error, Result};

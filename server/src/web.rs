@@ -1,0 +1,122 @@
+//! The server: the pages (server-rendered, hydrated) and the JSON API on one port.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use app::{App, shell};
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Result, api,
+    services::{self, Services},
+};
+
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    /// Where cargo-leptos put the compiled site (`pkg/` with the wasm, js and css).
+    pub site_root: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+/// Written to the data directory while the server runs, so that `memberpulse import`
+/// hands files to it instead of opening the DuckDB file behind its back.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub addr: String,
+    pub pid: u32,
+    pub token: String,
+}
+
+impl ServerInfo {
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("server.json")
+    }
+
+    pub fn read(data_dir: &Path) -> Option<ServerInfo> {
+        let text = std::fs::read_to_string(Self::path(data_dir)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn write(&self, data_dir: &Path) -> Result<()> {
+        use std::io::Write;
+        let path = Self::path(data_dir);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path)?;
+        file.write_all(serde_json::to_string(self).unwrap_or_default().as_bytes())?;
+        Ok(())
+    }
+}
+
+pub fn router(services: &Services, site_root: &Path, local_token: Arc<str>) -> Router {
+    let options = LeptosOptions::builder()
+        .output_name("memberpulse")
+        .site_root(site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .build();
+    let routes = generate_route_list(App);
+    let state = services::app_state(services);
+    let pages = Router::new()
+        .leptos_routes_with_context(&options, routes, move || provide_context(state.clone()), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options);
+    api::router(services.clone(), local_token).merge(pages)
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
+    let token: String = {
+        use rand::Rng;
+        let mut rng = rand::thread_rng();
+        (0..32)
+            .map(|_| format!("{:02x}", rng.r#gen::<u8>()))
+            .collect()
+    };
+    let app = router(&services, &opts.site_root, Arc::from(token.as_str()));
+    let listener = tokio::net::TcpListener::bind(opts.addr).await?;
+    let addr = listener.local_addr()?;
+    let info = ServerInfo {
+        addr: addr.to_string(),
+        pid: std::process::id(),
+        token,
+    };
+    info.write(&opts.data_dir)?;
+    tracing::info!("MemberPulse listening on http://{addr}");
+    println!("MemberPulse is serving http://{addr}");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    let _ = std::fs::remove_file(ServerInfo::path(&opts.data_dir));
+    served?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,343 @@
+//! Loads through DuckDB's readers: bad rows reported by line, good rows landing once.
+
+use std::path::{Path, PathBuf};
+
+use server::{
+    analytics::Analytics,
+    import::{self, Kind, LoadReport, LoadRequest, Mapping},
+};
+
+fn store() -> (tempfile::TempDir, Analytics) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Analytics::open(&dir.path().join("import.duckdb")).unwrap();
+    (dir, a)
+}
+
+fn load(a: &Analytics, path: &Path, mapping: Mapping) -> LoadReport {
+    import::load(
+        &mut a.writer(),
+        &LoadRequest {
+            path: path.to_path_buf(),
+            mapping,
+        },
+        None,
+    )
+    .unwrap()
+}
+
+fn count(a: &Analytics, sql: &str) -> i64 {
+    a.reader()
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn bad_rows_are_reported_by_line_while_good_rows_land_once() {
+    let (dir, a) = store();
+    let csv = write(
+        dir.path(),
+        "orders.csv",
+        "order_id,ordered_at,net_amount,member_id,channel\n\
+         o1,2024-03-01 10:00:00,10.50,m1,store\n\
+         ,2024-03-01 10:00:00,5.00,m1,store\n\
+         o3,yesterday,5.00,m1,app\n\
+         o4,2024-03-02 09:00:00,abc,,web\n\
+         o5,2024-03-02 09:00:00,1.234,m2,web\n\
+         o6,2024-03-02 09:00:00,7.00,m2,telepathy\n\
+         o7,2024-03-03 09:00:00,-3.20,m2,STORE\n\
+         o1,2024-03-09 10:00:00,99.00,m9,store\n",
+    );
+    let report = load(&a, &csv, Mapping::identity(Kind::Orders));
+    assert_eq!(report.rows_read, 8);
+    let rejected: Vec<(i64, &str)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.field.as_str()))
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (3, "order_id"),
+            (4, "ordered_at"),
+            (5, "net_amount"),
+            (6, "net_amount"),
+            (7, "channel")
+        ]
+    );
+    assert_eq!(report.rejected[0].reason, "missing");
+    assert_eq!(report.rejected[1].value.as_deref(), Some("yesterday"));
+    assert_eq!(report.rejected[1].reason, "not a date-time");
+    // o1 and o7 land; the second o1 (line 9) repeats a known id and is skipped.
+    assert_eq!(report.inserted, vec![("orders".to_string(), 2)]);
+    assert_eq!(report.duplicates, vec![("orders".to_string(), 1)]);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders"), 2);
+    assert_eq!(
+        count(
+            &a,
+            "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders"
+        ),
+        1050 - 320
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM orders WHERE order_id = 'o7' AND channel = 'store'"
+        ),
+        1
+    );
+    assert!(
+        report
+            .summary(10)
+            .contains("orders.csv:4: ordered_at = \"yesterday\": not a date-time")
+    );
+
+    // The same file again changes nothing.
+    let again = load(&a, &csv, Mapping::identity(Kind::Orders));
+    assert_eq!(again.inserted, vec![("orders".to_string(), 0)]);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders"), 2);
+}
+
+#[test]
+fn points_with_an_unknown_kind_or_a_signed_amount_are_rejected() {
+    let (dir, a) = store();
+    let csv = write(
+        dir.path(),
+        "points.csv",
+        "entry_id,member_id,occurred_at,kind,points,source\n\
+         e1,m1,2024-01-01T08:00:00,earn,100,purchase\n\
+         e2,m1,2024-01-02T08:00:00,gift,5,\n\
+         e3,m1,2024-01-03T08:00:00,redeem,-20,\n\
+         e4,m1,2024-01-04T08:00:00,adjust,-20,\n\
+         e5,m1,2024-01-05T08:00:00,redeem,2.5,\n",
+    );
+    let report = load(&a, &csv, Mapping::identity(Kind::Points));
+    let rejected: Vec<(i64, &str)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.field.as_str()))
+        .collect();
+    assert_eq!(rejected, vec![(3, "kind"), (4, "points"), (6, "points")]);
+    assert_eq!(count(&a, "SELECT count(*) FROM points"), 2);
+    assert_eq!(count(&a, "SELECT sum(points) FROM points"), 80);
+}
+
+#[test]
+fn parquet_files_load_like_csv() {
+    let (dir, a) = store();
+    let parquet = dir.path().join("members.parquet");
+    {
+        // Write the Parquet file with a separate in-memory DuckDB.
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        conn.execute_batch(&format!(
+            "COPY (SELECT * FROM (VALUES
+                ('m1', TIMESTAMP '2023-01-01 00:00:00', 'app', '华东', 1990, '张三', '13800001234'),
+                ('m2', TIMESTAMP '2023-02-01 00:00:00', 'web', '华南', NULL, '李四', NULL),
+                ('',   TIMESTAMP '2023-02-01 00:00:00', 'web', '华南', NULL, NULL, NULL))
+              t(member_id, joined_at, join_channel, region, birth_year, name, phone)) TO '{}' (FORMAT parquet)",
+            parquet.display()
+        ))
+        .unwrap();
+    }
+    let report = load(&a, &parquet, Mapping::identity(Kind::Members));
+    assert_eq!(report.rows_read, 3);
+    assert_eq!(report.inserted, vec![("members".to_string(), 2)]);
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(
+        (report.rejected[0].line, report.rejected[0].field.as_str()),
+        (3, "member_id")
+    );
+    assert_eq!(
+        count(&a, "SELECT birth_year FROM members WHERE member_id = 'm1'"),
+        1990
+    );
+}
+
+#[test]
+fn order_lines_with_a_bad_line_reject_the_whole_order() {
+    let (dir, a) = store();
+    let csv = write(
+        dir.path(),
+        "lines.csv",
+        "Invoice,Sku,Qty,Price,When,Customer\n\
+         1001,A,2,1.25,2024-01-05 10:00,7.0\n\
+         1001,B,1,x,2024-01-05 10:00,7.0\n\
+         1002,A,3,0.333,2024-01-06 11:00,\n\
+         C1003,A,-1,1.25,2024-01-07 12:00,7.0\n",
+    );
+    let mapping: Mapping = toml::from_str(
+        r#"
+        kind = "order_lines"
+        return_prefix = "C"
+        derive_members = true
+        [fields]
+        order_id = "Invoice"
+        sku = "Sku"
+        quantity = "Qty"
+        unit_price = "Price"
+        ordered_at = { column = "When", format = "%Y-%m-%d %H:%M" }
+        member_id = { column = "Customer", integer = true }
+        "#,
+    )
+    .unwrap();
+    let report = load(&a, &csv, mapping);
+    let rejected: Vec<(i64, &str, &str)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.field.as_str(), r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![
+            (2, "order_id", "line 3 of the same order was rejected"),
+            (3, "unit_price", "not a price")
+        ]
+    );
+    assert_eq!(report.inserted_into("orders"), 2);
+    assert_eq!(report.inserted_into("order_items"), 2);
+    assert_eq!(report.inserted_into("members"), 1);
+    // 3 × 0.333 = 0.999 → 1.00; the C invoice is a return of 1.25.
+    assert_eq!(
+        count(
+            &a,
+            "SELECT CAST(net_amount * 100 AS BIGINT) FROM orders WHERE order_id = '1002'"
+        ),
+        100
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT CAST(net_amount * 100 AS BIGINT) FROM orders WHERE order_id = 'C1003'"
+        ),
+        -125
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM orders WHERE order_id = '1002' AND member_id IS NULL"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM members WHERE member_id = '7' AND joined_at = TIMESTAMP '2024-01-07 12:00:00'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_mapping_that_names_a_missing_column_fails_before_anything_lands() {
+    let (dir, a) = store();
+    let csv = write(dir.path(), "o.csv", "id,when,amount\no1,2024-01-01,1.00\n");
+    let mapping: Mapping = toml::from_str(
+        "kind = \"orders\"\n[fields]\norder_id = \"id\"\nordered_at = \"when\"\nnet_amount = \"total\"\n",
+    )
+    .unwrap();
+    let err = import::load(&mut a.writer(), &LoadRequest { path: csv, mapping }, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("net_amount") && err.contains("\"total\""),
+        "{err}"
+    );
+    assert_eq!(count(&a, "SELECT count(*) FROM orders"), 0);
+
+    let missing = write(dir.path(), "m.csv", "member_id\nm1\n");
+    let err = import::load(
+        &mut a.writer(),
+        &LoadRequest {
+            path: missing,
+            mapping: Mapping::identity(Kind::Members),
+        },
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("required field joined_at"), "{err}");
+
+    let mapping_file = write(
+        dir.path(),
+        "bad.toml",
+        "kind = \"orders\"\n[fields]\nprice = \"x\"\n",
+    );
+    let err = Mapping::from_file(&mapping_file).unwrap_err().to_string();
+    assert!(err.contains("unknown field \"price\""), "{err}");
+}
+
+/// The real UCI Online Retail export, through the shipped mapping. Expected figures were
+/// computed independently with Python's csv and decimal modules (see README).
+#[test]
+fn online_retail_sample_loads_through_its_mapping() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let data = std::env::var_os("MEMBERPULSE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/data"))
+        .join("online_retail.csv.gz");
+    assert!(data.is_file(), "{} is missing", data.display());
+    let mapping = Mapping::from_file(&root.join("mappings/online_retail.toml")).unwrap();
+    let (_dir, a) = store();
+    let report = load(&a, &data, mapping.clone());
+    assert_eq!(report.rows_read, 541_909);
+    assert_eq!(
+        report.rejected.len(),
+        0,
+        "{:?}",
+        &report.rejected[..report.rejected.len().min(5)]
+    );
+    assert_eq!(report.inserted_into("orders"), 25_900);
+    assert_eq!(report.inserted_into("order_items"), 541_909);
+    assert_eq!(report.inserted_into("members"), 4_372);
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM orders WHERE member_id IS NULL"),
+        3_710
+    );
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM orders WHERE order_id LIKE 'C%'"),
+        3_836
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM orders WHERE order_id LIKE 'C%' AND net_amount >= 0"
+        ),
+        0
+    );
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM orders WHERE net_amount > 0"),
+        19_960
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders"
+        ),
+        974_774_793
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders WHERE member_id IS NOT NULL"
+        ),
+        830_006_581
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM members WHERE member_id = '17850' AND region = 'United Kingdom'"
+        ),
+        1
+    );
+
+    let again = load(&a, &data, mapping);
+    assert_eq!(again.inserted_total(), 0);
+    assert_eq!(again.inserted_into("orders"), 0);
+    assert_eq!(count(&a, "SELECT count(*) FROM order_items"), 541_909);
+}

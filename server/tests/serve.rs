@@ -1,0 +1,126 @@
+//! The real binary: `serve` on a free port, the JSON API, and `import` handing a file to
+//! the running server instead of opening the DuckDB file behind its back.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_memberpulse");
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data_dir: &std::path::Path) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
+    assert!(
+        addr.starts_with("127.0.0.1:"),
+        "unexpected first line {line:?}"
+    );
+    Server { child, addr }
+}
+
+fn get(url: &str) -> (u16, serde_json::Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = reqwest::get(url).await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    })
+}
+
+#[test]
+fn import_hands_the_file_to_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start(&data);
+    let base = format!("http://{}", server.addr);
+    assert_eq!(get(&format!("{base}/api/v1/health")).1["status"], "ok");
+
+    let csv = dir.path().join("orders.csv");
+    std::fs::write(
+        &csv,
+        "order_id,ordered_at,net_amount,member_id\no1,2024-03-01 10:00:00,10.00,m1\no2,2024-03-02 10:00:00,20.00,m1\no3,bad,1.00,m1\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["import", "--table", "orders", "--data-dir"])
+        .arg(&data)
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("handed"), "{stderr}");
+    assert!(stdout.contains("orders: 2 inserted"), "{stdout}");
+    assert!(
+        stdout.contains("orders.csv:4: ordered_at = \"bad\""),
+        "{stdout}"
+    );
+
+    // The server sees the rows at once, and recorded the load.
+    let (status, overview) = get(&format!(
+        "{base}/api/v1/overview?as_of=2024-03-02&window=7d"
+    ));
+    assert_eq!(status, 200);
+    let repurchase = overview["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key"] == "repurchase_rate")
+        .unwrap();
+    assert_eq!(repurchase["current"]["numerator"], 1);
+    assert_eq!(repurchase["current"]["denominator"], 1);
+    let (_, loads) = get(&format!("{base}/api/v1/loads"));
+    assert_eq!(loads[0]["rows_inserted"], 2);
+    assert_eq!(loads[0]["rows_rejected"], 1);
+
+    // A bad parameter is a 400 that names it.
+    let (status, body) = get(&format!("{base}/api/v1/overview?window=forever"));
+    assert_eq!(status, 400);
+    assert_eq!(body["param"], "window");
+
+    // Without the data directory's token, the server takes no load.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/loads"))
+            .json(&serde_json::json!({ "path": csv, "mapping": { "kind": "orders" } }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+    assert_eq!(status, 401);
+
+    drop(server);
+    std::thread::sleep(Duration::from_millis(200));
+}
