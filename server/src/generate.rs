@@ -432,9 +432,6 @@ impl World {
                 k += 1;
                 let order_id = format!("O{:07}-{k}", i + 1);
                 let at = self.timestamp(t, rng);
-                if k == 1 && at < joined_at {
-                    joined_at = at.clone();
-                }
                 let channel = if rng.r#gen::<f64>() < 0.75 {
                     preferred
                 } else {
@@ -548,6 +545,12 @@ impl World {
                 }
             }
         }
+        // A member joins at the latest with their first order.
+        if let Some(first) = batch.orders.iter().map(|o| &o.at).min() {
+            if *first < joined_at {
+                joined_at = first.clone();
+            }
+        }
         batch.points = self.ledger(&id, events, rng);
         let tier = match spend_cents {
             c if c >= 2_000_000 => "platinum",
@@ -647,9 +650,15 @@ impl World {
                         _ => ledger.lots.push((year, e.points)),
                     }
                 }
-                "adjust" if e.points != 0 => {
-                    ledger.push(at.clone(), "adjust", e.points, None, e.order.clone());
-                    ledger.take(-e.points);
+                "adjust" => {
+                    // A return takes back the points of the amount returned, as far as
+                    // they have not been used already.
+                    let balance: i64 = ledger.lots.iter().map(|(_, l)| l).sum();
+                    let back = (-e.points).min(balance);
+                    if back > 0 {
+                        ledger.push(at.clone(), "adjust", -back, None, e.order.clone());
+                        ledger.take(back);
+                    }
                 }
                 _ => {}
             }

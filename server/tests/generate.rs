@@ -21,7 +21,7 @@ fn fingerprint(a: &Analytics) -> Vec<(String, i64, i64)> {
         .iter()
         .map(|t| {
             let (n, h): (i64, i64) = conn
-                .query_row(&format!("SELECT count(*), CAST(coalesce(sum(hash(t.*::VARCHAR)) % 1000000007, 0) AS BIGINT) FROM {t} t"), [], |r| {
+                .query_row(&format!("SELECT count(*), CAST(coalesce(sum(hash(t::VARCHAR)) % 1000000007, 0) AS BIGINT) FROM {t} t"), [], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .unwrap();
