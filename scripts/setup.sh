@@ -28,11 +28,12 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WB_VERSION"; then
 fi
 
 if [[ "${1:-}" == "--test" ]]; then
-  if [[ ! -x /usr/bin/chromium ]]; then
-    step "installing Chromium from Debian"
+  # Chromium, and a CJK font so that screenshots show the Chinese labels.
+  if [[ ! -x /usr/bin/chromium ]] || ! dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then
+    step "installing Chromium and a CJK font from Debian"
     if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium fonts-wqy-zenhei
   fi
   if [[ ! -d end2end/node_modules/playwright-core ]]; then
     step "installing the end2end npm packages"

@@ -355,7 +355,11 @@ pub fn load(
         stage("validating");
         let plan = Plan::new(mapping, &columns).map_err(|m| Error::Load(format!("{file}: {m}")))?;
         plan.type_rows(conn)?;
-        let rows_read: i64 = conn.query_row("SELECT count(*) FROM mp_raw", [], |r| r.get(0))?;
+        let rows_read: i64 = conn.query_row(
+            "SELECT (SELECT count(*) FROM mp_raw) + (SELECT count(*) FROM mp_structural)",
+            [],
+            |r| r.get(0),
+        )?;
         let rejected = plan.find_rejects(conn)?;
         stage("inserting");
         let tx = conn.transaction()?;
@@ -371,12 +375,19 @@ pub fn load(
             seconds: started.elapsed().as_secs_f64(),
         })
     })();
-    let _ = conn.execute_batch("DROP TABLE IF EXISTS mp_raw; DROP TABLE IF EXISTS mp_typed; DROP TABLE IF EXISTS mp_rejects; DROP TABLE IF EXISTS mp_good;");
+    let _ = conn.execute_batch("DROP TABLE IF EXISTS mp_raw; DROP TABLE IF EXISTS mp_typed; DROP TABLE IF EXISTS mp_rejects; DROP TABLE IF EXISTS mp_good; DROP TABLE IF EXISTS mp_structural;");
     result
 }
 
+/// DuckDB's message without the SQL it quotes (`LINE 2: FROM read_csv(…)`).
 fn duckdb_message(e: &duckdb::Error) -> String {
-    e.to_string()
+    let text = e.to_string();
+    let text = text.split("\nLINE ").next().unwrap_or_default();
+    text.split("\nPossible fixes")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// Reads the file into `mp_raw` (every value as text, plus its line) and returns its columns.
@@ -388,6 +399,10 @@ fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result
         conn.execute(
             "CREATE TEMP TABLE mp_raw AS SELECT row_number() OVER () AS mp_line, * FROM read_parquet(?)",
             [&path_text],
+        )?;
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS mp_structural;
+             CREATE TEMP TABLE mp_structural (line BIGINT, j BIGINT, value VARCHAR, reason VARCHAR);",
         )?;
         // Parquet columns are typed: validate their text form like a CSV's.
         let cols = raw_columns(conn)?;
@@ -407,13 +422,34 @@ fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result
             "|" => "|",
             _ => ",",
         };
-        // The header is line 1, so a row's line is its position + 1.
+        // Rows that do not parse (too many or too few columns) are set aside by DuckDB
+        // with their line; the others are numbered in file order.
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS mp_csv_rejects; DROP TABLE IF EXISTS mp_csv_scans; DROP TABLE IF EXISTS mp_parsed;",
+        )?;
         conn.execute(
             &format!(
-                "CREATE TEMP TABLE mp_raw AS SELECT row_number() OVER () + 1 AS mp_line, *
-                 FROM read_csv(?, header = true, all_varchar = true, delim = '{delim}')"
+                "CREATE TEMP TABLE mp_parsed AS SELECT row_number() OVER () AS mp_rn, *
+                 FROM read_csv(?, header = true, all_varchar = true, delim = '{delim}', quote = '\"', escape = '\"',
+                               store_rejects = true, rejects_table = 'mp_csv_rejects', rejects_scan = 'mp_csv_scans')"
             ),
             [&path_text],
+        )?;
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS mp_structural;
+             CREATE TEMP TABLE mp_structural AS
+                 SELECT line, CAST(row_number() OVER (ORDER BY line) AS BIGINT) AS j,
+                        any_value(csv_line) AS value, string_agg(DISTINCT error_message, '; ') AS reason
+                 FROM mp_csv_rejects GROUP BY line;
+             DROP TABLE mp_csv_rejects; DROP TABLE mp_csv_scans;
+             -- The header is line 1. A parsed row's line is its position + 1, plus the
+             -- set-aside lines before it: set-aside line r_j precedes parsed row k when
+             -- r_j - j <= k.
+             CREATE TEMP TABLE mp_raw AS
+                 SELECT mp_rn + 1 + (SELECT count(*) FROM mp_structural s WHERE s.line - s.j <= p.mp_rn) AS mp_line,
+                        p.* EXCLUDE (mp_rn)
+                 FROM mp_parsed p;
+             DROP TABLE mp_parsed;",
         )?;
         raw_columns(conn)
     }
@@ -573,7 +609,8 @@ impl Plan {
     fn find_rejects(&self, conn: &Connection) -> Result<Vec<Reject>> {
         conn.execute_batch(
             "DROP TABLE IF EXISTS mp_rejects;
-             CREATE TEMP TABLE mp_rejects (line BIGINT, field VARCHAR, value VARCHAR, reason VARCHAR, rank INTEGER);",
+             CREATE TEMP TABLE mp_rejects (line BIGINT, field VARCHAR, value VARCHAR, reason VARCHAR, rank INTEGER);
+             INSERT INTO mp_rejects SELECT line, '(row)', value, reason, -1 FROM mp_structural;",
         )?;
         for (rank, (field, _)) in self.fields.iter().enumerate() {
             let name = field.name;

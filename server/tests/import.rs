@@ -105,6 +105,67 @@ fn bad_rows_are_reported_by_line_while_good_rows_land_once() {
 }
 
 #[test]
+fn rows_that_do_not_parse_are_reported_with_their_line() {
+    let (dir, a) = store();
+    let csv = write(
+        dir.path(),
+        "ragged.csv",
+        "order_id,ordered_at,net_amount\n\
+         o1,2024-01-01 10:00:00,1.00\n\
+         o2,2024-01-01 10:00:00,2.00,extra,more\n\
+         o3,2024-01-01 10:00:00\n\
+         o4,2024-01-02 10:00:00,abc\n\
+         o5,2024-01-02 10:00:00,5.00\n",
+    );
+    let report = load(&a, &csv, Mapping::identity(Kind::Orders));
+    assert_eq!(report.rows_read, 5);
+    let rejected: Vec<(i64, &str)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.field.as_str()))
+        .collect();
+    assert_eq!(
+        rejected,
+        vec![(3, "(row)"), (4, "(row)"), (5, "net_amount")]
+    );
+    assert!(
+        report.rejected[0].reason.contains("Columns"),
+        "{:?}",
+        report.rejected[0]
+    );
+    assert_eq!(report.inserted, vec![("orders".to_string(), 2)]);
+    assert_eq!(
+        count(
+            &a,
+            "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders"
+        ),
+        600
+    );
+
+    // A file DuckDB cannot read at all fails whole, naming the file, without quoting SQL.
+    let broken = write(
+        dir.path(),
+        "broken.csv",
+        "order_id,ordered_at,net_amount\no9,\"2024-01-01,1.00\n",
+    );
+    let err = import::load(
+        &mut a.writer(),
+        &LoadRequest {
+            path: broken,
+            mapping: Mapping::identity(Kind::Orders),
+        },
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("broken.csv") && !err.contains("read_csv("),
+        "{err}"
+    );
+    assert_eq!(count(&a, "SELECT count(*) FROM orders"), 2);
+}
+
+#[test]
 fn points_with_an_unknown_kind_or_a_signed_amount_are_rejected() {
     let (dir, a) = store();
     let csv = write(
