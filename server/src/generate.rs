@@ -125,112 +125,111 @@ fn write_all(conn: &Connection, opts: &Options) -> Result<Summary> {
         ProgressBar::hidden()
     };
 
-    let mut members = conn.appender("members")?;
-    let mut orders = conn.appender("orders")?;
-    let mut items = conn.appender("order_items")?;
-    let mut points = conn.appender("points")?;
-    const CHUNK: u64 = 20_000;
-    let mut start = 0;
-    while start < opts.members {
-        let end = (start + CHUNK).min(opts.members);
-        let batch: Vec<Batch> = (start..end)
-            .into_par_iter()
-            .map(|i| world.member(i))
-            .collect();
-        for b in &batch {
-            append(
-                &mut members,
-                &mut orders,
-                &mut items,
-                &mut points,
-                b,
-                &mut summary,
-            )?;
-        }
-        bar.inc(end - start);
-        start = end;
-    }
+    let mut sink = Sink {
+        members: conn.appender("members")?,
+        orders: conn.appender("orders")?,
+        items: conn.appender("order_items")?,
+        points: conn.appender("points")?,
+        summary,
+    };
+    sink.generate(opts.members, 20_000, |i| world.member(i), |n| bar.inc(n))?;
     // Guest sales: about one sale in five has no member.
-    let guests = opts.members * 2;
-    let mut g = 0;
-    while g < guests {
-        let end = (g + CHUNK * 4).min(guests);
-        let batch: Vec<Batch> = (g..end).into_par_iter().map(|j| world.guest(j)).collect();
-        for b in &batch {
-            append(
-                &mut members,
-                &mut orders,
-                &mut items,
-                &mut points,
-                b,
-                &mut summary,
-            )?;
-        }
-        g = end;
-    }
+    sink.generate(opts.members * 2, 80_000, |j| world.guest(j), |_| {})?;
     bar.set_message("flushing");
-    for a in [&mut members, &mut orders, &mut items, &mut points] {
+    for a in [
+        &mut sink.members,
+        &mut sink.orders,
+        &mut sink.items,
+        &mut sink.points,
+    ] {
         a.flush()?;
     }
+    let summary = sink.summary;
     bar.finish_with_message("generated");
     Ok(summary)
 }
 
-fn append(
-    members: &mut duckdb::Appender<'_>,
-    orders: &mut duckdb::Appender<'_>,
-    items: &mut duckdb::Appender<'_>,
-    points: &mut duckdb::Appender<'_>,
-    b: &Batch,
-    summary: &mut Summary,
-) -> Result<()> {
-    if let Some(m) = &b.member {
-        members.append_row(params![
-            m.id,
-            m.joined_at,
-            m.join_channel,
-            m.home_store,
-            m.region,
-            m.tier,
-            m.gender,
-            m.birth_year,
-            m.name,
-            m.phone
-        ])?;
-        summary.members += 1;
+/// The four appenders the generated rows go to, and what they have taken.
+struct Sink<'a> {
+    members: duckdb::Appender<'a>,
+    orders: duckdb::Appender<'a>,
+    items: duckdb::Appender<'a>,
+    points: duckdb::Appender<'a>,
+    summary: Summary,
+}
+
+impl Sink<'_> {
+    /// Makes `count` batches, `chunk` at a time in parallel, and appends them in order.
+    fn generate(
+        &mut self,
+        count: u64,
+        chunk: u64,
+        make: impl Fn(u64) -> Batch + Sync,
+        mut done: impl FnMut(u64),
+    ) -> Result<()> {
+        let mut start = 0;
+        while start < count {
+            let end = (start + chunk).min(count);
+            let batches: Vec<Batch> = (start..end).into_par_iter().map(&make).collect();
+            for b in &batches {
+                self.append(b)?;
+            }
+            done(end - start);
+            start = end;
+        }
+        Ok(())
     }
-    for o in &b.orders {
-        orders.append_row(params![
-            o.id,
-            o.at,
-            cents_text(o.net_cents),
-            o.member,
-            o.channel,
-            o.store,
-            o.item_count,
-            o.discount_cents.map(cents_text),
-            o.coupon
-        ])?;
+
+    fn append(&mut self, b: &Batch) -> Result<()> {
+        let summary = &mut self.summary;
+        if let Some(m) = &b.member {
+            self.members.append_row(params![
+                m.id,
+                m.joined_at,
+                m.join_channel,
+                m.home_store,
+                m.region,
+                m.tier,
+                m.gender,
+                m.birth_year,
+                m.name,
+                m.phone
+            ])?;
+            summary.members += 1;
+        }
+        for o in &b.orders {
+            self.orders.append_row(params![
+                o.id,
+                o.at,
+                cents_text(o.net_cents),
+                o.member,
+                o.channel,
+                o.store,
+                o.item_count,
+                o.discount_cents.map(cents_text),
+                o.coupon
+            ])?;
+        }
+        summary.orders += b.orders.len() as u64;
+        for it in &b.items {
+            self.items.append_row(params![
+                it.order,
+                it.line,
+                it.sku,
+                it.quantity,
+                cents_text(it.cents),
+                it.category
+            ])?;
+        }
+        summary.order_items += b.items.len() as u64;
+        for p in &b.points {
+            self.points.append_row(params![
+                p.id, p.member, p.at, p.kind, p.points, p.source, p.order
+            ])?;
+        }
+        summary.points += b.points.len() as u64;
+        Ok(())
     }
-    summary.orders += b.orders.len() as u64;
-    for it in &b.items {
-        items.append_row(params![
-            it.order,
-            it.line,
-            it.sku,
-            it.quantity,
-            cents_text(it.cents),
-            it.category
-        ])?;
-    }
-    summary.order_items += b.items.len() as u64;
-    for p in &b.points {
-        points.append_row(params![
-            p.id, p.member, p.at, p.kind, p.points, p.source, p.order
-        ])?;
-    }
-    summary.points += b.points.len() as u64;
-    Ok(())
 }
 
 /// `12345` → `"123.45"`, exact.

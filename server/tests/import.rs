@@ -32,6 +32,15 @@ fn count(a: &Analytics, sql: &str) -> i64 {
         .unwrap()
 }
 
+/// (line, field) of every reject, in line order.
+fn rejected_at(report: &LoadReport) -> Vec<(i64, &str)> {
+    report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.field.as_str()))
+        .collect()
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -56,13 +65,8 @@ fn bad_rows_are_reported_by_line_while_good_rows_land_once() {
     );
     let report = load(&a, &csv, Mapping::identity(Kind::Orders));
     assert_eq!(report.rows_read, 8);
-    let rejected: Vec<(i64, &str)> = report
-        .rejected
-        .iter()
-        .map(|r| (r.line, r.field.as_str()))
-        .collect();
     assert_eq!(
-        rejected,
+        rejected_at(&report),
         vec![
             (3, "order_id"),
             (4, "ordered_at"),
@@ -119,13 +123,8 @@ fn rows_that_do_not_parse_are_reported_with_their_line() {
     );
     let report = load(&a, &csv, Mapping::identity(Kind::Orders));
     assert_eq!(report.rows_read, 5);
-    let rejected: Vec<(i64, &str)> = report
-        .rejected
-        .iter()
-        .map(|r| (r.line, r.field.as_str()))
-        .collect();
     assert_eq!(
-        rejected,
+        rejected_at(&report),
         vec![(3, "(row)"), (4, "(row)"), (5, "net_amount")]
     );
     assert!(
@@ -179,12 +178,10 @@ fn points_with_an_unknown_kind_or_a_signed_amount_are_rejected() {
          e5,m1,2024-01-05T08:00:00,redeem,2.5,\n",
     );
     let report = load(&a, &csv, Mapping::identity(Kind::Points));
-    let rejected: Vec<(i64, &str)> = report
-        .rejected
-        .iter()
-        .map(|r| (r.line, r.field.as_str()))
-        .collect();
-    assert_eq!(rejected, vec![(3, "kind"), (4, "points"), (6, "points")]);
+    assert_eq!(
+        rejected_at(&report),
+        vec![(3, "kind"), (4, "points"), (6, "points")]
+    );
     assert_eq!(count(&a, "SELECT count(*) FROM points"), 2);
     assert_eq!(count(&a, "SELECT sum(points) FROM points"), 80);
 }
