@@ -7,15 +7,25 @@ pub fn money(value: f64) -> String {
     let cents = (value * 100.0).round() as i64;
     let sign = if cents < 0 { "-" } else { "" };
     let cents = cents.unsigned_abs();
-    let units = (cents / 100).to_string();
+    format!("{sign}¥{}.{:02}", count((cents / 100) as f64), cents % 100)
+}
+
+/// A whole number grouped in thousands: `1234567` → `1,234,567`.
+pub fn count(value: f64) -> String {
+    let n = value.round() as i64;
+    let digits = n.unsigned_abs().to_string();
     let mut grouped = String::new();
-    for (i, ch) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
             grouped.push(',');
         }
         grouped.push(ch);
     }
-    format!("{sign}¥{grouped}.{:02}", cents % 100)
+    if n < 0 {
+        format!("-{grouped}")
+    } else {
+        grouped
+    }
 }
 
 /// A share as a percentage with one decimal: `0.2346` → `23.5%`.
@@ -29,14 +39,16 @@ pub fn measure(unit: Unit, m: &Measure) -> String {
         (None, _) => "—".to_string(),
         (Some(v), Unit::Money) => money(v),
         (Some(v), Unit::Ratio) => percent(v),
+        (Some(v), Unit::Count) => count(v),
+        (Some(v), Unit::Number) => format!("{v:.2}"),
     }
 }
 
-/// The change from `before` to `now`: relative for money, in percentage points for shares.
+/// The change from `before` to `now`: in percentage points for shares, relative otherwise.
 pub fn change(unit: Unit, now: &Measure, before: &Measure) -> Option<(f64, String)> {
     let (now, before) = (now.value?, before.value?);
     match unit {
-        Unit::Money => {
+        Unit::Money | Unit::Count | Unit::Number => {
             if before == 0.0 {
                 return None;
             }
@@ -60,6 +72,13 @@ mod tests {
         assert_eq!(money(0.0), "¥0.00");
         assert_eq!(money(-12.345), "-¥12.35");
         assert_eq!(money(999.999), "¥1,000.00");
+    }
+
+    #[test]
+    fn counts_group_in_thousands() {
+        assert_eq!(count(1234567.0), "1,234,567");
+        assert_eq!(count(999.0), "999");
+        assert_eq!(count(-1000.0), "-1,000");
     }
 
     #[test]

@@ -21,61 +21,122 @@ pub struct DateRange {
     pub end: String,
 }
 
-/// The four headline KPIs of SPEC §4.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The scalar metrics of the catalogue (SPEC §4). Each is defined once, in the server's
+/// `metrics` module; this enum names them for the pages, the API and the CLI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum KpiKey {
+pub enum Metric {
     HistoricalLtv,
     RepurchaseRate,
     PointsUsageRate,
     ChurnRate,
+    Members,
+    NewMembers,
+    ActiveMembers,
+    SecondPurchaseRate,
+    ReactivationRate,
+    MemberSalesShare,
+    Aov,
+    PurchaseFrequency,
+    PointsNeverUsedShare,
 }
 
-impl KpiKey {
-    pub const ALL: [KpiKey; 4] = [
-        KpiKey::HistoricalLtv,
-        KpiKey::RepurchaseRate,
-        KpiKey::PointsUsageRate,
-        KpiKey::ChurnRate,
+impl Metric {
+    /// Every metric, headline first.
+    pub const ALL: [Metric; 13] = [
+        Metric::HistoricalLtv,
+        Metric::RepurchaseRate,
+        Metric::PointsUsageRate,
+        Metric::ChurnRate,
+        Metric::Members,
+        Metric::NewMembers,
+        Metric::ActiveMembers,
+        Metric::SecondPurchaseRate,
+        Metric::ReactivationRate,
+        Metric::MemberSalesShare,
+        Metric::Aov,
+        Metric::PurchaseFrequency,
+        Metric::PointsNeverUsedShare,
+    ];
+
+    /// The four headline KPIs of the executive overview.
+    pub const HEADLINE: [Metric; 4] = [
+        Metric::HistoricalLtv,
+        Metric::RepurchaseRate,
+        Metric::PointsUsageRate,
+        Metric::ChurnRate,
     ];
 
     pub fn key(self) -> &'static str {
         match self {
-            KpiKey::HistoricalLtv => "historical_ltv",
-            KpiKey::RepurchaseRate => "repurchase_rate",
-            KpiKey::PointsUsageRate => "points_usage_rate",
-            KpiKey::ChurnRate => "churn_rate",
+            Metric::HistoricalLtv => "historical_ltv",
+            Metric::RepurchaseRate => "repurchase_rate",
+            Metric::PointsUsageRate => "points_usage_rate",
+            Metric::ChurnRate => "churn_rate",
+            Metric::Members => "members",
+            Metric::NewMembers => "new_members",
+            Metric::ActiveMembers => "active_members",
+            Metric::SecondPurchaseRate => "second_purchase_rate",
+            Metric::ReactivationRate => "reactivation_rate",
+            Metric::MemberSalesShare => "member_sales_share",
+            Metric::Aov => "aov",
+            Metric::PurchaseFrequency => "purchase_frequency",
+            Metric::PointsNeverUsedShare => "points_never_used_share",
         }
     }
 
     pub fn label_zh(self) -> &'static str {
         match self {
-            KpiKey::HistoricalLtv => "历史LTV",
-            KpiKey::RepurchaseRate => "复购率",
-            KpiKey::PointsUsageRate => "积分使用率",
-            KpiKey::ChurnRate => "流失率",
+            Metric::HistoricalLtv => "历史LTV",
+            Metric::RepurchaseRate => "复购率",
+            Metric::PointsUsageRate => "积分使用率",
+            Metric::ChurnRate => "流失率",
+            Metric::Members => "会员数",
+            Metric::NewMembers => "新增会员",
+            Metric::ActiveMembers => "活跃会员",
+            Metric::SecondPurchaseRate => "二次购买率",
+            Metric::ReactivationRate => "沉睡唤醒率",
+            Metric::MemberSalesShare => "会员销售占比",
+            Metric::Aov => "客单价",
+            Metric::PurchaseFrequency => "购买频次",
+            Metric::PointsNeverUsedShare => "积分从未使用占比",
         }
     }
 
     pub fn label_en(self) -> &'static str {
         match self {
-            KpiKey::HistoricalLtv => "Historical LTV",
-            KpiKey::RepurchaseRate => "Repurchase rate",
-            KpiKey::PointsUsageRate => "Points-usage rate",
-            KpiKey::ChurnRate => "Churn rate",
+            Metric::HistoricalLtv => "Historical LTV",
+            Metric::RepurchaseRate => "Repurchase rate",
+            Metric::PointsUsageRate => "Points-usage rate",
+            Metric::ChurnRate => "Churn rate",
+            Metric::Members => "Members",
+            Metric::NewMembers => "New members",
+            Metric::ActiveMembers => "Active members",
+            Metric::SecondPurchaseRate => "Second-purchase rate",
+            Metric::ReactivationRate => "Reactivation rate",
+            Metric::MemberSalesShare => "Member sales share",
+            Metric::Aov => "Average order value",
+            Metric::PurchaseFrequency => "Purchase frequency",
+            Metric::PointsNeverUsedShare => "Points never used",
         }
     }
 
     pub fn unit(self) -> Unit {
         match self {
-            KpiKey::HistoricalLtv => Unit::Money,
+            Metric::HistoricalLtv | Metric::Aov => Unit::Money,
+            Metric::Members | Metric::NewMembers | Metric::ActiveMembers => Unit::Count,
+            Metric::PurchaseFrequency => Unit::Number,
             _ => Unit::Ratio,
         }
     }
 
     /// Whether a rise is good news (drives the colour of the change).
     pub fn higher_is_better(self) -> bool {
-        !matches!(self, KpiKey::ChurnRate)
+        !matches!(self, Metric::ChurnRate | Metric::PointsNeverUsedShare)
+    }
+
+    pub fn parse(key: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.key() == key)
     }
 }
 
@@ -86,14 +147,18 @@ pub enum Unit {
     Money,
     /// `value` is a share, numerator ÷ denominator.
     Ratio,
+    /// `value` is a head count (the numerator; the denominator is 1).
+    Count,
+    /// `value` is a plain quotient, such as orders per member.
+    Number,
 }
 
 /// One KPI for one window, with the exact integers it is computed from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Measure {
-    /// For money: cents; for a ratio: the count or points on top.
+    /// For money: cents; for a ratio: the count or points on top; for a count: the count.
     pub numerator: i64,
-    /// Members or points below the line.
+    /// Members, orders or points below the line (1 for a count).
     pub denominator: i64,
     /// The value, or `None` when the denominator is zero (see `reason`).
     pub value: Option<f64>,
@@ -103,7 +168,7 @@ pub struct Measure {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Kpi {
-    pub key: KpiKey,
+    pub key: Metric,
     pub unit: Unit,
     pub current: Measure,
     pub comparison: Measure,
@@ -118,5 +183,6 @@ pub struct Overview {
     pub comparison_window: DateRange,
     /// Days without a purchase after which a member counts as churned.
     pub churn_days: u32,
+    /// Every metric of the catalogue, the four headline KPIs first.
     pub kpis: Vec<Kpi>,
 }

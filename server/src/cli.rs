@@ -51,6 +51,22 @@ pub struct Cli {
         global = true
     )]
     pub churn_days: u32,
+    /// Days since the last purchase up to which a member counts as active (older: dormant).
+    #[arg(
+        long,
+        env = "MEMBERPULSE_ACTIVE_DAYS",
+        default_value_t = 90,
+        global = true
+    )]
+    pub active_days: u32,
+    /// Days after a first purchase in which a second one counts for the second-purchase rate.
+    #[arg(
+        long,
+        env = "MEMBERPULSE_SECOND_PURCHASE_DAYS",
+        default_value_t = 90,
+        global = true
+    )]
+    pub second_purchase_days: u32,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -96,8 +112,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the headline KPIs for a window.
-    Overview {
+    /// Print every metric for a window and its comparison window.
+    Metrics {
         #[arg(long)]
         as_of: Option<String>,
         #[arg(long, default_value = "30d")]
@@ -197,7 +213,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Overview {
+        Command::Metrics {
             ref as_of,
             ref window,
             ref compare,
@@ -251,6 +267,8 @@ pub async fn open(cli: &Cli) -> Result<Services> {
         ops,
         metrics: MetricConfig {
             churn_days: cli.churn_days,
+            active_days: cli.active_days,
+            second_purchase_days: cli.second_purchase_days,
         },
     })
 }

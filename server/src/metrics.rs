@@ -7,7 +7,7 @@
 //! revenue on the day they happen but are never counted as orders.
 //! Money is summed as DECIMAL and read back as integer cents, so it never drifts.
 
-use app::model::{DateRange, Kpi, KpiKey, Measure, Overview, OverviewQuery};
+use app::model::{DateRange, Kpi, Measure, Metric, Overview, OverviewQuery};
 use chrono::{Days, Months, NaiveDate};
 use duckdb::{Connection, OptionalExt, params};
 
@@ -18,11 +18,20 @@ use crate::{Error, Result};
 pub struct MetricConfig {
     /// A member with no purchase for more than this many days is churned (SPEC: C).
     pub churn_days: u32,
+    /// A member whose last purchase is at most this many days old is active; older is
+    /// dormant (up to `churn_days`) or churned.
+    pub active_days: u32,
+    /// The follow-up after a first purchase in which a second one counts.
+    pub second_purchase_days: u32,
 }
 
 impl Default for MetricConfig {
     fn default() -> Self {
-        MetricConfig { churn_days: 180 }
+        MetricConfig {
+            churn_days: 180,
+            active_days: 90,
+            second_purchase_days: 90,
+        }
     }
 }
 
@@ -164,17 +173,17 @@ pub fn latest_order_date(conn: &Connection) -> Result<Option<NaiveDate>> {
     Ok(text.and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok()))
 }
 
-/// The four headline KPIs for a window and its comparison window.
+/// Every metric of the catalogue for a window and its comparison window.
 pub fn overview(conn: &Connection, req: Request, cfg: MetricConfig) -> Result<Overview> {
     let cmp = req.compare.of(&req.window);
-    let kpis = KpiKey::ALL
+    let kpis = Metric::ALL
         .iter()
         .map(|&key| {
             Ok(Kpi {
                 key,
                 unit: key.unit(),
-                current: kpi(conn, key, &req.window, cfg)?,
-                comparison: kpi(conn, key, &cmp, cfg)?,
+                current: measure(conn, key, &req.window, cfg)?,
+                comparison: measure(conn, key, &cmp, cfg)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -189,13 +198,27 @@ pub fn overview(conn: &Connection, req: Request, cfg: MetricConfig) -> Result<Ov
     })
 }
 
-/// One KPI for one window.
-pub fn kpi(conn: &Connection, key: KpiKey, w: &Window, cfg: MetricConfig) -> Result<Measure> {
-    match key {
-        KpiKey::HistoricalLtv => historical_ltv(conn, w),
-        KpiKey::RepurchaseRate => repurchase_rate(conn, w),
-        KpiKey::PointsUsageRate => points_usage_rate(conn, w),
-        KpiKey::ChurnRate => churn_rate(conn, w, cfg.churn_days),
+/// One metric for one window.
+pub fn measure(
+    conn: &Connection,
+    metric: Metric,
+    w: &Window,
+    cfg: MetricConfig,
+) -> Result<Measure> {
+    match metric {
+        Metric::HistoricalLtv => historical_ltv(conn, w),
+        Metric::RepurchaseRate => repurchase_rate(conn, w),
+        Metric::PointsUsageRate => points_usage_rate(conn, w),
+        Metric::ChurnRate => churn_rate(conn, w, cfg.churn_days),
+        Metric::Members => members(conn, w),
+        Metric::NewMembers => new_members(conn, w),
+        Metric::ActiveMembers => active_members(conn, w),
+        Metric::SecondPurchaseRate => second_purchase_rate(conn, w, cfg.second_purchase_days),
+        Metric::ReactivationRate => reactivation_rate(conn, w, cfg.active_days),
+        Metric::MemberSalesShare => member_sales_share(conn, w),
+        Metric::Aov => aov(conn, w),
+        Metric::PurchaseFrequency => purchase_frequency(conn, w),
+        Metric::PointsNeverUsedShare => points_never_used_share(conn, w),
     }
 }
 
@@ -299,6 +322,188 @@ pub fn churn_rate(conn: &Connection, w: &Window, churn_days: u32) -> Result<Meas
         base,
         "no member was active at the start of the window",
     ))
+}
+
+/// 会员数: members who joined on or before T.
+pub fn members(conn: &Connection, w: &Window) -> Result<Measure> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM members WHERE joined_at < CAST(? AS TIMESTAMP)",
+        params![w.after().to_string()],
+        |r| r.get(0),
+    )?;
+    Ok(count(n))
+}
+
+/// 新增会员: members who joined in W.
+pub fn new_members(conn: &Connection, w: &Window) -> Result<Measure> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM members
+         WHERE joined_at >= CAST(? AS TIMESTAMP) AND joined_at < CAST(? AS TIMESTAMP)",
+        params![w.start().to_string(), w.after().to_string()],
+        |r| r.get(0),
+    )?;
+    Ok(count(n))
+}
+
+/// 活跃会员: members with at least one purchase in W.
+pub fn active_members(conn: &Connection, w: &Window) -> Result<Measure> {
+    let n: i64 = conn.query_row(
+        "SELECT count(DISTINCT member_id) FROM orders
+         WHERE member_id IS NOT NULL AND net_amount > 0
+           AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)",
+        params![w.start().to_string(), w.after().to_string()],
+        |r| r.get(0),
+    )?;
+    Ok(count(n))
+}
+
+/// 二次购买率: of the members whose first purchase falls in the `follow_up` days before W
+/// starts, the share who purchased again on a later day within `follow_up` days of the
+/// first, counting purchases up to T.
+pub fn second_purchase_rate(conn: &Connection, w: &Window, follow_up: u32) -> Result<Measure> {
+    let days = Days::new(u64::from(follow_up));
+    let cohort_from = w.start() - days;
+    let (cohort, again): (i64, i64) = conn.query_row(
+        "WITH firsts AS (
+             SELECT member_id, min(CAST(ordered_at AS DATE)) AS first_day
+             FROM orders
+             WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST(? AS TIMESTAMP)
+             GROUP BY member_id
+         ), cohort AS (
+             SELECT * FROM firsts WHERE first_day >= CAST(? AS DATE) AND first_day < CAST(? AS DATE)
+         )
+         SELECT (SELECT count(*) FROM cohort),
+                (SELECT count(DISTINCT c.member_id) FROM cohort c JOIN orders o USING (member_id)
+                 WHERE o.net_amount > 0 AND o.ordered_at < CAST(? AS TIMESTAMP)
+                   AND CAST(o.ordered_at AS DATE) > c.first_day
+                   AND CAST(o.ordered_at AS DATE) <= c.first_day + CAST(? AS INTEGER))",
+        params![
+            w.after().to_string(),
+            cohort_from.to_string(),
+            w.start().to_string(),
+            w.after().to_string(),
+            follow_up
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(ratio(
+        again,
+        cohort,
+        "no member made a first purchase in the days before the window",
+    ))
+}
+
+/// 沉睡唤醒率: of the members dormant or churned when W starts (they had purchased, but
+/// not in the `active_days` days up to the day before W), the share who purchased in W.
+pub fn reactivation_rate(conn: &Connection, w: &Window, active_days: u32) -> Result<Measure> {
+    let before_start = w.start() - Days::new(1);
+    let active_from = before_start - Days::new(u64::from(active_days));
+    let (lapsed, back): (i64, i64) = conn.query_row(
+        "SELECT count(*) FILTER (WHERE lapsed), count(*) FILTER (WHERE lapsed AND bought_in_window)
+         FROM (
+             SELECT member_id,
+                    max(ordered_at) FILTER (WHERE ordered_at < CAST(? AS TIMESTAMP)) < CAST(? AS TIMESTAMP) AS lapsed,
+                    bool_or(ordered_at >= CAST(? AS TIMESTAMP)) AS bought_in_window
+             FROM orders
+             WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST(? AS TIMESTAMP)
+             GROUP BY member_id
+         )",
+        params![
+            w.start().to_string(),
+            active_from.to_string(),
+            w.start().to_string(),
+            w.after().to_string()
+        ],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(ratio(
+        back,
+        lapsed,
+        "no member was dormant or churned at the start of the window",
+    ))
+}
+
+/// 会员销售占比: members' net revenue ÷ all net revenue in W (returns included on both
+/// sides; guest sales have no member).
+pub fn member_sales_share(conn: &Connection, w: &Window) -> Result<Measure> {
+    let (member_cents, all_cents): (i64, i64) = conn.query_row(
+        "SELECT CAST(coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0) * 100 AS BIGINT),
+                CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT)
+         FROM orders
+         WHERE ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)",
+        params![w.start().to_string(), w.after().to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(ratio(
+        member_cents,
+        all_cents,
+        "there was no net revenue in the window",
+    ))
+}
+
+/// Members' purchases and net revenue in W: (purchases, cents, buyers).
+fn member_sales(conn: &Connection, w: &Window) -> Result<(i64, i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT count(*) FILTER (WHERE net_amount > 0),
+                CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT),
+                count(DISTINCT member_id) FILTER (WHERE net_amount > 0)
+         FROM orders
+         WHERE member_id IS NOT NULL
+           AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)",
+        params![w.start().to_string(), w.after().to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?)
+}
+
+/// 客单价: members' net revenue in W (returns lower it) ÷ their purchases in W.
+pub fn aov(conn: &Connection, w: &Window) -> Result<Measure> {
+    let (purchases, cents, _) = member_sales(conn, w)?;
+    Ok(money_per(
+        cents,
+        purchases,
+        "no member purchased in the window",
+    ))
+}
+
+/// 购买频次: members' purchases in W ÷ active members in W.
+pub fn purchase_frequency(conn: &Connection, w: &Window) -> Result<Measure> {
+    let (purchases, _, buyers) = member_sales(conn, w)?;
+    Ok(ratio(
+        purchases,
+        buyers,
+        "no member purchased in the window",
+    ))
+}
+
+/// 积分从未使用占比: of the members who earned points up to T, the share who had never
+/// redeemed any by T.
+pub fn points_never_used_share(conn: &Connection, w: &Window) -> Result<Measure> {
+    let (earners, never): (i64, i64) = conn.query_row(
+        "SELECT count(*), count(*) FILTER (WHERE NOT redeemed)
+         FROM (
+             SELECT member_id, bool_or(kind = 'redeem') AS redeemed
+             FROM points WHERE occurred_at < CAST(? AS TIMESTAMP)
+             GROUP BY member_id
+             HAVING bool_or(kind = 'earn')
+         )",
+        params![w.after().to_string()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(ratio(
+        never,
+        earners,
+        "no member had earned points by the end of the window",
+    ))
+}
+
+/// A head count.
+pub fn count(n: i64) -> Measure {
+    Measure {
+        numerator: n,
+        denominator: 1,
+        value: Some(n as f64),
+        reason: None,
+    }
 }
 
 /// A share; `None` with a reason when nothing is below the line.

@@ -3,14 +3,18 @@
 //! Window: 30 days ending T = 2024-03-31, i.e. 2024-03-02 ..= 2024-03-31; the previous
 //! window is 2024-02-01 ..= 2024-03-01. Churn after C = 60 days.
 
-use app::model::{KpiKey, Measure, OverviewQuery};
+use app::model::{Measure, Metric, OverviewQuery, Unit};
 use chrono::NaiveDate;
 use server::{
     analytics::Analytics,
     metrics::{self, Compare, MetricConfig, Request, Window},
 };
 
-const CFG: MetricConfig = MetricConfig { churn_days: 60 };
+const CFG: MetricConfig = MetricConfig {
+    churn_days: 60,
+    active_days: 90,
+    second_purchase_days: 90,
+};
 
 fn fixture() -> (tempfile::TempDir, Analytics) {
     let dir = tempfile::tempdir().unwrap();
@@ -66,8 +70,8 @@ fn window() -> Window {
     }
 }
 
-fn measure(a: &Analytics, key: KpiKey, w: &Window) -> Measure {
-    metrics::kpi(&a.reader().unwrap(), key, w, CFG).unwrap()
+fn measure(a: &Analytics, key: Metric, w: &Window) -> Measure {
+    metrics::measure(&a.reader().unwrap(), key, w, CFG).unwrap()
 }
 
 fn assert_measure(m: &Measure, numerator: i64, denominator: i64, value: f64) {
@@ -100,7 +104,7 @@ fn historical_ltv_counts_returns_and_members_without_orders() {
     // B 120, C 0, D 60, F 10, G 45, H 70 (h2 is after T) = 690.00; the guest sale is not
     // a member's. 690 / 7 = 98.571… → 98.57.
     assert_measure(
-        &measure(&a, KpiKey::HistoricalLtv, &window()),
+        &measure(&a, Metric::HistoricalLtv, &window()),
         69_000,
         7,
         98.57,
@@ -108,7 +112,7 @@ fn historical_ltv_counts_returns_and_members_without_orders() {
     // As of 2024-03-01: A B D F G H (6; C joined later); A 225, B 40 (b1 at 23:59:59),
     // D 60, F 10, G 45 = 380.00; 380 / 6 = 63.33.
     assert_measure(
-        &measure(&a, KpiKey::HistoricalLtv, &window().previous()),
+        &measure(&a, Metric::HistoricalLtv, &window().previous()),
         38_000,
         6,
         63.33,
@@ -121,14 +125,14 @@ fn repurchase_rate_counts_distinct_days_and_skips_returns() {
     // In W: A bought on 03-05 (twice) and 03-20: two days; B on 03-02 only; H on 03-31
     // only. The return and the guest sale do not count. 1 of 3.
     assert_measure(
-        &measure(&a, KpiKey::RepurchaseRate, &window()),
+        &measure(&a, Metric::RepurchaseRate, &window()),
         1,
         3,
         1.0 / 3.0,
     );
     // Previous window: A on 02-10, B on 03-01 (23:59:59): 0 of 2.
     assert_measure(
-        &measure(&a, KpiKey::RepurchaseRate, &window().previous()),
+        &measure(&a, Metric::RepurchaseRate, &window().previous()),
         0,
         2,
         0.0,
@@ -141,14 +145,14 @@ fn points_usage_rate_is_redeemed_over_earned_in_the_window() {
     // In W: earned p1 100 + p3 50 = 150; redeemed p2 30 + p7 25 = 55; the expiry and
     // the entries just outside W do not count.
     assert_measure(
-        &measure(&a, KpiKey::PointsUsageRate, &window()),
+        &measure(&a, Metric::PointsUsageRate, &window()),
         55,
         150,
         55.0 / 150.0,
     );
     // Previous: earned p6 80, redeemed p4 40.
     assert_measure(
-        &measure(&a, KpiKey::PointsUsageRate, &window().previous()),
+        &measure(&a, Metric::PointsUsageRate, &window().previous()),
         40,
         80,
         0.5,
@@ -160,19 +164,19 @@ fn churn_rate_follows_members_active_at_the_window_start() {
     let (_dir, a) = fixture();
     // Active at the end of 03-01 (a purchase in 2024-01-01 ..= 03-01): A, B, G.
     // Churned at T (no purchase in 2024-01-31 ..= 03-31): G only. 1 of 3.
-    assert_measure(&measure(&a, KpiKey::ChurnRate, &window()), 1, 3, 1.0 / 3.0);
+    assert_measure(&measure(&a, Metric::ChurnRate, &window()), 1, 3, 1.0 / 3.0);
     // Previous: active at the end of 01-31 (2023-12-01 ..= 2024-01-31): A, D, G;
     // churned at 03-01 (nothing in 01-01 ..= 03-01): D. 1 of 3.
     assert_measure(
-        &measure(&a, KpiKey::ChurnRate, &window().previous()),
+        &measure(&a, Metric::ChurnRate, &window().previous()),
         1,
         3,
         1.0 / 3.0,
     );
     // With the default C = 180 nobody active at the start has churned by T.
-    let m = metrics::kpi(
+    let m = metrics::measure(
         &a.reader().unwrap(),
-        KpiKey::ChurnRate,
+        Metric::ChurnRate,
         &window(),
         MetricConfig::default(),
     )
@@ -196,7 +200,11 @@ fn overview_pairs_each_kpi_with_its_comparison_window() {
         CFG,
     )
     .unwrap();
-    assert_eq!(o.kpis.len(), 4);
+    assert_eq!(o.kpis.len(), Metric::ALL.len());
+    assert_eq!(
+        o.kpis[..4].iter().map(|k| k.key).collect::<Vec<_>>(),
+        Metric::HEADLINE
+    );
     assert_eq!(
         (o.window.start.as_str(), o.comparison_window.end.as_str()),
         ("2024-03-02", "2024-03-01")
@@ -204,7 +212,7 @@ fn overview_pairs_each_kpi_with_its_comparison_window() {
     let ltv = o
         .kpis
         .iter()
-        .find(|k| k.key == KpiKey::HistoricalLtv)
+        .find(|k| k.key == Metric::HistoricalLtv)
         .unwrap();
     assert_eq!(
         (ltv.current.value, ltv.comparison.value),
@@ -219,8 +227,13 @@ fn empty_windows_have_no_value_and_a_reason() {
         end: NaiveDate::from_ymd_opt(2020, 1, 31).unwrap(),
         days: 7,
     };
-    for key in KpiKey::ALL {
+    for key in Metric::ALL {
         let m = measure(&a, key, &empty);
+        if key.unit() == Unit::Count {
+            // A count of nobody is zero, not unknown.
+            assert_eq!((m.value, m.reason.as_deref()), (Some(0.0), None), "{key:?}");
+            continue;
+        }
         assert_eq!(m.value, None, "{key:?}");
         assert!(
             m.reason.as_deref().is_some_and(|r| !r.is_empty()),
@@ -252,4 +265,131 @@ fn bad_parameters_are_named() {
     }
     let ok = metrics::resolve(&conn, &q(Some("2024-03-31"), Some("365d"), Some("year"))).unwrap();
     assert_eq!((ok.window.days, ok.compare), (365, Compare::YearEarlier));
+}
+
+fn assert_count(m: &Measure, n: i64) {
+    assert_eq!(
+        (m.numerator, m.denominator, m.value),
+        (n, 1, Some(n as f64)),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn member_counts() {
+    let (_dir, a) = fixture();
+    // Joined by T: all but E; by 03-01 C had not joined either.
+    assert_count(&measure(&a, Metric::Members, &window()), 7);
+    assert_count(&measure(&a, Metric::Members, &window().previous()), 6);
+    // Joined in W: C (03-15); in the previous window: nobody.
+    assert_count(&measure(&a, Metric::NewMembers, &window()), 1);
+    assert_count(&measure(&a, Metric::NewMembers, &window().previous()), 0);
+    // Purchased in W: A, B, H (the return and the guest sale do not make anyone active).
+    assert_count(&measure(&a, Metric::ActiveMembers, &window()), 3);
+    assert_count(&measure(&a, Metric::ActiveMembers, &window().previous()), 2);
+}
+
+#[test]
+fn second_purchase_rate_follows_the_cohort_before_the_window() {
+    let (_dir, a) = fixture();
+    // First purchase in 2023-12-03 ..= 2024-03-01: A (01-15), B (03-01), D (12-20),
+    // G (01-20). Again on a later day within 90 days, by T: A (02-10), B (03-02). 2 of 4.
+    assert_measure(
+        &measure(&a, Metric::SecondPurchaseRate, &window()),
+        2,
+        4,
+        0.5,
+    );
+    // Cohort 2023-11-03 ..= 2024-01-31: A, D, G; again by 03-01: A. 1 of 3.
+    assert_measure(
+        &measure(&a, Metric::SecondPurchaseRate, &window().previous()),
+        1,
+        3,
+        1.0 / 3.0,
+    );
+}
+
+#[test]
+fn reactivation_rate_counts_lapsed_members_who_came_back() {
+    let (_dir, a) = fixture();
+    // I bought once long ago and comes back inside W.
+    a.writer()
+        .execute_batch(
+            "INSERT INTO members (member_id, joined_at) VALUES ('I', '2023-01-01 00:00:00');
+             INSERT INTO orders (order_id, ordered_at, net_amount, member_id) VALUES
+                 ('i1', '2023-07-01 10:00:00', 15.00, 'I'),
+                 ('i2', '2024-03-15 10:00:00', 25.00, 'I');",
+        )
+        .unwrap();
+    // Lapsed at the end of 03-01 (no purchase in 2023-12-02 ..= 2024-03-01, but one
+    // before): F (2023-06-01) and I (2023-07-01). I bought in W. 1 of 2.
+    assert_measure(&measure(&a, Metric::ReactivationRate, &window()), 1, 2, 0.5);
+    // Lapsed at the end of 01-31 (nothing in 2023-11-02 ..= 2024-01-31): F, I; neither
+    // bought in the previous window.
+    assert_measure(
+        &measure(&a, Metric::ReactivationRate, &window().previous()),
+        0,
+        2,
+        0.0,
+    );
+}
+
+#[test]
+fn sales_share_aov_and_frequency() {
+    let (_dir, a) = fixture();
+    // Members' net revenue in W: a3 100 + a4 50 + a5 30 - a6 20 + b2 80 + h1 70 = 310.00;
+    // with the 1000.00 guest sale, all revenue is 1310.00.
+    assert_measure(
+        &measure(&a, Metric::MemberSalesShare, &window()),
+        31_000,
+        131_000,
+        31_000.0 / 131_000.0,
+    );
+    assert_measure(
+        &measure(&a, Metric::MemberSalesShare, &window().previous()),
+        6_500,
+        6_500,
+        1.0,
+    );
+    // Five member purchases in W (the return is not one): 310.00 / 5 = 62.00.
+    assert_measure(&measure(&a, Metric::Aov, &window()), 31_000, 5, 62.0);
+    // Previous: a2 25 + b1 40 over 2 purchases = 32.50.
+    assert_measure(
+        &measure(&a, Metric::Aov, &window().previous()),
+        6_500,
+        2,
+        32.5,
+    );
+    // Five purchases by three active members.
+    assert_measure(
+        &measure(&a, Metric::PurchaseFrequency, &window()),
+        5,
+        3,
+        5.0 / 3.0,
+    );
+    assert_measure(
+        &measure(&a, Metric::PurchaseFrequency, &window().previous()),
+        2,
+        2,
+        1.0,
+    );
+}
+
+#[test]
+fn points_never_used_share_is_as_of_the_window_end() {
+    let (_dir, a) = fixture();
+    // Earned by T: A, B (H's only earn is after T); both have redeemed by T. 0 of 2.
+    assert_measure(
+        &measure(&a, Metric::PointsNeverUsedShare, &window()),
+        0,
+        2,
+        0.0,
+    );
+    // By 03-01 only A had earned (p6), and had not yet redeemed. 1 of 1.
+    assert_measure(
+        &measure(&a, Metric::PointsNeverUsedShare, &window().previous()),
+        1,
+        1,
+        1.0,
+    );
 }

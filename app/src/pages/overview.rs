@@ -8,7 +8,7 @@ use crate::{
     api::get_overview,
     error_template::ErrorTemplate,
     format,
-    model::{Kpi, Overview, OverviewQuery},
+    model::{Kpi, Metric, Overview, OverviewQuery},
 };
 
 const WINDOWS: [(&str, &str); 4] = [
@@ -117,12 +117,20 @@ fn KpiGrid(overview: Overview) -> impl IntoView {
         overview.comparison_window.start,
         overview.comparison_window.end
     );
+    let (headline, more): (Vec<Kpi>, Vec<Kpi>) = overview
+        .kpis
+        .into_iter()
+        .partition(|k| Metric::HEADLINE.contains(&k.key));
     view! {
         <p class="window-caption" data-window-start=overview.window.start.clone() data-window-end=overview.window.end.clone()>
             {caption}
         </p>
-        <div class="kpi-grid">
-            {overview.kpis.into_iter().map(|k| view! { <KpiCard kpi=k/> }).collect_view()}
+        <div class="kpi-grid headline">
+            {headline.into_iter().map(|k| view! { <KpiCard kpi=k/> }).collect_view()}
+        </div>
+        <h2 class="section-title">"更多指标 · More metrics"</h2>
+        <div class="kpi-grid more">
+            {more.into_iter().map(|k| view! { <KpiCard kpi=k/> }).collect_view()}
         </div>
     }
 }
