@@ -13,9 +13,10 @@ use duckdb::Connection;
 use crate::Result;
 
 /// Versioned DDL, applied in order on open; each version applies once.
-const SCHEMA: &[(i32, &str)] = &[(
-    1,
-    r#"
+const SCHEMA: &[(i32, &str)] = &[
+    (
+        1,
+        r#"
     CREATE TABLE stores (
         store_id VARCHAR PRIMARY KEY,
         name     VARCHAR,
@@ -65,7 +66,27 @@ const SCHEMA: &[(i32, &str)] = &[(
         order_id    VARCHAR
     );
     "#,
-)];
+    ),
+    (
+        2,
+        r#"
+    -- Kept up to date as data lands (server/src/summary.rs); rebuilt from the raw tables by
+    -- `memberpulse rebuild-summary`.
+    CREATE TABLE member_summary (
+        member_id         VARCHAR PRIMARY KEY,
+        first_purchase_at TIMESTAMP,
+        last_purchase_at  TIMESTAMP,
+        purchases         BIGINT NOT NULL,
+        revenue_cents     BIGINT NOT NULL,
+        returns_cents     BIGINT NOT NULL,
+        points_earned     BIGINT NOT NULL,
+        points_redeemed   BIGINT NOT NULL,
+        points_expired    BIGINT NOT NULL,
+        points_adjusted   BIGINT NOT NULL
+    );
+    "#,
+    ),
+];
 
 /// The tables of the data contract, in load order.
 pub const TABLES: [&str; 5] = ["stores", "members", "orders", "order_items", "points"];

@@ -112,6 +112,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rebuild the per-member summary from the raw tables.
+    RebuildSummary,
     /// Print every metric for a window and its comparison window.
     Metrics {
         #[arg(long)]
@@ -211,6 +213,19 @@ pub async fn run(cli: Cli) -> Result<()> {
                     serde_json::to_string_pretty(&reports).unwrap_or_default()
                 );
             }
+            Ok(())
+        }
+        Command::RebuildSummary => {
+            let services = open(&cli).await?;
+            let started = Instant::now();
+            services
+                .analytics
+                .write(|conn| crate::summary::rebuild(conn))
+                .await?;
+            println!(
+                "member summary rebuilt in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Metrics {

@@ -94,6 +94,7 @@ pub fn generate(analytics: &Analytics, opts: &Options, replace: bool) -> Result<
         tx.execute(&format!("DELETE FROM {table}"), [])?;
     }
     let summary = write_all(&tx, opts)?;
+    crate::summary::rebuild(&tx)?;
     tx.commit()?;
     Ok(summary)
 }

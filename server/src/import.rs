@@ -18,7 +18,7 @@ use std::{
 use duckdb::{Connection, params_from_iter, types::Value};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{Error, Result, summary};
 
 /// What a file holds: one of the data-contract tables, or invoice lines that become
 /// orders, order items and (optionally) members.
@@ -681,29 +681,29 @@ fn no_column(field: &str, wanted: &str, columns: &[String]) -> String {
 }
 
 /// Inserts `mp_good` into the target tables; returns (inserted, duplicates) per table.
+/// The rows that land are kept in `mp_new_<table>` until the member summary took them.
 fn insert(
     conn: &Connection,
     mapping: &Mapping,
 ) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
     let mut inserted = Vec::new();
     let mut duplicates = Vec::new();
-    let mut run =
-        |table: &str, candidates_sql: &str, insert_sql: &str, params: Vec<Value>| -> Result<()> {
-            let candidates: i64 =
-                conn.query_row(candidates_sql, params_from_iter(params.clone()), |r| {
-                    r.get(0)
-                })?;
-            let before: i64 =
-                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-            conn.execute(insert_sql, params_from_iter(params))?;
-            let after: i64 =
-                conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
-            inserted.push((table.to_string(), after - before));
-            duplicates.push((table.to_string(), candidates - (after - before)));
-            Ok(())
-        };
-    let first =
-        |key: &str| format!("QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY mp_line) = 1");
+    // `candidates` counts the file's good rows for the table; `rows` yields them with the
+    // table's columns, one per key.
+    let mut land = |table: &str, candidates: &str, rows: &str| -> Result<()> {
+        let candidates: i64 = conn.query_row(candidates, [], |r| r.get(0))?;
+        let new = summary::land_new(conn, table, rows)?;
+        inserted.push((table.to_string(), new));
+        duplicates.push((table.to_string(), candidates - new));
+        Ok(())
+    };
+    let columns = |kind: Kind| {
+        kind.fields()
+            .iter()
+            .map(|f| f.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match mapping.kind {
         Kind::Stores | Kind::Members | Kind::Orders | Kind::Points => {
             let (table, key) = match mapping.kind {
@@ -713,89 +713,83 @@ fn insert(
                 _ => ("points", "entry_id"),
             };
             if mapping.derive_members && mapping.kind == Kind::Orders {
-                derive_members(&mut run, "ordered_at", "channel", "CAST(NULL AS VARCHAR)")?;
+                land(
+                    "members",
+                    MEMBER_CANDIDATES_GOOD,
+                    &derived_members("mp_good", "CAST(NULL AS VARCHAR)"),
+                )?;
             }
-            let cols: Vec<&str> = mapping.kind.fields().iter().map(|f| f.name).collect();
-            run(
+            land(
                 table,
                 "SELECT count(*) FROM mp_good",
                 &format!(
-                    "INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM mp_good {q}",
-                    cols = cols.join(", "),
-                    q = first(key)
+                    "SELECT {cols} FROM mp_good QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY mp_line) = 1",
+                    cols = columns(mapping.kind)
                 ),
-                vec![],
             )?;
         }
         Kind::OrderItems => {
-            run(
+            land(
                 "order_items",
                 "SELECT count(*) FROM mp_good",
-                "INSERT OR IGNORE INTO order_items (order_id, line_no, sku, quantity, amount, category)
-                 SELECT order_id, CAST(coalesce(line_no, row_number() OVER (PARTITION BY order_id ORDER BY mp_line)) AS INTEGER),
+                "SELECT order_id,
+                        CAST(coalesce(line_no, row_number() OVER (PARTITION BY order_id ORDER BY mp_line)) AS INTEGER) AS line_no,
                         sku, quantity, amount, category
-                 FROM mp_good",
-                vec![],
+                 FROM mp_good
+                 QUALIFY row_number() OVER (PARTITION BY order_id, line_no ORDER BY mp_line) = 1",
             )?;
         }
         Kind::OrderLines => {
             let prefix = mapping.return_prefix.clone().unwrap_or_default();
             // A line's amount, exact to the cent; lines of a return invoice are negative.
-            let amount = "CASE WHEN ? <> '' AND starts_with(order_id, ?) THEN -abs(round(quantity * unit_price, 2))
-                               ELSE round(quantity * unit_price, 2) END";
-            let p = || vec![Value::Text(prefix.clone()), Value::Text(prefix.clone())];
             conn.execute(
-                &format!("CREATE OR REPLACE TEMP TABLE mp_lines AS SELECT *, CAST({amount} AS DECIMAL(18,2)) AS amount FROM mp_good"),
-                params_from_iter(p()),
+                "CREATE OR REPLACE TEMP TABLE mp_lines AS
+                 SELECT *, CAST(CASE WHEN ? <> '' AND starts_with(order_id, ?) THEN -abs(round(quantity * unit_price, 2))
+                                     ELSE round(quantity * unit_price, 2) END AS DECIMAL(18,2)) AS amount
+                 FROM mp_good",
+                params_from_iter([Value::Text(prefix.clone()), Value::Text(prefix)]),
             )?;
             if mapping.derive_members {
-                derive_members(&mut run, "ordered_at", "channel", "region")?;
+                land(
+                    "members",
+                    "SELECT count(DISTINCT member_id) FROM mp_lines WHERE member_id IS NOT NULL",
+                    &derived_members("mp_lines", "region"),
+                )?;
             }
-            run(
+            land(
                 "orders",
                 "SELECT count(DISTINCT order_id) FROM mp_lines",
-                "INSERT OR IGNORE INTO orders (order_id, ordered_at, net_amount, member_id, channel, store_id, item_count)
-                 SELECT order_id, min(ordered_at), sum(amount), min(member_id), min(channel), min(store_id),
-                        CAST(sum(abs(quantity)) AS INTEGER)
+                "SELECT order_id, min(ordered_at) AS ordered_at, sum(amount) AS net_amount, min(member_id) AS member_id,
+                        min(channel) AS channel, min(store_id) AS store_id,
+                        CAST(sum(abs(quantity)) AS INTEGER) AS item_count,
+                        CAST(NULL AS DECIMAL(18,2)) AS discount_amount, CAST(NULL AS VARCHAR) AS coupon_id
                  FROM mp_lines GROUP BY order_id",
-                vec![],
             )?;
-            run(
+            land(
                 "order_items",
                 "SELECT count(*) FROM mp_lines",
-                "INSERT OR IGNORE INTO order_items (order_id, line_no, sku, quantity, amount, category)
-                 SELECT order_id, CAST(row_number() OVER (PARTITION BY order_id ORDER BY mp_line) AS INTEGER),
+                "SELECT order_id, CAST(row_number() OVER (PARTITION BY order_id ORDER BY mp_line) AS INTEGER) AS line_no,
                         sku, quantity, amount, category
                  FROM mp_lines",
-                vec![],
             )?;
             conn.execute_batch("DROP TABLE IF EXISTS mp_lines")?;
         }
     }
+    summary::apply_new(conn)?;
     Ok((inserted, duplicates))
 }
 
-/// Creates the members that orders name but the store does not have yet, joined at
-/// their first order, with the channel and region of that order.
-fn derive_members(
-    run: &mut impl FnMut(&str, &str, &str, Vec<Value>) -> Result<()>,
-    at: &str,
-    channel: &str,
-    region: &str,
-) -> Result<()> {
-    let source = if region == "region" {
-        "mp_lines"
-    } else {
-        "mp_good"
-    };
-    run(
-        "members",
-        &format!("SELECT count(DISTINCT member_id) FROM {source} WHERE member_id IS NOT NULL"),
-        &format!(
-            "INSERT OR IGNORE INTO members (member_id, joined_at, join_channel, region)
-             SELECT member_id, min({at}), arg_min({channel}, {at}), arg_min({region}, {at})
-             FROM {source} WHERE member_id IS NOT NULL GROUP BY member_id"
-        ),
-        vec![],
+const MEMBER_CANDIDATES_GOOD: &str =
+    "SELECT count(DISTINCT member_id) FROM mp_good WHERE member_id IS NOT NULL";
+
+/// The members that orders name, joined at their first order, with the channel and
+/// region of that order (for members the store does not have yet).
+fn derived_members(source: &str, region: &str) -> String {
+    format!(
+        "SELECT member_id, min(ordered_at) AS joined_at, arg_min(channel, ordered_at) AS join_channel,
+                CAST(NULL AS VARCHAR) AS home_store_id, arg_min({region}, ordered_at) AS region,
+                CAST(NULL AS VARCHAR) AS tier, CAST(NULL AS VARCHAR) AS gender, CAST(NULL AS INTEGER) AS birth_year,
+                CAST(NULL AS VARCHAR) AS name, CAST(NULL AS VARCHAR) AS phone
+         FROM {source} WHERE member_id IS NOT NULL GROUP BY member_id"
     )
 }

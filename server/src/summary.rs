@@ -1,0 +1,138 @@
+//! The per-member summary: each member's first and last purchase, purchases, net revenue,
+//! returns and points, kept up to date as data lands so that member-level questions do
+//! not rescan every order. The raw tables stay the truth: [`rebuild`] derives the whole
+//! summary from them, and the tests check that the kept and the rebuilt summaries agree.
+//!
+//! Each aggregate is defined once ([`ORDER_FACTS`], [`POINT_FACTS`]) and used both to
+//! rebuild and to fold in newly landed rows.
+
+use duckdb::Connection;
+
+use crate::Result;
+
+/// Order facts per member of an orders-shaped relation `{src}`.
+const ORDER_FACTS: &str = "
+    SELECT member_id,
+           min(ordered_at) FILTER (WHERE net_amount > 0) AS first_purchase_at,
+           max(ordered_at) FILTER (WHERE net_amount > 0) AS last_purchase_at,
+           count(*) FILTER (WHERE net_amount > 0) AS purchases,
+           CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT) AS revenue_cents,
+           CAST(coalesce(sum(net_amount) FILTER (WHERE net_amount < 0), 0) * -100 AS BIGINT) AS returns_cents
+    FROM {src} WHERE member_id IS NOT NULL GROUP BY member_id";
+
+/// Points facts per member of a points-shaped relation `{src}`.
+const POINT_FACTS: &str = "
+    SELECT member_id,
+           coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS points_earned,
+           coalesce(sum(points) FILTER (WHERE kind = 'redeem'), 0) AS points_redeemed,
+           coalesce(sum(points) FILTER (WHERE kind = 'expire'), 0) AS points_expired,
+           coalesce(sum(points) FILTER (WHERE kind = 'adjust'), 0) AS points_adjusted
+    FROM {src} GROUP BY member_id";
+
+const COLUMNS: &str =
+    "member_id, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents,
+                       points_earned, points_redeemed, points_expired, points_adjusted";
+
+fn facts(template: &str, src: &str) -> String {
+    template.replace("{src}", src)
+}
+
+/// Derives the whole summary from the raw tables.
+pub fn rebuild(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!(
+        "DELETE FROM member_summary;
+         INSERT INTO member_summary ({COLUMNS})
+         SELECT ids.member_id, o.first_purchase_at, o.last_purchase_at,
+                coalesce(o.purchases, 0), coalesce(o.revenue_cents, 0), coalesce(o.returns_cents, 0),
+                coalesce(p.points_earned, 0), coalesce(p.points_redeemed, 0),
+                coalesce(p.points_expired, 0), coalesce(p.points_adjusted, 0)
+         FROM (SELECT member_id FROM members
+               UNION SELECT member_id FROM orders WHERE member_id IS NOT NULL
+               UNION SELECT member_id FROM points) ids
+         LEFT JOIN ({orders}) o USING (member_id)
+         LEFT JOIN ({points}) p USING (member_id);",
+        orders = facts(ORDER_FACTS, "orders"),
+        points = facts(POINT_FACTS, "points"),
+    ))?;
+    Ok(())
+}
+
+/// Inserts the rows of `rows` whose key `table` does not hold yet, keeping them in the
+/// temp table `mp_new_<table>` for [`apply_new`]. Returns how many landed.
+pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
+    let key = match table {
+        "stores" => "store_id",
+        "members" => "member_id",
+        "orders" => "order_id",
+        "points" => "entry_id",
+        _ => "order_id, line_no",
+    };
+    let on = key
+        .split(", ")
+        .map(|k| format!("t.{k} = s.{k}"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE mp_new_{table} AS
+             SELECT s.* FROM ({rows}) s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on});
+         INSERT INTO {table} BY NAME SELECT * FROM mp_new_{table};"
+    ))?;
+    Ok(
+        conn.query_row(&format!("SELECT count(*) FROM mp_new_{table}"), [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Folds the rows that just landed (`mp_new_members`, `mp_new_orders`, `mp_new_points`)
+/// into the summary, then drops those temp tables.
+pub fn apply_new(conn: &Connection) -> Result<()> {
+    let exists = |t: &str| -> Result<bool> {
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
+            [t],
+            |r| r.get(0),
+        )?;
+        Ok(n > 0)
+    };
+    if exists("mp_new_members")? {
+        conn.execute_batch(&format!(
+            "INSERT INTO member_summary ({COLUMNS})
+             SELECT member_id, NULL, NULL, 0, 0, 0, 0, 0, 0, 0 FROM mp_new_members
+             ON CONFLICT (member_id) DO NOTHING;"
+        ))?;
+    }
+    if exists("mp_new_orders")? {
+        conn.execute_batch(&format!(
+            "INSERT INTO member_summary ({COLUMNS})
+             SELECT member_id, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents, 0, 0, 0, 0
+             FROM ({orders})
+             ON CONFLICT (member_id) DO UPDATE SET
+                 first_purchase_at = least(member_summary.first_purchase_at, excluded.first_purchase_at),
+                 last_purchase_at = greatest(member_summary.last_purchase_at, excluded.last_purchase_at),
+                 purchases = member_summary.purchases + excluded.purchases,
+                 revenue_cents = member_summary.revenue_cents + excluded.revenue_cents,
+                 returns_cents = member_summary.returns_cents + excluded.returns_cents;",
+            orders = facts(ORDER_FACTS, "mp_new_orders"),
+        ))?;
+    }
+    if exists("mp_new_points")? {
+        conn.execute_batch(&format!(
+            "INSERT INTO member_summary ({COLUMNS})
+             SELECT member_id, NULL, NULL, 0, 0, 0, points_earned, points_redeemed, points_expired, points_adjusted
+             FROM ({points})
+             ON CONFLICT (member_id) DO UPDATE SET
+                 points_earned = member_summary.points_earned + excluded.points_earned,
+                 points_redeemed = member_summary.points_redeemed + excluded.points_redeemed,
+                 points_expired = member_summary.points_expired + excluded.points_expired,
+                 points_adjusted = member_summary.points_adjusted + excluded.points_adjusted;",
+            points = facts(POINT_FACTS, "mp_new_points"),
+        ))?;
+    }
+    conn.execute_batch(
+        "DROP TABLE IF EXISTS mp_new_stores; DROP TABLE IF EXISTS mp_new_members;
+         DROP TABLE IF EXISTS mp_new_orders; DROP TABLE IF EXISTS mp_new_order_items;
+         DROP TABLE IF EXISTS mp_new_points;",
+    )?;
+    Ok(())
+}

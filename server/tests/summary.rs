@@ -1,0 +1,142 @@
+//! The per-member summary kept as data lands equals the one rebuilt from the raw tables,
+//! after random loads that re-send, repeat and return.
+
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use server::{
+    analytics::Analytics,
+    import::{self, Kind, LoadRequest, Mapping},
+    summary,
+};
+
+fn load(a: &Analytics, path: &Path, kind: Kind) {
+    let request = LoadRequest {
+        path: path.to_path_buf(),
+        mapping: Mapping::identity(kind),
+    };
+    import::load(&mut a.writer(), &request, None).unwrap();
+}
+
+/// Rows that differ between the kept summary and a rebuild (the rebuild then stays).
+fn differences(a: &Analytics) -> i64 {
+    let conn = a.writer();
+    conn.execute_batch("CREATE OR REPLACE TEMP TABLE kept AS SELECT * FROM member_summary")
+        .unwrap();
+    summary::rebuild(&conn).unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM ((SELECT * FROM kept EXCEPT SELECT * FROM member_summary)
+                               UNION ALL (SELECT * FROM member_summary EXCEPT SELECT * FROM kept))",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[test]
+fn kept_summary_equals_rebuilt_after_random_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Analytics::open(&dir.path().join("s.duckdb")).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    for round in 0..12 {
+        // A small id space, so that later rounds re-send rows already stored.
+        let mut orders = String::from("order_id,ordered_at,net_amount,member_id\n");
+        for _ in 0..rng.gen_range(1..40) {
+            let member = if rng.gen_bool(0.2) {
+                String::new()
+            } else {
+                format!("m{}", rng.gen_range(0..12))
+            };
+            let cents: i64 = if rng.gen_bool(0.15) {
+                -rng.gen_range(1..5_000)
+            } else {
+                rng.gen_range(1..20_000)
+            };
+            orders.push_str(&format!(
+                "o{},2024-{:02}-{:02} {:02}:00:00,{}.{:02},{member}\n",
+                rng.gen_range(0..150),
+                rng.gen_range(1..13),
+                rng.gen_range(1..29),
+                rng.gen_range(0..24),
+                cents / 100,
+                (cents % 100).abs()
+            ));
+        }
+        let mut points = String::from("entry_id,member_id,occurred_at,kind,points\n");
+        for _ in 0..rng.gen_range(1..30) {
+            let kind = ["earn", "redeem", "expire", "adjust"][rng.gen_range(0..4)];
+            points.push_str(&format!(
+                "p{},m{},2024-03-{:02} 10:00:00,{kind},{}\n",
+                rng.gen_range(0..120),
+                rng.gen_range(0..15),
+                rng.gen_range(1..29),
+                rng.gen_range(1..500)
+            ));
+        }
+        let mut members = String::from("member_id,joined_at\n");
+        for _ in 0..rng.gen_range(0..5) {
+            members.push_str(&format!("m{},2023-01-01 00:00:00\n", rng.gen_range(0..20)));
+        }
+        let orders_csv = dir.path().join(format!("orders{round}.csv"));
+        let points_csv = dir.path().join(format!("points{round}.csv"));
+        let members_csv = dir.path().join(format!("members{round}.csv"));
+        std::fs::write(&orders_csv, orders).unwrap();
+        std::fs::write(&points_csv, points).unwrap();
+        std::fs::write(&members_csv, members).unwrap();
+        load(&a, &members_csv, Kind::Members);
+        load(&a, &orders_csv, Kind::Orders);
+        load(&a, &points_csv, Kind::Points);
+        if round % 3 == 0 {
+            // Re-sending a whole file changes nothing.
+            load(&a, &orders_csv, Kind::Orders);
+        }
+        assert_eq!(differences(&a), 0, "round {round}");
+    }
+    let conn = a.reader().unwrap();
+    let (rows, purchases, revenue): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), sum(purchases), sum(revenue_cents) FROM member_summary",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let (orders, cents): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*) FILTER (WHERE net_amount > 0), CAST(sum(net_amount) * 100 AS BIGINT)
+             FROM orders WHERE member_id IS NOT NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(rows > 10);
+    assert_eq!((purchases, revenue), (orders, cents));
+}
+
+#[test]
+fn online_retail_summary_is_kept_while_loading() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let data = std::env::var_os("MEMBERPULSE_SHARED_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/data"))
+        .join("online_retail.csv.gz");
+    let dir = tempfile::tempdir().unwrap();
+    let a = Analytics::open(&dir.path().join("s.duckdb")).unwrap();
+    let mapping = Mapping::from_file(&root.join("mappings/online_retail.toml")).unwrap();
+    import::load(
+        &mut a.writer(),
+        &LoadRequest {
+            path: data,
+            mapping,
+        },
+        None,
+    )
+    .unwrap();
+    let n: i64 = a
+        .reader()
+        .unwrap()
+        .query_row("SELECT count(*) FROM member_summary", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 4_372);
+    assert_eq!(differences(&a), 0);
+}
