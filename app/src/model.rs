@@ -186,3 +186,110 @@ pub struct Overview {
     /// Every metric of the catalogue, the four headline KPIs first.
     pub kpis: Vec<Kpi>,
 }
+
+/// A member attribute that metrics can be broken down by and filtered on (SPEC §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    Region,
+    Store,
+    Tier,
+    JoinChannel,
+    JoinCohort,
+    Gender,
+    AgeBand,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 7] = [
+        Dimension::Region,
+        Dimension::Store,
+        Dimension::Tier,
+        Dimension::JoinChannel,
+        Dimension::JoinCohort,
+        Dimension::Gender,
+        Dimension::AgeBand,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Dimension::Region => "region",
+            Dimension::Store => "store",
+            Dimension::Tier => "tier",
+            Dimension::JoinChannel => "join_channel",
+            Dimension::JoinCohort => "join_cohort",
+            Dimension::Gender => "gender",
+            Dimension::AgeBand => "age_band",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Dimension::Region => "区域",
+            Dimension::Store => "门店",
+            Dimension::Tier => "等级",
+            Dimension::JoinChannel => "入会渠道",
+            Dimension::JoinCohort => "入会月份",
+            Dimension::Gender => "性别",
+            Dimension::AgeBand => "年龄段",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Dimension::Region => "Region",
+            Dimension::Store => "Home store",
+            Dimension::Tier => "Tier",
+            Dimension::JoinChannel => "Join channel",
+            Dimension::JoinCohort => "Join cohort",
+            Dimension::Gender => "Gender",
+            Dimension::AgeBand => "Age band",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Dimension> {
+        Dimension::ALL.into_iter().find(|d| d.key() == key)
+    }
+}
+
+/// Members whose `dimension` has one of `values`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    pub dimension: Dimension,
+    pub values: Vec<String>,
+}
+
+/// A breakdown request; raw text, validated on the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakdownQuery {
+    pub metric: Option<String>,
+    pub dimension: Option<String>,
+    pub as_of: Option<String>,
+    pub window: Option<String>,
+    pub compare: Option<String>,
+    /// `region:华东|华南;tier:gold`: AND across dimensions, OR within one.
+    pub filters: Option<String>,
+}
+
+/// One value of the dimension and the metric for its members.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BreakdownRow {
+    pub value: String,
+    pub current: Measure,
+    pub comparison: Measure,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub metric: Metric,
+    pub unit: Unit,
+    pub dimension: Dimension,
+    pub filters: Vec<Filter>,
+    pub as_of: String,
+    pub window: DateRange,
+    pub comparison_window: DateRange,
+    /// Every value of the dimension among the filtered members, by value.
+    pub rows: Vec<BreakdownRow>,
+    /// The metric over all the filtered members.
+    pub total: BreakdownRow,
+}

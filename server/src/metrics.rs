@@ -7,11 +7,13 @@
 //! revenue on the day they happen but are never counted as orders.
 //! Money is summed as DECIMAL and read back as integer cents, so it never drifts.
 
-use app::model::{DateRange, Kpi, Measure, Metric, Overview, OverviewQuery};
+use app::model::{
+    Breakdown, BreakdownRow, DateRange, Kpi, Measure, Metric, Overview, OverviewQuery, Unit,
+};
 use chrono::{Days, Months, NaiveDate};
-use duckdb::{Connection, OptionalExt, params};
+use duckdb::{Connection, OptionalExt, params_from_iter, types::Value};
 
-use crate::{Error, Result};
+use crate::{Error, Result, segment::Scope};
 
 /// Thresholds that are configuration, not constants.
 #[derive(Clone, Copy, Debug)]
@@ -198,302 +200,320 @@ pub fn overview(conn: &Connection, req: Request, cfg: MetricConfig) -> Result<Ov
     })
 }
 
-/// One metric for one window.
+/// One metric for one window, over every member.
 pub fn measure(
     conn: &Connection,
     metric: Metric,
     w: &Window,
     cfg: MetricConfig,
 ) -> Result<Measure> {
+    let rows = grouped(conn, metric, w, cfg, &Scope::all())?;
+    Ok(finish(
+        metric,
+        rows.into_iter().next().map_or((0, 0), |(_, n, d)| (n, d)),
+    ))
+}
+
+/// One metric for one window, per group of `scope` (which must be prepared for `w.end`):
+/// (group, numerator, denominator). Groups with nothing to count may be missing.
+pub fn grouped(
+    conn: &Connection,
+    metric: Metric,
+    w: &Window,
+    cfg: MetricConfig,
+    scope: &Scope,
+) -> Result<Vec<(String, i64, i64)>> {
+    let (start, after) = (ts(w.start()), ts(w.after()));
+    let (join, grp) = (scope.join("o"), scope.group());
+    let run = |sql: String, params: Vec<Value>| query_groups(conn, &sql, params);
     match metric {
-        Metric::HistoricalLtv => historical_ltv(conn, w),
-        Metric::RepurchaseRate => repurchase_rate(conn, w),
-        Metric::PointsUsageRate => points_usage_rate(conn, w),
-        Metric::ChurnRate => churn_rate(conn, w, cfg.churn_days),
-        Metric::Members => members(conn, w),
-        Metric::NewMembers => new_members(conn, w),
-        Metric::ActiveMembers => active_members(conn, w),
-        Metric::SecondPurchaseRate => second_purchase_rate(conn, w, cfg.second_purchase_days),
-        Metric::ReactivationRate => reactivation_rate(conn, w, cfg.active_days),
-        Metric::MemberSalesShare => member_sales_share(conn, w),
-        Metric::Aov => aov(conn, w),
-        Metric::PurchaseFrequency => purchase_frequency(conn, w),
-        Metric::PointsNeverUsedShare => points_never_used_share(conn, w),
+        // 历史LTV: mean cumulative net revenue (returns included) per member, over the
+        // members who joined on or before T, counting their orders up to the end of T.
+        // Members with no orders count with zero revenue; guest sales do not count.
+        Metric::HistoricalLtv => run(
+            format!(
+                "SELECT {grp}, CAST(coalesce(sum(r.revenue), 0) * 100 AS BIGINT), count(*)
+                 FROM members o {join}
+                 LEFT JOIN (SELECT member_id, sum(net_amount) AS revenue FROM orders
+                            WHERE member_id IS NOT NULL AND ordered_at < ? GROUP BY member_id) r
+                        ON r.member_id = o.member_id
+                 WHERE o.joined_at < ? GROUP BY 1"
+            ),
+            vec![after.clone(), after],
+        ),
+        // 复购率: of the members with a purchase in W, the share who purchased on two or
+        // more distinct days in W (two orders on one day are one visit).
+        Metric::RepurchaseRate => run(
+            format!(
+                "SELECT grp, count(*) FILTER (WHERE days >= 2), count(*) FROM (
+                     SELECT o.member_id, {grp} AS grp, count(DISTINCT CAST(o.ordered_at AS DATE)) AS days
+                     FROM orders o {join}
+                     WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at >= ? AND o.ordered_at < ?
+                     GROUP BY o.member_id, grp
+                 ) GROUP BY grp"
+            ),
+            vec![start, after],
+        ),
+        // 积分使用率: points redeemed in W ÷ points earned in W (can exceed 100% when
+        // members redeem points earned earlier). Expiries and adjustments count in neither.
+        Metric::PointsUsageRate => run(
+            format!(
+                "SELECT {grp}, CAST(coalesce(sum(o.points) FILTER (WHERE o.kind = 'redeem'), 0) AS BIGINT),
+                        CAST(coalesce(sum(o.points) FILTER (WHERE o.kind = 'earn'), 0) AS BIGINT)
+                 FROM points o {join}
+                 WHERE o.occurred_at >= ? AND o.occurred_at < ? GROUP BY 1"
+            ),
+            vec![start, after],
+        ),
+        // 流失率: a member is churned on day D when their last purchase is more than C days
+        // before D (no purchase in [D - C, D]). Of the members not churned at the end of
+        // the day before W starts, the share churned at the end of T. The scan starts at
+        // the earliest day either test looks at, which is the base's (W >= 1 day).
+        Metric::ChurnRate => {
+            let c = Days::new(u64::from(cfg.churn_days));
+            let base_from = w.start() - Days::new(1) - c;
+            let recent_from = w.end - c;
+            run(
+                format!(
+                    "SELECT grp, count(*) FILTER (WHERE in_base AND NOT recent), count(*) FILTER (WHERE in_base) FROM (
+                         SELECT o.member_id, {grp} AS grp,
+                                bool_or(o.ordered_at < ?) AS in_base, bool_or(o.ordered_at >= ?) AS recent
+                         FROM orders o {join}
+                         WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at >= ? AND o.ordered_at < ?
+                         GROUP BY o.member_id, grp
+                     ) GROUP BY grp"
+                ),
+                vec![start, ts(recent_from), ts(base_from.min(recent_from)), after],
+            )
+        }
+        // 会员数: members who joined on or before T.
+        Metric::Members => run(
+            format!("SELECT {grp}, count(*), 1 FROM members o {join} WHERE o.joined_at < ? GROUP BY 1"),
+            vec![after],
+        ),
+        // 新增会员: members who joined in W.
+        Metric::NewMembers => run(
+            format!(
+                "SELECT {grp}, count(*), 1 FROM members o {join}
+                 WHERE o.joined_at >= ? AND o.joined_at < ? GROUP BY 1"
+            ),
+            vec![start, after],
+        ),
+        // 活跃会员: members with at least one purchase in W.
+        Metric::ActiveMembers => run(
+            format!(
+                "SELECT {grp}, count(DISTINCT o.member_id), 1 FROM orders o {join}
+                 WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at >= ? AND o.ordered_at < ?
+                 GROUP BY 1"
+            ),
+            vec![start, after],
+        ),
+        // 二次购买率: of the members whose first purchase falls in the F days before W
+        // starts, the share who purchased again on a later day within F days of the first,
+        // counting purchases up to T.
+        Metric::SecondPurchaseRate => {
+            let follow_up = cfg.second_purchase_days;
+            let cohort_from = w.start() - Days::new(u64::from(follow_up));
+            run(
+                format!(
+                    "WITH cohort AS (
+                         SELECT o.member_id, {grp} AS grp, min(CAST(o.ordered_at AS DATE)) AS first_day
+                         FROM orders o {join}
+                         WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at < ?
+                         GROUP BY o.member_id, grp
+                         HAVING min(CAST(o.ordered_at AS DATE)) >= CAST(? AS DATE)
+                            AND min(CAST(o.ordered_at AS DATE)) < CAST(? AS DATE)
+                     ), again AS (
+                         SELECT DISTINCT c.member_id FROM cohort c JOIN orders x ON x.member_id = c.member_id
+                         WHERE x.net_amount > 0 AND x.ordered_at < ?
+                           AND CAST(x.ordered_at AS DATE) > c.first_day
+                           AND CAST(x.ordered_at AS DATE) <= c.first_day + CAST(? AS INTEGER)
+                     )
+                     SELECT c.grp, count(a.member_id), count(*) FROM cohort c LEFT JOIN again a USING (member_id)
+                     GROUP BY c.grp"
+                ),
+                vec![
+                    after.clone(),
+                    Value::Text(cohort_from.to_string()),
+                    Value::Text(w.start().to_string()),
+                    after,
+                    Value::Int(follow_up as i32),
+                ],
+            )
+        }
+        // 沉睡唤醒率: of the members dormant or churned when W starts (they had purchased,
+        // but not in the A days up to the day before W), the share who purchased in W.
+        Metric::ReactivationRate => {
+            let active_from = w.start() - Days::new(1) - Days::new(u64::from(cfg.active_days));
+            run(
+                format!(
+                    "SELECT grp, count(*) FILTER (WHERE lapsed AND back), count(*) FILTER (WHERE lapsed) FROM (
+                         SELECT o.member_id, {grp} AS grp,
+                                max(o.ordered_at) FILTER (WHERE o.ordered_at < ?) < ? AS lapsed,
+                                bool_or(o.ordered_at >= ?) AS back
+                         FROM orders o {join}
+                         WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at < ?
+                         GROUP BY o.member_id, grp
+                     ) GROUP BY grp"
+                ),
+                vec![start.clone(), ts(active_from), start, after],
+            )
+        }
+        // 会员销售占比: the members' net revenue ÷ all net revenue in W (guests included,
+        // returns on both sides). The denominator is the same for every group.
+        Metric::MemberSalesShare => {
+            let all: i64 = conn.query_row(
+                "SELECT CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT) FROM orders
+                 WHERE ordered_at >= ? AND ordered_at < ?",
+                params_from_iter([start.clone(), after.clone()]),
+                |r| r.get(0),
+            )?;
+            let rows = run(
+                format!(
+                    "SELECT {grp}, CAST(coalesce(sum(o.net_amount), 0) * 100 AS BIGINT), 0 FROM orders o {join}
+                     WHERE o.member_id IS NOT NULL AND o.ordered_at >= ? AND o.ordered_at < ? GROUP BY 1"
+                ),
+                vec![start, after],
+            )?;
+            Ok(rows.into_iter().map(|(g, n, _)| (g, n, all)).collect())
+        }
+        // 客单价: members' net revenue in W (returns lower it) ÷ their purchases in W.
+        Metric::Aov => run(
+            format!(
+                "SELECT {grp}, CAST(coalesce(sum(o.net_amount), 0) * 100 AS BIGINT), count(*) FILTER (WHERE o.net_amount > 0)
+                 FROM orders o {join}
+                 WHERE o.member_id IS NOT NULL AND o.ordered_at >= ? AND o.ordered_at < ? GROUP BY 1"
+            ),
+            vec![start, after],
+        ),
+        // 购买频次: members' purchases in W ÷ members with a purchase in W.
+        Metric::PurchaseFrequency => run(
+            format!(
+                "SELECT {grp}, count(*), count(DISTINCT o.member_id) FROM orders o {join}
+                 WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at >= ? AND o.ordered_at < ?
+                 GROUP BY 1"
+            ),
+            vec![start, after],
+        ),
+        // 积分从未使用占比: of the members who earned points up to T, the share who had
+        // never redeemed any by T.
+        Metric::PointsNeverUsedShare => run(
+            format!(
+                "SELECT grp, count(*) FILTER (WHERE NOT redeemed), count(*) FROM (
+                     SELECT o.member_id, {grp} AS grp, bool_or(o.kind = 'redeem') AS redeemed
+                     FROM points o {join} WHERE o.occurred_at < ?
+                     GROUP BY o.member_id, grp HAVING bool_or(o.kind = 'earn')
+                 ) GROUP BY grp"
+            ),
+            vec![after],
+        ),
     }
 }
 
-/// 历史LTV: mean cumulative net revenue (returns included) per member, over the members
-/// who joined on or before T, counting their orders up to the end of T. Members with no
-/// orders count with zero revenue. Guest sales have no member and do not count.
-pub fn historical_ltv(conn: &Connection, w: &Window) -> Result<Measure> {
-    let after = w.after().to_string();
-    let (members, cents): (i64, i64) = conn.query_row(
-        "SELECT count(*), CAST(coalesce(sum(r.revenue), 0) * 100 AS BIGINT)
-         FROM members m
-         LEFT JOIN (
-             SELECT member_id, sum(net_amount) AS revenue
-             FROM orders
-             WHERE member_id IS NOT NULL AND ordered_at < CAST(? AS TIMESTAMP)
-             GROUP BY member_id
-         ) r USING (member_id)
-         WHERE m.joined_at < CAST(? AS TIMESTAMP)",
-        params![after, after],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(money_per(
-        cents,
-        members,
-        "no members had joined by the end of the window",
-    ))
+/// A date as a bound timestamp parameter (midnight).
+fn ts(d: NaiveDate) -> Value {
+    Value::Text(format!("{d} 00:00:00"))
 }
 
-/// 复购率: of the members with at least one purchase in W, the share who purchased on
-/// two or more distinct days in W (two orders on one day are one visit).
-pub fn repurchase_rate(conn: &Connection, w: &Window) -> Result<Measure> {
-    let (buyers, repeaters): (i64, i64) = conn.query_row(
-        "SELECT count(*), count(*) FILTER (WHERE days >= 2)
-         FROM (
-             SELECT member_id, count(DISTINCT CAST(ordered_at AS DATE)) AS days
-             FROM orders
-             WHERE member_id IS NOT NULL AND net_amount > 0
-               AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)
-             GROUP BY member_id
-         )",
-        params![w.start().to_string(), w.after().to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(ratio(
-        repeaters,
-        buyers,
-        "no member purchased in the window",
-    ))
+fn query_groups(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<Value>,
+) -> Result<Vec<(String, i64, i64)>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
-/// 积分使用率: points redeemed in W ÷ points earned in W (can exceed 100% when members
-/// redeem points earned earlier). Expiries and adjustments count in neither.
-pub fn points_usage_rate(conn: &Connection, w: &Window) -> Result<Measure> {
-    let (earned, redeemed): (i64, i64) = conn.query_row(
-        "SELECT CAST(coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS BIGINT),
-                CAST(coalesce(sum(points) FILTER (WHERE kind = 'redeem'), 0) AS BIGINT)
-         FROM points
-         WHERE occurred_at >= CAST(? AS TIMESTAMP) AND occurred_at < CAST(? AS TIMESTAMP)",
-        params![w.start().to_string(), w.after().to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(ratio(
-        redeemed,
-        earned,
-        "no points were earned in the window",
-    ))
+/// Turns a numerator and a denominator into the metric's measure.
+pub fn finish(metric: Metric, (numerator, denominator): (i64, i64)) -> Measure {
+    let why_empty = match metric {
+        Metric::HistoricalLtv => "no members had joined by the end of the window",
+        Metric::RepurchaseRate | Metric::Aov | Metric::PurchaseFrequency => {
+            "no member purchased in the window"
+        }
+        Metric::PointsUsageRate => "no points were earned in the window",
+        Metric::ChurnRate => "no member was active at the start of the window",
+        Metric::SecondPurchaseRate => {
+            "no member made a first purchase in the days before the window"
+        }
+        Metric::ReactivationRate => "no member was dormant or churned at the start of the window",
+        Metric::MemberSalesShare => "there was no net revenue in the window",
+        Metric::PointsNeverUsedShare => "no member had earned points by the end of the window",
+        Metric::Members | Metric::NewMembers | Metric::ActiveMembers => "",
+    };
+    match metric.unit() {
+        Unit::Money => money_per(numerator, denominator, why_empty),
+        Unit::Count => count(numerator),
+        Unit::Ratio | Unit::Number => ratio(numerator, denominator, why_empty),
+    }
 }
 
-/// 流失率: a member is churned on day D when their last purchase is more than C days
-/// before D (no purchase in `[D - C, D]`). Of the members not churned at the end of the
-/// day before W starts, the share churned at the end of T.
-pub fn churn_rate(conn: &Connection, w: &Window, churn_days: u32) -> Result<Measure> {
-    let c = Days::new(u64::from(churn_days));
-    let before_start = w.start() - Days::new(1);
-    let base_from = before_start - c;
-    let recent_from = w.end - c;
-    let (base, churned): (i64, i64) = conn.query_row(
-        "SELECT count(*) FILTER (WHERE in_base), count(*) FILTER (WHERE in_base AND NOT recent)
-         FROM (
-             SELECT member_id,
-                    bool_or(ordered_at < CAST(? AS TIMESTAMP)) AS in_base,
-                    bool_or(ordered_at >= CAST(? AS TIMESTAMP)) AS recent
-             FROM orders
-             WHERE member_id IS NOT NULL AND net_amount > 0
-               AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)
-             GROUP BY member_id
-         )",
-        params![
-            w.start().to_string(),
-            recent_from.to_string(),
-            base_from.min(recent_from).to_string(),
-            w.after().to_string()
-        ],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    // `in_base` must only see purchases in [base_from, before_start]: the scan starts at
-    // min(base_from, recent_from) = base_from, since W ≥ 1 day.
-    debug_assert!(base_from <= recent_from);
-    Ok(ratio(
-        churned,
-        base,
-        "no member was active at the start of the window",
-    ))
-}
-
-/// 会员数: members who joined on or before T.
-pub fn members(conn: &Connection, w: &Window) -> Result<Measure> {
-    let n: i64 = conn.query_row(
-        "SELECT count(*) FROM members WHERE joined_at < CAST(? AS TIMESTAMP)",
-        params![w.after().to_string()],
-        |r| r.get(0),
-    )?;
-    Ok(count(n))
-}
-
-/// 新增会员: members who joined in W.
-pub fn new_members(conn: &Connection, w: &Window) -> Result<Measure> {
-    let n: i64 = conn.query_row(
-        "SELECT count(*) FROM members
-         WHERE joined_at >= CAST(? AS TIMESTAMP) AND joined_at < CAST(? AS TIMESTAMP)",
-        params![w.start().to_string(), w.after().to_string()],
-        |r| r.get(0),
-    )?;
-    Ok(count(n))
-}
-
-/// 活跃会员: members with at least one purchase in W.
-pub fn active_members(conn: &Connection, w: &Window) -> Result<Measure> {
-    let n: i64 = conn.query_row(
-        "SELECT count(DISTINCT member_id) FROM orders
-         WHERE member_id IS NOT NULL AND net_amount > 0
-           AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)",
-        params![w.start().to_string(), w.after().to_string()],
-        |r| r.get(0),
-    )?;
-    Ok(count(n))
-}
-
-/// 二次购买率: of the members whose first purchase falls in the `follow_up` days before W
-/// starts, the share who purchased again on a later day within `follow_up` days of the
-/// first, counting purchases up to T.
-pub fn second_purchase_rate(conn: &Connection, w: &Window, follow_up: u32) -> Result<Measure> {
-    let days = Days::new(u64::from(follow_up));
-    let cohort_from = w.start() - days;
-    let (cohort, again): (i64, i64) = conn.query_row(
-        "WITH firsts AS (
-             SELECT member_id, min(CAST(ordered_at AS DATE)) AS first_day
-             FROM orders
-             WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST(? AS TIMESTAMP)
-             GROUP BY member_id
-         ), cohort AS (
-             SELECT * FROM firsts WHERE first_day >= CAST(? AS DATE) AND first_day < CAST(? AS DATE)
-         )
-         SELECT (SELECT count(*) FROM cohort),
-                (SELECT count(DISTINCT c.member_id) FROM cohort c JOIN orders o USING (member_id)
-                 WHERE o.net_amount > 0 AND o.ordered_at < CAST(? AS TIMESTAMP)
-                   AND CAST(o.ordered_at AS DATE) > c.first_day
-                   AND CAST(o.ordered_at AS DATE) <= c.first_day + CAST(? AS INTEGER))",
-        params![
-            w.after().to_string(),
-            cohort_from.to_string(),
-            w.start().to_string(),
-            w.after().to_string(),
-            follow_up
-        ],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(ratio(
-        again,
-        cohort,
-        "no member made a first purchase in the days before the window",
-    ))
-}
-
-/// 沉睡唤醒率: of the members dormant or churned when W starts (they had purchased, but
-/// not in the `active_days` days up to the day before W), the share who purchased in W.
-pub fn reactivation_rate(conn: &Connection, w: &Window, active_days: u32) -> Result<Measure> {
-    let before_start = w.start() - Days::new(1);
-    let active_from = before_start - Days::new(u64::from(active_days));
-    let (lapsed, back): (i64, i64) = conn.query_row(
-        "SELECT count(*) FILTER (WHERE lapsed), count(*) FILTER (WHERE lapsed AND bought_in_window)
-         FROM (
-             SELECT member_id,
-                    max(ordered_at) FILTER (WHERE ordered_at < CAST(? AS TIMESTAMP)) < CAST(? AS TIMESTAMP) AS lapsed,
-                    bool_or(ordered_at >= CAST(? AS TIMESTAMP)) AS bought_in_window
-             FROM orders
-             WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST(? AS TIMESTAMP)
-             GROUP BY member_id
-         )",
-        params![
-            w.start().to_string(),
-            active_from.to_string(),
-            w.start().to_string(),
-            w.after().to_string()
-        ],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(ratio(
-        back,
-        lapsed,
-        "no member was dormant or churned at the start of the window",
-    ))
-}
-
-/// 会员销售占比: members' net revenue ÷ all net revenue in W (returns included on both
-/// sides; guest sales have no member).
-pub fn member_sales_share(conn: &Connection, w: &Window) -> Result<Measure> {
-    let (member_cents, all_cents): (i64, i64) = conn.query_row(
-        "SELECT CAST(coalesce(sum(net_amount) FILTER (WHERE member_id IS NOT NULL), 0) * 100 AS BIGINT),
-                CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT)
-         FROM orders
-         WHERE ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)",
-        params![w.start().to_string(), w.after().to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(ratio(
-        member_cents,
-        all_cents,
-        "there was no net revenue in the window",
-    ))
-}
-
-/// Members' purchases and net revenue in W: (purchases, cents, buyers).
-fn member_sales(conn: &Connection, w: &Window) -> Result<(i64, i64, i64)> {
-    Ok(conn.query_row(
-        "SELECT count(*) FILTER (WHERE net_amount > 0),
-                CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT),
-                count(DISTINCT member_id) FILTER (WHERE net_amount > 0)
-         FROM orders
-         WHERE member_id IS NOT NULL
-           AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)",
-        params![w.start().to_string(), w.after().to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?)
-}
-
-/// 客单价: members' net revenue in W (returns lower it) ÷ their purchases in W.
-pub fn aov(conn: &Connection, w: &Window) -> Result<Measure> {
-    let (purchases, cents, _) = member_sales(conn, w)?;
-    Ok(money_per(
-        cents,
-        purchases,
-        "no member purchased in the window",
-    ))
-}
-
-/// 购买频次: members' purchases in W ÷ active members in W.
-pub fn purchase_frequency(conn: &Connection, w: &Window) -> Result<Measure> {
-    let (purchases, _, buyers) = member_sales(conn, w)?;
-    Ok(ratio(
-        purchases,
-        buyers,
-        "no member purchased in the window",
-    ))
-}
-
-/// 积分从未使用占比: of the members who earned points up to T, the share who had never
-/// redeemed any by T.
-pub fn points_never_used_share(conn: &Connection, w: &Window) -> Result<Measure> {
-    let (earners, never): (i64, i64) = conn.query_row(
-        "SELECT count(*), count(*) FILTER (WHERE NOT redeemed)
-         FROM (
-             SELECT member_id, bool_or(kind = 'redeem') AS redeemed
-             FROM points WHERE occurred_at < CAST(? AS TIMESTAMP)
-             GROUP BY member_id
-             HAVING bool_or(kind = 'earn')
-         )",
-        params![w.after().to_string()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(ratio(
-        never,
-        earners,
-        "no member had earned points by the end of the window",
-    ))
+/// A metric broken down by a dimension, under filters, for a window and its comparison.
+pub fn breakdown(
+    conn: &Connection,
+    metric: Metric,
+    req: Request,
+    scope: &Scope,
+    cfg: MetricConfig,
+) -> Result<Breakdown> {
+    let dimension = scope
+        .dimension
+        .ok_or_else(|| Error::bad_param("dimension", "a breakdown needs a dimension"))?;
+    let cmp = req.compare.of(&req.window);
+    let mut per_window = Vec::new();
+    let mut groups = Vec::new();
+    for w in [&req.window, &cmp] {
+        scope.prepare(conn, w.end)?;
+        for g in scope.groups(conn)? {
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        let rows = grouped(conn, metric, w, cfg, scope)?;
+        let total = if metric == Metric::MemberSalesShare {
+            let den = rows.first().map_or(0, |r| r.2);
+            (rows.iter().map(|r| r.1).sum(), den)
+        } else {
+            rows.iter().fold((0, 0), |(n, d), r| (n + r.1, d + r.2))
+        };
+        per_window.push((rows, total));
+    }
+    groups.sort();
+    // A group with nothing to count has 0 over 0, except in the sales share, whose
+    // denominator is all revenue for every group.
+    let pick = |(rows, total): &(Vec<(String, i64, i64)>, (i64, i64)), g: &str| {
+        let empty = if metric == Metric::MemberSalesShare {
+            (0, total.1)
+        } else {
+            (0, 0)
+        };
+        rows.iter().find(|r| r.0 == g).map_or(empty, |r| (r.1, r.2))
+    };
+    let row = |g: &str| BreakdownRow {
+        value: g.to_string(),
+        current: finish(metric, pick(&per_window[0], g)),
+        comparison: finish(metric, pick(&per_window[1], g)),
+    };
+    Ok(Breakdown {
+        metric,
+        unit: metric.unit(),
+        dimension,
+        filters: scope.filters.clone(),
+        as_of: req.window.end.to_string(),
+        window: req.window.range(),
+        comparison_window: cmp.range(),
+        rows: groups.iter().map(|g| row(g)).collect(),
+        total: BreakdownRow {
+            value: "all".to_string(),
+            current: finish(metric, per_window[0].1),
+            comparison: finish(metric, per_window[1].1),
+        },
+    })
 }
 
 /// A head count.

@@ -1,0 +1,157 @@
+//! Segments: typed filters over member dimensions, compiled to parameterised SQL.
+//!
+//! A [`Scope`] is the set of members a metric is computed over, each with the group it
+//! falls in for a breakdown. Dimension expressions are fixed in this file; the values a
+//! user picks are bound parameters, never pasted into SQL.
+
+use app::model::{Dimension, Filter};
+use chrono::{Datelike, NaiveDate};
+use duckdb::{Connection, params_from_iter, types::Value};
+
+use crate::{Error, Result};
+
+/// The SQL for a dimension's value of member `m` (with summary row `s`) as of `year`
+/// (bound as the first parameter of the expression where it is used). A member without
+/// the attribute falls in `(none)`.
+fn expression(d: Dimension) -> &'static str {
+    match d {
+        Dimension::Region => "coalesce(m.region, '(none)')",
+        Dimension::Store => "coalesce(m.home_store_id, '(none)')",
+        Dimension::Tier => "coalesce(m.tier, '(none)')",
+        Dimension::JoinChannel => "coalesce(m.join_channel, '(none)')",
+        Dimension::JoinCohort => "coalesce(strftime(m.joined_at, '%Y-%m'), '(none)')",
+        Dimension::Gender => "coalesce(m.gender, '(none)')",
+        Dimension::AgeBand => {
+            "CASE WHEN m.birth_year IS NULL THEN '(none)'
+                  WHEN CAST(? AS INTEGER) - m.birth_year < 25 THEN '<25'
+                  WHEN CAST(? AS INTEGER) - m.birth_year < 35 THEN '25-34'
+                  WHEN CAST(? AS INTEGER) - m.birth_year < 45 THEN '35-44'
+                  WHEN CAST(? AS INTEGER) - m.birth_year < 55 THEN '45-54'
+                  ELSE '55+' END"
+        }
+    }
+}
+
+/// How many times the expression binds the year.
+fn year_params(d: Dimension) -> usize {
+    if d == Dimension::AgeBand { 4 } else { 0 }
+}
+
+/// Parses `region:华东|华南;tier:gold` into filters.
+pub fn parse_filters(text: &str) -> Result<Vec<Filter>> {
+    let mut filters: Vec<Filter> = Vec::new();
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, values) = part.split_once(':').ok_or_else(|| {
+            Error::bad_param(
+                "filters",
+                format!("expected dimension:value|value, got {part:?}"),
+            )
+        })?;
+        let dimension = Dimension::parse(key.trim()).ok_or_else(|| {
+            let known: Vec<_> = Dimension::ALL.iter().map(|d| d.key()).collect();
+            Error::bad_param(
+                "filters",
+                format!(
+                    "unknown dimension {key:?}; dimensions are {}",
+                    known.join(", ")
+                ),
+            )
+        })?;
+        let values: Vec<String> = values
+            .split('|')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if values.is_empty() {
+            return Err(Error::bad_param("filters", format!("no value for {key}")));
+        }
+        match filters.iter_mut().find(|f| f.dimension == dimension) {
+            Some(f) => f.values.extend(values),
+            None => filters.push(Filter { dimension, values }),
+        }
+    }
+    Ok(filters)
+}
+
+/// The members a metric is computed over, and how they are grouped.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub filters: Vec<Filter>,
+    pub dimension: Option<Dimension>,
+}
+
+impl Scope {
+    /// Every member, in one group: metrics then read the raw tables without a join.
+    pub fn all() -> Scope {
+        Scope::default()
+    }
+
+    fn is_all(&self) -> bool {
+        self.filters.is_empty() && self.dimension.is_none()
+    }
+
+    /// Materialises the scope as of `as_of` in the connection's temp table `mp_scope`
+    /// (member_id, grp), unless it is every member in one group.
+    pub fn prepare(&self, conn: &Connection, as_of: NaiveDate) -> Result<()> {
+        if self.is_all() {
+            return Ok(());
+        }
+        let year = Value::Int(as_of.year());
+        let mut params: Vec<Value> = Vec::new();
+        let grp = match self.dimension {
+            Some(d) => {
+                params.extend(std::iter::repeat_n(year.clone(), year_params(d)));
+                expression(d).to_string()
+            }
+            None => "'all'".to_string(),
+        };
+        let mut conditions = Vec::new();
+        for f in &self.filters {
+            params.extend(std::iter::repeat_n(year.clone(), year_params(f.dimension)));
+            params.extend(f.values.iter().map(|v| Value::Text(v.clone())));
+            let marks = vec!["?"; f.values.len()].join(", ");
+            conditions.push(format!("({}) IN ({marks})", expression(f.dimension)));
+        }
+        let filter = if conditions.is_empty() {
+            "TRUE".to_string()
+        } else {
+            conditions.join(" AND ")
+        };
+        conn.execute(
+            &format!(
+                "CREATE OR REPLACE TEMP TABLE mp_scope AS
+                 SELECT s.member_id, {grp} AS grp
+                 FROM member_summary s LEFT JOIN members m USING (member_id)
+                 WHERE {filter}"
+            ),
+            params_from_iter(params),
+        )?;
+        Ok(())
+    }
+
+    /// The join that restricts facts aliased `alias` to the scope ("" for every member).
+    pub fn join(&self, alias: &str) -> String {
+        if self.is_all() {
+            String::new()
+        } else {
+            format!("JOIN mp_scope sc ON sc.member_id = {alias}.member_id")
+        }
+    }
+
+    /// The group of a row joined by [`Scope::join`].
+    pub fn group(&self) -> &'static str {
+        if self.is_all() { "'all'" } else { "sc.grp" }
+    }
+
+    /// The groups present in the scope, sorted.
+    pub fn groups(&self, conn: &Connection) -> Result<Vec<String>> {
+        if self.is_all() {
+            return Ok(vec!["all".to_string()]);
+        }
+        let mut stmt = conn.prepare("SELECT DISTINCT grp FROM mp_scope ORDER BY grp")?;
+        let groups = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<duckdb::Result<Vec<_>>>()?;
+        Ok(groups)
+    }
+}

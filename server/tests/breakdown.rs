@@ -1,0 +1,227 @@
+//! Breakdowns and filters: by hand on a small retailer, and additivity on a generated one.
+
+use app::model::{Dimension, Filter, Metric};
+use chrono::NaiveDate;
+use server::{
+    analytics::Analytics,
+    generate,
+    metrics::{self, Compare, MetricConfig, Request, Window},
+    segment::{self, Scope},
+    summary,
+};
+
+const CFG: MetricConfig = MetricConfig {
+    churn_days: 60,
+    active_days: 90,
+    second_purchase_days: 90,
+};
+
+fn request() -> Request {
+    Request {
+        window: Window {
+            end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(),
+            days: 30,
+        },
+        compare: Compare::Previous,
+    }
+}
+
+/// The retailer of `kpis.rs`, with regions: A, B East; C, D, H West; F, G none.
+fn fixture() -> (tempfile::TempDir, Analytics) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Analytics::open(&dir.path().join("b.duckdb")).unwrap();
+    {
+        let conn = a.writer();
+        conn.execute_batch(
+            "INSERT INTO members (member_id, joined_at, region, gender) VALUES
+                 ('A', '2023-01-10', 'East', 'F'), ('B', '2023-06-01', 'East', 'M'), ('C', '2024-03-15', 'West', 'F'),
+                 ('D', '2023-02-01', 'West', NULL), ('E', '2024-04-05', NULL, NULL), ('F', '2023-01-01', NULL, 'F'),
+                 ('G', '2023-05-01', NULL, 'M'), ('H', '2023-03-01', 'West', 'F');
+             INSERT INTO orders (order_id, ordered_at, net_amount, member_id) VALUES
+                 ('a1', '2024-01-15 10:00:00', 200.00, 'A'), ('a2', '2024-02-10 12:00:00', 25.00, 'A'),
+                 ('a3', '2024-03-05 09:00:00', 100.00, 'A'), ('a4', '2024-03-05 18:00:00', 50.00, 'A'),
+                 ('a5', '2024-03-20 11:00:00', 30.00, 'A'), ('a6', '2024-03-25 15:00:00', -20.00, 'A'),
+                 ('b1', '2024-03-01 23:59:59', 40.00, 'B'), ('b2', '2024-03-02 00:00:00', 80.00, 'B'),
+                 ('d1', '2023-12-20 10:00:00', 60.00, 'D'), ('e1', '2024-04-06 10:00:00', 500.00, 'E'),
+                 ('f1', '2023-06-01 10:00:00', 10.00, 'F'), ('g1', '2024-01-20 10:00:00', 45.00, 'G'),
+                 ('h1', '2024-03-31 23:59:59', 70.00, 'H'), ('h2', '2024-04-01 00:00:00', 35.00, 'H'),
+                 ('x1', '2024-03-12 10:00:00', 1000.00, NULL);",
+        )
+        .unwrap();
+        summary::rebuild(&conn).unwrap();
+    }
+    (dir, a)
+}
+
+/// (value, numerator, denominator) of the current window, per row.
+fn current(b: &app::model::Breakdown) -> Vec<(String, i64, i64)> {
+    b.rows
+        .iter()
+        .map(|r| (r.value.clone(), r.current.numerator, r.current.denominator))
+        .collect()
+}
+
+fn by(
+    a: &Analytics,
+    metric: Metric,
+    dimension: Dimension,
+    filters: Vec<Filter>,
+) -> app::model::Breakdown {
+    let scope = Scope {
+        filters,
+        dimension: Some(dimension),
+    };
+    metrics::breakdown(&a.reader().unwrap(), metric, request(), &scope, CFG).unwrap()
+}
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+#[test]
+fn breakdown_by_region_by_hand() {
+    let (_d, a) = fixture();
+    // LTV: East A 385 + B 120 over 2; West C 0 + D 60 + H 70 over 3; none F 10 + G 45
+    // over 2 (E joins after T).
+    let ltv = by(&a, Metric::HistoricalLtv, Dimension::Region, vec![]);
+    assert_eq!(
+        current(&ltv),
+        vec![
+            (s("(none)"), 5_500, 2),
+            (s("East"), 50_500, 2),
+            (s("West"), 13_000, 3)
+        ]
+    );
+    assert_eq!(ltv.rows[1].current.value, Some(252.5));
+    assert_eq!(ltv.rows[2].current.value, Some(43.33));
+    assert_eq!(
+        (ltv.total.current.numerator, ltv.total.current.denominator),
+        (69_000, 7)
+    );
+    // Repurchase: East A (two days) and B (one); West H (one); nobody without a region
+    // bought, so that row has no value.
+    let rep = by(&a, Metric::RepurchaseRate, Dimension::Region, vec![]);
+    assert_eq!(
+        current(&rep),
+        vec![(s("(none)"), 0, 0), (s("East"), 1, 2), (s("West"), 0, 1)]
+    );
+    assert_eq!(rep.rows[0].current.value, None);
+    // Churn (C = 60): active at the start A, B (East), G (none); G churned.
+    let churn = by(&a, Metric::ChurnRate, Dimension::Region, vec![]);
+    assert_eq!(
+        current(&churn),
+        vec![(s("(none)"), 1, 1), (s("East"), 0, 2), (s("West"), 0, 0)]
+    );
+    // Sales share: every row over all revenue in W (1310.00, the guest sale included).
+    let share = by(&a, Metric::MemberSalesShare, Dimension::Region, vec![]);
+    assert_eq!(
+        current(&share),
+        vec![
+            (s("(none)"), 0, 131_000),
+            (s("East"), 24_000, 131_000),
+            (s("West"), 7_000, 131_000)
+        ]
+    );
+    assert_eq!(
+        (
+            share.total.current.numerator,
+            share.total.current.denominator
+        ),
+        (31_000, 131_000)
+    );
+}
+
+#[test]
+fn filters_restrict_the_members() {
+    let (_d, a) = fixture();
+    let east = vec![Filter {
+        dimension: Dimension::Region,
+        values: vec![s("East")],
+    }];
+    // East members by gender: A (F) 385, B (M) 120.
+    let ltv = by(&a, Metric::HistoricalLtv, Dimension::Gender, east.clone());
+    assert_eq!(
+        current(&ltv),
+        vec![(s("F"), 38_500, 1), (s("M"), 12_000, 1)]
+    );
+    assert_eq!(
+        (ltv.total.current.numerator, ltv.total.current.denominator),
+        (50_500, 2)
+    );
+    // A filter naming a value nobody has selects nobody: the total has no value.
+    let nobody = vec![Filter {
+        dimension: Dimension::Region,
+        values: vec![s("North")],
+    }];
+    let empty = by(&a, Metric::RepurchaseRate, Dimension::Gender, nobody);
+    assert!(empty.rows.is_empty());
+    assert_eq!(empty.total.current.value, None);
+    // Two regions OR'ed, a gender AND'ed: East or West, and F: A, C, H.
+    let filters = segment::parse_filters("region:East|West; gender:F").unwrap();
+    let members = by(&a, Metric::Members, Dimension::Region, filters);
+    assert_eq!(
+        current(&members),
+        vec![(s("East"), 1, 1), (s("West"), 2, 1)]
+    );
+}
+
+#[test]
+fn bad_filters_are_named() {
+    for text in ["region", "planet:Mars", "tier:"] {
+        match segment::parse_filters(text) {
+            Err(server::Error::BadParam { param, .. }) => assert_eq!(param, "filters"),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
+
+/// Every member falls in exactly one group, so per-group numerators and denominators add
+/// up to the total over all members (sales share: one shared denominator).
+#[test]
+fn breakdowns_add_up_to_the_total_for_every_metric_and_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Analytics::open(&dir.path().join("g.duckdb")).unwrap();
+    generate::generate(
+        &a,
+        &generate::Options {
+            members: 1_500,
+            seed: 5,
+            ..Default::default()
+        },
+        false,
+    )
+    .unwrap();
+    let conn = a.reader().unwrap();
+    let cfg = MetricConfig::default();
+    let req = Request {
+        window: Window {
+            end: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
+            days: 90,
+        },
+        compare: Compare::YearEarlier,
+    };
+    for dimension in Dimension::ALL {
+        for metric in Metric::ALL {
+            let scope = Scope {
+                filters: vec![],
+                dimension: Some(dimension),
+            };
+            let b = metrics::breakdown(&conn, metric, req, &scope, cfg).unwrap();
+            let overall = metrics::measure(&conn, metric, &req.window, cfg).unwrap();
+            let num: i64 = b.rows.iter().map(|r| r.current.numerator).sum();
+            assert_eq!(num, overall.numerator, "{metric:?} by {dimension:?}");
+            assert_eq!(b.total.current, overall, "{metric:?} by {dimension:?}");
+            if metric != Metric::MemberSalesShare && metric.unit() != app::model::Unit::Count {
+                let den: i64 = b.rows.iter().map(|r| r.current.denominator).sum();
+                assert_eq!(den, overall.denominator, "{metric:?} by {dimension:?}");
+            }
+            for r in &b.rows {
+                if let (Some(v), app::model::Unit::Ratio) = (r.current.value, metric.unit()) {
+                    if metric != Metric::PointsUsageRate {
+                        assert!((0.0..=1.0).contains(&v), "{metric:?} {}: {v}", r.value);
+                    }
+                }
+            }
+        }
+    }
+}
