@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use app::model::{Overview, OverviewQuery};
+use app::model::{Breakdown, BreakdownQuery, Dimension, Metric, Overview, OverviewQuery};
 use axum::{
     Json, Router,
     extract::{Query, State},
@@ -29,6 +29,8 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/overview", get(overview))
+        .route("/api/v1/breakdown", get(breakdown))
+        .route("/api/v1/metrics", get(metric_list))
         .route("/api/v1/loads", get(loads).post(load))
         .with_state(ApiState {
             services,
@@ -46,6 +48,27 @@ async fn overview(
     Query(query): Query<OverviewQuery>,
 ) -> Result<Json<Overview>> {
     Ok(Json(api.services.overview(query).await?))
+}
+
+/// `GET /api/v1/breakdown?metric=…&dimension=…&filters=region:华东|华南;tier:gold&as_of&window&compare`
+async fn breakdown(
+    State(api): State<ApiState>,
+    Query(query): Query<BreakdownQuery>,
+) -> Result<Json<Breakdown>> {
+    Ok(Json(api.services.breakdown(query).await?))
+}
+
+/// `GET /api/v1/metrics`: the catalogue and the dimensions.
+async fn metric_list() -> Json<Value> {
+    let metrics: Vec<Value> = Metric::ALL
+        .iter()
+        .map(|m| json!({ "key": m.key(), "zh": m.label_zh(), "en": m.label_en(), "unit": m.unit(), "higher_is_better": m.higher_is_better() }))
+        .collect();
+    let dimensions: Vec<Value> = Dimension::ALL
+        .iter()
+        .map(|d| json!({ "key": d.key(), "zh": d.label_zh(), "en": d.label_en() }))
+        .collect();
+    Json(json!({ "metrics": metrics, "dimensions": dimensions }))
 }
 
 /// `GET /api/v1/loads`: the latest loads, newest first.

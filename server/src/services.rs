@@ -3,16 +3,17 @@
 use std::{path::PathBuf, sync::Arc};
 
 use app::{
-    model::{Overview, OverviewQuery},
+    model::{Breakdown, BreakdownQuery, Dimension, Metric, Overview, OverviewQuery},
     state::{Engine, EngineError, EngineFuture},
 };
 
 use crate::{
-    Result,
+    Error, Result,
     analytics::Analytics,
     import::{self, LoadReport, LoadRequest},
     metrics::{self, MetricConfig},
     operational::{self, Pool},
+    segment::{self, Scope},
 };
 
 #[derive(Clone)]
@@ -29,6 +30,49 @@ impl Services {
             .read(move |conn| {
                 let req = metrics::resolve(conn, &query)?;
                 metrics::overview(conn, req, cfg)
+            })
+            .await
+    }
+
+    /// A metric broken down by a dimension, under filters.
+    pub async fn breakdown(&self, query: BreakdownQuery) -> Result<Breakdown> {
+        let cfg = self.metrics;
+        self.analytics
+            .read(move |conn| {
+                let metric = match query.metric.as_deref() {
+                    Some(key) => Metric::parse(key).ok_or_else(|| {
+                        Error::bad_param(
+                            "metric",
+                            format!("unknown metric {key:?}; see /api/v1/metrics"),
+                        )
+                    })?,
+                    None => return Err(Error::bad_param("metric", "missing")),
+                };
+                let dimension = match query.dimension.as_deref() {
+                    Some(key) => Dimension::parse(key).ok_or_else(|| {
+                        Error::bad_param("dimension", format!("unknown dimension {key:?}"))
+                    })?,
+                    None => return Err(Error::bad_param("dimension", "missing")),
+                };
+                let filters = segment::parse_filters(query.filters.as_deref().unwrap_or(""))?;
+                let req = metrics::resolve(
+                    conn,
+                    &OverviewQuery {
+                        as_of: query.as_of,
+                        window: query.window,
+                        compare: query.compare,
+                    },
+                )?;
+                metrics::breakdown(
+                    conn,
+                    metric,
+                    req,
+                    &Scope {
+                        filters,
+                        dimension: Some(dimension),
+                    },
+                    cfg,
+                )
             })
             .await
     }
