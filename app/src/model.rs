@@ -198,10 +198,11 @@ pub enum Dimension {
     JoinCohort,
     Gender,
     AgeBand,
+    LifecycleStage,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 7] = [
+    pub const ALL: [Dimension; 8] = [
         Dimension::Region,
         Dimension::Store,
         Dimension::Tier,
@@ -209,6 +210,7 @@ impl Dimension {
         Dimension::JoinCohort,
         Dimension::Gender,
         Dimension::AgeBand,
+        Dimension::LifecycleStage,
     ];
 
     pub fn key(self) -> &'static str {
@@ -220,6 +222,7 @@ impl Dimension {
             Dimension::JoinCohort => "join_cohort",
             Dimension::Gender => "gender",
             Dimension::AgeBand => "age_band",
+            Dimension::LifecycleStage => "lifecycle_stage",
         }
     }
 
@@ -232,6 +235,7 @@ impl Dimension {
             Dimension::JoinCohort => "入会月份",
             Dimension::Gender => "性别",
             Dimension::AgeBand => "年龄段",
+            Dimension::LifecycleStage => "生命周期",
         }
     }
 
@@ -244,6 +248,7 @@ impl Dimension {
             Dimension::JoinCohort => "Join cohort",
             Dimension::Gender => "Gender",
             Dimension::AgeBand => "Age band",
+            Dimension::LifecycleStage => "Lifecycle stage",
         }
     }
 

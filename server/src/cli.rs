@@ -67,6 +67,14 @@ pub struct Cli {
         global = true
     )]
     pub second_purchase_days: u32,
+    /// Days since joining up to which a member with at most one purchase is new.
+    #[arg(
+        long,
+        env = "MEMBERPULSE_NEW_MEMBER_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub new_member_days: u32,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -284,6 +292,7 @@ pub async fn open(cli: &Cli) -> Result<Services> {
             churn_days: cli.churn_days,
             active_days: cli.active_days,
             second_purchase_days: cli.second_purchase_days,
+            new_member_days: cli.new_member_days,
         },
     })
 }

@@ -25,6 +25,8 @@ pub struct MetricConfig {
     pub active_days: u32,
     /// The follow-up after a first purchase in which a second one counts.
     pub second_purchase_days: u32,
+    /// A member who joined at most this many days ago, with at most one purchase, is new.
+    pub new_member_days: u32,
 }
 
 impl Default for MetricConfig {
@@ -33,6 +35,7 @@ impl Default for MetricConfig {
             churn_days: 180,
             active_days: 90,
             second_purchase_days: 90,
+            new_member_days: 30,
         }
     }
 }
@@ -468,7 +471,7 @@ pub fn breakdown(
     let mut per_window = Vec::new();
     let mut groups = Vec::new();
     for w in [&req.window, &cmp] {
-        scope.prepare(conn, w.end)?;
+        scope.prepare(conn, w.end, cfg)?;
         for g in scope.groups(conn)? {
             if !groups.contains(&g) {
                 groups.push(g);

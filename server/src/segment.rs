@@ -5,14 +5,17 @@
 //! user picks are bound parameters, never pasted into SQL.
 
 use app::model::{Dimension, Filter};
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 use duckdb::{Connection, params_from_iter, types::Value};
 
-use crate::{Error, Result};
+use crate::{Error, Result, metrics::MetricConfig};
 
-/// The SQL for a dimension's value of member `m` (with summary row `s`) as of `year`
-/// (bound as the first parameter of the expression where it is used). A member without
-/// the attribute falls in `(none)`.
+/// The SQL for a dimension's value of member `m` as of T. The parameters it binds are
+/// [`Scope::bindings`]'s. A member without the attribute falls in `(none)`. Lifecycle
+/// stages use `lp` (last purchase and purchases up to T): new (joined in the last
+/// `new_member_days` days with at most one purchase), registered (never purchased),
+/// active (last purchase at most `active_days` ago), dormant (at most `churn_days`),
+/// churned.
 fn expression(d: Dimension) -> &'static str {
     match d {
         Dimension::Region => "coalesce(m.region, '(none)')",
@@ -29,12 +32,28 @@ fn expression(d: Dimension) -> &'static str {
                   WHEN CAST(? AS INTEGER) - m.birth_year < 55 THEN '45-54'
                   ELSE '55+' END"
         }
+        Dimension::LifecycleStage => {
+            "CASE WHEN m.joined_at >= CAST(? AS TIMESTAMP) AND coalesce(lp.purchases, 0) <= 1 THEN 'new'
+                  WHEN lp.last_purchase_at IS NULL THEN 'registered'
+                  WHEN lp.last_purchase_at >= CAST(? AS TIMESTAMP) THEN 'active'
+                  WHEN lp.last_purchase_at >= CAST(? AS TIMESTAMP) THEN 'dormant'
+                  ELSE 'churned' END"
+        }
     }
 }
 
-/// How many times the expression binds the year.
-fn year_params(d: Dimension) -> usize {
-    if d == Dimension::AgeBand { 4 } else { 0 }
+/// The parameters [`expression`] binds for `d` as of `as_of`, in order.
+fn bindings(d: Dimension, as_of: NaiveDate, cfg: MetricConfig) -> Vec<Value> {
+    let day = |n: u32| Value::Text(format!("{} 00:00:00", as_of - Days::new(u64::from(n))));
+    match d {
+        Dimension::AgeBand => vec![Value::Int(as_of.year()); 4],
+        Dimension::LifecycleStage => vec![
+            day(cfg.new_member_days),
+            day(cfg.active_days),
+            day(cfg.churn_days),
+        ],
+        _ => vec![],
+    }
 }
 
 /// Parses `region:华东|华南;tier:gold` into filters.
@@ -92,22 +111,21 @@ impl Scope {
 
     /// Materialises the scope as of `as_of` in the connection's temp table `mp_scope`
     /// (member_id, grp), unless it is every member in one group.
-    pub fn prepare(&self, conn: &Connection, as_of: NaiveDate) -> Result<()> {
+    pub fn prepare(&self, conn: &Connection, as_of: NaiveDate, cfg: MetricConfig) -> Result<()> {
         if self.is_all() {
             return Ok(());
         }
-        let year = Value::Int(as_of.year());
         let mut params: Vec<Value> = Vec::new();
         let grp = match self.dimension {
             Some(d) => {
-                params.extend(std::iter::repeat_n(year.clone(), year_params(d)));
+                params.extend(bindings(d, as_of, cfg));
                 expression(d).to_string()
             }
             None => "'all'".to_string(),
         };
         let mut conditions = Vec::new();
         for f in &self.filters {
-            params.extend(std::iter::repeat_n(year.clone(), year_params(f.dimension)));
+            params.extend(bindings(f.dimension, as_of, cfg));
             params.extend(f.values.iter().map(|v| Value::Text(v.clone())));
             let marks = vec!["?"; f.values.len()].join(", ");
             conditions.push(format!("({}) IN ({marks})", expression(f.dimension)));
@@ -117,11 +135,28 @@ impl Scope {
         } else {
             conditions.join(" AND ")
         };
+        // Last purchase and purchases up to T, for lifecycle stages (the join's parameter
+        // comes after those of the select list and before those of the filter).
+        let uses_stage = self.dimension == Some(Dimension::LifecycleStage)
+            || self
+                .filters
+                .iter()
+                .any(|f| f.dimension == Dimension::LifecycleStage);
+        let lifecycle = if uses_stage {
+            let after = Value::Text(format!("{} 00:00:00", as_of + Days::new(1)));
+            let select_params = self.dimension.map_or(0, |d| bindings(d, as_of, cfg).len());
+            params.insert(select_params, after);
+            "LEFT JOIN (SELECT member_id, max(ordered_at) AS last_purchase_at, count(*) AS purchases FROM orders
+                        WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST(? AS TIMESTAMP)
+                        GROUP BY member_id) lp USING (member_id)"
+        } else {
+            ""
+        };
         conn.execute(
             &format!(
                 "CREATE OR REPLACE TEMP TABLE mp_scope AS
                  SELECT s.member_id, {grp} AS grp
-                 FROM member_summary s LEFT JOIN members m USING (member_id)
+                 FROM member_summary s LEFT JOIN members m USING (member_id) {lifecycle}
                  WHERE {filter}"
             ),
             params_from_iter(params),

@@ -14,6 +14,7 @@ const CFG: MetricConfig = MetricConfig {
     churn_days: 60,
     active_days: 90,
     second_purchase_days: 90,
+    new_member_days: 30,
 };
 
 fn request() -> Request {
@@ -224,4 +225,51 @@ fn breakdowns_add_up_to_the_total_for_every_metric_and_dimension() {
             }
         }
     }
+}
+
+#[test]
+fn lifecycle_stages_as_of_t() {
+    let (_d, a) = fixture();
+    let cfg = MetricConfig {
+        churn_days: 180,
+        ..CFG
+    };
+    let conn = a.reader().unwrap();
+    let members =
+        |scope: Scope| metrics::breakdown(&conn, Metric::Members, request(), &scope, cfg).unwrap();
+    // As of 2024-03-31: A (last purchase 03-20), B (03-02), G (01-20, 71 days), H (03-31)
+    // active; D (2023-12-20, 102 days) dormant; F (2023-06-01) churned; C joined 03-15
+    // without buying: new. E joins after T and is not a member yet. The comparison
+    // window (as of 03-01) adds the stage `registered` (H had joined but not bought yet),
+    // empty as of T.
+    let by_stage = members(Scope {
+        filters: vec![],
+        dimension: Some(Dimension::LifecycleStage),
+    });
+    assert_eq!(
+        current(&by_stage),
+        vec![
+            (s("active"), 4, 1),
+            (s("churned"), 1, 1),
+            (s("dormant"), 1, 1),
+            (s("new"), 1, 1),
+            (s("registered"), 0, 1)
+        ]
+    );
+    let registered = by_stage
+        .rows
+        .iter()
+        .find(|r| r.value == "registered")
+        .unwrap();
+    assert_eq!(registered.comparison.numerator, 1);
+    // Active members by region.
+    let active = segment::parse_filters("lifecycle_stage:active").unwrap();
+    let by_region = members(Scope {
+        filters: active,
+        dimension: Some(Dimension::Region),
+    });
+    assert_eq!(
+        current(&by_region),
+        vec![(s("(none)"), 1, 1), (s("East"), 2, 1), (s("West"), 1, 1)]
+    );
 }

@@ -14,6 +14,7 @@ const CFG: MetricConfig = MetricConfig {
     churn_days: 60,
     active_days: 90,
     second_purchase_days: 90,
+    new_member_days: 30,
 };
 
 fn fixture() -> (tempfile::TempDir, Analytics) {

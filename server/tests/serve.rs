@@ -100,15 +100,20 @@ fn import_hands_the_file_to_the_running_server() {
     assert_eq!(loads[0]["rows_rejected"], 1);
 
     // Breakdowns use the same catalogue: m1 has no member record, so no region.
-    let (status, b) =
-        get(&format!("{base}/api/v1/breakdown?metric=repurchase_rate&dimension=region&as_of=2024-03-02&window=7d"));
+    let (status, b) = get(&format!(
+        "{base}/api/v1/breakdown?metric=repurchase_rate&dimension=region&as_of=2024-03-02&window=7d"
+    ));
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["rows"][0]["value"], "(none)");
     assert_eq!(b["rows"][0]["current"]["numerator"], 1);
     assert_eq!(b["total"]["current"]["denominator"], 1);
-    let (status, b) = get(&format!("{base}/api/v1/breakdown?metric=happiness&dimension=region"));
+    let (status, b) = get(&format!(
+        "{base}/api/v1/breakdown?metric=happiness&dimension=region"
+    ));
     assert_eq!((status, b["param"].as_str()), (400, Some("metric")));
-    let (status, b) = get(&format!("{base}/api/v1/breakdown?metric=aov&dimension=region&filters=planet:Mars"));
+    let (status, b) = get(&format!(
+        "{base}/api/v1/breakdown?metric=aov&dimension=region&filters=planet:Mars"
+    ));
     assert_eq!((status, b["param"].as_str()), (400, Some("filters")));
     let (_, catalogue) = get(&format!("{base}/api/v1/metrics"));
     assert_eq!(catalogue["metrics"].as_array().unwrap().len(), 13);
