@@ -70,23 +70,13 @@ const SCHEMA: &[(i32, &str)] = &[
     (
         2,
         r#"
-    -- Kept up to date as data lands (server/src/summary.rs); rebuilt from the raw tables by
-    -- `memberpulse rebuild-summary`.
-    CREATE TABLE member_summary (
-        member_id         VARCHAR PRIMARY KEY,
-        first_purchase_at TIMESTAMP,
-        last_purchase_at  TIMESTAMP,
-        purchases         BIGINT NOT NULL,
-        revenue_cents     BIGINT NOT NULL,
-        returns_cents     BIGINT NOT NULL,
-        points_earned     BIGINT NOT NULL,
-        points_redeemed   BIGINT NOT NULL,
-        points_expired    BIGINT NOT NULL,
-        points_adjusted   BIGINT NOT NULL
-    );
+    -- member_summary: created and filled by crate::summary::rebuild (see SUMMARY_VERSION).
     "#,
     ),
 ];
+
+/// The version that adds `member_summary`, filled from the raw tables when applied.
+const SUMMARY_VERSION: i32 = 2;
 
 /// The tables of the data contract, in load order.
 pub const TABLES: [&str; 5] = ["stores", "members", "orders", "order_items", "points"];
@@ -181,17 +171,23 @@ fn migrate(conn: &Connection) -> Result<()> {
     )?;
     for (version, ddl) in SCHEMA.iter().filter(|(v, _)| *v > current) {
         conn.execute_batch("BEGIN TRANSACTION")?;
-        let applied = conn.execute_batch(ddl).and_then(|_| {
+        let applied = (|| -> Result<()> {
+            conn.execute_batch(ddl)?;
+            if *version == SUMMARY_VERSION {
+                // A store that already holds data gets its summary with the table.
+                crate::summary::rebuild(conn)?;
+            }
             conn.execute(
                 "INSERT INTO schema_version VALUES (?, current_timestamp)",
                 [version],
-            )
-        });
+            )?;
+            Ok(())
+        })();
         match applied {
-            Ok(_) => conn.execute_batch("COMMIT")?,
+            Ok(()) => conn.execute_batch("COMMIT")?,
             Err(e) => {
                 conn.execute_batch("ROLLBACK")?;
-                return Err(e.into());
+                return Err(e);
             }
         }
         tracing::info!(version, "analytics schema applied");
