@@ -9,7 +9,7 @@ use std::{
 
 use app::{
     format,
-    model::{Overview, OverviewQuery},
+    model::{Breakdown, BreakdownQuery, Overview, OverviewQuery},
 };
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
@@ -130,6 +130,15 @@ pub enum Command {
         window: String,
         #[arg(long, default_value = "previous")]
         compare: String,
+        /// Break one metric (`--metric`) down by this dimension (region, tier, lifecycle_stage, …).
+        #[arg(long, requires = "metric")]
+        by: Option<String>,
+        /// The metric to break down.
+        #[arg(long)]
+        metric: Option<String>,
+        /// Only members matching `dimension:value|value;dimension:value`.
+        #[arg(long)]
+        filters: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -240,9 +249,35 @@ pub async fn run(cli: Cli) -> Result<()> {
             ref as_of,
             ref window,
             ref compare,
+            ref by,
+            ref metric,
+            ref filters,
             json,
         } => {
             let services = open(&cli).await?;
+            if by.is_some() {
+                let started = Instant::now();
+                let breakdown = services
+                    .breakdown(BreakdownQuery {
+                        metric: metric.clone(),
+                        dimension: by.clone(),
+                        as_of: as_of.clone(),
+                        window: Some(window.clone()),
+                        compare: Some(compare.clone()),
+                        filters: filters.clone(),
+                    })
+                    .await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&breakdown).unwrap_or_default()
+                    );
+                } else {
+                    print!("{}", format_breakdown(&breakdown));
+                    eprintln!("({:.0} ms)", started.elapsed().as_secs_f64() * 1000.0);
+                }
+                return Ok(());
+            }
             let overview = services
                 .overview(OverviewQuery {
                     as_of: as_of.clone(),
@@ -398,6 +433,28 @@ fn format_overview(o: &Overview) -> String {
             k.key.label_en(),
             format::measure(k.unit, &k.current),
             format::measure(k.unit, &k.comparison)
+        ));
+    }
+    out
+}
+
+/// A breakdown as a small table for the terminal.
+fn format_breakdown(b: &Breakdown) -> String {
+    let mut out = format!(
+        "{} by {} · window {} – {} · compared with {} – {}\n",
+        b.metric.label_en(),
+        b.dimension.label_en(),
+        b.window.start,
+        b.window.end,
+        b.comparison_window.start,
+        b.comparison_window.end
+    );
+    for r in b.rows.iter().chain(std::iter::once(&b.total)) {
+        out.push_str(&format!(
+            "  {:<20} {:>14}   (was {:>14})\n",
+            r.value,
+            format::measure(b.unit, &r.current),
+            format::measure(b.unit, &r.comparison)
         ));
     }
     out
