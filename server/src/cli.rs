@@ -267,15 +267,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                         filters: filters.clone(),
                     })
                     .await?;
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&breakdown).unwrap_or_default()
-                    );
-                } else {
-                    print!("{}", format_breakdown(&breakdown));
-                    eprintln!("({:.0} ms)", started.elapsed().as_secs_f64() * 1000.0);
-                }
+                show(json, &breakdown, format_breakdown);
+                eprintln!("({:.0} ms)", started.elapsed().as_secs_f64() * 1000.0);
                 return Ok(());
             }
             let overview = services
@@ -285,14 +278,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     compare: Some(compare.clone()),
                 })
                 .await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&overview).unwrap_or_default()
-                );
-            } else {
-                print!("{}", format_overview(&overview));
-            }
+            show(json, &overview, format_overview);
             Ok(())
         }
     }
@@ -458,4 +444,16 @@ fn format_breakdown(b: &Breakdown) -> String {
         ));
     }
     out
+}
+
+/// Prints a result as JSON or as the terminal table `text` makes of it.
+fn show<T: serde::Serialize>(json: bool, value: &T, text: fn(&T) -> String) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+    } else {
+        print!("{}", text(value));
+    }
 }
