@@ -298,3 +298,80 @@ pub struct Breakdown {
     /// The metric over all the filtered members.
     pub total: BreakdownRow,
 }
+
+/// A member-list request; raw text, validated on the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersQuery {
+    /// Filters as in [`BreakdownQuery::filters`], evaluated as of `as_of`.
+    pub filters: Option<String>,
+    pub as_of: Option<String>,
+    /// A column, `-` first for descending: `revenue`, `-last_purchase_at`, …
+    pub sort: Option<String>,
+    pub page: Option<u32>,
+    pub page_size: Option<u32>,
+}
+
+/// A member as listed; name and phone are masked (`张*`, `138****5678`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberRow {
+    pub member_id: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub region: Option<String>,
+    pub tier: Option<String>,
+    pub join_channel: Option<String>,
+    pub joined_at: Option<String>,
+    pub first_purchase_at: Option<String>,
+    pub last_purchase_at: Option<String>,
+    pub purchases: i64,
+    /// Net revenue, returns included, in cents.
+    pub revenue_cents: i64,
+    pub points_balance: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberPage {
+    pub as_of: String,
+    pub filters: Vec<Filter>,
+    pub sort: String,
+    pub page: u32,
+    pub page_size: u32,
+    /// Members matching the filters, over all pages.
+    pub total: i64,
+    pub rows: Vec<MemberRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberOrder {
+    pub order_id: String,
+    pub ordered_at: String,
+    pub net_amount_cents: i64,
+    pub channel: Option<String>,
+    pub store_id: Option<String>,
+    pub item_count: Option<i32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberPoints {
+    pub entry_id: String,
+    pub occurred_at: String,
+    pub kind: String,
+    pub points: i64,
+    pub source: Option<String>,
+    pub order_id: Option<String>,
+}
+
+/// Everything about one member: profile, orders across channels, points ledger.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member360 {
+    pub member: MemberRow,
+    pub gender: Option<String>,
+    pub birth_year: Option<i32>,
+    pub home_store_id: Option<String>,
+    /// Lifecycle stage as of the latest order date.
+    pub stage: String,
+    /// Newest first.
+    pub orders: Vec<MemberOrder>,
+    /// Newest first.
+    pub points: Vec<MemberPoints>,
+}

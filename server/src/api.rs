@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
-use app::model::{Breakdown, BreakdownQuery, Dimension, Metric, Overview, OverviewQuery};
+use app::model::{
+    Breakdown, BreakdownQuery, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
+    OverviewQuery,
+};
 use axum::{
     Json, Router,
-    extract::{Query, State},
+    extract::{Path, Query, State},
     http::HeaderMap,
     routing::get,
 };
@@ -31,6 +34,8 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/overview", get(overview))
         .route("/api/v1/breakdown", get(breakdown))
         .route("/api/v1/metrics", get(metric_list))
+        .route("/api/v1/members", get(member_list))
+        .route("/api/v1/members/{member_id}", get(member))
         .route("/api/v1/loads", get(loads).post(load))
         .with_state(ApiState {
             services,
@@ -69,6 +74,25 @@ async fn metric_list() -> Json<Value> {
         .map(|d| json!({ "key": d.key(), "zh": d.label_zh(), "en": d.label_en() }))
         .collect();
     Json(json!({ "metrics": metrics, "dimensions": dimensions }))
+}
+
+/// `GET /api/v1/members?filters=…&as_of=…&sort=-revenue&page=1&page_size=50`
+async fn member_list(
+    State(api): State<ApiState>,
+    Query(query): Query<MembersQuery>,
+) -> Result<Json<MemberPage>> {
+    Ok(Json(api.services.members(query).await?))
+}
+
+/// `GET /api/v1/members/{member_id}`: the member 360 record.
+async fn member(
+    State(api): State<ApiState>,
+    Path(member_id): Path<String>,
+) -> Result<Json<Member360>> {
+    match api.services.member(member_id.clone()).await? {
+        Some(m) => Ok(Json(m)),
+        None => Err(Error::NotFound(format!("no member {member_id:?}"))),
+    }
 }
 
 /// `GET /api/v1/loads`: the latest loads, newest first.

@@ -20,6 +20,9 @@ pub enum Error {
     Load(String),
     #[error("authentication required")]
     Unauthorized,
+    /// What was asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
     #[error("analytics database: {0}")]
     DuckDb(#[from] duckdb::Error),
     #[error("operational database: {0}")]
@@ -49,6 +52,7 @@ impl Error {
         match self {
             Error::BadParam { .. } | Error::Load(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -56,7 +60,9 @@ impl Error {
     /// The message a client may see.
     pub fn public_message(&self) -> String {
         match self {
-            Error::BadParam { .. } | Error::Load(_) | Error::Unauthorized => self.to_string(),
+            Error::BadParam { .. } | Error::Load(_) | Error::Unauthorized | Error::NotFound(_) => {
+                self.to_string()
+            }
             _ => "internal error; the server log has the details".to_string(),
         }
     }

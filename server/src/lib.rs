@@ -3,6 +3,7 @@
 //! - [`analytics`]: the DuckDB file (SPEC §2 tables), its DDL, readers and the one writer.
 //! - [`operational`]: the sqlx store (load history now; users, rules, alerts later).
 //! - [`metrics`]: the metric catalogue (SPEC §4), one definition per metric.
+//! - [`members`]: member lists and the member 360 record, personal data masked.
 //! - [`segment`]: typed member filters and dimensions, compiled to parameterised SQL.
 //! - [`summary`]: the per-member summary, kept up to date as data lands.
 //! - [`generate`]: the deterministic synthetic retailer.
@@ -16,6 +17,7 @@ pub mod cli;
 pub mod error;
 pub mod generate;
 pub mod import;
+pub mod members;
 pub mod metrics;
 pub mod operational;
 pub mod segment;

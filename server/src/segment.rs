@@ -56,6 +56,34 @@ fn bindings(d: Dimension, as_of: NaiveDate, cfg: MetricConfig) -> Vec<Value> {
     }
 }
 
+/// The SQL of the last purchase and the purchases up to T (bound) per member, joined as
+/// `lp` for lifecycle stages.
+const LAST_PURCHASE: &str = "LEFT JOIN (SELECT member_id, max(ordered_at) AS last_purchase_at, count(*) AS purchases
+                                FROM orders
+                                WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST(? AS TIMESTAMP)
+                                GROUP BY member_id) lp USING (member_id)";
+
+/// One member's lifecycle stage as of `as_of` (None for an unknown member).
+pub fn stage_of(
+    conn: &Connection,
+    member_id: &str,
+    as_of: NaiveDate,
+    cfg: MetricConfig,
+) -> Result<Option<String>> {
+    let mut params = bindings(Dimension::LifecycleStage, as_of, cfg);
+    params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
+    params.push(Value::Text(member_id.to_string()));
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM members m {LAST_PURCHASE} WHERE m.member_id = ?",
+        expression(Dimension::LifecycleStage)
+    ))?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    Ok(match rows.next()? {
+        Some(row) => Some(row.get(0)?),
+        None => None,
+    })
+}
+
 /// Parses `region:华东|华南;tier:gold` into filters.
 pub fn parse_filters(text: &str) -> Result<Vec<Filter>> {
     let mut filters: Vec<Filter> = Vec::new();
@@ -146,9 +174,7 @@ impl Scope {
             let after = Value::Text(format!("{} 00:00:00", as_of + Days::new(1)));
             let select_params = self.dimension.map_or(0, |d| bindings(d, as_of, cfg).len());
             params.insert(select_params, after);
-            "LEFT JOIN (SELECT member_id, max(ordered_at) AS last_purchase_at, count(*) AS purchases FROM orders
-                        WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST(? AS TIMESTAMP)
-                        GROUP BY member_id) lp USING (member_id)"
+            LAST_PURCHASE
         } else {
             ""
         };

@@ -3,7 +3,10 @@
 use std::{path::PathBuf, sync::Arc};
 
 use app::{
-    model::{Breakdown, BreakdownQuery, Dimension, Metric, Overview, OverviewQuery},
+    model::{
+        Breakdown, BreakdownQuery, Dimension, Member360, MemberPage, MembersQuery, Metric,
+        Overview, OverviewQuery,
+    },
     state::{Engine, EngineError, EngineFuture},
 };
 
@@ -11,6 +14,7 @@ use crate::{
     Error, Result,
     analytics::Analytics,
     import::{self, LoadReport, LoadRequest},
+    members,
     metrics::{self, MetricConfig},
     operational::{self, Pool},
     segment::{self, Scope},
@@ -74,6 +78,20 @@ impl Services {
                     cfg,
                 )
             })
+            .await
+    }
+
+    pub async fn members(&self, query: MembersQuery) -> Result<MemberPage> {
+        let cfg = self.metrics;
+        self.analytics
+            .read(move |conn| members::list(conn, &query, cfg))
+            .await
+    }
+
+    pub async fn member(&self, member_id: String) -> Result<Option<Member360>> {
+        let cfg = self.metrics;
+        self.analytics
+            .read(move |conn| members::profile(conn, &member_id, cfg))
             .await
     }
 

@@ -1,5 +1,7 @@
 //! Breakdowns and filters: by hand on a small retailer, and additivity on a generated one.
 
+mod common;
+
 use app::model::{Dimension, Filter, Metric};
 use chrono::NaiveDate;
 use server::{
@@ -7,7 +9,6 @@ use server::{
     generate,
     metrics::{self, Compare, MetricConfig, Request, Window},
     segment::{self, Scope},
-    summary,
 };
 
 const CFG: MetricConfig = MetricConfig {
@@ -27,31 +28,9 @@ fn request() -> Request {
     }
 }
 
-/// The retailer of `kpis.rs`, with regions: A, B East; C, D, H West; F, G none.
+/// The retailer of `common`: A, B East; C, D, H West; F, G without a region.
 fn fixture() -> (tempfile::TempDir, Analytics) {
-    let dir = tempfile::tempdir().unwrap();
-    let a = Analytics::open(&dir.path().join("b.duckdb")).unwrap();
-    {
-        let conn = a.writer();
-        conn.execute_batch(
-            "INSERT INTO members (member_id, joined_at, region, gender) VALUES
-                 ('A', '2023-01-10', 'East', 'F'), ('B', '2023-06-01', 'East', 'M'), ('C', '2024-03-15', 'West', 'F'),
-                 ('D', '2023-02-01', 'West', NULL), ('E', '2024-04-05', NULL, NULL), ('F', '2023-01-01', NULL, 'F'),
-                 ('G', '2023-05-01', NULL, 'M'), ('H', '2023-03-01', 'West', 'F');
-             INSERT INTO orders (order_id, ordered_at, net_amount, member_id) VALUES
-                 ('a1', '2024-01-15 10:00:00', 200.00, 'A'), ('a2', '2024-02-10 12:00:00', 25.00, 'A'),
-                 ('a3', '2024-03-05 09:00:00', 100.00, 'A'), ('a4', '2024-03-05 18:00:00', 50.00, 'A'),
-                 ('a5', '2024-03-20 11:00:00', 30.00, 'A'), ('a6', '2024-03-25 15:00:00', -20.00, 'A'),
-                 ('b1', '2024-03-01 23:59:59', 40.00, 'B'), ('b2', '2024-03-02 00:00:00', 80.00, 'B'),
-                 ('d1', '2023-12-20 10:00:00', 60.00, 'D'), ('e1', '2024-04-06 10:00:00', 500.00, 'E'),
-                 ('f1', '2023-06-01 10:00:00', 10.00, 'F'), ('g1', '2024-01-20 10:00:00', 45.00, 'G'),
-                 ('h1', '2024-03-31 23:59:59', 70.00, 'H'), ('h2', '2024-04-01 00:00:00', 35.00, 'H'),
-                 ('x1', '2024-03-12 10:00:00', 1000.00, NULL);",
-        )
-        .unwrap();
-        summary::rebuild(&conn).unwrap();
-    }
-    (dir, a)
+    common::retailer()
 }
 
 /// (value, numerator, denominator) of the current window, per row.

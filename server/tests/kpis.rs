@@ -1,7 +1,9 @@
-//! The four headline KPIs on a hand-built retailer, against values worked out by hand.
+//! Every metric of the catalogue on a hand-built retailer, against values worked out by hand.
 //!
 //! Window: 30 days ending T = 2024-03-31, i.e. 2024-03-02 ..= 2024-03-31; the previous
 //! window is 2024-02-01 ..= 2024-03-01. Churn after C = 60 days.
+
+mod common;
 
 use app::model::{Measure, Metric, OverviewQuery, Unit};
 use chrono::NaiveDate;
@@ -18,50 +20,7 @@ const CFG: MetricConfig = MetricConfig {
 };
 
 fn fixture() -> (tempfile::TempDir, Analytics) {
-    let dir = tempfile::tempdir().unwrap();
-    let analytics = Analytics::open(&dir.path().join("kpi.duckdb")).unwrap();
-    analytics
-        .writer()
-        .execute_batch(
-            r#"
-        INSERT INTO members (member_id, joined_at) VALUES
-            ('A', '2023-01-10 00:00:00'),
-            ('B', '2023-06-01 00:00:00'),
-            ('C', '2024-03-15 00:00:00'),  -- joined inside the window, never ordered
-            ('D', '2023-02-01 00:00:00'),
-            ('E', '2024-04-05 00:00:00'),  -- joins after T
-            ('F', '2023-01-01 00:00:00'),
-            ('G', '2023-05-01 00:00:00'),
-            ('H', '2023-03-01 00:00:00');
-        INSERT INTO orders (order_id, ordered_at, net_amount, member_id) VALUES
-            ('a1', '2024-01-15 10:00:00', 200.00, 'A'),
-            ('a2', '2024-02-10 12:00:00',  25.00, 'A'),
-            ('a3', '2024-03-05 09:00:00', 100.00, 'A'),
-            ('a4', '2024-03-05 18:00:00',  50.00, 'A'),  -- two orders on one day
-            ('a5', '2024-03-20 11:00:00',  30.00, 'A'),
-            ('a6', '2024-03-25 15:00:00', -20.00, 'A'),  -- a return
-            ('b1', '2024-03-01 23:59:59',  40.00, 'B'),  -- last second before the window
-            ('b2', '2024-03-02 00:00:00',  80.00, 'B'),  -- first second of the window
-            ('d1', '2023-12-20 10:00:00',  60.00, 'D'),
-            ('e1', '2024-04-06 10:00:00', 500.00, 'E'),
-            ('f1', '2023-06-01 10:00:00',  10.00, 'F'),
-            ('g1', '2024-01-20 10:00:00',  45.00, 'G'),
-            ('h1', '2024-03-31 23:59:59',  70.00, 'H'),  -- last second of the window
-            ('h2', '2024-04-01 00:00:00',  35.00, 'H'),  -- first second after it
-            ('x1', '2024-03-12 10:00:00', 1000.00, NULL); -- a guest sale
-        INSERT INTO points (entry_id, member_id, occurred_at, kind, points) VALUES
-            ('p1', 'A', '2024-03-05 09:00:00', 'earn',   100),
-            ('p2', 'A', '2024-03-20 11:00:00', 'redeem',  30),
-            ('p3', 'B', '2024-03-02 00:00:00', 'earn',    50),
-            ('p4', 'B', '2024-03-01 23:59:59', 'redeem',  40),
-            ('p5', 'A', '2024-03-10 00:00:00', 'expire',  10),
-            ('p6', 'A', '2024-02-15 00:00:00', 'earn',    80),
-            ('p7', 'H', '2024-03-31 23:59:59', 'redeem',  25),
-            ('p8', 'H', '2024-04-01 00:00:00', 'earn',  1000);
-        "#,
-        )
-        .unwrap();
-    (dir, analytics)
+    common::retailer()
 }
 
 fn window() -> Window {

@@ -118,6 +118,15 @@ fn import_hands_the_file_to_the_running_server() {
     let (_, catalogue) = get(&format!("{base}/api/v1/metrics"));
     assert_eq!(catalogue["metrics"].as_array().unwrap().len(), 13);
 
+    // The member behind the numbers, and a 404 for one who does not exist.
+    let (status, page) = get(&format!("{base}/api/v1/members?sort=-purchases"));
+    assert_eq!((status, page["total"].as_i64()), (200, Some(1)));
+    assert_eq!(page["rows"][0]["purchases"], 2);
+    let (status, m) = get(&format!("{base}/api/v1/members/m1"));
+    assert_eq!((status, m["orders"].as_array().map(Vec::len)), (200, Some(2)));
+    let (status, _) = get(&format!("{base}/api/v1/members/nobody"));
+    assert_eq!(status, 404);
+
     // A bad parameter is a 400 that names it.
     let (status, body) = get(&format!("{base}/api/v1/overview?window=forever"));
     assert_eq!(status, 400);

@@ -1,0 +1,216 @@
+//! Members: the members behind any filter, paged and sorted, and one member's 360 record.
+//! Name and phone are personal data and leave this module masked.
+
+use app::model::{Member360, MemberOrder, MemberPage, MemberPoints, MemberRow, MembersQuery};
+use chrono::NaiveDate;
+use duckdb::{Connection, params, params_from_iter, types::Value};
+
+use crate::{
+    Error, Result,
+    metrics::{self, MetricConfig},
+    segment::{self, Scope},
+};
+
+/// Sortable columns: the key a caller names and its SQL.
+const SORTS: [(&str, &str); 7] = [
+    ("member_id", "s.member_id"),
+    ("joined_at", "m.joined_at"),
+    ("first_purchase_at", "s.first_purchase_at"),
+    ("last_purchase_at", "s.last_purchase_at"),
+    ("purchases", "s.purchases"),
+    ("revenue", "s.revenue_cents"),
+    ("points_balance", "points_balance"),
+];
+
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// `张三` → `张*`; `Alice` → `A****`.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
+        None => String::new(),
+    }
+}
+
+/// `13812345678` → `138****5678`; shorter numbers are masked whole.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    let (head, tail) = (&chars[..3], &chars[chars.len() - 4..]);
+    format!(
+        "{}****{}",
+        head.iter().collect::<String>(),
+        tail.iter().collect::<String>()
+    )
+}
+
+const ROW: &str = "s.member_id, m.name, m.phone, m.region, m.tier, m.join_channel,
+                   strftime(m.joined_at, '%Y-%m-%d %H:%M:%S'), strftime(s.first_purchase_at, '%Y-%m-%d %H:%M:%S'),
+                   strftime(s.last_purchase_at, '%Y-%m-%d %H:%M:%S'), s.purchases, s.revenue_cents,
+                   s.points_earned - s.points_redeemed - s.points_expired + s.points_adjusted AS points_balance";
+
+fn row(r: &duckdb::Row<'_>) -> duckdb::Result<MemberRow> {
+    Ok(MemberRow {
+        member_id: r.get(0)?,
+        name: r.get::<_, Option<String>>(1)?.map(|n| mask_name(&n)),
+        phone: r.get::<_, Option<String>>(2)?.map(|p| mask_phone(&p)),
+        region: r.get(3)?,
+        tier: r.get(4)?,
+        join_channel: r.get(5)?,
+        joined_at: r.get(6)?,
+        first_purchase_at: r.get(7)?,
+        last_purchase_at: r.get(8)?,
+        purchases: r.get(9)?,
+        revenue_cents: r.get(10)?,
+        points_balance: r.get(11)?,
+    })
+}
+
+/// The members matching the filters (as of T), with their summary, one page of them.
+pub fn list(conn: &Connection, q: &MembersQuery, cfg: MetricConfig) -> Result<MemberPage> {
+    let filters = segment::parse_filters(q.filters.as_deref().unwrap_or(""))?;
+    let as_of = as_of(conn, q.as_of.as_deref())?;
+    let sort = q.sort.clone().unwrap_or_else(|| "-revenue".to_string());
+    let (key, descending) = match sort.strip_prefix('-') {
+        Some(key) => (key, true),
+        None => (sort.as_str(), false),
+    };
+    let column = SORTS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, c)| *c)
+        .ok_or_else(|| {
+            let known: Vec<_> = SORTS.iter().map(|(k, _)| *k).collect();
+            Error::bad_param(
+                "sort",
+                format!("unknown column {key:?}; columns are {}", known.join(", ")),
+            )
+        })?;
+    let page = q.page.unwrap_or(1);
+    if page == 0 {
+        return Err(Error::bad_param("page", "pages start at 1"));
+    }
+    let page_size = q.page_size.unwrap_or(50);
+    if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+        return Err(Error::bad_param(
+            "page_size",
+            format!("expected 1 to {MAX_PAGE_SIZE}"),
+        ));
+    }
+    let scope = Scope {
+        filters: filters.clone(),
+        dimension: None,
+    };
+    scope.prepare(conn, as_of, cfg)?;
+    let join = scope.join("s");
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM member_summary s {join}"),
+        [],
+        |r| r.get(0),
+    )?;
+    let direction = if descending { "DESC" } else { "ASC" };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ROW} FROM member_summary s LEFT JOIN members m USING (member_id) {join}
+         ORDER BY {column} {direction} NULLS LAST, s.member_id LIMIT ? OFFSET ?"
+    ))?;
+    let offset = i64::from(page - 1) * i64::from(page_size);
+    let rows = stmt
+        .query_map(
+            params_from_iter([Value::BigInt(i64::from(page_size)), Value::BigInt(offset)]),
+            row,
+        )?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(MemberPage {
+        as_of: as_of.to_string(),
+        filters,
+        sort,
+        page,
+        page_size,
+        total,
+        rows,
+    })
+}
+
+/// One member's profile, summary, orders and points, newest first.
+pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<Option<Member360>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ROW}, m.gender, m.birth_year, m.home_store_id
+         FROM member_summary s LEFT JOIN members m USING (member_id) WHERE s.member_id = ?"
+    ))?;
+    let mut rows = stmt.query(params![member_id])?;
+    let Some(r) = rows.next()? else {
+        return Ok(None);
+    };
+    let member = row(r)?;
+    let (gender, birth_year, home_store_id) = (r.get(12)?, r.get(13)?, r.get(14)?);
+    let as_of = as_of(conn, None)?;
+    let stage = segment::stage_of(conn, member_id, as_of, cfg)?
+        .unwrap_or_else(|| "(not a member)".to_string());
+    let mut stmt = conn.prepare(
+        "SELECT order_id, strftime(ordered_at, '%Y-%m-%d %H:%M:%S'), CAST(net_amount * 100 AS BIGINT), channel, store_id, item_count
+         FROM orders WHERE member_id = ? ORDER BY ordered_at DESC, order_id",
+    )?;
+    let orders = stmt
+        .query_map(params![member_id], |r| {
+            Ok(MemberOrder {
+                order_id: r.get(0)?,
+                ordered_at: r.get(1)?,
+                net_amount_cents: r.get(2)?,
+                channel: r.get(3)?,
+                store_id: r.get(4)?,
+                item_count: r.get(5)?,
+            })
+        })?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    let mut stmt = conn.prepare(
+        "SELECT entry_id, strftime(occurred_at, '%Y-%m-%d %H:%M:%S'), kind, points, source, order_id
+         FROM points WHERE member_id = ? ORDER BY occurred_at DESC, entry_id",
+    )?;
+    let points = stmt
+        .query_map(params![member_id], |r| {
+            Ok(MemberPoints {
+                entry_id: r.get(0)?,
+                occurred_at: r.get(1)?,
+                kind: r.get(2)?,
+                points: r.get(3)?,
+                source: r.get(4)?,
+                order_id: r.get(5)?,
+            })
+        })?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(Some(Member360 {
+        member,
+        gender,
+        birth_year,
+        home_store_id,
+        stage,
+        orders,
+        points,
+    }))
+}
+
+fn as_of(conn: &Connection, text: Option<&str>) -> Result<NaiveDate> {
+    match text {
+        Some(d) => metrics::parse_date("as_of", d),
+        None => Ok(
+            metrics::latest_order_date(conn)?.unwrap_or_else(|| chrono::Utc::now().date_naive())
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_data_is_masked() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧***");
+        assert_eq!(mask_name("Alice"), "A****");
+        assert_eq!(mask_phone("13812345678"), "138****5678");
+        assert_eq!(mask_phone("12345"), "*****");
+    }
+}

@@ -1,0 +1,55 @@
+//! The hand-built retailer the metric tests work out by hand.
+//!
+//! Window: 30 days ending T = 2024-03-31, i.e. 2024-03-02 ..= 2024-03-31; the previous
+//! window is 2024-02-01 ..= 2024-03-01.
+
+use server::{analytics::Analytics, summary};
+
+pub fn retailer() -> (tempfile::TempDir, Analytics) {
+    let dir = tempfile::tempdir().unwrap();
+    let analytics = Analytics::open(&dir.path().join("retailer.duckdb")).unwrap();
+    {
+        let conn = analytics.writer();
+        conn.execute_batch(
+            r#"
+            INSERT INTO members (member_id, joined_at, region, gender, name, phone, tier) VALUES
+                ('A', '2023-01-10 00:00:00', 'East', 'F', '张三', '13812345678', 'gold'),
+                ('B', '2023-06-01 00:00:00', 'East', 'M', '李四', '13900001111', 'silver'),
+                ('C', '2024-03-15 00:00:00', 'West', 'F', '王五', NULL, NULL),   -- joined inside the window, never ordered
+                ('D', '2023-02-01 00:00:00', 'West', NULL, NULL, NULL, NULL),
+                ('E', '2024-04-05 00:00:00', NULL, NULL, NULL, NULL, NULL),       -- joins after T
+                ('F', '2023-01-01 00:00:00', NULL, 'F', NULL, NULL, NULL),
+                ('G', '2023-05-01 00:00:00', NULL, 'M', NULL, NULL, NULL),
+                ('H', '2023-03-01 00:00:00', 'West', 'F', NULL, NULL, NULL);
+            INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES
+                ('a1', '2024-01-15 10:00:00', 200.00, 'A', 'store'),
+                ('a2', '2024-02-10 12:00:00',  25.00, 'A', 'app'),
+                ('a3', '2024-03-05 09:00:00', 100.00, 'A', 'store'),
+                ('a4', '2024-03-05 18:00:00',  50.00, 'A', 'app'),   -- two orders on one day
+                ('a5', '2024-03-20 11:00:00',  30.00, 'A', 'store'),
+                ('a6', '2024-03-25 15:00:00', -20.00, 'A', 'store'), -- a return
+                ('b1', '2024-03-01 23:59:59',  40.00, 'B', 'web'),   -- last second before the window
+                ('b2', '2024-03-02 00:00:00',  80.00, 'B', 'web'),   -- first second of the window
+                ('d1', '2023-12-20 10:00:00',  60.00, 'D', 'store'),
+                ('e1', '2024-04-06 10:00:00', 500.00, 'E', 'store'),
+                ('f1', '2023-06-01 10:00:00',  10.00, 'F', 'store'),
+                ('g1', '2024-01-20 10:00:00',  45.00, 'G', 'store'),
+                ('h1', '2024-03-31 23:59:59',  70.00, 'H', 'app'),   -- last second of the window
+                ('h2', '2024-04-01 00:00:00',  35.00, 'H', 'app'),   -- first second after it
+                ('x1', '2024-03-12 10:00:00', 1000.00, NULL, 'store'); -- a guest sale
+            INSERT INTO points (entry_id, member_id, occurred_at, kind, points) VALUES
+                ('p1', 'A', '2024-03-05 09:00:00', 'earn',   100),
+                ('p2', 'A', '2024-03-20 11:00:00', 'redeem',  30),
+                ('p3', 'B', '2024-03-02 00:00:00', 'earn',    50),
+                ('p4', 'B', '2024-03-01 23:59:59', 'redeem',  40),
+                ('p5', 'A', '2024-03-10 00:00:00', 'expire',  10),
+                ('p6', 'A', '2024-02-15 00:00:00', 'earn',    80),
+                ('p7', 'H', '2024-03-31 23:59:59', 'redeem',  25),
+                ('p8', 'H', '2024-04-01 00:00:00', 'earn',  1000);
+            "#,
+        )
+        .unwrap();
+        summary::rebuild(&conn).unwrap();
+    }
+    (dir, analytics)
+}

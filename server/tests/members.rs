@@ -1,0 +1,139 @@
+//! Member lists and the member 360 record on the hand-built retailer, personal data masked.
+
+mod common;
+
+use app::model::MembersQuery;
+use server::{members, metrics::MetricConfig};
+
+fn list(
+    a: &server::analytics::Analytics,
+    q: MembersQuery,
+) -> server::Result<app::model::MemberPage> {
+    members::list(&a.reader().unwrap(), &q, MetricConfig::default())
+}
+
+fn ids(page: &app::model::MemberPage) -> Vec<&str> {
+    page.rows.iter().map(|r| r.member_id.as_str()).collect()
+}
+
+#[test]
+fn lists_are_filtered_sorted_paged_and_masked() {
+    let (_d, a) = common::retailer();
+    // Net revenue, returns included: E 500, A 385, B 120, H 105, D 60, G 45, F 10, C 0.
+    let all = list(&a, MembersQuery::default()).unwrap();
+    assert_eq!(all.total, 8);
+    assert_eq!(ids(&all), ["E", "A", "B", "H", "D", "G", "F", "C"]);
+    assert_eq!(all.rows[1].revenue_cents, 38_500);
+    // Points: A earned 180, redeemed 30, 10 expired.
+    assert_eq!(all.rows[1].points_balance, 140);
+
+    let east = list(
+        &a,
+        MembersQuery {
+            filters: Some("region:East".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((east.total, ids(&east)), (2, vec!["A", "B"]));
+    assert_eq!(east.rows[0].name.as_deref(), Some("张*"));
+    assert_eq!(east.rows[0].phone.as_deref(), Some("138****5678"));
+
+    // Last purchase, oldest first, members who never bought last: F D G B A H E C.
+    let page = list(
+        &a,
+        MembersQuery {
+            sort: Some("last_purchase_at".into()),
+            page: Some(2),
+            page_size: Some(3),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((page.total, ids(&page)), (8, vec!["B", "A", "H"]));
+
+    // Active as of T = 03-31 (last purchase within 90 days): A, B, G, H.
+    let active = list(
+        &a,
+        MembersQuery {
+            filters: Some("lifecycle_stage:active".into()),
+            as_of: Some("2024-03-31".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((active.total, ids(&active)), (4, vec!["A", "B", "H", "G"]));
+
+    for (q, param) in [
+        (
+            MembersQuery {
+                sort: Some("-name".into()),
+                ..Default::default()
+            },
+            "sort",
+        ),
+        (
+            MembersQuery {
+                page: Some(0),
+                ..Default::default()
+            },
+            "page",
+        ),
+        (
+            MembersQuery {
+                page_size: Some(501),
+                ..Default::default()
+            },
+            "page_size",
+        ),
+        (
+            MembersQuery {
+                filters: Some("mood:happy".into()),
+                ..Default::default()
+            },
+            "filters",
+        ),
+    ] {
+        match list(&a, q) {
+            Err(server::Error::BadParam { param: p, .. }) => assert_eq!(p, param),
+            other => panic!("expected a bad {param}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn member_360_has_orders_points_and_stage() {
+    let (_d, a) = common::retailer();
+    let conn = a.reader().unwrap();
+    let m = members::profile(&conn, "A", MetricConfig::default())
+        .unwrap()
+        .unwrap();
+    let orders: Vec<&str> = m.orders.iter().map(|o| o.order_id.as_str()).collect();
+    assert_eq!(orders, ["a6", "a5", "a4", "a3", "a2", "a1"]);
+    assert_eq!(m.orders[0].net_amount_cents, -2_000);
+    let points: Vec<(&str, i64)> = m
+        .points
+        .iter()
+        .map(|p| (p.entry_id.as_str(), p.points))
+        .collect();
+    assert_eq!(points, [("p2", 30), ("p5", 10), ("p1", 100), ("p6", 80)]);
+    assert_eq!(
+        (m.member.name.as_deref(), m.member.tier.as_deref()),
+        (Some("张*"), Some("gold"))
+    );
+    assert_eq!(
+        m.member.last_purchase_at.as_deref(),
+        Some("2024-03-20 11:00:00")
+    );
+    // As of the latest order (04-06): A bought 17 days before, D 108 days before.
+    assert_eq!(m.stage, "active");
+    let d = members::profile(&conn, "D", MetricConfig::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.stage, "dormant");
+    assert!(
+        members::profile(&conn, "nobody", MetricConfig::default())
+            .unwrap()
+            .is_none()
+    );
+}
