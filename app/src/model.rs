@@ -199,10 +199,11 @@ pub enum Dimension {
     Gender,
     AgeBand,
     LifecycleStage,
+    RfmSegment,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 8] = [
+    pub const ALL: [Dimension; 9] = [
         Dimension::Region,
         Dimension::Store,
         Dimension::Tier,
@@ -211,6 +212,7 @@ impl Dimension {
         Dimension::Gender,
         Dimension::AgeBand,
         Dimension::LifecycleStage,
+        Dimension::RfmSegment,
     ];
 
     pub fn key(self) -> &'static str {
@@ -223,6 +225,7 @@ impl Dimension {
             Dimension::Gender => "gender",
             Dimension::AgeBand => "age_band",
             Dimension::LifecycleStage => "lifecycle_stage",
+            Dimension::RfmSegment => "rfm_segment",
         }
     }
 
@@ -236,6 +239,7 @@ impl Dimension {
             Dimension::Gender => "性别",
             Dimension::AgeBand => "年龄段",
             Dimension::LifecycleStage => "生命周期",
+            Dimension::RfmSegment => "RFM分群",
         }
     }
 
@@ -249,6 +253,7 @@ impl Dimension {
             Dimension::Gender => "Gender",
             Dimension::AgeBand => "Age band",
             Dimension::LifecycleStage => "Lifecycle stage",
+            Dimension::RfmSegment => "RFM segment",
         }
     }
 

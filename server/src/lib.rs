@@ -4,6 +4,7 @@
 //! - [`operational`]: the sqlx store (load history now; users, rules, alerts later).
 //! - [`metrics`]: the metric catalogue (SPEC §4), one definition per metric.
 //! - [`members`]: member lists and the member 360 record, personal data masked.
+//! - [`rfm`]: RFM scores and the named segments of the rule table.
 //! - [`segment`]: typed member filters and dimensions, compiled to parameterised SQL.
 //! - [`summary`]: the per-member summary, kept up to date as data lands.
 //! - [`generate`]: the deterministic synthetic retailer.
@@ -20,6 +21,7 @@ pub mod import;
 pub mod members;
 pub mod metrics;
 pub mod operational;
+pub mod rfm;
 pub mod segment;
 pub mod services;
 pub mod summary;

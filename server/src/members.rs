@@ -8,6 +8,7 @@ use duckdb::{Connection, params, params_from_iter, types::Value};
 use crate::{
     Error, Result,
     metrics::{self, MetricConfig},
+    rfm::RfmRule,
     segment::{self, Scope},
 };
 
@@ -70,7 +71,12 @@ fn row(r: &duckdb::Row<'_>) -> duckdb::Result<MemberRow> {
 }
 
 /// The members matching the filters (as of T), with their summary, one page of them.
-pub fn list(conn: &Connection, q: &MembersQuery, cfg: MetricConfig) -> Result<MemberPage> {
+pub fn list(
+    conn: &Connection,
+    q: &MembersQuery,
+    cfg: MetricConfig,
+    rules: Vec<RfmRule>,
+) -> Result<MemberPage> {
     let filters = segment::parse_filters(q.filters.as_deref().unwrap_or(""))?;
     let as_of = as_of(conn, q.as_of.as_deref())?;
     let sort = q.sort.clone().unwrap_or_else(|| "-revenue".to_string());
@@ -100,10 +106,7 @@ pub fn list(conn: &Connection, q: &MembersQuery, cfg: MetricConfig) -> Result<Me
             format!("expected 1 to {MAX_PAGE_SIZE}"),
         ));
     }
-    let scope = Scope {
-        filters: filters.clone(),
-        dimension: None,
-    };
+    let scope = Scope::new(filters.clone(), None).with_rules(rules);
     scope.prepare(conn, as_of, cfg)?;
     let join = scope.join("s");
     let total: i64 = conn.query_row(

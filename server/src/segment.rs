@@ -8,7 +8,11 @@ use app::model::{Dimension, Filter};
 use chrono::{Datelike, Days, NaiveDate};
 use duckdb::{Connection, params_from_iter, types::Value};
 
-use crate::{Error, Result, metrics::MetricConfig};
+use crate::{
+    Error, Result,
+    metrics::MetricConfig,
+    rfm::{self, RfmRule},
+};
 
 /// The SQL for a dimension's value of member `m` as of T. The parameters it binds are
 /// [`Scope::bindings`]'s. A member without the attribute falls in `(none)`. Lifecycle
@@ -39,6 +43,21 @@ fn expression(d: Dimension) -> &'static str {
                   WHEN lp.last_purchase_at >= CAST(? AS TIMESTAMP) THEN 'dormant'
                   ELSE 'churned' END"
         }
+        Dimension::RfmSegment => unreachable!("RFM segments are compiled from their rules"),
+    }
+}
+
+/// A dimension's SQL with the parameters it binds, as of `as_of`; RFM segments take
+/// their CASE from the rules.
+fn compiled(
+    d: Dimension,
+    as_of: NaiveDate,
+    cfg: MetricConfig,
+    rules: &[RfmRule],
+) -> (String, Vec<Value>) {
+    match d {
+        Dimension::RfmSegment => rfm::segment_expression(rules),
+        _ => (expression(d).to_string(), bindings(d, as_of, cfg)),
     }
 }
 
@@ -125,9 +144,24 @@ pub fn parse_filters(text: &str) -> Result<Vec<Filter>> {
 pub struct Scope {
     pub filters: Vec<Filter>,
     pub dimension: Option<Dimension>,
+    /// The named RFM segments, needed when the scope groups or filters by them.
+    pub rfm_rules: Vec<RfmRule>,
 }
 
 impl Scope {
+    pub fn new(filters: Vec<Filter>, dimension: Option<Dimension>) -> Scope {
+        Scope {
+            filters,
+            dimension,
+            rfm_rules: Vec::new(),
+        }
+    }
+
+    pub fn with_rules(mut self, rules: Vec<RfmRule>) -> Scope {
+        self.rfm_rules = rules;
+        self
+    }
+
     /// Every member, in one group: metrics then read the raw tables without a join.
     pub fn all() -> Scope {
         Scope::default()
@@ -143,46 +177,42 @@ impl Scope {
         if self.is_all() {
             return Ok(());
         }
-        let mut params: Vec<Value> = Vec::new();
-        let grp = match self.dimension {
-            Some(d) => {
-                params.extend(bindings(d, as_of, cfg));
-                expression(d).to_string()
-            }
-            None => "'all'".to_string(),
+        // Parameters in the order they appear: select list, joins, conditions.
+        let (grp, mut params) = match self.dimension {
+            Some(d) => compiled(d, as_of, cfg, &self.rfm_rules),
+            None => ("'all'".to_string(), Vec::new()),
         };
+        let uses = |d: Dimension| {
+            self.dimension == Some(d) || self.filters.iter().any(|f| f.dimension == d)
+        };
+        let mut joins = String::new();
+        if uses(Dimension::LifecycleStage) {
+            joins.push_str(LAST_PURCHASE);
+            params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
+        }
+        if uses(Dimension::RfmSegment) {
+            joins.push('\n');
+            joins.push_str(rfm::SCORES);
+            params.extend(rfm::score_bindings(as_of));
+        }
         let mut conditions = Vec::new();
         for f in &self.filters {
-            params.extend(bindings(f.dimension, as_of, cfg));
+            let (sql, bound) = compiled(f.dimension, as_of, cfg, &self.rfm_rules);
+            params.extend(bound);
             params.extend(f.values.iter().map(|v| Value::Text(v.clone())));
             let marks = vec!["?"; f.values.len()].join(", ");
-            conditions.push(format!("({}) IN ({marks})", expression(f.dimension)));
+            conditions.push(format!("({sql}) IN ({marks})"));
         }
         let filter = if conditions.is_empty() {
             "TRUE".to_string()
         } else {
             conditions.join(" AND ")
         };
-        // Last purchase and purchases up to T, for lifecycle stages (the join's parameter
-        // comes after those of the select list and before those of the filter).
-        let uses_stage = self.dimension == Some(Dimension::LifecycleStage)
-            || self
-                .filters
-                .iter()
-                .any(|f| f.dimension == Dimension::LifecycleStage);
-        let lifecycle = if uses_stage {
-            let after = Value::Text(format!("{} 00:00:00", as_of + Days::new(1)));
-            let select_params = self.dimension.map_or(0, |d| bindings(d, as_of, cfg).len());
-            params.insert(select_params, after);
-            LAST_PURCHASE
-        } else {
-            ""
-        };
         conn.execute(
             &format!(
                 "CREATE OR REPLACE TEMP TABLE mp_scope AS
                  SELECT s.member_id, {grp} AS grp
-                 FROM member_summary s LEFT JOIN members m USING (member_id) {lifecycle}
+                 FROM member_summary s LEFT JOIN members m USING (member_id) {joins}
                  WHERE {filter}"
             ),
             params_from_iter(params),

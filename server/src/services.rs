@@ -17,6 +17,7 @@ use crate::{
     members,
     metrics::{self, MetricConfig},
     operational::{self, Pool},
+    rfm,
     segment::{self, Scope},
 };
 
@@ -41,6 +42,7 @@ impl Services {
     /// A metric broken down by a dimension, under filters.
     pub async fn breakdown(&self, query: BreakdownQuery) -> Result<Breakdown> {
         let cfg = self.metrics;
+        let rules = rfm::rules(&self.ops).await?;
         self.analytics
             .read(move |conn| {
                 let metric = match query.metric.as_deref() {
@@ -71,10 +73,7 @@ impl Services {
                     conn,
                     metric,
                     req,
-                    &Scope {
-                        filters,
-                        dimension: Some(dimension),
-                    },
+                    &Scope::new(filters, Some(dimension)).with_rules(rules),
                     cfg,
                 )
             })
@@ -83,8 +82,9 @@ impl Services {
 
     pub async fn members(&self, query: MembersQuery) -> Result<MemberPage> {
         let cfg = self.metrics;
+        let rules = rfm::rules(&self.ops).await?;
         self.analytics
-            .read(move |conn| members::list(conn, &query, cfg))
+            .read(move |conn| members::list(conn, &query, cfg, rules))
             .await
     }
 

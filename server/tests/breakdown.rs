@@ -47,10 +47,7 @@ fn by(
     dimension: Dimension,
     filters: Vec<Filter>,
 ) -> app::model::Breakdown {
-    let scope = Scope {
-        filters,
-        dimension: Some(dimension),
-    };
+    let scope = Scope::new(filters, Some(dimension));
     metrics::breakdown(&a.reader().unwrap(), metric, request(), &scope, CFG).unwrap()
 }
 
@@ -182,10 +179,7 @@ fn breakdowns_add_up_to_the_total_for_every_metric_and_dimension() {
     };
     for dimension in Dimension::ALL {
         for metric in Metric::ALL {
-            let scope = Scope {
-                filters: vec![],
-                dimension: Some(dimension),
-            };
+            let scope = Scope::new(vec![], Some(dimension));
             let b = metrics::breakdown(&conn, metric, req, &scope, cfg).unwrap();
             let overall = metrics::measure(&conn, metric, &req.window, cfg).unwrap();
             let num: i64 = b.rows.iter().map(|r| r.current.numerator).sum();
@@ -221,10 +215,7 @@ fn lifecycle_stages_as_of_t() {
     // without buying: new. E joins after T and is not a member yet. The comparison
     // window (as of 03-01) adds the stage `registered` (H had joined but not bought yet),
     // empty as of T.
-    let by_stage = members(Scope {
-        filters: vec![],
-        dimension: Some(Dimension::LifecycleStage),
-    });
+    let by_stage = members(Scope::new(vec![], Some(Dimension::LifecycleStage)));
     assert_eq!(
         current(&by_stage),
         vec![
@@ -243,10 +234,7 @@ fn lifecycle_stages_as_of_t() {
     assert_eq!(registered.comparison.numerator, 1);
     // Active members by region.
     let active = segment::parse_filters("lifecycle_stage:active").unwrap();
-    let by_region = members(Scope {
-        filters: active,
-        dimension: Some(Dimension::Region),
-    });
+    let by_region = members(Scope::new(active, Some(Dimension::Region)));
     assert_eq!(
         current(&by_region),
         vec![(s("(none)"), 1, 1), (s("East"), 2, 1), (s("West"), 1, 1)]

@@ -9,7 +9,7 @@ fn list(
     a: &server::analytics::Analytics,
     q: MembersQuery,
 ) -> server::Result<app::model::MemberPage> {
-    members::list(&a.reader().unwrap(), &q, MetricConfig::default())
+    members::list(&a.reader().unwrap(), &q, MetricConfig::default(), vec![])
 }
 
 fn ids(page: &app::model::MemberPage) -> Vec<&str> {

@@ -123,7 +123,10 @@ fn import_hands_the_file_to_the_running_server() {
     assert_eq!((status, page["total"].as_i64()), (200, Some(1)));
     assert_eq!(page["rows"][0]["purchases"], 2);
     let (status, m) = get(&format!("{base}/api/v1/members/m1"));
-    assert_eq!((status, m["orders"].as_array().map(Vec::len)), (200, Some(2)));
+    assert_eq!(
+        (status, m["orders"].as_array().map(Vec::len)),
+        (200, Some(2))
+    );
     let (status, _) = get(&format!("{base}/api/v1/members/nobody"));
     assert_eq!(status, 404);
 

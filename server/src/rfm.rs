@@ -1,0 +1,89 @@
+//! RFM (SPEC §5): each member with a purchase in the 365 days up to T is scored 1–5 on
+//! recency (days since the last purchase; recent scores high), frequency (purchases) and
+//! monetary value (net revenue, returns included), by quintile among those members: a
+//! score is 1 + ⌊5 × percent rank⌋, capped at 5, so equal values share a score. Named
+//! segments come from the `rfm_rules` table (operational store): the first rule by
+//! priority whose ranges hold the member's scores; members scored by none are `other`,
+//! members without a purchase in the lookback `no_purchase`.
+
+use chrono::{Days, NaiveDate};
+use duckdb::types::Value;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::{Result, operational::Pool};
+
+pub const LOOKBACK_DAYS: u64 = 365;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RfmRule {
+    pub priority: i64,
+    pub key: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub r: (i64, i64),
+    pub f: (i64, i64),
+    pub m: (i64, i64),
+}
+
+pub async fn rules(pool: &Pool) -> Result<Vec<RfmRule>> {
+    let rows = sqlx::query(
+        "SELECT priority, key, name_zh, name_en, r_min, r_max, f_min, f_max, m_min, m_max FROM rfm_rules ORDER BY priority",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RfmRule {
+            priority: r.get(0),
+            key: r.get(1),
+            name_zh: r.get(2),
+            name_en: r.get(3),
+            r: (r.get(4), r.get(5)),
+            f: (r.get(6), r.get(7)),
+            m: (r.get(8), r.get(9)),
+        })
+        .collect())
+}
+
+/// The scores per member as of T, joined as `rfm` (member_id, r, f, m); binds the
+/// lookback's start and end (T + 1 day) as its parameters.
+pub const SCORES: &str = "LEFT JOIN (
+        SELECT member_id,
+               least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY last_purchase_at)))::INTEGER AS r,
+               least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY purchases)))::INTEGER AS f,
+               least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY revenue)))::INTEGER AS m
+        FROM (
+            SELECT member_id, max(ordered_at) FILTER (WHERE net_amount > 0) AS last_purchase_at,
+                   count(*) FILTER (WHERE net_amount > 0) AS purchases, sum(net_amount) AS revenue
+            FROM orders
+            WHERE member_id IS NOT NULL AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)
+            GROUP BY member_id
+            HAVING count(*) FILTER (WHERE net_amount > 0) > 0
+        )
+    ) rfm USING (member_id)";
+
+/// The parameters of [`SCORES`] as of `as_of`.
+pub fn score_bindings(as_of: NaiveDate) -> Vec<Value> {
+    let start = as_of - Days::new(LOOKBACK_DAYS - 1);
+    vec![
+        Value::Text(format!("{start} 00:00:00")),
+        Value::Text(format!("{} 00:00:00", as_of + Days::new(1))),
+    ]
+}
+
+/// The named segment of a member joined with `rfm`, and its parameters.
+pub fn segment_expression(rules: &[RfmRule]) -> (String, Vec<Value>) {
+    let mut sql = String::from("CASE WHEN rfm.r IS NULL THEN 'no_purchase'");
+    let mut params = Vec::new();
+    for rule in rules {
+        sql.push_str(" WHEN rfm.r BETWEEN ? AND ? AND rfm.f BETWEEN ? AND ? AND rfm.m BETWEEN ? AND ? THEN ?");
+        for (lo, hi) in [rule.r, rule.f, rule.m] {
+            params.push(Value::BigInt(lo));
+            params.push(Value::BigInt(hi));
+        }
+        params.push(Value::Text(rule.key.clone()));
+    }
+    sql.push_str(" ELSE 'other' END");
+    (sql, params)
+}
