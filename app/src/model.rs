@@ -200,10 +200,12 @@ pub enum Dimension {
     AgeBand,
     LifecycleStage,
     RfmSegment,
+    FavouriteCategory,
+    PreferredChannel,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 9] = [
+    pub const ALL: [Dimension; 11] = [
         Dimension::Region,
         Dimension::Store,
         Dimension::Tier,
@@ -213,6 +215,8 @@ impl Dimension {
         Dimension::AgeBand,
         Dimension::LifecycleStage,
         Dimension::RfmSegment,
+        Dimension::FavouriteCategory,
+        Dimension::PreferredChannel,
     ];
 
     pub fn key(self) -> &'static str {
@@ -226,6 +230,8 @@ impl Dimension {
             Dimension::AgeBand => "age_band",
             Dimension::LifecycleStage => "lifecycle_stage",
             Dimension::RfmSegment => "rfm_segment",
+            Dimension::FavouriteCategory => "favourite_category",
+            Dimension::PreferredChannel => "preferred_channel",
         }
     }
 
@@ -240,6 +246,8 @@ impl Dimension {
             Dimension::AgeBand => "年龄段",
             Dimension::LifecycleStage => "生命周期",
             Dimension::RfmSegment => "RFM分群",
+            Dimension::FavouriteCategory => "偏好品类",
+            Dimension::PreferredChannel => "偏好渠道",
         }
     }
 
@@ -254,6 +262,8 @@ impl Dimension {
             Dimension::AgeBand => "Age band",
             Dimension::LifecycleStage => "Lifecycle stage",
             Dimension::RfmSegment => "RFM segment",
+            Dimension::FavouriteCategory => "Favourite category",
+            Dimension::PreferredChannel => "Preferred channel",
         }
     }
 

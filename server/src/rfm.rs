@@ -63,6 +63,30 @@ pub const SCORES: &str = "LEFT JOIN (
         )
     ) rfm USING (member_id)";
 
+/// Extended RFM as of T, joined as `ext` (member_id, favourite_category, preferred_channel):
+/// the category with the most net spend and the channel with the most purchases in the
+/// lookback (ties to the first by name). Binds the lookback like [`SCORES`], twice.
+pub const EXTENDED: &str = "LEFT JOIN (
+        SELECT coalesce(c.member_id, p.member_id) AS member_id, c.favourite_category, p.preferred_channel
+        FROM (
+            SELECT member_id, first(category ORDER BY spend DESC, category) AS favourite_category
+            FROM (SELECT o.member_id, i.category, sum(i.amount) AS spend
+                  FROM orders o JOIN order_items i USING (order_id)
+                  WHERE o.member_id IS NOT NULL AND i.category IS NOT NULL
+                    AND o.ordered_at >= CAST(? AS TIMESTAMP) AND o.ordered_at < CAST(? AS TIMESTAMP)
+                  GROUP BY o.member_id, i.category)
+            GROUP BY member_id
+        ) c
+        FULL JOIN (
+            SELECT member_id, first(channel ORDER BY purchases DESC, channel) AS preferred_channel
+            FROM (SELECT member_id, channel, count(*) AS purchases FROM orders
+                  WHERE member_id IS NOT NULL AND channel IS NOT NULL AND net_amount > 0
+                    AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)
+                  GROUP BY member_id, channel)
+            GROUP BY member_id
+        ) p USING (member_id)
+    ) ext USING (member_id)";
+
 /// The parameters of [`SCORES`] as of `as_of`.
 pub fn score_bindings(as_of: NaiveDate) -> Vec<Value> {
     let start = as_of - Days::new(LOOKBACK_DAYS - 1);

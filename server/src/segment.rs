@@ -44,6 +44,8 @@ fn expression(d: Dimension) -> &'static str {
                   ELSE 'churned' END"
         }
         Dimension::RfmSegment => unreachable!("RFM segments are compiled from their rules"),
+        Dimension::FavouriteCategory => "coalesce(ext.favourite_category, '(none)')",
+        Dimension::PreferredChannel => "coalesce(ext.preferred_channel, '(none)')",
     }
 }
 
@@ -193,6 +195,12 @@ impl Scope {
         if uses(Dimension::RfmSegment) {
             joins.push('\n');
             joins.push_str(rfm::SCORES);
+            params.extend(rfm::score_bindings(as_of));
+        }
+        if uses(Dimension::FavouriteCategory) || uses(Dimension::PreferredChannel) {
+            joins.push('\n');
+            joins.push_str(rfm::EXTENDED);
+            params.extend(rfm::score_bindings(as_of));
             params.extend(rfm::score_bindings(as_of));
         }
         let mut conditions = Vec::new();

@@ -85,3 +85,52 @@ fn members_fall_in_the_default_segments() {
     assert_eq!(ids, ["A", "B"]);
     assert!(segment::parse_filters("rfm_segment:lost|dormant").is_ok());
 }
+
+#[test]
+fn extended_rfm_favourite_category_and_preferred_channel() {
+    let (_d, a) = common::retailer();
+    a.writer()
+        .execute_batch(
+            "INSERT INTO order_items (order_id, line_no, sku, quantity, amount, category) VALUES
+                 ('a1', 1, 'APP-1', 1, 200.00, '服装'), ('a3', 1, 'BEA-1', 1, 100.00, '美妆'),
+                 ('a4', 1, 'BEA-2', 1, 50.00, '美妆'), ('b2', 1, 'FOO-1', 2, 80.00, '食品');",
+        )
+        .unwrap();
+    let req = Request {
+        window: Window {
+            end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(),
+            days: 30,
+        },
+        compare: Compare::Previous,
+    };
+    let members_by = |d: Dimension| {
+        let b = metrics::breakdown(
+            &a.reader().unwrap(),
+            Metric::Members,
+            req,
+            &Scope::new(vec![], Some(d)),
+            MetricConfig::default(),
+        )
+        .unwrap();
+        b.rows
+            .iter()
+            .map(|r| (r.value.clone(), r.current.numerator))
+            .filter(|r| r.1 > 0)
+            .collect::<Vec<_>>()
+    };
+    // A spent 200 on 服装 and 150 on 美妆; B 80 on 食品; nobody else has items.
+    assert_eq!(
+        members_by(Dimension::FavouriteCategory),
+        [("(none)".into(), 5), ("服装".into(), 1), ("食品".into(), 1)]
+    );
+    // Purchases in the lookback: A store 3, app 2; B web 2; H app; D, F, G store; C none.
+    assert_eq!(
+        members_by(Dimension::PreferredChannel),
+        [
+            ("(none)".into(), 1),
+            ("app".into(), 1),
+            ("store".into(), 4),
+            ("web".into(), 1)
+        ]
+    );
+}
