@@ -152,12 +152,12 @@ pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<
     let as_of = as_of(conn, None)?;
     let stage = segment::stage_of(conn, member_id, as_of, cfg)?
         .unwrap_or_else(|| "(not a member)".to_string());
-    let mut stmt = conn.prepare(
+    let orders = of_member(
+        conn,
         "SELECT order_id, strftime(ordered_at, '%Y-%m-%d %H:%M:%S'), CAST(net_amount * 100 AS BIGINT), channel, store_id, item_count
          FROM orders WHERE member_id = ? ORDER BY ordered_at DESC, order_id",
-    )?;
-    let orders = stmt
-        .query_map(params![member_id], |r| {
+        member_id,
+        |r| {
             Ok(MemberOrder {
                 order_id: r.get(0)?,
                 ordered_at: r.get(1)?,
@@ -166,14 +166,14 @@ pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<
                 store_id: r.get(4)?,
                 item_count: r.get(5)?,
             })
-        })?
-        .collect::<duckdb::Result<Vec<_>>>()?;
-    let mut stmt = conn.prepare(
+        },
+    )?;
+    let points = of_member(
+        conn,
         "SELECT entry_id, strftime(occurred_at, '%Y-%m-%d %H:%M:%S'), kind, points, source, order_id
          FROM points WHERE member_id = ? ORDER BY occurred_at DESC, entry_id",
-    )?;
-    let points = stmt
-        .query_map(params![member_id], |r| {
+        member_id,
+        |r| {
             Ok(MemberPoints {
                 entry_id: r.get(0)?,
                 occurred_at: r.get(1)?,
@@ -182,8 +182,8 @@ pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<
                 source: r.get(4)?,
                 order_id: r.get(5)?,
             })
-        })?
-        .collect::<duckdb::Result<Vec<_>>>()?;
+        },
+    )?;
     Ok(Some(Member360 {
         member,
         gender,
@@ -193,6 +193,20 @@ pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<
         orders,
         points,
     }))
+}
+
+/// The rows `sql` returns for one member (its one parameter), read by `read`.
+fn of_member<T>(
+    conn: &Connection,
+    sql: &str,
+    member_id: &str,
+    read: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt
+        .query_map(params![member_id], read)?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 fn as_of(conn: &Connection, text: Option<&str>) -> Result<NaiveDate> {
