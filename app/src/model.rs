@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// What the caller asks for: all fields are raw text, validated once on the server
 /// so that the API, the CLI and the pages reject bad input with the same message.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct OverviewQuery {
     /// Window end T as `YYYY-MM-DD`; default: the date of the latest order.
     pub as_of: Option<String>,
@@ -16,6 +17,7 @@ pub struct OverviewQuery {
 
 /// An inclusive range of calendar dates, `YYYY-MM-DD`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DateRange {
     pub start: String,
     pub end: String,
@@ -24,6 +26,7 @@ pub struct DateRange {
 /// The scalar metrics of the catalogue (SPEC §4). Each is defined once, in the server's
 /// `metrics` module; this enum names them for the pages, the API and the CLI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     HistoricalLtv,
@@ -141,6 +144,7 @@ impl Metric {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     /// `value` is an amount in the store currency, exact to the cent.
@@ -155,6 +159,7 @@ pub enum Unit {
 
 /// One KPI for one window, with the exact integers it is computed from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Measure {
     /// For money: cents; for a ratio: the count or points on top; for a count: the count.
     pub numerator: i64,
@@ -167,6 +172,7 @@ pub struct Measure {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Kpi {
     pub key: Metric,
     pub unit: Unit,
@@ -175,6 +181,7 @@ pub struct Kpi {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Overview {
     pub as_of: String,
     pub window_days: u32,
@@ -189,6 +196,7 @@ pub struct Overview {
 
 /// A member attribute that metrics can be broken down by and filtered on (SPEC §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     Region,
@@ -274,6 +282,7 @@ impl Dimension {
 
 /// Members whose `dimension` has one of `values`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Filter {
     pub dimension: Dimension,
     pub values: Vec<String>,
@@ -281,6 +290,7 @@ pub struct Filter {
 
 /// A breakdown request; raw text, validated on the server.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct BreakdownQuery {
     pub metric: Option<String>,
     pub dimension: Option<String>,
@@ -293,6 +303,7 @@ pub struct BreakdownQuery {
 
 /// One value of the dimension and the metric for its members.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BreakdownRow {
     pub value: String,
     pub current: Measure,
@@ -300,6 +311,7 @@ pub struct BreakdownRow {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Breakdown {
     pub metric: Metric,
     pub unit: Unit,
@@ -316,6 +328,7 @@ pub struct Breakdown {
 
 /// A member-list request; raw text, validated on the server.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct MembersQuery {
     /// Filters as in [`BreakdownQuery::filters`], evaluated as of `as_of`.
     pub filters: Option<String>,
@@ -328,6 +341,7 @@ pub struct MembersQuery {
 
 /// A member as listed; name and phone are masked (`张*`, `138****5678`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberRow {
     pub member_id: String,
     pub name: Option<String>,
@@ -345,6 +359,7 @@ pub struct MemberRow {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberPage {
     pub as_of: String,
     pub filters: Vec<Filter>,
@@ -357,6 +372,7 @@ pub struct MemberPage {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberOrder {
     pub order_id: String,
     pub ordered_at: String,
@@ -367,6 +383,7 @@ pub struct MemberOrder {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberPoints {
     pub entry_id: String,
     pub occurred_at: String,
@@ -378,6 +395,7 @@ pub struct MemberPoints {
 
 /// Everything about one member: profile, orders across channels, points ledger.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Member360 {
     pub member: MemberRow,
     pub gender: Option<String>,

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Error, Result,
+    error::ApiError,
     import::{LoadReport, LoadRequest},
     operational::{self, LoadRecord},
     services::Services,
@@ -37,17 +38,21 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/members", get(member_list))
         .route("/api/v1/members/{member_id}", get(member))
         .route("/api/v1/loads", get(loads).post(load))
+        .route("/api/v1/openapi.json", get(openapi))
         .with_state(ApiState {
             services,
             local_token,
         })
 }
 
+#[utoipa::path(get, path = "/api/v1/health", responses((status = 200, description = "the server is up")))]
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /api/v1/overview?as_of=YYYY-MM-DD&window=30d&compare=previous|year`
+/// Every metric for a window ending at `as_of` and its comparison window.
+#[utoipa::path(get, path = "/api/v1/overview", params(OverviewQuery),
+    responses((status = 200, body = Overview), (status = 400, description = "a bad parameter, named", body = ApiError)))]
 async fn overview(
     State(api): State<ApiState>,
     Query(query): Query<OverviewQuery>,
@@ -55,7 +60,10 @@ async fn overview(
     Ok(Json(api.services.overview(query).await?))
 }
 
-/// `GET /api/v1/breakdown?metric=…&dimension=…&filters=region:华东|华南;tier:gold&as_of&window&compare`
+/// A metric for every value of a dimension among the filtered members
+/// (`filters=region:华东|华南;tier:gold`: AND across dimensions, OR within one).
+#[utoipa::path(get, path = "/api/v1/breakdown", params(BreakdownQuery),
+    responses((status = 200, body = Breakdown), (status = 400, description = "a bad parameter, named", body = ApiError)))]
 async fn breakdown(
     State(api): State<ApiState>,
     Query(query): Query<BreakdownQuery>,
@@ -63,7 +71,8 @@ async fn breakdown(
     Ok(Json(api.services.breakdown(query).await?))
 }
 
-/// `GET /api/v1/metrics`: the catalogue and the dimensions.
+/// The metric catalogue and the dimensions.
+#[utoipa::path(get, path = "/api/v1/metrics", responses((status = 200, description = "metrics and dimensions with their names")))]
 async fn metric_list() -> Json<Value> {
     let metrics: Vec<Value> = Metric::ALL
         .iter()
@@ -76,7 +85,9 @@ async fn metric_list() -> Json<Value> {
     Json(json!({ "metrics": metrics, "dimensions": dimensions }))
 }
 
-/// `GET /api/v1/members?filters=…&as_of=…&sort=-revenue&page=1&page_size=50`
+/// The members matching the filters (as of `as_of`), one page, with the total.
+#[utoipa::path(get, path = "/api/v1/members", params(MembersQuery),
+    responses((status = 200, body = MemberPage), (status = 400, description = "a bad parameter, named", body = ApiError)))]
 async fn member_list(
     State(api): State<ApiState>,
     Query(query): Query<MembersQuery>,
@@ -84,7 +95,9 @@ async fn member_list(
     Ok(Json(api.services.members(query).await?))
 }
 
-/// `GET /api/v1/members/{member_id}`: the member 360 record.
+/// The member 360 record: profile, summary, stage, orders and points.
+#[utoipa::path(get, path = "/api/v1/members/{member_id}", params(("member_id" = String, Path)),
+    responses((status = 200, body = Member360), (status = 404, body = ApiError)))]
 async fn member(
     State(api): State<ApiState>,
     Path(member_id): Path<String>,
@@ -95,7 +108,8 @@ async fn member(
     }
 }
 
-/// `GET /api/v1/loads`: the latest loads, newest first.
+/// The latest data loads, newest first.
+#[utoipa::path(get, path = "/api/v1/loads", responses((status = 200, body = Vec<LoadRecord>)))]
 async fn loads(State(api): State<ApiState>) -> Result<Json<Vec<LoadRecord>>> {
     Ok(Json(
         operational::recent_loads(&api.services.ops, 50).await?,
@@ -116,4 +130,45 @@ async fn load(
         return Err(Error::Unauthorized);
     }
     Ok(Json(api.services.load(request).await?))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "MemberPulse API",
+        description = "Member-health metrics, breakdowns and members of a retail loyalty programme."
+    ),
+    paths(health, overview, breakdown, metric_list, member_list, member, loads)
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of this API, generated from the code.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    <ApiDoc as utoipa::OpenApi>::openapi()
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi_document())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openapi_document_covers_routes_and_types() {
+        let doc = serde_json::to_value(super::openapi_document()).unwrap();
+        for path in ["/api/v1/overview", "/api/v1/breakdown", "/api/v1/members", "/api/v1/members/{member_id}", "/api/v1/loads"] {
+            assert!(doc["paths"][path]["get"].is_object(), "{path}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        for schema in ["Overview", "Kpi", "Measure", "Metric", "Breakdown", "Dimension", "MemberPage", "Member360", "ApiError"] {
+            assert!(schemas[schema].is_object(), "{schema}: {}", schemas);
+        }
+        let params: Vec<&str> = doc["paths"]["/api/v1/breakdown"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(params, ["metric", "dimension", "as_of", "window", "compare", "filters"]);
+    }
 }

@@ -6,7 +6,6 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -74,16 +73,32 @@ impl From<tokio::task::JoinError> for Error {
     }
 }
 
+/// The body of every error response.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiError {
+    /// The HTTP status, in words.
+    pub error: String,
+    /// What went wrong, safe to show.
+    pub message: String,
+    /// The request parameter at fault, for a 400.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        let mut body = json!({ "error": status.canonical_reason().unwrap_or("error"), "message": self.public_message() });
-        if let Error::BadParam { param, .. } = &self {
-            body["param"] = json!(param);
-        }
+        let body = ApiError {
+            error: status.canonical_reason().unwrap_or("error").to_string(),
+            message: self.public_message(),
+            param: match &self {
+                Error::BadParam { param, .. } => Some(param.clone()),
+                _ => None,
+            },
+        };
         (status, Json(body)).into_response()
     }
 }

@@ -25,7 +25,7 @@ pub async fn connect(url: &str) -> Result<Pool> {
 }
 
 /// One finished load, as recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LoadRecord {
     pub id: i64,
     pub finished_at: String,

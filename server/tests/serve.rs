@@ -130,6 +130,12 @@ fn import_hands_the_file_to_the_running_server() {
     let (status, _) = get(&format!("{base}/api/v1/members/nobody"));
     assert_eq!(status, 404);
 
+    // The API describes itself.
+    let (status, doc) = get(&format!("{base}/api/v1/openapi.json"));
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc["paths"]["/api/v1/overview"]["get"].is_object());
+
     // A bad parameter is a 400 that names it.
     let (status, body) = get(&format!("{base}/api/v1/overview?window=forever"));
     assert_eq!(status, 400);
