@@ -84,7 +84,10 @@ pub const TABLES: [&str; 5] = ["stores", "members", "orders", "order_items", "po
 #[derive(Clone)]
 pub struct Analytics {
     path: Arc<PathBuf>,
+    /// The one writer; a load holds it for as long as it runs.
     root: Arc<Mutex<Connection>>,
+    /// Where readers are cloned from, so that a running load never holds them up.
+    readers: Arc<Mutex<Connection>>,
 }
 
 impl Analytics {
@@ -95,9 +98,11 @@ impl Analytics {
         }
         let conn = Connection::open(path)?;
         migrate(&conn)?;
+        let readers = conn.try_clone()?;
         Ok(Analytics {
             path: Arc::new(path.to_path_buf()),
             root: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Mutex::new(readers)),
         })
     }
 
@@ -112,9 +117,13 @@ impl Analytics {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// A fresh reader connection on the same database.
+    /// A fresh reader connection on the same database; it sees what loads have committed.
     pub fn reader(&self) -> Result<Connection> {
-        Ok(self.writer().try_clone()?)
+        let source = self
+            .readers
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        Ok(source.try_clone()?)
     }
 
     /// Runs `f` on a reader connection on a blocking thread.
@@ -220,5 +229,28 @@ mod tests {
         let counts = Analytics::counts(&conn).unwrap();
         assert_eq!(counts[0], ("stores", 1));
         assert!(Analytics::is_empty(&conn).unwrap());
+    }
+
+    #[test]
+    fn readers_are_not_held_up_by_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Analytics::open(&dir.path().join("a.duckdb")).unwrap();
+        let writer = a.writer();
+        writer
+            .execute_batch("BEGIN; INSERT INTO stores (store_id) VALUES ('S1');")
+            .unwrap();
+        // While the writer is held mid-transaction, a reader opens and sees the last commit.
+        let reader = a.reader().unwrap();
+        let n: i64 = reader
+            .query_row("SELECT count(*) FROM stores", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        writer.execute_batch("COMMIT").unwrap();
+        let n: i64 = a
+            .reader()
+            .unwrap()
+            .query_row("SELECT count(*) FROM stores", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
     }
 }

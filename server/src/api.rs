@@ -156,11 +156,27 @@ mod tests {
     #[test]
     fn openapi_document_covers_routes_and_types() {
         let doc = serde_json::to_value(super::openapi_document()).unwrap();
-        for path in ["/api/v1/overview", "/api/v1/breakdown", "/api/v1/members", "/api/v1/members/{member_id}", "/api/v1/loads"] {
+        for path in [
+            "/api/v1/overview",
+            "/api/v1/breakdown",
+            "/api/v1/members",
+            "/api/v1/members/{member_id}",
+            "/api/v1/loads",
+        ] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
         }
         let schemas = &doc["components"]["schemas"];
-        for schema in ["Overview", "Kpi", "Measure", "Metric", "Breakdown", "Dimension", "MemberPage", "Member360", "ApiError"] {
+        for schema in [
+            "Overview",
+            "Kpi",
+            "Measure",
+            "Metric",
+            "Breakdown",
+            "Dimension",
+            "MemberPage",
+            "Member360",
+            "ApiError",
+        ] {
             assert!(schemas[schema].is_object(), "{schema}: {}", schemas);
         }
         let params: Vec<&str> = doc["paths"]["/api/v1/breakdown"]["get"]["parameters"]
@@ -169,6 +185,16 @@ mod tests {
             .iter()
             .map(|p| p["name"].as_str().unwrap())
             .collect();
-        assert_eq!(params, ["metric", "dimension", "as_of", "window", "compare", "filters"]);
+        assert_eq!(
+            params,
+            [
+                "metric",
+                "dimension",
+                "as_of",
+                "window",
+                "compare",
+                "filters"
+            ]
+        );
     }
 }
