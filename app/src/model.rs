@@ -42,11 +42,14 @@ pub enum Metric {
     Aov,
     PurchaseFrequency,
     PointsNeverUsedShare,
+    StoreOnlyMembers,
+    OnlineOnlyMembers,
+    OmnichannelMembers,
 }
 
 impl Metric {
     /// Every metric, headline first.
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 16] = [
         Metric::HistoricalLtv,
         Metric::RepurchaseRate,
         Metric::PointsUsageRate,
@@ -60,6 +63,9 @@ impl Metric {
         Metric::Aov,
         Metric::PurchaseFrequency,
         Metric::PointsNeverUsedShare,
+        Metric::StoreOnlyMembers,
+        Metric::OnlineOnlyMembers,
+        Metric::OmnichannelMembers,
     ];
 
     /// The four headline KPIs of the executive overview.
@@ -85,6 +91,9 @@ impl Metric {
             Metric::Aov => "aov",
             Metric::PurchaseFrequency => "purchase_frequency",
             Metric::PointsNeverUsedShare => "points_never_used_share",
+            Metric::StoreOnlyMembers => "store_only_members",
+            Metric::OnlineOnlyMembers => "online_only_members",
+            Metric::OmnichannelMembers => "omnichannel_members",
         }
     }
 
@@ -103,6 +112,9 @@ impl Metric {
             Metric::Aov => "客单价",
             Metric::PurchaseFrequency => "购买频次",
             Metric::PointsNeverUsedShare => "积分从未使用占比",
+            Metric::StoreOnlyMembers => "仅门店会员",
+            Metric::OnlineOnlyMembers => "仅线上会员",
+            Metric::OmnichannelMembers => "全渠道会员",
         }
     }
 
@@ -121,13 +133,21 @@ impl Metric {
             Metric::Aov => "Average order value",
             Metric::PurchaseFrequency => "Purchase frequency",
             Metric::PointsNeverUsedShare => "Points never used",
+            Metric::StoreOnlyMembers => "Store-only members",
+            Metric::OnlineOnlyMembers => "Online-only members",
+            Metric::OmnichannelMembers => "Omnichannel members",
         }
     }
 
     pub fn unit(self) -> Unit {
         match self {
             Metric::HistoricalLtv | Metric::Aov => Unit::Money,
-            Metric::Members | Metric::NewMembers | Metric::ActiveMembers => Unit::Count,
+            Metric::Members
+            | Metric::NewMembers
+            | Metric::ActiveMembers
+            | Metric::StoreOnlyMembers
+            | Metric::OnlineOnlyMembers
+            | Metric::OmnichannelMembers => Unit::Count,
             Metric::PurchaseFrequency => Unit::Number,
             _ => Unit::Ratio,
         }

@@ -398,6 +398,27 @@ pub fn grouped(
             ),
             vec![start, after],
         ),
+        // 全渠道 channel mix: members whose purchases in W were all in store, all online
+        // (app, mini-program, web), or both. Purchases without a channel are not counted.
+        Metric::StoreOnlyMembers | Metric::OnlineOnlyMembers | Metric::OmnichannelMembers => {
+            let which = match metric {
+                Metric::StoreOnlyMembers => "in_store AND NOT online",
+                Metric::OnlineOnlyMembers => "online AND NOT in_store",
+                _ => "in_store AND online",
+            };
+            run(
+                format!(
+                    "SELECT grp, count(*) FILTER (WHERE {which}), 1 FROM (
+                         SELECT o.member_id, {grp} AS grp, bool_or(o.channel = 'store') AS in_store,
+                                bool_or(o.channel IN ('app', 'mini_program', 'web')) AS online
+                         FROM orders o {join}
+                         WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at >= ? AND o.ordered_at < ?
+                         GROUP BY o.member_id, grp
+                     ) GROUP BY grp"
+                ),
+                vec![start, after],
+            )
+        }
         // 积分从未使用占比: of the members who earned points up to T, the share who had
         // never redeemed any by T.
         Metric::PointsNeverUsedShare => run(
@@ -447,7 +468,12 @@ pub fn finish(metric: Metric, (numerator, denominator): (i64, i64)) -> Measure {
         Metric::ReactivationRate => "no member was dormant or churned at the start of the window",
         Metric::MemberSalesShare => "there was no net revenue in the window",
         Metric::PointsNeverUsedShare => "no member had earned points by the end of the window",
-        Metric::Members | Metric::NewMembers | Metric::ActiveMembers => "",
+        Metric::Members
+        | Metric::NewMembers
+        | Metric::ActiveMembers
+        | Metric::StoreOnlyMembers
+        | Metric::OnlineOnlyMembers
+        | Metric::OmnichannelMembers => "",
     };
     match metric.unit() {
         Unit::Money => money_per(numerator, denominator, why_empty),

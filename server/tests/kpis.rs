@@ -353,3 +353,23 @@ fn points_never_used_share_is_as_of_the_window_end() {
         1.0,
     );
 }
+
+#[test]
+fn channel_mix_of_buyers_in_the_window() {
+    let (_dir, a) = fixture();
+    // In W: A bought in store (a3, a5) and in the app (a4): omnichannel; B on the web and
+    // H in the app: online only; nobody store only. The return and the guest sale do not
+    // count.
+    assert_count(&measure(&a, Metric::StoreOnlyMembers, &window()), 0);
+    assert_count(&measure(&a, Metric::OnlineOnlyMembers, &window()), 2);
+    assert_count(&measure(&a, Metric::OmnichannelMembers, &window()), 1);
+    // Previous window: A in the app (a2), B on the web (b1).
+    assert_count(
+        &measure(&a, Metric::OnlineOnlyMembers, &window().previous()),
+        2,
+    );
+    assert_count(
+        &measure(&a, Metric::OmnichannelMembers, &window().previous()),
+        0,
+    );
+}
