@@ -37,7 +37,7 @@ pub fn percent(value: f64) -> String {
 pub fn measure(unit: Unit, m: &Measure) -> String {
     match (m.value, unit) {
         (None, _) => "—".to_string(),
-        (Some(v), Unit::Money) => money(v),
+        (Some(v), Unit::Money | Unit::Amount) => money(v),
         (Some(v), Unit::Ratio) => percent(v),
         (Some(v), Unit::Count) => count(v),
         (Some(v), Unit::Number) => format!("{v:.2}"),
@@ -48,7 +48,7 @@ pub fn measure(unit: Unit, m: &Measure) -> String {
 pub fn change(unit: Unit, now: &Measure, before: &Measure) -> Option<(f64, String)> {
     let (now, before) = (now.value?, before.value?);
     match unit {
-        Unit::Money | Unit::Count | Unit::Number => {
+        Unit::Money | Unit::Count | Unit::Number | Unit::Amount => {
             if before == 0.0 {
                 return None;
             }

@@ -45,11 +45,14 @@ pub enum Metric {
     StoreOnlyMembers,
     OnlineOnlyMembers,
     OmnichannelMembers,
+    PointsLiability,
+    PointsExpiring30,
+    PointsExpiring90,
 }
 
 impl Metric {
     /// Every metric, headline first.
-    pub const ALL: [Metric; 16] = [
+    pub const ALL: [Metric; 19] = [
         Metric::HistoricalLtv,
         Metric::RepurchaseRate,
         Metric::PointsUsageRate,
@@ -66,6 +69,9 @@ impl Metric {
         Metric::StoreOnlyMembers,
         Metric::OnlineOnlyMembers,
         Metric::OmnichannelMembers,
+        Metric::PointsLiability,
+        Metric::PointsExpiring30,
+        Metric::PointsExpiring90,
     ];
 
     /// The four headline KPIs of the executive overview.
@@ -94,6 +100,9 @@ impl Metric {
             Metric::StoreOnlyMembers => "store_only_members",
             Metric::OnlineOnlyMembers => "online_only_members",
             Metric::OmnichannelMembers => "omnichannel_members",
+            Metric::PointsLiability => "points_liability",
+            Metric::PointsExpiring30 => "points_expiring_30d",
+            Metric::PointsExpiring90 => "points_expiring_90d",
         }
     }
 
@@ -115,6 +124,9 @@ impl Metric {
             Metric::StoreOnlyMembers => "仅门店会员",
             Metric::OnlineOnlyMembers => "仅线上会员",
             Metric::OmnichannelMembers => "全渠道会员",
+            Metric::PointsLiability => "积分负债",
+            Metric::PointsExpiring30 => "30天内到期积分",
+            Metric::PointsExpiring90 => "90天内到期积分",
         }
     }
 
@@ -136,6 +148,9 @@ impl Metric {
             Metric::StoreOnlyMembers => "Store-only members",
             Metric::OnlineOnlyMembers => "Online-only members",
             Metric::OmnichannelMembers => "Omnichannel members",
+            Metric::PointsLiability => "Points liability",
+            Metric::PointsExpiring30 => "Points expiring in 30 days",
+            Metric::PointsExpiring90 => "Points expiring in 90 days",
         }
     }
 
@@ -148,6 +163,9 @@ impl Metric {
             | Metric::StoreOnlyMembers
             | Metric::OnlineOnlyMembers
             | Metric::OmnichannelMembers => Unit::Count,
+            Metric::PointsLiability | Metric::PointsExpiring30 | Metric::PointsExpiring90 => {
+                Unit::Amount
+            }
             Metric::PurchaseFrequency => Unit::Number,
             _ => Unit::Ratio,
         }
@@ -155,7 +173,14 @@ impl Metric {
 
     /// Whether a rise is good news (drives the colour of the change).
     pub fn higher_is_better(self) -> bool {
-        !matches!(self, Metric::ChurnRate | Metric::PointsNeverUsedShare)
+        !matches!(
+            self,
+            Metric::ChurnRate
+                | Metric::PointsNeverUsedShare
+                | Metric::PointsLiability
+                | Metric::PointsExpiring30
+                | Metric::PointsExpiring90
+        )
     }
 
     pub fn parse(key: &str) -> Option<Metric> {
@@ -175,6 +200,9 @@ pub enum Unit {
     Count,
     /// `value` is a plain quotient, such as orders per member.
     Number,
+    /// `value` is a total amount in the store currency (the numerator in cents; the
+    /// denominator is 1), such as the points liability.
+    Amount,
 }
 
 /// One KPI for one window, with the exact integers it is computed from.

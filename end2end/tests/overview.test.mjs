@@ -42,7 +42,7 @@ function assertMatches(shown, api) {
     const card = shown.find((s) => s.key === kpi.key);
     assert.ok(card, `card for ${kpi.key}`);
     // Shown to the cent for money, to 0.1 percentage point for shares, whole for counts.
-    const tolerance = { money: 0.005, ratio: 0.0005, count: 0, number: 0.005 }[kpi.unit];
+    const tolerance = { money: 0.005, amount: 0.005, ratio: 0.0005, count: 0, number: 0.005 }[kpi.unit];
     for (const [text, measure] of [[card.value, kpi.current], [card.previous, kpi.comparison]]) {
       const n = parseShown(text);
       if (measure.value === null) {

@@ -75,6 +75,22 @@ pub struct Cli {
         global = true
     )]
     pub new_member_days: u32,
+    /// What one loyalty point is worth, in cents (fen).
+    #[arg(
+        long,
+        env = "MEMBERPULSE_POINT_VALUE_CENTS",
+        default_value_t = 1,
+        global = true
+    )]
+    pub point_value_cents: u32,
+    /// Points earned in year Y expire at the end of year Y + N (0: never).
+    #[arg(
+        long,
+        env = "MEMBERPULSE_POINTS_EXPIRY_YEARS",
+        default_value_t = 1,
+        global = true
+    )]
+    pub points_expiry_years: u32,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -314,6 +330,8 @@ pub async fn open(cli: &Cli) -> Result<Services> {
             active_days: cli.active_days,
             second_purchase_days: cli.second_purchase_days,
             new_member_days: cli.new_member_days,
+            point_value_cents: cli.point_value_cents,
+            points_expiry_years: cli.points_expiry_years,
         },
     })
 }

@@ -27,6 +27,10 @@ pub struct MetricConfig {
     pub second_purchase_days: u32,
     /// A member who joined at most this many days ago, with at most one purchase, is new.
     pub new_member_days: u32,
+    /// What one point is worth, in cents.
+    pub point_value_cents: u32,
+    /// Points earned in year Y expire at the end of year Y + this (0: points never expire).
+    pub points_expiry_years: u32,
 }
 
 impl Default for MetricConfig {
@@ -36,6 +40,8 @@ impl Default for MetricConfig {
             active_days: 90,
             second_purchase_days: 90,
             new_member_days: 30,
+            point_value_cents: 1,
+            points_expiry_years: 1,
         }
     }
 }
@@ -419,6 +425,59 @@ pub fn grouped(
                 vec![start, after],
             )
         }
+        // 积分负债: the points outstanding at the end of T (earned and adjusted, less
+        // redeemed and expired; a member's negative balance counts as none) × point value.
+        Metric::PointsLiability => run(
+            format!(
+                "SELECT grp, CAST(coalesce(sum(greatest(balance, 0)), 0) * CAST(? AS BIGINT) AS BIGINT), 1 FROM (
+                     SELECT o.member_id, {grp} AS grp,
+                            sum(CASE o.kind WHEN 'earn' THEN o.points WHEN 'adjust' THEN o.points ELSE -o.points END) AS balance
+                     FROM points o {join} WHERE o.occurred_at < ?
+                     GROUP BY o.member_id, grp
+                 ) GROUP BY grp"
+            ),
+            vec![Value::BigInt(i64::from(cfg.point_value_cents)), after],
+        ),
+        // 到期积分: the value of the outstanding points that expire from T to T + N days.
+        // Points earned (or added by an adjustment) in year Y expire at the end of year
+        // Y + `points_expiry_years`; redemptions, expiries and negative adjustments use the
+        // oldest points first.
+        Metric::PointsExpiring30 | Metric::PointsExpiring90 => {
+            let days = if metric == Metric::PointsExpiring30 { 30 } else { 90 };
+            if cfg.points_expiry_years == 0 {
+                return Ok(Vec::new());
+            }
+            run(
+                format!(
+                    "WITH per_year AS (
+                         SELECT o.member_id, {grp} AS grp, year(o.occurred_at) AS y,
+                                coalesce(sum(o.points) FILTER (WHERE o.kind = 'earn' OR (o.kind = 'adjust' AND o.points > 0)), 0) AS earned,
+                                coalesce(sum(CASE WHEN o.kind IN ('redeem', 'expire') THEN o.points
+                                                  WHEN o.kind = 'adjust' AND o.points < 0 THEN -o.points ELSE 0 END), 0) AS used
+                         FROM points o {join} WHERE o.occurred_at < ?
+                         GROUP BY o.member_id, grp, y
+                     ), lots AS (
+                         SELECT grp, y, earned,
+                                sum(earned) OVER (PARTITION BY member_id ORDER BY y) AS cumulative,
+                                sum(used) OVER (PARTITION BY member_id) AS consumed
+                         FROM per_year
+                     )
+                     SELECT grp,
+                            CAST(coalesce(sum(greatest(0, least(earned, cumulative - consumed)))
+                                 FILTER (WHERE make_date(CAST(y + ? AS BIGINT), 12, 31) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)), 0)
+                                 * CAST(? AS BIGINT) AS BIGINT),
+                            1
+                     FROM lots GROUP BY grp"
+                ),
+                vec![
+                    after,
+                    Value::BigInt(i64::from(cfg.points_expiry_years)),
+                    Value::Text(w.end.to_string()),
+                    Value::Text((w.end + Days::new(days)).to_string()),
+                    Value::BigInt(i64::from(cfg.point_value_cents)),
+                ],
+            )
+        }
         // 积分从未使用占比: of the members who earned points up to T, the share who had
         // never redeemed any by T.
         Metric::PointsNeverUsedShare => run(
@@ -473,11 +532,15 @@ pub fn finish(metric: Metric, (numerator, denominator): (i64, i64)) -> Measure {
         | Metric::ActiveMembers
         | Metric::StoreOnlyMembers
         | Metric::OnlineOnlyMembers
-        | Metric::OmnichannelMembers => "",
+        | Metric::OmnichannelMembers
+        | Metric::PointsLiability
+        | Metric::PointsExpiring30
+        | Metric::PointsExpiring90 => "",
     };
     match metric.unit() {
         Unit::Money => money_per(numerator, denominator, why_empty),
         Unit::Count => count(numerator),
+        Unit::Amount => money_per(numerator, 1, why_empty),
         Unit::Ratio | Unit::Number => ratio(numerator, denominator, why_empty),
     }
 }

@@ -16,6 +16,8 @@ const CFG: MetricConfig = MetricConfig {
     active_days: 90,
     second_purchase_days: 90,
     new_member_days: 30,
+    point_value_cents: 1,
+    points_expiry_years: 1,
 };
 
 fn request() -> Request {
@@ -185,7 +187,12 @@ fn breakdowns_add_up_to_the_total_for_every_metric_and_dimension() {
             let num: i64 = b.rows.iter().map(|r| r.current.numerator).sum();
             assert_eq!(num, overall.numerator, "{metric:?} by {dimension:?}");
             assert_eq!(b.total.current, overall, "{metric:?} by {dimension:?}");
-            if metric != Metric::MemberSalesShare && metric.unit() != app::model::Unit::Count {
+            if metric != Metric::MemberSalesShare
+                && !matches!(
+                    metric.unit(),
+                    app::model::Unit::Count | app::model::Unit::Amount
+                )
+            {
                 let den: i64 = b.rows.iter().map(|r| r.current.denominator).sum();
                 assert_eq!(den, overall.denominator, "{metric:?} by {dimension:?}");
             }

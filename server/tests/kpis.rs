@@ -17,6 +17,8 @@ const CFG: MetricConfig = MetricConfig {
     active_days: 90,
     second_purchase_days: 90,
     new_member_days: 30,
+    point_value_cents: 1,
+    points_expiry_years: 1,
 };
 
 fn fixture() -> (tempfile::TempDir, Analytics) {
@@ -189,8 +191,8 @@ fn empty_windows_have_no_value_and_a_reason() {
     };
     for key in Metric::ALL {
         let m = measure(&a, key, &empty);
-        if key.unit() == Unit::Count {
-            // A count of nobody is zero, not unknown.
+        if matches!(key.unit(), Unit::Count | Unit::Amount) {
+            // A count of nobody, or a total of nothing, is zero, not unknown.
             assert_eq!((m.value, m.reason.as_deref()), (Some(0.0), None), "{key:?}");
             continue;
         }
@@ -372,4 +374,78 @@ fn channel_mix_of_buyers_in_the_window() {
         &measure(&a, Metric::OmnichannelMembers, &window().previous()),
         0,
     );
+}
+
+#[test]
+fn points_liability_and_what_expires_soon() {
+    let (_dir, a) = fixture();
+    // Outstanding at the end of T: A 80 + 100 - 30 - 10 = 140, B 50 - 40 = 10, H -25
+    // (counts as none): 150 points at 1 cent = 1.50.
+    assert_measure(
+        &measure(&a, Metric::PointsLiability, &window()),
+        150,
+        1,
+        1.5,
+    );
+    // At the end of 03-01: A 80; B -40 counts as none.
+    assert_measure(
+        &measure(&a, Metric::PointsLiability, &window().previous()),
+        80,
+        1,
+        0.8,
+    );
+    // J earned 70 in 2022 and 40 in 2023 and redeemed 20 in 2023: the redemption uses the
+    // 2022 points first, leaving 50 of them (expiring 2023-12-31) and 40 of 2023's
+    // (expiring 2024-12-31).
+    a.writer()
+        .execute_batch(
+            "INSERT INTO points (entry_id, member_id, occurred_at, kind, points) VALUES
+                 ('j1', 'J', '2022-06-01 10:00:00', 'earn', 70),
+                 ('j2', 'J', '2023-03-01 10:00:00', 'earn', 40),
+                 ('j3', 'J', '2023-05-01 10:00:00', 'redeem', 20);",
+        )
+        .unwrap();
+    let at = |y, m, d| Window {
+        end: NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+        days: 30,
+    };
+    assert_measure(
+        &measure(&a, Metric::PointsExpiring30, &at(2023, 12, 15)),
+        50,
+        1,
+        0.5,
+    );
+    assert_measure(
+        &measure(&a, Metric::PointsLiability, &at(2023, 12, 15)),
+        90,
+        1,
+        0.9,
+    );
+    // From 2024-10-15, 2024-12-31 is 77 days away: 90 days see J's 40, 30 days nothing
+    // (A's and B's points of 2024 expire at the end of 2025).
+    assert_measure(
+        &measure(&a, Metric::PointsExpiring90, &at(2024, 10, 15)),
+        40,
+        1,
+        0.4,
+    );
+    assert_measure(
+        &measure(&a, Metric::PointsExpiring30, &at(2024, 10, 15)),
+        0,
+        1,
+        0.0,
+    );
+    // Points that never expire never expire soon.
+    let never = MetricConfig {
+        points_expiry_years: 0,
+        ..CFG
+    };
+    let m = metrics::measure(
+        &a.reader().unwrap(),
+        Metric::PointsExpiring90,
+        &at(2024, 10, 15),
+        never,
+    )
+    .unwrap();
+    assert_eq!(m.value, Some(0.0));
 }

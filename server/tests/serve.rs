@@ -116,7 +116,10 @@ fn import_hands_the_file_to_the_running_server() {
     ));
     assert_eq!((status, b["param"].as_str()), (400, Some("filters")));
     let (_, catalogue) = get(&format!("{base}/api/v1/metrics"));
-    assert_eq!(catalogue["metrics"].as_array().unwrap().len(), app::model::Metric::ALL.len());
+    assert_eq!(
+        catalogue["metrics"].as_array().unwrap().len(),
+        app::model::Metric::ALL.len()
+    );
 
     // The member behind the numbers, and a 404 for one who does not exist.
     let (status, page) = get(&format!("{base}/api/v1/members?sort=-purchases"));
