@@ -46,7 +46,9 @@ pub enum Metric {
     OnlineOnlyMembers,
     OmnichannelMembers,
     PointsLiability,
+    #[serde(rename = "points_expiring_30d")]
     PointsExpiring30,
+    #[serde(rename = "points_expiring_90d")]
     PointsExpiring90,
 }
 

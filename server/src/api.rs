@@ -153,6 +153,20 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 #[cfg(test)]
 mod tests {
+    use app::model::{Dimension, Metric};
+
+    /// The pages and the API name metrics and dimensions by `key()`; JSON must agree.
+    #[test]
+    fn serialised_names_are_the_keys() {
+        for m in Metric::ALL {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.key(), "{m:?}");
+            assert_eq!(Metric::parse(m.key()), Some(m));
+        }
+        for d in Dimension::ALL {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.key(), "{d:?}");
+        }
+    }
+
     #[test]
     fn openapi_document_covers_routes_and_types() {
         let doc = serde_json::to_value(super::openapi_document()).unwrap();
