@@ -433,7 +433,7 @@ fn format_overview(o: &Overview) -> String {
     );
     for k in &o.kpis {
         out.push_str(&format!(
-            "  {:<20} {:>14}   (was {:>14})\n",
+            "  {:<28} {:>16}   (was {:>16})\n",
             k.key.label_en(),
             format::measure(k.unit, &k.current),
             format::measure(k.unit, &k.comparison)
@@ -455,7 +455,7 @@ fn format_breakdown(b: &Breakdown) -> String {
     );
     for r in b.rows.iter().chain(std::iter::once(&b.total)) {
         out.push_str(&format!(
-            "  {:<20} {:>14}   (was {:>14})\n",
+            "  {:<28} {:>16}   (was {:>16})\n",
             r.value,
             format::measure(b.unit, &r.current),
             format::measure(b.unit, &r.comparison)
