@@ -715,7 +715,7 @@ fn insert(
             if mapping.derive_members && mapping.kind == Kind::Orders {
                 land(
                     "members",
-                    MEMBER_CANDIDATES_GOOD,
+                    &derived_member_count("mp_good"),
                     &derived_members("mp_good", "CAST(NULL AS VARCHAR)"),
                 )?;
             }
@@ -732,10 +732,12 @@ fn insert(
             land(
                 "order_items",
                 "SELECT count(*) FROM mp_good",
-                "SELECT order_id,
-                        CAST(coalesce(line_no, row_number() OVER (PARTITION BY order_id ORDER BY mp_line)) AS INTEGER) AS line_no,
-                        sku, quantity, amount, category
-                 FROM mp_good
+                // Lines without a number are numbered per order in file order; then the
+                // first row of each (order, line) wins.
+                "SELECT order_id, line_no, sku, quantity, amount, category
+                 FROM (SELECT order_id, mp_line, sku, quantity, amount, category,
+                              CAST(coalesce(line_no, row_number() OVER (PARTITION BY order_id ORDER BY mp_line)) AS INTEGER) AS line_no
+                       FROM mp_good)
                  QUALIFY row_number() OVER (PARTITION BY order_id, line_no ORDER BY mp_line) = 1",
             )?;
         }
@@ -752,7 +754,7 @@ fn insert(
             if mapping.derive_members {
                 land(
                     "members",
-                    "SELECT count(DISTINCT member_id) FROM mp_lines WHERE member_id IS NOT NULL",
+                    &derived_member_count("mp_lines"),
                     &derived_members("mp_lines", "region"),
                 )?;
             }
@@ -779,8 +781,10 @@ fn insert(
     Ok((inserted, duplicates))
 }
 
-const MEMBER_CANDIDATES_GOOD: &str =
-    "SELECT count(DISTINCT member_id) FROM mp_good WHERE member_id IS NOT NULL";
+/// How many members the orders in `source` name.
+fn derived_member_count(source: &str) -> String {
+    format!("SELECT count(DISTINCT member_id) FROM {source} WHERE member_id IS NOT NULL")
+}
 
 /// The members that orders name, joined at their first order, with the channel and
 /// region of that order (for members the store does not have yet).

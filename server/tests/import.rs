@@ -165,6 +165,33 @@ fn rows_that_do_not_parse_are_reported_with_their_line() {
 }
 
 #[test]
+fn order_items_without_line_numbers_keep_every_line_once() {
+    let (dir, a) = store();
+    let csv = write(
+        dir.path(),
+        "items.csv",
+        "order_id,sku,quantity,amount,category\n\
+         o1,A,1,10.00,服装\n\
+         o1,B,2,5.50,美妆\n\
+         o1,A,1,10.00,服装\n\
+         o2,C,1,3.00,\n",
+    );
+    let report = load(&a, &csv, Mapping::identity(Kind::OrderItems));
+    // Lines are numbered per order in file order; the same sku twice is two lines.
+    assert_eq!(report.inserted, vec![("order_items".to_string(), 4)]);
+    assert_eq!(
+        count(
+            &a,
+            "SELECT max(line_no) FROM order_items WHERE order_id = 'o1'"
+        ),
+        3
+    );
+    let again = load(&a, &csv, Mapping::identity(Kind::OrderItems));
+    assert_eq!(again.inserted, vec![("order_items".to_string(), 0)]);
+    assert_eq!(count(&a, "SELECT count(*) FROM order_items"), 4);
+}
+
+#[test]
 fn points_with_an_unknown_kind_or_a_signed_amount_are_rejected() {
     let (dir, a) = store();
     let csv = write(
