@@ -11,14 +11,7 @@ use server::{
     segment::{self, Scope},
 };
 
-const CFG: MetricConfig = MetricConfig {
-    churn_days: 60,
-    active_days: 90,
-    second_purchase_days: 90,
-    new_member_days: 30,
-    point_value_cents: 1,
-    points_expiry_years: 1,
-};
+use common::CFG;
 
 fn request() -> Request {
     Request {

@@ -12,14 +12,7 @@ use server::{
     metrics::{self, Compare, MetricConfig, Request, Window},
 };
 
-const CFG: MetricConfig = MetricConfig {
-    churn_days: 60,
-    active_days: 90,
-    second_purchase_days: 90,
-    new_member_days: 30,
-    point_value_cents: 1,
-    points_expiry_years: 1,
-};
+use common::CFG;
 
 fn fixture() -> (tempfile::TempDir, Analytics) {
     common::retailer()

@@ -3,7 +3,19 @@
 //! Window: 30 days ending T = 2024-03-31, i.e. 2024-03-02 ..= 2024-03-31; the previous
 //! window is 2024-02-01 ..= 2024-03-01.
 
-use server::{analytics::Analytics, summary};
+use server::{analytics::Analytics, metrics::MetricConfig, summary};
+
+/// The thresholds the hand calculations assume: churn after C = 60 days.
+/// (Each test file compiles this module; not all of them use every item.)
+#[allow(dead_code)]
+pub const CFG: MetricConfig = MetricConfig {
+    churn_days: 60,
+    active_days: 90,
+    second_purchase_days: 90,
+    new_member_days: 30,
+    point_value_cents: 1,
+    points_expiry_years: 1,
+};
 
 pub fn retailer() -> (tempfile::TempDir, Analytics) {
     let dir = tempfile::tempdir().unwrap();
