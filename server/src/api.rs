@@ -129,7 +129,7 @@ async fn load(
     if presented != Some(&*api.local_token) {
         return Err(Error::Unauthorized);
     }
-    Ok(Json(api.services.load(request).await?))
+    Ok(Json(api.services.load(request, None).await?))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -18,7 +18,7 @@ use crate::{
     Error, Result,
     analytics::Analytics,
     generate,
-    import::{self, Kind, LoadReport, LoadRequest, Mapping},
+    import::{Kind, LoadReport, LoadRequest, Mapping},
     metrics::MetricConfig,
     operational,
     services::Services,
@@ -224,6 +224,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 (None, None) => return Err(Error::bad_param("table", "give --table or --mapping")),
             };
             let mut reports = Vec::new();
+            // Opened on the first file no running server takes, then kept.
+            let mut here: Option<Services> = None;
             for file in files {
                 let path = std::fs::canonicalize(file)
                     .map_err(|e| Error::Load(format!("{}: {e}", file.display())))?;
@@ -233,7 +235,15 @@ pub async fn run(cli: Cli) -> Result<()> {
                 };
                 let report = match hand_to_server(&cli.data_dir, &request).await? {
                     Some(report) => report,
-                    None => load_here(&cli, request).await?,
+                    None => {
+                        let services = match here.take() {
+                            Some(s) => s,
+                            None => open(&cli).await?,
+                        };
+                        let report = load_here(&services, request).await?;
+                        here = Some(services);
+                        report
+                    }
                 };
                 if !json {
                     print!("{}", report.summary(20));
@@ -408,21 +418,15 @@ async fn hand_to_server(data_dir: &Path, request: &LoadRequest) -> Result<Option
 }
 
 /// Loads in this process, with a spinner on the terminal.
-async fn load_here(cli: &Cli, request: LoadRequest) -> Result<LoadReport> {
-    let services = open(cli).await?;
+async fn load_here(services: &Services, request: LoadRequest) -> Result<LoadReport> {
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
     let name = request.path.display().to_string();
-    let analytics = services.analytics.clone();
     let bar = spinner.clone();
-    let report = tokio::task::spawn_blocking(move || {
-        let progress = move |stage: &str| bar.set_message(format!("{name}: {stage}"));
-        import::load(&mut analytics.writer(), &request, Some(&progress))
-    })
-    .await??;
+    let progress = move |stage: &str| bar.set_message(format!("{name}: {stage}"));
+    let report = services.load(request, Some(Box::new(progress))).await;
     spinner.finish_and_clear();
-    operational::record_load(&services.ops, &report).await?;
-    Ok(report)
+    report
 }
 
 /// The overview as a small table for the terminal.

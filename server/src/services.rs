@@ -1,6 +1,6 @@
 //! The service layer: what the pages, the JSON API and the CLI ask of the engine.
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use app::{
     model::{
@@ -95,18 +95,25 @@ impl Services {
             .await
     }
 
-    /// Loads one file through the single writer and records the load.
-    pub async fn load(&self, request: LoadRequest) -> Result<LoadReport> {
+    /// Loads one file through the single writer and records the load; `progress` hears
+    /// the stages (the CLI shows them on a spinner).
+    pub async fn load(
+        &self,
+        request: LoadRequest,
+        progress: Option<Box<dyn Fn(&str) + Send>>,
+    ) -> Result<LoadReport> {
         let report = self
             .analytics
-            .write(move |conn| import::load(conn, &request, None))
+            .write(move |conn| {
+                import::load(
+                    conn,
+                    &request,
+                    progress.as_deref().map(|p| p as &dyn Fn(&str)),
+                )
+            })
             .await?;
         operational::record_load(&self.ops, &report).await?;
         Ok(report)
-    }
-
-    pub fn data_file(&self) -> PathBuf {
-        self.analytics.path().to_path_buf()
     }
 }
 
