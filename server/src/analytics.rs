@@ -70,13 +70,19 @@ const SCHEMA: &[(i32, &str)] = &[
     (
         2,
         r#"
-    -- member_summary: created and filled by crate::summary::rebuild (see SUMMARY_VERSION).
+    -- member_summary: created and filled by crate::summary::rebuild (see DERIVED_VERSIONS).
+    "#,
+    ),
+    (
+        3,
+        r#"
+    -- member_days and points_days: created and filled by crate::summary::rebuild.
     "#,
     ),
 ];
 
-/// The version that adds `member_summary`, filled from the raw tables when applied.
-const SUMMARY_VERSION: i32 = 2;
+/// The versions that add derived tables, filled from the raw tables when applied.
+const DERIVED_VERSIONS: [i32; 2] = [2, 3];
 
 /// The tables of the data contract, in load order.
 pub const TABLES: [&str; 5] = ["stores", "members", "orders", "order_items", "points"];
@@ -182,7 +188,7 @@ fn migrate(conn: &Connection) -> Result<()> {
         conn.execute_batch("BEGIN TRANSACTION")?;
         let applied = (|| -> Result<()> {
             conn.execute_batch(ddl)?;
-            if *version == SUMMARY_VERSION {
+            if DERIVED_VERSIONS.contains(version) {
                 // A store that already holds data gets its summary with the table.
                 crate::summary::rebuild(conn)?;
             }

@@ -6,6 +6,13 @@
 //! A *purchase* is an order with `net_amount > 0`; returns (negative amounts) lower
 //! revenue on the day they happen but are never counted as orders.
 //! Money is summed as DECIMAL and read back as integer cents, so it never drifts.
+//!
+//! Metrics about purchases read `member_days` and `points_days` (see [`crate::summary`]):
+//! one row per member and day, with the member's previous and next purchase day, so that
+//! "first purchase in W" or "last purchase before W" is a condition on one row and a
+//! metric counts rows of a day range instead of grouping every order by member. The
+//! `memberpulse bench` command checks these against straightforward SQL over the raw
+//! orders and points, number for number.
 
 use app::model::{
     Breakdown, BreakdownRow, DateRange, Kpi, Measure, Metric, Overview, OverviewQuery, Unit,
@@ -232,8 +239,12 @@ pub fn grouped(
     cfg: MetricConfig,
     scope: &Scope,
 ) -> Result<Vec<(String, i64, i64)>> {
-    let (start, after) = (ts(w.start()), ts(w.after()));
+    let (start, end, after) = (day(w.start()), day(w.end), ts(w.after()));
     let (join, grp) = (scope.join("o"), scope.group());
+    // A member's first purchase day in W, as a condition on a `member_days` row; binds
+    // W's start, end and start again.
+    let first_in_w = "o.purchases > 0 AND o.day BETWEEN ? AND ?
+                      AND (o.prev_purchase_day IS NULL OR o.prev_purchase_day < ?)";
     let run = |sql: String, params: Vec<Value>| query_groups(conn, &sql, params);
     match metric {
         // 历史LTV: mean cumulative net revenue (returns included) per member, over the
@@ -241,58 +252,74 @@ pub fn grouped(
         // Members with no orders count with zero revenue; guest sales do not count.
         Metric::HistoricalLtv => run(
             format!(
-                "SELECT {grp}, CAST(coalesce(sum(r.revenue), 0) * 100 AS BIGINT), count(*)
-                 FROM members o {join}
-                 LEFT JOIN (SELECT member_id, sum(net_amount) AS revenue FROM orders
-                            WHERE member_id IS NOT NULL AND ordered_at < ? GROUP BY member_id) r
-                        ON r.member_id = o.member_id
-                 WHERE o.joined_at < ? GROUP BY 1"
-            ),
-            vec![after.clone(), after],
-        ),
-        // 复购率: of the members with a purchase in W, the share who purchased on two or
-        // more distinct days in W (two orders on one day are one visit).
-        Metric::RepurchaseRate => run(
-            format!(
-                "SELECT grp, count(*) FILTER (WHERE days >= 2), count(*) FROM (
-                     SELECT o.member_id, {grp} AS grp, count(DISTINCT CAST(o.ordered_at AS DATE)) AS days
-                     FROM orders o {join}
-                     WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at >= ? AND o.ordered_at < ?
-                     GROUP BY o.member_id, grp
+                "SELECT grp, sum(cents), sum(heads) FROM (
+                     SELECT {grp} AS grp, sum(o.cents) AS cents, 0 AS heads FROM member_days o {join}
+                     WHERE o.day <= ? AND o.joined_day <= ? GROUP BY 1
+                     UNION ALL
+                     SELECT {grp}, 0, count(*) FROM members o {join} WHERE o.joined_at < ? GROUP BY 1
                  ) GROUP BY grp"
             ),
-            vec![start, after],
+            vec![end.clone(), end, after],
+        ),
+        // 复购率: of the members with a purchase in W, the share who purchased on two or
+        // more distinct days in W (two orders on one day are one visit). Each member's
+        // first purchase day in W is one row; they repurchased if their next one is in W.
+        Metric::RepurchaseRate => run(
+            format!(
+                "SELECT {grp}, count(*) FILTER (WHERE o.next_purchase_day <= ?), count(*)
+                 FROM member_days o {join}
+                 WHERE {first_in_w} GROUP BY 1"
+            ),
+            vec![end.clone(), start.clone(), end, start],
         ),
         // 积分使用率: points redeemed in W ÷ points earned in W (can exceed 100% when
         // members redeem points earned earlier). Expiries and adjustments count in neither.
         Metric::PointsUsageRate => run(
             format!(
-                "SELECT {grp}, CAST(coalesce(sum(o.points) FILTER (WHERE o.kind = 'redeem'), 0) AS BIGINT),
-                        CAST(coalesce(sum(o.points) FILTER (WHERE o.kind = 'earn'), 0) AS BIGINT)
-                 FROM points o {join}
-                 WHERE o.occurred_at >= ? AND o.occurred_at < ? GROUP BY 1"
+                "SELECT {grp}, CAST(coalesce(sum(o.redeemed), 0) AS BIGINT), CAST(coalesce(sum(o.earned), 0) AS BIGINT)
+                 FROM points_days o {join}
+                 WHERE o.day BETWEEN ? AND ? GROUP BY 1"
             ),
-            vec![start, after],
+            vec![start, end],
         ),
         // 流失率: a member is churned on day D when their last purchase is more than C days
         // before D (no purchase in [D - C, D]). Of the members not churned at the end of
-        // the day before W starts, the share churned at the end of T. The scan starts at
-        // the earliest day either test looks at, which is the base's (W >= 1 day).
+        // the day before W starts (a purchase in the base range [S - 1 - C, S - 1]), the
+        // share churned at the end of T (no purchase in the recent range [T - C, T]).
+        // The base is each member's last purchase day in the base range; the base
+        // members who stayed are those whose first purchase day in the recent range is
+        // itself in the base range, or follows a purchase that is.
         Metric::ChurnRate => {
             let c = Days::new(u64::from(cfg.churn_days));
-            let base_from = w.start() - Days::new(1) - c;
-            let recent_from = w.end - c;
+            let base_to = w.start() - Days::new(1);
+            let base_from = day(base_to - c);
+            let (base_to, recent_from) = (day(base_to), day(w.end - c));
             run(
                 format!(
-                    "SELECT grp, count(*) FILTER (WHERE in_base AND NOT recent), count(*) FILTER (WHERE in_base) FROM (
-                         SELECT o.member_id, {grp} AS grp,
-                                bool_or(o.ordered_at < ?) AS in_base, bool_or(o.ordered_at >= ?) AS recent
-                         FROM orders o {join}
-                         WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at >= ? AND o.ordered_at < ?
-                         GROUP BY o.member_id, grp
+                    "SELECT grp, sum(base) - sum(stayed), sum(base) FROM (
+                         SELECT {grp} AS grp, count(*) AS base, 0 AS stayed FROM member_days o {join}
+                         WHERE o.purchases > 0 AND o.day BETWEEN ? AND ?
+                           AND (o.next_purchase_day IS NULL OR o.next_purchase_day > ?)
+                         GROUP BY 1
+                         UNION ALL
+                         SELECT {grp}, 0, count(*) FROM member_days o {join}
+                         WHERE o.purchases > 0 AND o.day BETWEEN ? AND ?
+                           AND (o.prev_purchase_day IS NULL OR o.prev_purchase_day < ?)
+                           AND (o.day <= ? OR o.prev_purchase_day BETWEEN ? AND ?)
+                         GROUP BY 1
                      ) GROUP BY grp"
                 ),
-                vec![start, ts(recent_from), ts(base_from.min(recent_from)), after],
+                vec![
+                    base_from.clone(),
+                    base_to.clone(),
+                    base_to.clone(),
+                    recent_from.clone(),
+                    end,
+                    recent_from,
+                    base_to.clone(),
+                    base_from,
+                    base_to,
+                ],
             )
         }
         // 会员数: members who joined on or before T.
@@ -306,16 +333,13 @@ pub fn grouped(
                 "SELECT {grp}, count(*), 1 FROM members o {join}
                  WHERE o.joined_at >= ? AND o.joined_at < ? GROUP BY 1"
             ),
-            vec![start, after],
+            vec![ts(w.start()), after],
         ),
-        // 活跃会员: members with at least one purchase in W.
+        // 活跃会员: members with at least one purchase in W (one row each: their first
+        // purchase day in W).
         Metric::ActiveMembers => run(
-            format!(
-                "SELECT {grp}, count(DISTINCT o.member_id), 1 FROM orders o {join}
-                 WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at >= ? AND o.ordered_at < ?
-                 GROUP BY 1"
-            ),
-            vec![start, after],
+            format!("SELECT {grp}, count(*), 1 FROM member_days o {join} WHERE {first_in_w} GROUP BY 1"),
+            vec![start.clone(), end, start],
         ),
         // 二次购买率: of the members whose first purchase falls in the F days before W
         // starts, the share who purchased again on a later day within F days of the first,
@@ -325,47 +349,36 @@ pub fn grouped(
             let cohort_from = w.start() - Days::new(u64::from(follow_up));
             run(
                 format!(
-                    "WITH cohort AS (
-                         SELECT o.member_id, {grp} AS grp, min(CAST(o.ordered_at AS DATE)) AS first_day
-                         FROM orders o {join}
-                         WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at < ?
-                         GROUP BY o.member_id, grp
-                         HAVING min(CAST(o.ordered_at AS DATE)) >= CAST(? AS DATE)
-                            AND min(CAST(o.ordered_at AS DATE)) < CAST(? AS DATE)
-                     ), again AS (
-                         SELECT DISTINCT c.member_id FROM cohort c JOIN orders x ON x.member_id = c.member_id
-                         WHERE x.net_amount > 0 AND x.ordered_at < ?
-                           AND CAST(x.ordered_at AS DATE) > c.first_day
-                           AND CAST(x.ordered_at AS DATE) <= c.first_day + CAST(? AS INTEGER)
-                     )
-                     SELECT c.grp, count(a.member_id), count(*) FROM cohort c LEFT JOIN again a USING (member_id)
-                     GROUP BY c.grp"
+                    "SELECT {grp},
+                            count(*) FILTER (WHERE o.next_purchase_day <= o.day + CAST(? AS INTEGER)
+                                             AND o.next_purchase_day <= ?),
+                            count(*)
+                     FROM member_days o {join}
+                     WHERE o.purchases > 0 AND o.prev_purchase_day IS NULL AND o.day >= ? AND o.day < ?
+                     GROUP BY 1"
                 ),
                 vec![
-                    after.clone(),
-                    Value::Text(cohort_from.to_string()),
-                    Value::Text(w.start().to_string()),
-                    after,
                     Value::Int(follow_up as i32),
+                    end,
+                    day(cohort_from),
+                    start,
                 ],
             )
         }
         // 沉睡唤醒率: of the members dormant or churned when W starts (they had purchased,
         // but not in the A days up to the day before W), the share who purchased in W.
+        // Each such member's last purchase day before W is one row.
         Metric::ReactivationRate => {
             let active_from = w.start() - Days::new(1) - Days::new(u64::from(cfg.active_days));
             run(
                 format!(
-                    "SELECT grp, count(*) FILTER (WHERE lapsed AND back), count(*) FILTER (WHERE lapsed) FROM (
-                         SELECT o.member_id, {grp} AS grp,
-                                max(o.ordered_at) FILTER (WHERE o.ordered_at < ?) < ? AS lapsed,
-                                bool_or(o.ordered_at >= ?) AS back
-                         FROM orders o {join}
-                         WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at < ?
-                         GROUP BY o.member_id, grp
-                     ) GROUP BY grp"
+                    "SELECT {grp}, count(*) FILTER (WHERE o.next_purchase_day <= ?), count(*)
+                     FROM member_days o {join}
+                     WHERE o.purchases > 0 AND o.day < ?
+                       AND (o.next_purchase_day IS NULL OR o.next_purchase_day >= ?)
+                     GROUP BY 1"
                 ),
-                vec![start.clone(), ts(active_from), start, after],
+                vec![end, day(active_from), start],
             )
         }
         // 会员销售占比: the members' net revenue ÷ all net revenue in W (guests included,
@@ -374,35 +387,36 @@ pub fn grouped(
             let all: i64 = conn.query_row(
                 "SELECT CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT) FROM orders
                  WHERE ordered_at >= ? AND ordered_at < ?",
-                params_from_iter([start.clone(), after.clone()]),
+                params_from_iter([ts(w.start()), after]),
                 |r| r.get(0),
             )?;
             let rows = run(
                 format!(
-                    "SELECT {grp}, CAST(coalesce(sum(o.net_amount), 0) * 100 AS BIGINT), 0 FROM orders o {join}
-                     WHERE o.member_id IS NOT NULL AND o.ordered_at >= ? AND o.ordered_at < ? GROUP BY 1"
+                    "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), 0 FROM member_days o {join}
+                     WHERE o.day BETWEEN ? AND ? GROUP BY 1"
                 ),
-                vec![start, after],
+                vec![start, end],
             )?;
             Ok(rows.into_iter().map(|(g, n, _)| (g, n, all)).collect())
         }
         // 客单价: members' net revenue in W (returns lower it) ÷ their purchases in W.
         Metric::Aov => run(
             format!(
-                "SELECT {grp}, CAST(coalesce(sum(o.net_amount), 0) * 100 AS BIGINT), count(*) FILTER (WHERE o.net_amount > 0)
-                 FROM orders o {join}
-                 WHERE o.member_id IS NOT NULL AND o.ordered_at >= ? AND o.ordered_at < ? GROUP BY 1"
+                "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), CAST(coalesce(sum(o.purchases), 0) AS BIGINT)
+                 FROM member_days o {join}
+                 WHERE o.day BETWEEN ? AND ? GROUP BY 1"
             ),
-            vec![start, after],
+            vec![start, end],
         ),
         // 购买频次: members' purchases in W ÷ members with a purchase in W.
         Metric::PurchaseFrequency => run(
             format!(
-                "SELECT {grp}, count(*), count(DISTINCT o.member_id) FROM orders o {join}
-                 WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at >= ? AND o.ordered_at < ?
-                 GROUP BY 1"
+                "SELECT {grp}, CAST(sum(o.purchases) AS BIGINT),
+                        count(*) FILTER (WHERE o.prev_purchase_day IS NULL OR o.prev_purchase_day < ?)
+                 FROM member_days o {join}
+                 WHERE o.purchases > 0 AND o.day BETWEEN ? AND ? GROUP BY 1"
             ),
-            vec![start, after],
+            vec![start.clone(), start, end],
         ),
         // 全渠道 channel mix: members whose purchases in W were all in store, all online
         // (app, mini-program, web), or both. Purchases without a channel are not counted.
@@ -415,14 +429,14 @@ pub fn grouped(
             run(
                 format!(
                     "SELECT grp, count(*) FILTER (WHERE {which}), 1 FROM (
-                         SELECT o.member_id, {grp} AS grp, bool_or(o.channel = 'store') AS in_store,
-                                bool_or(o.channel IN ('app', 'mini_program', 'web')) AS online
-                         FROM orders o {join}
-                         WHERE o.member_id IS NOT NULL AND o.net_amount > 0 AND o.ordered_at >= ? AND o.ordered_at < ?
+                         SELECT o.member_id, {grp} AS grp, bool_or(o.store_purchases > 0) AS in_store,
+                                bool_or(o.online_purchases > 0) AS online
+                         FROM member_days o {join}
+                         WHERE o.purchases > 0 AND o.day BETWEEN ? AND ?
                          GROUP BY o.member_id, grp
                      ) GROUP BY grp"
                 ),
-                vec![start, after],
+                vec![start, end],
             )
         }
         // 积分负债: the points outstanding at the end of T (earned and adjusted, less
@@ -491,6 +505,11 @@ pub fn grouped(
             vec![after],
         ),
     }
+}
+
+/// A date as a bound date parameter.
+fn day(d: NaiveDate) -> Value {
+    Value::Text(d.to_string())
 }
 
 /// A date as a bound timestamp parameter (midnight).

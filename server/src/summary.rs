@@ -5,6 +5,19 @@
 //!
 //! Each aggregate is defined once ([`ORDER_FACTS`], [`POINT_FACTS`]) and used both to
 //! rebuild and to fold in newly landed rows.
+//!
+//! Two day-grained tables carry the metric catalogue's hot path, so that a dashboard
+//! question reads a few thousand rows of a day range instead of scanning every order:
+//!
+//! - `member_days`: per member and calendar day, the purchases (all, in store, online),
+//!   the net revenue in cents (returns included), the member's join day, and the
+//!   member's previous and next purchase day. With those two links, "the member's first
+//!   purchase in W", "a second purchase day in W" or "the last purchase before W" are
+//!   conditions on one row, and metrics count rows instead of grouping by member.
+//! - `points_days`: per member and day, the points earned, redeemed, expired and adjusted.
+//!
+//! Both are stored sorted by day (DuckDB skips the row groups outside a range). When rows
+//! land, the affected members' days are derived again from the raw tables.
 
 use duckdb::Connection;
 
@@ -49,6 +62,59 @@ const COLUMNS: &str =
     "member_id, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents,
                        points_earned, points_redeemed, points_expired, points_adjusted";
 
+/// The `member_days` rows of the members in `{members}` (a relation of member ids),
+/// derived from the raw tables.
+const MEMBER_DAYS: &str = "
+    SELECT d.member_id, d.day, CAST(m.joined_at AS DATE) AS joined_day,
+           d.purchases, d.store_purchases, d.online_purchases, d.cents,
+           max(d.day) FILTER (WHERE d.purchases > 0) OVER (PARTITION BY d.member_id ORDER BY d.day
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_purchase_day,
+           min(d.day) FILTER (WHERE d.purchases > 0) OVER (PARTITION BY d.member_id ORDER BY d.day
+               ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_purchase_day
+    FROM (SELECT member_id, CAST(ordered_at AS DATE) AS day,
+                 count(*) FILTER (WHERE net_amount > 0) AS purchases,
+                 count(*) FILTER (WHERE net_amount > 0 AND channel = 'store') AS store_purchases,
+                 count(*) FILTER (WHERE net_amount > 0 AND channel IN ('app', 'mini_program', 'web')) AS online_purchases,
+                 CAST(sum(net_amount) * 100 AS BIGINT) AS cents
+          FROM orders WHERE member_id IN (SELECT member_id FROM {members})
+          GROUP BY ALL) d
+    LEFT JOIN members m USING (member_id)";
+
+/// The `points_days` rows of the members in `{members}`.
+const POINTS_DAYS: &str = "
+    SELECT member_id, CAST(occurred_at AS DATE) AS day,
+           CAST(coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS BIGINT) AS earned,
+           CAST(coalesce(sum(points) FILTER (WHERE kind = 'redeem'), 0) AS BIGINT) AS redeemed,
+           CAST(coalesce(sum(points) FILTER (WHERE kind = 'expire'), 0) AS BIGINT) AS expired,
+           CAST(coalesce(sum(points) FILTER (WHERE kind = 'adjust'), 0) AS BIGINT) AS adjusted
+    FROM points WHERE member_id IN (SELECT member_id FROM {members})
+    GROUP BY ALL";
+
+const DAY_TABLES: &str = "
+    CREATE OR REPLACE TABLE member_days (
+        member_id         VARCHAR NOT NULL,
+        day               DATE NOT NULL,
+        joined_day        DATE,
+        purchases         BIGINT NOT NULL,
+        store_purchases   BIGINT NOT NULL,
+        online_purchases  BIGINT NOT NULL,
+        cents             BIGINT NOT NULL,
+        prev_purchase_day DATE,
+        next_purchase_day DATE
+    );
+    CREATE OR REPLACE TABLE points_days (
+        member_id VARCHAR NOT NULL,
+        day       DATE NOT NULL,
+        earned    BIGINT NOT NULL,
+        redeemed  BIGINT NOT NULL,
+        expired   BIGINT NOT NULL,
+        adjusted  BIGINT NOT NULL
+    );";
+
+fn days_of(template: &str, members: &str) -> String {
+    template.replace("{members}", members)
+}
+
 fn facts(template: &str, src: &str) -> String {
     template.replace("{src}", src)
 }
@@ -66,9 +132,14 @@ pub fn rebuild(conn: &Connection) -> Result<()> {
                UNION SELECT member_id FROM orders WHERE member_id IS NOT NULL
                UNION SELECT member_id FROM points) ids
          LEFT JOIN ({orders}) o USING (member_id)
-         LEFT JOIN ({points}) p USING (member_id);",
+         LEFT JOIN ({points}) p USING (member_id);
+         {DAY_TABLES}
+         INSERT INTO member_days SELECT * FROM ({member_days}) ORDER BY day;
+         INSERT INTO points_days SELECT * FROM ({points_days}) ORDER BY day;",
         orders = facts(ORDER_FACTS, "orders"),
         points = facts(POINT_FACTS, "points"),
+        member_days = days_of(MEMBER_DAYS, "member_summary"),
+        points_days = days_of(POINTS_DAYS, "member_summary"),
     ))?;
     Ok(())
 }
@@ -143,6 +214,34 @@ pub fn apply_new(conn: &Connection) -> Result<()> {
                  points_expired = member_summary.points_expired + excluded.points_expired,
                  points_adjusted = member_summary.points_adjusted + excluded.points_adjusted;",
             points = facts(POINT_FACTS, "mp_new_points"),
+        ))?;
+    }
+    // The members whose days change: new orders or points, or a join day now known.
+    let mut touched = Vec::new();
+    for (table, days) in [
+        ("mp_new_members", "member_days"),
+        ("mp_new_orders", "member_days"),
+        ("mp_new_points", "points_days"),
+    ] {
+        if exists(table)? {
+            touched.push(format!(
+                "SELECT member_id, '{days}' AS days FROM {table} WHERE member_id IS NOT NULL"
+            ));
+        }
+    }
+    if !touched.is_empty() {
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE mp_touched AS SELECT DISTINCT * FROM ({});
+             CREATE OR REPLACE TEMP VIEW mp_touched_orders AS SELECT member_id FROM mp_touched WHERE days = 'member_days';
+             CREATE OR REPLACE TEMP VIEW mp_touched_points AS SELECT member_id FROM mp_touched WHERE days = 'points_days';
+             DELETE FROM member_days WHERE member_id IN (SELECT member_id FROM mp_touched_orders);
+             INSERT INTO member_days SELECT * FROM ({member_days}) ORDER BY day;
+             DELETE FROM points_days WHERE member_id IN (SELECT member_id FROM mp_touched_points);
+             INSERT INTO points_days SELECT * FROM ({points_days}) ORDER BY day;
+             DROP VIEW mp_touched_orders; DROP VIEW mp_touched_points; DROP TABLE mp_touched;",
+            touched.join(" UNION ALL "),
+            member_days = days_of(MEMBER_DAYS, "mp_touched_orders"),
+            points_days = days_of(POINTS_DAYS, "mp_touched_points"),
         ))?;
     }
     conn.execute_batch(

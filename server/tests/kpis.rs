@@ -268,14 +268,13 @@ fn second_purchase_rate_follows_the_cohort_before_the_window() {
 fn reactivation_rate_counts_lapsed_members_who_came_back() {
     let (_dir, a) = fixture();
     // I bought once long ago and comes back inside W.
-    a.writer()
-        .execute_batch(
-            "INSERT INTO members (member_id, joined_at) VALUES ('I', '2023-01-01 00:00:00');
-             INSERT INTO orders (order_id, ordered_at, net_amount, member_id) VALUES
-                 ('i1', '2023-07-01 10:00:00', 15.00, 'I'),
-                 ('i2', '2024-03-15 10:00:00', 25.00, 'I');",
-        )
-        .unwrap();
+    common::add(
+        &a,
+        "INSERT INTO members (member_id, joined_at) VALUES ('I', '2023-01-01 00:00:00');
+         INSERT INTO orders (order_id, ordered_at, net_amount, member_id) VALUES
+             ('i1', '2023-07-01 10:00:00', 15.00, 'I'),
+             ('i2', '2024-03-15 10:00:00', 25.00, 'I');",
+    );
     // Lapsed at the end of 03-01 (no purchase in 2023-12-02 ..= 2024-03-01, but one
     // before): F (2023-06-01) and I (2023-07-01). I bought in W. 1 of 2.
     assert_measure(&measure(&a, Metric::ReactivationRate, &window()), 1, 2, 0.5);
@@ -390,14 +389,13 @@ fn points_liability_and_what_expires_soon() {
     // J earned 70 in 2022 and 40 in 2023 and redeemed 20 in 2023: the redemption uses the
     // 2022 points first, leaving 50 of them (expiring 2023-12-31) and 40 of 2023's
     // (expiring 2024-12-31).
-    a.writer()
-        .execute_batch(
-            "INSERT INTO points (entry_id, member_id, occurred_at, kind, points) VALUES
-                 ('j1', 'J', '2022-06-01 10:00:00', 'earn', 70),
-                 ('j2', 'J', '2023-03-01 10:00:00', 'earn', 40),
-                 ('j3', 'J', '2023-05-01 10:00:00', 'redeem', 20);",
-        )
-        .unwrap();
+    common::add(
+        &a,
+        "INSERT INTO points (entry_id, member_id, occurred_at, kind, points) VALUES
+             ('j1', 'J', '2022-06-01 10:00:00', 'earn', 70),
+             ('j2', 'J', '2023-03-01 10:00:00', 'earn', 40),
+             ('j3', 'J', '2023-05-01 10:00:00', 'redeem', 20);",
+    );
     let at = |y, m, d| Window {
         end: NaiveDate::from_ymd_opt(y, m, d).unwrap(),
         days: 30,

@@ -65,3 +65,11 @@ pub fn retailer() -> (tempfile::TempDir, Analytics) {
     }
     (dir, analytics)
 }
+
+/// Adds raw rows to the retailer and derives its summary tables again, as a load would.
+#[allow(dead_code)]
+pub fn add(analytics: &Analytics, sql: &str) {
+    let conn = analytics.writer();
+    conn.execute_batch(sql).unwrap();
+    summary::rebuild(&conn).unwrap();
+}
