@@ -138,6 +138,19 @@ pub enum Command {
     },
     /// Rebuild the per-member summary from the raw tables.
     RebuildSummary,
+    /// Time the overview, a breakdown by region and an RFM segment list against the
+    /// straightforward SQL over the raw tables, and check they give the same numbers.
+    Bench {
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long, default_value = "30d")]
+        window: String,
+        #[arg(long, default_value = "previous")]
+        compare: String,
+        /// Timed runs per case (after one warm-up); the median is reported.
+        #[arg(long, default_value_t = 9)]
+        rounds: usize,
+    },
     /// Print every metric for a window and its comparison window.
     Metrics {
         #[arg(long)]
@@ -269,6 +282,58 @@ pub async fn run(cli: Cli) -> Result<()> {
                 "member summary rebuilt in {:.1}s",
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Bench {
+            ref as_of,
+            ref window,
+            ref compare,
+            rounds,
+        } => {
+            let services = open(&cli).await?;
+            let cfg = services.metrics;
+            let rules = crate::rfm::rules(&services.ops).await?;
+            let query = OverviewQuery {
+                as_of: as_of.clone(),
+                window: Some(window.clone()),
+                compare: Some(compare.clone()),
+            };
+            let cases = services
+                .analytics
+                .read(move |conn| {
+                    let counts = Analytics::counts(conn)?;
+                    println!(
+                        "data: {}",
+                        counts
+                            .iter()
+                            .map(|(t, n)| format!("{n} {t}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    let req = crate::metrics::resolve(conn, &query)?;
+                    println!(
+                        "as of {} · {}-day window · median of {rounds} runs each
+{:<62} {:>10} {:>10} {:>7}  numbers",
+                        req.window.end, req.window.days, "case", "engine ms", "raw SQL ms", "ratio"
+                    );
+                    crate::bench::run(conn, req, cfg, rules, rounds, |c| {
+                        println!(
+                            "{:<62} {:>10.1} {:>10.1} {:>6.1}×  {}",
+                            c.name,
+                            c.engine_ms,
+                            c.raw_ms,
+                            c.ratio(),
+                            if c.identical { "identical" } else { "DIFFER" }
+                        );
+                    })
+                })
+                .await?;
+            if let Some(c) = cases.iter().find(|c| !c.identical) {
+                return Err(Error::Internal(format!(
+                    "{}: the engine gave {:?}, the raw SQL {:?}",
+                    c.name, c.engine, c.raw
+                )));
+            }
             Ok(())
         }
         Command::Metrics {

@@ -10,10 +10,12 @@
 //! - [`generate`]: the deterministic synthetic retailer.
 //! - [`import`]: CSV/Parquet loads through column mappings.
 //! - [`api`]: the JSON API under `/api/v1`; [`web`]: the server that also renders the pages.
+//! - [`bench`]: the engine timed against straightforward SQL on the same data.
 //! - [`cli`]: the `memberpulse` command.
 
 pub mod analytics;
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod generate;

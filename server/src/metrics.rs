@@ -194,17 +194,7 @@ pub fn latest_order_date(conn: &Connection) -> Result<Option<NaiveDate>> {
 /// Every metric of the catalogue for a window and its comparison window.
 pub fn overview(conn: &Connection, req: Request, cfg: MetricConfig) -> Result<Overview> {
     let cmp = req.compare.of(&req.window);
-    let kpis = Metric::ALL
-        .iter()
-        .map(|&key| {
-            Ok(Kpi {
-                key,
-                unit: key.unit(),
-                current: measure(conn, key, &req.window, cfg)?,
-                comparison: measure(conn, key, &cmp, cfg)?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let kpis = kpis(conn, req, cfg, &Metric::ALL)?;
     Ok(Overview {
         as_of: req.window.end.to_string(),
         window_days: req.window.days,
@@ -215,6 +205,57 @@ pub fn overview(conn: &Connection, req: Request, cfg: MetricConfig) -> Result<Ov
         kpis,
     })
 }
+
+/// Some metrics, over every member, for a window and its comparison window.
+pub fn kpis(
+    conn: &Connection,
+    req: Request,
+    cfg: MetricConfig,
+    metrics: &[Metric],
+) -> Result<Vec<Kpi>> {
+    let cmp = req.compare.of(&req.window);
+    let kpi = |conn: &Connection, key: Metric| -> Result<Kpi> {
+        Ok(Kpi {
+            key,
+            unit: key.unit(),
+            current: measure(conn, key, &req.window, cfg)?,
+            comparison: measure(conn, key, &cmp, cfg)?,
+        })
+    };
+    // Each query is small; several at once, each on its own connection, keep both
+    // cores busy where one query alone would leave them waiting on each other.
+    let workers = PARALLEL_QUERIES.min(metrics.len());
+    if workers <= 1 {
+        return metrics.iter().map(|&key| kpi(conn, key)).collect();
+    }
+    let connections = (0..workers)
+        .map(|_| conn.try_clone())
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    let mut results: Vec<(usize, Result<Kpi>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = connections
+            .into_iter()
+            .enumerate()
+            .map(|(worker, c)| {
+                let kpi = &kpi;
+                s.spawn(move || {
+                    (worker..metrics.len())
+                        .step_by(workers)
+                        .map(|i| (i, kpi(&c, metrics[i])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a metric query panicked"))
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, kpi)| kpi).collect()
+}
+
+/// How many metric queries [`kpis`] runs at once.
+const PARALLEL_QUERIES: usize = 4;
 
 /// One metric for one window, over every member.
 pub fn measure(
@@ -250,16 +291,19 @@ pub fn grouped(
         // 历史LTV: mean cumulative net revenue (returns included) per member, over the
         // members who joined on or before T, counting their orders up to the end of T.
         // Members with no orders count with zero revenue; guest sales do not count.
+        // Read as each member's lifetime revenue in the summary less what came after T,
+        // so that the usual question (T = the latest day) reads one row per member.
         Metric::HistoricalLtv => run(
             format!(
                 "SELECT grp, sum(cents), sum(heads) FROM (
-                     SELECT {grp} AS grp, sum(o.cents) AS cents, 0 AS heads FROM member_days o {join}
-                     WHERE o.day <= ? AND o.joined_day <= ? GROUP BY 1
+                     SELECT {grp} AS grp, sum(o.revenue_cents) AS cents, count(*) AS heads
+                     FROM member_summary o {join} WHERE o.joined_day <= $1 GROUP BY 1
                      UNION ALL
-                     SELECT {grp}, 0, count(*) FROM members o {join} WHERE o.joined_at < ? GROUP BY 1
+                     SELECT {grp}, -sum(o.cents), 0 FROM member_days o {join}
+                     WHERE o.day > $1 AND o.joined_day <= $1 GROUP BY 1
                  ) GROUP BY grp"
             ),
-            vec![end.clone(), end, after],
+            vec![end],
         ),
         // 复购率: of the members with a purchase in W, the share who purchased on two or
         // more distinct days in W (two orders on one day are one visit). Each member's
@@ -286,40 +330,31 @@ pub fn grouped(
         // before D (no purchase in [D - C, D]). Of the members not churned at the end of
         // the day before W starts (a purchase in the base range [S - 1 - C, S - 1]), the
         // share churned at the end of T (no purchase in the recent range [T - C, T]).
-        // The base is each member's last purchase day in the base range; the base
-        // members who stayed are those whose first purchase day in the recent range is
-        // itself in the base range, or follows a purchase that is.
+        // Each base member is one row: their last purchase day in the base range. They
+        // stayed if that day is already in the recent range or their next purchase is
+        // by T; when W is longer than C, a next purchase before the recent range leaves
+        // the question open, and the recent range is looked up.
         Metric::ChurnRate => {
             let c = Days::new(u64::from(cfg.churn_days));
             let base_to = w.start() - Days::new(1);
-            let base_from = day(base_to - c);
-            let (base_to, recent_from) = (day(base_to), day(w.end - c));
+            let recent_from = w.end - c;
+            let gap = if recent_from > base_to {
+                "OR (o.next_purchase_day < $3 AND o.member_id NOT IN (
+                        SELECT member_id FROM member_days WHERE purchases > 0 AND day BETWEEN $3 AND $4))"
+            } else {
+                ""
+            };
             run(
                 format!(
-                    "SELECT grp, sum(base) - sum(stayed), sum(base) FROM (
-                         SELECT {grp} AS grp, count(*) AS base, 0 AS stayed FROM member_days o {join}
-                         WHERE o.purchases > 0 AND o.day BETWEEN ? AND ?
-                           AND (o.next_purchase_day IS NULL OR o.next_purchase_day > ?)
-                         GROUP BY 1
-                         UNION ALL
-                         SELECT {grp}, 0, count(*) FROM member_days o {join}
-                         WHERE o.purchases > 0 AND o.day BETWEEN ? AND ?
-                           AND (o.prev_purchase_day IS NULL OR o.prev_purchase_day < ?)
-                           AND (o.day <= ? OR o.prev_purchase_day BETWEEN ? AND ?)
-                         GROUP BY 1
-                     ) GROUP BY grp"
+                    "SELECT {grp},
+                            count(*) FILTER (WHERE o.day < $3 AND (o.next_purchase_day IS NULL OR o.next_purchase_day > $4 {gap})),
+                            count(*)
+                     FROM member_days o {join}
+                     WHERE o.purchases > 0 AND o.day BETWEEN $1 AND $2
+                       AND (o.next_purchase_day IS NULL OR o.next_purchase_day > $2)
+                     GROUP BY 1"
                 ),
-                vec![
-                    base_from.clone(),
-                    base_to.clone(),
-                    base_to.clone(),
-                    recent_from.clone(),
-                    end,
-                    recent_from,
-                    base_to.clone(),
-                    base_from,
-                    base_to,
-                ],
+                vec![day(base_to - c), day(base_to), day(recent_from), end],
             )
         }
         // 会员数: members who joined on or before T.
@@ -578,8 +613,10 @@ pub fn breakdown(
     let cmp = req.compare.of(&req.window);
     let mut per_window = Vec::new();
     let mut groups = Vec::new();
-    for w in [&req.window, &cmp] {
-        scope.prepare(conn, w.end, cfg)?;
+    for (i, w) in [&req.window, &cmp].into_iter().enumerate() {
+        if i == 0 || scope.depends_on_as_of() {
+            scope.prepare(conn, w.end, cfg)?;
+        }
         for g in scope.groups(conn)? {
             if !groups.contains(&g) {
                 groups.push(g);
@@ -675,3 +712,4 @@ pub fn money_per(cents: i64, heads: i64, why_empty: &str) -> Measure {
         reason: None,
     }
 }
+

@@ -228,6 +228,24 @@ impl Scope {
         Ok(())
     }
 
+    /// Whether a member's group or membership can change with T (stages, RFM, age,
+    /// extended RFM); otherwise one preparation serves every window.
+    pub fn depends_on_as_of(&self) -> bool {
+        self.dimension
+            .into_iter()
+            .chain(self.filters.iter().map(|f| f.dimension))
+            .any(|d| {
+                matches!(
+                    d,
+                    Dimension::AgeBand
+                        | Dimension::LifecycleStage
+                        | Dimension::RfmSegment
+                        | Dimension::FavouriteCategory
+                        | Dimension::PreferredChannel
+                )
+            })
+    }
+
     /// The join that restricts facts aliased `alias` to the scope ("" for every member).
     pub fn join(&self, alias: &str) -> String {
         if self.is_all() {

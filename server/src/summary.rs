@@ -1,4 +1,4 @@
-//! The per-member summary: each member's first and last purchase, purchases, net revenue,
+//! The per-member summary: each member's join day, first and last purchase, purchases, net revenue,
 //! returns and points, kept up to date as data lands so that member-level questions do
 //! not rescan every order. The raw tables stay the truth: [`rebuild`] derives the whole
 //! summary from them, and the tests check that the kept and the rebuilt summaries agree.
@@ -47,6 +47,7 @@ const POINT_FACTS: &str = "
 const TABLE: &str = "
     CREATE OR REPLACE TABLE member_summary (
         member_id         VARCHAR PRIMARY KEY,
+        joined_day        DATE,
         first_purchase_at TIMESTAMP,
         last_purchase_at  TIMESTAMP,
         purchases         BIGINT NOT NULL,
@@ -59,7 +60,7 @@ const TABLE: &str = "
     );";
 
 const COLUMNS: &str =
-    "member_id, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents,
+    "member_id, joined_day, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents,
                        points_earned, points_redeemed, points_expired, points_adjusted";
 
 /// The `member_days` rows of the members in `{members}` (a relation of member ids),
@@ -124,13 +125,14 @@ pub fn rebuild(conn: &Connection) -> Result<()> {
     conn.execute_batch(&format!(
         "{TABLE}
          INSERT INTO member_summary ({COLUMNS})
-         SELECT ids.member_id, o.first_purchase_at, o.last_purchase_at,
+         SELECT ids.member_id, CAST(m.joined_at AS DATE), o.first_purchase_at, o.last_purchase_at,
                 coalesce(o.purchases, 0), coalesce(o.revenue_cents, 0), coalesce(o.returns_cents, 0),
                 coalesce(p.points_earned, 0), coalesce(p.points_redeemed, 0),
                 coalesce(p.points_expired, 0), coalesce(p.points_adjusted, 0)
          FROM (SELECT member_id FROM members
                UNION SELECT member_id FROM orders WHERE member_id IS NOT NULL
                UNION SELECT member_id FROM points) ids
+         LEFT JOIN members m USING (member_id)
          LEFT JOIN ({orders}) o USING (member_id)
          LEFT JOIN ({points}) p USING (member_id);
          {DAY_TABLES}
@@ -185,14 +187,14 @@ pub fn apply_new(conn: &Connection) -> Result<()> {
     if exists("mp_new_members")? {
         conn.execute_batch(&format!(
             "INSERT INTO member_summary ({COLUMNS})
-             SELECT member_id, NULL, NULL, 0, 0, 0, 0, 0, 0, 0 FROM mp_new_members
-             ON CONFLICT (member_id) DO NOTHING;"
+             SELECT member_id, CAST(joined_at AS DATE), NULL, NULL, 0, 0, 0, 0, 0, 0, 0 FROM mp_new_members
+             ON CONFLICT (member_id) DO UPDATE SET joined_day = excluded.joined_day;"
         ))?;
     }
     if exists("mp_new_orders")? {
         conn.execute_batch(&format!(
             "INSERT INTO member_summary ({COLUMNS})
-             SELECT member_id, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents, 0, 0, 0, 0
+             SELECT member_id, NULL, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents, 0, 0, 0, 0
              FROM ({orders})
              ON CONFLICT (member_id) DO UPDATE SET
                  first_purchase_at = least(member_summary.first_purchase_at, excluded.first_purchase_at),
@@ -206,7 +208,7 @@ pub fn apply_new(conn: &Connection) -> Result<()> {
     if exists("mp_new_points")? {
         conn.execute_batch(&format!(
             "INSERT INTO member_summary ({COLUMNS})
-             SELECT member_id, NULL, NULL, 0, 0, 0, points_earned, points_redeemed, points_expired, points_adjusted
+             SELECT member_id, NULL, NULL, NULL, 0, 0, 0, points_earned, points_redeemed, points_expired, points_adjusted
              FROM ({points})
              ON CONFLICT (member_id) DO UPDATE SET
                  points_earned = member_summary.points_earned + excluded.points_earned,
