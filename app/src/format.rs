@@ -87,3 +87,17 @@ mod tests {
         assert_eq!(percent(1.0), "100.0%");
     }
 }
+
+/// Percent-encodes a query-string value (UTF-8; unreserved characters stay).
+pub fn url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

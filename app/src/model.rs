@@ -13,6 +13,10 @@ pub struct OverviewQuery {
     pub window: Option<String>,
     /// `previous` (the window just before) or `year` (the same window a year earlier).
     pub compare: Option<String>,
+    /// Only these members: `region:华东|华南;tier:gold` (AND across dimensions, OR within one).
+    pub filters: Option<String>,
+    /// Only the members of this saved segment (its key); combines with `filters`.
+    pub segment: Option<String>,
 }
 
 /// An inclusive range of calendar dates, `YYYY-MM-DD`.
@@ -240,8 +244,23 @@ pub struct Overview {
     pub comparison_window: DateRange,
     /// Days without a purchase after which a member counts as churned.
     pub churn_days: u32,
+    /// The members counted: the saved segment's filters and the query's, combined.
+    pub segment: Option<String>,
+    pub filters: Vec<Filter>,
     /// Every metric of the catalogue, the four headline KPIs first.
     pub kpis: Vec<Kpi>,
+}
+
+/// A saved segment (SPEC §5): a named, typed filter kept in the operational store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Segment {
+    /// Lowercase letters, digits, `_` and `-`, up to 64; names it in URLs and the CLI.
+    pub key: String,
+    pub name_zh: String,
+    pub name_en: String,
+    /// `region:华东|华南;tier:gold`, validated when saved.
+    pub filters: String,
 }
 
 /// A member attribute that metrics can be broken down by and filtered on (SPEC §5).
@@ -349,6 +368,8 @@ pub struct BreakdownQuery {
     pub compare: Option<String>,
     /// `region:华东|华南;tier:gold`: AND across dimensions, OR within one.
     pub filters: Option<String>,
+    /// A saved segment's key; its filters combine with `filters`.
+    pub segment: Option<String>,
 }
 
 /// One value of the dimension and the metric for its members.
@@ -387,6 +408,8 @@ pub struct MembersQuery {
     pub sort: Option<String>,
     pub page: Option<u32>,
     pub page_size: Option<u32>,
+    /// A saved segment's key; its filters combine with `filters`.
+    pub segment: Option<String>,
 }
 
 /// A member as listed; name and phone are masked (`张*`, `138****5678`).

@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use app::model::{
     Breakdown, BreakdownQuery, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
-    OverviewQuery,
+    OverviewQuery, Segment,
 };
 use axum::{
     Json, Router,
     extract::{Path, Query, State},
     http::HeaderMap,
+    http::StatusCode,
     routing::get,
 };
 use serde_json::{Value, json};
@@ -19,6 +20,7 @@ use crate::{
     error::ApiError,
     import::{LoadReport, LoadRequest},
     operational::{self, LoadRecord},
+    rfm::RfmRule,
     services::Services,
 };
 
@@ -37,6 +39,12 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/metrics", get(metric_list))
         .route("/api/v1/members", get(member_list))
         .route("/api/v1/members/{member_id}", get(member))
+        .route("/api/v1/segments", get(segment_list).post(segment_create))
+        .route(
+            "/api/v1/segments/{key}",
+            get(segment_get).put(segment_update).delete(segment_delete),
+        )
+        .route("/api/v1/rfm-rules", get(rfm_rules).put(rfm_rules_replace))
         .route("/api/v1/loads", get(loads).post(load))
         .route("/api/v1/openapi.json", get(openapi))
         .with_state(ApiState {
@@ -108,6 +116,75 @@ async fn member(
     }
 }
 
+/// The saved segments. Use one with `segment=<key>` on the overview, breakdown and
+/// member list.
+#[utoipa::path(get, path = "/api/v1/segments", responses((status = 200, body = Vec<Segment>)))]
+async fn segment_list(State(api): State<ApiState>) -> Result<Json<Vec<Segment>>> {
+    Ok(Json(api.services.segments().await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/segments/{key}", params(("key" = String, Path)),
+    responses((status = 200, body = Segment), (status = 404, body = ApiError)))]
+async fn segment_get(
+    State(api): State<ApiState>,
+    Path(key): Path<String>,
+) -> Result<Json<Segment>> {
+    Ok(Json(api.services.segment(&key).await?))
+}
+
+/// Saves a new segment; its filters are validated (an unknown dimension is a 400
+/// naming `filters`), and a taken key is a 409.
+#[utoipa::path(post, path = "/api/v1/segments", request_body = Segment,
+    responses((status = 201, body = Segment), (status = 400, body = ApiError), (status = 409, body = ApiError)))]
+async fn segment_create(
+    State(api): State<ApiState>,
+    Json(segment): Json<Segment>,
+) -> Result<(StatusCode, Json<Segment>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(api.services.create_segment(segment).await?),
+    ))
+}
+
+/// Replaces a segment's names and filters (the key in the path wins over the body's).
+#[utoipa::path(put, path = "/api/v1/segments/{key}", params(("key" = String, Path)), request_body = Segment,
+    responses((status = 200, body = Segment), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+async fn segment_update(
+    State(api): State<ApiState>,
+    Path(key): Path<String>,
+    Json(mut segment): Json<Segment>,
+) -> Result<Json<Segment>> {
+    segment.key = key;
+    Ok(Json(api.services.update_segment(segment).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/segments/{key}", params(("key" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = ApiError)))]
+async fn segment_delete(
+    State(api): State<ApiState>,
+    Path(key): Path<String>,
+) -> Result<StatusCode> {
+    api.services.delete_segment(&key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The RFM rule table: named segments by score ranges, first match by priority.
+#[utoipa::path(get, path = "/api/v1/rfm-rules", responses((status = 200, body = Vec<RfmRule>)))]
+async fn rfm_rules(State(api): State<ApiState>) -> Result<Json<Vec<RfmRule>>> {
+    Ok(Json(api.services.rfm_rules().await?))
+}
+
+/// Replaces the whole RFM rule table (validated: ranges within 1–5, unique keys and
+/// priorities); the `rfm_segment` dimension uses it from the next request on.
+#[utoipa::path(put, path = "/api/v1/rfm-rules", request_body = Vec<RfmRule>,
+    responses((status = 200, body = Vec<RfmRule>), (status = 400, body = ApiError)))]
+async fn rfm_rules_replace(
+    State(api): State<ApiState>,
+    Json(rules): Json<Vec<RfmRule>>,
+) -> Result<Json<Vec<RfmRule>>> {
+    Ok(Json(api.services.replace_rfm_rules(rules).await?))
+}
+
 /// The latest data loads, newest first.
 #[utoipa::path(get, path = "/api/v1/loads", responses((status = 200, body = Vec<LoadRecord>)))]
 async fn loads(State(api): State<ApiState>) -> Result<Json<Vec<LoadRecord>>> {
@@ -138,7 +215,22 @@ async fn load(
         title = "MemberPulse API",
         description = "Member-health metrics, breakdowns and members of a retail loyalty programme."
     ),
-    paths(health, overview, breakdown, metric_list, member_list, member, loads)
+    paths(
+        health,
+        overview,
+        breakdown,
+        metric_list,
+        member_list,
+        member,
+        segment_list,
+        segment_get,
+        segment_create,
+        segment_update,
+        segment_delete,
+        rfm_rules,
+        rfm_rules_replace,
+        loads
+    )
 )]
 struct ApiDoc;
 
@@ -176,6 +268,9 @@ mod tests {
             "/api/v1/members",
             "/api/v1/members/{member_id}",
             "/api/v1/loads",
+            "/api/v1/segments",
+            "/api/v1/segments/{key}",
+            "/api/v1/rfm-rules",
         ] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
         }
@@ -189,6 +284,8 @@ mod tests {
             "Dimension",
             "MemberPage",
             "Member360",
+            "Segment",
+            "RfmRule",
             "ApiError",
         ] {
             assert!(schemas[schema].is_object(), "{schema}: {}", schemas);
@@ -207,7 +304,8 @@ mod tests {
                 "as_of",
                 "window",
                 "compare",
-                "filters"
+                "filters",
+                "segment"
             ]
         );
     }

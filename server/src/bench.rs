@@ -93,7 +93,7 @@ pub fn run(
         "overview: 4 headline KPIs, window + comparison",
         rounds,
         || {
-            let kpis = metrics::kpis(conn, req, cfg, &Metric::HEADLINE)?;
+            let kpis = metrics::kpis(conn, req, cfg, &Metric::HEADLINE, &Scope::all())?;
             Ok(kpis
                 .iter()
                 .flat_map(|k| {
@@ -166,6 +166,7 @@ pub fn run(
                         sort: Some("-revenue".to_string()),
                         page: Some(1),
                         page_size: Some(50),
+                        segment: None,
                     },
                     cfg,
                     rules.clone(),

@@ -9,7 +9,7 @@ use std::{
 
 use app::{
     format,
-    model::{Breakdown, BreakdownQuery, Overview, OverviewQuery},
+    model::{Breakdown, BreakdownQuery, Overview, OverviewQuery, Segment},
 };
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
@@ -168,8 +168,36 @@ pub enum Command {
         /// Only members matching `dimension:value|value;dimension:value`.
         #[arg(long)]
         filters: Option<String>,
+        /// Only the members of this saved segment (see `memberpulse segments`).
+        #[arg(long)]
+        segment: Option<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// List, save or delete saved segments.
+    Segments {
+        #[command(subcommand)]
+        action: Option<SegmentAction>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum SegmentAction {
+    /// Print the saved segments (the default).
+    List,
+    /// Save a segment (replacing one with the same key).
+    Save {
+        key: String,
+        /// `dimension:value|value;dimension:value`, e.g. `region:华东;rfm_segment:at_risk`.
+        #[arg(long)]
+        filters: String,
+        #[arg(long)]
+        name_zh: String,
+        #[arg(long)]
+        name_en: String,
+    },
+    Delete {
+        key: String,
     },
 }
 
@@ -284,6 +312,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Segments { ref action } => {
+            let services = open(&cli).await?;
+            segments(&services, action.clone()).await
+        }
         Command::Bench {
             ref as_of,
             ref window,
@@ -297,6 +329,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 as_of: as_of.clone(),
                 window: Some(window.clone()),
                 compare: Some(compare.clone()),
+                ..Default::default()
             };
             let cases = services
                 .analytics
@@ -343,6 +376,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             ref by,
             ref metric,
             ref filters,
+            ref segment,
             json,
         } => {
             let services = open(&cli).await?;
@@ -356,6 +390,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         window: Some(window.clone()),
                         compare: Some(compare.clone()),
                         filters: filters.clone(),
+                        segment: segment.clone(),
                     })
                     .await?;
                 show(json, &breakdown, format_breakdown);
@@ -367,12 +402,47 @@ pub async fn run(cli: Cli) -> Result<()> {
                     as_of: as_of.clone(),
                     window: Some(window.clone()),
                     compare: Some(compare.clone()),
+                    filters: filters.clone(),
+                    segment: segment.clone(),
                 })
                 .await?;
             show(json, &overview, format_overview);
             Ok(())
         }
     }
+}
+
+async fn segments(services: &Services, action: Option<SegmentAction>) -> Result<()> {
+    match action.unwrap_or(SegmentAction::List) {
+        SegmentAction::List => {
+            for s in services.segments().await? {
+                println!("{:<24} {:<16} {:<24} {}", s.key, s.name_zh, s.name_en, s.filters);
+            }
+        }
+        SegmentAction::Save {
+            key,
+            filters,
+            name_zh,
+            name_en,
+        } => {
+            let segment = Segment {
+                key,
+                name_zh,
+                name_en,
+                filters,
+            };
+            let saved = match services.create_segment(segment.clone()).await {
+                Err(Error::Conflict(_)) => services.update_segment(segment).await?,
+                other => other?,
+            };
+            println!("saved segment {} ({})", saved.key, saved.filters);
+        }
+        SegmentAction::Delete { key } => {
+            services.delete_segment(&key).await?;
+            println!("deleted segment {key}");
+        }
+    }
+    Ok(())
 }
 
 fn default_end() -> NaiveDate {

@@ -22,6 +22,9 @@ pub enum Error {
     /// What was asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// It exists already (e.g. a segment key taken).
+    #[error("{0}")]
+    Conflict(String),
     #[error("analytics database: {0}")]
     DuckDb(#[from] duckdb::Error),
     #[error("operational database: {0}")]
@@ -52,6 +55,7 @@ impl Error {
             Error::BadParam { .. } | Error::Load(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -59,9 +63,11 @@ impl Error {
     /// The message a client may see.
     pub fn public_message(&self) -> String {
         match self {
-            Error::BadParam { .. } | Error::Load(_) | Error::Unauthorized | Error::NotFound(_) => {
-                self.to_string()
-            }
+            Error::BadParam { .. }
+            | Error::Load(_)
+            | Error::Unauthorized
+            | Error::NotFound(_)
+            | Error::Conflict(_) => self.to_string(),
             _ => "internal error; the server log has the details".to_string(),
         }
     }

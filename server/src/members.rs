@@ -1,7 +1,9 @@
 //! Members: the members behind any filter, paged and sorted, and one member's 360 record.
 //! Name and phone are personal data and leave this module masked.
 
-use app::model::{Member360, MemberOrder, MemberPage, MemberPoints, MemberRow, MembersQuery};
+use app::model::{
+    Filter, Member360, MemberOrder, MemberPage, MemberPoints, MemberRow, MembersQuery,
+};
 use chrono::NaiveDate;
 use duckdb::{Connection, params, params_from_iter, types::Value};
 
@@ -70,7 +72,7 @@ fn row(r: &duckdb::Row<'_>) -> duckdb::Result<MemberRow> {
     })
 }
 
-/// The members matching the filters (as of T), with their summary, one page of them.
+/// The members matching the query's filters (as of T), with their summary, one page.
 pub fn list(
     conn: &Connection,
     q: &MembersQuery,
@@ -78,6 +80,18 @@ pub fn list(
     rules: Vec<RfmRule>,
 ) -> Result<MemberPage> {
     let filters = segment::parse_filters(q.filters.as_deref().unwrap_or(""))?;
+    list_in(conn, q, filters, cfg, rules)
+}
+
+/// Like [`list`], with the filters already worked out (e.g. a saved segment's and the
+/// query's, intersected); the query's own `filters` text is not read.
+pub fn list_in(
+    conn: &Connection,
+    q: &MembersQuery,
+    filters: Vec<Filter>,
+    cfg: MetricConfig,
+    rules: Vec<RfmRule>,
+) -> Result<MemberPage> {
     let as_of = as_of(conn, q.as_of.as_deref())?;
     let sort = q.sort.clone().unwrap_or_else(|| "-revenue".to_string());
     let (key, descending) = match sort.strip_prefix('-') {

@@ -191,10 +191,17 @@ pub fn latest_order_date(conn: &Connection) -> Result<Option<NaiveDate>> {
     Ok(text.and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok()))
 }
 
-/// Every metric of the catalogue for a window and its comparison window.
-pub fn overview(conn: &Connection, req: Request, cfg: MetricConfig) -> Result<Overview> {
+/// Every metric of the catalogue for a window and its comparison window, over the
+/// members of `scope` (which has no dimension), `segment` naming where its filters came from.
+pub fn overview(
+    conn: &Connection,
+    req: Request,
+    cfg: MetricConfig,
+    scope: &Scope,
+    segment: Option<String>,
+) -> Result<Overview> {
     let cmp = req.compare.of(&req.window);
-    let kpis = kpis(conn, req, cfg, &Metric::ALL)?;
+    let kpis = kpis(conn, req, cfg, &Metric::ALL, scope)?;
     Ok(Overview {
         as_of: req.window.end.to_string(),
         window_days: req.window.days,
@@ -202,18 +209,50 @@ pub fn overview(conn: &Connection, req: Request, cfg: MetricConfig) -> Result<Ov
         window: req.window.range(),
         comparison_window: cmp.range(),
         churn_days: cfg.churn_days,
+        segment,
+        filters: scope.filters.clone(),
         kpis,
     })
 }
 
-/// Some metrics, over every member, for a window and its comparison window.
+/// Some metrics, over the members of `scope` (no dimension), for a window and its
+/// comparison window.
 pub fn kpis(
     conn: &Connection,
     req: Request,
     cfg: MetricConfig,
     metrics: &[Metric],
+    scope: &Scope,
 ) -> Result<Vec<Kpi>> {
     let cmp = req.compare.of(&req.window);
+    if !scope.filters.is_empty() {
+        // The scope is a temp table of this connection, prepared for each window's T.
+        let mut per_window = Vec::new();
+        for w in [&req.window, &cmp] {
+            scope.prepare(conn, w.end, cfg)?;
+            per_window.push(
+                metrics
+                    .iter()
+                    .map(|&m| {
+                        let rows = grouped(conn, m, w, cfg, scope)?;
+                        Ok(finish(m, rows.first().map_or((0, 0), |r| (r.1, r.2))))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        let comparison = per_window.pop().unwrap_or_default();
+        let current = per_window.pop().unwrap_or_default();
+        return Ok(metrics
+            .iter()
+            .zip(current.into_iter().zip(comparison))
+            .map(|(&key, (current, comparison))| Kpi {
+                key,
+                unit: key.unit(),
+                current,
+                comparison,
+            })
+            .collect());
+    }
     let kpi = |conn: &Connection, key: Metric| -> Result<Kpi> {
         Ok(Kpi {
             key,
@@ -432,6 +471,10 @@ pub fn grouped(
                 ),
                 vec![start, end],
             )?;
+            if rows.is_empty() {
+                // Members who spent nothing still have a share: none of all revenue.
+                return Ok(vec![("all".to_string(), 0, all)]);
+            }
             Ok(rows.into_iter().map(|(g, n, _)| (g, n, all)).collect())
         }
         // 客单价: members' net revenue in W (returns lower it) ÷ their purchases in W.

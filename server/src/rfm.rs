@@ -11,19 +11,98 @@ use duckdb::types::Value;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::{Result, operational::Pool};
+use crate::{Error, Result, operational::Pool};
 
 pub const LOOKBACK_DAYS: u64 = 365;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A named segment: members whose R, F and M scores all lie in these inclusive ranges
+/// (`[min, max]`, 1–5), unless a rule of lower priority number took them first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RfmRule {
     pub priority: i64,
     pub key: String,
     pub name_zh: String,
     pub name_en: String,
+    #[schema(value_type = Vec<i64>)]
     pub r: (i64, i64),
+    #[schema(value_type = Vec<i64>)]
     pub f: (i64, i64),
+    #[schema(value_type = Vec<i64>)]
     pub m: (i64, i64),
+}
+
+/// Checks a whole rule table; the error names the rule and field at fault.
+pub fn validate(rules: &[RfmRule]) -> Result<()> {
+    if rules.is_empty() || rules.len() > 30 {
+        return Err(Error::bad_param("rules", "expected 1 to 30 rules"));
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        let at = |field: &str| format!("rules[{i}].{field}");
+        let key_ok = (1..=64).contains(&rule.key.len())
+            && rule
+                .key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !key_ok || ["other", "no_purchase"].contains(&rule.key.as_str()) {
+            return Err(Error::bad_param(
+                at("key"),
+                format!(
+                    "expected lowercase letters, digits and _ (not other or no_purchase), got {:?}",
+                    rule.key
+                ),
+            ));
+        }
+        if rules[..i].iter().any(|r| r.key == rule.key) {
+            return Err(Error::bad_param(at("key"), format!("{:?} appears twice", rule.key)));
+        }
+        if rules[..i].iter().any(|r| r.priority == rule.priority) {
+            return Err(Error::bad_param(
+                at("priority"),
+                format!("priority {} appears twice", rule.priority),
+            ));
+        }
+        for (field, name) in [("name_zh", &rule.name_zh), ("name_en", &rule.name_en)] {
+            if name.trim().is_empty() {
+                return Err(Error::bad_param(at(field), "must not be empty"));
+            }
+        }
+        for (field, (lo, hi)) in [("r", rule.r), ("f", rule.f), ("m", rule.m)] {
+            if !(1 <= lo && lo <= hi && hi <= 5) {
+                return Err(Error::bad_param(
+                    at(field),
+                    format!("expected [min, max] with 1 <= min <= max <= 5, got [{lo}, {hi}]"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the whole rule table in one transaction, after validating it.
+pub async fn replace(pool: &Pool, rules: &[RfmRule]) -> Result<()> {
+    validate(rules)?;
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM rfm_rules").execute(&mut *tx).await?;
+    for rule in rules {
+        sqlx::query(
+            "INSERT INTO rfm_rules (priority, key, name_zh, name_en, r_min, r_max, f_min, f_max, m_min, m_max)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(rule.priority)
+        .bind(&rule.key)
+        .bind(rule.name_zh.trim())
+        .bind(rule.name_en.trim())
+        .bind(rule.r.0)
+        .bind(rule.r.1)
+        .bind(rule.f.0)
+        .bind(rule.f.1)
+        .bind(rule.m.0)
+        .bind(rule.m.1)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn rules(pool: &Pool) -> Result<Vec<RfmRule>> {

@@ -205,6 +205,11 @@ impl Scope {
         }
         let mut conditions = Vec::new();
         for f in &self.filters {
+            if f.values.is_empty() {
+                // Filters that intersect to nothing match no member.
+                conditions.push("FALSE".to_string());
+                continue;
+            }
             let (sql, bound) = compiled(f.dimension, as_of, cfg, &self.rfm_rules);
             params.extend(bound);
             params.extend(f.values.iter().map(|v| Value::Text(v.clone())));
@@ -270,5 +275,134 @@ impl Scope {
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<duckdb::Result<Vec<_>>>()?;
         Ok(groups)
+    }
+}
+
+/// Both sets of filters at once: a dimension filtered in both keeps the values in both.
+pub fn intersect(mut a: Vec<Filter>, b: Vec<Filter>) -> Vec<Filter> {
+    for f in b {
+        match a.iter_mut().find(|g| g.dimension == f.dimension) {
+            Some(g) => g.values.retain(|v| f.values.contains(v)),
+            None => a.push(f),
+        }
+    }
+    a
+}
+
+/// Saved segments, kept in the operational store (sqlx).
+pub mod saved {
+    use app::model::Segment;
+    use sqlx::Row;
+
+    use super::parse_filters;
+    use crate::{Error, Result, operational::Pool};
+
+    /// Checks a segment before it is stored; the error names the field.
+    pub fn validate(s: &Segment) -> Result<()> {
+        let key_ok = (1..=64).contains(&s.key.len())
+            && s
+                .key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !key_ok {
+            return Err(Error::bad_param(
+                "key",
+                format!(
+                    "expected 1 to 64 lowercase letters, digits, _ or -, got {:?}",
+                    s.key
+                ),
+            ));
+        }
+        for (field, name) in [("name_zh", &s.name_zh), ("name_en", &s.name_en)] {
+            if name.trim().is_empty() || name.chars().count() > 100 {
+                return Err(Error::bad_param(field, "expected 1 to 100 characters"));
+            }
+        }
+        if parse_filters(&s.filters)?.is_empty() {
+            return Err(Error::bad_param(
+                "filters",
+                "a segment needs at least one filter, e.g. region:华东",
+            ));
+        }
+        Ok(())
+    }
+
+    fn segment(r: sqlx::sqlite::SqliteRow) -> Segment {
+        Segment {
+            key: r.get(0),
+            name_zh: r.get(1),
+            name_en: r.get(2),
+            filters: r.get(3),
+        }
+    }
+
+    pub async fn list(pool: &Pool) -> Result<Vec<Segment>> {
+        let rows = sqlx::query("SELECT key, name_zh, name_en, filters FROM segments ORDER BY key")
+            .fetch_all(pool)
+            .await?;
+        Ok(rows.into_iter().map(segment).collect())
+    }
+
+    pub async fn get(pool: &Pool, key: &str) -> Result<Segment> {
+        sqlx::query("SELECT key, name_zh, name_en, filters FROM segments WHERE key = ?")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?
+            .map(segment)
+            .ok_or_else(|| Error::NotFound(format!("no saved segment {key:?}")))
+    }
+
+    /// Stores a new segment; its key must be free.
+    pub async fn create(pool: &Pool, s: &Segment) -> Result<()> {
+        validate(s)?;
+        let done = sqlx::query(
+            "INSERT INTO segments (key, name_zh, name_en, filters, created_at, updated_at)
+             VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&s.key)
+        .bind(s.name_zh.trim())
+        .bind(s.name_en.trim())
+        .bind(&s.filters)
+        .execute(pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict(format!(
+                "a segment {:?} exists already",
+                s.key
+            )));
+        }
+        Ok(())
+    }
+
+    /// Replaces an existing segment's names and filters.
+    pub async fn update(pool: &Pool, s: &Segment) -> Result<()> {
+        validate(s)?;
+        let done = sqlx::query(
+            "UPDATE segments SET name_zh = ?, name_en = ?, filters = ?,
+                                 updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+             WHERE key = ?",
+        )
+        .bind(s.name_zh.trim())
+        .bind(s.name_en.trim())
+        .bind(&s.filters)
+        .bind(&s.key)
+        .execute(pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("no saved segment {:?}", s.key)));
+        }
+        Ok(())
+    }
+
+    pub async fn delete(pool: &Pool, key: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM segments WHERE key = ?")
+            .bind(key)
+            .execute(pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("no saved segment {key:?}")));
+        }
+        Ok(())
     }
 }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use app::{
     model::{
-        Breakdown, BreakdownQuery, Dimension, Member360, MemberPage, MembersQuery, Metric,
-        Overview, OverviewQuery,
+        Breakdown, BreakdownQuery, Dimension, Filter, Member360, MemberPage, MembersQuery,
+        Metric, Overview, OverviewQuery, Segment,
     },
     state::{Engine, EngineError, EngineFuture},
 };
@@ -31,18 +31,79 @@ pub struct Services {
 impl Services {
     pub async fn overview(&self, query: OverviewQuery) -> Result<Overview> {
         let cfg = self.metrics;
+        let filters = self
+            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .await?;
+        let rules = if filters.is_empty() {
+            Vec::new()
+        } else {
+            rfm::rules(&self.ops).await?
+        };
         self.analytics
             .read(move |conn| {
                 let req = metrics::resolve(conn, &query)?;
-                metrics::overview(conn, req, cfg)
+                let scope = Scope::new(filters, None).with_rules(rules);
+                metrics::overview(conn, req, cfg, &scope, query.segment)
             })
             .await
+    }
+
+    /// The filters of a request: its own and, if it names one, a saved segment's
+    /// (a dimension filtered by both keeps the values in both).
+    pub async fn filters(&self, filters: Option<&str>, segment: Option<&str>) -> Result<Vec<Filter>> {
+        let own = segment::parse_filters(filters.unwrap_or(""))?;
+        match segment.filter(|s| !s.is_empty()) {
+            None => Ok(own),
+            Some(key) => {
+                let saved = segment::saved::get(&self.ops, key)
+                    .await
+                    .map_err(|e| match e {
+                        Error::NotFound(m) => Error::bad_param("segment", m),
+                        other => other,
+                    })?;
+                Ok(segment::intersect(segment::parse_filters(&saved.filters)?, own))
+            }
+        }
+    }
+
+    pub async fn segments(&self) -> Result<Vec<Segment>> {
+        segment::saved::list(&self.ops).await
+    }
+
+    pub async fn segment(&self, key: &str) -> Result<Segment> {
+        segment::saved::get(&self.ops, key).await
+    }
+
+    pub async fn create_segment(&self, s: Segment) -> Result<Segment> {
+        segment::saved::create(&self.ops, &s).await?;
+        self.segment(&s.key).await
+    }
+
+    pub async fn update_segment(&self, s: Segment) -> Result<Segment> {
+        segment::saved::update(&self.ops, &s).await?;
+        self.segment(&s.key).await
+    }
+
+    pub async fn delete_segment(&self, key: &str) -> Result<()> {
+        segment::saved::delete(&self.ops, key).await
+    }
+
+    pub async fn rfm_rules(&self) -> Result<Vec<rfm::RfmRule>> {
+        rfm::rules(&self.ops).await
+    }
+
+    pub async fn replace_rfm_rules(&self, rules: Vec<rfm::RfmRule>) -> Result<Vec<rfm::RfmRule>> {
+        rfm::replace(&self.ops, &rules).await?;
+        rfm::rules(&self.ops).await
     }
 
     /// A metric broken down by a dimension, under filters.
     pub async fn breakdown(&self, query: BreakdownQuery) -> Result<Breakdown> {
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
+        let filters = self
+            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .await?;
         self.analytics
             .read(move |conn| {
                 let metric = match query.metric.as_deref() {
@@ -60,13 +121,13 @@ impl Services {
                     })?,
                     None => return Err(Error::bad_param("dimension", "missing")),
                 };
-                let filters = segment::parse_filters(query.filters.as_deref().unwrap_or(""))?;
                 let req = metrics::resolve(
                     conn,
                     &OverviewQuery {
                         as_of: query.as_of,
                         window: query.window,
                         compare: query.compare,
+                        ..Default::default()
                     },
                 )?;
                 metrics::breakdown(
@@ -83,8 +144,11 @@ impl Services {
     pub async fn members(&self, query: MembersQuery) -> Result<MemberPage> {
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
+        let filters = self
+            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .await?;
         self.analytics
-            .read(move |conn| members::list(conn, &query, cfg, rules))
+            .read(move |conn| members::list_in(conn, &query, filters, cfg, rules))
             .await
     }
 

@@ -26,6 +26,8 @@ pub fn OverviewPage() -> impl IntoView {
             as_of: q.get("as_of").filter(|s| !s.is_empty()),
             window: q.get("window").filter(|s| !s.is_empty()),
             compare: q.get("compare").filter(|s| !s.is_empty()),
+            filters: q.get("filters").filter(|s| !s.is_empty()),
+            segment: q.get("segment").filter(|s| !s.is_empty()),
         })
     };
     let overview = Resource::new(query, get_overview);
@@ -100,9 +102,11 @@ fn overview_url(q: &OverviewQuery) -> String {
         ("as_of", &q.as_of),
         ("window", &q.window),
         ("compare", &q.compare),
+        ("filters", &q.filters),
+        ("segment", &q.segment),
     ] {
         if let Some(v) = value {
-            parts.push(format!("{name}={v}"));
+            parts.push(format!("{name}={}", crate::format::url_encode(v)));
         }
     }
     format!("/?{}", parts.join("&"))
