@@ -153,6 +153,8 @@ fn overview_pairs_each_kpi_with_its_comparison_window() {
             compare: Compare::Previous,
         },
         CFG,
+        &server::segment::Scope::all(),
+        None,
     )
     .unwrap();
     assert_eq!(o.kpis.len(), Metric::ALL.len());
@@ -205,6 +207,7 @@ fn bad_parameters_are_named() {
         as_of: as_of.map(Into::into),
         window: window.map(Into::into),
         compare: compare.map(Into::into),
+        ..Default::default()
     };
     for (query, param) in [
         (q(None, Some("30"), None), "window"),
