@@ -481,3 +481,46 @@ pub struct Member360 {
     /// Newest first.
     pub points: Vec<MemberPoints>,
 }
+
+/// A cohort request: join-month cohorts as of T; raw text, validated on the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct CohortQuery {
+    /// T as `YYYY-MM-DD`; default: the date of the latest order.
+    pub as_of: Option<String>,
+    /// How many join months, ending with T's month (1 to 60; default 24).
+    pub cohorts: Option<u32>,
+    /// Filters as in [`BreakdownQuery::filters`].
+    pub filters: Option<String>,
+    /// A saved segment's key; its filters combine with `filters`.
+    pub segment: Option<String>,
+}
+
+/// Join-month cohorts (SPEC §4): retention by month since joining and LTV by age.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Cohorts {
+    pub as_of: String,
+    pub filters: Vec<Filter>,
+    /// The ages, in months, of the `ltv` cells: 1, 3, 6, 12, 24.
+    pub ltv_ages: Vec<u32>,
+    /// One row per join month, oldest first.
+    pub cohorts: Vec<CohortRow>,
+    /// Every listed cohort together: per age, over the cohorts that have reached it.
+    pub all: CohortRow,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CohortRow {
+    /// The join month, `YYYY-MM` (`all` for the total row).
+    pub cohort: String,
+    /// Members who joined that month (by T).
+    pub members: i64,
+    /// Cell k: the share of the cohort with a purchase in calendar month k after the join
+    /// month (k = 0 is the join month itself); `null` for months after T's month.
+    pub retention: Vec<Option<Measure>>,
+    /// Per age in `ltv_ages`: mean net revenue per member from joining up to that many
+    /// months after their own join day; `null` until every member of the cohort is that old.
+    pub ltv: Vec<Option<Measure>>,
+}

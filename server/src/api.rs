@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use app::model::{
-    Breakdown, BreakdownQuery, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
+    Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
     OverviewQuery, Segment,
 };
 use axum::{
@@ -37,6 +37,7 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/overview", get(overview))
         .route("/api/v1/breakdown", get(breakdown))
         .route("/api/v1/metrics", get(metric_list))
+        .route("/api/v1/cohorts", get(cohorts))
         .route("/api/v1/members", get(member_list))
         .route("/api/v1/members/{member_id}", get(member))
         .route("/api/v1/segments", get(segment_list).post(segment_create))
@@ -114,6 +115,17 @@ async fn member(
         Some(m) => Ok(Json(m)),
         None => Err(Error::NotFound(format!("no member {member_id:?}"))),
     }
+}
+
+/// Join-month cohorts as of T: the retention matrix (share of each cohort purchasing
+/// in each month since joining) and LTV at 1, 3, 6, 12 and 24 months.
+#[utoipa::path(get, path = "/api/v1/cohorts", params(CohortQuery),
+    responses((status = 200, body = Cohorts), (status = 400, description = "a bad parameter, named", body = ApiError)))]
+async fn cohorts(
+    State(api): State<ApiState>,
+    Query(query): Query<CohortQuery>,
+) -> Result<Json<Cohorts>> {
+    Ok(Json(api.services.cohorts(query).await?))
 }
 
 /// The saved segments. Use one with `segment=<key>` on the overview, breakdown and
@@ -220,6 +232,7 @@ async fn load(
         overview,
         breakdown,
         metric_list,
+        cohorts,
         member_list,
         member,
         segment_list,
@@ -271,6 +284,7 @@ mod tests {
             "/api/v1/segments",
             "/api/v1/segments/{key}",
             "/api/v1/rfm-rules",
+            "/api/v1/cohorts",
         ] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
         }
@@ -286,6 +300,7 @@ mod tests {
             "Member360",
             "Segment",
             "RfmRule",
+            "Cohorts",
             "ApiError",
         ] {
             assert!(schemas[schema].is_object(), "{schema}: {}", schemas);

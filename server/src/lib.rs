@@ -3,6 +3,7 @@
 //! - [`analytics`]: the DuckDB file (SPEC §2 tables), its DDL, readers and the one writer.
 //! - [`operational`]: the sqlx store (load history now; users, rules, alerts later).
 //! - [`metrics`]: the metric catalogue (SPEC §4), one definition per metric.
+//! - [`cohort`]: join-month cohorts: the retention matrix and LTV by age.
 //! - [`members`]: member lists and the member 360 record, personal data masked.
 //! - [`rfm`]: RFM scores and the named segments of the rule table.
 //! - [`segment`]: typed member filters and dimensions, compiled to parameterised SQL.
@@ -17,6 +18,7 @@ pub mod analytics;
 pub mod api;
 pub mod bench;
 pub mod cli;
+pub mod cohort;
 pub mod error;
 pub mod generate;
 pub mod import;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use app::{
     model::{
-        Breakdown, BreakdownQuery, Dimension, Filter, Member360, MemberPage, MembersQuery,
+        Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Filter, Member360, MemberPage, MembersQuery,
         Metric, Overview, OverviewQuery, Segment,
     },
     state::{Engine, EngineError, EngineFuture},
@@ -13,6 +13,7 @@ use app::{
 use crate::{
     Error, Result,
     analytics::Analytics,
+    cohort,
     import::{self, LoadReport, LoadRequest},
     members,
     metrics::{self, MetricConfig},
@@ -64,6 +65,35 @@ impl Services {
                 Ok(segment::intersect(segment::parse_filters(&saved.filters)?, own))
             }
         }
+    }
+
+    /// Join-month cohorts as of T: retention matrix and LTV by age.
+    pub async fn cohorts(&self, query: CohortQuery) -> Result<Cohorts> {
+        let cfg = self.metrics;
+        let filters = self
+            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .await?;
+        let rules = rfm::rules(&self.ops).await?;
+        let count = query.cohorts.unwrap_or(24);
+        if !(1..=cohort::MAX_COHORTS).contains(&count) {
+            return Err(Error::bad_param(
+                "cohorts",
+                format!("expected 1 to {}, got {count}", cohort::MAX_COHORTS),
+            ));
+        }
+        self.analytics
+            .read(move |conn| {
+                let req = metrics::resolve(
+                    conn,
+                    &OverviewQuery {
+                        as_of: query.as_of,
+                        ..Default::default()
+                    },
+                )?;
+                let scope = Scope::new(filters, None).with_rules(rules);
+                cohort::cohorts(conn, req.window.end, count, &scope, cfg)
+            })
+            .await
     }
 
     pub async fn segments(&self) -> Result<Vec<Segment>> {
