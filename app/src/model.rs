@@ -524,3 +524,37 @@ pub struct CohortRow {
     /// months after their own join day; `null` until every member of the cohort is that old.
     pub ltv: Vec<Option<Measure>>,
 }
+
+/// A tier-migration request: from-tier × to-tier between two dates.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct TierMigrationQuery {
+    /// The first date, `YYYY-MM-DD`; default: a year before `to`.
+    pub from: Option<String>,
+    /// The second date; default: the date of the latest order.
+    pub to: Option<String>,
+    pub filters: Option<String>,
+    pub segment: Option<String>,
+}
+
+/// Members (joined by `from`) counted by their tier at the end of `from` and at the end of
+/// `to`. Tier mix at a date is a breakdown of `members` by `tier`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TierMigration {
+    pub from: String,
+    pub to: String,
+    pub filters: Vec<Filter>,
+    /// Every tier seen at either date, sorted.
+    pub tiers: Vec<String>,
+    /// The non-empty cells of the matrix.
+    pub flows: Vec<TierFlow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TierFlow {
+    pub from_tier: String,
+    pub to_tier: String,
+    pub members: i64,
+}

@@ -79,13 +79,33 @@ const SCHEMA: &[(i32, &str)] = &[
     -- member_days and points_days: created and filled by crate::summary::rebuild.
     "#,
     ),
+    (
+        4,
+        r#"
+    -- A member's tier from changed_at on, until their next change. Members without
+    -- any row keep members.tier throughout.
+    CREATE TABLE tier_changes (
+        member_id  VARCHAR NOT NULL,
+        changed_at TIMESTAMP NOT NULL,
+        tier       VARCHAR NOT NULL,
+        PRIMARY KEY (member_id, changed_at)
+    );
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.
 const DERIVED_VERSIONS: [i32; 2] = [2, 3];
 
 /// The tables of the data contract, in load order.
-pub const TABLES: [&str; 5] = ["stores", "members", "orders", "order_items", "points"];
+pub const TABLES: [&str; 6] = [
+    "stores",
+    "members",
+    "orders",
+    "order_items",
+    "points",
+    "tier_changes",
+];
 
 #[derive(Clone)]
 pub struct Analytics {

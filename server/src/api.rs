@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use app::model::{
     Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
-    OverviewQuery, Segment,
+    OverviewQuery, Segment, TierMigration, TierMigrationQuery,
 };
 use axum::{
     Json, Router,
@@ -38,6 +38,7 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/breakdown", get(breakdown))
         .route("/api/v1/metrics", get(metric_list))
         .route("/api/v1/cohorts", get(cohorts))
+        .route("/api/v1/tiers/migration", get(tier_migration))
         .route("/api/v1/members", get(member_list))
         .route("/api/v1/members/{member_id}", get(member))
         .route("/api/v1/segments", get(segment_list).post(segment_create))
@@ -126,6 +127,16 @@ async fn cohorts(
     Query(query): Query<CohortQuery>,
 ) -> Result<Json<Cohorts>> {
     Ok(Json(api.services.cohorts(query).await?))
+}
+
+/// Members by their tier at the end of `from` and at the end of `to` (joined by `from`).
+#[utoipa::path(get, path = "/api/v1/tiers/migration", params(TierMigrationQuery),
+    responses((status = 200, body = TierMigration), (status = 400, description = "a bad parameter, named", body = ApiError)))]
+async fn tier_migration(
+    State(api): State<ApiState>,
+    Query(query): Query<TierMigrationQuery>,
+) -> Result<Json<TierMigration>> {
+    Ok(Json(api.services.tier_migration(query).await?))
 }
 
 /// The saved segments. Use one with `segment=<key>` on the overview, breakdown and
@@ -233,6 +244,7 @@ async fn load(
         breakdown,
         metric_list,
         cohorts,
+        tier_migration,
         member_list,
         member,
         segment_list,
@@ -285,6 +297,7 @@ mod tests {
             "/api/v1/segments/{key}",
             "/api/v1/rfm-rules",
             "/api/v1/cohorts",
+            "/api/v1/tiers/migration",
         ] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
         }

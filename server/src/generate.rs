@@ -94,10 +94,32 @@ pub fn generate(analytics: &Analytics, opts: &Options, replace: bool) -> Result<
         tx.execute(&format!("DELETE FROM {table}"), [])?;
     }
     let summary = write_all(&tx, opts)?;
+    tx.execute_batch(TIER_HISTORY)?;
     crate::summary::rebuild(&tx)?;
     tx.commit()?;
     Ok(summary)
 }
+
+/// Tier history from the generated orders: bronze on joining, then silver, gold and
+/// platinum from the order that takes cumulative net spend to 1,000 / 5,000 / 20,000
+/// (tiers never go down); the members' current tier is their last.
+const TIER_HISTORY: &str = "
+    INSERT INTO tier_changes
+    SELECT member_id, changed_at, arg_max(tier, rank) FROM (
+        SELECT member_id, joined_at AS changed_at, 'bronze' AS tier, 0 AS rank FROM members
+        UNION ALL
+        SELECT c.member_id, min(c.ordered_at), l.tier, l.rank
+        FROM (SELECT member_id, ordered_at,
+                     sum(net_amount) OVER (PARTITION BY member_id ORDER BY ordered_at, order_id
+                                           ROWS UNBOUNDED PRECEDING) AS spent
+              FROM orders WHERE member_id IS NOT NULL) c
+        JOIN (VALUES ('silver', 1, 1000), ('gold', 2, 5000), ('platinum', 3, 20000)) l(tier, rank, threshold)
+          ON c.spent >= l.threshold
+        GROUP BY c.member_id, l.tier, l.rank
+    ) GROUP BY member_id, changed_at;
+    UPDATE members SET tier = t.tier
+    FROM (SELECT member_id, arg_max(tier, changed_at) AS tier FROM tier_changes GROUP BY member_id) t
+    WHERE members.member_id = t.member_id;";
 
 fn write_all(conn: &Connection, opts: &Options) -> Result<Summary> {
     let world = World::new(opts);

@@ -31,6 +31,7 @@ pub enum Kind {
     OrderItems,
     Points,
     OrderLines,
+    TierChanges,
 }
 
 impl Kind {
@@ -42,11 +43,12 @@ impl Kind {
             "order_items" => Kind::OrderItems,
             "points" => Kind::Points,
             "order_lines" => Kind::OrderLines,
+            "tier_changes" => Kind::TierChanges,
             _ => {
                 return Err(Error::bad_param(
                     "table",
                     format!(
-                        "expected stores, members, orders, order_items, points or order_lines, got {text:?}"
+                        "expected stores, members, orders, order_items, points, tier_changes or order_lines, got {text:?}"
                     ),
                 ));
             }
@@ -61,6 +63,7 @@ impl Kind {
             Kind::OrderItems => "order_items",
             Kind::Points => "points",
             Kind::OrderLines => "order_lines",
+            Kind::TierChanges => "tier_changes",
         }
     }
 
@@ -133,7 +136,13 @@ impl Kind {
             f("category", Text, false),
             f("region", Text, false),
         ];
+        const TIERCHANGES: &[Field] = &[
+            f("member_id", Text, true),
+            f("changed_at", Timestamp, true),
+            f("tier", Text, true),
+        ];
         match self {
+            Kind::TierChanges => TIERCHANGES,
             Kind::Stores => STORES,
             Kind::Members => MEMBERS,
             Kind::Orders => ORDERS,
@@ -705,11 +714,12 @@ fn insert(
             .join(", ")
     };
     match mapping.kind {
-        Kind::Stores | Kind::Members | Kind::Orders | Kind::Points => {
+        Kind::Stores | Kind::Members | Kind::Orders | Kind::Points | Kind::TierChanges => {
             let (table, key) = match mapping.kind {
                 Kind::Stores => ("stores", "store_id"),
                 Kind::Members => ("members", "member_id"),
                 Kind::Orders => ("orders", "order_id"),
+                Kind::TierChanges => ("tier_changes", "member_id, changed_at"),
                 _ => ("points", "entry_id"),
             };
             if mapping.derive_members && mapping.kind == Kind::Orders {

@@ -8,6 +8,7 @@
 //! - [`rfm`]: RFM scores and the named segments of the rule table.
 //! - [`segment`]: typed member filters and dimensions, compiled to parameterised SQL.
 //! - [`summary`]: the per-member summary, kept up to date as data lands.
+//! - [`tier`]: tier migration between two dates, from the tier history.
 //! - [`generate`]: the deterministic synthetic retailer.
 //! - [`import`]: CSV/Parquet loads through column mappings.
 //! - [`api`]: the JSON API under `/api/v1`; [`web`]: the server that also renders the pages.
@@ -29,6 +30,7 @@ pub mod rfm;
 pub mod segment;
 pub mod services;
 pub mod summary;
+pub mod tier;
 pub mod web;
 
 pub use error::{Error, Result};

@@ -24,7 +24,7 @@ fn expression(d: Dimension) -> &'static str {
     match d {
         Dimension::Region => "coalesce(m.region, '(none)')",
         Dimension::Store => "coalesce(m.home_store_id, '(none)')",
-        Dimension::Tier => "coalesce(m.tier, '(none)')",
+        Dimension::Tier => unreachable!("tiers are compiled by tier_of"),
         Dimension::JoinChannel => "coalesce(m.join_channel, '(none)')",
         Dimension::JoinCohort => "coalesce(strftime(m.joined_at, '%Y-%m'), '(none)')",
         Dimension::Gender => "coalesce(m.gender, '(none)')",
@@ -59,6 +59,7 @@ fn compiled(
 ) -> (String, Vec<Value>) {
     match d {
         Dimension::RfmSegment => rfm::segment_expression(rules),
+        Dimension::Tier => (tier_of("th"), Vec::new()),
         _ => (expression(d).to_string(), bindings(d, as_of, cfg)),
     }
 }
@@ -83,6 +84,24 @@ const LAST_PURCHASE: &str = "LEFT JOIN (SELECT member_id, max(ordered_at) AS las
                                 FROM orders
                                 WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST(? AS TIMESTAMP)
                                 GROUP BY member_id) lp USING (member_id)";
+
+/// A member's tier as of the day [`tier_join`] `alias` was joined for.
+pub fn tier_of(alias: &str) -> String {
+    format!(
+        "CASE WHEN {alias}.member_id IS NULL THEN coalesce(m.tier, '(none)') ELSE coalesce({alias}.tier, '(none)') END"
+    )
+}
+
+/// Each member's tier as of a day, joined as `{alias}` (member_id, tier) for the members
+/// with a tier history; binds the day after (T + 1, a timestamp). A member with a history
+/// has no tier (`(none)`) before their first change; members without one keep
+/// `members.tier` (see [`expression`]).
+pub fn tier_join(alias: &str) -> String {
+    format!(
+        "LEFT JOIN (SELECT member_id, arg_max(tier, changed_at) FILTER (WHERE changed_at < CAST(? AS TIMESTAMP)) AS tier
+                    FROM tier_changes GROUP BY member_id) {alias} USING (member_id)"
+    )
+}
 
 /// One member's lifecycle stage as of `as_of` (None for an unknown member).
 pub fn stage_of(
@@ -192,6 +211,11 @@ impl Scope {
             joins.push_str(LAST_PURCHASE);
             params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
         }
+        if uses(Dimension::Tier) {
+            joins.push('\n');
+            joins.push_str(&tier_join("th"));
+            params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
+        }
         if uses(Dimension::RfmSegment) {
             joins.push('\n');
             joins.push_str(rfm::SCORES);
@@ -243,6 +267,7 @@ impl Scope {
                 matches!(
                     d,
                     Dimension::AgeBand
+                        | Dimension::Tier
                         | Dimension::LifecycleStage
                         | Dimension::RfmSegment
                         | Dimension::FavouriteCategory

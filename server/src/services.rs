@@ -5,7 +5,7 @@ use std::sync::Arc;
 use app::{
     model::{
         Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Filter, Member360, MemberPage, MembersQuery,
-        Metric, Overview, OverviewQuery, Segment,
+        Metric, Overview, OverviewQuery, Segment, TierMigration, TierMigrationQuery,
     },
     state::{Engine, EngineError, EngineFuture},
 };
@@ -20,6 +20,7 @@ use crate::{
     operational::{self, Pool},
     rfm,
     segment::{self, Scope},
+    tier,
 };
 
 #[derive(Clone)]
@@ -92,6 +93,33 @@ impl Services {
                 )?;
                 let scope = Scope::new(filters, None).with_rules(rules);
                 cohort::cohorts(conn, req.window.end, count, &scope, cfg)
+            })
+            .await
+    }
+
+    /// From-tier × to-tier between two dates.
+    pub async fn tier_migration(&self, query: TierMigrationQuery) -> Result<TierMigration> {
+        let cfg = self.metrics;
+        let filters = self
+            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .await?;
+        let rules = rfm::rules(&self.ops).await?;
+        self.analytics
+            .read(move |conn| {
+                let to = match query.to.as_deref() {
+                    Some(d) => metrics::parse_date("to", d)?,
+                    None => metrics::latest_order_date(conn)?
+                        .unwrap_or_else(|| chrono::Utc::now().date_naive()),
+                };
+                let from = match query.from.as_deref() {
+                    Some(d) => metrics::parse_date("from", d)?,
+                    None => to - chrono::Months::new(12),
+                };
+                if from > to {
+                    return Err(Error::bad_param("from", "must not be after to"));
+                }
+                let scope = Scope::new(filters, None).with_rules(rules);
+                tier::migration(conn, from, to, &scope, cfg)
             })
             .await
     }

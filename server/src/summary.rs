@@ -154,6 +154,7 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
         "members" => "member_id",
         "orders" => "order_id",
         "points" => "entry_id",
+        "tier_changes" => "member_id, changed_at",
         _ => "order_id, line_no",
     };
     let on = key
@@ -249,7 +250,7 @@ pub fn apply_new(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "DROP TABLE IF EXISTS mp_new_stores; DROP TABLE IF EXISTS mp_new_members;
          DROP TABLE IF EXISTS mp_new_orders; DROP TABLE IF EXISTS mp_new_order_items;
-         DROP TABLE IF EXISTS mp_new_points;",
+         DROP TABLE IF EXISTS mp_new_points; DROP TABLE IF EXISTS mp_new_tier_changes;",
     )?;
     Ok(())
 }

@@ -1,0 +1,172 @@
+//! Tier history: the tier dimension as of T, the migration matrix between two dates (by
+//! hand), tier changes loaded from a CSV, and the generator's history.
+
+use app::model::{Dimension, Metric};
+use chrono::NaiveDate;
+use server::{
+    analytics::Analytics,
+    generate,
+    import::{self, Kind, LoadRequest, Mapping},
+    metrics::{self, Compare, MetricConfig, Request, Window},
+    segment::Scope,
+    summary, tier,
+};
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn retailer() -> (tempfile::TempDir, Analytics) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Analytics::open(&dir.path().join("t.duckdb")).unwrap();
+    {
+        let conn = a.writer();
+        conn.execute_batch(
+            "INSERT INTO members (member_id, joined_at, tier) VALUES
+                 ('A', '2023-01-01 00:00:00', 'gold'),    -- bronze, silver in 2023-06, gold 2024-02-01
+                 ('B', '2023-03-01 00:00:00', 'silver'),  -- bronze, silver on 2024-01-01 00:00 exactly
+                 ('C', '2023-05-01 00:00:00', 'vip'),     -- no history: vip throughout
+                 ('D', '2023-07-01 00:00:00', 'bronze'),  -- history starts after the first date
+                 ('E', '2024-01-15 00:00:00', 'bronze');  -- joins between the dates",
+        )
+        .unwrap();
+        summary::rebuild(&conn).unwrap();
+    }
+    let csv = dir.path().join("tiers.csv");
+    std::fs::write(
+        &csv,
+        "member_id,changed_at,tier\n\
+         A,2023-01-01 00:00:00,bronze\nA,2023-06-10 12:00:00,silver\nA,2024-02-01 08:00:00,gold\n\
+         B,2023-03-01 00:00:00,bronze\nB,2024-01-01 00:00:00,silver\n\
+         D,2024-01-20 00:00:00,bronze\nE,2024-01-15 00:00:00,bronze\n\
+         E,not a date,gold\nA,2023-06-10 12:00:00,platinum\n",
+    )
+    .unwrap();
+    let report = import::load(
+        &mut a.writer(),
+        &LoadRequest {
+            path: csv,
+            mapping: Mapping::identity(Kind::TierChanges),
+        },
+        None,
+    )
+    .unwrap();
+    // The bad date is rejected with its line; the repeated (member, time) keeps the first.
+    assert_eq!(report.rejected.len(), 1, "{:?}", report.rejected);
+    assert_eq!(report.rejected[0].line, 9);
+    assert_eq!(report.inserted_total(), 7);
+    (dir, a)
+}
+
+#[test]
+fn migration_matrix_by_hand() {
+    let (_d, a) = retailer();
+    let conn = a.reader().unwrap();
+    let m = tier::migration(
+        &conn,
+        day(2023, 12, 31),
+        day(2024, 3, 31),
+        &Scope::all(),
+        MetricConfig::default(),
+    )
+    .unwrap();
+    let flows: Vec<(&str, &str, i64)> = m
+        .flows
+        .iter()
+        .map(|f| (f.from_tier.as_str(), f.to_tier.as_str(), f.members))
+        .collect();
+    // At the end of 2023-12-31: A silver, B bronze (its change is at 2024-01-01 00:00),
+    // C vip, D (none) (history starts later); E had not joined. At the end of 2024-03-31:
+    // A gold, B silver, C vip, D bronze.
+    assert_eq!(
+        flows,
+        [
+            ("(none)", "bronze", 1),
+            ("bronze", "silver", 1),
+            ("silver", "gold", 1),
+            ("vip", "vip", 1)
+        ]
+    );
+    assert_eq!(m.tiers, ["(none)", "bronze", "gold", "silver", "vip"]);
+}
+
+#[test]
+fn tier_mix_is_as_of_t() {
+    let (_d, a) = retailer();
+    let conn = a.reader().unwrap();
+    let mix = |end| {
+        let b = metrics::breakdown(
+            &conn,
+            Metric::Members,
+            Request {
+                window: Window { end, days: 30 },
+                compare: Compare::Previous,
+            },
+            &Scope::new(vec![], Some(Dimension::Tier)),
+            MetricConfig::default(),
+        )
+        .unwrap();
+        b.rows
+            .iter()
+            .filter(|r| r.current.numerator > 0)
+            .map(|r| (r.value.clone(), r.current.numerator))
+            .collect::<Vec<_>>()
+    };
+    let s = |v: &str| v.to_string();
+    // 2024-01-01: A silver, B silver (changed at midnight), C vip, D (none); E not joined.
+    assert_eq!(
+        mix(day(2024, 1, 1)),
+        [(s("(none)"), 1), (s("silver"), 2), (s("vip"), 1)]
+    );
+    assert_eq!(
+        mix(day(2024, 3, 31)),
+        [(s("bronze"), 2), (s("gold"), 1), (s("silver"), 1), (s("vip"), 1)]
+    );
+}
+
+#[test]
+fn generated_history_ends_at_the_current_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Analytics::open(&dir.path().join("g.duckdb")).unwrap();
+    generate::generate(
+        &a,
+        &generate::Options {
+            members: 800,
+            seed: 3,
+            ..Default::default()
+        },
+        false,
+    )
+    .unwrap();
+    let conn = a.reader().unwrap();
+    let (mismatched, upgrades): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM members m JOIN (SELECT member_id, arg_max(tier, changed_at) AS tier
+                                                         FROM tier_changes GROUP BY member_id) t USING (member_id)
+                     WHERE m.tier <> t.tier),
+                    (SELECT count(*) FROM tier_changes WHERE tier <> 'bronze')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(mismatched, 0);
+    assert!(upgrades > 50, "{upgrades}");
+    // Every member who had joined by the first date is in exactly one cell.
+    let m = tier::migration(
+        &conn,
+        day(2025, 6, 30),
+        day(2026, 6, 30),
+        &Scope::all(),
+        MetricConfig::default(),
+    )
+    .unwrap();
+    let joined: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM members WHERE joined_at < '2025-07-01'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(m.flows.iter().map(|f| f.members).sum::<i64>(), joined);
+    assert!(m.flows.iter().any(|f| f.from_tier != f.to_tier));
+}
