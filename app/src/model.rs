@@ -247,6 +247,7 @@ pub struct Overview {
     /// The members counted: the saved segment's filters and the query's, combined.
     pub segment: Option<String>,
     pub filters: Vec<Filter>,
+    pub ranges: Vec<RangeFilter>,
     /// Every metric of the catalogue, the four headline KPIs first.
     pub kpis: Vec<Kpi>,
 }
@@ -357,6 +358,54 @@ pub struct Filter {
     pub values: Vec<String>,
 }
 
+/// A member measure a segment can bound (`revenue:1000..5000`, `purchases:2..`,
+/// `days_since_purchase:..90`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MemberMeasure {
+    /// Net revenue so far, returns included; bounds in yuan, kept in cents.
+    Revenue,
+    /// Purchases so far.
+    Purchases,
+    /// Points earned and adjusted less redeemed and expired, so far.
+    PointsBalance,
+    /// Days from the last purchase to T (members who never purchased match no range).
+    DaysSincePurchase,
+}
+
+impl MemberMeasure {
+    pub const ALL: [MemberMeasure; 4] = [
+        MemberMeasure::Revenue,
+        MemberMeasure::Purchases,
+        MemberMeasure::PointsBalance,
+        MemberMeasure::DaysSincePurchase,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            MemberMeasure::Revenue => "revenue",
+            MemberMeasure::Purchases => "purchases",
+            MemberMeasure::PointsBalance => "points_balance",
+            MemberMeasure::DaysSincePurchase => "days_since_purchase",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<MemberMeasure> {
+        MemberMeasure::ALL.into_iter().find(|m| m.key() == key)
+    }
+}
+
+/// Members whose `measure` lies in `[min, max]` (either bound may be open). Revenue
+/// bounds are in cents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RangeFilter {
+    pub measure: MemberMeasure,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+}
+
 /// A breakdown request; raw text, validated on the server.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
@@ -388,6 +437,7 @@ pub struct Breakdown {
     pub unit: Unit,
     pub dimension: Dimension,
     pub filters: Vec<Filter>,
+    pub ranges: Vec<RangeFilter>,
     pub as_of: String,
     pub window: DateRange,
     pub comparison_window: DateRange,
@@ -436,6 +486,7 @@ pub struct MemberRow {
 pub struct MemberPage {
     pub as_of: String,
     pub filters: Vec<Filter>,
+    pub ranges: Vec<RangeFilter>,
     pub sort: String,
     pub page: u32,
     pub page_size: u32,
@@ -502,6 +553,7 @@ pub struct CohortQuery {
 pub struct Cohorts {
     pub as_of: String,
     pub filters: Vec<Filter>,
+    pub ranges: Vec<RangeFilter>,
     /// The ages, in months, of the `ltv` cells: 1, 3, 6, 12, 24.
     pub ltv_ages: Vec<u32>,
     /// One row per join month, oldest first.
@@ -545,6 +597,7 @@ pub struct TierMigration {
     pub from: String,
     pub to: String,
     pub filters: Vec<Filter>,
+    pub ranges: Vec<RangeFilter>,
     /// Every tier seen at either date, sorted.
     pub tiers: Vec<String>,
     /// The non-empty cells of the matrix.

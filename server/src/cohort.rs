@@ -155,6 +155,7 @@ pub fn cohorts(
     Ok(Cohorts {
         as_of: as_of.to_string(),
         filters: scope.filters.clone(),
+        ranges: scope.ranges.clone(),
         ltv_ages: LTV_AGES.to_vec(),
         all: CohortRow {
             cohort: "all".to_string(),

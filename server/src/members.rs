@@ -2,7 +2,7 @@
 //! Name and phone are personal data and leave this module masked.
 
 use app::model::{
-    Filter, Member360, MemberOrder, MemberPage, MemberPoints, MemberRow, MembersQuery,
+    Member360, MemberOrder, MemberPage, MemberPoints, MemberRow, MembersQuery,
 };
 use chrono::NaiveDate;
 use duckdb::{Connection, params, params_from_iter, types::Value};
@@ -11,7 +11,7 @@ use crate::{
     Error, Result,
     metrics::{self, MetricConfig},
     rfm::RfmRule,
-    segment::{self, Scope},
+    segment::{self, Criteria, Scope},
 };
 
 /// Sortable columns: the key a caller names and its SQL.
@@ -79,8 +79,8 @@ pub fn list(
     cfg: MetricConfig,
     rules: Vec<RfmRule>,
 ) -> Result<MemberPage> {
-    let filters = segment::parse_filters(q.filters.as_deref().unwrap_or(""))?;
-    list_in(conn, q, filters, cfg, rules)
+    let criteria = segment::parse(q.filters.as_deref().unwrap_or(""))?;
+    list_in(conn, q, criteria, cfg, rules)
 }
 
 /// Like [`list`], with the filters already worked out (e.g. a saved segment's and the
@@ -88,7 +88,7 @@ pub fn list(
 pub fn list_in(
     conn: &Connection,
     q: &MembersQuery,
-    filters: Vec<Filter>,
+    criteria: Criteria,
     cfg: MetricConfig,
     rules: Vec<RfmRule>,
 ) -> Result<MemberPage> {
@@ -120,7 +120,7 @@ pub fn list_in(
             format!("expected 1 to {MAX_PAGE_SIZE}"),
         ));
     }
-    let scope = Scope::new(filters.clone(), None).with_rules(rules);
+    let scope = Scope::of(criteria, None).with_rules(rules);
     scope.prepare(conn, as_of, cfg)?;
     let join = scope.join("s");
     let total: i64 = conn.query_row(
@@ -142,7 +142,8 @@ pub fn list_in(
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(MemberPage {
         as_of: as_of.to_string(),
-        filters,
+        filters: scope.filters.clone(),
+        ranges: scope.ranges.clone(),
         sort,
         page,
         page_size,

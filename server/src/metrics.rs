@@ -211,6 +211,7 @@ pub fn overview(
         churn_days: cfg.churn_days,
         segment,
         filters: scope.filters.clone(),
+        ranges: scope.ranges.clone(),
         kpis,
     })
 }
@@ -225,7 +226,7 @@ pub fn kpis(
     scope: &Scope,
 ) -> Result<Vec<Kpi>> {
     let cmp = req.compare.of(&req.window);
-    if !scope.filters.is_empty() {
+    if !scope.is_all() {
         // The scope is a temp table of this connection, prepared for each window's T.
         let mut per_window = Vec::new();
         for w in [&req.window, &cmp] {
@@ -695,6 +696,7 @@ pub fn breakdown(
         unit: metric.unit(),
         dimension,
         filters: scope.filters.clone(),
+        ranges: scope.ranges.clone(),
         as_of: req.window.end.to_string(),
         window: req.window.range(),
         comparison_window: cmp.range(),

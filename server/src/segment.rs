@@ -4,7 +4,7 @@
 //! falls in for a breakdown. Dimension expressions are fixed in this file; the values a
 //! user picks are bound parameters, never pasted into SQL.
 
-use app::model::{Dimension, Filter};
+use app::model::{Dimension, Filter, MemberMeasure, RangeFilter};
 use chrono::{Datelike, Days, NaiveDate};
 use duckdb::{Connection, params_from_iter, types::Value};
 
@@ -124,7 +124,111 @@ pub fn stage_of(
     })
 }
 
-/// Parses `region:华东|华南;tier:gold` into filters.
+/// What a filter text selects: dimension filters and measure ranges, all ANDed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Criteria {
+    pub filters: Vec<Filter>,
+    pub ranges: Vec<RangeFilter>,
+}
+
+impl Criteria {
+    /// Both at once: a dimension filtered by both keeps the values in both; ranges add up.
+    pub fn and(mut self, other: Criteria) -> Criteria {
+        self.filters = intersect(self.filters, other.filters);
+        self.ranges.extend(other.ranges);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.filters.is_empty() && self.ranges.is_empty()
+    }
+}
+
+/// Parses `region:华东|华南;tier:gold;revenue:1000..;days_since_purchase:..90`.
+pub fn parse(text: &str) -> Result<Criteria> {
+    let mut criteria = Criteria::default();
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once(':').ok_or_else(|| {
+            Error::bad_param(
+                "filters",
+                format!("expected dimension:value|value or measure:min..max, got {part:?}"),
+            )
+        })?;
+        match MemberMeasure::parse(key.trim()) {
+            Some(measure) => criteria.ranges.push(parse_range(measure, value.trim())?),
+            None => {
+                let f = parse_filters(part)?.remove(0);
+                match criteria.filters.iter_mut().find(|g| g.dimension == f.dimension) {
+                    Some(g) => g.values.extend(f.values),
+                    None => criteria.filters.push(f),
+                }
+            }
+        }
+    }
+    Ok(criteria)
+}
+
+/// `min..max`, `min..` or `..max`; revenue in yuan with at most 2 decimals.
+fn parse_range(measure: MemberMeasure, text: &str) -> Result<RangeFilter> {
+    let bad = |why: &str| {
+        Error::bad_param(
+            "filters",
+            format!("{}: {why}, got {text:?}", measure.key()),
+        )
+    };
+    let (lo, hi) = text
+        .split_once("..")
+        .ok_or_else(|| bad("expected min..max, min.. or ..max"))?;
+    let bound = |t: &str| -> Result<Option<i64>> {
+        let t = t.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let value = if measure == MemberMeasure::Revenue {
+            let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+            let ok = !whole.is_empty()
+                && whole.trim_start_matches('-').chars().all(|c| c.is_ascii_digit())
+                && frac.len() <= 2
+                && frac.chars().all(|c| c.is_ascii_digit());
+            if !ok {
+                return Err(bad("expected an amount with at most 2 decimals"));
+            }
+            let cents: i64 = format!("{}{:0<2}", whole.trim_start_matches('-'), frac)
+                .parse()
+                .map_err(|_| bad("amount out of range"))?;
+            if whole.starts_with('-') { -cents } else { cents }
+        } else {
+            t.parse().map_err(|_| bad("expected whole numbers"))?
+        };
+        Ok(Some(value))
+    };
+    let (min, max) = (bound(lo)?, bound(hi)?);
+    if min.is_none() && max.is_none() {
+        return Err(bad("give at least one bound"));
+    }
+    if let (Some(a), Some(b)) = (min, max)
+        && a > b
+    {
+        return Err(bad("min is above max"));
+    }
+    Ok(RangeFilter { measure, min, max })
+}
+
+/// A measure's SQL over the summary `s`; days since purchase binds T.
+fn measure_sql(m: MemberMeasure) -> &'static str {
+    match m {
+        MemberMeasure::Revenue => "s.revenue_cents",
+        MemberMeasure::Purchases => "s.purchases",
+        MemberMeasure::PointsBalance => {
+            "(s.points_earned + s.points_adjusted - s.points_redeemed - s.points_expired)"
+        }
+        MemberMeasure::DaysSincePurchase => {
+            "date_diff('day', CAST(s.last_purchase_at AS DATE), CAST(? AS DATE))"
+        }
+    }
+}
+
+/// Parses `region:华东|华南;tier:gold` into dimension filters only.
 pub fn parse_filters(text: &str) -> Result<Vec<Filter>> {
     let mut filters: Vec<Filter> = Vec::new();
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
@@ -136,11 +240,13 @@ pub fn parse_filters(text: &str) -> Result<Vec<Filter>> {
         })?;
         let dimension = Dimension::parse(key.trim()).ok_or_else(|| {
             let known: Vec<_> = Dimension::ALL.iter().map(|d| d.key()).collect();
+            let measures: Vec<_> = MemberMeasure::ALL.iter().map(|m| m.key()).collect();
             Error::bad_param(
                 "filters",
                 format!(
-                    "unknown dimension {key:?}; dimensions are {}",
-                    known.join(", ")
+                    "unknown dimension {key:?}; dimensions are {}; ranges (min..max) on {}",
+                    known.join(", "),
+                    measures.join(", ")
                 ),
             )
         })?;
@@ -164,6 +270,8 @@ pub fn parse_filters(text: &str) -> Result<Vec<Filter>> {
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
     pub filters: Vec<Filter>,
+    /// Bounds on member measures, ANDed with the filters.
+    pub ranges: Vec<RangeFilter>,
     pub dimension: Option<Dimension>,
     /// The named RFM segments, needed when the scope groups or filters by them.
     pub rfm_rules: Vec<RfmRule>,
@@ -173,8 +281,17 @@ impl Scope {
     pub fn new(filters: Vec<Filter>, dimension: Option<Dimension>) -> Scope {
         Scope {
             filters,
+            ranges: Vec::new(),
             dimension,
             rfm_rules: Vec::new(),
+        }
+    }
+
+    /// The members of `criteria`, grouped by `dimension`.
+    pub fn of(criteria: Criteria, dimension: Option<Dimension>) -> Scope {
+        Scope {
+            ranges: criteria.ranges,
+            ..Scope::new(criteria.filters, dimension)
         }
     }
 
@@ -188,8 +305,9 @@ impl Scope {
         Scope::default()
     }
 
-    fn is_all(&self) -> bool {
-        self.filters.is_empty() && self.dimension.is_none()
+    /// Every member, ungrouped.
+    pub fn is_all(&self) -> bool {
+        self.filters.is_empty() && self.ranges.is_empty() && self.dimension.is_none()
     }
 
     /// Materialises the scope as of `as_of` in the connection's temp table `mp_scope`
@@ -240,6 +358,18 @@ impl Scope {
             let marks = vec!["?"; f.values.len()].join(", ");
             conditions.push(format!("({sql}) IN ({marks})"));
         }
+        for r in &self.ranges {
+            let sql = measure_sql(r.measure);
+            for (bound, op) in [(r.min, ">="), (r.max, "<=")] {
+                if let Some(v) = bound {
+                    if r.measure == MemberMeasure::DaysSincePurchase {
+                        params.push(Value::Text(as_of.to_string()));
+                    }
+                    params.push(Value::BigInt(v));
+                    conditions.push(format!("{sql} {op} ?"));
+                }
+            }
+        }
         let filter = if conditions.is_empty() {
             "TRUE".to_string()
         } else {
@@ -260,7 +390,10 @@ impl Scope {
     /// Whether a member's group or membership can change with T (stages, RFM, age,
     /// extended RFM); otherwise one preparation serves every window.
     pub fn depends_on_as_of(&self) -> bool {
-        self.dimension
+        self.ranges
+            .iter()
+            .any(|r| r.measure == MemberMeasure::DaysSincePurchase)
+            || self.dimension
             .into_iter()
             .chain(self.filters.iter().map(|f| f.dimension))
             .any(|d| {
@@ -319,7 +452,6 @@ pub mod saved {
     use app::model::Segment;
     use sqlx::Row;
 
-    use super::parse_filters;
     use crate::{Error, Result, operational::Pool};
 
     /// Checks a segment before it is stored; the error names the field.
@@ -343,7 +475,7 @@ pub mod saved {
                 return Err(Error::bad_param(field, "expected 1 to 100 characters"));
             }
         }
-        if parse_filters(&s.filters)?.is_empty() {
+        if super::parse(&s.filters)?.is_empty() {
             return Err(Error::bad_param(
                 "filters",
                 "a segment needs at least one filter, e.g. region:华东",

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use app::{
     model::{
-        Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Filter, Member360, MemberPage, MembersQuery,
+        Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Member360, MemberPage, MembersQuery,
         Metric, Overview, OverviewQuery, Segment, TierMigration, TierMigrationQuery,
     },
     state::{Engine, EngineError, EngineFuture},
@@ -19,7 +19,7 @@ use crate::{
     metrics::{self, MetricConfig},
     operational::{self, Pool},
     rfm,
-    segment::{self, Scope},
+    segment::{self, Criteria, Scope},
     tier,
 };
 
@@ -44,7 +44,7 @@ impl Services {
         self.analytics
             .read(move |conn| {
                 let req = metrics::resolve(conn, &query)?;
-                let scope = Scope::new(filters, None).with_rules(rules);
+                let scope = Scope::of(filters, None).with_rules(rules);
                 metrics::overview(conn, req, cfg, &scope, query.segment)
             })
             .await
@@ -52,8 +52,8 @@ impl Services {
 
     /// The filters of a request: its own and, if it names one, a saved segment's
     /// (a dimension filtered by both keeps the values in both).
-    pub async fn filters(&self, filters: Option<&str>, segment: Option<&str>) -> Result<Vec<Filter>> {
-        let own = segment::parse_filters(filters.unwrap_or(""))?;
+    pub async fn filters(&self, filters: Option<&str>, segment: Option<&str>) -> Result<Criteria> {
+        let own = segment::parse(filters.unwrap_or(""))?;
         match segment.filter(|s| !s.is_empty()) {
             None => Ok(own),
             Some(key) => {
@@ -63,7 +63,7 @@ impl Services {
                         Error::NotFound(m) => Error::bad_param("segment", m),
                         other => other,
                     })?;
-                Ok(segment::intersect(segment::parse_filters(&saved.filters)?, own))
+                Ok(segment::parse(&saved.filters)?.and(own))
             }
         }
     }
@@ -91,7 +91,7 @@ impl Services {
                         ..Default::default()
                     },
                 )?;
-                let scope = Scope::new(filters, None).with_rules(rules);
+                let scope = Scope::of(filters, None).with_rules(rules);
                 cohort::cohorts(conn, req.window.end, count, &scope, cfg)
             })
             .await
@@ -118,7 +118,7 @@ impl Services {
                 if from > to {
                     return Err(Error::bad_param("from", "must not be after to"));
                 }
-                let scope = Scope::new(filters, None).with_rules(rules);
+                let scope = Scope::of(filters, None).with_rules(rules);
                 tier::migration(conn, from, to, &scope, cfg)
             })
             .await
@@ -192,7 +192,7 @@ impl Services {
                     conn,
                     metric,
                     req,
-                    &Scope::new(filters, Some(dimension)).with_rules(rules),
+                    &Scope::of(filters, Some(dimension)).with_rules(rules),
                     cfg,
                 )
             })

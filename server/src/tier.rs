@@ -52,6 +52,7 @@ pub fn migration(
         from: from.to_string(),
         to: to.to_string(),
         filters: scope.filters.clone(),
+        ranges: scope.ranges.clone(),
         tiers,
         flows,
     })

@@ -137,3 +137,40 @@ fn member_360_has_orders_points_and_stage() {
             .is_none()
     );
 }
+
+#[test]
+fn ranges_on_member_measures() {
+    let (_d, a) = common::retailer();
+    let q = |filters: &str, as_of: Option<&str>| {
+        list(
+            &a,
+            MembersQuery {
+                filters: Some(filters.into()),
+                as_of: as_of.map(Into::into),
+                ..Default::default()
+            },
+        )
+    };
+    // Net revenue: E 500, A 385, B 120, H 105, D 60, G 45, F 10, C 0 (bounds inclusive, in yuan).
+    let page = q("revenue:105..385", None).unwrap();
+    assert_eq!(ids(&page), ["A", "B", "H"]);
+    assert_eq!(page.ranges.len(), 1);
+    assert_eq!((page.ranges[0].min, page.ranges[0].max), (Some(10_500), Some(38_500)));
+    assert_eq!(ids(&q("revenue:..60; region:West", None).unwrap()), ["D", "C"]);
+    assert_eq!(ids(&q("revenue:105.01..", None).unwrap()), ["E", "A", "B"]);
+    // Purchases: A 5 (the return is none), B 2, H 2, the others 1 or 0.
+    assert_eq!(ids(&q("purchases:2..", None).unwrap()), ["A", "B", "H"]);
+    // Days from the last purchase to T = 2024-04-06: E 0, H 5, A 17; C never bought.
+    assert_eq!(ids(&q("days_since_purchase:..10", Some("2024-04-06")).unwrap()), ["E", "H"]);
+    // Points balance: A 140, B 10, H 975.
+    assert_eq!(ids(&q("points_balance:100..", None).unwrap()), ["A", "H"]);
+    for bad in ["revenue:abc..", "revenue:5..1", "purchases:1.5..", "revenue:..", "revenue:100"] {
+        match q(bad, None) {
+            Err(server::Error::BadParam { param, message }) => {
+                assert_eq!(param, "filters");
+                assert!(message.contains(bad.split(':').next().unwrap()), "{message}");
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}

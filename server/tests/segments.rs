@@ -133,6 +133,23 @@ async fn saved_segments_and_rfm_rules() {
     assert_eq!(call("DELETE", &format!("{api}/segments/east-gold"), None).await.0, 404);
     assert_eq!(call("GET", &format!("{api}/segments/east-gold"), None).await.0, 404);
 
+    // A segment may bound member measures too; it then equals the same filter text.
+    let spenders = json!({"key": "big-spenders", "name_zh": "高消费", "name_en": "Big spenders",
+                          "filters": "revenue:2000..;days_since_purchase:..90"});
+    assert_eq!(call("POST", &format!("{api}/segments"), Some(spenders)).await.0, 201);
+    let (_, by_segment) = call("GET", &format!("{api}/overview?{q}&segment=big-spenders"), None).await;
+    let (_, by_filters) = call(
+        "GET",
+        &format!("{api}/overview?{q}&filters=revenue:2000..;days_since_purchase:..90"),
+        None,
+    )
+    .await;
+    assert_eq!(numbers(&by_segment), numbers(&by_filters));
+    assert!(members(&by_segment) > 0 && members(&by_segment) < members(&everyone));
+    assert_eq!(by_segment["ranges"][0]["min"], 200_000);
+    let (status, err) = call("GET", &format!("{api}/overview?filters=revenue:9..1"), None).await;
+    assert_eq!((status, err["param"].as_str()), (400, Some("filters")));
+
     // The RFM rule table: read, reject a bad range naming it, replace.
     let (_, rules) = call("GET", &format!("{api}/rfm-rules"), None).await;
     assert_eq!(rules.as_array().unwrap().len(), 6);
