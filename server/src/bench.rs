@@ -297,3 +297,38 @@ fn raw_segment_list(
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(rows)
 }
+
+/// Points expiring from T to T + `days` by the straightforward FIFO over the raw points:
+/// lots per member and year, consumed oldest first (the reference for the catalogue's
+/// per-lot formula).
+pub fn raw_points_expiring(conn: &Connection, t: chrono::NaiveDate, days: u64, cfg: MetricConfig) -> Result<i64> {
+    if cfg.points_expiry_years == 0 {
+        return Ok(0);
+    }
+    Ok(conn.query_row(
+        "WITH per_year AS (
+             SELECT member_id, year(occurred_at) AS y,
+                    coalesce(sum(points) FILTER (WHERE kind = 'earn' OR (kind = 'adjust' AND points > 0)), 0) AS earned,
+                    coalesce(sum(CASE WHEN kind IN ('redeem', 'expire') THEN points
+                                      WHEN kind = 'adjust' AND points < 0 THEN -points ELSE 0 END), 0) AS used
+             FROM points WHERE occurred_at < CAST(? AS TIMESTAMP) GROUP BY member_id, y
+         ), lots AS (
+             SELECT y, earned,
+                    sum(earned) OVER (PARTITION BY member_id ORDER BY y) AS cumulative,
+                    sum(used) OVER (PARTITION BY member_id) AS consumed
+             FROM per_year
+         )
+         SELECT CAST(coalesce(sum(greatest(0, least(earned, cumulative - consumed)))
+                     FILTER (WHERE make_date(CAST(y + ? AS BIGINT), 12, 31) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)), 0)
+                * ? AS BIGINT)
+         FROM lots",
+        params_from_iter([
+            Value::Text(format!("{} 00:00:00", t + Days::new(1))),
+            Value::BigInt(i64::from(cfg.points_expiry_years)),
+            Value::Text(t.to_string()),
+            Value::Text((t + Days::new(days)).to_string()),
+            Value::BigInt(i64::from(cfg.point_value_cents)),
+        ]),
+        |r| r.get(0),
+    )?)
+}

@@ -17,7 +17,7 @@
 use app::model::{
     Breakdown, BreakdownRow, DateRange, Kpi, Measure, Metric, Overview, OverviewQuery, Unit,
 };
-use chrono::{Days, Months, NaiveDate};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use duckdb::{Connection, OptionalExt, params_from_iter, types::Value};
 
 use crate::{Error, Result, segment::Scope};
@@ -255,12 +255,15 @@ pub fn kpis(
             .collect());
     }
     let kpi = |conn: &Connection, key: Metric| -> Result<Kpi> {
-        Ok(Kpi {
+        let started = std::time::Instant::now();
+        let kpi = Kpi {
             key,
             unit: key.unit(),
             current: measure(conn, key, &req.window, cfg)?,
             comparison: measure(conn, key, &cmp, cfg)?,
-        })
+        };
+        tracing::debug!(metric = key.key(), ms = started.elapsed().as_millis() as u64, "measured");
+        Ok(kpi)
     };
     // Each query is small; several at once, each on its own connection, keep both
     // cores busy where one query alone would leave them waiting on each other.
@@ -534,41 +537,51 @@ pub fn grouped(
         // 到期积分: the value of the outstanding points that expire from T to T + N days.
         // Points earned (or added by an adjustment) in year Y expire at the end of year
         // Y + `points_expiry_years`; redemptions, expiries and negative adjustments use the
-        // oldest points first.
+        // oldest points first. So what is left of year Y's lot at T is
+        // max(0, min(earned in Y, earned in years up to Y − used up to T)), and only the
+        // lots whose year-end falls in [T, T + N] count (none: nothing expires).
         Metric::PointsExpiring30 | Metric::PointsExpiring90 => {
             let days = if metric == Metric::PointsExpiring30 { 30 } else { 90 };
             if cfg.points_expiry_years == 0 {
                 return Ok(Vec::new());
             }
+            let last = w.end + Days::new(days);
+            let lots: Vec<i64> = (w.end.year()..=last.year())
+                .filter(|&y| {
+                    NaiveDate::from_ymd_opt(y, 12, 31).is_some_and(|end| end >= w.end && end <= last)
+                })
+                .map(|y| i64::from(y) - i64::from(cfg.points_expiry_years))
+                .collect();
+            if lots.is_empty() {
+                return Ok(Vec::new());
+            }
+            let gain = "(o.kind = 'earn' OR (o.kind = 'adjust' AND o.points > 0))";
+            let mut columns = String::new();
+            let mut left = Vec::new();
+            // In the order they appear: the point value, each lot's years, then T + 1.
+            let mut params = vec![Value::BigInt(i64::from(cfg.point_value_cents))];
+            for (i, &y) in lots.iter().enumerate() {
+                columns.push_str(&format!(
+                    ", coalesce(sum(o.points) FILTER (WHERE {gain} AND year(o.occurred_at) = ?), 0) AS e{i}
+                     , coalesce(sum(o.points) FILTER (WHERE {gain} AND year(o.occurred_at) <= ?), 0) AS c{i}"
+                ));
+                params.extend([Value::BigInt(y), Value::BigInt(y)]);
+                left.push(format!("greatest(0, least(e{i}, c{i} - used))"));
+            }
+            params.push(after);
             run(
                 format!(
-                    "WITH per_year AS (
-                         SELECT o.member_id, {grp} AS grp, year(o.occurred_at) AS y,
-                                coalesce(sum(o.points) FILTER (WHERE o.kind = 'earn' OR (o.kind = 'adjust' AND o.points > 0)), 0) AS earned,
+                    "SELECT grp, CAST(sum({left}) * ? AS BIGINT), 1 FROM (
+                         SELECT o.member_id, {grp} AS grp {columns},
                                 coalesce(sum(CASE WHEN o.kind IN ('redeem', 'expire') THEN o.points
-                                                  WHEN o.kind = 'adjust' AND o.points < 0 THEN -o.points ELSE 0 END), 0) AS used
+                                                  WHEN o.kind = 'adjust' AND o.points < 0 THEN -o.points
+                                                  ELSE 0 END), 0) AS used
                          FROM points o {join} WHERE o.occurred_at < ?
-                         GROUP BY o.member_id, grp, y
-                     ), lots AS (
-                         SELECT grp, y, earned,
-                                sum(earned) OVER (PARTITION BY member_id ORDER BY y) AS cumulative,
-                                sum(used) OVER (PARTITION BY member_id) AS consumed
-                         FROM per_year
-                     )
-                     SELECT grp,
-                            CAST(coalesce(sum(greatest(0, least(earned, cumulative - consumed)))
-                                 FILTER (WHERE make_date(CAST(y + ? AS BIGINT), 12, 31) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)), 0)
-                                 * CAST(? AS BIGINT) AS BIGINT),
-                            1
-                     FROM lots GROUP BY grp"
+                         GROUP BY o.member_id, grp
+                     ) GROUP BY grp",
+                    left = left.join(" + ")
                 ),
-                vec![
-                    after,
-                    Value::BigInt(i64::from(cfg.points_expiry_years)),
-                    Value::Text(w.end.to_string()),
-                    Value::Text((w.end + Days::new(days)).to_string()),
-                    Value::BigInt(i64::from(cfg.point_value_cents)),
-                ],
+                params,
             )
         }
         // 积分从未使用占比: of the members who earned points up to T, the share who had
