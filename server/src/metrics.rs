@@ -523,16 +523,20 @@ pub fn grouped(
         }
         // 积分负债: the points outstanding at the end of T (earned and adjusted, less
         // redeemed and expired; a member's negative balance counts as none) × point value.
+        // Read as each member's balance in the summary less what came after T.
         Metric::PointsLiability => run(
             format!(
                 "SELECT grp, CAST(coalesce(sum(greatest(balance, 0)), 0) * CAST(? AS BIGINT) AS BIGINT), 1 FROM (
-                     SELECT o.member_id, {grp} AS grp,
-                            sum(CASE o.kind WHEN 'earn' THEN o.points WHEN 'adjust' THEN o.points ELSE -o.points END) AS balance
-                     FROM points o {join} WHERE o.occurred_at < ?
-                     GROUP BY o.member_id, grp
+                     SELECT {grp} AS grp,
+                            o.points_earned + o.points_adjusted - o.points_redeemed - o.points_expired
+                                - coalesce(later.balance, 0) AS balance
+                     FROM member_summary o {join}
+                     LEFT JOIN (SELECT member_id, sum(earned + adjusted - redeemed - expired) AS balance
+                                FROM points_days WHERE day > ? GROUP BY member_id) later
+                            ON later.member_id = o.member_id
                  ) GROUP BY grp"
             ),
-            vec![Value::BigInt(i64::from(cfg.point_value_cents)), after],
+            vec![Value::BigInt(i64::from(cfg.point_value_cents)), end.clone()],
         ),
         // 到期积分: the value of the outstanding points that expire from T to T + N days.
         // Points earned (or added by an adjustment) in year Y expire at the end of year
@@ -586,15 +590,20 @@ pub fn grouped(
         }
         // 积分从未使用占比: of the members who earned points up to T, the share who had
         // never redeemed any by T.
+        // Read from the summary's totals less what came after T, like the liability.
         Metric::PointsNeverUsedShare => run(
             format!(
-                "SELECT grp, count(*) FILTER (WHERE NOT redeemed), count(*) FROM (
-                     SELECT o.member_id, {grp} AS grp, bool_or(o.kind = 'redeem') AS redeemed
-                     FROM points o {join} WHERE o.occurred_at < ?
-                     GROUP BY o.member_id, grp HAVING bool_or(o.kind = 'earn')
-                 ) GROUP BY grp"
+                "SELECT grp, count(*) FILTER (WHERE redeemed = 0), count(*) FROM (
+                     SELECT {grp} AS grp,
+                            o.points_earned - coalesce(later.earned, 0) AS earned,
+                            o.points_redeemed - coalesce(later.redeemed, 0) AS redeemed
+                     FROM member_summary o {join}
+                     LEFT JOIN (SELECT member_id, sum(earned) AS earned, sum(redeemed) AS redeemed
+                                FROM points_days WHERE day > ? GROUP BY member_id) later
+                            ON later.member_id = o.member_id
+                 ) WHERE earned > 0 GROUP BY grp"
             ),
-            vec![after],
+            vec![end],
         ),
     }
 }

@@ -105,3 +105,55 @@ fn points_expiring_equals_fifo_over_lots() {
     // Some of the crossing horizons have points left to expire (the check is not vacuous).
     assert!(nonzero >= 3, "{nonzero}");
 }
+
+/// Points liability and the never-used share, read from the summary less what came after
+/// T, equal the straightforward SQL over the raw points at several T (past and latest).
+#[test]
+fn points_balances_equal_raw_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Analytics::open(&dir.path().join("g.duckdb")).unwrap();
+    generate::generate(
+        &a,
+        &generate::Options {
+            members: 1_500,
+            seed: 9,
+            ..Default::default()
+        },
+        false,
+    )
+    .unwrap();
+    let conn = a.reader().unwrap();
+    let cfg = MetricConfig {
+        point_value_cents: 2,
+        ..MetricConfig::default()
+    };
+    for (y, m, d) in [(2023, 9, 1), (2024, 12, 31), (2025, 7, 15), (2026, 6, 30)] {
+        let t = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let after = format!("{} 00:00:00", t + chrono::Days::new(1));
+        let w = Window { end: t, days: 30 };
+        let liability = server::metrics::measure(&conn, Metric::PointsLiability, &w, cfg).unwrap();
+        let raw: i64 = conn
+            .query_row(
+                "SELECT CAST(coalesce(sum(greatest(b, 0)), 0) * 2 AS BIGINT) FROM (
+                     SELECT member_id, sum(CASE kind WHEN 'earn' THEN points WHEN 'adjust' THEN points ELSE -points END) AS b
+                     FROM points WHERE occurred_at < CAST(? AS TIMESTAMP) GROUP BY member_id)",
+                [&after],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(liability.numerator, raw, "liability at {t}");
+        assert!(raw > 0);
+        let never = server::metrics::measure(&conn, Metric::PointsNeverUsedShare, &w, cfg).unwrap();
+        let raw: (i64, i64) = conn
+            .query_row(
+                "SELECT count(*) FILTER (WHERE NOT r), count(*) FROM (
+                     SELECT member_id, bool_or(kind = 'redeem') AS r FROM points
+                     WHERE occurred_at < CAST(? AS TIMESTAMP)
+                     GROUP BY member_id HAVING bool_or(kind = 'earn'))",
+                [&after],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((never.numerator, never.denominator), raw, "never used at {t}");
+    }
+}
