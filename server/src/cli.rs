@@ -174,6 +174,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fit BG/NBD and Gamma-Gamma to the members' purchases as of T and print the fits
+    /// (a preview of the model issue: no scores are stored yet).
+    Fit {
+        #[arg(long)]
+        as_of: Option<String>,
+    },
     /// List, save or delete saved segments.
     Segments {
         #[command(subcommand)]
@@ -311,6 +317,53 @@ pub async fn run(cli: Cli) -> Result<()> {
                 started.elapsed().as_secs_f64()
             );
             Ok(())
+        }
+        Command::Fit { ref as_of } => {
+            let services = open(&cli).await?;
+            let query = OverviewQuery {
+                as_of: as_of.clone(),
+                ..Default::default()
+            };
+            services
+                .analytics
+                .read(move |conn| {
+                    let t = crate::metrics::resolve(conn, &query)?.window.end;
+                    let started = Instant::now();
+                    let members = crate::clv::summaries(conn, t)?;
+                    println!(
+                        "as of {t}: {} members with a purchase, summary in {:.2}s",
+                        members.len(),
+                        started.elapsed().as_secs_f64()
+                    );
+                    let summaries: Vec<_> = members.iter().map(|(_, s)| *s).collect();
+                    for (name, names, fit) in [
+                        ("BG/NBD", ["r", "alpha", "a", "b"].as_slice(), crate::clv::fit_bgnbd as fn(&[crate::clv::Summary]) -> Result<crate::clv::Fit>),
+                        ("Gamma-Gamma", ["p", "q", "gamma"].as_slice(), crate::clv::fit_gamma_gamma),
+                    ] {
+                        let started = Instant::now();
+                        let f = fit(&summaries)?;
+                        println!(
+                            "{name}: log-likelihood {:.3}, {} iterations, {:.2}s",
+                            f.log_likelihood,
+                            f.iterations,
+                            started.elapsed().as_secs_f64()
+                        );
+                        for (i, n) in names.iter().enumerate() {
+                            println!("  {n:<6} {:>12.6} ± {:.6}", f.params[i], f.std_errors[i]);
+                        }
+                        if name == "BG/NBD" {
+                            let started = Instant::now();
+                            let mean = summaries.iter().map(|s| crate::clv::p_alive(&f, s)).sum::<f64>()
+                                / summaries.len() as f64;
+                            println!(
+                                "  mean P(alive) {mean:.4} ({:.2}s to score)",
+                                started.elapsed().as_secs_f64()
+                            );
+                        }
+                    }
+                    Ok(())
+                })
+                .await
         }
         Command::Segments { ref action } => {
             let services = open(&cli).await?;

@@ -19,6 +19,7 @@ pub mod analytics;
 pub mod api;
 pub mod bench;
 pub mod cli;
+pub mod clv;
 pub mod cohort;
 pub mod error;
 pub mod generate;
