@@ -2,7 +2,8 @@
 # Installs what building and testing MemberPulse needs, skipping what is already there.
 # Safe to run again: every step checks first.
 #   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen CLI)
-#   scripts/setup.sh --test   also Chromium and the end2end npm packages
+#   scripts/setup.sh --test   also Chromium, the end2end npm packages and the Python
+#                             reference for the model tests (lifetimes, in target/pyenv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -34,6 +35,18 @@ if [[ "${1:-}" == "--test" ]]; then
     if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium fonts-wqy-zenhei
+  fi
+  # The model tests compare with the Python package `lifetimes` (PyPI), in its own venv.
+  if [[ ! -x target/pyenv/bin/python ]] || ! target/pyenv/bin/python -c "import lifetimes" 2>/dev/null; then
+    step "installing the Python reference for the model tests (lifetimes, from PyPI)"
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+      if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
+      $SUDO apt-get update -q
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3 python3-venv
+    fi
+    rm -rf target/pyenv
+    python3 -m venv target/pyenv
+    target/pyenv/bin/pip install -q lifetimes==0.11.3
   fi
   if [[ ! -d end2end/node_modules/playwright-core ]]; then
     step "installing the end2end npm packages"

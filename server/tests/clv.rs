@@ -90,3 +90,66 @@ fn print_fits() {
     println!("{:?}", clv::fit_bgnbd(&members).unwrap());
     println!("{:?}", clv::fit_gamma_gamma(&members).unwrap());
 }
+
+/// The CDNOW summaries shipped with `lifetimes` (PyPI), fitted here and by lifetimes
+/// (`scripts/lifetimes_reference.py`, in the venv `scripts/setup.sh --test` makes):
+/// parameters within 1e-3 relative, the paper's log-likelihood, the same P(alive).
+#[test]
+fn agrees_with_lifetimes_on_cdnow() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join("target/pyenv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh --test (make test does)",
+        python.display()
+    );
+    let out = std::process::Command::new(python)
+        .arg(root.join("scripts/lifetimes_reference.py"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nums = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    };
+    let close = |ours: f64, theirs: f64, what: &str| {
+        assert!(
+            ((ours - theirs) / theirs).abs() < 1e-3,
+            "{what}: ours {ours}, lifetimes {theirs}"
+        );
+    };
+
+    let members: Vec<Summary> = v["bgnbd"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let m = nums(m);
+            Summary { x: m[0], t_x: m[1], t: m[2], m: 0.0 }
+        })
+        .collect();
+    assert_eq!(members.len(), 2_357);
+    let fit = clv::fit_bgnbd(&members).unwrap();
+    for (i, (ours, theirs)) in fit.params.iter().zip(nums(&v["bgnbd"]["params"])).enumerate() {
+        close(*ours, theirs, &format!("BG/NBD parameter {i}"));
+    }
+    // Fader, Hardie & Lee (2005) report LL = -9582.4 for this data.
+    assert!((fit.log_likelihood + 9582.4).abs() < 0.05, "{}", fit.log_likelihood);
+    for (s, theirs) in members.iter().zip(nums(&v["bgnbd"]["p_alive"])) {
+        close(clv::p_alive(&fit, s), theirs, "P(alive)");
+    }
+
+    let spenders: Vec<Summary> = v["gamma_gamma"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let m = nums(m);
+            Summary { x: m[0], t_x: 0.0, t: 0.0, m: m[1] }
+        })
+        .collect();
+    let fit = clv::fit_gamma_gamma(&spenders).unwrap();
+    for (i, (ours, theirs)) in fit.params.iter().zip(nums(&v["gamma_gamma"]["params"])).enumerate() {
+        close(*ours, theirs, &format!("Gamma-Gamma parameter {i}"));
+    }
+}
