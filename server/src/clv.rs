@@ -386,3 +386,46 @@ pub fn summaries(conn: &duckdb::Connection, as_of: chrono::NaiveDate) -> Result<
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(rows)
 }
+
+/// The Gauss hypergeometric function ₂F₁(a, b; c; z) for 0 ≤ z < 1, by its series.
+fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
+    let (mut term, mut sum) = (1.0, 1.0);
+    for n in 0..100_000 {
+        let n = n as f64;
+        term *= (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;
+        sum += term;
+        if term.abs() <= 1e-15 * sum.abs() {
+            break;
+        }
+    }
+    sum
+}
+
+/// Expected purchases in the next `days` under BG/NBD, given the member's history
+/// (Fader, Hardie & Lee 2005, eq. 10).
+pub fn expected_purchases(fit: &Fit, s: &Summary, days: f64) -> f64 {
+    let (r, alpha, a, b) = (fit.params[0], fit.params[1], fit.params[2], fit.params[3]);
+    let x = s.x;
+    let z = days / (alpha + s.t + days);
+    let bracket = 1.0
+        - ((alpha + s.t) / (alpha + s.t + days)).powf(r + x)
+            * hyp2f1(r + x, b + x, a + b + x - 1.0, z);
+    let numerator = (a + b + x - 1.0) / (a - 1.0) * bracket;
+    let odds = if x > 0.0 {
+        a / (b + x - 1.0) * ((alpha + s.t) / (alpha + s.t_x)).powf(r + x)
+    } else {
+        0.0
+    };
+    numerator / (1.0 + odds)
+}
+
+/// Expected spend per purchase under Gamma-Gamma, given the member's repeat purchases
+/// and their mean spend (the population mean for a member without any).
+pub fn expected_spend(fit: &Fit, s: &Summary) -> f64 {
+    let (p, q, v) = (fit.params[0], fit.params[1], fit.params[2]);
+    if s.x > 0.0 && s.m > 0.0 {
+        p * (v + s.x * s.m) / (p * s.x + q - 1.0)
+    } else {
+        p * v / (q - 1.0)
+    }
+}

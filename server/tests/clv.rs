@@ -138,6 +138,12 @@ fn agrees_with_lifetimes_on_cdnow() {
     for (s, theirs) in members.iter().zip(nums(&v["bgnbd"]["p_alive"])) {
         close(clv::p_alive(&fit, s), theirs, "P(alive)");
     }
+    for weeks in ["4.0", "13.0", "52.0"] {
+        let t: f64 = weeks.parse().unwrap();
+        for (s, theirs) in members.iter().zip(nums(&v["bgnbd"]["expected"][weeks])) {
+            close(clv::expected_purchases(&fit, s, t), theirs, &format!("purchases in {t} weeks"));
+        }
+    }
 
     let spenders: Vec<Summary> = v["gamma_gamma"]["members"]
         .as_array()
@@ -151,5 +157,8 @@ fn agrees_with_lifetimes_on_cdnow() {
     let fit = clv::fit_gamma_gamma(&spenders).unwrap();
     for (i, (ours, theirs)) in fit.params.iter().zip(nums(&v["gamma_gamma"]["params"])).enumerate() {
         close(*ours, theirs, &format!("Gamma-Gamma parameter {i}"));
+    }
+    for (s, theirs) in spenders.iter().zip(nums(&v["gamma_gamma"]["spend"])) {
+        close(clv::expected_spend(&fit, s), theirs, "expected spend");
     }
 }
