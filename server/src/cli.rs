@@ -336,6 +336,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         started.elapsed().as_secs_f64()
                     );
                     let summaries: Vec<_> = members.iter().map(|(_, s)| *s).collect();
+                    let mut fits = Vec::new();
                     for (name, names, fit) in [
                         ("BG/NBD", ["r", "alpha", "a", "b"].as_slice(), crate::clv::fit_bgnbd as fn(&[crate::clv::Summary]) -> Result<crate::clv::Fit>),
                         ("Gamma-Gamma", ["p", "q", "gamma"].as_slice(), crate::clv::fit_gamma_gamma),
@@ -351,16 +352,29 @@ pub async fn run(cli: Cli) -> Result<()> {
                         for (i, n) in names.iter().enumerate() {
                             println!("  {n:<6} {:>12.6} ± {:.6}", f.params[i], f.std_errors[i]);
                         }
-                        if name == "BG/NBD" {
-                            let started = Instant::now();
-                            let mean = summaries.iter().map(|s| crate::clv::p_alive(&f, s)).sum::<f64>()
-                                / summaries.len() as f64;
-                            println!(
-                                "  mean P(alive) {mean:.4} ({:.2}s to score)",
-                                started.elapsed().as_secs_f64()
-                            );
-                        }
+                        fits.push(f);
                     }
+                    let started = Instant::now();
+                    let scores: Vec<crate::clv::Score> = {
+                        use rayon::prelude::*;
+                        summaries
+                            .par_iter()
+                            .map(|s| crate::clv::score(&fits[0], &fits[1], s, 0.1))
+                            .collect()
+                    };
+                    let n = scores.len() as f64;
+                    let mean = |f: fn(&crate::clv::Score) -> f64| scores.iter().map(f).sum::<f64>() / n;
+                    println!(
+                        "scored {} members in {:.2}s: mean P(alive) {:.4}, purchases in 30/90/365 days {:.3}/{:.3}/{:.3}, spend per purchase {:.2}, 12-month CLV (10%/year) {:.2}",
+                        scores.len(),
+                        started.elapsed().as_secs_f64(),
+                        mean(|s| s.p_alive),
+                        mean(|s| s.purchases_30d),
+                        mean(|s| s.purchases_90d),
+                        mean(|s| s.purchases_365d),
+                        mean(|s| s.spend_per_purchase),
+                        mean(|s| s.clv_12m),
+                    );
                     Ok(())
                 })
                 .await

@@ -429,3 +429,39 @@ pub fn expected_spend(fit: &Fit, s: &Summary) -> f64 {
         p * v / (q - 1.0)
     }
 }
+
+/// What the model says of one member.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Score {
+    pub p_alive: f64,
+    pub purchases_30d: f64,
+    pub purchases_90d: f64,
+    pub purchases_365d: f64,
+    pub spend_per_purchase: f64,
+    /// Expected net revenue in the next 12 months, each month's discounted at the monthly
+    /// rate equivalent to `annual_discount`.
+    pub clv_12m: f64,
+}
+
+/// Days in an average month.
+const MONTH: f64 = 365.25 / 12.0;
+
+pub fn score(bg: &Fit, gg: &Fit, s: &Summary, annual_discount: f64) -> Score {
+    let spend = expected_spend(gg, s);
+    let monthly = (1.0 + annual_discount).powf(1.0 / 12.0) - 1.0;
+    let mut clv = 0.0;
+    let mut before = 0.0;
+    for month in 1..=12 {
+        let upto = expected_purchases(bg, s, month as f64 * MONTH);
+        clv += (upto - before) * spend / (1.0 + monthly).powi(month);
+        before = upto;
+    }
+    Score {
+        p_alive: p_alive(bg, s),
+        purchases_30d: expected_purchases(bg, s, 30.0),
+        purchases_90d: expected_purchases(bg, s, 90.0),
+        purchases_365d: before,
+        spend_per_purchase: spend,
+        clv_12m: clv,
+    }
+}

@@ -162,3 +162,21 @@ fn agrees_with_lifetimes_on_cdnow() {
         close(clv::expected_spend(&fit, s), theirs, "expected spend");
     }
 }
+
+/// Scores hang together: more purchases over longer horizons, CLV between the discounted
+/// and undiscounted year of purchases × spend, dormant members worth less.
+#[test]
+fn scores_are_consistent() {
+    let members = simulate(20_000, BG, GG, 10);
+    let (bg, gg) = (clv::fit_bgnbd(&members).unwrap(), clv::fit_gamma_gamma(&members).unwrap());
+    for s in members.iter().take(500) {
+        let sc = clv::score(&bg, &gg, s, 0.1);
+        assert!(sc.purchases_30d <= sc.purchases_90d && sc.purchases_90d <= sc.purchases_365d);
+        let year = sc.purchases_365d * sc.spend_per_purchase;
+        assert!(sc.clv_12m <= year + 1e-9 && sc.clv_12m >= year / 1.1 - 1e-9, "{sc:?}");
+        assert!((0.0..=1.0).contains(&sc.p_alive));
+    }
+    let active = Summary { x: 6.0, t_x: 49.0, t: 50.0, m: 40.0 };
+    let lapsed = Summary { x: 6.0, t_x: 10.0, t: 50.0, m: 40.0 };
+    assert!(clv::score(&bg, &gg, &lapsed, 0.1).clv_12m < clv::score(&bg, &gg, &active, 0.1).clv_12m / 2.0);
+}
