@@ -174,11 +174,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Fit BG/NBD and Gamma-Gamma to the members' purchases as of T and print the fits
-    /// (a preview of the model issue: no scores are stored yet).
+    /// Fit BG/NBD and Gamma-Gamma to the members' purchases as of T, score every member
+    /// (stored in `member_scores`) and print the fits.
     Fit {
         #[arg(long)]
         as_of: Option<String>,
+        /// Annual discount rate for the 12-month CLV.
+        #[arg(long, default_value_t = 0.1)]
+        discount: f64,
     },
     /// List, save or delete saved segments.
     Segments {
@@ -318,66 +321,38 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Fit { ref as_of } => {
+        Command::Fit {
+            ref as_of,
+            discount,
+        } => {
             let services = open(&cli).await?;
-            let query = OverviewQuery {
-                as_of: as_of.clone(),
-                ..Default::default()
-            };
-            services
-                .analytics
-                .read(move |conn| {
-                    let t = crate::metrics::resolve(conn, &query)?.window.end;
-                    let started = Instant::now();
-                    let members = crate::clv::summaries(conn, t)?;
-                    println!(
-                        "as of {t}: {} members with a purchase, summary in {:.2}s",
-                        members.len(),
-                        started.elapsed().as_secs_f64()
-                    );
-                    let summaries: Vec<_> = members.iter().map(|(_, s)| *s).collect();
-                    let mut fits = Vec::new();
-                    for (name, names, fit) in [
-                        ("BG/NBD", ["r", "alpha", "a", "b"].as_slice(), crate::clv::fit_bgnbd as fn(&[crate::clv::Summary]) -> Result<crate::clv::Fit>),
-                        ("Gamma-Gamma", ["p", "q", "gamma"].as_slice(), crate::clv::fit_gamma_gamma),
-                    ] {
-                        let started = Instant::now();
-                        let f = fit(&summaries)?;
-                        println!(
-                            "{name}: log-likelihood {:.3}, {} iterations, {:.2}s",
-                            f.log_likelihood,
-                            f.iterations,
-                            started.elapsed().as_secs_f64()
-                        );
-                        for (i, n) in names.iter().enumerate() {
-                            println!("  {n:<6} {:>12.6} ± {:.6}", f.params[i], f.std_errors[i]);
-                        }
-                        fits.push(f);
-                    }
-                    let started = Instant::now();
-                    let scores: Vec<crate::clv::Score> = {
-                        use rayon::prelude::*;
-                        summaries
-                            .par_iter()
-                            .map(|s| crate::clv::score(&fits[0], &fits[1], s, 0.1))
-                            .collect()
-                    };
-                    let n = scores.len() as f64;
-                    let mean = |f: fn(&crate::clv::Score) -> f64| scores.iter().map(f).sum::<f64>() / n;
-                    println!(
-                        "scored {} members in {:.2}s: mean P(alive) {:.4}, purchases in 30/90/365 days {:.3}/{:.3}/{:.3}, spend per purchase {:.2}, 12-month CLV (10%/year) {:.2}",
-                        scores.len(),
-                        started.elapsed().as_secs_f64(),
-                        mean(|s| s.p_alive),
-                        mean(|s| s.purchases_30d),
-                        mean(|s| s.purchases_90d),
-                        mean(|s| s.purchases_365d),
-                        mean(|s| s.spend_per_purchase),
-                        mean(|s| s.clv_12m),
-                    );
-                    Ok(())
-                })
-                .await
+            let started = Instant::now();
+            let r = services.fit(as_of.clone(), discount).await?;
+            println!(
+                "as of {}: {} members with a purchase, fitted, scored and stored in {:.2}s",
+                r.as_of,
+                r.members,
+                started.elapsed().as_secs_f64()
+            );
+            for (name, names, f) in [
+                ("BG/NBD", ["r", "alpha", "a", "b"].as_slice(), &r.bgnbd),
+                ("Gamma-Gamma", ["p", "q", "gamma"].as_slice(), &r.gamma_gamma),
+            ] {
+                println!(
+                    "{name}: log-likelihood {:.3}, {} iterations",
+                    f.log_likelihood, f.iterations
+                );
+                for (i, n) in names.iter().enumerate() {
+                    println!("  {n:<6} {:>12.6} ± {:.6}", f.params[i], f.std_errors[i]);
+                }
+            }
+            println!(
+                "mean P(alive) {:.4}, mean 12-month CLV ({:.0}%/year) {:.2}",
+                r.mean_p_alive,
+                discount * 100.0,
+                r.mean_clv_12m
+            );
+            Ok(())
         }
         Command::Segments { ref action } => {
             let services = open(&cli).await?;

@@ -465,3 +465,63 @@ pub fn score(bg: &Fit, gg: &Fit, s: &Summary, annual_discount: f64) -> Score {
         clv_12m: clv,
     }
 }
+
+/// Replaces the member scores table (DuckDB) with these scores as of `as_of`.
+pub fn store_scores(
+    conn: &mut duckdb::Connection,
+    as_of: chrono::NaiveDate,
+    members: &[(String, Summary)],
+    scores: &[Score],
+) -> Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "CREATE OR REPLACE TABLE member_scores (
+             member_id VARCHAR PRIMARY KEY, as_of DATE NOT NULL, p_alive DOUBLE NOT NULL,
+             purchases_30d DOUBLE NOT NULL, purchases_90d DOUBLE NOT NULL, purchases_365d DOUBLE NOT NULL,
+             spend_per_purchase DOUBLE NOT NULL, clv_12m DOUBLE NOT NULL)",
+    )?;
+    {
+        let mut app = tx.appender("member_scores")?;
+        let day = as_of.to_string();
+        for ((id, _), s) in members.iter().zip(scores) {
+            app.append_row(duckdb::params![
+                id,
+                day,
+                s.p_alive,
+                s.purchases_30d,
+                s.purchases_90d,
+                s.purchases_365d,
+                s.spend_per_purchase,
+                s.clv_12m
+            ])?;
+        }
+        app.flush()?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Records a fit in the operational store; returns its id.
+pub async fn record_fit(
+    pool: &crate::operational::Pool,
+    as_of: chrono::NaiveDate,
+    model: &str,
+    members: usize,
+    fit: &Fit,
+) -> Result<i64> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "INSERT INTO model_fits (fitted_at, as_of, model, members, params, std_errors, log_likelihood, iterations)
+         VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(as_of.to_string())
+    .bind(model)
+    .bind(members as i64)
+    .bind(serde_json::to_string(&fit.params).unwrap_or_default())
+    .bind(serde_json::to_string(&fit.std_errors).unwrap_or_default())
+    .bind(fit.log_likelihood)
+    .bind(fit.iterations as i64)
+    .fetch_one(pool)
+    .await?;
+    Ok(row.get(0))
+}

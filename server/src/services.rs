@@ -13,7 +13,7 @@ use app::{
 use crate::{
     Error, Result,
     analytics::Analytics,
-    cohort,
+    clv, cohort,
     import::{self, LoadReport, LoadRequest},
     members,
     metrics::{self, MetricConfig},
@@ -22,6 +22,17 @@ use crate::{
     segment::{self, Criteria, Scope},
     tier,
 };
+
+/// What [`Services::fit`] did.
+#[derive(Debug)]
+pub struct FitReport {
+    pub as_of: chrono::NaiveDate,
+    pub members: usize,
+    pub bgnbd: clv::Fit,
+    pub gamma_gamma: clv::Fit,
+    pub mean_p_alive: f64,
+    pub mean_clv_12m: f64,
+}
 
 #[derive(Clone)]
 pub struct Services {
@@ -122,6 +133,55 @@ impl Services {
                 tier::migration(conn, from, to, &scope, cfg)
             })
             .await
+    }
+
+    /// Fits BG/NBD and Gamma-Gamma as of T (default: the latest order day), scores every
+    /// member with a purchase, stores the scores (DuckDB `member_scores`) and records the
+    /// fits (operational store). `annual_discount` discounts the 12-month CLV.
+    pub async fn fit(&self, as_of: Option<String>, annual_discount: f64) -> Result<FitReport> {
+        let (t, members, repeaters, bg, gg, scores) = self
+            .analytics
+            .read(move |conn| {
+                let t = metrics::resolve(
+                    conn,
+                    &OverviewQuery {
+                        as_of,
+                        ..Default::default()
+                    },
+                )?
+                .window
+                .end;
+                let members = clv::summaries(conn, t)?;
+                let summaries: Vec<clv::Summary> = members.iter().map(|(_, s)| *s).collect();
+                let bg = clv::fit_bgnbd(&summaries)?;
+                let gg = clv::fit_gamma_gamma(&summaries)?;
+                let scores: Vec<clv::Score> = {
+                    use rayon::prelude::*;
+                    summaries
+                        .par_iter()
+                        .map(|s| clv::score(&bg, &gg, s, annual_discount))
+                        .collect()
+                };
+                let repeaters = summaries.iter().filter(|s| s.x > 0.0 && s.m > 0.0).count();
+                Ok((t, members, repeaters, bg, gg, scores))
+            })
+            .await?;
+        let n = members.len();
+        let mean_clv = scores.iter().map(|s| s.clv_12m).sum::<f64>() / n.max(1) as f64;
+        let mean_alive = scores.iter().map(|s| s.p_alive).sum::<f64>() / n.max(1) as f64;
+        self.analytics
+            .write(move |conn| clv::store_scores(conn, t, &members, &scores))
+            .await?;
+        clv::record_fit(&self.ops, t, "bgnbd", n, &bg).await?;
+        clv::record_fit(&self.ops, t, "gamma_gamma", repeaters, &gg).await?;
+        Ok(FitReport {
+            as_of: t,
+            members: n,
+            bgnbd: bg,
+            gamma_gamma: gg,
+            mean_p_alive: mean_alive,
+            mean_clv_12m: mean_clv,
+        })
     }
 
     pub async fn segments(&self) -> Result<Vec<Segment>> {

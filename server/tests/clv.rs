@@ -180,3 +180,46 @@ fn scores_are_consistent() {
     let lapsed = Summary { x: 6.0, t_x: 10.0, t: 50.0, m: 40.0 };
     assert!(clv::score(&bg, &gg, &lapsed, 0.1).clv_12m < clv::score(&bg, &gg, &active, 0.1).clv_12m / 2.0);
 }
+
+/// A fit on a generated retailer stores a score for every member with a purchase and
+/// records both fits.
+#[tokio::test(flavor = "multi_thread")]
+async fn fit_scores_and_records() {
+    use server::{analytics::Analytics, generate, metrics::MetricConfig, operational, services::Services};
+    let dir = tempfile::tempdir().unwrap();
+    let analytics = Analytics::open(&dir.path().join("g.duckdb")).unwrap();
+    generate::generate(
+        &analytics,
+        &generate::Options { members: 3_000, seed: 4, ..Default::default() },
+        false,
+    )
+    .unwrap();
+    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display()))
+        .await
+        .unwrap();
+    let services = Services { analytics: analytics.clone(), ops: ops.clone(), metrics: MetricConfig::default() };
+    let report = services.fit(Some("2026-06-30".into()), 0.1).await.unwrap();
+    let conn = analytics.reader().unwrap();
+    let (scored, buyers, bad): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM member_scores),
+                    (SELECT count(DISTINCT member_id) FROM orders WHERE member_id IS NOT NULL AND net_amount > 0
+                       AND ordered_at < '2026-07-01'),
+                    (SELECT count(*) FROM member_scores WHERE NOT (p_alive BETWEEN 0 AND 1) OR clv_12m < 0
+                       OR purchases_30d > purchases_365d)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((scored, report.members as i64), (buyers, buyers));
+    assert_eq!(bad, 0);
+    let fits: i64 = sqlx::query_scalar("SELECT count(*) FROM model_fits WHERE as_of = '2026-06-30'")
+        .fetch_one(&ops)
+        .await
+        .unwrap();
+    assert_eq!(fits, 2);
+    // Fitting again replaces the scores.
+    services.fit(Some("2026-06-30".into()), 0.1).await.unwrap();
+    let again: i64 = conn.query_row("SELECT count(*) FROM member_scores", [], |r| r.get(0)).unwrap();
+    assert_eq!(again, buyers);
+}
