@@ -611,3 +611,36 @@ pub struct TierFlow {
     pub to_tier: String,
     pub members: i64,
 }
+
+/// A holdout check of the purchase model: fitted to the data up to `calibration_end`,
+/// predicting the purchase days of the `days` after it, compared with what happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Holdout {
+    pub as_of: String,
+    pub calibration_end: String,
+    pub days: u32,
+    /// By repeat purchases before the holdout: `0` … `6`, `7+`.
+    pub buckets: Vec<HoldoutBucket>,
+    pub total: HoldoutBucket,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HoldoutBucket {
+    pub frequency: String,
+    pub members: i64,
+    /// Purchase days in the holdout, summed over the bucket's members.
+    pub actual: f64,
+    pub predicted: f64,
+}
+
+/// A holdout request.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct HoldoutQuery {
+    /// The end of the holdout, `YYYY-MM-DD`; default: the latest order day.
+    pub as_of: Option<String>,
+    /// Days held out (7 to 730; default 90).
+    pub days: Option<u32>,
+}

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use app::model::{
     Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
-    OverviewQuery, Segment, TierMigration, TierMigrationQuery,
+    OverviewQuery, Segment, TierMigration, TierMigrationQuery, Holdout, HoldoutQuery,
 };
 use axum::{
     Json, Router,
@@ -39,6 +39,7 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/metrics", get(metric_list))
         .route("/api/v1/cohorts", get(cohorts))
         .route("/api/v1/tiers/migration", get(tier_migration))
+        .route("/api/v1/model/holdout", get(holdout))
         .route("/api/v1/members", get(member_list))
         .route("/api/v1/members/{member_id}", get(member))
         .route("/api/v1/segments", get(segment_list).post(segment_create))
@@ -137,6 +138,18 @@ async fn tier_migration(
     Query(query): Query<TierMigrationQuery>,
 ) -> Result<Json<TierMigration>> {
     Ok(Json(api.services.tier_migration(query).await?))
+}
+
+/// The purchase model's holdout check: BG/NBD fitted up to `as_of − days`, its expected
+/// purchase days in the holdout beside the actual ones, by repeat-purchase bucket. A 400
+/// names `days`; too little data to fit is a 400 with the reason.
+#[utoipa::path(get, path = "/api/v1/model/holdout", params(HoldoutQuery),
+    responses((status = 200, body = Holdout), (status = 400, body = ApiError)))]
+async fn holdout(
+    State(api): State<ApiState>,
+    Query(query): Query<HoldoutQuery>,
+) -> Result<Json<Holdout>> {
+    Ok(Json(api.services.holdout(query).await?))
 }
 
 /// The saved segments. Use one with `segment=<key>` on the overview, breakdown and
@@ -245,6 +258,7 @@ async fn load(
         metric_list,
         cohorts,
         tier_migration,
+        holdout,
         member_list,
         member,
         segment_list,
@@ -298,6 +312,7 @@ mod tests {
             "/api/v1/rfm-rules",
             "/api/v1/cohorts",
             "/api/v1/tiers/migration",
+            "/api/v1/model/holdout",
         ] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
         }

@@ -203,7 +203,7 @@ fn maximise(
     start: &[f64],
     ll: impl Fn(&[f64]) -> (f64, Vec<f64>) + Clone,
 ) -> Result<Fit> {
-    let fail = |why: String| Error::Internal(format!("{model} fit did not converge: {why}"));
+    let fail = |why: String| Error::Model(format!("{model} fit did not converge: {why}"));
     let problem = Negative {
         ll: ll.clone(),
         n: n as f64,
@@ -314,7 +314,7 @@ fn standard_errors(p: &[f64], ll: &impl Fn(&[f64]) -> (f64, Vec<f64>)) -> Option
 pub fn fit_bgnbd(members: &[Summary]) -> Result<Fit> {
     let repeaters = members.iter().filter(|s| s.x > 0.0).count();
     if members.len() < 100 || repeaters < 30 {
-        return Err(Error::Load(format!(
+        return Err(Error::Model(format!(
             "too little data for BG/NBD: {} members with a purchase, {repeaters} of them repeat buyers (need 100 and 30)",
             members.len()
         )));
@@ -330,7 +330,7 @@ pub fn fit_bgnbd(members: &[Summary]) -> Result<Fit> {
 pub fn fit_gamma_gamma(members: &[Summary]) -> Result<Fit> {
     let repeaters = members.iter().filter(|s| s.x > 0.0 && s.m > 0.0).count();
     if repeaters < 30 {
-        return Err(Error::Load(format!(
+        return Err(Error::Model(format!(
             "too little data for Gamma-Gamma: {repeaters} repeat buyers with positive spend (need 30)"
         )));
     }
@@ -524,4 +524,53 @@ pub async fn record_fit(
     .fetch_one(pool)
     .await?;
     Ok(row.get(0))
+}
+
+/// Fits BG/NBD to the purchases up to `as_of − days` and compares its expected purchase
+/// days in the holdout with the members' actual ones, per repeat-purchase bucket.
+pub fn holdout(conn: &duckdb::Connection, as_of: chrono::NaiveDate, days: u32) -> Result<app::model::Holdout> {
+    use app::model::{Holdout, HoldoutBucket};
+    let end = as_of - chrono::Days::new(u64::from(days));
+    let members = summaries(conn, end)?;
+    let fit = fit_bgnbd(&members.iter().map(|(_, s)| *s).collect::<Vec<_>>())?;
+    let mut actual: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+    let mut stmt = conn.prepare(
+        "SELECT member_id, count(*) FROM member_days
+         WHERE purchases > 0 AND day > CAST(? AS DATE) AND day <= CAST(? AS DATE) GROUP BY member_id",
+    )?;
+    let rows = stmt.query_map([end.to_string(), as_of.to_string()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (id, n) = row?;
+        actual.insert(id, n as f64);
+    }
+    let label = |x: f64| if x >= 7.0 { "7+".to_string() } else { format!("{}", x as i64) };
+    let mut buckets: Vec<HoldoutBucket> = (0..=7)
+        .map(|x| HoldoutBucket {
+            frequency: label(x as f64),
+            members: 0,
+            actual: 0.0,
+            predicted: 0.0,
+        })
+        .collect();
+    for (id, s) in &members {
+        let b = &mut buckets[(s.x as usize).min(7)];
+        b.members += 1;
+        b.actual += actual.get(id).copied().unwrap_or(0.0);
+        b.predicted += expected_purchases(&fit, s, f64::from(days));
+    }
+    let total = HoldoutBucket {
+        frequency: "all".to_string(),
+        members: buckets.iter().map(|b| b.members).sum(),
+        actual: buckets.iter().map(|b| b.actual).sum(),
+        predicted: buckets.iter().map(|b| b.predicted).sum(),
+    };
+    Ok(Holdout {
+        as_of: as_of.to_string(),
+        calibration_end: end.to_string(),
+        days,
+        buckets,
+        total,
+    })
 }

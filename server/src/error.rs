@@ -22,6 +22,9 @@ pub enum Error {
     /// What was asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// A model cannot be fitted: too little data, or the fit did not converge.
+    #[error("{0}")]
+    Model(String),
     /// It exists already (e.g. a segment key taken).
     #[error("{0}")]
     Conflict(String),
@@ -56,6 +59,7 @@ impl Error {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Model(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,7 +71,8 @@ impl Error {
             | Error::Load(_)
             | Error::Unauthorized
             | Error::NotFound(_)
-            | Error::Conflict(_) => self.to_string(),
+            | Error::Conflict(_)
+            | Error::Model(_) => self.to_string(),
             _ => "internal error; the server log has the details".to_string(),
         }
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use app::{
     model::{
-        Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Member360, MemberPage, MembersQuery,
+        Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
         Metric, Overview, OverviewQuery, Segment, TierMigration, TierMigrationQuery,
     },
     state::{Engine, EngineError, EngineFuture},
@@ -182,6 +182,28 @@ impl Services {
             mean_p_alive: mean_alive,
             mean_clv_12m: mean_clv,
         })
+    }
+
+    /// The purchase model's holdout check.
+    pub async fn holdout(&self, query: HoldoutQuery) -> Result<Holdout> {
+        let days = query.days.unwrap_or(90);
+        if !(7..=730).contains(&days) {
+            return Err(Error::bad_param("days", format!("expected 7 to 730, got {days}")));
+        }
+        self.analytics
+            .read(move |conn| {
+                let t = metrics::resolve(
+                    conn,
+                    &OverviewQuery {
+                        as_of: query.as_of,
+                        ..Default::default()
+                    },
+                )?
+                .window
+                .end;
+                clv::holdout(conn, t, days)
+            })
+            .await
     }
 
     pub async fn segments(&self) -> Result<Vec<Segment>> {

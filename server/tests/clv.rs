@@ -223,3 +223,43 @@ async fn fit_scores_and_records() {
     let again: i64 = conn.query_row("SELECT count(*) FROM member_scores", [], |r| r.get(0)).unwrap();
     assert_eq!(again, buyers);
 }
+
+/// The holdout check: members bucketed by repeat purchases before the holdout, actual
+/// purchase days equal to an independent count, predictions in the same range.
+#[test]
+fn holdout_check() {
+    use server::{analytics::Analytics, generate};
+    let dir = tempfile::tempdir().unwrap();
+    let analytics = Analytics::open(&dir.path().join("h.duckdb")).unwrap();
+    generate::generate(
+        &analytics,
+        &generate::Options { members: 3_000, seed: 5, ..Default::default() },
+        false,
+    )
+    .unwrap();
+    let conn = analytics.reader().unwrap();
+    let t = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
+    let h = clv::holdout(&conn, t, 90).unwrap();
+    assert_eq!(h.calibration_end, "2026-04-01");
+    assert_eq!(h.buckets.len(), 8);
+    let (members, actual): (i64, i64) = conn
+        .query_row(
+            "WITH cal AS (SELECT DISTINCT member_id FROM orders WHERE member_id IS NOT NULL AND net_amount > 0
+                          AND ordered_at < '2026-04-02')
+             SELECT (SELECT count(*) FROM cal),
+                    (SELECT count(DISTINCT (member_id, CAST(ordered_at AS DATE))) FROM orders
+                     WHERE net_amount > 0 AND ordered_at >= '2026-04-02' AND ordered_at < '2026-07-01'
+                       AND member_id IN (SELECT member_id FROM cal))",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(h.total.members, members);
+    assert_eq!(h.total.actual, actual as f64);
+    assert_eq!(h.buckets.iter().map(|b| b.members).sum::<i64>(), members);
+    assert!(h.total.predicted > 0.5 * h.total.actual && h.total.predicted < 2.0 * h.total.actual, "{h:?}");
+    // Members who bought more often before buy more in the holdout, predicted and actual.
+    let per = |b: &app::model::HoldoutBucket| b.actual / b.members as f64;
+    assert!(per(&h.buckets[5]) > per(&h.buckets[0]));
+    assert!(h.buckets[5].predicted / h.buckets[5].members as f64 > h.buckets[0].predicted / h.buckets[0].members as f64);
+}
