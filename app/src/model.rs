@@ -531,6 +531,24 @@ pub struct Member360 {
     pub orders: Vec<MemberOrder>,
     /// Newest first.
     pub points: Vec<MemberPoints>,
+    /// What the last model fit says of the member (none before a fit, or for a member
+    /// without a purchase by its T).
+    pub prediction: Option<MemberPrediction>,
+}
+
+/// A member's scores from the last BG/NBD + Gamma-Gamma fit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberPrediction {
+    /// The T of the fit.
+    pub as_of: String,
+    pub p_alive: f64,
+    pub purchases_30d: f64,
+    pub purchases_90d: f64,
+    pub purchases_365d: f64,
+    pub spend_per_purchase: f64,
+    /// Expected net revenue in the next 12 months, discounted.
+    pub clv_12m: f64,
 }
 
 /// A cohort request: join-month cohorts as of T; raw text, validated on the server.

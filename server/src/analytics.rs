@@ -92,6 +92,17 @@ const SCHEMA: &[(i32, &str)] = &[
     );
     "#,
     ),
+    (
+        5,
+        r#"
+    -- Model scores, replaced whole by each fit (crate::clv::store_scores).
+    CREATE TABLE IF NOT EXISTS member_scores (
+        member_id VARCHAR PRIMARY KEY, as_of DATE NOT NULL, p_alive DOUBLE NOT NULL,
+        purchases_30d DOUBLE NOT NULL, purchases_90d DOUBLE NOT NULL, purchases_365d DOUBLE NOT NULL,
+        spend_per_purchase DOUBLE NOT NULL, clv_12m DOUBLE NOT NULL
+    );
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.

@@ -2,10 +2,10 @@
 //! Name and phone are personal data and leave this module masked.
 
 use app::model::{
-    Member360, MemberOrder, MemberPage, MemberPoints, MemberRow, MembersQuery,
+    Member360, MemberOrder, MemberPrediction, MemberPage, MemberPoints, MemberRow, MembersQuery,
 };
 use chrono::NaiveDate;
-use duckdb::{Connection, params, params_from_iter, types::Value};
+use duckdb::{Connection, OptionalExt, params, params_from_iter, types::Value};
 
 use crate::{
     Error, Result,
@@ -199,6 +199,25 @@ pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<
             })
         },
     )?;
+    let prediction = conn
+        .query_row(
+            "SELECT CAST(as_of AS VARCHAR), p_alive, purchases_30d, purchases_90d, purchases_365d,
+                    spend_per_purchase, clv_12m
+             FROM member_scores WHERE member_id = ?",
+            params![member_id],
+            |r| {
+                Ok(MemberPrediction {
+                    as_of: r.get(0)?,
+                    p_alive: r.get(1)?,
+                    purchases_30d: r.get(2)?,
+                    purchases_90d: r.get(3)?,
+                    purchases_365d: r.get(4)?,
+                    spend_per_purchase: r.get(5)?,
+                    clv_12m: r.get(6)?,
+                })
+            },
+        )
+        .optional()?;
     Ok(Some(Member360 {
         member,
         gender,
@@ -207,6 +226,7 @@ pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<
         stage,
         orders,
         points,
+        prediction,
     }))
 }
 

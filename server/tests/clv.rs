@@ -218,6 +218,27 @@ async fn fit_scores_and_records() {
         .await
         .unwrap();
     assert_eq!(fits, 2);
+    // The member 360 record carries the member's scores; a member who never bought has none.
+    let conn = analytics.reader().unwrap();
+    let (scored_id, p_alive): (String, f64) = conn
+        .query_row("SELECT member_id, p_alive FROM member_scores ORDER BY member_id LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let m = server::members::profile(&conn, &scored_id, MetricConfig::default()).unwrap().unwrap();
+    let prediction = m.prediction.unwrap();
+    assert_eq!((prediction.as_of.as_str(), prediction.p_alive), ("2026-06-30", p_alive));
+    let never: Option<String> = conn
+        .query_row(
+            "SELECT member_id FROM member_summary WHERE purchases = 0 ORDER BY member_id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
+    if let Some(id) = never {
+        let m = server::members::profile(&conn, &id, MetricConfig::default()).unwrap().unwrap();
+        assert_eq!(m.prediction, None);
+    }
     // Fitting again replaces the scores.
     services.fit(Some("2026-06-30".into()), 0.1).await.unwrap();
     let again: i64 = conn.query_row("SELECT count(*) FROM member_scores", [], |r| r.get(0)).unwrap();
