@@ -2,9 +2,10 @@
 //! dropout, Gamma-Gamma (Fader & Hardie 2013) for spend per purchase, fitted by maximum
 //! likelihood with argmin's L-BFGS on log-parameters, with analytic gradients.
 //!
-//! Work in progress (the model issue): the repeat-purchase summary, both fits with
-//! standard errors and convergence, and P(alive). Expected purchases, CLV, stored fits
-//! and the API come next.
+//! Here: the repeat-purchase summary, both fits with standard errors and a convergence
+//! check, the member scores (P(alive), expected purchases, expected spend, discounted
+//! 12-month CLV), their storage, and the holdout check. Not yet: the scores in segments,
+//! metrics and alerts.
 
 use argmin::{
     core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus},

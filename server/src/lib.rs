@@ -1,13 +1,14 @@
 //! MemberPulse engine and HTTP server.
 //!
 //! - [`analytics`]: the DuckDB file (SPEC §2 tables), its DDL, readers and the one writer.
-//! - [`operational`]: the sqlx store (load history now; users, rules, alerts later).
+//! - [`operational`]: the sqlx store: load history, RFM rules, saved segments, model fits.
 //! - [`metrics`]: the metric catalogue (SPEC §4), one definition per metric.
 //! - [`cohort`]: join-month cohorts: the retention matrix and LTV by age.
 //! - [`members`]: member lists and the member 360 record, personal data masked.
 //! - [`rfm`]: RFM scores and the named segments of the rule table.
 //! - [`segment`]: typed member filters and dimensions, compiled to parameterised SQL.
-//! - [`summary`]: the per-member summary, kept up to date as data lands.
+//! - [`summary`]: the per-member summary and the day tables, kept up to date as data lands.
+//! - [`clv`]: BG/NBD and Gamma-Gamma fits, member scores and the holdout check (SPEC §6).
 //! - [`tier`]: tier migration between two dates, from the tier history.
 //! - [`generate`]: the deterministic synthetic retailer.
 //! - [`import`]: CSV/Parquet loads through column mappings.
