@@ -715,13 +715,9 @@ fn insert(
     };
     match mapping.kind {
         Kind::Stores | Kind::Members | Kind::Orders | Kind::Points | Kind::TierChanges => {
-            let (table, key) = match mapping.kind {
-                Kind::Stores => ("stores", "store_id"),
-                Kind::Members => ("members", "member_id"),
-                Kind::Orders => ("orders", "order_id"),
-                Kind::TierChanges => ("tier_changes", "member_id, changed_at"),
-                _ => ("points", "entry_id"),
-            };
+            // These kinds are tables of the same name.
+            let table = mapping.kind.name();
+            let key = summary::key_of(table);
             if mapping.derive_members && mapping.kind == Kind::Orders {
                 land(
                     "members",

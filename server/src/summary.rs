@@ -146,18 +146,22 @@ pub fn rebuild(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Inserts the rows of `rows` whose key `table` does not hold yet, keeping them in the
-/// temp table `mp_new_<table>` for [`apply_new`]. Returns how many landed.
-pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
-    let key = match table {
+/// The key columns of a data-contract table: a re-sent row with a known key is a no-op.
+pub fn key_of(table: &str) -> &'static str {
+    match table {
         "stores" => "store_id",
         "members" => "member_id",
         "orders" => "order_id",
         "points" => "entry_id",
         "tier_changes" => "member_id, changed_at",
         _ => "order_id, line_no",
-    };
-    let on = key
+    }
+}
+
+/// Inserts the rows of `rows` whose key `table` does not hold yet, keeping them in the
+/// temp table `mp_new_<table>` for [`apply_new`]. Returns how many landed.
+pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
+    let on = key_of(table)
         .split(", ")
         .map(|k| format!("t.{k} = s.{k}"))
         .collect::<Vec<_>>()
