@@ -2,29 +2,19 @@
 //! SQL over the raw tables (what `memberpulse bench` checks on a million members), for
 //! windows of every length, ends and comparisons, overall and by region.
 
+mod common;
+
 use app::model::Metric;
 use chrono::NaiveDate;
 use server::{
-    analytics::Analytics,
-    bench, generate,
+    bench,
     metrics::{Compare, MetricConfig, Request, Window},
     operational, rfm,
 };
 
 #[tokio::test(flavor = "multi_thread")]
 async fn engine_equals_raw_sql_for_many_windows() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = Analytics::open(&dir.path().join("g.duckdb")).unwrap();
-    generate::generate(
-        &a,
-        &generate::Options {
-            members: 2_000,
-            seed: 11,
-            ..Default::default()
-        },
-        false,
-    )
-    .unwrap();
+    let (dir, a) = common::generated(2_000, 11);
     let ops = operational::connect(&format!(
         "sqlite://{}",
         dir.path().join("ops.sqlite").display()
@@ -70,18 +60,7 @@ async fn engine_equals_raw_sql_for_many_windows() {
 /// whose 30/90-day horizon crosses a year-end and days whose horizon does not.
 #[test]
 fn points_expiring_equals_fifo_over_lots() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = Analytics::open(&dir.path().join("g.duckdb")).unwrap();
-    generate::generate(
-        &a,
-        &generate::Options {
-            members: 1_500,
-            seed: 8,
-            ..Default::default()
-        },
-        false,
-    )
-    .unwrap();
+    let (_dir, a) = common::generated(1_500, 8);
     let conn = a.reader().unwrap();
     let mut nonzero = 0;
     for (y, m, d) in [(2024, 10, 15), (2024, 12, 1), (2024, 12, 31), (2025, 11, 20), (2026, 6, 30), (2025, 3, 1)] {
@@ -110,18 +89,7 @@ fn points_expiring_equals_fifo_over_lots() {
 /// T, equal the straightforward SQL over the raw points at several T (past and latest).
 #[test]
 fn points_balances_equal_raw_sql() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = Analytics::open(&dir.path().join("g.duckdb")).unwrap();
-    generate::generate(
-        &a,
-        &generate::Options {
-            members: 1_500,
-            seed: 9,
-            ..Default::default()
-        },
-        false,
-    )
-    .unwrap();
+    let (_dir, a) = common::generated(1_500, 9);
     let conn = a.reader().unwrap();
     let cfg = MetricConfig {
         point_value_cents: 2,

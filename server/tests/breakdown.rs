@@ -6,7 +6,6 @@ use app::model::{Dimension, Filter, Metric};
 use chrono::NaiveDate;
 use server::{
     analytics::Analytics,
-    generate,
     metrics::{self, Compare, MetricConfig, Request, Window},
     segment::{self, Scope},
 };
@@ -151,18 +150,7 @@ fn bad_filters_are_named() {
 /// up to the total over all members (sales share: one shared denominator).
 #[test]
 fn breakdowns_add_up_to_the_total_for_every_metric_and_dimension() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = Analytics::open(&dir.path().join("g.duckdb")).unwrap();
-    generate::generate(
-        &a,
-        &generate::Options {
-            members: 1_500,
-            seed: 5,
-            ..Default::default()
-        },
-        false,
-    )
-    .unwrap();
+    let (_dir, a) = common::generated(1_500, 5);
     let conn = a.reader().unwrap();
     let cfg = MetricConfig::default();
     let req = Request {

@@ -1,11 +1,12 @@
 //! Tier history: the tier dimension as of T, the migration matrix between two dates (by
 //! hand), tier changes loaded from a CSV, and the generator's history.
 
+mod common;
+
 use app::model::{Dimension, Metric};
 use chrono::NaiveDate;
 use server::{
     analytics::Analytics,
-    generate,
     import::{self, Kind, LoadRequest, Mapping},
     metrics::{self, Compare, MetricConfig, Request, Window},
     segment::Scope,
@@ -126,18 +127,7 @@ fn tier_mix_is_as_of_t() {
 
 #[test]
 fn generated_history_ends_at_the_current_tier() {
-    let dir = tempfile::tempdir().unwrap();
-    let a = Analytics::open(&dir.path().join("g.duckdb")).unwrap();
-    generate::generate(
-        &a,
-        &generate::Options {
-            members: 800,
-            seed: 3,
-            ..Default::default()
-        },
-        false,
-    )
-    .unwrap();
+    let (_dir, a) = common::generated(800, 3);
     let conn = a.reader().unwrap();
     let (mismatched, upgrades): (i64, i64) = conn
         .query_row(

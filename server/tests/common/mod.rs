@@ -17,6 +17,7 @@ pub const CFG: MetricConfig = MetricConfig {
     points_expiry_years: 1,
 };
 
+#[allow(dead_code)]
 pub fn retailer() -> (tempfile::TempDir, Analytics) {
     let dir = tempfile::tempdir().unwrap();
     let analytics = Analytics::open(&dir.path().join("retailer.duckdb")).unwrap();
@@ -72,4 +73,22 @@ pub fn add(analytics: &Analytics, sql: &str) {
     let conn = analytics.writer();
     conn.execute_batch(sql).unwrap();
     summary::rebuild(&conn).unwrap();
+}
+
+/// A generated retailer (`generate` with `members` members and `seed`) in a fresh store.
+#[allow(dead_code)]
+pub fn generated(members: u64, seed: u64) -> (tempfile::TempDir, Analytics) {
+    let dir = tempfile::tempdir().unwrap();
+    let analytics = Analytics::open(&dir.path().join("generated.duckdb")).unwrap();
+    server::generate::generate(
+        &analytics,
+        &server::generate::Options {
+            members,
+            seed,
+            ..Default::default()
+        },
+        false,
+    )
+    .unwrap();
+    (dir, analytics)
 }
