@@ -542,6 +542,14 @@ pub struct Member360 {
 pub struct MemberPrediction {
     /// The T of the fit.
     pub as_of: String,
+    #[serde(flatten)]
+    pub score: MemberScore,
+}
+
+/// What the purchase and spend models say of one member.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberScore {
     pub p_alive: f64,
     pub purchases_30d: f64,
     pub purchases_90d: f64,

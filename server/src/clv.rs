@@ -11,6 +11,7 @@ use argmin::{
     core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus},
     solver::{linesearch::MoreThuenteLineSearch, quasinewton::LBFGS},
 };
+use app::model::MemberScore;
 use statrs::function::gamma::{digamma, ln_gamma};
 
 use crate::{Error, Result};
@@ -61,7 +62,6 @@ impl BgNbd {
     /// Σ log-likelihood and its gradient in (r, α, a, b), in parallel chunks. The
     /// special functions depend on the parameters and x only, so they are tabled per x.
     fn ll(&self, p: &[f64]) -> (f64, [f64; 4]) {
-        use rayon::prelude::*;
         let (r, a, b) = (p[0], p[2], p[3]);
         let top = self.0.iter().map(|(s, _)| s.x as usize).max().unwrap_or(0);
         let table: Vec<[f64; 6]> = (0..=top)
@@ -77,13 +77,7 @@ impl BgNbd {
                 ]
             })
             .collect();
-        self.0
-            .par_chunks(4096)
-            .map(|chunk| Self::ll_of(chunk, p, &table))
-            .reduce(
-                || (0.0, [0.0; 4]),
-                |(l1, g1), (l2, g2)| (l1 + l2, [g1[0] + g2[0], g1[1] + g2[1], g1[2] + g2[2], g1[3] + g2[3]]),
-            )
+        par_sum(&self.0, |chunk| Self::ll_of(chunk, p, &table))
     }
 
     fn ll_of(members: &[(Summary, f64)], p: &[f64], table: &[[f64; 6]]) -> (f64, [f64; 4]) {
@@ -126,7 +120,6 @@ struct GammaGamma<'a>(&'a [Summary]);
 
 impl GammaGamma<'_> {
     fn ll(&self, params: &[f64]) -> (f64, [f64; 3]) {
-        use rayon::prelude::*;
         let (p, q) = (params[0], params[1]);
         let top = self.0.iter().map(|s| s.x as usize).max().unwrap_or(0);
         let table: Vec<[f64; 3]> = (0..=top)
@@ -138,13 +131,7 @@ impl GammaGamma<'_> {
                 [ln_gamma(px + q) - ln_gamma(px), digamma(px + q), digamma(px)]
             })
             .collect();
-        self.0
-            .par_chunks(4096)
-            .map(|chunk| Self::ll_of(chunk, params, &table))
-            .reduce(
-                || (0.0, [0.0; 3]),
-                |(l1, g1), (l2, g2)| (l1 + l2, [g1[0] + g2[0], g1[1] + g2[1], g1[2] + g2[2]]),
-            )
+        par_sum(&self.0, |chunk| Self::ll_of(chunk, params, &table))
     }
 
     fn ll_of(members: &[Summary], params: &[f64], table: &[[f64; 3]]) -> (f64, [f64; 3]) {
@@ -166,6 +153,18 @@ impl GammaGamma<'_> {
         }
         (ll, g)
     }
+}
+
+/// A log-likelihood and its gradient summed over chunks of `items` on all cores.
+fn par_sum<T: Sync, const K: usize>(
+    items: &[T],
+    part: impl Fn(&[T]) -> (f64, [f64; K]) + Sync + Send,
+) -> (f64, [f64; K]) {
+    use rayon::prelude::*;
+    items.par_chunks(4096).map(part).reduce(
+        || (0.0, [0.0; K]),
+        |(l1, g1), (l2, g2)| (l1 + l2, std::array::from_fn(|i| g1[i] + g2[i])),
+    )
 }
 
 /// Minimises −LL / n over log-parameters, so the optimiser sees an unconstrained problem
@@ -431,23 +430,12 @@ pub fn expected_spend(fit: &Fit, s: &Summary) -> f64 {
     }
 }
 
-/// What the model says of one member.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Score {
-    pub p_alive: f64,
-    pub purchases_30d: f64,
-    pub purchases_90d: f64,
-    pub purchases_365d: f64,
-    pub spend_per_purchase: f64,
-    /// Expected net revenue in the next 12 months, each month's discounted at the monthly
-    /// rate equivalent to `annual_discount`.
-    pub clv_12m: f64,
-}
-
 /// Days in an average month.
 const MONTH: f64 = 365.25 / 12.0;
 
-pub fn score(bg: &Fit, gg: &Fit, s: &Summary, annual_discount: f64) -> Score {
+/// What the model says of one member; the 12-month CLV discounts each month at the
+/// monthly rate equivalent to `annual_discount`.
+pub fn score(bg: &Fit, gg: &Fit, s: &Summary, annual_discount: f64) -> MemberScore {
     let spend = expected_spend(gg, s);
     let monthly = (1.0 + annual_discount).powf(1.0 / 12.0) - 1.0;
     let mut clv = 0.0;
@@ -457,7 +445,7 @@ pub fn score(bg: &Fit, gg: &Fit, s: &Summary, annual_discount: f64) -> Score {
         clv += (upto - before) * spend / (1.0 + monthly).powi(month);
         before = upto;
     }
-    Score {
+    MemberScore {
         p_alive: p_alive(bg, s),
         purchases_30d: expected_purchases(bg, s, 30.0),
         purchases_90d: expected_purchases(bg, s, 90.0),
@@ -472,7 +460,7 @@ pub fn store_scores(
     conn: &mut duckdb::Connection,
     as_of: chrono::NaiveDate,
     members: &[(String, Summary)],
-    scores: &[Score],
+    scores: &[MemberScore],
 ) -> Result<()> {
     let tx = conn.transaction()?;
     tx.execute_batch(

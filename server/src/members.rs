@@ -2,9 +2,8 @@
 //! Name and phone are personal data and leave this module masked.
 
 use app::model::{
-    Member360, MemberOrder, MemberPrediction, MemberPage, MemberPoints, MemberRow, MembersQuery,
+    Member360, MemberOrder, MemberPrediction, MemberScore, MemberPage, MemberPoints, MemberRow, MembersQuery,
 };
-use chrono::NaiveDate;
 use duckdb::{Connection, OptionalExt, params, params_from_iter, types::Value};
 
 use crate::{
@@ -92,7 +91,7 @@ pub fn list_in(
     cfg: MetricConfig,
     rules: Vec<RfmRule>,
 ) -> Result<MemberPage> {
-    let as_of = as_of(conn, q.as_of.as_deref())?;
+    let as_of = metrics::day_or_latest(conn, "as_of", q.as_of.as_deref())?;
     let sort = q.sort.clone().unwrap_or_else(|| "-revenue".to_string());
     let (key, descending) = match sort.strip_prefix('-') {
         Some(key) => (key, true),
@@ -164,7 +163,7 @@ pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<
     };
     let member = row(r)?;
     let (gender, birth_year, home_store_id) = (r.get(12)?, r.get(13)?, r.get(14)?);
-    let as_of = as_of(conn, None)?;
+    let as_of = metrics::day_or_latest(conn, "as_of", None)?;
     let stage = segment::stage_of(conn, member_id, as_of, cfg)?
         .unwrap_or_else(|| "(not a member)".to_string());
     let orders = of_member(
@@ -208,12 +207,14 @@ pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<
             |r| {
                 Ok(MemberPrediction {
                     as_of: r.get(0)?,
-                    p_alive: r.get(1)?,
-                    purchases_30d: r.get(2)?,
-                    purchases_90d: r.get(3)?,
-                    purchases_365d: r.get(4)?,
-                    spend_per_purchase: r.get(5)?,
-                    clv_12m: r.get(6)?,
+                    score: MemberScore {
+                        p_alive: r.get(1)?,
+                        purchases_30d: r.get(2)?,
+                        purchases_90d: r.get(3)?,
+                        purchases_365d: r.get(4)?,
+                        spend_per_purchase: r.get(5)?,
+                        clv_12m: r.get(6)?,
+                    },
                 })
             },
         )
@@ -242,15 +243,6 @@ fn of_member<T>(
         .query_map(params![member_id], read)?
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(rows)
-}
-
-fn as_of(conn: &Connection, text: Option<&str>) -> Result<NaiveDate> {
-    match text {
-        Some(d) => metrics::parse_date("as_of", d),
-        None => Ok(
-            metrics::latest_order_date(conn)?.unwrap_or_else(|| chrono::Utc::now().date_naive())
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -158,10 +158,7 @@ pub fn resolve(conn: &Connection, q: &OverviewQuery) -> Result<Request> {
         Some(w) => parse_window_days(w)?,
         None => 30,
     };
-    let end = match q.as_of.as_deref() {
-        Some(d) => parse_date("as_of", d)?,
-        None => latest_order_date(conn)?.unwrap_or_else(|| chrono::Utc::now().date_naive()),
-    };
+    let end = day_or_latest(conn, "as_of", q.as_of.as_deref())?;
     let compare = match q.compare.as_deref() {
         None | Some("previous") => Compare::Previous,
         Some("year") => Compare::YearEarlier,
@@ -176,6 +173,15 @@ pub fn resolve(conn: &Connection, q: &OverviewQuery) -> Result<Request> {
         window: Window { end, days },
         compare,
     })
+}
+
+/// The date in `text` (parameter `param`), or by default the date of the latest order
+/// (today if there are no orders).
+pub fn day_or_latest(conn: &Connection, param: &str, text: Option<&str>) -> Result<NaiveDate> {
+    match text {
+        Some(d) => parse_date(param, d),
+        None => Ok(latest_order_date(conn)?.unwrap_or_else(|| chrono::Utc::now().date_naive())),
+    }
 }
 
 /// The calendar date of the latest order, if any.

@@ -95,15 +95,9 @@ impl Services {
         }
         self.analytics
             .read(move |conn| {
-                let req = metrics::resolve(
-                    conn,
-                    &OverviewQuery {
-                        as_of: query.as_of,
-                        ..Default::default()
-                    },
-                )?;
+                let t = metrics::day_or_latest(conn, "as_of", query.as_of.as_deref())?;
                 let scope = Scope::of(filters, None).with_rules(rules);
-                cohort::cohorts(conn, req.window.end, count, &scope, cfg)
+                cohort::cohorts(conn, t, count, &scope, cfg)
             })
             .await
     }
@@ -117,11 +111,7 @@ impl Services {
         let rules = rfm::rules(&self.ops).await?;
         self.analytics
             .read(move |conn| {
-                let to = match query.to.as_deref() {
-                    Some(d) => metrics::parse_date("to", d)?,
-                    None => metrics::latest_order_date(conn)?
-                        .unwrap_or_else(|| chrono::Utc::now().date_naive()),
-                };
+                let to = metrics::day_or_latest(conn, "to", query.to.as_deref())?;
                 let from = match query.from.as_deref() {
                     Some(d) => metrics::parse_date("from", d)?,
                     None => to - chrono::Months::new(12),
@@ -142,20 +132,12 @@ impl Services {
         let (t, members, repeaters, bg, gg, scores) = self
             .analytics
             .read(move |conn| {
-                let t = metrics::resolve(
-                    conn,
-                    &OverviewQuery {
-                        as_of,
-                        ..Default::default()
-                    },
-                )?
-                .window
-                .end;
+                let t = metrics::day_or_latest(conn, "as_of", as_of.as_deref())?;
                 let members = clv::summaries(conn, t)?;
                 let summaries: Vec<clv::Summary> = members.iter().map(|(_, s)| *s).collect();
                 let bg = clv::fit_bgnbd(&summaries)?;
                 let gg = clv::fit_gamma_gamma(&summaries)?;
-                let scores: Vec<clv::Score> = {
+                let scores: Vec<app::model::MemberScore> = {
                     use rayon::prelude::*;
                     summaries
                         .par_iter()
@@ -192,15 +174,7 @@ impl Services {
         }
         self.analytics
             .read(move |conn| {
-                let t = metrics::resolve(
-                    conn,
-                    &OverviewQuery {
-                        as_of: query.as_of,
-                        ..Default::default()
-                    },
-                )?
-                .window
-                .end;
+                let t = metrics::day_or_latest(conn, "as_of", query.as_of.as_deref())?;
                 clv::holdout(conn, t, days)
             })
             .await

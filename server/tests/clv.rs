@@ -1,6 +1,8 @@
 //! BG/NBD and Gamma-Gamma: analytic gradients against finite differences, and parameter
 //! recovery on data simulated from known parameters (within four standard errors).
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, Gamma};
@@ -185,15 +187,8 @@ fn scores_are_consistent() {
 /// records both fits.
 #[tokio::test(flavor = "multi_thread")]
 async fn fit_scores_and_records() {
-    use server::{analytics::Analytics, generate, metrics::MetricConfig, operational, services::Services};
-    let dir = tempfile::tempdir().unwrap();
-    let analytics = Analytics::open(&dir.path().join("g.duckdb")).unwrap();
-    generate::generate(
-        &analytics,
-        &generate::Options { members: 3_000, seed: 4, ..Default::default() },
-        false,
-    )
-    .unwrap();
+    use server::{metrics::MetricConfig, operational, services::Services};
+    let (dir, analytics) = common::generated(3_000, 4);
     let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display()))
         .await
         .unwrap();
@@ -227,7 +222,11 @@ async fn fit_scores_and_records() {
         .unwrap();
     let m = server::members::profile(&conn, &scored_id, MetricConfig::default()).unwrap().unwrap();
     let prediction = m.prediction.unwrap();
-    assert_eq!((prediction.as_of.as_str(), prediction.p_alive), ("2026-06-30", p_alive));
+    // The API shows the scores beside `as_of`, not nested.
+    let json = serde_json::to_value(&prediction).unwrap();
+    assert_eq!(json["p_alive"].as_f64(), Some(p_alive));
+    assert_eq!(json["as_of"], "2026-06-30");
+    assert_eq!((prediction.as_of.as_str(), prediction.score.p_alive), ("2026-06-30", p_alive));
     let never: Option<String> = conn
         .query_row(
             "SELECT member_id FROM member_summary WHERE purchases = 0 ORDER BY member_id LIMIT 1",
@@ -249,15 +248,7 @@ async fn fit_scores_and_records() {
 /// purchase days equal to an independent count, predictions in the same range.
 #[test]
 fn holdout_check() {
-    use server::{analytics::Analytics, generate};
-    let dir = tempfile::tempdir().unwrap();
-    let analytics = Analytics::open(&dir.path().join("h.duckdb")).unwrap();
-    generate::generate(
-        &analytics,
-        &generate::Options { members: 3_000, seed: 5, ..Default::default() },
-        false,
-    )
-    .unwrap();
+    let (_dir, analytics) = common::generated(3_000, 5);
     let conn = analytics.reader().unwrap();
     let t = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
     let h = clv::holdout(&conn, t, 90).unwrap();
