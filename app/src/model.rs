@@ -54,11 +54,20 @@ pub enum Metric {
     PointsExpiring30,
     #[serde(rename = "points_expiring_90d")]
     PointsExpiring90,
+    /// Mean predicted 12-month CLV of the members with a model score (last fit).
+    PredictedLtv,
+    /// Total predicted 12-month CLV of the members with a model score.
+    PredictedLtvTotal,
+    /// High-value members (top 20% by predicted or historical value) with P(alive) under
+    /// the at-risk threshold.
+    HighValueAtRisk,
+    /// What those members spent in the 12 months to T.
+    RevenueAtStake,
 }
 
 impl Metric {
     /// Every metric, headline first.
-    pub const ALL: [Metric; 19] = [
+    pub const ALL: [Metric; 23] = [
         Metric::HistoricalLtv,
         Metric::RepurchaseRate,
         Metric::PointsUsageRate,
@@ -78,6 +87,19 @@ impl Metric {
         Metric::PointsLiability,
         Metric::PointsExpiring30,
         Metric::PointsExpiring90,
+        Metric::PredictedLtv,
+        Metric::PredictedLtvTotal,
+        Metric::HighValueAtRisk,
+        Metric::RevenueAtStake,
+    ];
+
+    /// The metrics read from the last model fit: defined only for a window ending on the
+    /// fit's T.
+    pub const PREDICTED: [Metric; 4] = [
+        Metric::PredictedLtv,
+        Metric::PredictedLtvTotal,
+        Metric::HighValueAtRisk,
+        Metric::RevenueAtStake,
     ];
 
     /// The four headline KPIs of the executive overview.
@@ -109,6 +131,10 @@ impl Metric {
             Metric::PointsLiability => "points_liability",
             Metric::PointsExpiring30 => "points_expiring_30d",
             Metric::PointsExpiring90 => "points_expiring_90d",
+            Metric::PredictedLtv => "predicted_ltv",
+            Metric::PredictedLtvTotal => "predicted_ltv_total",
+            Metric::HighValueAtRisk => "high_value_at_risk",
+            Metric::RevenueAtStake => "revenue_at_stake",
         }
     }
 
@@ -133,6 +159,10 @@ impl Metric {
             Metric::PointsLiability => "积分负债",
             Metric::PointsExpiring30 => "30天内到期积分",
             Metric::PointsExpiring90 => "90天内到期积分",
+            Metric::PredictedLtv => "预测LTV(12个月)",
+            Metric::PredictedLtvTotal => "预测总价值(12个月)",
+            Metric::HighValueAtRisk => "高价值会员流失预警",
+            Metric::RevenueAtStake => "流失风险营收",
         }
     }
 
@@ -157,21 +187,28 @@ impl Metric {
             Metric::PointsLiability => "Points liability",
             Metric::PointsExpiring30 => "Points expiring in 30 days",
             Metric::PointsExpiring90 => "Points expiring in 90 days",
+            Metric::PredictedLtv => "Predicted LTV (12 months)",
+            Metric::PredictedLtvTotal => "Predicted value, total (12 months)",
+            Metric::HighValueAtRisk => "High-value members at risk",
+            Metric::RevenueAtStake => "Revenue at stake",
         }
     }
 
     pub fn unit(self) -> Unit {
         match self {
-            Metric::HistoricalLtv | Metric::Aov => Unit::Money,
+            Metric::HistoricalLtv | Metric::Aov | Metric::PredictedLtv => Unit::Money,
             Metric::Members
             | Metric::NewMembers
             | Metric::ActiveMembers
             | Metric::StoreOnlyMembers
             | Metric::OnlineOnlyMembers
-            | Metric::OmnichannelMembers => Unit::Count,
-            Metric::PointsLiability | Metric::PointsExpiring30 | Metric::PointsExpiring90 => {
-                Unit::Amount
-            }
+            | Metric::OmnichannelMembers
+            | Metric::HighValueAtRisk => Unit::Count,
+            Metric::PointsLiability
+            | Metric::PointsExpiring30
+            | Metric::PointsExpiring90
+            | Metric::PredictedLtvTotal
+            | Metric::RevenueAtStake => Unit::Amount,
             Metric::PurchaseFrequency => Unit::Number,
             _ => Unit::Ratio,
         }
@@ -186,6 +223,8 @@ impl Metric {
                 | Metric::PointsLiability
                 | Metric::PointsExpiring30
                 | Metric::PointsExpiring90
+                | Metric::HighValueAtRisk
+                | Metric::RevenueAtStake
         )
     }
 
@@ -280,10 +319,13 @@ pub enum Dimension {
     RfmSegment,
     FavouriteCategory,
     PreferredChannel,
+    /// From the last model fit: `high_value_at_risk`, `at_risk` (P(alive) under the
+    /// threshold), `likely_active`; members without a score are `(none)`.
+    ChurnRisk,
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 11] = [
+    pub const ALL: [Dimension; 12] = [
         Dimension::Region,
         Dimension::Store,
         Dimension::Tier,
@@ -295,6 +337,7 @@ impl Dimension {
         Dimension::RfmSegment,
         Dimension::FavouriteCategory,
         Dimension::PreferredChannel,
+        Dimension::ChurnRisk,
     ];
 
     pub fn key(self) -> &'static str {
@@ -310,6 +353,7 @@ impl Dimension {
             Dimension::RfmSegment => "rfm_segment",
             Dimension::FavouriteCategory => "favourite_category",
             Dimension::PreferredChannel => "preferred_channel",
+            Dimension::ChurnRisk => "churn_risk",
         }
     }
 
@@ -326,6 +370,7 @@ impl Dimension {
             Dimension::RfmSegment => "RFM分群",
             Dimension::FavouriteCategory => "偏好品类",
             Dimension::PreferredChannel => "偏好渠道",
+            Dimension::ChurnRisk => "流失风险",
         }
     }
 
@@ -342,6 +387,7 @@ impl Dimension {
             Dimension::RfmSegment => "RFM segment",
             Dimension::FavouriteCategory => "Favourite category",
             Dimension::PreferredChannel => "Preferred channel",
+            Dimension::ChurnRisk => "Churn risk",
         }
     }
 
@@ -372,14 +418,21 @@ pub enum MemberMeasure {
     PointsBalance,
     /// Days from the last purchase to T (members who never purchased match no range).
     DaysSincePurchase,
+    /// P(alive) from the last model fit, 0 to 1 with at most 2 decimals, kept in
+    /// hundredths (members without a score match no range).
+    PAlive,
+    /// Predicted 12-month CLV from the last fit; bounds in yuan, kept in cents.
+    Clv12m,
 }
 
 impl MemberMeasure {
-    pub const ALL: [MemberMeasure; 4] = [
+    pub const ALL: [MemberMeasure; 6] = [
         MemberMeasure::Revenue,
         MemberMeasure::Purchases,
         MemberMeasure::PointsBalance,
         MemberMeasure::DaysSincePurchase,
+        MemberMeasure::PAlive,
+        MemberMeasure::Clv12m,
     ];
 
     pub fn key(self) -> &'static str {
@@ -388,7 +441,19 @@ impl MemberMeasure {
             MemberMeasure::Purchases => "purchases",
             MemberMeasure::PointsBalance => "points_balance",
             MemberMeasure::DaysSincePurchase => "days_since_purchase",
+            MemberMeasure::PAlive => "p_alive",
+            MemberMeasure::Clv12m => "clv_12m",
         }
+    }
+
+    /// Whether bounds are written with up to 2 decimals and kept in hundredths.
+    pub fn hundredths(self) -> bool {
+        matches!(self, MemberMeasure::Revenue | MemberMeasure::PAlive | MemberMeasure::Clv12m)
+    }
+
+    /// Whether the measure comes from the last model fit.
+    pub fn predicted(self) -> bool {
+        matches!(self, MemberMeasure::PAlive | MemberMeasure::Clv12m)
     }
 
     pub fn parse(key: &str) -> Option<MemberMeasure> {
@@ -396,8 +461,9 @@ impl MemberMeasure {
     }
 }
 
-/// Members whose `measure` lies in `[min, max]` (either bound may be open). Revenue
-/// bounds are in cents.
+/// Members whose `measure` lies in `[min, max]` (either bound may be open). Bounds of
+/// measures kept in hundredths (revenue and CLV in cents, P(alive) in hundredths) are
+/// integers here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RangeFilter {
@@ -479,6 +545,15 @@ pub struct MemberRow {
     /// Net revenue, returns included, in cents.
     pub revenue_cents: i64,
     pub points_balance: i64,
+    /// From the last model fit (none for a member without a purchase by its T).
+    pub p_alive: Option<f64>,
+    /// Predicted 12-month CLV, in the store currency.
+    pub clv_12m: Option<f64>,
+    /// Net revenue in the 12 months to the fit's T, in cents: what the member stands
+    /// for if lost.
+    pub revenue_12m_cents: Option<i64>,
+    /// In the top 20% by predicted or historical value at the fit's T.
+    pub high_value: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -669,4 +744,50 @@ pub struct HoldoutQuery {
     pub as_of: Option<String>,
     /// Days held out (7 to 730; default 90).
     pub days: Option<u32>,
+}
+
+/// One fitted model as recorded: its parameters in the model's order, with names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ModelFit {
+    /// `bgnbd` (r, alpha, a, b) or `gamma_gamma` (p, q, gamma).
+    pub model: String,
+    pub as_of: String,
+    /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub fitted_at: String,
+    /// Members the model was fitted on.
+    pub members: i64,
+    pub names: Vec<String>,
+    pub params: Vec<f64>,
+    pub std_errors: Vec<f64>,
+    pub log_likelihood: f64,
+    pub iterations: i64,
+}
+
+/// The predictive model's state: the fits behind the stored scores and what the
+/// background refit is doing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ModelStatus {
+    /// T of the stored member scores (none before the first fit).
+    pub scores_as_of: Option<String>,
+    /// Members with a score.
+    pub scored_members: i64,
+    /// The last recorded BG/NBD and Gamma-Gamma fits.
+    pub fits: Vec<ModelFit>,
+    /// A refit is running (one follows every data load).
+    pub fitting: bool,
+    /// Why the last refit failed, if it did (e.g. too few repeat buyers).
+    pub last_error: Option<String>,
+    /// The annual discount rate of the 12-month CLV and the P(alive) under which a
+    /// member is at risk.
+    pub annual_discount: f64,
+    pub at_risk_p_alive: f64,
+}
+
+/// A fit request: T (default: the latest order day).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct FitRequest {
+    pub as_of: Option<String>,
 }

@@ -95,11 +95,27 @@ const SCHEMA: &[(i32, &str)] = &[
     (
         5,
         r#"
-    -- Model scores, replaced whole by each fit (crate::clv::store_scores).
+    -- Model scores (superseded by version 6).
     CREATE TABLE IF NOT EXISTS member_scores (
         member_id VARCHAR PRIMARY KEY, as_of DATE NOT NULL, p_alive DOUBLE NOT NULL,
         purchases_30d DOUBLE NOT NULL, purchases_90d DOUBLE NOT NULL, purchases_365d DOUBLE NOT NULL,
         spend_per_purchase DOUBLE NOT NULL, clv_12m DOUBLE NOT NULL
+    );
+    "#,
+    ),
+    (
+        6,
+        r#"
+    -- The last model fit's member scores, replaced whole by each fit
+    -- (crate::clv::store_scores): one row per member with a purchase by the fit's T.
+    -- historical_cents and revenue_12m_cents are the member's net revenue up to T and in
+    -- the 365 days to T; high_value marks the top 20% by clv_12m or historical_cents.
+    DROP TABLE IF EXISTS member_scores;
+    CREATE TABLE member_scores (
+        member_id VARCHAR NOT NULL, as_of DATE NOT NULL, p_alive DOUBLE NOT NULL,
+        purchases_30d DOUBLE NOT NULL, purchases_90d DOUBLE NOT NULL, purchases_365d DOUBLE NOT NULL,
+        spend_per_purchase DOUBLE NOT NULL, clv_12m DOUBLE NOT NULL,
+        historical_cents BIGINT NOT NULL, revenue_12m_cents BIGINT NOT NULL, high_value BOOLEAN NOT NULL
     );
     "#,
     ),

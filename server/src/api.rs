@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use app::model::{
     Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
-    OverviewQuery, Segment, TierMigration, TierMigrationQuery, Holdout, HoldoutQuery,
+    OverviewQuery, Segment, TierMigration, TierMigrationQuery, Holdout, HoldoutQuery, FitRequest, ModelStatus,
 };
 use axum::{
     Json, Router,
@@ -39,6 +39,8 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/metrics", get(metric_list))
         .route("/api/v1/cohorts", get(cohorts))
         .route("/api/v1/tiers/migration", get(tier_migration))
+        .route("/api/v1/model", get(model_status))
+        .route("/api/v1/model/fit", axum::routing::post(model_fit))
         .route("/api/v1/model/holdout", get(holdout))
         .route("/api/v1/members", get(member_list))
         .route("/api/v1/members/{member_id}", get(member))
@@ -138,6 +140,24 @@ async fn tier_migration(
     Query(query): Query<TierMigrationQuery>,
 ) -> Result<Json<TierMigration>> {
     Ok(Json(api.services.tier_migration(query).await?))
+}
+
+/// The predictive model: T of the stored member scores, the last BG/NBD and Gamma-Gamma
+/// fits (parameters, standard errors, log-likelihood), whether a refit is running and
+/// why the last one failed. A refit follows every data load.
+#[utoipa::path(get, path = "/api/v1/model", responses((status = 200, body = ModelStatus)))]
+async fn model_status(State(api): State<ApiState>) -> Result<Json<ModelStatus>> {
+    Ok(Json(api.services.model_status().await?))
+}
+
+/// Fits both models as of `as_of` (default: the latest order day), replaces the member
+/// scores and answers when done. Too little data, or a fit that does not converge, is a
+/// 422 with the reason; the previous scores stay.
+#[utoipa::path(post, path = "/api/v1/model/fit", request_body = FitRequest,
+    responses((status = 200, body = ModelStatus), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
+async fn model_fit(State(api): State<ApiState>, Json(request): Json<FitRequest>) -> Result<Json<ModelStatus>> {
+    api.services.fit(request.as_of).await?;
+    Ok(Json(api.services.model_status().await?))
 }
 
 /// The purchase model's holdout check: BG/NBD fitted up to `as_of − days`, its expected
@@ -258,6 +278,8 @@ async fn load(
         metric_list,
         cohorts,
         tier_migration,
+        model_status,
+        model_fit,
         holdout,
         member_list,
         member,
@@ -313,6 +335,7 @@ mod tests {
             "/api/v1/cohorts",
             "/api/v1/tiers/migration",
             "/api/v1/model/holdout",
+            "/api/v1/model",
         ] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
         }

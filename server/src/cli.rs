@@ -91,6 +91,22 @@ pub struct Cli {
         global = true
     )]
     pub points_expiry_years: u32,
+    /// A member whose P(alive) (last model fit) is below this is at risk of churning.
+    #[arg(
+        long,
+        env = "MEMBERPULSE_AT_RISK_P_ALIVE",
+        default_value_t = 0.5,
+        global = true
+    )]
+    pub at_risk_p_alive: f64,
+    /// Annual discount rate of the predicted 12-month CLV.
+    #[arg(
+        long,
+        env = "MEMBERPULSE_ANNUAL_DISCOUNT",
+        default_value_t = 0.1,
+        global = true
+    )]
+    pub annual_discount: f64,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -179,9 +195,6 @@ pub enum Command {
     Fit {
         #[arg(long)]
         as_of: Option<String>,
-        /// Annual discount rate for the 12-month CLV.
-        #[arg(long, default_value_t = 0.1)]
-        discount: f64,
     },
     /// List, save or delete saved segments.
     Segments {
@@ -321,13 +334,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Fit {
-            ref as_of,
-            discount,
-        } => {
+        Command::Fit { ref as_of } => {
             let services = open(&cli).await?;
             let started = Instant::now();
-            let r = services.fit(as_of.clone(), discount).await?;
+            let r = services.fit(as_of.clone()).await?;
             println!(
                 "as of {}: {} members with a purchase, fitted, scored and stored in {:.2}s",
                 r.as_of,
@@ -349,7 +359,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!(
                 "mean P(alive) {:.4}, mean 12-month CLV ({:.0}%/year) {:.2}",
                 r.mean_p_alive,
-                discount * 100.0,
+                cli.annual_discount * 100.0,
                 r.mean_clv_12m
             );
             Ok(())
@@ -509,18 +519,20 @@ pub async fn open(cli: &Cli) -> Result<Services> {
         )
     });
     let ops = operational::connect(&url).await?;
-    Ok(Services {
+    Ok(Services::new(
         analytics,
         ops,
-        metrics: MetricConfig {
+        MetricConfig {
             churn_days: cli.churn_days,
             active_days: cli.active_days,
             second_purchase_days: cli.second_purchase_days,
             new_member_days: cli.new_member_days,
             point_value_cents: cli.point_value_cents,
             points_expiry_years: cli.points_expiry_years,
+            at_risk_p_alive: cli.at_risk_p_alive,
+            annual_discount: cli.annual_discount,
         },
-    })
+    ))
 }
 
 async fn generate_into(

@@ -4,8 +4,9 @@
 //!
 //! Here: the repeat-purchase summary, both fits with standard errors and a convergence
 //! check, the member scores (P(alive), expected purchases, expected spend, discounted
-//! 12-month CLV), their storage, and the holdout check. Not yet: the scores in segments,
-//! metrics and alerts.
+//! 12-month CLV), the high-value flag, their storage, and the holdout check. The scores
+//! feed the predicted metrics ([`crate::metrics`]), the `churn_risk` dimension and the
+//! `p_alive`/`clv_12m` ranges ([`crate::segment`]) and the member lists.
 
 use argmin::{
     core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus},
@@ -356,32 +357,48 @@ pub fn p_alive(fit: &Fit, s: &Summary) -> f64 {
     1.0 / (1.0 + log_odds.exp())
 }
 
+/// A member with a purchase by T: their repeat-purchase summary and what they are worth
+/// so far, the input of a fit and of the high-value flag.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buyer {
+    pub member_id: String,
+    pub summary: Summary,
+    /// Net revenue up to T, returns included (the member's historical LTV), in cents.
+    pub historical_cents: i64,
+    /// Net revenue in the 365 days to T, in cents.
+    pub revenue_12m_cents: i64,
+}
+
 /// Every member's repeat-purchase summary as of T, in days, from `member_days`: purchase
 /// days up to T (same-day orders are one purchase); `m` is the net revenue of the repeat
 /// purchase days (returns on those days included) per repeat purchase day.
-pub fn summaries(conn: &duckdb::Connection, as_of: chrono::NaiveDate) -> Result<Vec<(String, Summary)>> {
+pub fn summaries(conn: &duckdb::Connection, as_of: chrono::NaiveDate) -> Result<Vec<Buyer>> {
     let mut stmt = conn.prepare(
-        "SELECT member_id, count(*) - 1 AS x,
-                date_diff('day', min(day), max(day)) AS t_x,
-                date_diff('day', min(day), CAST(? AS DATE)) AS t,
-                coalesce(sum(cents) FILTER (WHERE prev_purchase_day IS NOT NULL), 0) AS repeat_cents
-         FROM member_days WHERE purchases > 0 AND day <= CAST(? AS DATE)
-         GROUP BY member_id",
+        "SELECT member_id, count(*) FILTER (WHERE purchases > 0) - 1 AS x,
+                date_diff('day', min(day) FILTER (WHERE purchases > 0), max(day) FILTER (WHERE purchases > 0)) AS t_x,
+                date_diff('day', min(day) FILTER (WHERE purchases > 0), CAST($1 AS DATE)) AS t,
+                coalesce(sum(cents) FILTER (WHERE purchases > 0 AND prev_purchase_day IS NOT NULL), 0) AS repeat_cents,
+                sum(cents) AS historical_cents,
+                coalesce(sum(cents) FILTER (WHERE day > CAST($2 AS DATE)), 0) AS recent_cents
+         FROM member_days WHERE day <= CAST($1 AS DATE)
+         GROUP BY member_id HAVING count(*) FILTER (WHERE purchases > 0) > 0",
     )?;
-    let day = as_of.to_string();
+    let year_before = as_of - chrono::Days::new(365);
     let rows = stmt
-        .query_map([&day, &day], |r| {
+        .query_map([as_of.to_string(), year_before.to_string()], |r| {
             let x: i64 = r.get(1)?;
             let cents: i64 = r.get(4)?;
-            Ok((
-                r.get::<_, String>(0)?,
-                Summary {
+            Ok(Buyer {
+                member_id: r.get(0)?,
+                summary: Summary {
                     x: x as f64,
                     t_x: r.get::<_, i64>(2)? as f64,
                     t: r.get::<_, i64>(3)? as f64,
                     m: if x > 0 { cents as f64 / 100.0 / x as f64 } else { 0.0 },
                 },
-            ))
+                historical_cents: r.get(5)?,
+                revenue_12m_cents: r.get(6)?,
+            })
         })?
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(rows)
@@ -455,33 +472,63 @@ pub fn score(bg: &Fit, gg: &Fit, s: &Summary, annual_discount: f64) -> MemberSco
     }
 }
 
-/// Replaces the member scores table (DuckDB) with these scores as of `as_of`.
+/// The share of scored members, by predicted and by historical value, that is high-value.
+pub const HIGH_VALUE_SHARE: f64 = 0.2;
+
+/// The lowest value in the top `share` of `values` (by count, rounded up; ties at the
+/// boundary are all in), or None when there are none.
+pub fn top_share_threshold(mut values: Vec<f64>, share: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let k = ((values.len() as f64 * share).ceil() as usize).clamp(1, values.len());
+    let (_, kth, _) = values.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+    Some(*kth)
+}
+
+/// Which buyers are high-value: in the top [`HIGH_VALUE_SHARE`] by predicted 12-month
+/// CLV or by historical value.
+pub fn high_value(buyers: &[Buyer], scores: &[MemberScore]) -> Vec<bool> {
+    let clv = top_share_threshold(scores.iter().map(|s| s.clv_12m).collect(), HIGH_VALUE_SHARE);
+    let hist = top_share_threshold(
+        buyers.iter().map(|b| b.historical_cents as f64).collect(),
+        HIGH_VALUE_SHARE,
+    );
+    buyers
+        .iter()
+        .zip(scores)
+        .map(|(b, s)| {
+            clv.is_some_and(|c| s.clv_12m >= c) || hist.is_some_and(|h| b.historical_cents as f64 >= h)
+        })
+        .collect()
+}
+
+/// Replaces the member scores (DuckDB `member_scores`) with these, as of `as_of`.
 pub fn store_scores(
     conn: &mut duckdb::Connection,
     as_of: chrono::NaiveDate,
-    members: &[(String, Summary)],
+    buyers: &[Buyer],
     scores: &[MemberScore],
 ) -> Result<()> {
+    let high = high_value(buyers, scores);
     let tx = conn.transaction()?;
-    tx.execute_batch(
-        "CREATE OR REPLACE TABLE member_scores (
-             member_id VARCHAR PRIMARY KEY, as_of DATE NOT NULL, p_alive DOUBLE NOT NULL,
-             purchases_30d DOUBLE NOT NULL, purchases_90d DOUBLE NOT NULL, purchases_365d DOUBLE NOT NULL,
-             spend_per_purchase DOUBLE NOT NULL, clv_12m DOUBLE NOT NULL)",
-    )?;
+    tx.execute_batch("DELETE FROM member_scores")?;
     {
         let mut app = tx.appender("member_scores")?;
         let day = as_of.to_string();
-        for ((id, _), s) in members.iter().zip(scores) {
+        for ((b, s), high) in buyers.iter().zip(scores).zip(high) {
             app.append_row(duckdb::params![
-                id,
+                b.member_id,
                 day,
                 s.p_alive,
                 s.purchases_30d,
                 s.purchases_90d,
                 s.purchases_365d,
                 s.spend_per_purchase,
-                s.clv_12m
+                s.clv_12m,
+                b.historical_cents,
+                b.revenue_12m_cents,
+                high
             ])?;
         }
         app.flush()?;
@@ -515,13 +562,50 @@ pub async fn record_fit(
     Ok(row.get(0))
 }
 
+/// The parameter names of a recorded model, in order.
+pub fn parameter_names(model: &str) -> &'static [&'static str] {
+    match model {
+        "bgnbd" => &["r", "alpha", "a", "b"],
+        _ => &["p", "q", "gamma"],
+    }
+}
+
+/// The latest recorded fit of each model.
+pub async fn last_fits(pool: &crate::operational::Pool) -> Result<Vec<app::model::ModelFit>> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT model, as_of, fitted_at, members, params, std_errors, log_likelihood, iterations
+         FROM model_fits WHERE id IN (SELECT max(id) FROM model_fits GROUP BY model) ORDER BY model",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let model: String = r.get(0);
+            let list = |text: String| serde_json::from_str::<Vec<f64>>(&text).unwrap_or_default();
+            app::model::ModelFit {
+                names: parameter_names(&model).iter().map(|n| n.to_string()).collect(),
+                model,
+                as_of: r.get(1),
+                fitted_at: r.get(2),
+                members: r.get(3),
+                params: list(r.get(4)),
+                std_errors: list(r.get(5)),
+                log_likelihood: r.get(6),
+                iterations: r.get(7),
+            }
+        })
+        .collect())
+}
+
 /// Fits BG/NBD to the purchases up to `as_of − days` and compares its expected purchase
 /// days in the holdout with the members' actual ones, per repeat-purchase bucket.
 pub fn holdout(conn: &duckdb::Connection, as_of: chrono::NaiveDate, days: u32) -> Result<app::model::Holdout> {
     use app::model::{Holdout, HoldoutBucket};
     let end = as_of - chrono::Days::new(u64::from(days));
     let members = summaries(conn, end)?;
-    let fit = fit_bgnbd(&members.iter().map(|(_, s)| *s).collect::<Vec<_>>())?;
+    let fit = fit_bgnbd(&members.iter().map(|b| b.summary).collect::<Vec<_>>())?;
     let mut actual: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
     let mut stmt = conn.prepare(
         "SELECT member_id, count(*) FROM member_days
@@ -543,10 +627,11 @@ pub fn holdout(conn: &duckdb::Connection, as_of: chrono::NaiveDate, days: u32) -
             predicted: 0.0,
         })
         .collect();
-    for (id, s) in &members {
+    for m in &members {
+        let s = &m.summary;
         let b = &mut buckets[(s.x as usize).min(7)];
         b.members += 1;
-        b.actual += actual.get(id).copied().unwrap_or(0.0);
+        b.actual += actual.get(&m.member_id).copied().unwrap_or(0.0);
         b.predicted += expected_purchases(&fit, s, f64::from(days));
     }
     let total = HoldoutBucket {

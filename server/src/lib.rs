@@ -9,6 +9,7 @@
 //! - [`segment`]: typed member filters and dimensions, compiled to parameterised SQL.
 //! - [`summary`]: the per-member summary and the day tables, kept up to date as data lands.
 //! - [`clv`]: BG/NBD and Gamma-Gamma fits, member scores and the holdout check (SPEC §6).
+//! - [`refit`]: the background refit of the model after data loads.
 //! - [`tier`]: tier migration between two dates, from the tier history.
 //! - [`generate`]: the deterministic synthetic retailer.
 //! - [`import`]: CSV/Parquet loads through column mappings.
@@ -28,6 +29,7 @@ pub mod import;
 pub mod members;
 pub mod metrics;
 pub mod operational;
+pub mod refit;
 pub mod rfm;
 pub mod segment;
 pub mod services;

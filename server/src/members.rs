@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// Sortable columns: the key a caller names and its SQL.
-const SORTS: [(&str, &str); 7] = [
+const SORTS: [(&str, &str); 10] = [
     ("member_id", "s.member_id"),
     ("joined_at", "m.joined_at"),
     ("first_purchase_at", "s.first_purchase_at"),
@@ -22,6 +22,9 @@ const SORTS: [(&str, &str); 7] = [
     ("purchases", "s.purchases"),
     ("revenue", "s.revenue_cents"),
     ("points_balance", "points_balance"),
+    ("p_alive", "ps.p_alive"),
+    ("clv_12m", "ps.clv_12m"),
+    ("revenue_12m", "ps.revenue_12m_cents"),
 ];
 
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -52,7 +55,8 @@ pub fn mask_phone(phone: &str) -> String {
 const ROW: &str = "s.member_id, m.name, m.phone, m.region, m.tier, m.join_channel,
                    strftime(m.joined_at, '%Y-%m-%d %H:%M:%S'), strftime(s.first_purchase_at, '%Y-%m-%d %H:%M:%S'),
                    strftime(s.last_purchase_at, '%Y-%m-%d %H:%M:%S'), s.purchases, s.revenue_cents,
-                   s.points_earned - s.points_redeemed - s.points_expired + s.points_adjusted AS points_balance";
+                   s.points_earned - s.points_redeemed - s.points_expired + s.points_adjusted AS points_balance,
+                   ps.p_alive, ps.clv_12m, ps.revenue_12m_cents, ps.high_value";
 
 fn row(r: &duckdb::Row<'_>) -> duckdb::Result<MemberRow> {
     Ok(MemberRow {
@@ -68,6 +72,10 @@ fn row(r: &duckdb::Row<'_>) -> duckdb::Result<MemberRow> {
         purchases: r.get(9)?,
         revenue_cents: r.get(10)?,
         points_balance: r.get(11)?,
+        p_alive: r.get(12)?,
+        clv_12m: r.get(13)?,
+        revenue_12m_cents: r.get(14)?,
+        high_value: r.get(15)?,
     })
 }
 
@@ -129,7 +137,8 @@ pub fn list_in(
     )?;
     let direction = if descending { "DESC" } else { "ASC" };
     let mut stmt = conn.prepare(&format!(
-        "SELECT {ROW} FROM member_summary s LEFT JOIN members m USING (member_id) {join}
+        "SELECT {ROW} FROM member_summary s LEFT JOIN members m USING (member_id)
+         LEFT JOIN member_scores ps USING (member_id) {join}
          ORDER BY {column} {direction} NULLS LAST, s.member_id LIMIT ? OFFSET ?"
     ))?;
     let offset = i64::from(page - 1) * i64::from(page_size);
@@ -155,14 +164,15 @@ pub fn list_in(
 pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<Option<Member360>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ROW}, m.gender, m.birth_year, m.home_store_id
-         FROM member_summary s LEFT JOIN members m USING (member_id) WHERE s.member_id = ?"
+         FROM member_summary s LEFT JOIN members m USING (member_id)
+         LEFT JOIN member_scores ps USING (member_id) WHERE s.member_id = ?"
     ))?;
     let mut rows = stmt.query(params![member_id])?;
     let Some(r) = rows.next()? else {
         return Ok(None);
     };
     let member = row(r)?;
-    let (gender, birth_year, home_store_id) = (r.get(12)?, r.get(13)?, r.get(14)?);
+    let (gender, birth_year, home_store_id) = (r.get(16)?, r.get(17)?, r.get(18)?);
     let as_of = metrics::day_or_latest(conn, "as_of", None)?;
     let stage = segment::stage_of(conn, member_id, as_of, cfg)?
         .unwrap_or_else(|| "(not a member)".to_string());

@@ -38,6 +38,10 @@ pub struct MetricConfig {
     pub point_value_cents: u32,
     /// Points earned in year Y expire at the end of year Y + this (0: points never expire).
     pub points_expiry_years: u32,
+    /// A scored member with P(alive) below this is at risk.
+    pub at_risk_p_alive: f64,
+    /// The annual rate the predicted 12-month CLV is discounted at.
+    pub annual_discount: f64,
 }
 
 impl Default for MetricConfig {
@@ -49,6 +53,8 @@ impl Default for MetricConfig {
             new_member_days: 30,
             point_value_cents: 1,
             points_expiry_years: 1,
+            at_risk_p_alive: 0.5,
+            annual_discount: 0.1,
         }
     }
 }
@@ -597,6 +603,35 @@ pub fn grouped(
         // 积分从未使用占比: of the members who earned points up to T, the share who had
         // never redeemed any by T.
         // Read from the summary's totals less what came after T, like the liability.
+        // The predicted metrics read the scores of the last model fit, only for a window
+        // ending on the fit's T; the denominator is the members with a score (buyers by
+        // T), so that no fit for T reads as "not available", never as zero.
+        // 预测LTV: each scored member's 12-month CLV, rounded to the cent, summed; the
+        // mean is over the scored members.
+        Metric::PredictedLtv | Metric::PredictedLtvTotal => run(
+            format!(
+                "SELECT {grp}, CAST(sum(round(o.clv_12m * 100)) AS BIGINT), count(*)
+                 FROM member_scores o {join} WHERE o.as_of = ? GROUP BY 1"
+            ),
+            vec![end],
+        ),
+        // 高价值会员流失预警: scored members in the top 20% by predicted or historical
+        // value (flagged by the fit, over all scored members) with P(alive) below the
+        // threshold; revenue at stake is what they spent in the 12 months to T.
+        Metric::HighValueAtRisk | Metric::RevenueAtStake => {
+            let numerator = if metric == Metric::HighValueAtRisk {
+                "count(*) FILTER (WHERE o.high_value AND o.p_alive < ?)"
+            } else {
+                "coalesce(sum(o.revenue_12m_cents) FILTER (WHERE o.high_value AND o.p_alive < ?), 0)"
+            };
+            run(
+                format!(
+                    "SELECT {grp}, CAST({numerator} AS BIGINT), count(*)
+                     FROM member_scores o {join} WHERE o.as_of = ? GROUP BY 1"
+                ),
+                vec![Value::Double(cfg.at_risk_p_alive), end],
+            )
+        }
         Metric::PointsNeverUsedShare => run(
             format!(
                 "SELECT grp, count(*) FILTER (WHERE redeemed = 0), count(*) FROM (
@@ -662,7 +697,34 @@ pub fn finish(metric: Metric, (numerator, denominator): (i64, i64)) -> Measure {
         | Metric::PointsLiability
         | Metric::PointsExpiring30
         | Metric::PointsExpiring90 => "",
+        Metric::PredictedLtv
+        | Metric::PredictedLtvTotal
+        | Metric::HighValueAtRisk
+        | Metric::RevenueAtStake => {
+            "no member here has a model score as of the window's end (the model is fitted as of one day: see /api/v1/model)"
+        }
     };
+    if Metric::PREDICTED.contains(&metric) {
+        // Counts and totals too are undefined without a score; the denominator is the
+        // scored members.
+        return match metric.unit() {
+            Unit::Money => money_per(numerator, denominator, why_empty),
+            _ if denominator == 0 => Measure {
+                numerator,
+                denominator,
+                value: None,
+                reason: Some(why_empty.to_string()),
+            },
+            Unit::Count => Measure {
+                value: Some(numerator as f64),
+                ..ratio(numerator, denominator, why_empty)
+            },
+            _ => Measure {
+                value: money_per(numerator, 1, why_empty).value,
+                ..ratio(numerator, denominator, why_empty)
+            },
+        };
+    }
     match metric.unit() {
         Unit::Money => money_per(numerator, denominator, why_empty),
         Unit::Count => count(numerator),

@@ -46,6 +46,12 @@ fn expression(d: Dimension) -> &'static str {
         Dimension::RfmSegment => unreachable!("RFM segments are compiled from their rules"),
         Dimension::FavouriteCategory => "coalesce(ext.favourite_category, '(none)')",
         Dimension::PreferredChannel => "coalesce(ext.preferred_channel, '(none)')",
+        Dimension::ChurnRisk => {
+            "CASE WHEN ps.member_id IS NULL THEN '(none)'
+                  WHEN ps.p_alive < ? AND ps.high_value THEN 'high_value_at_risk'
+                  WHEN ps.p_alive < ? THEN 'at_risk'
+                  ELSE 'likely_active' END"
+        }
     }
 }
 
@@ -69,6 +75,7 @@ fn bindings(d: Dimension, as_of: NaiveDate, cfg: MetricConfig) -> Vec<Value> {
     let day = |n: u32| Value::Text(format!("{} 00:00:00", as_of - Days::new(u64::from(n))));
     match d {
         Dimension::AgeBand => vec![Value::Int(as_of.year()); 4],
+        Dimension::ChurnRisk => vec![Value::Double(cfg.at_risk_p_alive); 2],
         Dimension::LifecycleStage => vec![
             day(cfg.new_member_days),
             day(cfg.active_days),
@@ -168,7 +175,8 @@ pub fn parse(text: &str) -> Result<Criteria> {
     Ok(criteria)
 }
 
-/// `min..max`, `min..` or `..max`; revenue in yuan with at most 2 decimals.
+/// `min..max`, `min..` or `..max`; revenue and CLV in yuan, P(alive) from 0 to 1, each
+/// with at most 2 decimals.
 fn parse_range(measure: MemberMeasure, text: &str) -> Result<RangeFilter> {
     let bad = |why: &str| {
         Error::bad_param(
@@ -184,7 +192,7 @@ fn parse_range(measure: MemberMeasure, text: &str) -> Result<RangeFilter> {
         if t.is_empty() {
             return Ok(None);
         }
-        let value = if measure == MemberMeasure::Revenue {
+        let value = if measure.hundredths() {
             let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
             let ok = !whole.is_empty()
                 && whole.trim_start_matches('-').chars().all(|c| c.is_ascii_digit())
@@ -214,7 +222,7 @@ fn parse_range(measure: MemberMeasure, text: &str) -> Result<RangeFilter> {
     Ok(RangeFilter { measure, min, max })
 }
 
-/// A measure's SQL over the summary `s`; days since purchase binds T.
+/// A measure's SQL over the summary `s` and the scores `ps`; days since purchase binds T.
 fn measure_sql(m: MemberMeasure) -> &'static str {
     match m {
         MemberMeasure::Revenue => "s.revenue_cents",
@@ -225,6 +233,8 @@ fn measure_sql(m: MemberMeasure) -> &'static str {
         MemberMeasure::DaysSincePurchase => {
             "date_diff('day', CAST(s.last_purchase_at AS DATE), CAST(? AS DATE))"
         }
+        MemberMeasure::PAlive => "round(ps.p_alive * 100)",
+        MemberMeasure::Clv12m => "round(ps.clv_12m * 100)",
     }
 }
 
@@ -344,6 +354,9 @@ impl Scope {
             joins.push_str(rfm::EXTENDED);
             params.extend(rfm::score_bindings(as_of));
             params.extend(rfm::score_bindings(as_of));
+        }
+        if uses(Dimension::ChurnRisk) || self.ranges.iter().any(|r| r.measure.predicted()) {
+            joins.push_str("\nLEFT JOIN member_scores ps USING (member_id)");
         }
         let mut conditions = Vec::new();
         for f in &self.filters {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use app::{
     model::{
         Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
-        Metric, Overview, OverviewQuery, Segment, TierMigration, TierMigrationQuery,
+        Metric, ModelStatus, Overview, OverviewQuery, Segment, TierMigration, TierMigrationQuery,
     },
     state::{Engine, EngineError, EngineFuture},
 };
@@ -18,6 +18,7 @@ use crate::{
     members,
     metrics::{self, MetricConfig},
     operational::{self, Pool},
+    refit::Refit,
     rfm,
     segment::{self, Criteria, Scope},
     tier,
@@ -39,9 +40,20 @@ pub struct Services {
     pub analytics: Analytics,
     pub ops: Pool,
     pub metrics: MetricConfig,
+    /// The background refit that follows data loads (run by the server).
+    pub refit: Refit,
 }
 
 impl Services {
+    pub fn new(analytics: Analytics, ops: Pool, metrics: MetricConfig) -> Services {
+        Services {
+            analytics,
+            ops,
+            metrics,
+            refit: Refit::default(),
+        }
+    }
+
     pub async fn overview(&self, query: OverviewQuery) -> Result<Overview> {
         let cfg = self.metrics;
         let filters = self
@@ -127,14 +139,15 @@ impl Services {
 
     /// Fits BG/NBD and Gamma-Gamma as of T (default: the latest order day), scores every
     /// member with a purchase, stores the scores (DuckDB `member_scores`) and records the
-    /// fits (operational store). `annual_discount` discounts the 12-month CLV.
-    pub async fn fit(&self, as_of: Option<String>, annual_discount: f64) -> Result<FitReport> {
-        let (t, members, repeaters, bg, gg, scores) = self
+    /// fits (operational store). The 12-month CLV is discounted at the configured rate.
+    pub async fn fit(&self, as_of: Option<String>) -> Result<FitReport> {
+        let annual_discount = self.metrics.annual_discount;
+        let (t, buyers, repeaters, bg, gg, scores) = self
             .analytics
             .read(move |conn| {
                 let t = metrics::day_or_latest(conn, "as_of", as_of.as_deref())?;
-                let members = clv::summaries(conn, t)?;
-                let summaries: Vec<clv::Summary> = members.iter().map(|(_, s)| *s).collect();
+                let buyers = clv::summaries(conn, t)?;
+                let summaries: Vec<clv::Summary> = buyers.iter().map(|b| b.summary).collect();
                 let bg = clv::fit_bgnbd(&summaries)?;
                 let gg = clv::fit_gamma_gamma(&summaries)?;
                 let scores: Vec<app::model::MemberScore> = {
@@ -145,14 +158,14 @@ impl Services {
                         .collect()
                 };
                 let repeaters = summaries.iter().filter(|s| s.x > 0.0 && s.m > 0.0).count();
-                Ok((t, members, repeaters, bg, gg, scores))
+                Ok((t, buyers, repeaters, bg, gg, scores))
             })
             .await?;
-        let n = members.len();
+        let n = buyers.len();
         let mean_clv = scores.iter().map(|s| s.clv_12m).sum::<f64>() / n.max(1) as f64;
         let mean_alive = scores.iter().map(|s| s.p_alive).sum::<f64>() / n.max(1) as f64;
         self.analytics
-            .write(move |conn| clv::store_scores(conn, t, &members, &scores))
+            .write(move |conn| clv::store_scores(conn, t, &buyers, &scores))
             .await?;
         clv::record_fit(&self.ops, t, "bgnbd", n, &bg).await?;
         clv::record_fit(&self.ops, t, "gamma_gamma", repeaters, &gg).await?;
@@ -164,6 +177,51 @@ impl Services {
             mean_p_alive: mean_alive,
             mean_clv_12m: mean_clv,
         })
+    }
+
+    /// The stored scores' T, the last fits and what the background refit is doing.
+    pub async fn model_status(&self) -> Result<ModelStatus> {
+        let (scores_as_of, scored_members) = self
+            .analytics
+            .read(|conn| {
+                Ok(conn.query_row(
+                    "SELECT CAST(max(as_of) AS VARCHAR), count(*) FROM member_scores",
+                    [],
+                    |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)),
+                )?)
+            })
+            .await?;
+        let state = self.refit.state();
+        Ok(ModelStatus {
+            scores_as_of,
+            scored_members,
+            fits: clv::last_fits(&self.ops).await?,
+            fitting: state.running,
+            last_error: state.last_error,
+            annual_discount: self.metrics.annual_discount,
+            at_risk_p_alive: self.metrics.at_risk_p_alive,
+        })
+    }
+
+    /// Asks for a background refit when the stored scores are not as of the latest
+    /// order day (e.g. on start after loads the last run did not refit for).
+    pub async fn refit_if_stale(&self) -> Result<()> {
+        let stale = self
+            .analytics
+            .read(|conn| {
+                let latest = metrics::latest_order_date(conn)?;
+                let scored: Option<String> = conn.query_row(
+                    "SELECT CAST(max(as_of) AS VARCHAR) FROM member_scores",
+                    [],
+                    |r| r.get(0),
+                )?;
+                Ok(latest.is_some() && latest.map(|d| d.to_string()) != scored)
+            })
+            .await?;
+        if stale {
+            self.refit.request();
+        }
+        Ok(())
     }
 
     /// The purchase model's holdout check.
@@ -291,6 +349,9 @@ impl Services {
             })
             .await?;
         operational::record_load(&self.ops, &report).await?;
+        if report.inserted_total() > 0 {
+            self.refit.request();
+        }
         Ok(report)
     }
 }

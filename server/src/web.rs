@@ -84,6 +84,8 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
             .collect()
     };
     let app = router(&services, &opts.site_root, Arc::from(token.as_str()));
+    tokio::spawn(services.refit.clone().run(services.clone()));
+    services.refit_if_stale().await?;
     let listener = tokio::net::TcpListener::bind(opts.addr).await?;
     let addr = listener.local_addr()?;
     let info = ServerInfo {

@@ -192,8 +192,8 @@ async fn fit_scores_and_records() {
     let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display()))
         .await
         .unwrap();
-    let services = Services { analytics: analytics.clone(), ops: ops.clone(), metrics: MetricConfig::default() };
-    let report = services.fit(Some("2026-06-30".into()), 0.1).await.unwrap();
+    let services = Services::new(analytics.clone(), ops.clone(), MetricConfig::default());
+    let report = services.fit(Some("2026-06-30".into())).await.unwrap();
     let conn = analytics.reader().unwrap();
     let (scored, buyers, bad): (i64, i64, i64) = conn
         .query_row(
@@ -239,7 +239,7 @@ async fn fit_scores_and_records() {
         assert_eq!(m.prediction, None);
     }
     // Fitting again replaces the scores.
-    services.fit(Some("2026-06-30".into()), 0.1).await.unwrap();
+    services.fit(Some("2026-06-30".into())).await.unwrap();
     let again: i64 = conn.query_row("SELECT count(*) FROM member_scores", [], |r| r.get(0)).unwrap();
     assert_eq!(again, buyers);
 }

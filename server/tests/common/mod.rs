@@ -15,6 +15,8 @@ pub const CFG: MetricConfig = MetricConfig {
     new_member_days: 30,
     point_value_cents: 1,
     points_expiry_years: 1,
+    at_risk_p_alive: 0.5,
+    annual_discount: 0.1,
 };
 
 #[allow(dead_code)]
