@@ -1,53 +1,21 @@
 //! Saved segments and the RFM rule table through the real server's JSON API: validation
 //! naming the field, 404/409, and a segment giving the same numbers as its filters.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_memberpulse");
 
-struct Server(Child);
+mod common;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::call;
 
 /// Serves a generated 1,500-member retailer on a free port.
-fn start(data_dir: &std::path::Path) -> (Server, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--demo-members", "1500", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(addr) = line.rsplit("http://").next().filter(|_| line.contains("http://")) {
-            break addr.trim().to_string();
-        }
-    };
-    (Server(child), format!("http://{addr}/api/v1"))
-}
-
-async fn call(method: &str, url: &str, body: Option<Value>) -> (u16, Value) {
-    let client = reqwest::Client::new();
-    let mut req = client.request(method.parse().unwrap(), url);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+fn start(data_dir: &std::path::Path) -> (common::Server, String) {
+    let server = common::serve(data_dir, &["--demo-members", "1500"]);
+    let api = format!("{}/api/v1", server.base);
+    (server, api)
 }
 
 /// (numerator, denominator) of every KPI, current then comparison.

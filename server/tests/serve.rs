@@ -1,43 +1,14 @@
 //! The real binary: `serve` on a free port, the JSON API, and `import` handing a file to
 //! the running server instead of opening the DuckDB file behind its back.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{process::Command, time::Duration};
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_memberpulse");
 
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line.trim().rsplit("http://").next().unwrap().to_string();
-    assert!(
-        addr.starts_with("127.0.0.1:"),
-        "unexpected first line {line:?}"
-    );
-    Server { child, addr }
+fn start(data_dir: &std::path::Path) -> common::Server {
+    common::serve(data_dir, &[])
 }
 
 fn get(url: &str) -> (u16, serde_json::Value) {
@@ -57,7 +28,7 @@ fn import_hands_the_file_to_the_running_server() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = start(&data);
-    let base = format!("http://{}", server.addr);
+    let base = server.base.clone();
     assert_eq!(get(&format!("{base}/api/v1/health")).1["status"], "ok");
 
     let csv = dir.path().join("orders.csv");
@@ -132,6 +103,23 @@ fn import_hands_the_file_to_the_running_server() {
     );
     let (status, _) = get(&format!("{base}/api/v1/members/nobody"));
     assert_eq!(status, 404);
+
+    // The load asked for a refit of the model, which two orders cannot support: the
+    // model's state says why, and asking for a fit is a 422 with the reason.
+    let mut model = serde_json::Value::Null;
+    for _ in 0..100 {
+        model = get(&format!("{base}/api/v1/model")).1;
+        if model["last_error"].is_string() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(model["last_error"].as_str().unwrap().contains("too little data"), "{model}");
+    assert_eq!((model["scores_as_of"].clone(), model["scored_members"].as_i64()), (serde_json::Value::Null, Some(0)));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (status, body) = rt.block_on(common::call("POST", &format!("{base}/api/v1/model/fit"), Some(serde_json::json!({}))));
+    assert_eq!(status, 422, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("too little data for BG/NBD"), "{body}");
 
     // The API describes itself.
     let (status, doc) = get(&format!("{base}/api/v1/openapi.json"));

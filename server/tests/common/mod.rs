@@ -94,3 +94,54 @@ pub fn generated(members: u64, seed: u64) -> (tempfile::TempDir, Analytics) {
     .unwrap();
     (dir, analytics)
 }
+
+/// The real `memberpulse serve`, killed when dropped.
+#[allow(dead_code)]
+pub struct Server {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves `data_dir` on a free port, with extra `serve` arguments (e.g. a demo size).
+#[allow(dead_code)]
+pub fn serve(data_dir: &std::path::Path, args: &[&str]) -> Server {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_memberpulse"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some((_, addr)) = line.split_once("http://") {
+            break addr.trim().to_string();
+        }
+    };
+    Server { child, base: format!("http://{addr}") }
+}
+
+/// One HTTP request with an optional JSON body: (status, JSON body or null).
+#[allow(dead_code)]
+pub async fn call(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let client = reqwest::Client::new();
+    let mut req = client.request(method.parse().unwrap(), url);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
