@@ -28,6 +28,25 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WB_VERSION"; then
   cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
 fi
 
+# npm (Debian's) for the site's and the browser tests' packages.
+need_npm() {
+  if ! command -v npm >/dev/null 2>&1; then
+    step "installing Node.js and npm from Debian"
+    if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q nodejs npm
+  fi
+}
+
+# Apache ECharts from npm (package.json), served by the site from public/vendor.
+if [[ ! -f node_modules/echarts/dist/echarts.min.js ]]; then
+  need_npm
+  step "installing the site's npm packages (Apache ECharts)"
+  npm ci --no-audit --no-fund
+fi
+mkdir -p public/vendor
+cp -u node_modules/echarts/dist/echarts.min.js public/vendor/
+
 if [[ "${1:-}" == "--test" ]]; then
   # Chromium, and a CJK font so that screenshots show the Chinese labels.
   if [[ ! -x /usr/bin/chromium ]] || ! dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then
@@ -49,6 +68,7 @@ if [[ "${1:-}" == "--test" ]]; then
     target/pyenv/bin/pip install -q lifetimes==0.11.3
   fi
   if [[ ! -d end2end/node_modules/playwright-core ]]; then
+    need_npm
     step "installing the end2end npm packages"
     (cd end2end && npm ci --no-audit --no-fund)
   fi

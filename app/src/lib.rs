@@ -4,6 +4,7 @@
 //! WebAssembly bundle that makes the server-rendered pages interactive.
 
 pub mod api;
+pub mod chart;
 pub mod error_template;
 pub mod format;
 pub mod model;
@@ -27,6 +28,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
+                // Apache ECharts from npm (scripts/setup.sh copies it into the site).
+                <script defer src="/vendor/echarts.min.js"></script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -52,10 +55,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"MemberPulse"<span class="brand-sub">" 会员健康"</span></a>
+                <nav class="nav" aria-label="页面 · Pages">
+                    <a href="/">"概览 · Overview"</a>
+                    <a href="/model">"预测模型 · Model"</a>
+                </nav>
             </header>
             <main class="page">
                 <Routes fallback=|| view! { <p class="empty">"页面不存在 · Page not found"</p> }>
                     <Route path=StaticSegment("") view=pages::overview::OverviewPage/>
+                    <Route path=StaticSegment("model") view=pages::model::ModelPage/>
                 </Routes>
             </main>
         </Router>

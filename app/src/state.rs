@@ -5,7 +5,7 @@
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use crate::model::{Overview, OverviewQuery};
+use crate::model::{Holdout, HoldoutQuery, ModelStatus, Overview, OverviewQuery};
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
 
@@ -20,6 +20,8 @@ pub struct EngineError {
 
 pub trait Engine: Send + Sync + 'static {
     fn overview(&self, query: OverviewQuery) -> EngineFuture<Overview>;
+    fn model_status(&self) -> EngineFuture<ModelStatus>;
+    fn holdout(&self, query: HoldoutQuery) -> EngineFuture<Holdout>;
 }
 
 #[derive(Clone)]

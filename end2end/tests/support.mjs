@@ -30,6 +30,14 @@ export async function startServer({ demoMembers = 3000 } = {}) {
     });
     child.on('exit', (code) => fail(new Error(`server exited with ${code}: ${seen}`)));
   });
+  // The model is fitted in the background after start; wait for it so that the predicted
+  // metrics do not change between what a page shows and what a test asks the API.
+  for (let i = 0; ; i++) {
+    const model = await getJson(`${base}/api/v1/model`);
+    if ((model.scores_as_of || model.last_error) && !model.fitting) break;
+    if (i > 600) throw new Error(`the model was not fitted: ${JSON.stringify(model)}`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
   return {
     base,
     async stop() {

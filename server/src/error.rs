@@ -53,6 +53,11 @@ impl Error {
         matches!(self, Error::BadParam { .. } | Error::Load(_))
     }
 
+    /// Whether the server, not the request or the data, is at fault (worth a log line).
+    pub fn is_server_fault(&self) -> bool {
+        self.status().is_server_error()
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             Error::BadParam { .. } | Error::Load(_) => StatusCode::BAD_REQUEST,

@@ -356,20 +356,32 @@ impl Services {
     }
 }
 
+/// An engine failure as the pages see it: its public message; the server's own faults
+/// are logged.
+fn for_pages(what: &'static str, e: Error) -> EngineError {
+    if e.is_server_fault() {
+        tracing::error!(error = %e, "{what} failed");
+    }
+    EngineError {
+        bad_input: e.is_bad_input(),
+        message: e.public_message(),
+    }
+}
+
 impl Engine for Services {
     fn overview(&self, query: OverviewQuery) -> EngineFuture<Overview> {
         let this = self.clone();
-        Box::pin(async move {
-            this.overview(query).await.map_err(|e| EngineError {
-                bad_input: e.is_bad_input(),
-                message: {
-                    if !e.is_bad_input() {
-                        tracing::error!(error = %e, "overview failed");
-                    }
-                    e.public_message()
-                },
-            })
-        })
+        Box::pin(async move { this.overview(query).await.map_err(|e| for_pages("overview", e)) })
+    }
+
+    fn model_status(&self) -> EngineFuture<ModelStatus> {
+        let this = self.clone();
+        Box::pin(async move { this.model_status().await.map_err(|e| for_pages("model status", e)) })
+    }
+
+    fn holdout(&self, query: HoldoutQuery) -> EngineFuture<Holdout> {
+        let this = self.clone();
+        Box::pin(async move { this.holdout(query).await.map_err(|e| for_pages("holdout", e)) })
     }
 }
 

@@ -1,0 +1,206 @@
+//! The predictive model: the fits behind the member scores (parameters with standard
+//! errors, log-likelihood) and the holdout check drawn as a chart — purchases the model
+//! expected in the held-out days beside those that happened, per repeat-purchase bucket.
+//! The held-out days live in the URL (`/model?days=90`).
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use serde_json::json;
+
+use crate::{
+    api::{get_holdout, get_model_status},
+    chart::Chart,
+    error_template::ErrorTemplate,
+    format,
+    model::{Holdout, HoldoutQuery, ModelFit, ModelStatus},
+};
+
+const HOLDOUT_DAYS: [(u32, &str); 3] = [
+    (30, "30天 · 30 days"),
+    (90, "90天 · 90 days"),
+    (180, "180天 · 180 days"),
+];
+
+#[component]
+pub fn ModelPage() -> impl IntoView {
+    let query_map = use_query_map();
+    let days = move || {
+        query_map.with(|q| q.get("days").and_then(|d| d.parse::<u32>().ok()).unwrap_or(90))
+    };
+    let status = Resource::new(|| (), |_| get_model_status());
+    let holdout = Resource::new(days, |days| {
+        get_holdout(HoldoutQuery {
+            as_of: None,
+            days: Some(days),
+        })
+    });
+    let navigate = use_navigate();
+
+    view! {
+        <section class="model">
+            <h1 class="page-title">"预测模型 · Predictive model"</h1>
+            <Transition fallback=|| view! { <p class="loading">"加载中… · Loading…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                    {move || Suspend::new(async move { status.await.map(|s| view! { <Fits status=s/> }) })}
+                </ErrorBoundary>
+            </Transition>
+            <h2 class="section-title">"留出检验 · Holdout check"</h2>
+            <div class="toolbar" role="group" aria-label="留出天数 · Days held out">
+                <label>
+                    "留出 · Hold out "
+                    <select
+                        id="holdout-days"
+                        prop:value=move || days().to_string()
+                        on:change=move |ev| {
+                            navigate(&format!("/model?days={}", event_target_value(&ev)), Default::default())
+                        }
+                    >
+                        {HOLDOUT_DAYS
+                            .iter()
+                            .map(|(d, label)| view! { <option value=d.to_string()>{*label}</option> })
+                            .collect_view()}
+                    </select>
+                </label>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"拟合中… · Fitting…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                    {move || Suspend::new(async move { holdout.await.map(|h| view! { <HoldoutView holdout=h/> }) })}
+                </ErrorBoundary>
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Fits(status: ModelStatus) -> impl IntoView {
+    let summary = match &status.scores_as_of {
+        Some(t) => format!(
+            "评分截至 · Scores as of {t}: {} 位会员 · members",
+            format::count(status.scored_members as f64)
+        ),
+        None => "尚未拟合 · Not fitted yet".to_string(),
+    };
+    let settings = format!(
+        "年折现率 · Annual discount {} · 存活概率低于 · at risk below P(alive) {}",
+        format::percent(status.annual_discount),
+        status.at_risk_p_alive
+    );
+    view! {
+        <p class="model-summary" data-scores-as-of=status.scores_as_of.clone().unwrap_or_default()>
+            {summary}
+            {status.fitting.then(|| view! { <span class="badge">" 重新拟合中 · refitting"</span> })}
+        </p>
+        <p class="model-settings">{settings}</p>
+        {status.last_error.map(|e| view! {
+            <p class="notice" role="status">"上次拟合失败 · Last refit failed: " {e}</p>
+        })}
+        <div class="fits">
+            {status.fits.into_iter().map(|f| view! { <FitTable fit=f/> }).collect_view()}
+        </div>
+    }
+}
+
+#[component]
+fn FitTable(fit: ModelFit) -> impl IntoView {
+    let title = match fit.model.as_str() {
+        "bgnbd" => "BG/NBD 购买与流失 · purchases and dropout",
+        _ => "Gamma-Gamma 客单 · spend per purchase",
+    };
+    let caption = format!(
+        "{title} — T = {}, {} 位会员 · members, LL {:.1}, {} iterations",
+        fit.as_of,
+        format::count(fit.members as f64),
+        fit.log_likelihood,
+        fit.iterations
+    );
+    let rows = fit
+        .names
+        .iter()
+        .zip(fit.params.iter().zip(&fit.std_errors))
+        .map(|(n, (p, se))| {
+            view! {
+                <tr>
+                    <th scope="row">{n.clone()}</th>
+                    <td class="num">{format!("{p:.4}")}</td>
+                    <td class="num">{format!("± {se:.4}")}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="data fit" data-model=fit.model.clone()>
+            <caption>{caption}</caption>
+            <thead>
+                <tr><th scope="col">"参数 · Parameter"</th><th scope="col">"估计 · Estimate"</th><th scope="col">"标准误 · Std. error"</th></tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}
+
+/// The holdout as an ECharts option: actual and predicted bars per bucket.
+fn holdout_chart(h: &Holdout) -> serde_json::Value {
+    let names: Vec<&str> = h.buckets.iter().map(|b| b.frequency.as_str()).collect();
+    let actual: Vec<f64> = h.buckets.iter().map(|b| b.actual).collect();
+    let predicted: Vec<f64> = h.buckets.iter().map(|b| (b.predicted * 10.0).round() / 10.0).collect();
+    json!({
+        "animation": false,
+        "tooltip": { "trigger": "axis" },
+        "legend": { "data": ["实际 · Actual", "预测 · Predicted"], "top": 4, "right": 16 },
+        "grid": { "left": 64, "right": 16, "top": 48, "bottom": 48 },
+        "xAxis": { "type": "category", "data": names, "name": "此前复购次数 · Repeat purchases before", "nameLocation": "middle", "nameGap": 30 },
+        "yAxis": { "type": "value", "name": "购买天数 · Purchase days" },
+        "series": [
+            { "name": "实际 · Actual", "type": "bar", "data": actual, "itemStyle": { "color": "#4c6ef5" } },
+            { "name": "预测 · Predicted", "type": "bar", "data": predicted, "itemStyle": { "color": "#f59f00" } }
+        ]
+    })
+}
+
+#[component]
+fn HoldoutView(holdout: Holdout) -> impl IntoView {
+    let option = holdout_chart(&holdout);
+    let caption = format!(
+        "拟合至 · Fitted to {}，预测其后 {} 天 · predicting the {} days to {}",
+        holdout.calibration_end, holdout.days, holdout.days, holdout.as_of
+    );
+    let off = |actual: f64, predicted: f64| {
+        if actual == 0.0 {
+            "—".to_string()
+        } else {
+            format!("{:+.1}%", (predicted - actual) / actual * 100.0)
+        }
+    };
+    let rows = holdout
+        .buckets
+        .iter()
+        .chain(std::iter::once(&holdout.total))
+        .map(|b| {
+            view! {
+                <tr data-bucket=b.frequency.clone()>
+                    <th scope="row">{b.frequency.clone()}</th>
+                    <td class="num">{format::count(b.members as f64)}</td>
+                    <td class="num actual">{format::count(b.actual)}</td>
+                    <td class="num predicted">{format!("{:.1}", b.predicted)}</td>
+                    <td class="num">{off(b.actual, b.predicted)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <p class="window-caption">{caption}</p>
+        <Chart id="holdout-chart" option=Signal::stored(option) label="留出检验：实际与预测购买 · Holdout: actual vs predicted purchases"/>
+        <table class="data holdout">
+            <thead>
+                <tr>
+                    <th scope="col">"此前复购 · Repeat purchases"</th>
+                    <th scope="col">"会员 · Members"</th>
+                    <th scope="col">"实际 · Actual"</th>
+                    <th scope="col">"预测 · Predicted"</th>
+                    <th scope="col">"偏差 · Off by"</th>
+                </tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}
