@@ -167,6 +167,16 @@ pub enum Command {
         #[arg(long, default_value_t = 9)]
         rounds: usize,
     },
+    /// Time the model (summary, both fits, scoring every buyer) as of T, and the Python
+    /// package `lifetimes` on the same summary when its interpreter is given.
+    BenchModel {
+        #[arg(long)]
+        as_of: Option<String>,
+        /// A Python with `lifetimes` installed (`scripts/setup.sh --test` makes
+        /// `target/pyenv/bin/python`); without it only MemberPulse is timed.
+        #[arg(long)]
+        python: Option<PathBuf>,
+    },
     /// Print every metric for a window and its comparison window.
     Metrics {
         #[arg(long)]
@@ -367,6 +377,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Segments { ref action } => {
             let services = open(&cli).await?;
             segments(&services, action.clone()).await
+        }
+        Command::BenchModel {
+            ref as_of,
+            ref python,
+        } => {
+            let services = open(&cli).await?;
+            bench_model(&services, as_of.clone(), python.clone()).await
         }
         Command::Bench {
             ref as_of,
@@ -667,4 +684,73 @@ fn show<T: serde::Serialize>(json: bool, value: &T, text: fn(&T) -> String) {
     } else {
         print!("{}", text(value));
     }
+}
+
+/// `memberpulse bench-model`: the stages of a fit on this data, and `lifetimes` on the same
+/// summary for the ratio.
+async fn bench_model(services: &Services, as_of: Option<String>, python: Option<PathBuf>) -> Result<()> {
+    let discount = services.metrics.annual_discount;
+    let (t, times) = services
+        .analytics
+        .read(move |conn| {
+            let t = crate::metrics::day_or_latest(conn, "as_of", as_of.as_deref())?;
+            Ok((t, crate::bench::model(conn, t, discount)?))
+        })
+        .await?;
+    println!("as of {t}: {} members with a purchase", times.buyers);
+    println!("  summary from DuckDB  {:>7.2} s", times.summary_s);
+    println!("  BG/NBD fit           {:>7.2} s ({} iterations)", times.bgnbd_s, times.bgnbd.iterations);
+    println!("  Gamma-Gamma fit      {:>7.2} s ({} iterations)", times.gamma_gamma_s, times.gamma_gamma.iterations);
+    println!("  scoring every buyer  {:>7.2} s", times.scoring_s);
+    println!("  fit + scoring        {:>7.2} s", times.total_s());
+    let Some(python) = python else {
+        return Ok(());
+    };
+    let csv = std::env::temp_dir().join(format!("memberpulse-summary-{}.csv", std::process::id()));
+    crate::bench::write_lifetimes_csv(&times.summaries, &csv)?;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/lifetimes_bench.py");
+    println!("running lifetimes on the same summary ({})…", python.display());
+    let out = std::process::Command::new(&python).arg(&script).arg(&csv).arg(discount.to_string()).output();
+    let _ = std::fs::remove_file(&csv);
+    let out = out?;
+    if !out.status.success() {
+        return Err(crate::Error::Internal(format!(
+            "lifetimes failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let theirs: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| crate::Error::Internal(format!("lifetimes printed no JSON: {e}")))?;
+    let secs = |k: &str| theirs[k].as_f64().unwrap_or(f64::NAN);
+    let lifetimes_total = secs("bgnbd_s") + secs("gamma_gamma_s") + secs("scoring_s");
+    println!("  lifetimes BG/NBD fit      {:>8.2} s", secs("bgnbd_s"));
+    println!("  lifetimes Gamma-Gamma fit {:>8.2} s", secs("gamma_gamma_s"));
+    println!("  lifetimes scoring         {:>8.2} s", secs("scoring_s"));
+    println!(
+        "fit + scoring: MemberPulse {:.2} s (summary included), lifetimes {:.2} s (summary given): {:.1}× faster",
+        times.total_s(),
+        lifetimes_total,
+        lifetimes_total / times.total_s()
+    );
+    for (name, ours, key) in [
+        ("BG/NBD", &times.bgnbd, "bgnbd"),
+        ("Gamma-Gamma", &times.gamma_gamma, "gamma_gamma"),
+    ] {
+        let theirs: Vec<f64> = theirs[key]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
+            .unwrap_or_default();
+        let worst = ours
+            .params
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| ((a - b) / b).abs())
+            .fold(0.0, f64::max);
+        println!(
+            "  {name}: ours {:?}, lifetimes {:?}: largest relative difference {worst:.1e}",
+            ours.params.iter().map(|p| (p * 1e4).round() / 1e4).collect::<Vec<_>>(),
+            theirs.iter().map(|p| (p * 1e4).round() / 1e4).collect::<Vec<_>>()
+        );
+    }
+    Ok(())
 }

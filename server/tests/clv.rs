@@ -275,3 +275,30 @@ fn holdout_check() {
     assert!(per(&h.buckets[5]) > per(&h.buckets[0]));
     assert!(h.buckets[5].predicted / h.buckets[5].members as f64 > h.buckets[0].predicted / h.buckets[0].members as f64);
 }
+
+/// `memberpulse bench-model` on a generated retailer: it times both stages and runs
+/// `lifetimes` on the very summary it fitted, whose parameters agree to 1e-3.
+#[test]
+fn bench_model_compares_with_lifetimes_on_the_same_summary() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let bin = env!("CARGO_BIN_EXE_memberpulse");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin).args(args).arg("--data-dir").arg(&data).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        text
+    };
+    run(&["generate", "--members", "3000"]);
+    let python = root.join("target/pyenv/bin/python");
+    let text = run(&["bench-model", "--python", python.to_str().unwrap()]);
+    assert!(text.contains("fit + scoring: MemberPulse") && text.contains("faster"), "{text}");
+    let differences: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.split("largest relative difference ").nth(1))
+        .map(|d| d.trim().parse().unwrap())
+        .collect();
+    assert_eq!(differences.len(), 2, "{text}");
+    assert!(differences.iter().all(|d| *d < 1e-3), "{text}");
+}
