@@ -251,7 +251,7 @@ pub enum Unit {
 }
 
 /// One KPI for one window, with the exact integers it is computed from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Measure {
     /// For money: cents; for a ratio: the count or points on top; for a count: the count.
@@ -317,6 +317,9 @@ pub enum Dimension {
     AgeBand,
     LifecycleStage,
     RfmSegment,
+    /// The cell of the RFM grid as of T: `R5F1` (recency and frequency scores); members
+    /// without a purchase in the lookback are `(none)`.
+    RfmCell,
     FavouriteCategory,
     PreferredChannel,
     /// From the last model fit: `high_value_at_risk`, `at_risk` (P(alive) under the
@@ -325,7 +328,7 @@ pub enum Dimension {
 }
 
 impl Dimension {
-    pub const ALL: [Dimension; 12] = [
+    pub const ALL: [Dimension; 13] = [
         Dimension::Region,
         Dimension::Store,
         Dimension::Tier,
@@ -335,6 +338,7 @@ impl Dimension {
         Dimension::AgeBand,
         Dimension::LifecycleStage,
         Dimension::RfmSegment,
+        Dimension::RfmCell,
         Dimension::FavouriteCategory,
         Dimension::PreferredChannel,
         Dimension::ChurnRisk,
@@ -351,6 +355,7 @@ impl Dimension {
             Dimension::AgeBand => "age_band",
             Dimension::LifecycleStage => "lifecycle_stage",
             Dimension::RfmSegment => "rfm_segment",
+            Dimension::RfmCell => "rfm_cell",
             Dimension::FavouriteCategory => "favourite_category",
             Dimension::PreferredChannel => "preferred_channel",
             Dimension::ChurnRisk => "churn_risk",
@@ -368,6 +373,7 @@ impl Dimension {
             Dimension::AgeBand => "年龄段",
             Dimension::LifecycleStage => "生命周期",
             Dimension::RfmSegment => "RFM分群",
+            Dimension::RfmCell => "RFM格",
             Dimension::FavouriteCategory => "偏好品类",
             Dimension::PreferredChannel => "偏好渠道",
             Dimension::ChurnRisk => "流失风险",
@@ -385,6 +391,7 @@ impl Dimension {
             Dimension::AgeBand => "Age band",
             Dimension::LifecycleStage => "Lifecycle stage",
             Dimension::RfmSegment => "RFM segment",
+            Dimension::RfmCell => "RFM cell",
             Dimension::FavouriteCategory => "Favourite category",
             Dimension::PreferredChannel => "Preferred channel",
             Dimension::ChurnRisk => "Churn risk",
@@ -609,6 +616,28 @@ pub struct Member360 {
     /// What the last model fit says of the member (none before a fit, or for a member
     /// without a purchase by its T).
     pub prediction: Option<MemberPrediction>,
+    /// RFM scores and named segment as of the latest order date (none without a
+    /// purchase in the lookback).
+    pub rfm: Option<MemberRfm>,
+    /// Tier history, newest first.
+    pub tier_changes: Vec<MemberTierChange>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberRfm {
+    pub r: i32,
+    pub f: i32,
+    pub m: i32,
+    /// The named segment's key (`other` when no rule matches).
+    pub segment: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberTierChange {
+    pub changed_at: String,
+    pub tier: String,
 }
 
 /// A member's scores from the last BG/NBD + Gamma-Gamma fit.
@@ -790,4 +819,43 @@ pub struct ModelStatus {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FitRequest {
     pub as_of: Option<String>,
+}
+
+/// A trend request: metrics over consecutive windows ending at T.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct TrendQuery {
+    pub as_of: Option<String>,
+    /// The length of each window (`30d`).
+    pub window: Option<String>,
+    /// Metric keys, comma-separated; default: the four headline KPIs.
+    pub metrics: Option<String>,
+    /// How many windows (2 to 24; default 8).
+    pub points: Option<u32>,
+    pub filters: Option<String>,
+    pub segment: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Trend {
+    pub window_days: u32,
+    pub series: Vec<TrendSeries>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TrendSeries {
+    pub metric: Metric,
+    pub unit: Unit,
+    /// Oldest first; the last window ends at T.
+    pub points: Vec<TrendPoint>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TrendPoint {
+    /// The window's last day.
+    pub end: String,
+    pub measure: Measure,
 }

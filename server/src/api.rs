@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use app::model::{
     Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
-    OverviewQuery, Segment, TierMigration, TierMigrationQuery, Holdout, HoldoutQuery, FitRequest, ModelStatus,
+    OverviewQuery, Segment, TierMigration, TierMigrationQuery, Holdout, HoldoutQuery, FitRequest, ModelStatus, Trend,
+    TrendQuery,
 };
 use axum::{
     Json, Router,
@@ -36,6 +37,7 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/health", get(health))
         .route("/api/v1/overview", get(overview))
         .route("/api/v1/breakdown", get(breakdown))
+        .route("/api/v1/trend", get(trend))
         .route("/api/v1/metrics", get(metric_list))
         .route("/api/v1/cohorts", get(cohorts))
         .route("/api/v1/tiers/migration", get(tier_migration))
@@ -140,6 +142,14 @@ async fn tier_migration(
     Query(query): Query<TierMigrationQuery>,
 ) -> Result<Json<TierMigration>> {
     Ok(Json(api.services.tier_migration(query).await?))
+}
+
+/// Metrics (default: the four headline KPIs) over `points` consecutive windows of
+/// `window` days, the last ending at `as_of`, under the filters or segment.
+#[utoipa::path(get, path = "/api/v1/trend", params(TrendQuery),
+    responses((status = 200, body = Trend), (status = 400, description = "a bad parameter, named", body = ApiError)))]
+async fn trend(State(api): State<ApiState>, Query(query): Query<TrendQuery>) -> Result<Json<Trend>> {
+    Ok(Json(api.services.trend(query).await?))
 }
 
 /// The predictive model: T of the stored member scores, the last BG/NBD and Gamma-Gamma
@@ -278,6 +288,7 @@ async fn load(
         metric_list,
         cohorts,
         tier_migration,
+        trend,
         model_status,
         model_fit,
         holdout,
@@ -336,6 +347,7 @@ mod tests {
             "/api/v1/tiers/migration",
             "/api/v1/model/holdout",
             "/api/v1/model",
+            "/api/v1/trend",
         ] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
         }

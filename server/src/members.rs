@@ -2,7 +2,8 @@
 //! Name and phone are personal data and leave this module masked.
 
 use app::model::{
-    Member360, MemberOrder, MemberPrediction, MemberScore, MemberPage, MemberPoints, MemberRow, MembersQuery,
+    Member360, MemberOrder, MemberPage, MemberPoints, MemberPrediction, MemberRfm, MemberRow, MemberScore,
+    MemberTierChange, MembersQuery,
 };
 use duckdb::{Connection, OptionalExt, params, params_from_iter, types::Value};
 
@@ -161,7 +162,12 @@ pub fn list_in(
 }
 
 /// One member's profile, summary, orders and points, newest first.
-pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<Option<Member360>> {
+pub fn profile(
+    conn: &Connection,
+    member_id: &str,
+    cfg: MetricConfig,
+    rules: &[RfmRule],
+) -> Result<Option<Member360>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ROW}, m.gender, m.birth_year, m.home_store_id
          FROM member_summary s LEFT JOIN members m USING (member_id)
@@ -229,6 +235,39 @@ pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<
             },
         )
         .optional()?;
+    let rfm = {
+        // Parameters in the order they appear: the segment's CASE, the scores' lookback,
+        // the member.
+        let (segment, mut all) = crate::rfm::segment_expression(rules);
+        all.extend(crate::rfm::score_bindings(as_of));
+        all.push(Value::Text(member_id.to_string()));
+        let mut stmt = conn.prepare(&format!(
+            "SELECT rfm.r, rfm.f, rfm.m, {segment} FROM members m {} WHERE m.member_id = ? AND rfm.r IS NOT NULL",
+            crate::rfm::SCORES
+        ))?;
+        let mut rows = stmt.query(params_from_iter(all))?;
+        match rows.next()? {
+            Some(r) => Some(MemberRfm {
+                r: r.get(0)?,
+                f: r.get(1)?,
+                m: r.get(2)?,
+                segment: r.get(3)?,
+            }),
+            None => None,
+        }
+    };
+    let tier_changes = of_member(
+        conn,
+        "SELECT strftime(changed_at, '%Y-%m-%d %H:%M:%S'), tier FROM tier_changes
+         WHERE member_id = ? ORDER BY changed_at DESC",
+        member_id,
+        |r| {
+            Ok(MemberTierChange {
+                changed_at: r.get(0)?,
+                tier: r.get(1)?,
+            })
+        },
+    )?;
     Ok(Some(Member360 {
         member,
         gender,
@@ -238,6 +277,8 @@ pub fn profile(conn: &Connection, member_id: &str, cfg: MetricConfig) -> Result<
         orders,
         points,
         prediction,
+        rfm,
+        tier_changes,
     }))
 }
 

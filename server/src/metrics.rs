@@ -266,36 +266,49 @@ pub fn kpis(
             })
             .collect());
     }
-    let kpi = |conn: &Connection, key: Metric| -> Result<Kpi> {
-        let started = std::time::Instant::now();
-        let kpi = Kpi {
+    let jobs: Vec<(Metric, Window)> = metrics
+        .iter()
+        .flat_map(|&m| [(m, req.window), (m, cmp)])
+        .collect();
+    let mut measures = measure_all(conn, &jobs, cfg)?.into_iter();
+    Ok(metrics
+        .iter()
+        .map(|&key| Kpi {
             key,
             unit: key.unit(),
-            current: measure(conn, key, &req.window, cfg)?,
-            comparison: measure(conn, key, &cmp, cfg)?,
-        };
-        tracing::debug!(metric = key.key(), ms = started.elapsed().as_millis() as u64, "measured");
-        Ok(kpi)
+            current: measures.next().unwrap_or_default(),
+            comparison: measures.next().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Each (metric, window) over every member, in order. The queries are small; several at
+/// once, each on its own connection, keep both cores busy where one query alone would
+/// leave them waiting on each other.
+pub fn measure_all(conn: &Connection, jobs: &[(Metric, Window)], cfg: MetricConfig) -> Result<Vec<Measure>> {
+    let one = |conn: &Connection, (metric, w): (Metric, Window)| -> Result<Measure> {
+        let started = std::time::Instant::now();
+        let m = measure(conn, metric, &w, cfg)?;
+        tracing::debug!(metric = metric.key(), end = %w.end, ms = started.elapsed().as_millis() as u64, "measured");
+        Ok(m)
     };
-    // Each query is small; several at once, each on its own connection, keep both
-    // cores busy where one query alone would leave them waiting on each other.
-    let workers = PARALLEL_QUERIES.min(metrics.len());
+    let workers = PARALLEL_QUERIES.min(jobs.len());
     if workers <= 1 {
-        return metrics.iter().map(|&key| kpi(conn, key)).collect();
+        return jobs.iter().map(|&job| one(conn, job)).collect();
     }
     let connections = (0..workers)
         .map(|_| conn.try_clone())
         .collect::<duckdb::Result<Vec<_>>>()?;
-    let mut results: Vec<(usize, Result<Kpi>)> = std::thread::scope(|s| {
+    let mut results: Vec<(usize, Result<Measure>)> = std::thread::scope(|s| {
         let handles: Vec<_> = connections
             .into_iter()
             .enumerate()
             .map(|(worker, c)| {
-                let kpi = &kpi;
+                let one = &one;
                 s.spawn(move || {
-                    (worker..metrics.len())
+                    (worker..jobs.len())
                         .step_by(workers)
-                        .map(|i| (i, kpi(&c, metrics[i])))
+                        .map(|i| (i, one(&c, jobs[i])))
                         .collect::<Vec<_>>()
                 })
             })
@@ -306,7 +319,69 @@ pub fn kpis(
             .collect()
     });
     results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, kpi)| kpi).collect()
+    results.into_iter().map(|(_, m)| m).collect()
+}
+
+/// Some metrics over `points` consecutive windows of the request's length, the last
+/// ending at T, over the members of `scope` (no dimension).
+pub fn trend(
+    conn: &Connection,
+    metrics: &[Metric],
+    window: Window,
+    points: u32,
+    cfg: MetricConfig,
+    scope: &Scope,
+) -> Result<app::model::Trend> {
+    use app::model::{Trend, TrendPoint, TrendSeries};
+    let windows: Vec<Window> = (0..points)
+        .rev()
+        .map(|i| Window {
+            end: window.end - Days::new(u64::from(i) * u64::from(window.days)),
+            days: window.days,
+        })
+        .collect();
+    let measures: Vec<Measure> = if scope.is_all() {
+        let jobs: Vec<(Metric, Window)> = metrics
+            .iter()
+            .flat_map(|&m| windows.iter().map(move |&w| (m, w)))
+            .collect();
+        measure_all(conn, &jobs, cfg)?
+    } else {
+        let mut by_window = Vec::new();
+        for w in &windows {
+            scope.prepare(conn, w.end, cfg)?;
+            by_window.push(
+                metrics
+                    .iter()
+                    .map(|&m| {
+                        let rows = grouped(conn, m, w, cfg, scope)?;
+                        Ok(finish(m, rows.first().map_or((0, 0), |r| (r.1, r.2))))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        (0..metrics.len())
+            .flat_map(|i| by_window.iter().map(move |ms| ms[i].clone()))
+            .collect()
+    };
+    let mut measures = measures.into_iter();
+    Ok(Trend {
+        window_days: window.days,
+        series: metrics
+            .iter()
+            .map(|&metric| TrendSeries {
+                metric,
+                unit: metric.unit(),
+                points: windows
+                    .iter()
+                    .map(|w| TrendPoint {
+                        end: w.end.to_string(),
+                        measure: measures.next().unwrap_or_default(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    })
 }
 
 /// How many metric queries [`kpis`] runs at once.

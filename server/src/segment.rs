@@ -44,6 +44,9 @@ fn expression(d: Dimension) -> &'static str {
                   ELSE 'churned' END"
         }
         Dimension::RfmSegment => unreachable!("RFM segments are compiled from their rules"),
+        Dimension::RfmCell => {
+            "CASE WHEN rfm.r IS NULL THEN '(none)' ELSE 'R' || rfm.r || 'F' || rfm.f END"
+        }
         Dimension::FavouriteCategory => "coalesce(ext.favourite_category, '(none)')",
         Dimension::PreferredChannel => "coalesce(ext.preferred_channel, '(none)')",
         Dimension::ChurnRisk => {
@@ -344,7 +347,7 @@ impl Scope {
             joins.push_str(&tier_join("th"));
             params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
         }
-        if uses(Dimension::RfmSegment) {
+        if uses(Dimension::RfmSegment) || uses(Dimension::RfmCell) {
             joins.push('\n');
             joins.push_str(rfm::SCORES);
             params.extend(rfm::score_bindings(as_of));
@@ -416,6 +419,7 @@ impl Scope {
                         | Dimension::Tier
                         | Dimension::LifecycleStage
                         | Dimension::RfmSegment
+                        | Dimension::RfmCell
                         | Dimension::FavouriteCategory
                         | Dimension::PreferredChannel
                 )

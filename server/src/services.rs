@@ -5,7 +5,7 @@ use std::sync::Arc;
 use app::{
     model::{
         Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
-        Metric, ModelStatus, Overview, OverviewQuery, Segment, TierMigration, TierMigrationQuery,
+        Metric, ModelStatus, Overview, OverviewQuery, Segment, TierMigration, TierMigrationQuery, Trend, TrendQuery,
     },
     state::{Engine, EngineError, EngineFuture},
 };
@@ -69,6 +69,48 @@ impl Services {
                 let req = metrics::resolve(conn, &query)?;
                 let scope = Scope::of(filters, None).with_rules(rules);
                 metrics::overview(conn, req, cfg, &scope, query.segment)
+            })
+            .await
+    }
+
+    /// Metrics over consecutive windows ending at T (sparklines, the trend chart).
+    pub async fn trend(&self, query: TrendQuery) -> Result<Trend> {
+        let cfg = self.metrics;
+        let filters = self
+            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .await?;
+        let rules = if filters.is_empty() {
+            Vec::new()
+        } else {
+            rfm::rules(&self.ops).await?
+        };
+        let metrics: Vec<Metric> = match query.metrics.as_deref().filter(|m| !m.is_empty()) {
+            None => Metric::HEADLINE.to_vec(),
+            Some(keys) => keys
+                .split(',')
+                .map(|k| {
+                    Metric::parse(k.trim()).ok_or_else(|| {
+                        Error::bad_param("metrics", format!("unknown metric {k:?}; see /api/v1/metrics"))
+                    })
+                })
+                .collect::<Result<_>>()?,
+        };
+        let points = query.points.unwrap_or(8);
+        if !(2..=24).contains(&points) {
+            return Err(Error::bad_param("points", format!("expected 2 to 24, got {points}")));
+        }
+        self.analytics
+            .read(move |conn| {
+                let req = metrics::resolve(
+                    conn,
+                    &OverviewQuery {
+                        as_of: query.as_of,
+                        window: query.window,
+                        ..Default::default()
+                    },
+                )?;
+                let scope = Scope::of(filters, None).with_rules(rules);
+                metrics::trend(conn, &metrics, req.window, points, cfg, &scope)
             })
             .await
     }
@@ -326,8 +368,9 @@ impl Services {
 
     pub async fn member(&self, member_id: String) -> Result<Option<Member360>> {
         let cfg = self.metrics;
+        let rules = rfm::rules(&self.ops).await?;
         self.analytics
-            .read(move |conn| members::profile(conn, &member_id, cfg))
+            .read(move |conn| members::profile(conn, &member_id, cfg, &rules))
             .await
     }
 

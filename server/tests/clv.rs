@@ -220,7 +220,7 @@ async fn fit_scores_and_records() {
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
-    let m = server::members::profile(&conn, &scored_id, MetricConfig::default()).unwrap().unwrap();
+    let m = server::members::profile(&conn, &scored_id, MetricConfig::default(), &[]).unwrap().unwrap();
     let prediction = m.prediction.unwrap();
     // The API shows the scores beside `as_of`, not nested.
     let json = serde_json::to_value(&prediction).unwrap();
@@ -235,7 +235,7 @@ async fn fit_scores_and_records() {
         )
         .ok();
     if let Some(id) = never {
-        let m = server::members::profile(&conn, &id, MetricConfig::default()).unwrap().unwrap();
+        let m = server::members::profile(&conn, &id, MetricConfig::default(), &[]).unwrap().unwrap();
         assert_eq!(m.prediction, None);
     }
     // Fitting again replaces the scores.

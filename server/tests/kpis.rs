@@ -444,3 +444,35 @@ fn points_liability_and_what_expires_soon() {
     .unwrap();
     assert_eq!(m.value, Some(0.0));
 }
+
+/// The trend: each point is the metric for its window, windows end T, T − 30, T − 60; with
+/// a filter, the last point equals the filtered overview.
+#[test]
+fn trend_points_are_the_windows_measures() {
+    let (_d, a) = fixture();
+    let conn = a.reader().unwrap();
+    let metrics = [Metric::HistoricalLtv, Metric::RepurchaseRate, Metric::ActiveMembers];
+    let all = server::segment::Scope::all();
+    let t = metrics::trend(&conn, &metrics, window(), 3, CFG, &all).unwrap();
+    assert_eq!(t.series.len(), 3);
+    for s in &t.series {
+        let ends: Vec<&str> = s.points.iter().map(|p| p.end.as_str()).collect();
+        assert_eq!(ends, ["2024-01-31", "2024-03-01", "2024-03-31"]);
+        for p in &s.points {
+            let w = Window { end: NaiveDate::parse_from_str(&p.end, "%Y-%m-%d").unwrap(), days: 30 };
+            assert_eq!(p.measure, measure(&a, s.metric, &w), "{:?} {}", s.metric, p.end);
+        }
+    }
+    // Active members by hand: in the window to 03-31 A, B, H; to 03-01 A (02-10), B (03-01).
+    let active = &t.series[2].points;
+    assert_eq!((active[1].measure.numerator, active[2].measure.numerator), (2, 3));
+    let east = server::segment::Scope::of(server::segment::parse("region:East").unwrap(), None);
+    let t = metrics::trend(&conn, &metrics, window(), 2, CFG, &east).unwrap();
+    let req = Request { window: window(), compare: Compare::Previous };
+    let o = metrics::overview(&conn, req, CFG, &east, None).unwrap();
+    for s in &t.series {
+        let k = o.kpis.iter().find(|k| k.key == s.metric).unwrap();
+        assert_eq!(s.points[1].measure, k.current, "{:?}", s.metric);
+        assert_eq!(s.points[0].measure, k.comparison, "{:?}", s.metric);
+    }
+}

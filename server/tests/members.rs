@@ -105,7 +105,7 @@ fn lists_are_filtered_sorted_paged_and_masked() {
 fn member_360_has_orders_points_and_stage() {
     let (_d, a) = common::retailer();
     let conn = a.reader().unwrap();
-    let m = members::profile(&conn, "A", MetricConfig::default())
+    let m = members::profile(&conn, "A", MetricConfig::default(), &[])
         .unwrap()
         .unwrap();
     let orders: Vec<&str> = m.orders.iter().map(|o| o.order_id.as_str()).collect();
@@ -127,12 +127,18 @@ fn member_360_has_orders_points_and_stage() {
     );
     // As of the latest order (04-06): A bought 17 days before, D 108 days before.
     assert_eq!(m.stage, "active");
-    let d = members::profile(&conn, "D", MetricConfig::default())
+    // RFM as of 04-06 among the 7 buyers of the lookback: A's last purchase is the 5th
+    // oldest (percent rank 4/6 → 4), its 5 purchases the most (→ 5), its 385 the 2nd
+    // highest revenue (5/6 → 5); no rules given, so no named segment matches.
+    let rfm = m.rfm.clone().unwrap();
+    assert_eq!((rfm.r, rfm.f, rfm.m, rfm.segment.as_str()), (4, 5, 5, "other"));
+    assert!(m.tier_changes.is_empty());
+    let d = members::profile(&conn, "D", MetricConfig::default(), &[])
         .unwrap()
         .unwrap();
     assert_eq!(d.stage, "dormant");
     assert!(
-        members::profile(&conn, "nobody", MetricConfig::default())
+        members::profile(&conn, "nobody", MetricConfig::default(), &[])
             .unwrap()
             .is_none()
     );
