@@ -45,6 +45,7 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/model/fit", axum::routing::post(model_fit))
         .route("/api/v1/model/holdout", get(holdout))
         .route("/api/v1/members", get(member_list))
+        .route("/api/v1/members.csv", get(member_csv))
         .route("/api/v1/members/{member_id}", get(member))
         .route("/api/v1/segments", get(segment_list).post(segment_create))
         .route(
@@ -182,6 +183,24 @@ async fn holdout(
     Ok(Json(api.services.holdout(query).await?))
 }
 
+/// The members of a query (as `/api/v1/members`, every page) as CSV: UTF-8 with a
+/// byte-order mark, names and phones masked; at most 100,000 rows.
+#[utoipa::path(get, path = "/api/v1/members.csv", params(MembersQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ApiError)))]
+async fn member_csv(
+    State(api): State<ApiState>,
+    Query(query): Query<MembersQuery>,
+) -> Result<impl axum::response::IntoResponse> {
+    let csv = api.services.members_csv(query).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"members.csv\""),
+        ],
+        csv,
+    ))
+}
+
 /// The saved segments. Use one with `segment=<key>` on the overview, breakdown and
 /// member list.
 #[utoipa::path(get, path = "/api/v1/segments", responses((status = 200, body = Vec<Segment>)))]
@@ -293,6 +312,7 @@ async fn load(
         model_fit,
         holdout,
         member_list,
+        member_csv,
         member,
         segment_list,
         segment_get,

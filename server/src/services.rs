@@ -366,6 +366,18 @@ impl Services {
             .await
     }
 
+    /// The members of a query as CSV (see [`members::export_csv`]).
+    pub async fn members_csv(&self, query: MembersQuery) -> Result<String> {
+        let cfg = self.metrics;
+        let rules = rfm::rules(&self.ops).await?;
+        let filters = self
+            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .await?;
+        self.analytics
+            .read(move |conn| members::export_csv(conn, &query, filters, cfg, rules))
+            .await
+    }
+
     pub async fn member(&self, member_id: String) -> Result<Option<Member360>> {
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
