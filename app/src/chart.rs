@@ -11,6 +11,8 @@ pub struct ChartClick {
     pub series: String,
     /// The category (x-axis value or slice name).
     pub name: String,
+    /// The element's data (e.g. `[x, y, value]` for a heatmap cell).
+    pub value: serde_json::Value,
 }
 
 #[component]
@@ -81,9 +83,16 @@ mod browser {
                     Ok(c) => {
                         if let Some(cb) = on_click {
                             let handler = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
+                                let value = js_sys::Reflect::get(&p, &JsValue::from_str("value"))
+                                    .ok()
+                                    .and_then(|v| js_sys::JSON::stringify(&v).ok())
+                                    .and_then(|s| s.as_string())
+                                    .and_then(|s| serde_json::from_str(&s).ok())
+                                    .unwrap_or_default();
                                 cb.run(ChartClick {
                                     series: text(&p, "seriesName"),
                                     name: text(&p, "name"),
+                                    value,
                                 })
                             });
                             c.on("click", handler.as_ref().unchecked_ref());
@@ -119,5 +128,92 @@ mod browser {
                 c.dispose();
             }
         });
+    }
+}
+
+/// ECharts options for the shapes the pages draw.
+pub mod options {
+    use serde_json::{Value, json};
+
+    const PALETTE: [&str; 8] = ["#2f5bea", "#f59f00", "#12805c", "#c8372d", "#7048e8", "#1098ad", "#e64980", "#868e96"];
+
+    /// A slice per (name, value); a click gives the slice's name.
+    pub fn pie(data: &[(String, f64)]) -> Value {
+        let data: Vec<Value> = data.iter().map(|(n, v)| json!({ "name": n, "value": v })).collect();
+        json!({
+            "animation": false,
+            "color": PALETTE,
+            "tooltip": { "trigger": "item" },
+            "legend": { "type": "scroll", "bottom": 0 },
+            "series": [{ "type": "pie", "radius": ["40%", "68%"], "top": 0, "bottom": 28, "data": data,
+                          "label": { "formatter": "{b}: {d}%" } }]
+        })
+    }
+
+    /// Bars per category, one series per (name, values).
+    pub fn bars(categories: &[String], series: &[(String, Vec<Option<f64>>)]) -> Value {
+        let series: Vec<Value> = series
+            .iter()
+            .map(|(n, v)| json!({ "name": n, "type": "bar", "data": v }))
+            .collect();
+        json!({
+            "animation": false,
+            "color": PALETTE,
+            "tooltip": { "trigger": "axis" },
+            "legend": { "top": 0 },
+            "grid": { "left": 72, "right": 16, "top": 36, "bottom": 56 },
+            "xAxis": { "type": "category", "data": categories, "axisLabel": { "interval": 0, "rotate": if categories.len() > 6 { 30 } else { 0 } } },
+            "yAxis": { "type": "value" },
+            "series": series
+        })
+    }
+
+    /// A line per (name, values) over the categories.
+    pub fn lines(categories: &[String], series: &[(String, Vec<Option<f64>>)]) -> Value {
+        let series: Vec<Value> = series
+            .iter()
+            .map(|(n, v)| json!({ "name": n, "type": "line", "data": v, "symbolSize": 7 }))
+            .collect();
+        json!({
+            "animation": false,
+            "color": PALETTE,
+            "tooltip": { "trigger": "axis" },
+            "legend": { "top": 0 },
+            "grid": { "left": 72, "right": 16, "top": 36, "bottom": 32 },
+            "xAxis": { "type": "category", "data": categories },
+            "yAxis": { "type": "value", "scale": true },
+            "series": series
+        })
+    }
+
+    /// A tiny line without axes.
+    pub fn sparkline(values: &[Option<f64>]) -> Value {
+        json!({
+            "animation": false,
+            "grid": { "left": 2, "right": 2, "top": 4, "bottom": 4 },
+            "xAxis": { "type": "category", "show": false, "data": (0..values.len()).collect::<Vec<_>>() },
+            "yAxis": { "type": "value", "show": false, "scale": true },
+            "series": [{ "type": "line", "data": values, "symbol": "none", "lineStyle": { "width": 2, "color": "#2f5bea" },
+                          "areaStyle": { "color": "rgba(47,91,234,0.08)" } }]
+        })
+    }
+
+    /// A heatmap of `cells` (x index, y index, value) with labels; `max` sets the scale.
+    pub fn heatmap(x: &[String], y: &[String], cells: &[(usize, usize, Option<f64>)], max: f64, percent: bool) -> Value {
+        let data: Vec<Value> = cells
+            .iter()
+            .map(|(i, j, v)| json!([i, j, v.map(|v| if percent { (v * 1000.0).round() / 10.0 } else { v })]))
+            .collect();
+        json!({
+            "animation": false,
+            "tooltip": { "position": "top" },
+            "grid": { "left": 80, "right": 16, "top": 8, "bottom": 72 },
+            "xAxis": { "type": "category", "data": x, "splitArea": { "show": true } },
+            "yAxis": { "type": "category", "data": y, "splitArea": { "show": true } },
+            "visualMap": { "min": 0, "max": if percent { (max * 1000.0).round() / 10.0 } else { max }, "calculable": true,
+                           "orient": "horizontal", "left": "center", "bottom": 0, "itemHeight": 120,
+                           "inRange": { "color": ["#f5f7ff", "#2f5bea"] } },
+            "series": [{ "type": "heatmap", "data": data, "label": { "show": true, "fontSize": 10 } }]
+        })
     }
 }

@@ -101,3 +101,35 @@ pub fn url_encode(value: &str) -> String {
     }
     out
 }
+
+/// A date `YYYY-MM-DD` (or a timestamp starting with one) as the language writes it:
+/// `2026年6月30日`, `30 Jun 2026`; anything else as it is.
+pub fn date(lang: crate::i18n::Lang, text: &str) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let day = text.get(..10).unwrap_or(text);
+    let parts: Vec<u32> = day.split('-').filter_map(|p| p.parse().ok()).collect();
+    let [y, m, d] = parts[..] else {
+        return text.to_string();
+    };
+    if !(1..=12).contains(&m) {
+        return text.to_string();
+    }
+    let rest = text.get(10..).unwrap_or("");
+    match lang {
+        crate::i18n::Lang::Zh => format!("{y}年{m}月{d}日{rest}"),
+        crate::i18n::Lang::En => format!("{d} {} {y}{rest}", MONTHS[(m - 1) as usize]),
+    }
+}
+
+/// A link: `path` with the parameters that have a value, URL-encoded.
+pub fn link(path: &str, params: &[(&str, Option<String>)]) -> String {
+    let query: Vec<String> = params
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| format!("{k}={}", url_encode(v))))
+        .collect();
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}

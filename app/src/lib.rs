@@ -7,15 +7,16 @@ pub mod api;
 pub mod chart;
 pub mod error_template;
 pub mod format;
+pub mod i18n;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod state;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Html, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -43,6 +44,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    i18n::provide_language();
+    let lang = i18n::use_lang();
     // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
     Effect::new(move |_| {
         if let Some(body) = document().body() {
@@ -50,23 +53,59 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
+        <Html attr:lang=move || lang.get().code()/>
         <Stylesheet id="leptos" href="/pkg/memberpulse.css"/>
         <Title text="MemberPulse 会员健康"/>
         <Router>
-            <header class="topbar">
-                <a class="brand" href="/">"MemberPulse"<span class="brand-sub">" 会员健康"</span></a>
-                <nav class="nav" aria-label="页面 · Pages">
-                    <a href="/">"概览 · Overview"</a>
-                    <a href="/model">"预测模型 · Model"</a>
-                </nav>
-            </header>
+            <TopBar/>
             <main class="page">
-                <Routes fallback=|| view! { <p class="empty">"页面不存在 · Page not found"</p> }>
+                <Routes fallback=|| view! { <p class="empty">{i18n::tr("not_found")}</p> }>
                     <Route path=StaticSegment("") view=pages::overview::OverviewPage/>
+                    <Route path=StaticSegment("breakdown") view=pages::breakdown::BreakdownPage/>
+                    <Route path=StaticSegment("segments") view=pages::segments::SegmentsPage/>
+                    <Route path=StaticSegment("members") view=pages::members::MembersPage/>
+                    <Route path=(StaticSegment("members"), ParamSegment("id")) view=pages::member::MemberPage/>
                     <Route path=StaticSegment("model") view=pages::model::ModelPage/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The brand, the pages (keeping the view's as-of, window and filters) and the language.
+#[component]
+fn TopBar() -> impl IntoView {
+    use i18n::{Lang, tr};
+    let lang = i18n::use_lang();
+    let view = pages::use_view();
+    let location = leptos_router::hooks::use_location();
+    let item = move |path: &'static str, key: &'static str| {
+        let current = move || {
+            let here = location.pathname.get();
+            let on = if path == "/" { here == "/" } else { here.starts_with(path) };
+            on.then_some("page")
+        };
+        view! { <a href=move || view.get().link(path, &[]) aria-current=current>{tr(key)}</a> }
+    };
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"MemberPulse"<span class="brand-sub">" " {tr("brand.sub")}</span></a>
+            <nav class="nav" aria-label="MemberPulse">
+                {item("/", "nav.overview")}
+                {item("/breakdown", "nav.breakdown")}
+                {item("/segments", "nav.segments")}
+                {item("/members", "nav.members")}
+                {item("/model", "nav.model")}
+            </nav>
+            <button
+                type="button"
+                id="lang-switch"
+                class="lang"
+                on:click=move |_| i18n::set_lang(if lang.get_untracked() == Lang::Zh { Lang::En } else { Lang::Zh })
+            >
+                {tr("lang.switch")}
+            </button>
+        </header>
     }
 }
 

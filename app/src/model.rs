@@ -17,6 +17,8 @@ pub struct OverviewQuery {
     pub filters: Option<String>,
     /// Only the members of this saved segment (its key); combines with `filters`.
     pub segment: Option<String>,
+    /// Only these metrics (keys, comma-separated); default: the whole catalogue.
+    pub metrics: Option<String>,
 }
 
 /// An inclusive range of calendar dates, `YYYY-MM-DD`.
@@ -858,4 +860,12 @@ pub struct TrendPoint {
     /// The window's last day.
     pub end: String,
     pub measure: Measure,
+}
+
+/// A named RFM segment's key and names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentName {
+    pub key: String,
+    pub name_zh: String,
+    pub name_en: String,
 }

@@ -5,7 +5,10 @@
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use crate::model::{Holdout, HoldoutQuery, ModelStatus, Overview, OverviewQuery};
+use crate::model::{
+    Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
+    ModelStatus, Overview, OverviewQuery, Segment, SegmentName, Trend, TrendQuery,
+};
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
 
@@ -20,6 +23,15 @@ pub struct EngineError {
 
 pub trait Engine: Send + Sync + 'static {
     fn overview(&self, query: OverviewQuery) -> EngineFuture<Overview>;
+    fn trend(&self, query: TrendQuery) -> EngineFuture<Trend>;
+    fn breakdown(&self, query: BreakdownQuery) -> EngineFuture<Breakdown>;
+    fn cohorts(&self, query: CohortQuery) -> EngineFuture<Cohorts>;
+    fn members(&self, query: MembersQuery) -> EngineFuture<MemberPage>;
+    /// A member's 360 record; an unknown member is an error saying so.
+    fn member(&self, member_id: String) -> EngineFuture<Member360>;
+    fn saved_segments(&self) -> EngineFuture<Vec<Segment>>;
+    /// The named RFM segments' keys and names, in priority order.
+    fn segment_names(&self) -> EngineFuture<Vec<SegmentName>>;
     fn model_status(&self) -> EngineFuture<ModelStatus>;
     fn holdout(&self, query: HoldoutQuery) -> EngineFuture<Holdout>;
 }

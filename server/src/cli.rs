@@ -473,6 +473,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     compare: Some(compare.clone()),
                     filters: filters.clone(),
                     segment: segment.clone(),
+                    metrics: None,
                 })
                 .await?;
             show(json, &overview, format_overview);

@@ -132,6 +132,21 @@ pub struct Request {
 
 pub const MAX_WINDOW_DAYS: u32 = 3650;
 
+/// Metric keys, comma-separated (the request parameter `param`); `default` when absent.
+pub fn parse_metrics(param: &str, text: Option<&str>, default: &[Metric]) -> Result<Vec<Metric>> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(default.to_vec()),
+        Some(keys) => keys
+            .split(',')
+            .map(|k| {
+                Metric::parse(k.trim()).ok_or_else(|| {
+                    Error::bad_param(param, format!("unknown metric {k:?}; see /api/v1/metrics"))
+                })
+            })
+            .collect(),
+    }
+}
+
 /// Parses `7d`, `30d`, … into a day count.
 pub fn parse_window_days(text: &str) -> Result<u32> {
     let bad = || {
@@ -212,8 +227,20 @@ pub fn overview(
     scope: &Scope,
     segment: Option<String>,
 ) -> Result<Overview> {
+    overview_of(conn, req, cfg, scope, segment, &Metric::ALL)
+}
+
+/// [`overview`] for some metrics only.
+pub fn overview_of(
+    conn: &Connection,
+    req: Request,
+    cfg: MetricConfig,
+    scope: &Scope,
+    segment: Option<String>,
+    metrics: &[Metric],
+) -> Result<Overview> {
     let cmp = req.compare.of(&req.window);
-    let kpis = kpis(conn, req, cfg, &Metric::ALL, scope)?;
+    let kpis = kpis(conn, req, cfg, metrics, scope)?;
     Ok(Overview {
         as_of: req.window.end.to_string(),
         window_days: req.window.days,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use app::{
     model::{
         Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
-        Metric, ModelStatus, Overview, OverviewQuery, Segment, TierMigration, TierMigrationQuery, Trend, TrendQuery,
+        Metric, ModelStatus, Overview, OverviewQuery, Segment, SegmentName, TierMigration, TierMigrationQuery, Trend,
+        TrendQuery,
     },
     state::{Engine, EngineError, EngineFuture},
 };
@@ -64,11 +65,12 @@ impl Services {
         } else {
             rfm::rules(&self.ops).await?
         };
+        let wanted = metrics::parse_metrics("metrics", query.metrics.as_deref(), &Metric::ALL)?;
         self.analytics
             .read(move |conn| {
                 let req = metrics::resolve(conn, &query)?;
                 let scope = Scope::of(filters, None).with_rules(rules);
-                metrics::overview(conn, req, cfg, &scope, query.segment)
+                metrics::overview_of(conn, req, cfg, &scope, query.segment, &wanted)
             })
             .await
     }
@@ -84,17 +86,7 @@ impl Services {
         } else {
             rfm::rules(&self.ops).await?
         };
-        let metrics: Vec<Metric> = match query.metrics.as_deref().filter(|m| !m.is_empty()) {
-            None => Metric::HEADLINE.to_vec(),
-            Some(keys) => keys
-                .split(',')
-                .map(|k| {
-                    Metric::parse(k.trim()).ok_or_else(|| {
-                        Error::bad_param("metrics", format!("unknown metric {k:?}; see /api/v1/metrics"))
-                    })
-                })
-                .collect::<Result<_>>()?,
-        };
+        let metrics = metrics::parse_metrics("metrics", query.metrics.as_deref(), &Metric::HEADLINE)?;
         let points = query.points.unwrap_or(8);
         if !(2..=24).contains(&points) {
             return Err(Error::bad_param("points", format!("expected 2 to 24, got {points}")));
@@ -411,32 +403,87 @@ impl Services {
     }
 }
 
-/// An engine failure as the pages see it: its public message; the server's own faults
-/// are logged.
-fn for_pages(what: &'static str, e: Error) -> EngineError {
-    if e.is_server_fault() {
-        tracing::error!(error = %e, "{what} failed");
-    }
-    EngineError {
-        bad_input: e.is_bad_input(),
-        message: e.public_message(),
-    }
+/// A service call as the pages get it.
+fn for_pages<T: Send + 'static>(
+    what: &'static str,
+    call: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> EngineFuture<T> {
+    Box::pin(async move {
+        call.await.map_err(|e| {
+            if e.is_server_fault() {
+                tracing::error!(error = %e, "{what} failed");
+            }
+            EngineError {
+                bad_input: e.is_bad_input(),
+                message: e.public_message(),
+            }
+        })
+    })
 }
 
 impl Engine for Services {
     fn overview(&self, query: OverviewQuery) -> EngineFuture<Overview> {
-        let this = self.clone();
-        Box::pin(async move { this.overview(query).await.map_err(|e| for_pages("overview", e)) })
+        let s = self.clone();
+        for_pages("overview", async move { s.overview(query).await })
+    }
+
+    fn trend(&self, query: TrendQuery) -> EngineFuture<Trend> {
+        let s = self.clone();
+        for_pages("trend", async move { s.trend(query).await })
+    }
+
+    fn breakdown(&self, query: BreakdownQuery) -> EngineFuture<Breakdown> {
+        let s = self.clone();
+        for_pages("breakdown", async move { s.breakdown(query).await })
+    }
+
+    fn cohorts(&self, query: CohortQuery) -> EngineFuture<Cohorts> {
+        let s = self.clone();
+        for_pages("cohorts", async move { s.cohorts(query).await })
+    }
+
+    fn members(&self, query: MembersQuery) -> EngineFuture<MemberPage> {
+        let s = self.clone();
+        for_pages("members", async move { s.members(query).await })
+    }
+
+    fn member(&self, member_id: String) -> EngineFuture<Member360> {
+        let s = self.clone();
+        for_pages("member", async move {
+            s.member(member_id.clone())
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no member {member_id:?}")))
+        })
+    }
+
+    fn saved_segments(&self) -> EngineFuture<Vec<Segment>> {
+        let s = self.clone();
+        for_pages("segments", async move { s.segments().await })
+    }
+
+    fn segment_names(&self) -> EngineFuture<Vec<SegmentName>> {
+        let s = self.clone();
+        for_pages("segment names", async move {
+            Ok(s.rfm_rules()
+                .await?
+                .into_iter()
+                .map(|r| SegmentName {
+                    key: r.key,
+                    name_zh: r.name_zh,
+                    name_en: r.name_en,
+                })
+                .collect())
+        })
     }
 
     fn model_status(&self) -> EngineFuture<ModelStatus> {
-        let this = self.clone();
-        Box::pin(async move { this.model_status().await.map_err(|e| for_pages("model status", e)) })
+        let s = self.clone();
+        for_pages("model status", async move { s.model_status().await })
     }
 
     fn holdout(&self, query: HoldoutQuery) -> EngineFuture<Holdout> {
-        let this = self.clone();
-        Box::pin(async move { this.holdout(query).await.map_err(|e| for_pages("holdout", e)) })
+        let s = self.clone();
+        for_pages("holdout", async move { s.holdout(query).await })
     }
 }
 

@@ -1,146 +1,109 @@
-//! The Overview: the four headline KPIs for a window ending at T, each beside its
-//! comparison window. Every control writes the URL, so a link reproduces the view.
+//! The executive overview: the four headline KPIs (rendered on the server, so the page is
+//! useful before anything else arrives), each with its change and a sparkline; then,
+//! fetched by the browser, the trend, lifecycle, tier and channel mix, points, cohort
+//! retention and the rest of the catalogue. Every number and chart element links to its
+//! breakdown or member list; every control writes the URL.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::use_navigate;
 
+use super::{FilterChips, Loading, Toolbar, View, use_param, use_view};
 use crate::{
-    api::get_overview,
+    api::{get_breakdown, get_cohorts, get_overview, get_trend},
+    chart::{Chart, ChartClick, options},
     error_template::ErrorTemplate,
     format,
-    model::{Kpi, Metric, Overview, OverviewQuery},
+    i18n::{t, tr, use_lang},
+    model::{BreakdownQuery, CohortQuery, Dimension, Kpi, Metric, OverviewQuery, Trend, TrendQuery},
 };
 
-const WINDOWS: [(&str, &str); 4] = [
-    ("7d", "近7天 · 7 days"),
-    ("30d", "近30天 · 30 days"),
-    ("90d", "近90天 · 90 days"),
-    ("365d", "近365天 · 365 days"),
-];
+fn overview_query(v: &View, metrics: &[Metric]) -> OverviewQuery {
+    OverviewQuery {
+        as_of: v.as_of.clone(),
+        window: v.window.clone(),
+        compare: v.compare.clone(),
+        filters: v.filters.clone(),
+        segment: v.segment.clone(),
+        metrics: Some(metrics.iter().map(|m| m.key()).collect::<Vec<_>>().join(",")),
+    }
+}
+
+fn breakdown_query(v: &View, metric: Metric, dimension: Dimension) -> BreakdownQuery {
+    BreakdownQuery {
+        metric: Some(metric.key().to_string()),
+        dimension: Some(dimension.key().to_string()),
+        as_of: v.as_of.clone(),
+        window: v.window.clone(),
+        compare: v.compare.clone(),
+        filters: v.filters.clone(),
+        segment: v.segment.clone(),
+    }
+}
+
+/// Where a KPI drills to: its breakdown by region under this view.
+fn drill(v: &View, metric: Metric) -> String {
+    v.link(
+        "/breakdown",
+        &[("metric", Some(metric.key().into())), ("dimension", Some("region".into()))],
+    )
+}
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let query_map = use_query_map();
-    let query = move || {
-        query_map.with(|q| OverviewQuery {
-            as_of: q.get("as_of").filter(|s| !s.is_empty()),
-            window: q.get("window").filter(|s| !s.is_empty()),
-            compare: q.get("compare").filter(|s| !s.is_empty()),
-            filters: q.get("filters").filter(|s| !s.is_empty()),
-            segment: q.get("segment").filter(|s| !s.is_empty()),
+    let view = use_view();
+    let headline = Resource::new(move || view.get(), |v| get_overview(overview_query(&v, &Metric::HEADLINE)));
+    let trend = LocalResource::new(move || {
+        let v = view.get();
+        get_trend(TrendQuery {
+            as_of: v.as_of,
+            window: v.window,
+            metrics: None,
+            points: Some(8),
+            filters: v.filters,
+            segment: v.segment,
         })
-    };
-    let overview = Resource::new(query, get_overview);
-
-    let navigate = use_navigate();
-    let set_param = move |name: &'static str, value: String| {
-        let mut q = query();
-        match name {
-            "as_of" => q.as_of = Some(value),
-            "window" => q.window = Some(value),
-            _ => q.compare = Some(value),
-        }
-        navigate(&overview_url(&q), Default::default());
-    };
-    let set_window = set_param.clone();
-    let set_as_of = set_param.clone();
-    let set_compare = set_param;
-
+    });
+    let resolved = Signal::derive(move || headline.get().and_then(|o| o.ok()).map(|o| o.as_of));
     view! {
         <section class="overview">
-            <div class="toolbar" role="group" aria-label="时间窗口 · Window">
-                <label>
-                    "截止日期 · As of "
-                    <input
-                        type="date"
-                        id="as-of"
-                        prop:value=move || {
-                            query().as_of.or_else(|| overview.get().and_then(|o| o.ok()).map(|o| o.as_of)).unwrap_or_default()
-                        }
-                        on:change=move |ev| set_as_of("as_of", event_target_value(&ev))
-                    />
-                </label>
-                <label>
-                    "窗口 · Window "
-                    <select
-                        id="window"
-                        prop:value=move || query().window.unwrap_or_else(|| "30d".into())
-                        on:change=move |ev| set_window("window", event_target_value(&ev))
-                    >
-                        {WINDOWS
-                            .iter()
-                            .map(|(v, label)| view! { <option value=*v>{*label}</option> })
-                            .collect_view()}
-                    </select>
-                </label>
-                <label>
-                    "对比 · Compare with "
-                    <select
-                        id="compare"
-                        prop:value=move || query().compare.unwrap_or_else(|| "previous".into())
-                        on:change=move |ev| set_compare("compare", event_target_value(&ev))
-                    >
-                        <option value="previous">"上一窗口 · Previous window"</option>
-                        <option value="year">"去年同期 · Year earlier"</option>
-                    </select>
-                </label>
-            </div>
-            <Transition fallback=|| view! { <p class="loading">"加载中… · Loading…"</p> }>
+            <Toolbar path="/" resolved_as_of=resolved/>
+            <FilterChips path="/"/>
+            <Transition fallback=Loading>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
                     {move || Suspend::new(async move {
-                        overview.await.map(|o| view! { <KpiGrid overview=o/> })
+                        headline.await.map(|o| {
+                            let caption = format!(
+                                "{} – {}  {}  {} – {}",
+                                o.window.start, o.window.end, "vs", o.comparison_window.start, o.comparison_window.end
+                            );
+                            view! {
+                                <p class="window-caption" data-window-start=o.window.start.clone() data-window-end=o.window.end.clone()>
+                                    {caption}
+                                </p>
+                                <div class="kpi-grid headline">
+                                    {o.kpis.into_iter().map(|k| view! { <KpiCard kpi=k trend=trend/> }).collect_view()}
+                                </div>
+                            }
+                        })
                     })}
                 </ErrorBoundary>
             </Transition>
+            <div class="panels">
+                <TrendPanel trend=trend/>
+                <MixPanel title="lifecycle" dimension=Dimension::LifecycleStage/>
+                <MixPanel title="tier_mix" dimension=Dimension::Tier/>
+                <ChannelAndPoints/>
+                <CohortPanel/>
+            </div>
+            <MoreMetrics/>
         </section>
     }
 }
 
-fn overview_url(q: &OverviewQuery) -> String {
-    let mut parts = Vec::new();
-    for (name, value) in [
-        ("as_of", &q.as_of),
-        ("window", &q.window),
-        ("compare", &q.compare),
-        ("filters", &q.filters),
-        ("segment", &q.segment),
-    ] {
-        if let Some(v) = value {
-            parts.push(format!("{name}={}", crate::format::url_encode(v)));
-        }
-    }
-    format!("/?{}", parts.join("&"))
-}
-
 #[component]
-fn KpiGrid(overview: Overview) -> impl IntoView {
-    let caption = format!(
-        "{} – {}  对比 · vs  {} – {}",
-        overview.window.start,
-        overview.window.end,
-        overview.comparison_window.start,
-        overview.comparison_window.end
-    );
-    let (headline, more): (Vec<Kpi>, Vec<Kpi>) = overview
-        .kpis
-        .into_iter()
-        .partition(|k| Metric::HEADLINE.contains(&k.key));
-    view! {
-        <p class="window-caption" data-window-start=overview.window.start.clone() data-window-end=overview.window.end.clone()>
-            {caption}
-        </p>
-        <div class="kpi-grid headline">
-            {headline.into_iter().map(|k| view! { <KpiCard kpi=k/> }).collect_view()}
-        </div>
-        <h2 class="section-title">"更多指标 · More metrics"</h2>
-        <div class="kpi-grid more">
-            {more.into_iter().map(|k| view! { <KpiCard kpi=k/> }).collect_view()}
-        </div>
-    }
-}
-
-#[component]
-fn KpiCard(kpi: Kpi) -> impl IntoView {
+fn KpiCard(kpi: Kpi, #[prop(optional)] trend: Option<LocalResource<Result<Trend, ServerFnError>>>) -> impl IntoView {
+    let lang = use_lang();
+    let view = use_view();
     let value = format::measure(kpi.unit, &kpi.current);
     let previous = format::measure(kpi.unit, &kpi.comparison);
     let (trend_class, change) = match format::change(kpi.unit, &kpi.current, &kpi.comparison) {
@@ -158,18 +121,257 @@ fn KpiCard(kpi: Kpi) -> impl IntoView {
         None => ("change flat", "—".to_string()),
     };
     let title = kpi.current.reason.clone().unwrap_or_default();
+    let key = kpi.key;
+    let spark = trend.map(|trend| {
+        let option = Signal::derive(move || {
+            let values: Vec<Option<f64>> = trend
+                .get()
+                .and_then(|t| t.ok())
+                .and_then(|t| t.series.into_iter().find(|s| s.metric == key))
+                .map(|s| s.points.into_iter().map(|p| p.measure.value).collect())
+                .unwrap_or_default();
+            options::sparkline(&values)
+        });
+        view! { <div class="sparkline"><Chart option=option label=format!("{} trend", key.key())/></div> }
+    });
     view! {
-        <article class="kpi" data-kpi=kpi.key.key() title=title>
-            <h3 class="kpi-label">
-                <span class="zh">{kpi.key.label_zh()}</span>
-                <span class="en">{kpi.key.label_en()}</span>
-            </h3>
+        <a class="kpi" data-kpi=key.key() title=title href=move || drill(&view.get(), key)>
+            <h3 class="kpi-label">{move || lang.get().metric(key).to_string()}</h3>
             <p class="kpi-value">{value}</p>
             <p class="kpi-compare">
                 <span class="kpi-previous">{previous}</span>
                 " "
                 <span class=trend_class>{change}</span>
             </p>
+            {spark}
+        </a>
+    }
+}
+
+/// The headline metrics over the last eight windows; a click on a point moves T there.
+#[component]
+fn TrendPanel(trend: LocalResource<Result<Trend, ServerFnError>>) -> impl IntoView {
+    let lang = use_lang();
+    let view = use_view();
+    let selected = use_param("trend");
+    let navigate = use_navigate();
+    let option = Signal::derive(move || {
+        let Some(Ok(t)) = trend.get() else {
+            return serde_json::Value::Null;
+        };
+        let key = selected.get().and_then(|k| Metric::parse(&k)).unwrap_or(Metric::RepurchaseRate);
+        let Some(series) = t.series.iter().find(|s| s.metric == key) else {
+            return serde_json::Value::Null;
+        };
+        let categories: Vec<String> = series.points.iter().map(|p| p.end.clone()).collect();
+        let values: Vec<Option<f64>> = series.points.iter().map(|p| p.measure.value).collect();
+        options::lines(&categories, &[(lang.get().metric(key).to_string(), values)])
+    });
+    let on_click = Callback::new(move |c: ChartClick| {
+        let v = View { as_of: Some(c.name), ..view.get_untracked() };
+        navigate(&v.link("/", &[("trend", selected.get_untracked())]), Default::default());
+    });
+    view! {
+        <article class="panel wide">
+            <header class="panel-head">
+                <h2>{tr("trend")}</h2>
+                <nav class="tabs">
+                    {Metric::HEADLINE
+                        .iter()
+                        .map(|&m| {
+                            let href = move || view.get().link("/", &[("trend", Some(m.key().to_string()))]);
+                            let current = move || {
+                                let sel = selected.get().and_then(|k| Metric::parse(&k)).unwrap_or(Metric::RepurchaseRate);
+                                (sel == m).then_some("page")
+                            };
+                            view! { <a href=href aria-current=current>{move || lang.get().metric(m).to_string()}</a> }
+                        })
+                        .collect_view()}
+                </nav>
+            </header>
+            <Chart id="trend-chart" option=option label=tr("trend")() on_click=on_click/>
         </article>
+    }
+}
+
+/// Members by a dimension as of T, as a pie; a slice opens its members.
+#[component]
+fn MixPanel(title: &'static str, dimension: Dimension) -> impl IntoView {
+    let view = use_view();
+    let lang = use_lang();
+    let navigate = use_navigate();
+    let data = LocalResource::new(move || get_breakdown(breakdown_query(&view.get(), Metric::Members, dimension)));
+    let option = Signal::derive(move || match data.get() {
+        Some(Ok(b)) => options::pie(
+            &b.rows
+                .iter()
+                .map(|r| (r.value.clone(), r.current.value.unwrap_or(0.0)))
+                .collect::<Vec<_>>(),
+        ),
+        _ => serde_json::Value::Null,
+    });
+    let on_click = Callback::new(move |c: ChartClick| {
+        let v = view.get_untracked().with_filter(dimension.key(), &c.name);
+        navigate(&v.link("/members", &[]), Default::default());
+    });
+    let id = format!("{}-chart", dimension.key());
+    view! {
+        <article class="panel">
+            <header class="panel-head">
+                <h2>{move || t(lang.get(), title).to_string()}</h2>
+                <a class="panel-link" href=move || view.get().link("/breakdown", &[("metric", Some("members".into())), ("dimension", Some(dimension.key().into()))])>
+                    {tr("nav.breakdown")} " →"
+                </a>
+            </header>
+            <Chart id=id option=option label=t(lang.get_untracked(), title).to_string() on_click=on_click/>
+        </article>
+    }
+}
+
+/// Channel mix and the points panel, from the window's metrics.
+#[component]
+fn ChannelAndPoints() -> impl IntoView {
+    const CHANNELS: [Metric; 3] = [Metric::StoreOnlyMembers, Metric::OnlineOnlyMembers, Metric::OmnichannelMembers];
+    const POINTS: [Metric; 4] = [
+        Metric::PointsUsageRate,
+        Metric::PointsLiability,
+        Metric::PointsExpiring30,
+        Metric::PointsExpiring90,
+    ];
+    let view = use_view();
+    let lang = use_lang();
+    let navigate = use_navigate();
+    let data = LocalResource::new(move || {
+        let metrics: Vec<Metric> = CHANNELS.iter().chain(POINTS.iter()).copied().collect();
+        get_overview(overview_query(&view.get(), &metrics))
+    });
+    let channel_option = Signal::derive(move || match data.get() {
+        Some(Ok(o)) => options::pie(
+            &o.kpis
+                .iter()
+                .filter(|k| CHANNELS.contains(&k.key))
+                .map(|k| (lang.get().metric(k.key).to_string(), k.current.value.unwrap_or(0.0)))
+                .collect::<Vec<_>>(),
+        ),
+        _ => serde_json::Value::Null,
+    });
+    let on_click = Callback::new(move |c: ChartClick| {
+        let lang = lang.get_untracked();
+        if let Some(m) = CHANNELS.iter().find(|m| lang.metric(**m) == c.name) {
+            navigate(&drill(&view.get_untracked(), *m), Default::default());
+        }
+    });
+    view! {
+        <article class="panel">
+            <header class="panel-head"><h2>{tr("channel_mix")}</h2></header>
+            <Chart id="channel-chart" option=channel_option label=tr("channel_mix")() on_click=on_click/>
+        </article>
+        <article class="panel points">
+            <header class="panel-head"><h2>{tr("points")}</h2></header>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    data.await.map(|o| {
+                        let usage = o.kpis.iter().find(|k| k.key == Metric::PointsUsageRate).cloned();
+                        let lang = lang.get_untracked();
+                        let rows = usage.map(|u| view! {
+                            <tr><th scope="row">{t(lang, "points.earned").to_string()}</th><td class="num" data-points="earned">{format::count(u.current.denominator as f64)}</td></tr>
+                            <tr><th scope="row">{t(lang, "points.redeemed").to_string()}</th><td class="num" data-points="redeemed">{format::count(u.current.numerator as f64)}</td></tr>
+                        });
+                        let metrics = o.kpis.into_iter().filter(|k| POINTS.contains(&k.key)).map(|k| {
+                            let href = drill(&view.get_untracked(), k.key);
+                            view! {
+                                <tr>
+                                    <th scope="row"><a href=href>{lang.metric(k.key).to_string()}</a></th>
+                                    <td class="num" data-points=k.key.key()>{format::measure(k.unit, &k.current)}</td>
+                                </tr>
+                            }
+                        }).collect_view();
+                        view! { <table class="data compact"><tbody>{rows}{metrics}</tbody></table> }
+                    })
+                })}
+            </Suspense>
+        </article>
+    }
+}
+
+/// Retention by join month and month since joining; a cell opens the cohort's members.
+#[component]
+fn CohortPanel() -> impl IntoView {
+    let view = use_view();
+    let lang = use_lang();
+    let navigate = use_navigate();
+    let data = LocalResource::new(move || {
+        let v = view.get();
+        get_cohorts(CohortQuery {
+            as_of: v.as_of,
+            cohorts: Some(12),
+            filters: v.filters,
+            segment: v.segment,
+        })
+    });
+    let cohorts = Signal::derive(move || data.get().and_then(|c| c.ok()));
+    let option = Signal::derive(move || {
+        let Some(c) = cohorts.get() else {
+            return serde_json::Value::Null;
+        };
+        let rows: Vec<_> = c.cohorts.iter().collect();
+        let ages = rows.iter().map(|r| r.retention.len()).max().unwrap_or(0).min(12);
+        let x: Vec<String> = (0..ages).map(|i| i.to_string()).collect();
+        let y: Vec<String> = rows.iter().map(|r| r.cohort.clone()).collect();
+        let mut cells = Vec::new();
+        let mut max: f64 = 0.0;
+        for (j, r) in rows.iter().enumerate() {
+            for (i, cell) in r.retention.iter().take(ages).enumerate() {
+                let v = cell.as_ref().and_then(|m| m.value);
+                if i > 0 {
+                    max = max.max(v.unwrap_or(0.0));
+                }
+                cells.push((i, j, v));
+            }
+        }
+        options::heatmap(&x, &y, &cells, max.max(0.01), true)
+    });
+    let on_click = Callback::new(move |c: ChartClick| {
+        let Some(cohorts) = cohorts.get_untracked() else { return };
+        let rows: Vec<_> = cohorts.cohorts.iter().collect();
+        if let Some(j) = c.value.get(1).and_then(|v| v.as_u64())
+            && let Some(r) = rows.get(j as usize)
+        {
+            let v = view.get_untracked().with_filter("join_cohort", &r.cohort);
+            navigate(&v.link("/members", &[]), Default::default());
+        }
+    });
+    view! {
+        <article class="panel wide">
+            <header class="panel-head">
+                <h2>{tr("cohorts")}</h2>
+                <span class="panel-note">{move || format!("{} × {}", t(lang.get(), "cohort.month"), t(lang.get(), "cohort.age"))}</span>
+            </header>
+            <Chart id="cohort-chart" option=option label=tr("cohorts")() on_click=on_click/>
+        </article>
+    }
+}
+
+/// The rest of the catalogue, predicted metrics included.
+#[component]
+fn MoreMetrics() -> impl IntoView {
+    let view = use_view();
+    let data = LocalResource::new(move || {
+        let rest: Vec<Metric> = Metric::ALL.into_iter().filter(|m| !Metric::HEADLINE.contains(m)).collect();
+        get_overview(overview_query(&view.get(), &rest))
+    });
+    view! {
+        <h2 class="section-title">{tr("more_metrics")}</h2>
+        <Suspense fallback=Loading>
+            <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                {move || Suspend::new(async move {
+                    data.await.map(|o| view! {
+                        <div class="kpi-grid more">
+                            {o.kpis.into_iter().map(|k| view! { <KpiCard kpi=k/> }).collect_view()}
+                        </div>
+                    })
+                })}
+            </ErrorBoundary>
+        </Suspense>
     }
 }

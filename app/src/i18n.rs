@@ -1,0 +1,223 @@
+//! Simplified Chinese and English. The choice lives in a `lang` cookie, so the server
+//! renders the page in it and the browser hydrates the same text; switching sets the
+//! cookie and the signal, and every label follows at once.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Dimension, Metric};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    fn from_cookie(header: &str) -> Lang {
+        header
+            .split(';')
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(k, _)| *k == "lang")
+            .map_or(Lang::Zh, |(_, v)| if v == "en" { Lang::En } else { Lang::Zh })
+    }
+
+    pub fn metric(self, m: Metric) -> &'static str {
+        match self {
+            Lang::Zh => m.label_zh(),
+            Lang::En => m.label_en(),
+        }
+    }
+
+    pub fn dimension(self, d: Dimension) -> &'static str {
+        match self {
+            Lang::Zh => d.label_zh(),
+            Lang::En => d.label_en(),
+        }
+    }
+}
+
+/// The language of this request (server) or page (browser), as a signal.
+#[derive(Clone, Copy)]
+pub struct Language(pub RwSignal<Lang>);
+
+/// Reads the `lang` cookie and provides the language to the app.
+pub fn provide_language() {
+    #[cfg(feature = "ssr")]
+    let lang = use_context::<http::request::Parts>()
+        .and_then(|parts| {
+            parts
+                .headers
+                .get(http::header::COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .map(Lang::from_cookie)
+        })
+        .unwrap_or_default();
+    #[cfg(feature = "hydrate")]
+    let lang = {
+        use wasm_bindgen::JsCast;
+        document()
+            .dyn_into::<web_sys::HtmlDocument>()
+            .ok()
+            .and_then(|d| d.cookie().ok())
+            .map(|c| Lang::from_cookie(&c))
+            .unwrap_or_default()
+    };
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    let lang = Lang::Zh;
+    provide_context(Language(RwSignal::new(lang)));
+}
+
+pub fn use_lang() -> RwSignal<Lang> {
+    expect_context::<Language>().0
+}
+
+/// Switches the language and remembers it for a year.
+pub fn set_lang(lang: Lang) {
+    use_lang().set(lang);
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Ok(d) = document().dyn_into::<web_sys::HtmlDocument>() {
+            let value = if lang == Lang::En { "en" } else { "zh" };
+            let _ = d.set_cookie(&format!("lang={value}; path=/; max-age=31536000; samesite=lax"));
+        }
+        if let Some(html) = document().document_element() {
+            let _ = html.set_attribute("lang", lang.code());
+        }
+    }
+}
+
+/// A label in the current language; unknown keys show as themselves.
+pub fn t(lang: Lang, key: &str) -> &str {
+    let (zh, en) = match key {
+        "brand.sub" => ("会员健康", "Member health"),
+        "nav.overview" => ("概览", "Overview"),
+        "nav.breakdown" => ("下钻", "Breakdown"),
+        "nav.segments" => ("分群", "Segments"),
+        "nav.members" => ("会员", "Members"),
+        "nav.model" => ("预测模型", "Model"),
+        "lang.switch" => ("English", "中文"),
+        "loading" => ("加载中…", "Loading…"),
+        "fitting" => ("拟合中…", "Fitting…"),
+        "empty" => ("没有数据", "Nothing to show"),
+        "not_found" => ("页面不存在", "Page not found"),
+        "error.title" => ("出错了", "Something went wrong"),
+        "as_of" => ("截止日期", "As of"),
+        "window" => ("窗口", "Window"),
+        "compare" => ("对比", "Compare with"),
+        "compare.previous" => ("上一窗口", "Previous window"),
+        "compare.year" => ("去年同期", "Year earlier"),
+        "window.7d" => ("近7天", "7 days"),
+        "window.30d" => ("近30天", "30 days"),
+        "window.90d" => ("近90天", "90 days"),
+        "window.365d" => ("近365天", "365 days"),
+        "vs" => ("对比", "vs"),
+        "more_metrics" => ("更多指标", "More metrics"),
+        "trend" => ("趋势", "Trend"),
+        "lifecycle" => ("生命周期分布", "Lifecycle stages"),
+        "tier_mix" => ("等级分布", "Tier mix"),
+        "channel_mix" => ("渠道分布", "Channel mix"),
+        "points" => ("积分", "Points"),
+        "points.earned" => ("发放积分", "Points earned"),
+        "points.redeemed" => ("使用积分", "Points redeemed"),
+        "cohorts" => ("同期群留存", "Cohort retention"),
+        "cohort.month" => ("入会月", "Join month"),
+        "cohort.age" => ("入会后月数", "Months since joining"),
+        "alerts" => ("告警", "Alerts"),
+        "filters" => ("筛选", "Filters"),
+        "filters.none" => ("全部会员", "All members"),
+        "filter.remove" => ("移除筛选", "Remove filter"),
+        "segment" => ("分群", "Segment"),
+        "metric" => ("指标", "Metric"),
+        "dimension" => ("维度", "Dimension"),
+        "value" => ("取值", "Value"),
+        "current" => ("本期", "Current"),
+        "previous" => ("对比期", "Comparison"),
+        "change" => ("变化", "Change"),
+        "total" => ("合计", "All"),
+        "members" => ("会员", "Members"),
+        "members.list" => ("会员名单", "Member list"),
+        "members.total" => ("位会员", "members"),
+        "filter.add" => ("加入筛选", "Filter"),
+        "export_csv" => ("导出CSV", "Export CSV"),
+        "page" => ("页", "Page"),
+        "prev_page" => ("上一页", "Previous"),
+        "next_page" => ("下一页", "Next"),
+        "member_id" => ("会员ID", "Member ID"),
+        "name" => ("姓名", "Name"),
+        "phone" => ("手机", "Phone"),
+        "region" => ("区域", "Region"),
+        "tier" => ("等级", "Tier"),
+        "joined_at" => ("入会时间", "Joined"),
+        "last_purchase_at" => ("最近购买", "Last purchase"),
+        "purchases" => ("购买次数", "Purchases"),
+        "revenue" => ("累计消费", "Revenue"),
+        "points_balance" => ("积分余额", "Points balance"),
+        "p_alive" => ("存活概率", "P(alive)"),
+        "clv_12m" => ("预测LTV(12个月)", "Predicted CLV (12 m)"),
+        "stage" => ("生命周期", "Stage"),
+        "rfm" => ("RFM评分", "RFM scores"),
+        "rfm.grid" => ("RFM 5×5 矩阵", "RFM 5×5 grid"),
+        "rfm.recency" => ("R 最近购买", "R recency"),
+        "rfm.frequency" => ("F 购买频次", "F frequency"),
+        "named_segments" => ("RFM分群", "RFM segments"),
+        "saved_segments" => ("已保存分群", "Saved segments"),
+        "size" => ("人数", "Size"),
+        "ltv" => ("历史LTV", "LTV"),
+        "prediction" => ("预测", "Prediction"),
+        "expected_purchases" => ("预计购买(30/90/365天)", "Expected purchases (30/90/365 d)"),
+        "timeline" => ("时间线", "Timeline"),
+        "orders" => ("订单", "Orders"),
+        "tier_changes" => ("等级变化", "Tier changes"),
+        "profile" => ("资料", "Profile"),
+        "order" => ("订单", "Order"),
+        "points_entry" => ("积分", "Points"),
+        "tier_change" => ("等级", "Tier"),
+        "channel" => ("渠道", "Channel"),
+        "amount" => ("金额", "Amount"),
+        "when" => ("时间", "When"),
+        "what" => ("事件", "Event"),
+        "detail" => ("明细", "Detail"),
+        "none" => ("无", "none"),
+        "model.title" => ("预测模型", "Predictive model"),
+        "holdout" => ("留出检验", "Holdout check"),
+        "holdout.days" => ("留出", "Hold out"),
+        "actual" => ("实际", "Actual"),
+        "predicted" => ("预测", "Predicted"),
+        _ => return key,
+    };
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+/// `t` for the current language, reactive.
+pub fn tr(key: &'static str) -> impl Fn() -> String + Clone + Send + Sync + 'static {
+    let lang = use_lang();
+    move || t(lang.get(), key).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_and_labels() {
+        assert_eq!(Lang::from_cookie("a=1; lang=en; b=2"), Lang::En);
+        assert_eq!(Lang::from_cookie("lang=zh"), Lang::Zh);
+        assert_eq!(Lang::from_cookie(""), Lang::Zh);
+        assert_eq!(t(Lang::En, "members"), "Members");
+        assert_eq!(t(Lang::Zh, "members"), "会员");
+        assert_eq!(t(Lang::En, "no.such.key"), "no.such.key");
+    }
+}

@@ -1,0 +1,161 @@
+//! One member, 360°: profile (masked), lifecycle stage, RFM scores and segment, what the
+//! model says (P(alive), predicted CLV, expected purchases), and a timeline of orders
+//! across channels, points and tier changes — drawn and listed, newest first.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use serde_json::json;
+
+use super::Loading;
+use crate::{
+    api::get_member,
+    chart::Chart,
+    error_template::ErrorTemplate,
+    format,
+    i18n::{t, tr, use_lang},
+    model::Member360,
+};
+
+#[component]
+pub fn MemberPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let data = Resource::new(id, get_member);
+    view! {
+        <section class="member">
+            <Transition fallback=Loading>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                    {move || Suspend::new(async move { data.await.map(|m| view! { <Member360View member=m/> }) })}
+                </ErrorBoundary>
+            </Transition>
+        </section>
+    }
+}
+
+/// One line of the timeline.
+struct Event {
+    at: String,
+    kind: &'static str,
+    what: String,
+    detail: String,
+}
+
+fn timeline(m: &Member360) -> Vec<Event> {
+    let mut events: Vec<Event> = m
+        .orders
+        .iter()
+        .map(|o| Event {
+            at: o.ordered_at.clone(),
+            kind: "order",
+            what: o.order_id.clone(),
+            detail: format!(
+                "{} · {}{}",
+                format::money(o.net_amount_cents as f64 / 100.0),
+                o.channel.clone().unwrap_or_default(),
+                o.store_id.as_ref().map(|s| format!(" · {s}")).unwrap_or_default()
+            ),
+        })
+        .chain(m.points.iter().map(|p| Event {
+            at: p.occurred_at.clone(),
+            kind: "points_entry",
+            what: p.kind.clone(),
+            detail: format!("{} {}", p.points, p.source.clone().unwrap_or_default()),
+        }))
+        .chain(m.tier_changes.iter().map(|c| Event {
+            at: c.changed_at.clone(),
+            kind: "tier_change",
+            what: c.tier.clone(),
+            detail: String::new(),
+        }))
+        .collect();
+    events.sort_by(|a, b| b.at.cmp(&a.at));
+    events
+}
+
+/// Orders over time, one series per channel; tier changes as marks on the time axis.
+fn timeline_chart(m: &Member360) -> serde_json::Value {
+    let mut channels: Vec<String> = m.orders.iter().map(|o| o.channel.clone().unwrap_or_else(|| "(none)".into())).collect();
+    channels.sort();
+    channels.dedup();
+    let series: Vec<serde_json::Value> = channels
+        .iter()
+        .map(|c| {
+            let data: Vec<serde_json::Value> = m
+                .orders
+                .iter()
+                .filter(|o| o.channel.clone().unwrap_or_else(|| "(none)".into()) == *c)
+                .map(|o| json!([o.ordered_at.replace(' ', "T"), o.net_amount_cents as f64 / 100.0]))
+                .collect();
+            json!({ "name": c, "type": "scatter", "data": data, "symbolSize": 9 })
+        })
+        .chain(std::iter::once(json!({
+            "name": "tier", "type": "scatter", "data": [],
+            "markLine": { "symbol": "none", "label": { "formatter": "{b}" },
+                          "data": m.tier_changes.iter().map(|c| json!({ "name": c.tier, "xAxis": c.changed_at.replace(' ', "T") })).collect::<Vec<_>>() }
+        })))
+        .collect();
+    json!({
+        "animation": false,
+        "color": ["#2f5bea", "#f59f00", "#12805c", "#c8372d", "#7048e8", "#1098ad"],
+        "tooltip": { "trigger": "item" },
+        "legend": { "top": 0 },
+        "grid": { "left": 64, "right": 16, "top": 36, "bottom": 32 },
+        "xAxis": { "type": "time" },
+        "yAxis": { "type": "value" },
+        "series": series
+    })
+}
+
+#[component]
+fn Member360View(member: Member360) -> impl IntoView {
+    let lang = use_lang();
+    let m = &member.member;
+    let events = timeline(&member);
+    let chart = timeline_chart(&member);
+    let field = move |key: &'static str, value: String| {
+        view! { <div class="field" data-field=key><dt>{move || t(lang.get(), key).to_string()}</dt><dd>{value}</dd></div> }
+    };
+    let rfm = member
+        .rfm
+        .as_ref()
+        .map(|r| format!("R{} F{} M{} · {}", r.r, r.f, r.m, r.segment))
+        .unwrap_or_else(|| "—".into());
+    let prediction = member.prediction.as_ref().map(|p| {
+        let s = &p.score;
+        view! {
+            <div class="field" data-field="p_alive"><dt>{tr("p_alive")}</dt><dd>{format!("{:.2}", s.p_alive)}</dd></div>
+            <div class="field" data-field="clv_12m"><dt>{tr("clv_12m")}</dt><dd>{format::money(s.clv_12m)}</dd></div>
+            <div class="field" data-field="expected_purchases"><dt>{tr("expected_purchases")}</dt>
+                <dd>{format!("{:.2} / {:.2} / {:.2}", s.purchases_30d, s.purchases_90d, s.purchases_365d)}</dd></div>
+        }
+    });
+    view! {
+        <h1 class="page-title" data-member=m.member_id.clone()>{format!("{} {}", m.member_id, m.name.clone().unwrap_or_default())}</h1>
+        <dl class="profile">
+            {field("stage", member.stage.clone())}
+            {field("tier", m.tier.clone().unwrap_or_default())}
+            {field("region", m.region.clone().unwrap_or_default())}
+            {field("phone", m.phone.clone().unwrap_or_default())}
+            {field("joined_at", m.joined_at.clone().unwrap_or_default())}
+            {field("purchases", m.purchases.to_string())}
+            {field("revenue", format::money(m.revenue_cents as f64 / 100.0))}
+            {field("points_balance", format::count(m.points_balance as f64))}
+            {field("rfm", rfm)}
+            {prediction}
+        </dl>
+        <h2 class="section-title">{tr("timeline")}</h2>
+        <Chart id="member-timeline" option=Signal::stored(chart) label=tr("timeline")()/>
+        <table class="data timeline">
+            <thead><tr><th scope="col">{tr("when")}</th><th scope="col">{tr("what")}</th><th scope="col">{tr("detail")}</th></tr></thead>
+            <tbody>
+                {events.into_iter().map(|e| view! {
+                    <tr class=e.kind data-kind=e.kind>
+                        <td>{e.at}</td>
+                        <td>{move || t(lang.get(), e.kind).to_string()} " " {e.what.clone()}</td>
+                        <td>{e.detail}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
