@@ -45,6 +45,7 @@ mod browser {
 
     #[wasm_bindgen]
     extern "C" {
+        #[derive(Clone)]
         type ECharts;
         #[wasm_bindgen(js_namespace = echarts, js_name = init, catch)]
         fn init(el: &web_sys::HtmlElement) -> Result<ECharts, JsValue>;
@@ -76,44 +77,57 @@ mod browser {
         Effect::new(move |_| {
             let option = option.get();
             let Some(el) = node.get() else { return };
-            let mut slot = chart.borrow_mut();
-            if slot.is_none() {
-                let el: &web_sys::HtmlElement = el.unchecked_ref();
-                match init(el) {
-                    Ok(c) => {
-                        if let Some(cb) = on_click {
-                            let handler = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
-                                let value = js_sys::Reflect::get(&p, &JsValue::from_str("value"))
-                                    .ok()
-                                    .and_then(|v| js_sys::JSON::stringify(&v).ok())
-                                    .and_then(|s| s.as_string())
-                                    .and_then(|s| serde_json::from_str(&s).ok())
-                                    .unwrap_or_default();
-                                cb.run(ChartClick {
-                                    series: text(&p, "seriesName"),
-                                    name: text(&p, "name"),
-                                    value,
-                                })
-                            });
-                            c.on("click", handler.as_ref().unchecked_ref());
-                            handler.forget();
-                        }
-                        *slot = Some(c);
-                    }
-                    Err(e) => {
-                        leptos::logging::error!("ECharts is not loaded: {e:?}");
-                        return;
-                    }
-                }
+            if option.is_null() {
+                return;
             }
-            if let (Some(c), Ok(js)) = (slot.as_ref(), js_sys::JSON::parse(&option.to_string())) {
+            // Hold no borrow while ECharts runs: it may fire a resize that reads `chart`.
+            let existing = chart.borrow().clone();
+            let c = match existing {
+                Some(c) => c,
+                None => {
+                    let el: &web_sys::HtmlElement = el.unchecked_ref();
+                    let c = match init(el) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            leptos::logging::error!("ECharts is not loaded: {e:?}");
+                            return;
+                        }
+                    };
+                    if let Some(cb) = on_click {
+                        let handler = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
+                            let value = js_sys::Reflect::get(&p, &JsValue::from_str("value"))
+                                .ok()
+                                .and_then(|v| js_sys::JSON::stringify(&v).ok())
+                                .and_then(|s| s.as_string())
+                                .and_then(|s| serde_json::from_str(&s).ok())
+                                .unwrap_or_default();
+                            cb.run(ChartClick {
+                                series: text(&p, "seriesName"),
+                                name: text(&p, "name"),
+                                value,
+                            })
+                        });
+                        c.on("click", handler.as_ref().unchecked_ref());
+                        handler.forget();
+                    }
+                    *chart.borrow_mut() = Some(c.clone());
+                    c
+                }
+            };
+            if let Ok(js) = js_sys::JSON::parse(&option.to_string()) {
                 c.set_option(&js, true);
+            }
+            // A chart drawn before its box is laid out (e.g. while a transition still
+            // holds the new page) measures zero; measure again once it is.
+            if el.client_width() == 0 {
+                request_animation_frame(move || c.resize());
             }
         });
         let resize = Closure::<dyn Fn()>::new({
             let chart = keep.clone();
             move || {
-                if let Some(c) = chart.borrow().as_ref() {
+                let c = chart.borrow().clone();
+                if let Some(c) = c {
                     c.resize();
                 }
             }

@@ -70,3 +70,24 @@ export async function getJson(url) {
   if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
   return r.json();
 }
+
+// The text of a number on screen, read back: ¥1,234.56 → 1234.56; 23.4% → 0.234; 1,234 → 1234.
+export function parseShown(text) {
+  const t = text.trim();
+  if (t === '—' || t === '') return null;
+  if (t.endsWith('%')) return Number(t.slice(0, -1)) / 100;
+  return Number(t.replace(/[¥,]/g, ''));
+}
+
+// Retries an assertion until it holds (the browser fetches some panels after hydrating).
+export async function eventually(check, timeout = 20_000) {
+  const until = Date.now() + timeout;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
+  }
+}

@@ -91,9 +91,13 @@ pub fn BreakdownPage() -> impl IntoView {
             <FilterChips path="/breakdown"/>
             <Transition fallback=Loading>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
-                    {move || Suspend::new(async move {
-                        data.await.map(|b| view! { <BreakdownView breakdown=b sort=sort.get_untracked()/> })
-                    })}
+                    {move || {
+                        // The order is the page's, not the query's: re-render on a new sort.
+                        let order = sort.get();
+                        Suspend::new(async move {
+                            data.await.map(|b| view! { <BreakdownView breakdown=b sort=order/> })
+                        })
+                    }}
                 </ErrorBoundary>
             </Transition>
         </section>

@@ -1,0 +1,188 @@
+// The drill path in a real browser — overview → breakdown → segment → member list →
+// member 360 — with the numbers at each step equal to the API's, the URL reproducing each
+// view, the CSV export equal to the list on screen; a screenshot of every page.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ARTIFACTS, eventually, getJson, launchBrowser, parseShown, startServer } from './support.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const api = (path) => getJson(`${server.base}/api/v1/${path}`);
+const tolerance = { money: 0.005, amount: 0.005, ratio: 0.0005, count: 0, number: 0.005 };
+
+async function shownBreakdown(page) {
+  return page.$$eval('table.breakdown tbody tr', (rows) =>
+    rows.map((r) => ({
+      value: r.dataset.value,
+      current: r.querySelector('.current').textContent,
+      comparison: r.querySelector('.comparison').textContent,
+    })),
+  );
+}
+
+function assertBreakdown(shown, b) {
+  const rows = [...b.rows, b.total];
+  assert.equal(shown.length, rows.length, JSON.stringify(shown));
+  for (const r of rows) {
+    const s = shown.find((x) => x.value === r.value);
+    assert.ok(s, `row ${r.value}`);
+    for (const [text, m] of [[s.current, r.current], [s.comparison, r.comparison]]) {
+      const n = parseShown(text);
+      if (m.value === null) assert.equal(n, null, `${r.value}: ${text}`);
+      else assert.ok(Math.abs(n - m.value) <= tolerance[b.unit] + 1e-12, `${r.value}: shown ${text}, API ${m.value}`);
+    }
+  }
+}
+
+async function shownMembers(page) {
+  return page.$$eval('table.member-list tbody tr', (rows) =>
+    rows.map((r) => ({
+      id: r.dataset.member,
+      purchases: Number(r.querySelector('[data-col="purchases"]').textContent),
+      revenue: r.querySelector('[data-col="revenue"]').textContent,
+    })),
+  );
+}
+
+function parseCsv(text) {
+  const lines = text.replace(/^\uFEFF/, '').trim().split('\n');
+  const header = lines[0].split(',');
+  return lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [header[i], v])));
+}
+
+test('drill from a KPI to the members behind it and into one member', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.base}/?window=90d`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 60_000 });
+
+  // 1. Overview → the repurchase rate's breakdown (by region first).
+  await page.click('[data-kpi="repurchase_rate"]');
+  await page.waitForURL(/\/breakdown\?.*metric=repurchase_rate/);
+  await page.waitForSelector('table.breakdown[data-dimension="region"]');
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('window'), '90d');
+  const byRegion = await api('breakdown?metric=repurchase_rate&dimension=region&window=90d');
+  assertBreakdown(await shownBreakdown(page), byRegion);
+  await page.waitForSelector('#breakdown-chart canvas');
+  await page.screenshot({ path: join(ARTIFACTS, 'breakdown-region.png'), fullPage: true });
+
+  // 2. By RFM segment, sorted by the current value.
+  await page.selectOption('#dimension', 'rfm_segment');
+  await page.waitForSelector('table.breakdown[data-dimension="rfm_segment"]');
+  const bySegment = await api('breakdown?metric=repurchase_rate&dimension=rfm_segment&window=90d');
+  assertBreakdown(await shownBreakdown(page), bySegment);
+  await page.click('th a[data-sort="current"]');
+  await page.waitForURL(/sort=current/);
+  await eventually(async () => {
+    const values = (await shownBreakdown(page)).slice(0, -1).map((r) => parseShown(r.current) ?? -Infinity);
+    assert.deepEqual(values, [...values].sort((a, b) => a - b));
+  });
+  const breakdownUrl = page.url();
+  await page.screenshot({ path: join(ARTIFACTS, 'breakdown-rfm-segment.png'), fullPage: true });
+
+  // The link reproduces the view in a fresh page.
+  const other = await browser.newPage();
+  await other.goto(breakdownUrl);
+  await other.waitForSelector('table.breakdown[data-dimension="rfm_segment"]');
+  assert.deepEqual(await shownBreakdown(other), await shownBreakdown(page));
+  await other.close();
+
+  // 3. The segment's members: the largest named segment's row.
+  const segment = [...bySegment.rows].sort((a, b) => b.current.denominator - a.current.denominator)
+    .find((r) => !['no_purchase', 'other'].includes(r.value)).value;
+  await page.click(`tr[data-value="${segment}"] a.members-link`);
+  await page.waitForURL(/\/members\?/);
+  await page.waitForSelector('table.member-list');
+  const filters = encodeURIComponent(`rfm_segment:${segment}`);
+  const list = await api(`members?filters=${filters}&window=90d&sort=-revenue&page_size=50`);
+  assert.equal(Number(await page.getAttribute('.list-total', 'data-total')), list.total);
+  const shown = await shownMembers(page);
+  assert.deepEqual(shown.map((m) => m.id), list.rows.map((r) => r.member_id));
+  for (const [s, r] of shown.map((s, i) => [s, list.rows[i]])) {
+    assert.equal(s.purchases, r.purchases);
+    assert.equal(Math.round(parseShown(s.revenue) * 100), r.revenue_cents);
+  }
+  assert.equal(await page.getAttribute('[data-filter]', 'data-filter'), `rfm_segment:${segment}`);
+  await page.screenshot({ path: join(ARTIFACTS, 'members.png'), fullPage: true });
+
+  // The CSV export is the list: every member, in the order on screen.
+  const csvHref = await page.getAttribute('#export-csv', 'href');
+  const csv = parseCsv(await (await fetch(`${server.base}${csvHref}`)).text());
+  assert.equal(csv.length, list.total);
+  for (const [s, c] of shown.map((s, i) => [s, csv[i]])) {
+    assert.equal(c.member_id, s.id);
+    assert.equal(Number(c.purchases), s.purchases);
+    assert.equal(Number(c.revenue), parseShown(s.revenue));
+  }
+
+  // Sorting by a column is a link too; the back button returns.
+  await page.click('th a[data-sort="purchases"]');
+  await page.waitForURL(/sort=-purchases/);
+  await eventually(async () => {
+    const p = (await shownMembers(page)).map((m) => m.purchases);
+    assert.deepEqual(p, [...p].sort((a, b) => b - a));
+  });
+  await page.goBack();
+  await page.waitForURL((u) => !u.search.includes('sort=-purchases'));
+
+  // 4. Member 360.
+  const first = list.rows[0].member_id;
+  await page.click(`tr[data-member="${first}"] a`);
+  await page.waitForURL(new RegExp(`/members/${first}$`));
+  await page.waitForSelector('.profile');
+  const m = await api(`members/${encodeURIComponent(first)}`);
+  assert.equal(parseShown(await page.textContent('[data-field="revenue"] dd')), m.member.revenue_cents / 100);
+  assert.equal(Number(await page.textContent('[data-field="purchases"] dd')), m.member.purchases);
+  assert.equal(await page.textContent('[data-field="stage"] dd'), m.stage);
+  if (m.prediction) {
+    assert.equal(await page.textContent('[data-field="p_alive"] dd'), m.prediction.p_alive.toFixed(2));
+  }
+  if (m.rfm) {
+    assert.match(await page.textContent('[data-field="rfm"] dd'), new RegExp(`R${m.rfm.r} F${m.rfm.f} M${m.rfm.m}`));
+  }
+  const events = await page.$$eval('table.timeline tbody tr', (rows) => rows.map((r) => r.dataset.kind));
+  assert.equal(events.filter((k) => k === 'order').length, m.orders.length);
+  assert.equal(events.filter((k) => k === 'points_entry').length, m.points.length);
+  assert.equal(events.filter((k) => k === 'tier_change').length, m.tier_changes.length);
+  await page.waitForSelector('#member-timeline canvas');
+  await page.screenshot({ path: join(ARTIFACTS, 'member-360.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test('segments page: named segments and the RFM grid equal the API and open their members', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${server.base}/segments`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 60_000 });
+  const named = await api('breakdown?metric=historical_ltv&dimension=rfm_segment');
+  const rows = await page.$$eval('table.named-segments tbody tr', (trs) =>
+    trs.map((r) => ({ key: r.dataset.segment, size: r.querySelector('.size').textContent, ltv: r.querySelector('.ltv').textContent })),
+  );
+  assert.equal(rows.length, named.rows.length);
+  for (const r of named.rows) {
+    const s = rows.find((x) => x.key === r.value);
+    assert.equal(parseShown(s.size), r.current.denominator, r.value);
+    assert.equal(parseShown(s.ltv), r.current.value, r.value);
+  }
+  await page.waitForSelector('#rfm-grid canvas');
+  await page.screenshot({ path: join(ARTIFACTS, 'segments.png'), fullPage: true });
+  const biggest = [...named.rows].sort((a, b) => b.current.denominator - a.current.denominator)[0];
+  await page.click(`tr[data-segment="${biggest.value}"] a`);
+  await page.waitForURL(/\/members\?/);
+  await page.waitForSelector('.list-total');
+  const list = await api(`members?filters=${encodeURIComponent(`rfm_segment:${biggest.value}`)}`);
+  assert.equal(Number(await page.getAttribute('.list-total', 'data-total')), list.total);
+});
