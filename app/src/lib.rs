@@ -47,8 +47,14 @@ pub fn App() -> impl IntoView {
     i18n::provide_language();
     let lang = i18n::use_lang();
     // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
+    // It also records when (ms since navigation start), for the speed figure.
     Effect::new(move |_| {
         if let Some(body) = document().body() {
+            #[cfg(feature = "hydrate")]
+            {
+                let at = window().performance().map(|p| p.now()).unwrap_or_default();
+                let _ = body.set_attribute("data-hydrated-at", &format!("{at:.0}"));
+            }
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });

@@ -9,10 +9,11 @@ import { chromium } from 'playwright-core';
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ARTIFACTS = join(ROOT, 'end2end', 'artifacts');
 
-export async function startServer({ demoMembers = 3000 } = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), 'memberpulse-e2e-'));
+export async function startServer({ demoMembers = 3000, dataDir: given } = {}) {
+  const dataDir = given ?? mkdtempSync(join(tmpdir(), 'memberpulse-e2e-'));
   const bin = process.env.MEMBERPULSE_BIN ?? join(ROOT, 'target', 'debug', 'memberpulse');
-  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--demo-members', String(demoMembers)], {
+  const args = ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--demo-members', String(given ? 0 : demoMembers)];
+  const child = spawn(bin, args, {
     cwd: ROOT,
     env: { ...process.env, LEPTOS_SITE_ROOT: join(ROOT, 'target', 'site'), RUST_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -43,7 +44,7 @@ export async function startServer({ demoMembers = 3000 } = {}) {
     async stop() {
       child.kill('SIGTERM');
       await new Promise((ok) => (child.exitCode !== null ? ok() : child.on('exit', ok)));
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!given) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -90,4 +91,22 @@ export async function eventually(check, timeout = 20_000) {
       await new Promise((ok) => setTimeout(ok, 200));
     }
   }
+}
+
+// Opens `path` `rounds` times and returns the times (ms from navigation start) at which
+// the page was hydrated with the headline KPI cards rendered; the median first.
+export async function timeOverview(browser, base, rounds = 5) {
+  const times = [];
+  for (let i = 0; i < rounds; i++) {
+    const page = await browser.newPage();
+    await page.goto(`${base}/`);
+    await page.waitForSelector('body[data-hydrated="true"] .kpi-grid.headline [data-kpi]', { timeout: 60_000 });
+    times.push(Number(await page.getAttribute('body', 'data-hydrated-at')));
+    // Let the panels the browser fetches after hydrating finish, so that the next round
+    // does not wait behind them on the server.
+    await page.waitForLoadState('networkidle');
+    await page.close();
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)], times };
 }

@@ -7,7 +7,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use serde_json::json;
 
+use super::Loading;
 use crate::{
+    i18n::tr,
     api::{get_holdout, get_model_status},
     chart::Chart,
     error_template::ErrorTemplate,
@@ -38,16 +40,16 @@ pub fn ModelPage() -> impl IntoView {
 
     view! {
         <section class="model">
-            <h1 class="page-title">"预测模型 · Predictive model"</h1>
-            <Transition fallback=|| view! { <p class="loading">"加载中… · Loading…"</p> }>
+            <h1 class="page-title">{tr("model.title")}</h1>
+            <Transition fallback=Loading>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
                     {move || Suspend::new(async move { status.await.map(|s| view! { <Fits status=s/> }) })}
                 </ErrorBoundary>
             </Transition>
-            <h2 class="section-title">"留出检验 · Holdout check"</h2>
-            <div class="toolbar" role="group" aria-label="留出天数 · Days held out">
+            <h2 class="section-title">{tr("holdout")}</h2>
+            <div class="toolbar" role="group" aria-label=tr("holdout.days")>
                 <label>
-                    "留出 · Hold out "
+                    {tr("holdout.days")}
                     <select
                         id="holdout-days"
                         prop:value=move || days().to_string()
@@ -62,7 +64,7 @@ pub fn ModelPage() -> impl IntoView {
                     </select>
                 </label>
             </div>
-            <Transition fallback=|| view! { <p class="loading">"拟合中… · Fitting…"</p> }>
+            <Transition fallback=|| view! { <p class="loading" role="status">{tr("fitting")}</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
                     {move || Suspend::new(async move { holdout.await.map(|h| view! { <HoldoutView holdout=h/> }) })}
                 </ErrorBoundary>

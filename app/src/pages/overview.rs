@@ -72,9 +72,14 @@ pub fn OverviewPage() -> impl IntoView {
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
                     {move || Suspend::new(async move {
                         headline.await.map(|o| {
+                            let lang = use_lang().get_untracked();
                             let caption = format!(
                                 "{} – {}  {}  {} – {}",
-                                o.window.start, o.window.end, "vs", o.comparison_window.start, o.comparison_window.end
+                                format::date(lang, &o.window.start),
+                                format::date(lang, &o.window.end),
+                                t(lang, "vs"),
+                                format::date(lang, &o.comparison_window.start),
+                                format::date(lang, &o.comparison_window.end)
                             );
                             view! {
                                 <p class="window-caption" data-window-start=o.window.start.clone() data-window-end=o.window.end.clone()>
