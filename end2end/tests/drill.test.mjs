@@ -138,6 +138,9 @@ test('drill from a KPI to the members behind it and into one member', async () =
   });
   await page.goBack();
   await page.waitForURL((u) => !u.search.includes('sort=-purchases'));
+  await eventually(async () =>
+    assert.deepEqual((await shownMembers(page)).map((m) => m.id), list.rows.map((r) => r.member_id)),
+  );
 
   // 4. Member 360.
   const first = list.rows[0].member_id;
