@@ -1,25 +1,14 @@
 // The drill path in a real browser — overview → breakdown → segment → member list →
 // member 360 — with the numbers at each step equal to the API's, the URL reproducing each
 // view, the CSV export equal to the list on screen; a screenshot of every page.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, eventually, getJson, launchBrowser, parseShown, startServer } from './support.mjs';
+import { ARTIFACTS, eventually, getJson, parseShown, serverAndBrowser } from './support.mjs';
 
-let server;
-let browser;
+const env = serverAndBrowser();
 
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-const api = (path) => getJson(`${server.base}/api/v1/${path}`);
+const api = (path) => getJson(`${env.server.base}/api/v1/${path}`);
 const tolerance = { money: 0.005, amount: 0.005, ratio: 0.0005, count: 0, number: 0.005 };
 
 async function shownBreakdown(page) {
@@ -63,10 +52,10 @@ function parseCsv(text) {
 }
 
 test('drill from a KPI to the members behind it and into one member', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${server.base}/?window=90d`);
+  await page.goto(`${env.server.base}/?window=90d`);
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 60_000 });
 
   // 1. Overview → the repurchase rate's breakdown (by region first).
@@ -95,7 +84,7 @@ test('drill from a KPI to the members behind it and into one member', async () =
   await page.screenshot({ path: join(ARTIFACTS, 'breakdown-rfm-segment.png'), fullPage: true });
 
   // The link reproduces the view in a fresh page.
-  const other = await browser.newPage();
+  const other = await env.browser.newPage();
   await other.goto(breakdownUrl);
   await other.waitForSelector('table.breakdown[data-dimension="rfm_segment"]');
   assert.deepEqual(await shownBreakdown(other), await shownBreakdown(page));
@@ -121,7 +110,7 @@ test('drill from a KPI to the members behind it and into one member', async () =
 
   // The CSV export is the list: every member, in the order on screen.
   const csvHref = await page.getAttribute('#export-csv', 'href');
-  const csv = parseCsv(await (await fetch(`${server.base}${csvHref}`)).text());
+  const csv = parseCsv(await (await fetch(`${env.server.base}${csvHref}`)).text());
   assert.equal(csv.length, list.total);
   for (const [s, c] of shown.map((s, i) => [s, csv[i]])) {
     assert.equal(c.member_id, s.id);
@@ -167,8 +156,8 @@ test('drill from a KPI to the members behind it and into one member', async () =
 });
 
 test('segments page: named segments and the RFM grid equal the API and open their members', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await page.goto(`${server.base}/segments`);
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${env.server.base}/segments`);
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 60_000 });
   const named = await api('breakdown?metric=historical_ltv&dimension=rfm_segment');
   const rows = await page.$$eval('table.named-segments tbody tr', (trs) =>

@@ -1,22 +1,11 @@
 // The Overview in a real browser: each KPI on screen equals what the API returns for the
 // same window, and changing the window (which needs a hydrated page) changes the numbers.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, eventually, getJson, launchBrowser, parseShown, startServer } from './support.mjs';
+import { ARTIFACTS, eventually, getJson, parseShown, serverAndBrowser } from './support.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 async function shownKpis(page) {
   return page.$$eval('[data-kpi]', (cards) =>
@@ -47,13 +36,13 @@ function assertMatches(shown, api) {
 }
 
 test('overview shows the API numbers and follows the window control', async () => {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
 
-  await page.goto(`${server.base}/?window=30d`);
+  await page.goto(`${env.server.base}/?window=30d`);
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 60_000 });
-  const api30 = await getJson(`${server.base}/api/v1/overview?window=30d`);
+  const api30 = await getJson(`${env.server.base}/api/v1/overview?window=30d`);
   // The headline comes with the page; the rest of the catalogue follows in the browser.
   await eventually(async () => assertMatches(await shownKpis(page), api30));
   assert.equal(await page.inputValue('#as-of'), api30.as_of);
@@ -71,7 +60,7 @@ test('overview shows the API numbers and follows the window control', async () =
   // Changing the window works only in a hydrated page: the URL and the numbers follow.
   await page.selectOption('#window', '365d');
   await page.waitForURL(/window=365d/);
-  const api365 = await getJson(`${server.base}/api/v1/overview?window=365d&as_of=${api30.as_of}`);
+  const api365 = await getJson(`${env.server.base}/api/v1/overview?window=365d&as_of=${api30.as_of}`);
   await page.waitForFunction(
     (expected) => document.querySelector('.window-caption')?.dataset.windowStart === expected,
     api365.window.start,
@@ -90,16 +79,16 @@ test('overview shows the API numbers and follows the window control', async () =
 });
 
 test('a bad parameter shows what is wrong instead of numbers', async () => {
-  const page = await browser.newPage();
-  await page.goto(`${server.base}/?window=forever`);
+  const page = await env.browser.newPage();
+  await page.goto(`${env.server.base}/?window=forever`);
   const text = await page.textContent('.error');
   assert.match(text, /invalid window/);
 });
 
 test('the language switch changes every label and is remembered', async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  await page.goto(`${server.base}/`);
+  await page.goto(`${env.server.base}/`);
   await page.waitForSelector('body[data-hydrated="true"]', { timeout: 60_000 });
   assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
   assert.equal(await page.textContent('[data-kpi="repurchase_rate"] .kpi-label'), '复购率');
@@ -108,7 +97,7 @@ test('the language switch changes every label and is remembered', async () => {
   assert.equal(await page.textContent('[data-kpi="repurchase_rate"] .kpi-label'), 'Repurchase rate');
   assert.equal(await page.textContent('nav.nav a[href^="/segments"]'), 'Segments');
   // Remembered: the server renders the next page in English.
-  const html = await (await page.request.get(`${server.base}/members`)).text();
+  const html = await (await page.request.get(`${env.server.base}/members`)).text();
   assert.match(html, /Member list/);
   await page.reload();
   await page.waitForSelector('body[data-hydrated="true"]');

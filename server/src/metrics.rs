@@ -269,16 +269,7 @@ pub fn kpis(
         // The scope is a temp table of this connection, prepared for each window's T.
         let mut per_window = Vec::new();
         for w in [&req.window, &cmp] {
-            scope.prepare(conn, w.end, cfg)?;
-            per_window.push(
-                metrics
-                    .iter()
-                    .map(|&m| {
-                        let rows = grouped(conn, m, w, cfg, scope)?;
-                        Ok(finish(m, rows.first().map_or((0, 0), |r| (r.1, r.2))))
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-            );
+            per_window.push(scoped(conn, metrics, w, cfg, scope)?);
         }
         let comparison = per_window.pop().unwrap_or_default();
         let current = per_window.pop().unwrap_or_default();
@@ -307,6 +298,19 @@ pub fn kpis(
             comparison: measures.next().unwrap_or_default(),
         })
         .collect())
+}
+
+/// Some metrics for one window over the members of `scope` (no dimension), which this
+/// prepares for the window's T on `conn`.
+fn scoped(conn: &Connection, metrics: &[Metric], w: &Window, cfg: MetricConfig, scope: &Scope) -> Result<Vec<Measure>> {
+    scope.prepare(conn, w.end, cfg)?;
+    metrics
+        .iter()
+        .map(|&m| {
+            let rows = grouped(conn, m, w, cfg, scope)?;
+            Ok(finish(m, rows.first().map_or((0, 0), |r| (r.1, r.2))))
+        })
+        .collect()
 }
 
 /// Each (metric, window) over every member, in order. The queries are small; several at
@@ -376,16 +380,7 @@ pub fn trend(
     } else {
         let mut by_window = Vec::new();
         for w in &windows {
-            scope.prepare(conn, w.end, cfg)?;
-            by_window.push(
-                metrics
-                    .iter()
-                    .map(|&m| {
-                        let rows = grouped(conn, m, w, cfg, scope)?;
-                        Ok(finish(m, rows.first().map_or((0, 0), |r| (r.1, r.2))))
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-            );
+            by_window.push(scoped(conn, metrics, w, cfg, scope)?);
         }
         (0..metrics.len())
             .flat_map(|i| by_window.iter().map(move |ms| ms[i].clone()))

@@ -126,13 +126,7 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
     // A header link sorts by its column, again for the other direction.
     let header = move |key: &'static str, label: &'static str| {
         let next = if sort == key { format!("-{key}") } else { key.to_string() };
-        let state = if sort == key {
-            "ascending"
-        } else if sort == format!("-{key}") {
-            "descending"
-        } else {
-            "none"
-        };
+        let state = super::sort_state(&sort, key);
         let href = view.get_untracked().link(
             "/breakdown",
             &[

@@ -63,13 +63,7 @@ fn MemberTable(page: MemberPage) -> impl IntoView {
         let link = link.clone();
         move |key: &'static str, label: &'static str| {
             let next = if sort == format!("-{key}") { key.to_string() } else { format!("-{key}") };
-            let state = if sort == key {
-                "ascending"
-            } else if sort == format!("-{key}") {
-                "descending"
-            } else {
-                "none"
-            };
+            let state = super::sort_state(&sort, key);
             view! { <th scope="col" aria-sort=state><a href=link(next, 1) data-sort=key>{move || t(lang.get(), label).to_string()}</a></th> }
         }
     };

@@ -237,6 +237,15 @@ pub fn FilterChips(path: &'static str) -> impl IntoView {
     }
 }
 
+/// A column header's `aria-sort` for the order `sort` (`key` or `-key`).
+pub fn sort_state(sort: &str, key: &str) -> &'static str {
+    match sort.strip_prefix('-') {
+        Some(k) if k == key => "descending",
+        None if sort == key => "ascending",
+        _ => "none",
+    }
+}
+
 /// A loading line for a Suspense fallback.
 #[component]
 pub fn Loading() -> impl IntoView {
