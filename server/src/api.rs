@@ -5,7 +5,7 @@ use std::sync::Arc;
 use app::model::{
     Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
     OverviewQuery, Segment, TierMigration, TierMigrationQuery, Holdout, HoldoutQuery, FitRequest, ModelStatus, Trend,
-    TrendQuery,
+    TrendQuery, AlertEvent, AlertQuery, AlertRule, SnoozeRequest,
 };
 use axum::{
     Json, Router,
@@ -54,6 +54,15 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         )
         .route("/api/v1/rfm-rules", get(rfm_rules).put(rfm_rules_replace))
         .route("/api/v1/loads", get(loads).post(load))
+        .route("/api/v1/alerts", get(alert_list))
+        .route("/api/v1/alerts/evaluate", axum::routing::post(alert_evaluate))
+        .route("/api/v1/alerts/rules", get(alert_rules).post(alert_rule_create))
+        .route(
+            "/api/v1/alerts/rules/{id}",
+            get(alert_rule_get).put(alert_rule_update).delete(alert_rule_delete),
+        )
+        .route("/api/v1/alerts/{id}", get(alert_get))
+        .route("/api/v1/alerts/{id}/{action}", axum::routing::post(alert_act))
         .route("/api/v1/openapi.json", get(openapi))
         .with_state(ApiState {
             services,
@@ -201,6 +210,73 @@ async fn member_csv(
     ))
 }
 
+/// The alert rules (SPEC §7), the four defaults first.
+#[utoipa::path(get, path = "/api/v1/alerts/rules", responses((status = 200, body = Vec<AlertRule>)))]
+async fn alert_rules(State(api): State<ApiState>) -> Result<Json<Vec<AlertRule>>> {
+    Ok(Json(api.services.alert_rules().await?))
+}
+
+/// Creates a rule; a bad field is a 400 naming it (e.g. `metric`, `threshold`,
+/// `channels[0].url`). It is evaluated at once.
+#[utoipa::path(post, path = "/api/v1/alerts/rules", request_body = AlertRule,
+    responses((status = 201, body = AlertRule), (status = 400, body = ApiError)))]
+async fn alert_rule_create(State(api): State<ApiState>, Json(rule): Json<AlertRule>) -> Result<(StatusCode, Json<AlertRule>)> {
+    Ok((StatusCode::CREATED, Json(api.services.create_alert_rule(rule).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/alerts/rules/{id}", responses((status = 200, body = AlertRule), (status = 404, body = ApiError)))]
+async fn alert_rule_get(State(api): State<ApiState>, Path(id): Path<i64>) -> Result<Json<AlertRule>> {
+    Ok(Json(api.services.alert_rule(id).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/alerts/rules/{id}", request_body = AlertRule,
+    responses((status = 200, body = AlertRule), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
+async fn alert_rule_update(
+    State(api): State<ApiState>,
+    Path(id): Path<i64>,
+    Json(rule): Json<AlertRule>,
+) -> Result<Json<AlertRule>> {
+    Ok(Json(api.services.update_alert_rule(AlertRule { id, ..rule }).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/alerts/rules/{id}", responses((status = 204), (status = 404, body = ApiError)))]
+async fn alert_rule_delete(State(api): State<ApiState>, Path(id): Path<i64>) -> Result<StatusCode> {
+    api.services.delete_alert_rule(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Alert history, newest first: `state=open|firing|acknowledged|snoozed|resolved`,
+/// `rule_id`, `severity`, `limit`.
+#[utoipa::path(get, path = "/api/v1/alerts", params(AlertQuery), responses((status = 200, body = Vec<AlertEvent>), (status = 400, body = ApiError)))]
+async fn alert_list(State(api): State<ApiState>, Query(query): Query<AlertQuery>) -> Result<Json<Vec<AlertEvent>>> {
+    Ok(Json(api.services.alerts(query).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", responses((status = 200, body = AlertEvent), (status = 404, body = ApiError)))]
+async fn alert_get(State(api): State<ApiState>, Path(id): Path<i64>) -> Result<Json<AlertEvent>> {
+    Ok(Json(api.services.alert(id).await?))
+}
+
+/// `acknowledge`, `snooze` (body `{"minutes": 60}` or `{"until": "…Z"}`) or `resolve`; a
+/// resolved alert is a 409.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/{action}", request_body = Option<SnoozeRequest>,
+    responses((status = 200, body = AlertEvent), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+async fn alert_act(
+    State(api): State<ApiState>,
+    Path((id, action)): Path<(i64, String)>,
+    body: Option<Json<SnoozeRequest>>,
+) -> Result<Json<AlertEvent>> {
+    Ok(Json(api.services.act_on_alert(id, &action, body.map(|b| b.0)).await?))
+}
+
+/// Evaluates every enabled rule now (they are also evaluated on their schedule and after
+/// every load); answers how many were read.
+#[utoipa::path(post, path = "/api/v1/alerts/evaluate", responses((status = 200)))]
+async fn alert_evaluate(State(api): State<ApiState>) -> Result<Json<Value>> {
+    let n = api.services.evaluate_alerts().await?;
+    Ok(Json(json!({ "evaluated": n })))
+}
+
 /// The saved segments. Use one with `segment=<key>` on the overview, breakdown and
 /// member list.
 #[utoipa::path(get, path = "/api/v1/segments", responses((status = 200, body = Vec<Segment>)))]
@@ -321,7 +397,16 @@ async fn load(
         segment_delete,
         rfm_rules,
         rfm_rules_replace,
-        loads
+        loads,
+        alert_rules,
+        alert_rule_create,
+        alert_rule_get,
+        alert_rule_update,
+        alert_rule_delete,
+        alert_list,
+        alert_get,
+        alert_act,
+        alert_evaluate
     )
 )]
 struct ApiDoc;
@@ -368,6 +453,9 @@ mod tests {
             "/api/v1/model/holdout",
             "/api/v1/model",
             "/api/v1/trend",
+            "/api/v1/alerts",
+            "/api/v1/alerts/rules",
+            "/api/v1/alerts/{id}",
         ] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
         }

@@ -123,6 +123,18 @@ pub enum Command {
         /// On first start with an empty store, generate a demo retailer of this many members (0: don't).
         #[arg(long, env = "MEMBERPULSE_DEMO_MEMBERS", default_value_t = 0)]
         demo_members: u64,
+        /// Where alert notices link to (default: http://<addr>).
+        #[arg(long, env = "MEMBERPULSE_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// How often rules are checked for being due, in seconds.
+        #[arg(long, env = "MEMBERPULSE_ALERT_TICK_SECS", default_value_t = 15)]
+        alert_tick_secs: u64,
+        /// The first retry of a failed alert delivery, in milliseconds; each further one
+        /// waits twice as long, up to --retry-max-secs.
+        #[arg(long, env = "MEMBERPULSE_RETRY_BASE_MS", default_value_t = 2000)]
+        retry_base_ms: u64,
+        #[arg(long, env = "MEMBERPULSE_RETRY_MAX_SECS", default_value_t = 60)]
+        retry_max_secs: u64,
     },
     /// Generate a deterministic synthetic retailer into the analytics store.
     Generate {
@@ -256,6 +268,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             addr,
             ref site_root,
             demo_members,
+            ref public_url,
+            alert_tick_secs,
+            retry_base_ms,
+            retry_max_secs,
         } => {
             let services = open(&cli).await?;
             if demo_members > 0 {
@@ -271,6 +287,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                     addr,
                     site_root: site_root.clone(),
                     data_dir: cli.data_dir.clone(),
+                    public_url: public_url.clone(),
+                    alert_tick: std::time::Duration::from_secs(alert_tick_secs.max(1)),
+                    retry_base: std::time::Duration::from_millis(retry_base_ms.max(10)),
+                    retry_max: std::time::Duration::from_secs(retry_max_secs.max(1)),
                 },
                 services,
             )

@@ -9,6 +9,8 @@
 //! - [`segment`]: typed member filters and dimensions, compiled to parameterised SQL.
 //! - [`summary`]: the per-member summary and the day tables, kept up to date as data lands.
 //! - [`clv`]: BG/NBD and Gamma-Gamma fits, member scores and the holdout check (SPEC §6).
+//! - [`alerts`]: alert rules, their events and the notices they queue (SPEC §7);
+//!   [`evaluator`]: the background evaluation; [`delivery`]: the outbox sender.
 //! - [`refit`]: the background refit of the model after data loads.
 //! - [`tier`]: tier migration between two dates, from the tier history.
 //! - [`generate`]: the deterministic synthetic retailer.
@@ -17,13 +19,16 @@
 //! - [`bench`]: the engine timed against straightforward SQL on the same data.
 //! - [`cli`]: the `memberpulse` command.
 
+pub mod alerts;
 pub mod analytics;
 pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod clv;
 pub mod cohort;
+pub mod delivery;
 pub mod error;
+pub mod evaluator;
 pub mod generate;
 pub mod import;
 pub mod members;

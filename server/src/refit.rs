@@ -41,6 +41,9 @@ impl Refit {
                 s.running = false;
                 s.last_error = outcome.as_ref().err().map(|e| e.public_message());
             });
+            if outcome.is_ok() {
+                services.data_changed.notify_one();
+            }
             match outcome {
                 Ok(r) => tracing::info!(
                     as_of = %r.as_of,

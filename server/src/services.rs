@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use app::{
     model::{
-        Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
+        AlertEvent, AlertQuery, AlertRule, Breakdown, SnoozeRequest, BreakdownQuery, CohortQuery, Cohorts, Dimension, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
         Metric, ModelStatus, Overview, OverviewQuery, Segment, SegmentName, TierMigration, TierMigrationQuery, Trend,
         TrendQuery,
     },
@@ -12,7 +12,7 @@ use app::{
 };
 
 use crate::{
-    Error, Result,
+    Error, Result, alerts,
     analytics::Analytics,
     clv, cohort,
     import::{self, LoadReport, LoadRequest},
@@ -43,6 +43,8 @@ pub struct Services {
     pub metrics: MetricConfig,
     /// The background refit that follows data loads (run by the server).
     pub refit: Refit,
+    /// Told when the data or the model scores changed (alerts are evaluated again).
+    pub data_changed: Arc<tokio::sync::Notify>,
 }
 
 impl Services {
@@ -52,6 +54,7 @@ impl Services {
             ops,
             metrics,
             refit: Refit::default(),
+            data_changed: Arc::default(),
         }
     }
 
@@ -272,6 +275,67 @@ impl Services {
             .await
     }
 
+    pub async fn alert_rules(&self) -> Result<Vec<AlertRule>> {
+        alerts::rules(&self.ops).await
+    }
+
+    pub async fn alert_rule(&self, id: i64) -> Result<AlertRule> {
+        alerts::rule(&self.ops, id).await
+    }
+
+    /// Checks a rule: its fields, and that its segment exists.
+    async fn check_rule(&self, rule: &AlertRule) -> Result<()> {
+        alerts::validate(rule)?;
+        if let Some(key) = rule.segment.as_deref() {
+            segment::saved::get(&self.ops, key).await.map_err(|e| match e {
+                Error::NotFound(m) => Error::bad_param("segment", m),
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+
+    pub async fn create_alert_rule(&self, rule: AlertRule) -> Result<AlertRule> {
+        self.check_rule(&rule).await?;
+        let id = alerts::create(&self.ops, &rule).await?;
+        self.data_changed.notify_one();
+        alerts::rule(&self.ops, id).await
+    }
+
+    pub async fn update_alert_rule(&self, rule: AlertRule) -> Result<AlertRule> {
+        self.check_rule(&rule).await?;
+        alerts::update(&self.ops, &rule).await?;
+        self.data_changed.notify_one();
+        alerts::rule(&self.ops, rule.id).await
+    }
+
+    pub async fn delete_alert_rule(&self, id: i64) -> Result<()> {
+        alerts::delete(&self.ops, id).await
+    }
+
+    pub async fn alerts(&self, query: AlertQuery) -> Result<Vec<AlertEvent>> {
+        alerts::events(&self.ops, &query).await
+    }
+
+    pub async fn alert(&self, id: i64) -> Result<AlertEvent> {
+        alerts::event(&self.ops, id).await
+    }
+
+    /// Acknowledge, snooze or resolve an alert.
+    pub async fn act_on_alert(&self, id: i64, action: &str, snooze: Option<SnoozeRequest>) -> Result<AlertEvent> {
+        let now = chrono::Utc::now();
+        let until = match snooze {
+            Some(s) => alerts::snooze_until(s.until.as_deref(), s.minutes, now)?,
+            None => None,
+        };
+        alerts::act(&self.ops, id, action, until, now).await
+    }
+
+    /// Evaluates every enabled rule now; returns how many were read.
+    pub async fn evaluate_alerts(&self) -> Result<usize> {
+        crate::evaluator::evaluate(self, chrono::Utc::now(), true).await
+    }
+
     pub async fn segments(&self) -> Result<Vec<Segment>> {
         segment::saved::list(&self.ops).await
     }
@@ -398,6 +462,7 @@ impl Services {
         operational::record_load(&self.ops, &report).await?;
         if report.inserted_total() > 0 {
             self.refit.request();
+            self.data_changed.notify_one();
         }
         Ok(report)
     }

@@ -22,6 +22,13 @@ pub struct ServeOptions {
     /// Where cargo-leptos put the compiled site (`pkg/` with the wasm, js and css).
     pub site_root: PathBuf,
     pub data_dir: PathBuf,
+    /// Where alert notices link to; default `http://<the bound address>`.
+    pub public_url: Option<String>,
+    /// How often alert rules are checked for being due.
+    pub alert_tick: std::time::Duration,
+    /// The back-off of failed alert deliveries: the first delay and the cap.
+    pub retry_base: std::time::Duration,
+    pub retry_max: std::time::Duration,
 }
 
 /// Written to the data directory while the server runs, so that `memberpulse import`
@@ -88,6 +95,17 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     services.refit_if_stale().await?;
     let listener = tokio::net::TcpListener::bind(opts.addr).await?;
     let addr = listener.local_addr()?;
+    // Background work: alert evaluation (schedule, loads, refits) and the outbox sender.
+    tokio::spawn(crate::evaluator::run(services.clone(), services.data_changed.clone(), opts.alert_tick));
+    tokio::spawn(crate::delivery::run(
+        services.ops.clone(),
+        crate::delivery::DeliveryConfig {
+            tick: std::time::Duration::from_millis(500),
+            backoff: opts.retry_base,
+            max_backoff: opts.retry_max,
+            public_url: opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
+        },
+    ));
     let info = ServerInfo {
         addr: addr.to_string(),
         pid: std::process::id(),

@@ -1,0 +1,348 @@
+//! Alerts with real parts: rules validated; a rule's events crossing and leaving its
+//! threshold on the hand-built retailer; firing → renotify → acknowledged / snoozed →
+//! resolved with one recovery notice; delivery to a real HTTP receiver that fails, then
+//! recovers, receiving each notice exactly once; and the real server killed in the middle
+//! of delivery and started again.
+
+mod common;
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use app::model::{AlertQuery, AlertRule, Channel};
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+use server::{
+    alerts::{self, Reading},
+    delivery::{self, DeliveryConfig},
+    metrics::MetricConfig,
+    operational,
+    services::Services,
+};
+
+/// A real HTTP receiver: answers 503 to the first `failures` posts, then 200 with `reply`;
+/// keeps every body it accepted.
+struct Receiver {
+    addr: SocketAddr,
+    accepted: Arc<Mutex<Vec<Value>>>,
+    refused: Arc<AtomicUsize>,
+}
+
+async fn receiver(failures: usize, reply: Value) -> Receiver {
+    receiver_on("127.0.0.1:0", failures, reply).await
+}
+
+async fn receiver_on(addr: &str, failures: usize, reply: Value) -> Receiver {
+    use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
+    type Shared = (Arc<Mutex<Vec<Value>>>, Arc<AtomicUsize>, usize, Value);
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let state: Shared = (accepted.clone(), refused.clone(), failures, reply);
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(|State((accepted, refused, failures, reply)): State<Shared>, Json(body): Json<Value>| async move {
+                if refused.load(Ordering::SeqCst) < failures {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                    return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "down": true })));
+                }
+                accepted.lock().unwrap().push(body);
+                (StatusCode::OK, Json(reply))
+            }),
+        )
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Receiver { addr, accepted, refused }
+}
+
+fn rule(channels: Vec<Channel>) -> AlertRule {
+    AlertRule {
+        id: 0,
+        name: "活跃会员过多 test".into(),
+        metric: "active_members".into(),
+        segment: None,
+        comparison: "above".into(),
+        threshold: 3.0,
+        window_days: 30,
+        schedule_minutes: 60,
+        severity: "warning".into(),
+        channels,
+        renotify_minutes: 120,
+        enabled: true,
+    }
+}
+
+fn reading(value: f64) -> Reading {
+    Reading {
+        as_of: "2024-04-06".into(),
+        window_start: "2024-03-08".into(),
+        window_end: "2024-04-06".into(),
+        value: Some(value),
+        comparison_value: Some(2.0),
+        members_total: None,
+        members: vec![],
+        link: "/breakdown?metric=active_members".into(),
+    }
+}
+
+async fn pool(dir: &tempfile::TempDir) -> operational::Pool {
+    operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display()))
+        .await
+        .unwrap()
+}
+
+async fn outbox(pool: &operational::Pool) -> Vec<(String, String)> {
+    use sqlx::Row;
+    sqlx::query("SELECT notice, status FROM alert_outbox ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+fn rules_are_validated_with_the_field_named() {
+    let ok = rule(vec![]);
+    assert!(alerts::validate(&ok).is_ok());
+    let field = |r: AlertRule| match alerts::validate(&r) {
+        Err(server::Error::BadParam { param, .. }) => param,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(field(AlertRule { metric: "happiness".into(), ..ok.clone() }), "metric");
+    // A share above 10 (1,000%) is out of range.
+    assert_eq!(field(AlertRule { metric: "repurchase_rate".into(), threshold: 20.0, ..ok.clone() }), "threshold");
+    assert_eq!(field(AlertRule { threshold: -1.0, ..ok.clone() }), "threshold");
+    assert_eq!(field(AlertRule { comparison: "sideways".into(), ..ok.clone() }), "comparison");
+    assert_eq!(field(AlertRule { metric: "high_value_at_risk".into(), comparison: "rise_pct".into(), ..ok.clone() }), "comparison");
+    assert_eq!(field(AlertRule { severity: "meh".into(), ..ok.clone() }), "severity");
+    assert_eq!(field(AlertRule { window_days: 0, ..ok.clone() }), "window_days");
+    assert_eq!(field(rule(vec![Channel::Slack { url: "ftp://x".into() }])), "channels[0].url");
+    assert_eq!(field(rule(vec![Channel::Email { to: vec!["nobody".into()] }])), "channels[0].to");
+}
+
+#[test]
+fn breaches_by_hand() {
+    let r = rule(vec![]);
+    assert_eq!(alerts::breached(&r, &reading(3.0)), Some(false));
+    assert_eq!(alerts::breached(&r, &reading(3.5)), Some(true));
+    let below = AlertRule { comparison: "below".into(), ..r.clone() };
+    assert_eq!(alerts::breached(&below, &reading(2.9)), Some(true));
+    // 2 → 1.7 is a 15% drop: more than 10, not more than 20.
+    let drop = AlertRule { comparison: "drop_pct".into(), threshold: 10.0, ..r.clone() };
+    assert_eq!(alerts::breached(&drop, &reading(1.7)), Some(true));
+    assert_eq!(alerts::breached(&AlertRule { threshold: 20.0, ..drop.clone() }, &reading(1.7)), Some(false));
+    let rise = AlertRule { comparison: "rise_pct".into(), threshold: 10.0, ..r.clone() };
+    assert_eq!(alerts::breached(&rise, &reading(2.3)), Some(true));
+    assert_eq!(alerts::breached(&r, &Reading { value: None, ..reading(9.0) }), None);
+    assert_eq!(alerts::breached(&drop, &Reading { comparison_value: None, ..reading(1.0) }), None);
+}
+
+/// firing → (no repeat within the interval) → renotify → acknowledged (quiet) → … and a
+/// snooze that ends → firing again → resolved with one recovery notice.
+#[tokio::test]
+async fn an_event_lives_and_notices_are_queued_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool(&dir).await;
+    let mut r = rule(vec![Channel::Webhook { url: "http://127.0.0.1:9/hook".into() }]);
+    r.id = alerts::create(&pool, &r).await.unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0).unwrap();
+    let at = |m: i64| t0 + chrono::Duration::minutes(m);
+
+    assert_eq!(alerts::apply(&pool, &r, &reading(2.0), at(0)).await.unwrap(), None);
+    let id = alerts::apply(&pool, &r, &reading(4.0), at(60)).await.unwrap().unwrap();
+    assert_eq!(outbox(&pool).await, [("firing".into(), "pending".into())]);
+    // Still in breach an hour later: the interval (2 h) has not passed.
+    alerts::apply(&pool, &r, &reading(5.0), at(120)).await.unwrap();
+    assert_eq!(outbox(&pool).await.len(), 1);
+    let e = alerts::event(&pool, id).await.unwrap();
+    assert_eq!((e.state.as_str(), e.value), ("firing", Some(5.0)));
+    // Two hours after the first notice: one renotify.
+    alerts::apply(&pool, &r, &reading(5.0), at(180)).await.unwrap();
+    assert_eq!(outbox(&pool).await.iter().filter(|n| n.0 == "renotify").count(), 1);
+    // Acknowledged: quiet however long it lasts.
+    alerts::act(&pool, id, "acknowledge", None, at(181)).await.unwrap();
+    alerts::apply(&pool, &r, &reading(5.0), at(600)).await.unwrap();
+    assert_eq!(outbox(&pool).await.len(), 2);
+    assert_eq!(alerts::event(&pool, id).await.unwrap().state, "acknowledged");
+    // Snoozed for an hour: quiet until then, firing (and due a notice) after.
+    alerts::act(&pool, id, "snooze", Some(at(660)), at(601)).await.unwrap();
+    alerts::apply(&pool, &r, &reading(5.0), at(630)).await.unwrap();
+    assert_eq!(outbox(&pool).await.len(), 2);
+    assert_eq!(alerts::event(&pool, id).await.unwrap().state, "snoozed");
+    alerts::apply(&pool, &r, &reading(5.0), at(661)).await.unwrap();
+    assert_eq!(alerts::event(&pool, id).await.unwrap().state, "firing");
+    assert_eq!(outbox(&pool).await.len(), 3);
+    // Back under the threshold: resolved, one recovery notice; and nothing more after.
+    alerts::apply(&pool, &r, &reading(3.0), at(700)).await.unwrap();
+    alerts::apply(&pool, &r, &reading(2.0), at(800)).await.unwrap();
+    let notices: Vec<String> = outbox(&pool).await.into_iter().map(|n| n.0).collect();
+    assert_eq!(notices, ["firing", "renotify", "renotify", "resolved"]);
+    let e = alerts::event(&pool, id).await.unwrap();
+    assert_eq!(e.state, "resolved");
+    assert!(matches!(alerts::act(&pool, id, "acknowledge", None, at(801)).await, Err(server::Error::Conflict(_))));
+    // A new breach is a new event.
+    let again = alerts::apply(&pool, &r, &reading(9.0), at(900)).await.unwrap().unwrap();
+    assert_ne!(again, id);
+    let open = alerts::events(&pool, &AlertQuery { state: Some("open".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(open.iter().map(|e| e.id).collect::<Vec<_>>(), [again]);
+}
+
+/// The evaluator on the hand-built retailer: active members in the 30 days to the latest
+/// day cross the threshold when a load adds a buyer, and leave it when later orders move
+/// T on. A (03-20), H (03-31), E (04-06) are active in the window to 04-06: 3, not above 3.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_evaluator_fires_and_resolves_on_the_data() {
+    let (dir, analytics) = common::retailer();
+    let ops = pool(&dir).await;
+    let services = Services::new(analytics.clone(), ops.clone(), MetricConfig::default());
+    // Only this rule: the defaults are switched off.
+    sqlx::query("UPDATE alert_rules SET enabled = 0").execute(&ops).await.unwrap();
+    let r = services.create_alert_rule(rule(vec![])).await.unwrap();
+    let now = Utc::now();
+    server::evaluator::evaluate(&services, now, true).await.unwrap();
+    assert!(services.alerts(AlertQuery::default()).await.unwrap().is_empty());
+    // D buys on 04-05: four active members.
+    common::add(&analytics, "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES ('d2', '2024-04-05 10:00:00', 30.00, 'D', 'store')");
+    server::evaluator::evaluate(&services, now, true).await.unwrap();
+    let fired = services.alerts(AlertQuery::default()).await.unwrap();
+    assert_eq!(fired.len(), 1);
+    let e = &fired[0];
+    assert_eq!((e.rule_id, e.state.as_str(), e.value, e.threshold), (r.id, "firing", Some(4.0), 3.0));
+    assert_eq!((e.window_start.as_str(), e.window_end.as_str()), ("2024-03-08", "2024-04-06"));
+    assert!(e.link.starts_with("/breakdown?metric=active_members"), "{}", e.link);
+    // G buys on 05-20: T moves there and only G is active.
+    common::add(&analytics, "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES ('g2', '2024-05-20 10:00:00', 30.00, 'G', 'store')");
+    server::evaluator::evaluate(&services, now, true).await.unwrap();
+    let e = services.alert(e.id).await.unwrap();
+    assert_eq!((e.state.as_str(), e.value, e.as_of.as_str()), ("resolved", Some(1.0), "2024-05-20"));
+}
+
+/// A receiver down for its first three tries gets each notice exactly once, in each
+/// robot's documented format; every try is recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn delivery_retries_until_the_receiver_is_back_and_sends_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool(&dir).await;
+    let hook = receiver(3, json!({ "ok": true })).await;
+    let wecom = receiver(0, json!({ "errcode": 0, "errmsg": "ok" })).await;
+    let feishu = receiver(1, json!({ "code": 0 })).await;
+    let url = |r: &Receiver| format!("http://{}/hook", r.addr);
+    let mut r = rule(vec![
+        Channel::Webhook { url: url(&hook) },
+        Channel::Wecom { url: url(&wecom) },
+        Channel::Feishu { url: url(&feishu) },
+    ]);
+    r.id = alerts::create(&pool, &r).await.unwrap();
+    let t0 = Utc::now() - chrono::Duration::minutes(5);
+    let id = alerts::apply(&pool, &r, &reading(4.0), t0).await.unwrap().unwrap();
+    alerts::apply(&pool, &r, &reading(2.0), Utc::now()).await.unwrap();
+    let cfg = DeliveryConfig {
+        backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        public_url: "http://dash.example".into(),
+        ..Default::default()
+    };
+    let http = reqwest::Client::new();
+    for _ in 0..60 {
+        delivery::send_due(&pool, &http, &cfg).await.unwrap();
+        if outbox(&pool).await.iter().all(|n| n.1 == "sent") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(outbox(&pool).await.iter().all(|n| n.1 == "sent"), "{:?}", outbox(&pool).await);
+    // More rounds send nothing again.
+    delivery::send_due(&pool, &http, &cfg).await.unwrap();
+    let got = hook.accepted.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!((got[0]["notice"].as_str(), got[0]["event_id"].as_i64()), (Some("firing"), Some(id)));
+    assert_eq!(got[1]["notice"], "resolved");
+    assert_eq!(got[0]["value"], 4.0);
+    assert_eq!(got[0]["link"], "http://dash.example/breakdown?metric=active_members");
+    assert_eq!(hook.refused.load(Ordering::SeqCst), 3);
+    let w = wecom.accepted.lock().unwrap().clone();
+    assert_eq!(w.len(), 2);
+    assert_eq!(w[0]["msgtype"], "markdown");
+    assert!(w[0]["markdown"]["content"].as_str().unwrap().contains("活跃会员过多"));
+    let f = feishu.accepted.lock().unwrap().clone();
+    assert_eq!((f.len(), f[0]["msg_type"].as_str()), (2, Some("text")));
+    use sqlx::Row;
+    let attempts: Vec<(i64, i64)> = sqlx::query("SELECT ok, count(*) FROM alert_attempts GROUP BY ok ORDER BY ok")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    // 3 refusals by the webhook, 1 by Feishu; 6 notices accepted.
+    assert_eq!(attempts, [(0, 4), (1, 6)]);
+}
+
+/// The real server, killed while its receiver is down and a notice waits in the outbox;
+/// started again after the receiver is back: the notice arrives once, and evaluating the
+/// same breach again sends nothing more.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_in_the_middle_of_delivery_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // A free port for the receiver, not listening yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let args = ["--demo-members", "1500", "--retry-base-ms", "100", "--retry-max-secs", "1"];
+    let server = common::serve(&data, &args);
+    let api = format!("{}/api/v1", server.base);
+    let (status, created) = common::call(
+        "POST",
+        &format!("{api}/alerts/rules"),
+        Some(json!({
+            "name": "members above 1", "metric": "members", "comparison": "above", "threshold": 1,
+            "window_days": 30, "schedule_minutes": 60, "severity": "critical", "renotify_minutes": 600,
+            "channels": [{ "kind": "webhook", "url": format!("http://127.0.0.1:{port}/hook") }]
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, _) = common::call("POST", &format!("{api}/alerts/evaluate"), None).await;
+    assert_eq!(status, 200);
+    let firing = common::call("GET", &format!("{api}/alerts?rule_id={}", created["id"]), None).await.1;
+    assert_eq!(firing[0]["state"], "firing", "{firing}");
+    // Let it try (and fail) a little, then kill it without warning.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    drop(server);
+    let hook = receiver_on(&format!("127.0.0.1:{port}"), 0, json!({ "ok": true })).await;
+    let server = common::serve(&data, &args);
+    let api = format!("{}/api/v1", server.base);
+    for _ in 0..100 {
+        if !hook.accepted.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    common::call("POST", &format!("{api}/alerts/evaluate"), None).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = hook.accepted.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0]["notice"].as_str(), got[0]["rule"]["name"].as_str()), (Some("firing"), Some("members above 1")));
+    // The defaults shipped and were evaluated too (without channels: nothing sent).
+    let rules = common::call("GET", &format!("{api}/alerts/rules"), None).await.1;
+    assert_eq!(rules.as_array().unwrap().len(), 5);
+    assert_eq!(rules[0]["metric"], "high_value_at_risk");
+    let (status, bad) = common::call(
+        "POST",
+        &format!("{api}/alerts/rules"),
+        Some(json!({ "name": "x", "metric": "nope", "comparison": "above", "threshold": 1, "window_days": 30,
+                     "schedule_minutes": 60, "severity": "info", "renotify_minutes": 0 })),
+    )
+    .await;
+    assert_eq!((status, bad["param"].as_str()), (400, Some("metric")));
+    drop(server);
+}
