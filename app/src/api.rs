@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::model::{
-    Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
+    AlertEvent, AlertQuery, Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
     ModelStatus, Overview, OverviewQuery, Segment, SegmentName, Trend, TrendQuery,
 };
 
@@ -65,4 +65,14 @@ pub async fn get_model_status() -> Result<ModelStatus, ServerFnError> {
 #[server]
 pub async fn get_holdout(query: HoldoutQuery) -> Result<Holdout, ServerFnError> {
     ask(|e| e.holdout(query)).await
+}
+
+#[server]
+pub async fn get_alerts(query: AlertQuery) -> Result<Vec<AlertEvent>, ServerFnError> {
+    ask(|e| e.alerts(query)).await
+}
+
+#[server]
+pub async fn act_on_alert(id: i64, action: String, minutes: Option<u32>) -> Result<AlertEvent, ServerFnError> {
+    ask(|e| e.act_on_alert(id, action, minutes)).await
 }

@@ -8,6 +8,7 @@ pub mod chart;
 pub mod error_template;
 pub mod format;
 pub mod i18n;
+pub mod live;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
@@ -45,6 +46,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     i18n::provide_language();
+    live::provide_live_alerts();
     let lang = i18n::use_lang();
     // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
     // It also records when (ms since navigation start), for the speed figure.
@@ -72,6 +74,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("members") view=pages::members::MembersPage/>
                     <Route path=(StaticSegment("members"), ParamSegment("id")) view=pages::member::MemberPage/>
                     <Route path=StaticSegment("model") view=pages::model::ModelPage/>
+                    <Route path=StaticSegment("alerts") view=pages::alerts::AlertsPage/>
                 </Routes>
             </main>
         </Router>
@@ -85,6 +88,7 @@ fn TopBar() -> impl IntoView {
     let lang = i18n::use_lang();
     let view = pages::use_view();
     let location = leptos_router::hooks::use_location();
+    let live_alerts = live::use_live_alerts();
     let item = move |path: &'static str, key: &'static str| {
         let current = move || {
             let here = location.pathname.get();
@@ -103,6 +107,12 @@ fn TopBar() -> impl IntoView {
                 {item("/members", "nav.members")}
                 {item("/model", "nav.model")}
             </nav>
+            <a class="alert-badge" id="alert-badge" href="/alerts"
+                data-count=move || live_alerts.get().map(|l| l.len()).unwrap_or(0)
+                class:hot=move || live_alerts.get().is_some_and(|l| l.iter().any(|a| a.state == "firing"))>
+                {tr("alerts")} " "
+                <span class="count">{move || live_alerts.get().map(|l| l.len().to_string()).unwrap_or_default()}</span>
+            </a>
             <button
                 type="button"
                 id="lang-switch"

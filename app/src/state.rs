@@ -6,7 +6,7 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::model::{
-    Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
+    AlertEvent, AlertQuery, Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
     ModelStatus, Overview, OverviewQuery, Segment, SegmentName, Trend, TrendQuery,
 };
 
@@ -33,6 +33,9 @@ pub trait Engine: Send + Sync + 'static {
     /// The named RFM segments' keys and names, in priority order.
     fn segment_names(&self) -> EngineFuture<Vec<SegmentName>>;
     fn model_status(&self) -> EngineFuture<ModelStatus>;
+    fn alerts(&self, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>>;
+    /// `acknowledge`, `snooze` (for `minutes`) or `resolve`.
+    fn act_on_alert(&self, id: i64, action: String, minutes: Option<u32>) -> EngineFuture<AlertEvent>;
     fn holdout(&self, query: HoldoutQuery) -> EngineFuture<Holdout>;
 }
 

@@ -56,6 +56,7 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/loads", get(loads).post(load))
         .route("/api/v1/alerts", get(alert_list))
         .route("/api/v1/alerts/evaluate", axum::routing::post(alert_evaluate))
+        .route("/api/v1/alerts/stream", get(alert_stream))
         .route("/api/v1/alerts/rules", get(alert_rules).post(alert_rule_create))
         .route(
             "/api/v1/alerts/rules/{id}",
@@ -267,6 +268,31 @@ async fn alert_act(
     body: Option<Json<SnoozeRequest>>,
 ) -> Result<Json<AlertEvent>> {
     Ok(Json(api.services.act_on_alert(id, &action, body.map(|b| b.0)).await?))
+}
+
+/// Server-sent events: `alerts`, the open alerts (JSON array, as `GET /api/v1/alerts?state=open`),
+/// at once and again within a second of any change.
+async fn alert_stream(
+    State(api): State<ApiState>,
+) -> axum::response::Sse<impl futures_core::Stream<Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>>> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let services = api.services.clone();
+    let stream = async_stream::stream! {
+        let mut seen: Option<String> = None;
+        loop {
+            if let Ok(mark) = services.alerts_mark().await
+                && seen.as_ref() != Some(&mark)
+                && let Ok(open) = services
+                    .alerts(AlertQuery { state: Some("open".into()), ..Default::default() })
+                    .await
+            {
+                seen = Some(mark);
+                yield Ok(Event::default().event("alerts").data(serde_json::to_string(&open).unwrap_or_default()));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    };
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// Evaluates every enabled rule now (they are also evaluated on their schedule and after

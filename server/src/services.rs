@@ -331,6 +331,25 @@ impl Services {
         alerts::act(&self.ops, id, action, until, now).await
     }
 
+    /// Changes whenever any alert does (for the live stream).
+    pub async fn alerts_mark(&self) -> Result<String> {
+        use sqlx::Row;
+        let row = sqlx::query(
+            "SELECT count(*), coalesce(max(id), 0), coalesce(max(updated_at), ''),
+                    coalesce(sum(id * CASE state WHEN 'firing' THEN 1 WHEN 'acknowledged' THEN 2 WHEN 'snoozed' THEN 3 ELSE 5 END), 0)
+             FROM alert_events",
+        )
+        .fetch_one(&self.ops)
+        .await?;
+        Ok(format!(
+            "{}/{}/{}/{}",
+            row.get::<i64, _>(0),
+            row.get::<i64, _>(1),
+            row.get::<String, _>(2),
+            row.get::<i64, _>(3)
+        ))
+    }
+
     /// Evaluates every enabled rule now; returns how many were read.
     pub async fn evaluate_alerts(&self) -> Result<usize> {
         crate::evaluator::evaluate(self, chrono::Utc::now(), true).await
@@ -544,6 +563,19 @@ impl Engine for Services {
     fn model_status(&self) -> EngineFuture<ModelStatus> {
         let s = self.clone();
         for_pages("model status", async move { s.model_status().await })
+    }
+
+    fn alerts(&self, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>> {
+        let s = self.clone();
+        for_pages("alerts", async move { s.alerts(query).await })
+    }
+
+    fn act_on_alert(&self, id: i64, action: String, minutes: Option<u32>) -> EngineFuture<AlertEvent> {
+        let s = self.clone();
+        for_pages("alert action", async move {
+            let snooze = minutes.map(|m| SnoozeRequest { until: None, minutes: Some(m) });
+            s.act_on_alert(id, &action, snooze).await
+        })
     }
 
     fn holdout(&self, query: HoldoutQuery) -> EngineFuture<Holdout> {

@@ -3,6 +3,7 @@
 //! chips. Links are plain `<a href>`s, so every view can be pasted, bookmarked and
 //! reached with the back button.
 
+pub mod alerts;
 pub mod breakdown;
 pub mod member;
 pub mod members;

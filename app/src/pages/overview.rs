@@ -94,6 +94,7 @@ pub fn OverviewPage() -> impl IntoView {
                 </ErrorBoundary>
             </Transition>
             <div class="panels">
+                <super::alerts::FiringPanel/>
                 <TrendPanel trend=trend/>
                 <MixPanel title="lifecycle" dimension=Dimension::LifecycleStage/>
                 <MixPanel title="tier_mix" dimension=Dimension::Tier/>
