@@ -135,6 +135,12 @@ pub enum Command {
         retry_base_ms: u64,
         #[arg(long, env = "MEMBERPULSE_RETRY_MAX_SECS", default_value_t = 60)]
         retry_max_secs: u64,
+        /// The SMTP server for alert e-mail, `smtp://host:port` (plain SMTP, e.g. a local relay).
+        #[arg(long, env = "MEMBERPULSE_SMTP_URL")]
+        smtp_url: Option<String>,
+        /// The sender of alert e-mail.
+        #[arg(long, env = "MEMBERPULSE_SMTP_FROM", default_value = "memberpulse@localhost")]
+        smtp_from: String,
     },
     /// Generate a deterministic synthetic retailer into the analytics store.
     Generate {
@@ -272,7 +278,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             alert_tick_secs,
             retry_base_ms,
             retry_max_secs,
+            ref smtp_url,
+            ref smtp_from,
         } => {
+            let smtp = smtp_url
+                .as_deref()
+                .map(|u| crate::delivery::Smtp::parse(u, smtp_from))
+                .transpose()?;
             let services = open(&cli).await?;
             if demo_members > 0 {
                 let empty = Analytics::is_empty(&services.analytics.reader()?)?;
@@ -291,6 +303,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     alert_tick: std::time::Duration::from_secs(alert_tick_secs.max(1)),
                     retry_base: std::time::Duration::from_millis(retry_base_ms.max(10)),
                     retry_max: std::time::Duration::from_secs(retry_max_secs.max(1)),
+                    smtp,
                 },
                 services,
             )

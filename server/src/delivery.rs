@@ -1,6 +1,6 @@
 //! Sending what the alerts queued (`alert_outbox`): each notice rendered for its channel —
 //! the generic JSON webhook, WeCom, DingTalk and Feishu group robots, Slack incoming
-//! webhooks — and posted; every try is recorded in `alert_attempts`. A failed try is
+//! webhooks, e-mail over SMTP (`lettre`) — and sent; every try is recorded in `alert_attempts`. A failed try is
 //! retried with exponential back-off (capped), so a receiver that is down gets everything
 //! once it is back, in order: a notice waits for the earlier ones of its event and channel. A notice is marked sent right after its receiver accepts it; each
 //! carries its outbox id (`Idempotency-Key`, and `delivery_id` in the generic payload) for
@@ -23,6 +23,33 @@ pub struct DeliveryConfig {
     pub max_backoff: Duration,
     /// Where the links in notices point (`http://host:port`).
     pub public_url: String,
+    /// The SMTP server e-mail goes through (`smtp://host:port`, plain), and the sender.
+    pub smtp: Option<Smtp>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub from: String,
+}
+
+impl Smtp {
+    /// `smtp://host:port` (port 25 when absent).
+    pub fn parse(url: &str, from: &str) -> Result<Smtp> {
+        let rest = url
+            .strip_prefix("smtp://")
+            .ok_or_else(|| crate::Error::bad_param("smtp-url", format!("expected smtp://host:port, got {url:?}")))?;
+        let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
+            Some((h, p)) => (
+                h.to_string(),
+                p.parse()
+                    .map_err(|_| crate::Error::bad_param("smtp-url", format!("bad port in {url:?}")))?,
+            ),
+            None => (rest.trim_end_matches('/').to_string(), 25),
+        };
+        Ok(Smtp { host, port, from: from.to_string() })
+    }
 }
 
 impl Default for DeliveryConfig {
@@ -32,6 +59,7 @@ impl Default for DeliveryConfig {
             backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(60),
             public_url: "http://127.0.0.1:3000".into(),
+            smtp: None,
         }
     }
 }
@@ -121,10 +149,12 @@ pub async fn send_due(pool: &Pool, http: &reqwest::Client, cfg: &DeliveryConfig)
         let payload: serde_json::Value = serde_json::from_str(row.get::<&str, _>(2)).unwrap_or_default();
         let outcome: std::result::Result<u16, (Option<u16>, String)> = match channel
             .as_ref()
-            .and_then(|c| render(c, &payload, id, &cfg.public_url).map(|r| (c, r)))
+            .map(|c| (c, render(c, &payload, id, &cfg.public_url)))
         {
-            None => Err((None, "this channel cannot be sent yet (e-mail needs --smtp-url)".into())),
-            Some((channel, (url, body))) => {
+            None => Err((None, "the channel could not be read".into())),
+            Some((Channel::Email { to }, _)) => send_mail(cfg, to, &payload, id).await.map(|_| 250).map_err(|e| (None, e)),
+            Some((_, None)) => Err((None, "nothing to send".into())),
+            Some((channel, Some((url, body)))) => {
                 match http
                     .post(&url)
                     .header("Idempotency-Key", format!("memberpulse-{id}"))
@@ -189,6 +219,46 @@ pub async fn send_due(pool: &Pool, http: &reqwest::Client, cfg: &DeliveryConfig)
         tx.commit().await?;
     }
     Ok(sent)
+}
+
+/// One notice by e-mail: the text the robots get, the rule's name in the subject.
+async fn send_mail(cfg: &DeliveryConfig, to: &[String], payload: &serde_json::Value, id: i64) -> std::result::Result<(), String> {
+    use lettre::{
+        AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+        message::{
+            SinglePart,
+            header::{ContentTransferEncoding, ContentType},
+        },
+    };
+    let smtp = cfg.smtp.as_ref().ok_or("e-mail needs an SMTP server (--smtp-url)")?;
+    let link = format!("{}{}", cfg.public_url.trim_end_matches('/'), payload["link"].as_str().unwrap_or("/"));
+    let notice = match payload["notice"].as_str() {
+        Some("resolved") => "已恢复 Resolved",
+        Some("renotify") => "仍在告警 Still firing",
+        _ => "告警 Firing",
+    };
+    let mut message = Message::builder()
+        .from(smtp.from.parse().map_err(|e| format!("from {:?}: {e}", smtp.from))?)
+        .subject(format!(
+            "[MemberPulse {}] {notice}: {}",
+            payload["rule"]["severity"].as_str().unwrap_or(""),
+            payload["rule"]["name"].as_str().unwrap_or("")
+        ))
+        .message_id(Some(format!("<memberpulse-{id}@{}>", smtp.host)));
+    for address in to {
+        message = message.to(address.parse().map_err(|e| format!("to {address:?}: {e}"))?);
+    }
+    // Plain 8-bit UTF-8 text, readable as it is (Chinese included).
+    let body = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .header(ContentTransferEncoding::EightBit)
+        .body(text(payload, &link));
+    let message = message.singlepart(body).map_err(|e| e.to_string())?;
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        .port(smtp.port)
+        .timeout(Some(Duration::from_secs(10)))
+        .build();
+    transport.send(message).await.map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Sends due notices every tick until the process ends.

@@ -29,6 +29,8 @@ pub struct ServeOptions {
     /// The back-off of failed alert deliveries: the first delay and the cap.
     pub retry_base: std::time::Duration,
     pub retry_max: std::time::Duration,
+    /// Where alert e-mail goes (none: e-mail notices wait in the outbox).
+    pub smtp: Option<crate::delivery::Smtp>,
 }
 
 /// Written to the data directory while the server runs, so that `memberpulse import`
@@ -104,6 +106,7 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
             backoff: opts.retry_base,
             max_backoff: opts.retry_max,
             public_url: opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
+            smtp: opts.smtp.clone(),
         },
     ));
     let info = ServerInfo {

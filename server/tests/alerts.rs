@@ -346,3 +346,91 @@ async fn a_restart_in_the_middle_of_delivery_loses_and_repeats_nothing() {
     assert_eq!((status, bad["param"].as_str()), (400, Some("metric")));
     drop(server);
 }
+
+/// A real SMTP sink (plain SMTP over TCP, as a local relay speaks it): keeps each
+/// message's envelope recipients and data.
+async fn smtp_sink() -> (SocketAddr, Arc<Mutex<Vec<(Vec<String>, String)>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let keep = got.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else { return };
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                let (mut rcpt, mut data, mut in_data) = (Vec::new(), String::new(), false);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            keep.lock().unwrap().push((std::mem::take(&mut rcpt), std::mem::take(&mut data)));
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            data.push_str(&line);
+                            data.push('\n');
+                        }
+                        continue;
+                    }
+                    let upper = line.to_ascii_uppercase();
+                    let reply: &[u8] = if upper.starts_with("EHLO") {
+                        b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+                    } else if upper.starts_with("RCPT TO:") {
+                        let to = line[8..].trim();
+                        rcpt.push(to.split_whitespace().next().unwrap_or("").trim_matches(['<', '>']).to_string());
+                        b"250 ok\r\n"
+                    } else if upper.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go on\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        write.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (addr, got)
+}
+
+/// E-mail through a real SMTP sink: the firing and the recovery notice, each once, to
+/// every address, with the rule in the subject and the link in the body.
+#[tokio::test(flavor = "multi_thread")]
+async fn email_reaches_an_smtp_sink_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool(&dir).await;
+    let (addr, mail) = smtp_sink().await;
+    let mut r = rule(vec![Channel::Email { to: vec!["ops@example.com".into(), "店长@example.com".into()] }]);
+    r.id = alerts::create(&pool, &r).await.unwrap();
+    let t0 = Utc::now() - chrono::Duration::minutes(5);
+    alerts::apply(&pool, &r, &reading(4.0), t0).await.unwrap();
+    alerts::apply(&pool, &r, &reading(1.0), Utc::now()).await.unwrap();
+    let cfg = DeliveryConfig {
+        public_url: "http://dash.example".into(),
+        smtp: Some(delivery::Smtp::parse(&format!("smtp://{addr}"), "alerts@memberpulse.example").unwrap()),
+        ..Default::default()
+    };
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        delivery::send_due(&pool, &http, &cfg).await.unwrap();
+    }
+    let errors: Vec<String> = sqlx::query_scalar("SELECT coalesce(error, '') FROM alert_attempts")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(outbox(&pool).await.iter().all(|n| n.1 == "sent"), "{:?} {errors:?}", outbox(&pool).await);
+    let got = mail.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, ["ops@example.com", "店长@example.com"]);
+    assert!(got[0].1.contains("Subject: [MemberPulse warning]"), "{}", got[0].1);
+    assert!(got[0].1.contains("http://dash.example/breakdown?metric=active_members"), "{}", got[0].1);
+    assert!(got[0].1.contains("活跃会员过多") && got[0].1.contains("Firing"), "{}", got[0].1);
+    assert!(got[1].1.contains("已恢复 Resolved"), "{}", got[1].1);
+}
