@@ -216,6 +216,15 @@ pub fn t(lang: Lang, key: &str) -> &str {
     }
 }
 
+/// One side of a `中文 · English` pair (the text itself when it has no ` · `).
+pub fn pick(lang: Lang, pair: &str) -> String {
+    match (pair.split_once(" · "), lang) {
+        (Some((zh, _)), Lang::Zh) => zh.to_string(),
+        (Some((_, en)), Lang::En) => en.to_string(),
+        (None, _) => pair.to_string(),
+    }
+}
+
 /// `t` for the current language, reactive.
 pub fn tr(key: &'static str) -> impl Fn() -> String + Clone + Send + Sync + 'static {
     let lang = use_lang();
@@ -234,5 +243,7 @@ mod tests {
         assert_eq!(t(Lang::En, "members"), "Members");
         assert_eq!(t(Lang::Zh, "members"), "会员");
         assert_eq!(t(Lang::En, "no.such.key"), "no.such.key");
+        assert_eq!(pick(Lang::En, "实际 · Actual"), "Actual");
+        assert_eq!(pick(Lang::Zh, "实际 · Actual"), "实际");
     }
 }

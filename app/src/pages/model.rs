@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Loading;
 use crate::{
-    i18n::tr,
+    i18n::{Lang, pick, tr, use_lang},
     api::{get_holdout, get_model_status},
     chart::Chart,
     error_template::ErrorTemplate,
@@ -37,13 +37,17 @@ pub fn ModelPage() -> impl IntoView {
         })
     });
     let navigate = use_navigate();
+    let lang = use_lang();
 
     view! {
         <section class="model">
             <h1 class="page-title">{tr("model.title")}</h1>
             <Transition fallback=Loading>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
-                    {move || Suspend::new(async move { status.await.map(|s| view! { <Fits status=s/> }) })}
+                    {move || {
+                        lang.track();
+                        Suspend::new(async move { status.await.map(|s| view! { <Fits status=s/> }) })
+                    }}
                 </ErrorBoundary>
             </Transition>
             <h2 class="section-title">{tr("holdout")}</h2>
@@ -59,14 +63,17 @@ pub fn ModelPage() -> impl IntoView {
                     >
                         {HOLDOUT_DAYS
                             .iter()
-                            .map(|(d, label)| view! { <option value=d.to_string()>{*label}</option> })
+                            .map(|(d, label)| view! { <option value=d.to_string()>{move || pick(lang.get(), label)}</option> })
                             .collect_view()}
                     </select>
                 </label>
             </div>
             <Transition fallback=|| view! { <p class="loading" role="status">{tr("fitting")}</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
-                    {move || Suspend::new(async move { holdout.await.map(|h| view! { <HoldoutView holdout=h/> }) })}
+                    {move || {
+                        lang.track();
+                        Suspend::new(async move { holdout.await.map(|h| view! { <HoldoutView holdout=h/> }) })
+                    }}
                 </ErrorBoundary>
             </Transition>
         </section>
@@ -75,26 +82,31 @@ pub fn ModelPage() -> impl IntoView {
 
 #[component]
 fn Fits(status: ModelStatus) -> impl IntoView {
+    let lang = use_lang().get_untracked();
     let summary = match &status.scores_as_of {
         Some(t) => format!(
-            "评分截至 · Scores as of {t}: {} 位会员 · members",
-            format::count(status.scored_members as f64)
+            "{} {t}: {} {}",
+            pick(lang, "评分截至 · Scores as of"),
+            format::count(status.scored_members as f64),
+            pick(lang, "位会员 · members")
         ),
-        None => "尚未拟合 · Not fitted yet".to_string(),
+        None => pick(lang, "尚未拟合 · Not fitted yet"),
     };
     let settings = format!(
-        "年折现率 · Annual discount {} · 存活概率低于 · at risk below P(alive) {}",
+        "{} {} · {} {}",
+        pick(lang, "年折现率 · Annual discount"),
         format::percent(status.annual_discount),
+        pick(lang, "存活概率低于此值为风险 · at risk below P(alive)"),
         status.at_risk_p_alive
     );
     view! {
         <p class="model-summary" data-scores-as-of=status.scores_as_of.clone().unwrap_or_default()>
             {summary}
-            {status.fitting.then(|| view! { <span class="badge">" 重新拟合中 · refitting"</span> })}
+            {status.fitting.then(|| view! { <span class="badge">{pick(lang, "重新拟合中 · refitting")}</span> })}
         </p>
         <p class="model-settings">{settings}</p>
         {status.last_error.map(|e| view! {
-            <p class="notice" role="status">"上次拟合失败 · Last refit failed: " {e}</p>
+            <p class="notice" role="status">{pick(lang, "上次拟合失败 · Last refit failed")} ": " {e}</p>
         })}
         <div class="fits">
             {status.fits.into_iter().map(|f| view! { <FitTable fit=f/> }).collect_view()}
@@ -104,14 +116,16 @@ fn Fits(status: ModelStatus) -> impl IntoView {
 
 #[component]
 fn FitTable(fit: ModelFit) -> impl IntoView {
+    let lang = use_lang().get_untracked();
     let title = match fit.model.as_str() {
-        "bgnbd" => "BG/NBD 购买与流失 · purchases and dropout",
-        _ => "Gamma-Gamma 客单 · spend per purchase",
+        "bgnbd" => pick(lang, "BG/NBD 购买与流失 · BG/NBD purchases and dropout"),
+        _ => pick(lang, "Gamma-Gamma 客单 · Gamma-Gamma spend per purchase"),
     };
     let caption = format!(
-        "{title} — T = {}, {} 位会员 · members, LL {:.1}, {} iterations",
+        "{title} — T = {}, {} {}, LL {:.1}, {} iterations",
         fit.as_of,
         format::count(fit.members as f64),
+        pick(lang, "位会员 · members"),
         fit.log_likelihood,
         fit.iterations
     );
@@ -133,7 +147,11 @@ fn FitTable(fit: ModelFit) -> impl IntoView {
         <table class="data fit" data-model=fit.model.clone()>
             <caption>{caption}</caption>
             <thead>
-                <tr><th scope="col">"参数 · Parameter"</th><th scope="col">"估计 · Estimate"</th><th scope="col">"标准误 · Std. error"</th></tr>
+                <tr>
+                    <th scope="col">{pick(lang, "参数 · Parameter")}</th>
+                    <th scope="col">{pick(lang, "估计 · Estimate")}</th>
+                    <th scope="col">{pick(lang, "标准误 · Std. error")}</th>
+                </tr>
             </thead>
             <tbody>{rows}</tbody>
         </table>
@@ -141,30 +159,37 @@ fn FitTable(fit: ModelFit) -> impl IntoView {
 }
 
 /// The holdout as an ECharts option: actual and predicted bars per bucket.
-fn holdout_chart(h: &Holdout) -> serde_json::Value {
+fn holdout_chart(h: &Holdout, lang: Lang) -> serde_json::Value {
+    let (actual_name, predicted_name) = (pick(lang, "实际 · Actual"), pick(lang, "预测 · Predicted"));
     let names: Vec<&str> = h.buckets.iter().map(|b| b.frequency.as_str()).collect();
     let actual: Vec<f64> = h.buckets.iter().map(|b| b.actual).collect();
     let predicted: Vec<f64> = h.buckets.iter().map(|b| (b.predicted * 10.0).round() / 10.0).collect();
     json!({
         "animation": false,
         "tooltip": { "trigger": "axis" },
-        "legend": { "data": ["实际 · Actual", "预测 · Predicted"], "top": 4, "right": 16 },
+        "legend": { "data": [actual_name, predicted_name], "top": 4, "right": 16 },
         "grid": { "left": 64, "right": 16, "top": 48, "bottom": 48 },
-        "xAxis": { "type": "category", "data": names, "name": "此前复购次数 · Repeat purchases before", "nameLocation": "middle", "nameGap": 30 },
-        "yAxis": { "type": "value", "name": "购买天数 · Purchase days" },
+        "xAxis": { "type": "category", "data": names, "name": pick(lang, "此前复购次数 · Repeat purchases before"), "nameLocation": "middle", "nameGap": 30 },
+        "yAxis": { "type": "value", "name": pick(lang, "购买天数 · Purchase days") },
         "series": [
-            { "name": "实际 · Actual", "type": "bar", "data": actual, "itemStyle": { "color": "#4c6ef5" } },
-            { "name": "预测 · Predicted", "type": "bar", "data": predicted, "itemStyle": { "color": "#f59f00" } }
+            { "name": actual_name, "type": "bar", "data": actual, "itemStyle": { "color": "#4c6ef5" } },
+            { "name": predicted_name, "type": "bar", "data": predicted, "itemStyle": { "color": "#f59f00" } }
         ]
     })
 }
 
 #[component]
 fn HoldoutView(holdout: Holdout) -> impl IntoView {
-    let option = holdout_chart(&holdout);
+    let lang = use_lang().get_untracked();
+    let option = holdout_chart(&holdout, lang);
     let caption = format!(
-        "拟合至 · Fitted to {}，预测其后 {} 天 · predicting the {} days to {}",
-        holdout.calibration_end, holdout.days, holdout.days, holdout.as_of
+        "{} {} → {} {} ({} {})",
+        pick(lang, "拟合至 · Fitted to"),
+        holdout.calibration_end,
+        pick(lang, "预测至 · predicting to"),
+        holdout.as_of,
+        holdout.days,
+        pick(lang, "天 · days")
     );
     let off = |actual: f64, predicted: f64| {
         if actual == 0.0 {
@@ -191,15 +216,15 @@ fn HoldoutView(holdout: Holdout) -> impl IntoView {
         .collect_view();
     view! {
         <p class="window-caption">{caption}</p>
-        <Chart id="holdout-chart" option=Signal::stored(option) label="留出检验：实际与预测购买 · Holdout: actual vs predicted purchases"/>
+        <Chart id="holdout-chart" option=Signal::stored(option) label=pick(lang, "留出检验：实际与预测购买 · Holdout: actual vs predicted purchases")/>
         <table class="data holdout">
             <thead>
                 <tr>
-                    <th scope="col">"此前复购 · Repeat purchases"</th>
-                    <th scope="col">"会员 · Members"</th>
-                    <th scope="col">"实际 · Actual"</th>
-                    <th scope="col">"预测 · Predicted"</th>
-                    <th scope="col">"偏差 · Off by"</th>
+                    <th scope="col">{pick(lang, "此前复购 · Repeat purchases")}</th>
+                    <th scope="col">{pick(lang, "会员 · Members")}</th>
+                    <th scope="col">{pick(lang, "实际 · Actual")}</th>
+                    <th scope="col">{pick(lang, "预测 · Predicted")}</th>
+                    <th scope="col">{pick(lang, "偏差 · Off by")}</th>
                 </tr>
             </thead>
             <tbody>{rows}</tbody>
