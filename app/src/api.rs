@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::model::{
-    AlertEvent, AlertQuery, Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
+    AlertEvent, AlertQuery, AlertRule, Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
     ModelStatus, Overview, OverviewQuery, Segment, SegmentName, Trend, TrendQuery,
 };
 
@@ -75,4 +75,14 @@ pub async fn get_alerts(query: AlertQuery) -> Result<Vec<AlertEvent>, ServerFnEr
 #[server]
 pub async fn act_on_alert(id: i64, action: String, minutes: Option<u32>) -> Result<AlertEvent, ServerFnError> {
     ask(|e| e.act_on_alert(id, action, minutes)).await
+}
+
+#[server]
+pub async fn get_alert_rules() -> Result<Vec<AlertRule>, ServerFnError> {
+    ask(|e| e.alert_rules()).await
+}
+
+#[server]
+pub async fn save_alert_rule(rule: AlertRule) -> Result<AlertRule, ServerFnError> {
+    ask(|e| e.save_alert_rule(rule)).await
 }

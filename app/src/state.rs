@@ -6,7 +6,7 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::model::{
-    AlertEvent, AlertQuery, Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
+    AlertEvent, AlertQuery, AlertRule, Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
     ModelStatus, Overview, OverviewQuery, Segment, SegmentName, Trend, TrendQuery,
 };
 
@@ -34,6 +34,9 @@ pub trait Engine: Send + Sync + 'static {
     fn segment_names(&self) -> EngineFuture<Vec<SegmentName>>;
     fn model_status(&self) -> EngineFuture<ModelStatus>;
     fn alerts(&self, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>>;
+    fn alert_rules(&self) -> EngineFuture<Vec<AlertRule>>;
+    /// Creates the rule (id 0) or replaces it.
+    fn save_alert_rule(&self, rule: AlertRule) -> EngineFuture<AlertRule>;
     /// `acknowledge`, `snooze` (for `minutes`) or `resolve`.
     fn act_on_alert(&self, id: i64, action: String, minutes: Option<u32>) -> EngineFuture<AlertEvent>;
     fn holdout(&self, query: HoldoutQuery) -> EngineFuture<Holdout>;

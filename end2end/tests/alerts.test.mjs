@@ -60,3 +60,35 @@ test('a new firing reaches an open dashboard live, and the alert centre acts on 
   await page.waitForSelector('table.breakdown');
   assert.deepEqual(errors, []);
 });
+
+test('rules are created and edited in the alert centre, with the server errors shown', async () => {
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${env.server.base}/alerts`);
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 60_000 });
+  const form = 'form.rule.new';
+  await page.fill(`${form} input[name="name"]`, 'e2e 流失率过高');
+  await page.selectOption(`${form} select[name="metric"]`, 'churn_rate');
+  await page.fill(`${form} input[name="threshold"]`, '20');
+  await page.click(`${form} button[type="submit"]`);
+  // A share of 2,000% is refused, and the message names the field.
+  await page.waitForSelector(`${form} p.error`);
+  assert.match(await page.textContent(`${form} p.error`), /threshold/);
+  await page.fill(`${form} input[name="threshold"]`, '0.25');
+  await page.click(`${form} button[type="submit"]`);
+  let rule;
+  for (let i = 0; i < 50 && !rule; i++) {
+    const rules = await getJson(`${env.server.base}/api/v1/alerts/rules`);
+    rule = rules.find((r) => r.name === 'e2e 流失率过高');
+    if (!rule) await new Promise((ok) => setTimeout(ok, 100));
+  }
+  assert.ok(rule, 'the rule was created');
+  assert.equal(rule.threshold, 0.25);
+  // Edit it in place: switch it off.
+  const edit = `form.rule[data-rule="${rule.id}"]`;
+  await page.waitForSelector(edit);
+  await page.uncheck(`${edit} input[name="enabled"]`);
+  await page.click(`${edit} button[type="submit"]`);
+  await page.waitForSelector(`${edit} p.saved`);
+  assert.equal((await getJson(`${env.server.base}/api/v1/alerts/rules/${rule.id}`)).enabled, false);
+  await page.screenshot({ path: join(ARTIFACTS, 'alert-rules.png'), fullPage: true });
+});

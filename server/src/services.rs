@@ -570,6 +570,18 @@ impl Engine for Services {
         for_pages("alerts", async move { s.alerts(query).await })
     }
 
+    fn alert_rules(&self) -> EngineFuture<Vec<AlertRule>> {
+        let s = self.clone();
+        for_pages("alert rules", async move { s.alert_rules().await })
+    }
+
+    fn save_alert_rule(&self, rule: AlertRule) -> EngineFuture<AlertRule> {
+        let s = self.clone();
+        for_pages("save alert rule", async move {
+            if rule.id == 0 { s.create_alert_rule(rule).await } else { s.update_alert_rule(rule).await }
+        })
+    }
+
     fn act_on_alert(&self, id: i64, action: String, minutes: Option<u32>) -> EngineFuture<AlertEvent> {
         let s = self.clone();
         for_pages("alert action", async move {

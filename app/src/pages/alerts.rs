@@ -104,6 +104,7 @@ pub fn AlertsPage() -> impl IntoView {
                     })}
                 </ErrorBoundary>
             </Transition>
+            <RulesPanel/>
         </section>
     }
 }
@@ -181,5 +182,141 @@ pub fn FiringPanel() -> impl IntoView {
                 }.into_any(),
             }}
         </article>
+    }
+}
+
+/// The rules: each editable in place, and a form for a new one. A rule the server
+/// refuses shows its message (which names the field).
+#[component]
+pub fn RulesPanel() -> impl IntoView {
+    let saved = RwSignal::new(0u32);
+    let rules = Resource::new(move || saved.get(), |_| crate::api::get_alert_rules());
+    view! {
+        <h2 class="section-title">{tr("alert.rules")}</h2>
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let list = rules.await.unwrap_or_default();
+                view! {
+                    <div class="rules">
+                        {list.into_iter().map(|r| view! { <RuleForm rule=r saved=saved/> }).collect_view()}
+                        <RuleForm rule=blank_rule() saved=saved/>
+                    </div>
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn blank_rule() -> crate::model::AlertRule {
+    crate::model::AlertRule {
+        id: 0,
+        name: String::new(),
+        metric: "churn_rate".into(),
+        segment: None,
+        comparison: "above".into(),
+        threshold: 0.3,
+        window_days: 30,
+        schedule_minutes: 1440,
+        severity: "warning".into(),
+        channels: vec![],
+        renotify_minutes: 10080,
+        enabled: true,
+    }
+}
+
+#[component]
+fn RuleForm(rule: crate::model::AlertRule, saved: RwSignal<u32>) -> impl IntoView {
+    use crate::model::Metric;
+    let lang = use_lang();
+    let is_new = rule.id == 0;
+    let id = rule.id;
+    let (name, metric, comparison, threshold, window, severity, segment, renotify, enabled, channels) = (
+        RwSignal::new(rule.name.clone()),
+        RwSignal::new(rule.metric.clone()),
+        RwSignal::new(rule.comparison.clone()),
+        RwSignal::new(rule.threshold.to_string()),
+        RwSignal::new(rule.window_days.to_string()),
+        RwSignal::new(rule.severity.clone()),
+        RwSignal::new(rule.segment.clone().unwrap_or_default()),
+        RwSignal::new(rule.renotify_minutes.to_string()),
+        RwSignal::new(rule.enabled),
+        RwSignal::new(serde_json::to_string(&rule.channels).unwrap_or_else(|_| "[]".into())),
+    );
+    let message = RwSignal::new(None::<(bool, String)>);
+    let schedule = rule.schedule_minutes;
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let parsed = (|| -> Result<crate::model::AlertRule, String> {
+            Ok(crate::model::AlertRule {
+                id,
+                name: name.get_untracked(),
+                metric: metric.get_untracked(),
+                segment: Some(segment.get_untracked()).filter(|s| !s.trim().is_empty()),
+                comparison: comparison.get_untracked(),
+                threshold: threshold.get_untracked().trim().parse().map_err(|_| "threshold: expected a number".to_string())?,
+                window_days: window.get_untracked().trim().parse().map_err(|_| "window_days: expected whole days".to_string())?,
+                schedule_minutes: schedule,
+                severity: severity.get_untracked(),
+                channels: serde_json::from_str(&channels.get_untracked()).map_err(|e| format!("channels: {e}"))?,
+                renotify_minutes: renotify.get_untracked().trim().parse().map_err(|_| "renotify_minutes: expected whole minutes".to_string())?,
+                enabled: enabled.get_untracked(),
+            })
+        })();
+        match parsed {
+            Err(e) => message.set(Some((false, e))),
+            Ok(rule) => leptos::task::spawn_local(async move {
+                match crate::api::save_alert_rule(rule).await {
+                    Ok(_) => {
+                        message.set(Some((true, t(lang.get_untracked(), "alert.saved").to_string())));
+                        // A new rule joins the list (this blank form starts over); an edited
+                        // one stays where it is, with its message.
+                        if is_new {
+                            saved.update(|n| *n += 1);
+                        }
+                    }
+                    Err(e) => message.set(Some((false, e.to_string().trim_start_matches("error running server function: ").to_string()))),
+                }
+            }),
+        }
+    };
+    let input = |label: &'static str, field: &'static str, value: RwSignal<String>| {
+        view! {
+            <label>{tr(label)}
+                <input name=field prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+            </label>
+        }
+    };
+    view! {
+        <form class="rule" class:new=is_new data-rule=id on:submit=submit>
+            {input("alert.rule", "name", name)}
+            <label>{tr("metric")}
+                <select name="metric" prop:value=move || metric.get() on:change=move |ev| metric.set(event_target_value(&ev))>
+                    {Metric::ALL.iter().map(|&m| view! { <option value=m.key()>{move || lang.get().metric(m).to_string()}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>{tr("alert.comparison")}
+                <select name="comparison" prop:value=move || comparison.get() on:change=move |ev| comparison.set(event_target_value(&ev))>
+                    {["above", "below", "drop_pct", "rise_pct"].iter().map(|c| view! { <option value=*c>{*c}</option> }).collect_view()}
+                </select>
+            </label>
+            {input("alert.threshold", "threshold", threshold)}
+            {input("window", "window_days", window)}
+            <label>{tr("alert.severity")}
+                <select name="severity" prop:value=move || severity.get() on:change=move |ev| severity.set(event_target_value(&ev))>
+                    {["info", "warning", "critical"].iter().map(|c| view! { <option value=*c>{*c}</option> }).collect_view()}
+                </select>
+            </label>
+            {input("segment", "segment", segment)}
+            {input("alert.renotify", "renotify_minutes", renotify)}
+            <label class="wide">{tr("alert.channels")}
+                <input name="channels" prop:value=move || channels.get() on:input=move |ev| channels.set(event_target_value(&ev))/>
+            </label>
+            <label class="check">
+                <input type="checkbox" name="enabled" prop:checked=move || enabled.get() on:change=move |ev| enabled.set(event_target_checked(&ev))/>
+                {tr("alert.enabled")}
+            </label>
+            <button type="submit">{move || t(lang.get(), if is_new { "alert.create" } else { "alert.save" }).to_string()}</button>
+            {move || message.get().map(|(ok, m)| view! { <p class=if ok { "saved" } else { "error" } role="status">{m}</p> })}
+        </form>
     }
 }
