@@ -130,25 +130,32 @@ pub async fn rule(pool: &Pool, id: i64) -> Result<AlertRule> {
         .ok_or_else(|| Error::NotFound(format!("no alert rule {id}")))
 }
 
+/// Binds a rule's fields, in the column order `create` and `update` name them.
+fn bind_fields<'q>(
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    rule: &'q AlertRule,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    q.bind(rule.name.trim())
+        .bind(&rule.metric)
+        .bind(&rule.segment)
+        .bind(&rule.comparison)
+        .bind(rule.threshold)
+        .bind(i64::from(rule.window_days))
+        .bind(i64::from(rule.schedule_minutes))
+        .bind(&rule.severity)
+        .bind(serde_json::to_string(&rule.channels).unwrap_or_default())
+        .bind(i64::from(rule.renotify_minutes))
+        .bind(rule.enabled)
+}
+
 /// Stores a new rule (validated by the caller); returns its id.
 pub async fn create(pool: &Pool, rule: &AlertRule) -> Result<i64> {
     let now = stamp(Utc::now());
-    let row = sqlx::query(
+    let row = bind_fields(sqlx::query(
         "INSERT INTO alert_rules (name, metric, segment, comparison, threshold, window_days, schedule_minutes,
                                   severity, channels, renotify_minutes, enabled, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(rule.name.trim())
-    .bind(&rule.metric)
-    .bind(&rule.segment)
-    .bind(&rule.comparison)
-    .bind(rule.threshold)
-    .bind(i64::from(rule.window_days))
-    .bind(i64::from(rule.schedule_minutes))
-    .bind(&rule.severity)
-    .bind(serde_json::to_string(&rule.channels).unwrap_or_default())
-    .bind(i64::from(rule.renotify_minutes))
-    .bind(rule.enabled)
+    ), rule)
     .bind(&now)
     .bind(&now)
     .fetch_one(pool)
@@ -157,23 +164,12 @@ pub async fn create(pool: &Pool, rule: &AlertRule) -> Result<i64> {
 }
 
 pub async fn update(pool: &Pool, rule: &AlertRule) -> Result<()> {
-    let done = sqlx::query(
+    let done = bind_fields(sqlx::query(
         "UPDATE alert_rules SET name = ?, metric = ?, segment = ?, comparison = ?, threshold = ?, window_days = ?,
                 schedule_minutes = ?, severity = ?, channels = ?, renotify_minutes = ?, enabled = ?,
                 evaluated_at = NULL, updated_at = ?
          WHERE id = ?",
-    )
-    .bind(rule.name.trim())
-    .bind(&rule.metric)
-    .bind(&rule.segment)
-    .bind(&rule.comparison)
-    .bind(rule.threshold)
-    .bind(i64::from(rule.window_days))
-    .bind(i64::from(rule.schedule_minutes))
-    .bind(&rule.severity)
-    .bind(serde_json::to_string(&rule.channels).unwrap_or_default())
-    .bind(i64::from(rule.renotify_minutes))
-    .bind(rule.enabled)
+    ), rule)
     .bind(stamp(Utc::now()))
     .bind(rule.id)
     .execute(pool)
