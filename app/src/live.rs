@@ -1,5 +1,6 @@
-//! Firing alerts, live: the browser listens to `/api/v1/alerts/stream` (server-sent
-//! events) and every page sees the open alerts change within a second, without a reload.
+//! Live pages: the browser listens to `/api/v1/alerts/stream` (server-sent events). Every
+//! page sees the open alerts change within a second, and fetches its figures again when
+//! the server says new data landed (`data` events), without a reload.
 
 use leptos::prelude::*;
 
@@ -9,9 +10,15 @@ use crate::model::AlertEvent;
 #[derive(Clone, Copy)]
 pub struct LiveAlerts(pub RwSignal<Option<Vec<AlertEvent>>>);
 
+/// The data's version as last pushed (0 until new data lands after the page opened).
+#[derive(Clone, Copy)]
+pub struct DataVersion(pub RwSignal<u64>);
+
 pub fn provide_live_alerts() {
     let alerts = RwSignal::new(None);
     provide_context(LiveAlerts(alerts));
+    let version = RwSignal::new(0u64);
+    provide_context(DataVersion(version));
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         use wasm_bindgen::{JsCast, closure::Closure};
@@ -25,9 +32,24 @@ pub fn provide_live_alerts() {
         });
         let _ = source.add_event_listener_with_callback("alerts", on_alerts.as_ref().unchecked_ref());
         on_alerts.forget();
+        let on_data = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            if let Some(v) = e.data().as_string().and_then(|t| t.parse::<u64>().ok()) {
+                version.set(v);
+                if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+                    let _ = body.set_attribute("data-version", &v.to_string());
+                }
+            }
+        });
+        let _ = source.add_event_listener_with_callback("data", on_data.as_ref().unchecked_ref());
+        on_data.forget();
         // The stream lives as long as the page; the browser reconnects it by itself.
         std::mem::forget(source);
     });
+}
+
+/// The data's version; 0 where no live context is given (e.g. outside the app shell).
+pub fn use_data_version() -> Signal<u64> {
+    use_context::<DataVersion>().map_or_else(|| Signal::stored(0), |v| v.0.into())
 }
 
 pub fn use_live_alerts() -> RwSignal<Option<Vec<AlertEvent>>> {

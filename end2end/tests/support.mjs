@@ -10,10 +10,10 @@ import { chromium } from 'playwright-core';
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ARTIFACTS = join(ROOT, 'end2end', 'artifacts');
 
-export async function startServer({ demoMembers = 3000, dataDir: given } = {}) {
+export async function startServer({ demoMembers = 3000, dataDir: given, args: extra = [] } = {}) {
   const dataDir = given ?? mkdtempSync(join(tmpdir(), 'memberpulse-e2e-'));
   const bin = process.env.MEMBERPULSE_BIN ?? join(ROOT, 'target', 'debug', 'memberpulse');
-  const args = ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--demo-members', String(given ? 0 : demoMembers)];
+  const args = ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--demo-members', String(given ? 0 : demoMembers), ...extra];
   const child = spawn(bin, args, {
     cwd: ROOT,
     env: { ...process.env, LEPTOS_SITE_ROOT: join(ROOT, 'target', 'site'), RUST_LOG: 'warn' },

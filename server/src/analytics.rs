@@ -119,6 +119,18 @@ const SCHEMA: &[(i32, &str)] = &[
     );
     "#,
     ),
+    (
+        7,
+        r#"
+    -- Rows that landed through the ingest API and are not yet folded into the member
+    -- summary and the day tables (crate::summary::fold). They land in the same
+    -- transaction as the raw rows, so a crash between landing and folding loses nothing:
+    -- the next fold (on start) takes them.
+    CREATE TABLE pending_members AS SELECT * FROM members LIMIT 0;
+    CREATE TABLE pending_orders AS SELECT * FROM orders LIMIT 0;
+    CREATE TABLE pending_points AS SELECT * FROM points LIMIT 0;
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.
@@ -134,13 +146,47 @@ pub const TABLES: [&str; 6] = [
     "tier_changes",
 ];
 
+/// The DuckDB file and its connections. Writes take one of three paths, each with its
+/// own connection so that they run side by side (DuckDB's transactions keep them apart):
+///
+/// - [`Analytics::write`]: loads, generation, model scores. It also holds the folder's
+///   lock, so a load folds its rows into the summary while no other fold runs.
+/// - [`Analytics::land`]: ingest API batches, which only append raw and pending rows.
+/// - [`Analytics::fold`]: the folder, which moves pending rows into the summary.
 #[derive(Clone)]
 pub struct Analytics {
     path: Arc<PathBuf>,
-    /// The one writer; a load holds it for as long as it runs.
+    /// The one writer of loads; a load holds it for as long as it runs.
     root: Arc<Mutex<Connection>>,
+    /// Lands ingested batches.
+    lander: Arc<Mutex<Connection>>,
+    /// Folds landed rows into the summary.
+    folder: Arc<Mutex<Connection>>,
     /// Where readers are cloned from, so that a running load never holds them up.
     readers: Arc<Mutex<Connection>>,
+}
+
+/// The writer connection, holding the folder's lock as well.
+pub struct Writer<'a> {
+    conn: MutexGuard<'a, Connection>,
+    _folding: MutexGuard<'a, Connection>,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Writer<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 impl Analytics {
@@ -150,11 +196,19 @@ impl Analytics {
             std::fs::create_dir_all(dir)?;
         }
         let conn = Connection::open(path)?;
+        // A checkpoint rewrites the primary-key indexes of the raw tables; at DuckDB's
+        // default (every 16 MB of log) a steady ingest load checkpoints every few
+        // seconds. Committed rows are in the log either way.
+        conn.execute_batch("SET checkpoint_threshold = '1GB'")?;
         migrate(&conn)?;
         let readers = conn.try_clone()?;
+        let lander = conn.try_clone()?;
+        let folder = conn.try_clone()?;
         Ok(Analytics {
             path: Arc::new(path.to_path_buf()),
             root: Arc::new(Mutex::new(conn)),
+            lander: Arc::new(Mutex::new(lander)),
+            folder: Arc::new(Mutex::new(folder)),
             readers: Arc::new(Mutex::new(readers)),
         })
     }
@@ -164,19 +218,34 @@ impl Analytics {
     }
 
     /// The writer connection. Blocking: call from a blocking thread or the CLI.
-    pub fn writer(&self) -> MutexGuard<'_, Connection> {
-        self.root
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+    pub fn writer(&self) -> Writer<'_> {
+        let conn = lock(&self.root);
+        Writer { conn, _folding: lock(&self.folder) }
     }
 
     /// A fresh reader connection on the same database; it sees what loads have committed.
     pub fn reader(&self) -> Result<Connection> {
-        let source = self
-            .readers
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        Ok(source.try_clone()?)
+        Ok(lock(&self.readers).try_clone()?)
+    }
+
+    /// Runs `f` with the ingest connection on a blocking thread.
+    pub async fn land<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&this.lander))).await?
+    }
+
+    /// Runs `f` with the folder's connection on a blocking thread.
+    pub async fn fold<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&this.folder))).await?
     }
 
     /// Runs `f` on a reader connection on a blocking thread.

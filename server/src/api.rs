@@ -25,14 +25,39 @@ use crate::{
     services::Services,
 };
 
+/// The bearer tokens the API takes for writes of data.
+#[derive(Clone)]
+pub struct Tokens {
+    /// Proves a caller can read the data directory: the CLI hands loads over with it.
+    pub local: Arc<str>,
+    /// Configured for ingest clients (`--ingest-token`).
+    pub ingest: Option<Arc<str>>,
+}
+
+impl Tokens {
+    /// Whether the request presents one of the tokens (compared in constant time).
+    fn admit(&self, headers: &HeaderMap, ingest: bool) -> Result<()> {
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let same = |a: &str, b: &str| {
+            a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        };
+        let ok = same(presented, &self.local)
+            || (ingest && self.ingest.as_deref().is_some_and(|t| same(presented, t)));
+        if ok { Ok(()) } else { Err(Error::Unauthorized) }
+    }
+}
+
 #[derive(Clone)]
 struct ApiState {
     services: Services,
-    /// Proves a caller can read the data directory: the CLI hands loads over with it.
-    local_token: Arc<str>,
+    tokens: Tokens,
 }
 
-pub fn router(services: Services, local_token: Arc<str>) -> Router {
+pub fn router(services: Services, tokens: Tokens) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/overview", get(overview))
@@ -54,6 +79,10 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         )
         .route("/api/v1/rfm-rules", get(rfm_rules).put(rfm_rules_replace))
         .route("/api/v1/loads", get(loads).post(load))
+        .route(
+            "/api/v1/ingest/{table}",
+            axum::routing::post(ingest).layer(axum::extract::DefaultBodyLimit::max(INGEST_MAX_BYTES)),
+        )
         .route("/api/v1/alerts", get(alert_list))
         .route("/api/v1/alerts/evaluate", axum::routing::post(alert_evaluate))
         .route("/api/v1/alerts/stream", get(alert_stream))
@@ -65,10 +94,7 @@ pub fn router(services: Services, local_token: Arc<str>) -> Router {
         .route("/api/v1/alerts/{id}", get(alert_get))
         .route("/api/v1/alerts/{id}/{action}", axum::routing::post(alert_act))
         .route("/api/v1/openapi.json", get(openapi))
-        .with_state(ApiState {
-            services,
-            local_token,
-        })
+        .with_state(ApiState { services, tokens })
 }
 
 #[utoipa::path(get, path = "/api/v1/health", responses((status = 200, description = "the server is up")))]
@@ -271,25 +297,46 @@ async fn alert_act(
 }
 
 /// Server-sent events: `alerts`, the open alerts (JSON array, as `GET /api/v1/alerts?state=open`),
-/// at once and again within a second of any change.
+/// at once and again within a second of any change; `data`, a counter that moves when new
+/// data reached the summary (a load, or ingested rows folded in), at most once a second:
+/// the pages fetch their figures again.
 async fn alert_stream(
     State(api): State<ApiState>,
 ) -> axum::response::Sse<impl futures_core::Stream<Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>>> {
     use axum::response::sse::{Event, KeepAlive, Sse};
+    use std::time::{Duration, Instant};
     let services = api.services.clone();
+    let mut data = services.data_version.subscribe();
+    data.mark_unchanged();
     let stream = async_stream::stream! {
         let mut seen: Option<String> = None;
+        let mut last_data = Instant::now() - Duration::from_secs(1);
+        let mut next_alert_check = Instant::now();
         loop {
-            if let Ok(mark) = services.alerts_mark().await
-                && seen.as_ref() != Some(&mark)
-                && let Ok(open) = services
-                    .alerts(AlertQuery { state: Some("open".into()), ..Default::default() })
-                    .await
-            {
-                seen = Some(mark);
-                yield Ok(Event::default().event("alerts").data(serde_json::to_string(&open).unwrap_or_default()));
+            if Instant::now() >= next_alert_check {
+                next_alert_check = Instant::now() + Duration::from_millis(500);
+                if let Ok(mark) = services.alerts_mark().await
+                    && seen.as_ref() != Some(&mark)
+                    && let Ok(open) = services
+                        .alerts(AlertQuery { state: Some("open".into()), ..Default::default() })
+                        .await
+                {
+                    seen = Some(mark);
+                    yield Ok(Event::default().event("alerts").data(serde_json::to_string(&open).unwrap_or_default()));
+                }
             }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let changed = tokio::select! {
+                _ = tokio::time::sleep_until(next_alert_check.into()) => false,
+                r = data.changed() => r.is_ok(),
+            };
+            if changed {
+                // At most one push a second: a steady stream of batches refreshes the
+                // pages once a second, not once a batch.
+                tokio::time::sleep_until((last_data + Duration::from_secs(1)).into()).await;
+                let version = *data.borrow_and_update();
+                last_data = Instant::now();
+                yield Ok(Event::default().event("data").data(version.to_string()));
+            }
         }
     };
     Sse::new(stream).keep_alive(KeepAlive::default())
@@ -386,14 +433,32 @@ async fn load(
     headers: HeaderMap,
     Json(request): Json<LoadRequest>,
 ) -> Result<Json<LoadReport>> {
-    let presented = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if presented != Some(&*api.local_token) {
-        return Err(Error::Unauthorized);
-    }
+    api.tokens.admit(&headers, false)?;
     Ok(Json(api.services.load(request, None).await?))
+}
+
+/// The largest ingest request body.
+const INGEST_MAX_BYTES: usize = 64 << 20;
+
+/// Lands rows of `table` (stores, members, orders, order_items, points, tier_changes),
+/// sent as a JSON array of objects or as NDJSON, with `Authorization: Bearer <token>`.
+/// Each row is validated; the answer lists every rejected row by index, field and
+/// reason, and the good rows land in one transaction. A row whose id is already stored
+/// is a no-op, so a batch can be re-sent safely. Open dashboards show the new data
+/// within two seconds.
+#[utoipa::path(post, path = "/api/v1/ingest/{table}", params(("table" = String, Path)),
+    request_body(content = String, description = "a JSON array of row objects, or NDJSON", content_type = "application/json"),
+    responses((status = 200, body = crate::ingest::IngestReport), (status = 400, body = ApiError),
+              (status = 401, body = ApiError), (status = 413, description = "body over 64 MiB")))]
+async fn ingest(
+    State(api): State<ApiState>,
+    Path(table): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<crate::ingest::IngestReport>> {
+    api.tokens.admit(&headers, true)?;
+    let kind = crate::ingest::table(&table)?;
+    Ok(Json(crate::ingest::ingest(&api.services, kind, &body).await?))
 }
 
 #[derive(utoipa::OpenApi)]
@@ -424,6 +489,7 @@ async fn load(
         rfm_rules,
         rfm_rules_replace,
         loads,
+        ingest,
         alert_rules,
         alert_rule_create,
         alert_rule_get,

@@ -141,6 +141,12 @@ pub enum Command {
         /// The sender of alert e-mail.
         #[arg(long, env = "MEMBERPULSE_SMTP_FROM", default_value = "memberpulse@localhost")]
         smtp_from: String,
+        /// The bearer token clients present to `POST /api/v1/ingest/{table}`.
+        #[arg(long, env = "MEMBERPULSE_INGEST_TOKEN", hide_env_values = true)]
+        ingest_token: Option<String>,
+        /// The least time between two background refits of the model, in seconds.
+        #[arg(long, env = "MEMBERPULSE_REFIT_GAP_SECS", default_value_t = 60)]
+        refit_gap_secs: u64,
     },
     /// Generate a deterministic synthetic retailer into the analytics store.
     Generate {
@@ -229,6 +235,28 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<SegmentAction>,
     },
+    /// Send orders to the server running on this data dir through the ingest API at a
+    /// steady rate while dashboard clients ask for the headline figures; print what it
+    /// sustained (rows/s, p50/p99 latencies, errors, server memory).
+    Loadgen {
+        /// Order rows per second to offer.
+        #[arg(long, default_value_t = 20_000)]
+        rate: u64,
+        /// Rows per request.
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Orders go to members M0000001 … M<members> (the generator's ids).
+        #[arg(long, default_value_t = 10_000)]
+        members: u64,
+        /// Clients asking for the dashboard's headline figures, one request every 100 ms each.
+        #[arg(long, default_value_t = 2)]
+        dashboard_clients: usize,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -280,6 +308,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             retry_max_secs,
             ref smtp_url,
             ref smtp_from,
+            ref ingest_token,
+            refit_gap_secs,
         } => {
             let smtp = smtp_url
                 .as_deref()
@@ -304,6 +334,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                     retry_base: std::time::Duration::from_millis(retry_base_ms.max(10)),
                     retry_max: std::time::Duration::from_secs(retry_max_secs.max(1)),
                     smtp,
+                    ingest_token: ingest_token.clone().filter(|t| !t.is_empty()),
+                    refit_gap: std::time::Duration::from_secs(refit_gap_secs),
                 },
                 services,
             )
@@ -375,6 +407,37 @@ pub async fn run(cli: Cli) -> Result<()> {
                 "member summary rebuilt in {:.1}s",
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Loadgen { rate, batch, seconds, members, dashboard_clients, json } => {
+            let info = ServerInfo::read(&cli.data_dir).ok_or_else(|| {
+                Error::Load(format!("no server is running on {}; start `memberpulse serve` first", cli.data_dir.display()))
+            })?;
+            eprintln!("offering {rate} order rows/s in batches of {batch} to http://{} for {seconds}s…", info.addr);
+            let report = crate::loadgen::run(crate::loadgen::LoadPlan {
+                url: format!("http://{}", info.addr),
+                token: info.token.clone(),
+                rate,
+                batch: batch.max(1),
+                duration: std::time::Duration::from_secs(seconds),
+                members,
+                dashboard_clients,
+                server_pid: Some(info.pid),
+            })
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                println!(
+                    "landed {} of {} rows in {:.1}s: {:.0} rows/s; ingest p50 {:.1} ms, p99 {:.1} ms; \
+                     dashboard {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} errors; server RSS {} → {} MB",
+                    report.rows_landed, report.rows_offered, report.seconds, report.rows_per_second,
+                    report.ingest_p50_ms, report.ingest_p99_ms, report.dashboard_requests, report.dashboard_p50_ms,
+                    report.dashboard_p99_ms, report.dashboard_max_ms, report.errors,
+                    report.server_rss_start_mb.map_or("-".into(), |m| format!("{m:.0}")),
+                    report.server_rss_max_mb.map_or("-".into(), |m| format!("{m:.0}")),
+                );
+            }
             Ok(())
         }
         Command::Fit { ref as_of } => {

@@ -67,7 +67,7 @@ impl Kind {
         }
     }
 
-    fn fields(self) -> &'static [Field] {
+    pub(crate) fn fields(self) -> &'static [Field] {
         use Type::*;
         const fn f(name: &'static str, ty: Type, required: bool) -> Field {
             Field { name, ty, required }
@@ -154,7 +154,7 @@ impl Kind {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Type {
+pub(crate) enum Type {
     Text,
     Timestamp,
     /// Exact to the cent: DECIMAL(18,2).
@@ -167,7 +167,7 @@ enum Type {
 }
 
 impl Type {
-    fn describe(self) -> String {
+    pub(crate) fn describe(self) -> String {
         match self {
             Type::Text => "text".into(),
             Type::Timestamp => "a date-time".into(),
@@ -180,10 +180,10 @@ impl Type {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Field {
-    name: &'static str,
-    ty: Type,
-    required: bool,
+pub(crate) struct Field {
+    pub(crate) name: &'static str,
+    pub(crate) ty: Type,
+    pub(crate) required: bool,
 }
 
 /// Where a field's value comes from.
@@ -690,7 +690,7 @@ fn no_column(field: &str, wanted: &str, columns: &[String]) -> String {
 }
 
 /// Inserts `mp_good` into the target tables; returns (inserted, duplicates) per table.
-/// The rows that land are kept in `mp_new_<table>` until the member summary took them.
+/// The rows that land are folded into the member summary in the same transaction.
 fn insert(
     conn: &Connection,
     mapping: &Mapping,
@@ -783,7 +783,7 @@ fn insert(
             conn.execute_batch("DROP TABLE IF EXISTS mp_lines")?;
         }
     }
-    summary::apply_new(conn)?;
+    summary::fold(conn)?;
     Ok((inserted, duplicates))
 }
 

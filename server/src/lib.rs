@@ -14,8 +14,10 @@
 //! - [`refit`]: the background refit of the model after data loads.
 //! - [`tier`]: tier migration between two dates, from the tier history.
 //! - [`generate`]: the deterministic synthetic retailer.
-//! - [`import`]: CSV/Parquet loads through column mappings.
+//! - [`import`]: CSV/Parquet loads through column mappings; [`ingest`]: the ingest API's
+//!   validation, landing and folding.
 //! - [`api`]: the JSON API under `/api/v1`; [`web`]: the server that also renders the pages.
+//! - [`loadgen`]: a steady ingest load with dashboard clients, measured.
 //! - [`bench`]: the engine timed against straightforward SQL on the same data.
 //! - [`cli`]: the `memberpulse` command.
 
@@ -31,6 +33,8 @@ pub mod error;
 pub mod evaluator;
 pub mod generate;
 pub mod import;
+pub mod ingest;
+pub mod loadgen;
 pub mod members;
 pub mod metrics;
 pub mod operational;

@@ -1,6 +1,7 @@
 //! The background refit: after every data load (and on start when the stored scores are
 //! older than the data) the predictive model is fitted again as of the latest order
-//! day, one fit at a time; requests that arrive while a fit runs are folded into one.
+//! day, one fit at a time; requests that arrive while a fit runs are folded into one, and
+//! fits start at least a configured gap apart.
 
 use std::sync::{Arc, Mutex};
 
@@ -30,8 +31,9 @@ impl Refit {
         self.state.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Runs requested refits until the process ends.
-    pub async fn run(self, services: Services) {
+    /// Runs requested refits until the process ends, at least `gap` apart (while data
+    /// keeps landing through the ingest API, the model follows at that pace).
+    pub async fn run(self, services: Services, gap: std::time::Duration) {
         loop {
             self.wanted.notified().await;
             self.set(|s| s.running = true);
@@ -54,6 +56,7 @@ impl Refit {
                 // Too little data is an expected state of a young programme.
                 Err(e) => tracing::warn!(error = %e, "model refit failed"),
             }
+            tokio::time::sleep(gap.saturating_sub(started.elapsed())).await;
         }
     }
 

@@ -45,6 +45,10 @@ pub struct Services {
     pub refit: Refit,
     /// Told when the data or the model scores changed (alerts are evaluated again).
     pub data_changed: Arc<tokio::sync::Notify>,
+    /// Told when ingested rows landed and wait to be folded into the summary.
+    pub landed: Arc<tokio::sync::Notify>,
+    /// Counts the changes of the data the dashboards show; open pages are pushed each one.
+    pub data_version: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Services {
@@ -55,7 +59,17 @@ impl Services {
             metrics,
             refit: Refit::default(),
             data_changed: Arc::default(),
+            landed: Arc::default(),
+            data_version: Arc::new(tokio::sync::watch::channel(0).0),
         }
+    }
+
+    /// New data is in the summary: the dashboards are pushed, the alerts evaluated and
+    /// the model refitted.
+    pub fn data_landed(&self) {
+        self.data_version.send_modify(|v| *v += 1);
+        self.data_changed.notify_one();
+        self.refit.request();
     }
 
     pub async fn overview(&self, query: OverviewQuery) -> Result<Overview> {
@@ -480,8 +494,7 @@ impl Services {
             .await?;
         operational::record_load(&self.ops, &report).await?;
         if report.inserted_total() > 0 {
-            self.refit.request();
-            self.data_changed.notify_one();
+            self.data_landed();
         }
         Ok(report)
     }

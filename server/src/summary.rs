@@ -18,6 +18,10 @@
 //!
 //! Both are stored sorted by day (DuckDB skips the row groups outside a range). When rows
 //! land, the affected members' days are derived again from the raw tables.
+//!
+//! Rows land first ([`land_new`]: raw table + `pending_<table>`, one transaction) and
+//! are folded in after ([`fold`]): a bulk load does both in one transaction, the ingest
+//! API folds the batches that landed in the last half second together.
 
 use duckdb::Connection;
 
@@ -158,45 +162,80 @@ pub fn key_of(table: &str) -> &'static str {
     }
 }
 
-/// Inserts the rows of `rows` whose key `table` does not hold yet, keeping them in the
-/// temp table `mp_new_<table>` for [`apply_new`]. Returns how many landed.
+/// The tables whose new rows change the member summary: they land in `pending_<table>`
+/// as well, until [`fold`] takes them.
+const TRACKED: [&str; 3] = ["members", "orders", "points"];
+
+/// Inserts the rows of the query `rows` whose key `table` does not hold yet (the table's
+/// primary key decides, without scanning the table) and returns how many landed. New
+/// members, orders and points are also kept in `pending_<table>` for [`fold`], in the
+/// caller's transaction.
 pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
-    let on = key_of(table)
-        .split(", ")
-        .map(|k| format!("t.{k} = s.{k}"))
-        .collect::<Vec<_>>()
-        .join(" AND ");
+    if !TRACKED.contains(&table) {
+        let n = conn.execute(
+            &format!("INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM ({rows})"),
+            [],
+        )?;
+        return Ok(n as i64);
+    }
+    let key = key_of(table);
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE mp_new_{table} AS
-             SELECT s.* FROM ({rows}) s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on});
-         INSERT INTO {table} BY NAME SELECT * FROM mp_new_{table};"
+        "CREATE OR REPLACE TEMP TABLE mp_rows AS {rows};
+         CREATE OR REPLACE TEMP TABLE mp_landed (k VARCHAR);"
     ))?;
-    Ok(
-        conn.query_row(&format!("SELECT count(*) FROM mp_new_{table}"), [], |r| {
-            r.get(0)
-        })?,
-    )
+    let landed = {
+        let mut stmt = conn.prepare(&format!(
+            "INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM mp_rows RETURNING {key}"
+        ))?;
+        let keys = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<duckdb::Result<Vec<_>>>()?;
+        let mut appender = conn.appender("mp_landed")?;
+        for k in &keys {
+            appender.append_row([k])?;
+        }
+        appender.flush()?;
+        keys.len() as i64
+    };
+    conn.execute_batch(&format!(
+        "INSERT INTO pending_{table} BY NAME SELECT * FROM mp_rows WHERE {key} IN (SELECT k FROM mp_landed);
+         DROP TABLE mp_rows; DROP TABLE mp_landed;"
+    ))?;
+    Ok(landed)
 }
 
-/// Folds the rows that just landed (`mp_new_members`, `mp_new_orders`, `mp_new_points`)
-/// into the summary, then drops those temp tables.
-pub fn apply_new(conn: &Connection) -> Result<()> {
-    let exists = |t: &str| -> Result<bool> {
-        let n: i64 = conn.query_row(
-            "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
-            [t],
-            |r| r.get(0),
-        )?;
-        Ok(n > 0)
+/// How many landed rows wait for [`fold`].
+pub fn pending(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT (SELECT count(*) FROM pending_members) + (SELECT count(*) FROM pending_orders)
+              + (SELECT count(*) FROM pending_points)",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Folds the landed rows waiting in `pending_members`, `pending_orders` and
+/// `pending_points` into the summary and the day tables, then empties them. Only the
+/// members those rows name are touched. Run it in the transaction that landed the rows
+/// (bulk loads) or in one of its own (the ingest API's folder); returns how many rows
+/// it folded.
+pub fn fold(conn: &Connection) -> Result<i64> {
+    let count = |t: &str| -> Result<i64> {
+        Ok(conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?)
     };
-    if exists("mp_new_members")? {
+    let (members, orders, points) = (
+        count("pending_members")?,
+        count("pending_orders")?,
+        count("pending_points")?,
+    );
+    if members > 0 {
         conn.execute_batch(&format!(
             "INSERT INTO member_summary ({COLUMNS})
-             SELECT member_id, CAST(joined_at AS DATE), NULL, NULL, 0, 0, 0, 0, 0, 0, 0 FROM mp_new_members
+             SELECT member_id, CAST(joined_at AS DATE), NULL, NULL, 0, 0, 0, 0, 0, 0, 0 FROM pending_members
              ON CONFLICT (member_id) DO UPDATE SET joined_day = excluded.joined_day;"
         ))?;
     }
-    if exists("mp_new_orders")? {
+    if orders > 0 {
         conn.execute_batch(&format!(
             "INSERT INTO member_summary ({COLUMNS})
              SELECT member_id, NULL, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents, 0, 0, 0, 0
@@ -207,10 +246,10 @@ pub fn apply_new(conn: &Connection) -> Result<()> {
                  purchases = member_summary.purchases + excluded.purchases,
                  revenue_cents = member_summary.revenue_cents + excluded.revenue_cents,
                  returns_cents = member_summary.returns_cents + excluded.returns_cents;",
-            orders = facts(ORDER_FACTS, "mp_new_orders"),
+            orders = facts(ORDER_FACTS, "pending_orders"),
         ))?;
     }
-    if exists("mp_new_points")? {
+    if points > 0 {
         conn.execute_batch(&format!(
             "INSERT INTO member_summary ({COLUMNS})
              SELECT member_id, NULL, NULL, NULL, 0, 0, 0, points_earned, points_redeemed, points_expired, points_adjusted
@@ -220,17 +259,17 @@ pub fn apply_new(conn: &Connection) -> Result<()> {
                  points_redeemed = member_summary.points_redeemed + excluded.points_redeemed,
                  points_expired = member_summary.points_expired + excluded.points_expired,
                  points_adjusted = member_summary.points_adjusted + excluded.points_adjusted;",
-            points = facts(POINT_FACTS, "mp_new_points"),
+            points = facts(POINT_FACTS, "pending_points"),
         ))?;
     }
     // The members whose days change: new orders or points, or a join day now known.
     let mut touched = Vec::new();
-    for (table, days) in [
-        ("mp_new_members", "member_days"),
-        ("mp_new_orders", "member_days"),
-        ("mp_new_points", "points_days"),
+    for (table, n, days) in [
+        ("pending_members", members, "member_days"),
+        ("pending_orders", orders, "member_days"),
+        ("pending_points", points, "points_days"),
     ] {
-        if exists(table)? {
+        if n > 0 {
             touched.push(format!(
                 "SELECT member_id, '{days}' AS days FROM {table} WHERE member_id IS NOT NULL"
             ));
@@ -251,10 +290,6 @@ pub fn apply_new(conn: &Connection) -> Result<()> {
             points_days = days_of(POINTS_DAYS, "mp_touched_points"),
         ))?;
     }
-    conn.execute_batch(
-        "DROP TABLE IF EXISTS mp_new_stores; DROP TABLE IF EXISTS mp_new_members;
-         DROP TABLE IF EXISTS mp_new_orders; DROP TABLE IF EXISTS mp_new_order_items;
-         DROP TABLE IF EXISTS mp_new_points; DROP TABLE IF EXISTS mp_new_tier_changes;",
-    )?;
-    Ok(())
+    conn.execute_batch("DELETE FROM pending_members; DELETE FROM pending_orders; DELETE FROM pending_points;")?;
+    Ok(members + orders + points)
 }

@@ -31,6 +31,10 @@ pub struct ServeOptions {
     pub retry_max: std::time::Duration,
     /// Where alert e-mail goes (none: e-mail notices wait in the outbox).
     pub smtp: Option<crate::delivery::Smtp>,
+    /// The bearer token of the ingest API (besides the local one the CLI uses).
+    pub ingest_token: Option<String>,
+    /// The least time between two model refits.
+    pub refit_gap: std::time::Duration,
 }
 
 /// Written to the data directory while the server runs, so that `memberpulse import`
@@ -65,7 +69,7 @@ impl ServerInfo {
     }
 }
 
-pub fn router(services: &Services, site_root: &Path, local_token: Arc<str>) -> Router {
+pub fn router(services: &Services, site_root: &Path, tokens: api::Tokens) -> Router {
     let options = LeptosOptions::builder()
         .output_name("memberpulse")
         .site_root(site_root.to_string_lossy().to_string())
@@ -80,7 +84,7 @@ pub fn router(services: &Services, site_root: &Path, local_token: Arc<str>) -> R
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
-    api::router(services.clone(), local_token).merge(pages)
+    api::router(services.clone(), tokens).merge(pages)
 }
 
 /// Serves until Ctrl-C or SIGTERM.
@@ -92,8 +96,14 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
             .map(|_| format!("{:02x}", rng.r#gen::<u8>()))
             .collect()
     };
-    let app = router(&services, &opts.site_root, Arc::from(token.as_str()));
-    tokio::spawn(services.refit.clone().run(services.clone()));
+    let tokens = api::Tokens {
+        local: Arc::from(token.as_str()),
+        ingest: opts.ingest_token.as_deref().map(Arc::from),
+    };
+    let app = router(&services, &opts.site_root, tokens);
+    tokio::spawn(services.refit.clone().run(services.clone(), opts.refit_gap));
+    // Rows that landed through the ingest API (or before a crash) are folded in.
+    tokio::spawn(crate::ingest::run_folder(services.clone()));
     services.refit_if_stale().await?;
     let listener = tokio::net::TcpListener::bind(opts.addr).await?;
     let addr = listener.local_addr()?;

@@ -8,8 +8,10 @@ use rand_chacha::ChaCha8Rng;
 use server::{
     analytics::Analytics,
     import::{self, Kind, LoadRequest, Mapping},
-    summary,
 };
+
+mod common;
+use common::differences;
 
 fn load(a: &Analytics, path: &Path, kind: Kind) {
     let request = LoadRequest {
@@ -17,34 +19,6 @@ fn load(a: &Analytics, path: &Path, kind: Kind) {
         mapping: Mapping::identity(kind),
     };
     import::load(&mut a.writer(), &request, None).unwrap();
-}
-
-/// Rows that differ between the kept derived tables (member summary, member days,
-/// points days) and a rebuild (the rebuild then stays).
-fn differences(a: &Analytics) -> i64 {
-    const DERIVED: [&str; 3] = ["member_summary", "member_days", "points_days"];
-    let conn = a.writer();
-    for t in DERIVED {
-        conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE kept_{t} AS SELECT * FROM {t}"
-        ))
-        .unwrap();
-    }
-    summary::rebuild(&conn).unwrap();
-    DERIVED
-        .iter()
-        .map(|t| {
-            conn.query_row(
-                &format!(
-                    "SELECT count(*) FROM ((SELECT * FROM kept_{t} EXCEPT ALL SELECT * FROM {t})
-                     UNION ALL (SELECT * FROM {t} EXCEPT ALL SELECT * FROM kept_{t}))"
-                ),
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap()
-        })
-        .sum()
 }
 
 #[test]

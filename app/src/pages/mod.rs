@@ -27,6 +27,9 @@ pub struct View {
     pub compare: Option<String>,
     pub filters: Option<String>,
     pub segment: Option<String>,
+    /// Not in the URL: the data's version as last pushed by the server. Every resource
+    /// keyed on the view fetches again when new data lands.
+    pub data: u64,
 }
 
 impl View {
@@ -38,6 +41,7 @@ impl View {
             compare: get("compare"),
             filters: get("filters"),
             segment: get("segment"),
+            data: 0,
         }
     }
 
@@ -94,10 +98,11 @@ impl View {
     }
 }
 
-/// The view of the current URL, reactive.
+/// The view of the current URL and the data's version, reactive.
 pub fn use_view() -> Memo<View> {
     let q = use_query_map();
-    Memo::new(move |_| q.with(View::from_query))
+    let data = crate::live::use_data_version();
+    Memo::new(move |_| View { data: data.get(), ..q.with(View::from_query) })
 }
 
 /// A query parameter of the current URL beyond the view's, reactive.

@@ -145,3 +145,33 @@ pub async fn call(method: &str, url: &str, body: Option<serde_json::Value>) -> (
     let text = r.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
 }
+
+/// Rows that differ between the kept derived tables (member summary, member days,
+/// points days) and a rebuild (the rebuild then stays).
+#[allow(dead_code)]
+pub fn differences(a: &Analytics) -> i64 {
+    const DERIVED: [&str; 3] = ["member_summary", "member_days", "points_days"];
+    let conn = a.writer();
+    for t in DERIVED {
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE kept_{t} AS SELECT * FROM {t}"
+        ))
+        .unwrap();
+    }
+    summary::rebuild(&conn).unwrap();
+    DERIVED
+        .iter()
+        .map(|t| {
+            conn.query_row(
+                &format!(
+                    "SELECT count(*) FROM ((SELECT * FROM kept_{t} EXCEPT ALL SELECT * FROM {t})
+                     UNION ALL (SELECT * FROM {t} EXCEPT ALL SELECT * FROM kept_{t}))"
+                ),
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap()
+        })
+        .sum()
+}
+

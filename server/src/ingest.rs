@@ -1,0 +1,385 @@
+//! The ingest API's engine: rows posted as a JSON array or NDJSON are validated field by
+//! field (the data contract of [`crate::import::Kind`]), and the good ones land in one
+//! DuckDB transaction together with their `pending_<table>` copies. A folder task then
+//! folds everything that landed into the member summary ([`summary::fold`]) at most every
+//! [`FOLD_EVERY`], so a steady stream of small batches costs one fold per interval.
+//!
+//! A re-sent row with a known id is a no-op (the table's primary key decides), so a
+//! client whose request failed or timed out simply sends the same batch again.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use duckdb::{Connection, appender_params_from_iter, types::Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use crate::{
+    Error, Result,
+    import::{Field, Kind, Type},
+    services::Services,
+    summary,
+};
+
+/// How often landed rows are folded into the summary while batches keep arriving.
+pub const FOLD_EVERY: Duration = Duration::from_millis(1000);
+
+/// The tables the ingest API takes.
+pub const TABLES: [Kind; 6] = [
+    Kind::Stores,
+    Kind::Members,
+    Kind::Orders,
+    Kind::OrderItems,
+    Kind::Points,
+    Kind::TierChanges,
+];
+
+/// One rejected row of a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IngestReject {
+    /// The row's position in the request, from 0 (array element or NDJSON record).
+    pub index: usize,
+    pub field: String,
+    pub value: Option<String>,
+    pub reason: String,
+}
+
+/// What one ingest request did.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IngestReport {
+    pub table: String,
+    /// Rows in the request.
+    pub received: usize,
+    /// Rows that landed now.
+    pub inserted: i64,
+    /// Valid rows whose id was already stored or came earlier in the same request.
+    pub duplicates: i64,
+    pub rejected: Vec<IngestReject>,
+    pub seconds: f64,
+}
+
+/// The table named in the path, if the ingest API takes it.
+pub fn table(name: &str) -> Result<Kind> {
+    let kind = Kind::parse(name).map_err(|_| not_ingested(name))?;
+    if TABLES.contains(&kind) {
+        Ok(kind)
+    } else {
+        Err(not_ingested(name))
+    }
+}
+
+fn not_ingested(name: &str) -> Error {
+    let names: Vec<_> = TABLES.iter().map(|k| k.name()).collect();
+    Error::bad_param("table", format!("expected one of {}, got {name:?}", names.join(", ")))
+}
+
+/// Splits a body into records: a JSON array, or NDJSON (one object per line, blank lines
+/// skipped). A record that is not a JSON object is kept as its error.
+pub fn records(body: &[u8]) -> Result<Vec<std::result::Result<Map<String, Json>, String>>> {
+    let text = std::str::from_utf8(body).map_err(|e| Error::bad_param("body", format!("not UTF-8: {e}")))?;
+    let object = |v: Json| match v {
+        Json::Object(m) => Ok(m),
+        other => Err(format!("expected a JSON object, got {}", kind_of(&other))),
+    };
+    if text.trim_start().starts_with('[') {
+        let rows: Vec<Json> = serde_json::from_str(text)
+            .map_err(|e| Error::bad_param("body", format!("not a JSON array: {e}")))?;
+        Ok(rows.into_iter().map(object).collect())
+    } else {
+        Ok(text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                serde_json::from_str::<Json>(line)
+                    .map_err(|e| format!("not JSON: {e}"))
+                    .and_then(object)
+            })
+            .collect())
+    }
+}
+
+fn kind_of(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// A valid row: each field of the table as normalised text (or NULL), in field order.
+type Row = Vec<Option<String>>;
+
+/// Validates every record; returns the good rows (with their index) and the rejects (the
+/// first problem of each bad row).
+pub fn validate(
+    kind: Kind,
+    records: Vec<std::result::Result<Map<String, Json>, String>>,
+) -> (Vec<(usize, Row)>, Vec<IngestReject>) {
+    let fields = kind.fields();
+    let mut good = Vec::with_capacity(records.len());
+    let mut rejected = Vec::new();
+    for (index, record) in records.into_iter().enumerate() {
+        let checked = record
+            .map_err(|reason| FieldError { field: "(row)".into(), value: None, reason })
+            .and_then(|r| check_row(fields, &r));
+        match checked {
+            Ok(row) => good.push((index, row)),
+            Err(FieldError { field, value, reason }) => rejected.push(IngestReject { index, field, value, reason }),
+        }
+    }
+    (good, rejected)
+}
+
+/// A row's first problem.
+struct FieldError {
+    field: String,
+    value: Option<String>,
+    reason: String,
+}
+
+fn check_row(fields: &[Field], record: &Map<String, Json>) -> std::result::Result<Row, FieldError> {
+    if let Some(unknown) = record.keys().find(|k| !fields.iter().any(|f| f.name == k.as_str())) {
+        let names: Vec<_> = fields.iter().map(|f| f.name).collect();
+        return Err(FieldError {
+            field: unknown.clone(),
+            value: None,
+            reason: format!("unknown field; fields are {}", names.join(", ")),
+        });
+    }
+    let mut row = Vec::with_capacity(fields.len());
+    for field in fields {
+        let value = record.get(field.name).filter(|v| !v.is_null());
+        let text = match value {
+            None => None,
+            Some(v) => check_value(field.ty, v).map_err(|reason| FieldError {
+                field: field.name.into(),
+                value: Some(match v {
+                    Json::String(s) => s.clone(),
+                    other => other.to_string(),
+                }),
+                reason,
+            })?,
+        };
+        if text.is_none() && field.required {
+            return Err(FieldError { field: field.name.into(), value: None, reason: "missing".into() });
+        }
+        row.push(text);
+    }
+    // Points are positive; the kind gives the sign (an adjustment may be either).
+    if let (Some(k), Some(p)) = (
+        fields.iter().position(|f| f.name == "kind"),
+        fields.iter().position(|f| f.name == "points"),
+    ) && row[k].as_deref() != Some("adjust")
+        && row[p].as_deref().and_then(|p| p.parse::<i64>().ok()).is_some_and(|p| p <= 0)
+    {
+        return Err(FieldError {
+            field: "points".into(),
+            value: row[p].clone(),
+            reason: "must be positive (the kind gives the sign)".into(),
+        });
+    }
+    Ok(row)
+}
+
+/// One value as the text DuckDB casts exactly; `Ok(None)` for an empty string.
+fn check_value(ty: Type, v: &Json) -> std::result::Result<Option<String>, String> {
+    let text = match v {
+        Json::String(s) => s.trim().to_string(),
+        Json::Number(n) if !matches!(ty, Type::Timestamp | Type::Enum(_)) => n.to_string(),
+        _ => return Err(format!("not {}", ty.describe())),
+    };
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let bad = || format!("not {}", ty.describe());
+    Ok(Some(match ty {
+        Type::Text => text,
+        Type::Timestamp => timestamp(&text).ok_or_else(bad)?,
+        Type::Money | Type::Price => cents(&text).ok_or_else(bad)?,
+        Type::Int => whole(&text).ok_or_else(bad)?,
+        Type::Enum(values) => {
+            let lower = text.to_lowercase();
+            values.iter().find(|v| **v == lower).ok_or_else(bad)?.to_string()
+        }
+    }))
+}
+
+/// ISO-8601: a date, a local date-time, or one with an offset (kept as UTC).
+fn timestamp(text: &str) -> Option<String> {
+    let local = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .or_else(|| DateTime::parse_from_rfc3339(text).ok().map(|t| t.naive_utc()))
+        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
+    Some(local.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+}
+
+/// A decimal with at most two decimals and below 10^15 in size.
+fn cents(text: &str) -> Option<String> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    let digits = whole.strip_prefix('-').unwrap_or(whole);
+    let frac = frac.trim_end_matches('0');
+    let ok = !digits.is_empty()
+        && digits.len() <= 15
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() <= 2
+        && frac.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| if frac.is_empty() { whole.to_string() } else { format!("{whole}.{frac}") })
+}
+
+/// A whole number; `6.0` reads as 6.
+fn whole(text: &str) -> Option<String> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    (frac.bytes().all(|b| b == b'0') && int.parse::<i64>().is_ok_and(|n| n.abs() < 1_000_000_000_000_000))
+        .then(|| int.to_string())
+}
+
+/// Lands the good rows of one request in one transaction; returns (inserted, duplicates).
+pub fn land(conn: &mut Connection, kind: Kind, rows: &[(usize, Row)]) -> Result<(i64, i64)> {
+    if rows.is_empty() {
+        return Ok((0, 0));
+    }
+    let fields = kind.fields();
+    let columns: Vec<String> = fields.iter().map(|f| format!("{} VARCHAR", f.name)).collect();
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE mp_ingest (mp_index BIGINT, {})",
+        columns.join(", ")
+    ))?;
+    {
+        let mut appender = conn.appender("mp_ingest")?;
+        for (index, row) in rows {
+            let values = std::iter::once(Value::BigInt(*index as i64)).chain(
+                row.iter().map(|v| v.as_ref().map_or(Value::Null, |t| Value::Text(t.clone()))),
+            );
+            appender.append_row(appender_params_from_iter(values))?;
+        }
+        appender.flush()?;
+    }
+    let typed: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            let ty = match f.ty {
+                Type::Timestamp => "TIMESTAMP",
+                Type::Money | Type::Price => "DECIMAL(18,2)",
+                Type::Int => "BIGINT",
+                Type::Text | Type::Enum(_) => "VARCHAR",
+            };
+            if f.name == "line_no" {
+                // Lines without a number are numbered per order in request order.
+                "CAST(coalesce(CAST(line_no AS INTEGER), row_number() OVER (PARTITION BY order_id ORDER BY mp_index)) AS INTEGER) AS line_no".to_string()
+            } else {
+                format!("CAST({0} AS {ty}) AS {0}", f.name)
+            }
+        })
+        .collect();
+    // The first row of each key wins; the others are duplicates.
+    let rows_sql = format!(
+        "SELECT * FROM (SELECT mp_index, {} FROM mp_ingest)
+         QUALIFY row_number() OVER (PARTITION BY {} ORDER BY mp_index) = 1",
+        typed.join(", "),
+        summary::key_of(kind.name())
+    );
+    let tx = conn.transaction()?;
+    let inserted = summary::land_new(&tx, kind.name(), &format!("SELECT * EXCLUDE (mp_index) FROM ({rows_sql})"))?;
+    tx.execute_batch("DROP TABLE mp_ingest")?;
+    tx.commit()?;
+    Ok((inserted, rows.len() as i64 - inserted))
+}
+
+/// Validates and lands one request's body for `kind`.
+pub async fn ingest(services: &Services, kind: Kind, body: &[u8]) -> Result<IngestReport> {
+    let started = Instant::now();
+    let records = records(body)?;
+    let received = records.len();
+    let (good, rejected) = validate(kind, records);
+    let (inserted, duplicates) = services.analytics.land(move |conn| land(conn, kind, &good)).await?;
+    if inserted > 0 {
+        services.landed.notify_one();
+    }
+    Ok(IngestReport {
+        table: kind.name().to_string(),
+        received,
+        inserted,
+        duplicates,
+        rejected,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Folds landed rows into the summary, at most every [`FOLD_EVERY`], until the process
+/// ends; then tells the dashboards, the alert evaluator and the refit. Run once at start
+/// too: rows that landed before a crash are folded then.
+pub async fn run_folder(services: Services) {
+    services.landed.notify_one();
+    loop {
+        services.landed.notified().await;
+        let started = Instant::now();
+        let folded = services
+            .analytics
+            .fold(|conn| {
+                let tx = conn.transaction()?;
+                let n = summary::fold(&tx)?;
+                tx.commit()?;
+                Ok(n)
+            })
+            .await;
+        match folded {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::debug!(rows = n, ms = started.elapsed().as_millis() as u64, "landed rows folded");
+                services.data_landed();
+            }
+            Err(e) => tracing::error!(error = %e, "folding landed rows failed"),
+        }
+        tokio::time::sleep(FOLD_EVERY.saturating_sub(started.elapsed())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_read_exactly() {
+        assert_eq!(cents("12.3").as_deref(), Some("12.3"));
+        assert_eq!(cents("-0.50").as_deref(), Some("-0.5"));
+        assert_eq!(cents("12.345"), None);
+        assert_eq!(cents("1e3"), None);
+        assert_eq!(whole("6.0").as_deref(), Some("6"));
+        assert_eq!(whole("6.5"), None);
+        assert_eq!(timestamp("2026-06-30").as_deref(), Some("2026-06-30 00:00:00.000000"));
+        assert_eq!(timestamp("2026-06-30T10:00:00+08:00").as_deref(), Some("2026-06-30 02:00:00.000000"));
+        assert_eq!(timestamp("30/06/2026"), None);
+    }
+
+    #[test]
+    fn each_bad_row_is_named_by_index_field_and_reason() {
+        let body = br#"{"order_id":"A","ordered_at":"2026-06-30T10:00:00","net_amount":12.5,"member_id":"M1"}
+{"order_id":"B","ordered_at":"yesterday","net_amount":1}
+not json
+{"order_id":"C","ordered_at":"2026-06-30","net_amount":"1.234"}
+{"order_id":"D","ordered_at":"2026-06-30","net_amount":1,"colour":"red"}
+{"ordered_at":"2026-06-30","net_amount":1}
+"#;
+        let (good, rejected) = validate(Kind::Orders, records(body).unwrap());
+        assert_eq!(good.len(), 1);
+        assert_eq!(good[0].1[2].as_deref(), Some("12.5"));
+        let got: Vec<_> = rejected.iter().map(|r| (r.index, r.field.as_str(), r.value.as_deref())).collect();
+        assert_eq!(
+            got,
+            [
+                (1, "ordered_at", Some("yesterday")),
+                (2, "(row)", None),
+                (3, "net_amount", Some("1.234")),
+                (4, "colour", None),
+                (5, "order_id", None),
+            ]
+        );
+        assert_eq!(rejected[0].reason, "not a date-time");
+        assert_eq!(rejected[4].reason, "missing");
+        assert!(rejected[1].reason.starts_with("not JSON"), "{}", rejected[1].reason);
+    }
+}

@@ -1,0 +1,241 @@
+//! The ingest API against a real server: tokens, row-by-row validation, idempotent
+//! re-sends, the member summary kept incrementally (equal to a rebuild), the live push,
+//! and a server killed with SIGKILL in the middle of batches.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use server::analytics::Analytics;
+
+mod common;
+use common::differences;
+
+const TOKEN: &str = "test-ingest-token";
+
+async fn post(base: &str, table: &str, token: Option<&str>, body: String) -> (u16, Value) {
+    let mut req = reqwest::Client::new().post(format!("{base}/api/v1/ingest/{table}")).body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn ndjson(rows: &[Value]) -> String {
+    rows.iter().map(|r| r.to_string() + "\n").collect()
+}
+
+/// Polls `url` until `done` holds for its JSON (at most `limit`).
+async fn until(url: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let (_, v) = common::call("GET", url, None).await;
+        if done(&v) || started.elapsed() > limit {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_validates_lands_once_and_keeps_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::serve(dir.path(), &["--ingest-token", TOKEN]);
+    let base = server.base.clone();
+
+    // Without the token, or with another, nothing lands; an unknown table is a 400.
+    let one = ndjson(&[json!({"member_id": "m9", "joined_at": "2024-01-01"})]);
+    assert_eq!(post(&base, "members", None, one.clone()).await.0, 401);
+    assert_eq!(post(&base, "members", Some("guess"), one.clone()).await.0, 401);
+    let (status, body) = post(&base, "shoes", Some(TOKEN), one).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("orders"), "{body}");
+    let (status, body) = post(&base, "orders", Some(TOKEN), "[{\"order_id\": ".into()).await;
+    assert_eq!(status, 400, "{body}");
+
+    // Members as a JSON array: one bad row among good ones.
+    let members = json!([
+        {"member_id": "m1", "joined_at": "2024-01-05T10:00:00", "tier": "gold", "name": "王小明", "phone": "13800138000"},
+        {"member_id": "m2", "joined_at": "2024-02-01", "join_channel": "APP"},
+        {"member_id": "m3", "joined_at": "soon"},
+    ]);
+    let (status, r) = post(&base, "members", Some(TOKEN), members.to_string()).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!((r["received"].as_i64(), r["inserted"].as_i64()), (Some(3), Some(2)));
+    assert_eq!(r["rejected"], json!([{"index": 2, "field": "joined_at", "value": "soon", "reason": "not a date-time"}]));
+
+    // Orders as NDJSON: purchases, a return, and three bad rows.
+    let orders = vec![
+        json!({"order_id": "o1", "ordered_at": "2024-03-01T09:00:00", "net_amount": 100, "member_id": "m1", "channel": "store"}),
+        json!({"order_id": "o2", "ordered_at": "2024-03-10 12:30:00", "net_amount": "50.50", "member_id": "m1", "channel": "app"}),
+        json!({"order_id": "o3", "ordered_at": "2024-03-12", "net_amount": 20.0, "member_id": "m2"}),
+        json!({"order_id": "o4", "ordered_at": "2024-03-15", "net_amount": -10.25, "member_id": "m1"}),
+        json!({"order_id": "o5", "ordered_at": "2024-03-15", "net_amount": "12.345", "member_id": "m1"}),
+        json!({"order_id": "o6", "net_amount": 5, "member_id": "m2"}),
+        json!({"order_id": "o7", "ordered_at": "2024-03-16", "net_amount": 5, "channel": "fax"}),
+        json!({"order_id": "o1", "ordered_at": "2024-03-01", "net_amount": 999, "member_id": "m2"}),
+    ];
+    let (status, r) = post(&base, "orders", Some(TOKEN), ndjson(&orders)).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!((r["inserted"].as_i64(), r["duplicates"].as_i64()), (Some(4), Some(1)), "{r}");
+    let rejected: Vec<(i64, String)> = r["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["index"].as_i64().unwrap(), x["field"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        rejected,
+        [(4, "net_amount".to_string()), (5, "ordered_at".to_string()), (6, "channel".to_string())]
+    );
+    assert_eq!(r["rejected"][0]["reason"], "not an amount with at most 2 decimals");
+    assert_eq!(r["rejected"][1]["reason"], "missing");
+
+    let points = json!([
+        {"entry_id": "p1", "member_id": "m1", "occurred_at": "2024-03-01", "kind": "earn", "points": 100},
+        {"entry_id": "p2", "member_id": "m1", "occurred_at": "2024-03-20", "kind": "redeem", "points": 40},
+        {"entry_id": "p3", "member_id": "m1", "occurred_at": "2024-03-20", "kind": "earn", "points": -5},
+    ]);
+    let (_, r) = post(&base, "points", Some(TOKEN), points.to_string()).await;
+    assert_eq!(r["inserted"].as_i64(), Some(2), "{r}");
+    assert_eq!(r["rejected"][0]["reason"], "must be positive (the kind gives the sign)");
+
+    // Re-sending everything changes nothing.
+    let (_, r) = post(&base, "orders", Some(TOKEN), ndjson(&orders)).await;
+    assert_eq!((r["inserted"].as_i64(), r["duplicates"].as_i64()), (Some(0), Some(5)), "{r}");
+    let (_, r) = post(&base, "members", Some(TOKEN), members.to_string()).await;
+    assert_eq!(r["inserted"].as_i64(), Some(0));
+
+    // The summary follows within the fold interval: by hand, m1 has 2 purchases and
+    // 100.00 + 50.50 − 10.25 = 140.25 net, 60 points; m2 one purchase of 20.00.
+    let url = format!("{base}/api/v1/members?sort=member_id");
+    let page = until(&url, Duration::from_secs(5), |p| p["total"] == 2 && p["rows"][0]["purchases"] == 2).await;
+    let rows = page["rows"].as_array().unwrap();
+    let got: Vec<(&str, i64, i64, i64)> = rows
+        .iter()
+        .map(|m| {
+            (
+                m["member_id"].as_str().unwrap(),
+                m["purchases"].as_i64().unwrap(),
+                m["revenue_cents"].as_i64().unwrap(),
+                m["points_balance"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("m1", 2, 14025, 60), ("m2", 1, 2000, 0)]);
+    // Personal data stays masked.
+    assert_ne!(rows[0]["name"], "王小明");
+
+    // An open dashboard is told: a data event arrives after a batch lands.
+    let mut stream = reqwest::get(format!("{base}/api/v1/alerts/stream")).await.unwrap();
+    let sent = Instant::now();
+    let more = ndjson(&[json!({"order_id": "o8", "ordered_at": "2024-03-20", "net_amount": 30, "member_id": "m2"})]);
+    assert_eq!(post(&base, "orders", Some(TOKEN), more).await.1["inserted"], 1);
+    let mut seen = String::new();
+    while !seen.contains("event: data") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk()).await.unwrap().unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let pushed_after = sent.elapsed();
+    // When the page is told, the new order is in the figures it fetches.
+    let (_, page) = common::call("GET", &url, None).await;
+    assert_eq!(page["rows"][1]["purchases"], 2, "{page}");
+    println!("data pushed {pushed_after:?} after the batch landed");
+
+    // The incrementally kept summary equals one rebuilt from the raw tables.
+    drop(stream);
+    drop(server);
+    let a = Analytics::open(&dir.path().join("memberpulse.duckdb")).unwrap();
+    assert_eq!(differences(&a), 0);
+}
+
+/// Batch `k` of the durability test: `n` orders of member `b<k>`.
+fn batch(k: usize, n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            json!({"order_id": format!("b{k}-{i}"), "ordered_at": format!("2024-03-{:02}T10:00:00", 1 + i % 28),
+                   "net_amount": "12.34", "member_id": format!("b{k}")})
+            .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_batch_keeps_whole_batches_and_the_retry_lands_once() {
+    const BATCHES: usize = 400;
+    const ROWS: usize = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::serve(dir.path(), &["--ingest-token", TOKEN]);
+    let base = server.base.clone();
+
+    // Batches go out back to back until the server dies under them.
+    let sender = tokio::spawn(async move {
+        let mut acknowledged = Vec::new();
+        for k in 0..BATCHES {
+            match reqwest::Client::new()
+                .post(format!("{base}/api/v1/ingest/orders"))
+                .bearer_auth(TOKEN)
+                .body(batch(k, ROWS))
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => acknowledged.push(k),
+                _ => break,
+            }
+        }
+        acknowledged
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(server); // SIGKILL
+    let acknowledged = sender.await.unwrap();
+    assert!(!acknowledged.is_empty() && acknowledged.len() < BATCHES, "{} batches acknowledged", acknowledged.len());
+
+    // After the crash every batch is there whole or not at all, and every acknowledged
+    // batch is there.
+    let landed: Vec<(String, i64)> = {
+        let a = Analytics::open(&dir.path().join("memberpulse.duckdb")).unwrap();
+        let conn = a.reader().unwrap();
+        let mut stmt = conn
+            .prepare("SELECT member_id, count(*) FROM orders GROUP BY member_id ORDER BY member_id")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+    };
+    assert!(landed.iter().all(|(_, n)| *n == ROWS as i64), "a batch landed in part: {landed:?}");
+    for k in &acknowledged {
+        assert!(landed.iter().any(|(m, _)| *m == format!("b{k}")), "acknowledged batch {k} lost");
+    }
+    println!("{} batches acknowledged, {} on disk after SIGKILL", acknowledged.len(), landed.len());
+
+    // The restarted server folds what landed before the crash; the client re-sends every
+    // batch it is not sure of (here: all), and each lands exactly once.
+    let server = common::serve(dir.path(), &["--ingest-token", TOKEN]);
+    let mut inserted = 0;
+    for k in 0..acknowledged.len() + 3 {
+        let (status, r) = post(&server.base, "orders", Some(TOKEN), batch(k, ROWS)).await;
+        assert_eq!(status, 200, "{r}");
+        let was_there = landed.iter().any(|(m, _)| *m == format!("b{k}"));
+        assert_eq!(r["inserted"].as_i64(), Some(if was_there { 0 } else { ROWS as i64 }), "batch {k}");
+        inserted += r["inserted"].as_i64().unwrap();
+    }
+    let expected = (acknowledged.len() + 3) as i64;
+    assert_eq!(inserted as usize, (acknowledged.len() + 3 - landed.len()) * ROWS);
+
+    // Once folded (within a second), every batch's member has its purchases once, and
+    // the summary equals a rebuild from the raw tables.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(server);
+    let a = Analytics::open(&dir.path().join("memberpulse.duckdb")).unwrap();
+    let conn = a.reader().unwrap();
+    let (members, orders, wrong): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), sum(purchases), count(*) FILTER (WHERE purchases <> ?) FROM member_summary",
+            [ROWS as i64],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((members, orders, wrong), (expected, expected * ROWS as i64, 0));
+    drop(conn);
+    assert_eq!(differences(&a), 0);
+}
