@@ -125,16 +125,17 @@ const SCHEMA: &[(i32, &str)] = &[
     -- Rows that landed through the ingest API and are not yet folded into the member
     -- summary and the day tables (crate::summary::fold). They land in the same
     -- transaction as the raw rows, so a crash between landing and folding loses nothing:
-    -- the next fold (on start) takes them.
-    CREATE TABLE pending_members AS SELECT * FROM members LIMIT 0;
-    CREATE TABLE pending_orders AS SELECT * FROM orders LIMIT 0;
-    CREATE TABLE pending_points AS SELECT * FROM points LIMIT 0;
+    -- the next fold (on start) takes them. The member summary gains each member's last
+    -- order of any kind (rebuilt with this version).
+    CREATE TABLE IF NOT EXISTS pending_members AS SELECT * FROM members LIMIT 0;
+    CREATE TABLE IF NOT EXISTS pending_orders AS SELECT * FROM orders LIMIT 0;
+    CREATE TABLE IF NOT EXISTS pending_points AS SELECT * FROM points LIMIT 0;
     "#,
     ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.
-const DERIVED_VERSIONS: [i32; 2] = [2, 3];
+const DERIVED_VERSIONS: [i32; 3] = [2, 3, 7];
 
 /// The tables of the data contract, in load order.
 pub const TABLES: [&str; 6] = [
@@ -301,17 +302,13 @@ fn migrate(conn: &Connection) -> Result<()> {
         |r| r.get(0),
     )?;
     for (version, ddl) in SCHEMA.iter().filter(|(v, _)| *v > current) {
+        let derived = DERIVED_VERSIONS.contains(version);
         conn.execute_batch("BEGIN TRANSACTION")?;
         let applied = (|| -> Result<()> {
             conn.execute_batch(ddl)?;
-            if DERIVED_VERSIONS.contains(version) {
-                // A store that already holds data gets its summary with the table.
-                crate::summary::rebuild(conn)?;
+            if !derived {
+                conn.execute("INSERT INTO schema_version VALUES (?, current_timestamp)", [version])?;
             }
-            conn.execute(
-                "INSERT INTO schema_version VALUES (?, current_timestamp)",
-                [version],
-            )?;
             Ok(())
         })();
         match applied {
@@ -320,6 +317,15 @@ fn migrate(conn: &Connection) -> Result<()> {
                 conn.execute_batch("ROLLBACK")?;
                 return Err(e);
             }
+        }
+        if derived {
+            // A store that already holds data gets its derived tables filled. Outside the
+            // DDL's transaction: DuckDB (1.2) fails an internal assertion when a
+            // million-member rebuild shares one. The version is recorded only once the
+            // rebuild is done, so a crash in between rebuilds again on the next start
+            // (these versions' DDL may run twice).
+            crate::summary::rebuild(conn)?;
+            conn.execute("INSERT INTO schema_version VALUES (?, current_timestamp)", [version])?;
         }
         tracing::info!(version, "analytics schema applied");
     }

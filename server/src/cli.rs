@@ -250,9 +250,13 @@ pub enum Command {
         /// Orders go to members M0000001 … M<members> (the generator's ids).
         #[arg(long, default_value_t = 10_000)]
         members: u64,
-        /// Clients asking for the dashboard's headline figures, one request every 100 ms each.
-        #[arg(long, default_value_t = 2)]
+        /// Clients asking for the dashboard's headline figures (as an open overview does
+        /// after each push).
+        #[arg(long, default_value_t = 4)]
         dashboard_clients: usize,
+        /// Each dashboard client's pace, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        dashboard_every_ms: u64,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -409,7 +413,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Loadgen { rate, batch, seconds, members, dashboard_clients, json } => {
+        Command::Loadgen { rate, batch, seconds, members, dashboard_clients, dashboard_every_ms, json } => {
             let info = ServerInfo::read(&cli.data_dir).ok_or_else(|| {
                 Error::Load(format!("no server is running on {}; start `memberpulse serve` first", cli.data_dir.display()))
             })?;
@@ -422,6 +426,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 duration: std::time::Duration::from_secs(seconds),
                 members,
                 dashboard_clients,
+                dashboard_every: std::time::Duration::from_millis(dashboard_every_ms.max(10)),
                 server_pid: Some(info.pid),
             })
             .await?;

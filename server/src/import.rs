@@ -701,7 +701,9 @@ fn insert(
     // table's columns, one per key.
     let mut land = |table: &str, candidates: &str, rows: &str| -> Result<()> {
         let candidates: i64 = conn.query_row(candidates, [], |r| r.get(0))?;
-        let new = summary::land_new(conn, table, rows)?;
+        conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE mp_rows AS {rows}"))?;
+        let new = summary::land_new(conn, table, "mp_rows")?;
+        conn.execute_batch("DROP TABLE mp_rows")?;
         inserted.push((table.to_string(), new));
         duplicates.push((table.to_string(), candidates - new));
         Ok(())

@@ -242,7 +242,17 @@ pub fn land(conn: &mut Connection, kind: Kind, rows: &[(usize, Row)]) -> Result<
     if rows.is_empty() {
         return Ok((0, 0));
     }
+    let rows_len = rows.len() as i64;
     let fields = kind.fields();
+    let key = summary::key_of(kind.name());
+    // The first row of each key wins; the others are duplicates. Single keys are
+    // de-duplicated here; composite ones (order lines may be numbered below) in SQL.
+    let single = fields.iter().position(|f| f.name == key);
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<&(usize, Row)> = rows
+        .iter()
+        .filter(|(_, row)| single.is_none_or(|k| seen.insert(row[k].clone())))
+        .collect();
     let columns: Vec<String> = fields.iter().map(|f| format!("{} VARCHAR", f.name)).collect();
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE mp_ingest (mp_index BIGINT, {})",
@@ -250,7 +260,7 @@ pub fn land(conn: &mut Connection, kind: Kind, rows: &[(usize, Row)]) -> Result<
     ))?;
     {
         let mut appender = conn.appender("mp_ingest")?;
-        for (index, row) in rows {
+        for (index, row) in &rows {
             let values = std::iter::once(Value::BigInt(*index as i64)).chain(
                 row.iter().map(|v| v.as_ref().map_or(Value::Null, |t| Value::Text(t.clone()))),
             );
@@ -275,18 +285,15 @@ pub fn land(conn: &mut Connection, kind: Kind, rows: &[(usize, Row)]) -> Result<
             }
         })
         .collect();
-    // The first row of each key wins; the others are duplicates.
-    let rows_sql = format!(
-        "SELECT * FROM (SELECT mp_index, {} FROM mp_ingest)
-         QUALIFY row_number() OVER (PARTITION BY {} ORDER BY mp_index) = 1",
-        typed.join(", "),
-        summary::key_of(kind.name())
-    );
+    let mut rows_sql = format!("SELECT mp_index, {} FROM mp_ingest", typed.join(", "));
+    if single.is_none() {
+        rows_sql = format!("SELECT * FROM ({rows_sql}) QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY mp_index) = 1");
+    }
     let tx = conn.transaction()?;
-    let inserted = summary::land_new(&tx, kind.name(), &format!("SELECT * EXCLUDE (mp_index) FROM ({rows_sql})"))?;
+    let inserted = summary::land_new(&tx, kind.name(), &format!("(SELECT * EXCLUDE (mp_index) FROM ({rows_sql}))"))?;
     tx.execute_batch("DROP TABLE mp_ingest")?;
     tx.commit()?;
-    Ok((inserted, rows.len() as i64 - inserted))
+    Ok((inserted, rows_len - inserted))
 }
 
 /// Validates and lands one request's body for `kind`.

@@ -27,8 +27,10 @@ pub struct LoadPlan {
     pub duration: Duration,
     /// Members the orders go to: `M0000001` … (the generator's ids).
     pub members: u64,
-    /// Clients asking for the dashboard's headline figures back to back.
+    /// Clients asking for the dashboard's headline figures, each every `dashboard_every`
+    /// (an open page fetches its figures again on each push, at most once a second).
     pub dashboard_clients: usize,
+    pub dashboard_every: Duration,
     /// The server's process, for its memory.
     pub server_pid: Option<u32>,
 }
@@ -93,6 +95,7 @@ pub async fn run(plan: LoadPlan) -> Result<LoadReport> {
     let mut dashboards = Vec::new();
     for _ in 0..plan.dashboard_clients {
         let (client, url, times, errors) = (client.clone(), dashboard_url.clone(), dashboard_ms.clone(), errors.clone());
+        let every = plan.dashboard_every;
         dashboards.push(tokio::spawn(async move {
             while Instant::now() < end {
                 let t = Instant::now();
@@ -105,7 +108,7 @@ pub async fn run(plan: LoadPlan) -> Result<LoadReport> {
                 } else {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(every.saturating_sub(t.elapsed())).await;
             }
         }));
     }

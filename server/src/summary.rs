@@ -34,7 +34,8 @@ const ORDER_FACTS: &str = "
            max(ordered_at) FILTER (WHERE net_amount > 0) AS last_purchase_at,
            count(*) FILTER (WHERE net_amount > 0) AS purchases,
            CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT) AS revenue_cents,
-           CAST(coalesce(sum(net_amount) FILTER (WHERE net_amount < 0), 0) * -100 AS BIGINT) AS returns_cents
+           CAST(coalesce(sum(net_amount) FILTER (WHERE net_amount < 0), 0) * -100 AS BIGINT) AS returns_cents,
+           max(ordered_at) AS last_order_at
     FROM {src} WHERE member_id IS NOT NULL GROUP BY member_id";
 
 /// Points facts per member of a points-shaped relation `{src}`.
@@ -60,12 +61,14 @@ const TABLE: &str = "
         points_earned     BIGINT NOT NULL,
         points_redeemed   BIGINT NOT NULL,
         points_expired    BIGINT NOT NULL,
-        points_adjusted   BIGINT NOT NULL
+        points_adjusted   BIGINT NOT NULL,
+        -- The latest order of any kind (a return too): where the member's days end.
+        last_order_at     TIMESTAMP
     );";
 
 const COLUMNS: &str =
     "member_id, joined_day, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents,
-                       points_earned, points_redeemed, points_expired, points_adjusted";
+                       points_earned, points_redeemed, points_expired, points_adjusted, last_order_at";
 
 /// The `member_days` rows of the members in `{members}` (a relation of member ids),
 /// derived from the raw tables.
@@ -132,7 +135,7 @@ pub fn rebuild(conn: &Connection) -> Result<()> {
          SELECT ids.member_id, CAST(m.joined_at AS DATE), o.first_purchase_at, o.last_purchase_at,
                 coalesce(o.purchases, 0), coalesce(o.revenue_cents, 0), coalesce(o.returns_cents, 0),
                 coalesce(p.points_earned, 0), coalesce(p.points_redeemed, 0),
-                coalesce(p.points_expired, 0), coalesce(p.points_adjusted, 0)
+                coalesce(p.points_expired, 0), coalesce(p.points_adjusted, 0), o.last_order_at
          FROM (SELECT member_id FROM members
                UNION SELECT member_id FROM orders WHERE member_id IS NOT NULL
                UNION SELECT member_id FROM points) ids
@@ -166,42 +169,139 @@ pub fn key_of(table: &str) -> &'static str {
 /// as well, until [`fold`] takes them.
 const TRACKED: [&str; 3] = ["members", "orders", "points"];
 
-/// Inserts the rows of the query `rows` whose key `table` does not hold yet (the table's
-/// primary key decides, without scanning the table) and returns how many landed. New
-/// members, orders and points are also kept in `pending_<table>` for [`fold`], in the
-/// caller's transaction.
+/// Batches up to this size land through the primary key's index (point lookups);
+/// larger ones by one anti-join over the table.
+const SMALL_BATCH: i64 = 20_000;
+
+/// Inserts the rows of the table `rows` (the target's columns, one row per key) whose key
+/// `table` does not hold yet, and returns how many landed. New members, orders and points
+/// are also kept in `pending_<table>` for [`fold`], in the caller's transaction.
 pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
     if !TRACKED.contains(&table) {
-        let n = conn.execute(
-            &format!("INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM ({rows})"),
-            [],
-        )?;
+        let n = conn.execute(&format!("INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {rows}"), [])?;
         return Ok(n as i64);
     }
     let key = key_of(table);
-    conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE mp_rows AS {rows};
-         CREATE OR REPLACE TEMP TABLE mp_landed (k VARCHAR);"
-    ))?;
-    let landed = {
-        let mut stmt = conn.prepare(&format!(
-            "INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM mp_rows RETURNING {key}"
+    let count: i64 = conn.query_row(&format!("SELECT count(*) FROM {rows}"), [], |r| r.get(0))?;
+    if count > SMALL_BATCH {
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE mp_landing AS
+                 SELECT r.* FROM {rows} r WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = r.{key});
+             INSERT INTO {table} BY NAME SELECT * FROM mp_landing;
+             INSERT INTO pending_{table} BY NAME SELECT * FROM mp_landing;"
         ))?;
-        let keys = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<duckdb::Result<Vec<_>>>()?;
-        let mut appender = conn.appender("mp_landed")?;
-        for k in &keys {
-            appender.append_row([k])?;
-        }
-        appender.flush()?;
-        keys.len() as i64
-    };
-    conn.execute_batch(&format!(
-        "INSERT INTO pending_{table} BY NAME SELECT * FROM mp_rows WHERE {key} IN (SELECT k FROM mp_landed);
-         DROP TABLE mp_rows; DROP TABLE mp_landed;"
+        let n = conn.query_row("SELECT count(*) FROM mp_landing", [], |r| r.get(0))?;
+        conn.execute_batch("DROP TABLE mp_landing")?;
+        return Ok(n);
+    }
+    // The rows that landed come back from the insert and go to `pending_<table>` as they are.
+    let mut insert = conn.prepare(&format!(
+        "INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {rows} RETURNING *"
     ))?;
-    Ok(landed)
+    let mut landed = insert.query([])?;
+    let mut pending = conn.appender(&format!("pending_{table}"))?;
+    let mut n = 0;
+    while let Some(row) = landed.next()? {
+        let width = row.as_ref().column_count();
+        let values = (0..width)
+            .map(|i| row.get::<_, duckdb::types::Value>(i))
+            .collect::<duckdb::Result<Vec<_>>>()?;
+        pending.append_row(duckdb::appender_params_from_iter(values))?;
+        n += 1;
+    }
+    pending.flush()?;
+    Ok(n)
+}
+
+/// Folds `pending_orders` and `pending_members` into `member_days`; run before the
+/// summary takes them (it reads each member's last purchase and last order from it).
+///
+/// Orders come in time order for nearly every member: a member whose new days all fall
+/// on or after their last day so far (the fast path) keeps every existing row but two
+/// kinds: the row of that last day, which may gain purchases, and the rows since the
+/// last purchase, whose next purchase day becomes the first new one. One UPDATE joins
+/// those, and the new days are appended with their links worked out among themselves.
+/// Anyone else (an order back-dated before the member's last day, or a member row
+/// arriving after their orders, which changes the join day of their days) has their
+/// days derived again from the raw tables.
+fn fold_member_days(conn: &Connection) -> Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE mp_days AS
+             SELECT member_id, CAST(ordered_at AS DATE) AS day,
+                    count(*) FILTER (WHERE net_amount > 0) AS purchases,
+                    count(*) FILTER (WHERE net_amount > 0 AND channel = 'store') AS store_purchases,
+                    count(*) FILTER (WHERE net_amount > 0 AND channel IN ('app', 'mini_program', 'web')) AS online_purchases,
+                    CAST(sum(net_amount) * 100 AS BIGINT) AS cents
+             FROM pending_orders WHERE member_id IS NOT NULL GROUP BY ALL;
+         CREATE OR REPLACE TEMP TABLE mp_old AS
+             SELECT member_id, CAST(last_purchase_at AS DATE) AS p, CAST(last_order_at AS DATE) AS l
+             FROM member_summary
+             WHERE member_id IN (SELECT member_id FROM mp_days UNION SELECT member_id FROM pending_members);
+         CREATE OR REPLACE TEMP TABLE mp_slow AS
+             SELECT d.member_id FROM mp_days d JOIN mp_old o USING (member_id) GROUP BY d.member_id, o.l HAVING min(d.day) < o.l
+             UNION SELECT member_id FROM pending_members JOIN mp_old USING (member_id) WHERE mp_old.l IS NOT NULL;
+         CREATE OR REPLACE TEMP TABLE mp_fast AS
+             SELECT d.member_id, o.p, o.l,
+                    min(d.day) FILTER (WHERE d.purchases > 0) AS d1,
+                    min(d.day) FILTER (WHERE d.purchases > 0 AND d.day > o.l) AS d_after_l,
+                    coalesce(sum(d.purchases) FILTER (WHERE d.day = o.l), 0) AS l_purchases,
+                    coalesce(sum(d.store_purchases) FILTER (WHERE d.day = o.l), 0) AS l_store,
+                    coalesce(sum(d.online_purchases) FILTER (WHERE d.day = o.l), 0) AS l_online,
+                    coalesce(sum(d.cents) FILTER (WHERE d.day = o.l), 0) AS l_cents
+             FROM mp_days d LEFT JOIN mp_old o USING (member_id)
+             WHERE d.member_id NOT IN (SELECT member_id FROM mp_slow)
+             GROUP BY d.member_id, o.p, o.l;"
+    ))?;
+    let (existing, slow): (i64, i64) = conn.query_row(
+        "SELECT (SELECT count(*) FROM mp_fast WHERE l IS NOT NULL), (SELECT count(*) FROM mp_slow)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    // The rows since the last purchase (no next purchase day yet) link to the first new
+    // purchase after them: d1 for those before the last day, the first one after it for
+    // the last day's row.
+    // (Every row the UPDATE changes has no next purchase day yet, the last day's row
+    // included: said on its own, DuckDB filters the scan before the join.)
+    let after_last_purchase = "md.next_purchase_day IS NULL AND md.day >= coalesce(f.p, DATE '0001-01-01')";
+    if existing > 0 {
+        conn.execute_batch(&format!(
+            "UPDATE member_days md SET
+                 purchases = md.purchases + CASE WHEN md.day = f.l THEN f.l_purchases ELSE 0 END,
+                 store_purchases = md.store_purchases + CASE WHEN md.day = f.l THEN f.l_store ELSE 0 END,
+                 online_purchases = md.online_purchases + CASE WHEN md.day = f.l THEN f.l_online ELSE 0 END,
+                 cents = md.cents + CASE WHEN md.day = f.l THEN f.l_cents ELSE 0 END,
+                 next_purchase_day = CASE WHEN {after_last_purchase}
+                                          THEN CASE WHEN md.day = f.l THEN f.d_after_l ELSE f.d1 END
+                                          ELSE md.next_purchase_day END
+             FROM mp_fast f
+             WHERE md.next_purchase_day IS NULL AND md.member_id = f.member_id AND f.l IS NOT NULL
+               AND (md.day = f.l OR (f.d1 IS NOT NULL AND md.day < f.l AND {after_last_purchase}));"
+        ))?;
+    }
+    conn.execute_batch(
+        "INSERT INTO member_days
+         SELECT n.member_id, n.day, CAST(m.joined_at AS DATE), n.purchases, n.store_purchases, n.online_purchases,
+                n.cents, coalesce(n.prev_new, f.p), n.next_new
+         FROM (SELECT *,
+                      max(day) FILTER (WHERE purchases > 0) OVER (PARTITION BY member_id ORDER BY day
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_new,
+                      min(day) FILTER (WHERE purchases > 0) OVER (PARTITION BY member_id ORDER BY day
+                          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_new
+               FROM mp_days) n
+         JOIN mp_fast f USING (member_id)
+         LEFT JOIN members m USING (member_id)
+         WHERE f.l IS NULL OR n.day > f.l
+         ORDER BY n.day;",
+    )?;
+    if slow > 0 {
+        conn.execute_batch(&format!(
+            "DELETE FROM member_days WHERE member_id IN (SELECT member_id FROM mp_slow);
+             INSERT INTO member_days SELECT * FROM ({member_days}) ORDER BY day;",
+            member_days = days_of(MEMBER_DAYS, "mp_slow"),
+        ))?;
+    }
+    conn.execute_batch("DROP TABLE mp_days; DROP TABLE mp_old; DROP TABLE mp_slow; DROP TABLE mp_fast;")?;
+    Ok(())
 }
 
 /// How many landed rows wait for [`fold`].
@@ -228,66 +328,55 @@ pub fn fold(conn: &Connection) -> Result<i64> {
         count("pending_orders")?,
         count("pending_points")?,
     );
-    if members > 0 {
+    if members + orders > 0 {
+        fold_member_days(conn)?;
+    }
+    // Each kind of row: members not in the summary yet get an empty row (a lookup in its
+    // key), then every named member's row is updated by one join. (DuckDB's upsert,
+    // ON CONFLICT DO UPDATE, costs several times as much.)
+    let add = |source: &str, set: &str| -> Result<()> {
         conn.execute_batch(&format!(
-            "INSERT INTO member_summary ({COLUMNS})
-             SELECT member_id, CAST(joined_at AS DATE), NULL, NULL, 0, 0, 0, 0, 0, 0, 0 FROM pending_members
-             ON CONFLICT (member_id) DO UPDATE SET joined_day = excluded.joined_day;"
+            "CREATE OR REPLACE TEMP TABLE mp_facts AS {source};
+             INSERT OR IGNORE INTO member_summary ({COLUMNS})
+             SELECT member_id, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL FROM mp_facts;
+             UPDATE member_summary s SET {set} FROM mp_facts f WHERE s.member_id = f.member_id;
+             DROP TABLE mp_facts;"
         ))?;
+        Ok(())
+    };
+    if members > 0 {
+        add(
+            "SELECT member_id, CAST(joined_at AS DATE) AS joined_day FROM pending_members",
+            "joined_day = f.joined_day",
+        )?;
     }
     if orders > 0 {
-        conn.execute_batch(&format!(
-            "INSERT INTO member_summary ({COLUMNS})
-             SELECT member_id, NULL, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents, 0, 0, 0, 0
-             FROM ({orders})
-             ON CONFLICT (member_id) DO UPDATE SET
-                 first_purchase_at = least(member_summary.first_purchase_at, excluded.first_purchase_at),
-                 last_purchase_at = greatest(member_summary.last_purchase_at, excluded.last_purchase_at),
-                 purchases = member_summary.purchases + excluded.purchases,
-                 revenue_cents = member_summary.revenue_cents + excluded.revenue_cents,
-                 returns_cents = member_summary.returns_cents + excluded.returns_cents;",
-            orders = facts(ORDER_FACTS, "pending_orders"),
-        ))?;
+        add(
+            &facts(ORDER_FACTS, "pending_orders"),
+            "first_purchase_at = least(s.first_purchase_at, f.first_purchase_at),
+             last_purchase_at = greatest(s.last_purchase_at, f.last_purchase_at),
+             purchases = s.purchases + f.purchases,
+             revenue_cents = s.revenue_cents + f.revenue_cents,
+             returns_cents = s.returns_cents + f.returns_cents,
+             last_order_at = greatest(s.last_order_at, f.last_order_at)",
+        )?;
+    }
+    if points > 0 {
+        add(
+            &facts(POINT_FACTS, "pending_points"),
+            "points_earned = s.points_earned + f.points_earned,
+             points_redeemed = s.points_redeemed + f.points_redeemed,
+             points_expired = s.points_expired + f.points_expired,
+             points_adjusted = s.points_adjusted + f.points_adjusted",
+        )?;
     }
     if points > 0 {
         conn.execute_batch(&format!(
-            "INSERT INTO member_summary ({COLUMNS})
-             SELECT member_id, NULL, NULL, NULL, 0, 0, 0, points_earned, points_redeemed, points_expired, points_adjusted
-             FROM ({points})
-             ON CONFLICT (member_id) DO UPDATE SET
-                 points_earned = member_summary.points_earned + excluded.points_earned,
-                 points_redeemed = member_summary.points_redeemed + excluded.points_redeemed,
-                 points_expired = member_summary.points_expired + excluded.points_expired,
-                 points_adjusted = member_summary.points_adjusted + excluded.points_adjusted;",
-            points = facts(POINT_FACTS, "pending_points"),
-        ))?;
-    }
-    // The members whose days change: new orders or points, or a join day now known.
-    let mut touched = Vec::new();
-    for (table, n, days) in [
-        ("pending_members", members, "member_days"),
-        ("pending_orders", orders, "member_days"),
-        ("pending_points", points, "points_days"),
-    ] {
-        if n > 0 {
-            touched.push(format!(
-                "SELECT member_id, '{days}' AS days FROM {table} WHERE member_id IS NOT NULL"
-            ));
-        }
-    }
-    if !touched.is_empty() {
-        conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE mp_touched AS SELECT DISTINCT * FROM ({});
-             CREATE OR REPLACE TEMP VIEW mp_touched_orders AS SELECT member_id FROM mp_touched WHERE days = 'member_days';
-             CREATE OR REPLACE TEMP VIEW mp_touched_points AS SELECT member_id FROM mp_touched WHERE days = 'points_days';
-             DELETE FROM member_days WHERE member_id IN (SELECT member_id FROM mp_touched_orders);
-             INSERT INTO member_days SELECT * FROM ({member_days}) ORDER BY day;
-             DELETE FROM points_days WHERE member_id IN (SELECT member_id FROM mp_touched_points);
+            "CREATE OR REPLACE TEMP TABLE mp_touched AS SELECT DISTINCT member_id FROM pending_points;
+             DELETE FROM points_days WHERE member_id IN (SELECT member_id FROM mp_touched);
              INSERT INTO points_days SELECT * FROM ({points_days}) ORDER BY day;
-             DROP VIEW mp_touched_orders; DROP VIEW mp_touched_points; DROP TABLE mp_touched;",
-            touched.join(" UNION ALL "),
-            member_days = days_of(MEMBER_DAYS, "mp_touched_orders"),
-            points_days = days_of(POINTS_DAYS, "mp_touched_points"),
+             DROP TABLE mp_touched;",
+            points_days = days_of(POINTS_DAYS, "mp_touched"),
         ))?;
     }
     conn.execute_batch("DELETE FROM pending_members; DELETE FROM pending_orders; DELETE FROM pending_points;")?;
