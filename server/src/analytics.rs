@@ -235,8 +235,8 @@ impl Analytics {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&this.lander))).await?
+        let lander = self.lander.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&lander))).await?
     }
 
     /// Runs `f` with the folder's connection on a blocking thread.
@@ -245,8 +245,8 @@ impl Analytics {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&this.folder))).await?
+        let folder = self.folder.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&folder))).await?
     }
 
     /// Runs `f` on a reader connection on a blocking thread.

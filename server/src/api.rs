@@ -299,43 +299,37 @@ async fn alert_act(
 /// Server-sent events: `alerts`, the open alerts (JSON array, as `GET /api/v1/alerts?state=open`),
 /// at once and again within a second of any change; `data`, a counter that moves when new
 /// data reached the summary (a load, or ingested rows folded in), at most once a second:
-/// the pages fetch their figures again.
+/// the pages fetch their figures again. Every stream follows values the server publishes
+/// once for all of them.
 async fn alert_stream(
     State(api): State<ApiState>,
 ) -> axum::response::Sse<impl futures_core::Stream<Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>>> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use std::time::{Duration, Instant};
-    let services = api.services.clone();
-    let mut data = services.data_version.subscribe();
+    let mut data = api.services.data_version.subscribe();
     data.mark_unchanged();
+    let mut alerts = api.services.open_alerts.subscribe();
+    alerts.mark_changed();
     let stream = async_stream::stream! {
-        let mut seen: Option<String> = None;
         let mut last_data = Instant::now() - Duration::from_secs(1);
-        let mut next_alert_check = Instant::now();
         loop {
-            if Instant::now() >= next_alert_check {
-                next_alert_check = Instant::now() + Duration::from_millis(500);
-                if let Ok(mark) = services.alerts_mark().await
-                    && seen.as_ref() != Some(&mark)
-                    && let Ok(open) = services
-                        .alerts(AlertQuery { state: Some("open".into()), ..Default::default() })
-                        .await
-                {
-                    seen = Some(mark);
-                    yield Ok(Event::default().event("alerts").data(serde_json::to_string(&open).unwrap_or_default()));
+            tokio::select! {
+                changed = alerts.changed() => {
+                    if changed.is_err() { break; }
+                    let open = alerts.borrow_and_update().clone();
+                    if let Some(json) = open {
+                        yield Ok(Event::default().event("alerts").data(&*json));
+                    }
                 }
-            }
-            let changed = tokio::select! {
-                _ = tokio::time::sleep_until(next_alert_check.into()) => false,
-                r = data.changed() => r.is_ok(),
-            };
-            if changed {
-                // At most one push a second: a steady stream of batches refreshes the
-                // pages once a second, not once a batch.
-                tokio::time::sleep_until((last_data + Duration::from_secs(1)).into()).await;
-                let version = *data.borrow_and_update();
-                last_data = Instant::now();
-                yield Ok(Event::default().event("data").data(version.to_string()));
+                changed = data.changed() => {
+                    if changed.is_err() { break; }
+                    // At most one push a second: a steady stream of batches refreshes the
+                    // pages once a second, not once a batch.
+                    tokio::time::sleep_until((last_data + Duration::from_secs(1)).into()).await;
+                    let version = *data.borrow_and_update();
+                    last_data = Instant::now();
+                    yield Ok(Event::default().event("data").data(version.to_string()));
+                }
             }
         }
     };

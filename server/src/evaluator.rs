@@ -93,16 +93,44 @@ pub async fn evaluate(services: &Services, now: DateTime<Utc>, all: bool) -> Res
     Ok(n)
 }
 
+/// The least time between two evaluations of every rule woken by new data: while data
+/// keeps landing (a fold a second), the rules follow at this pace.
+const WAKE_GAP: Duration = Duration::from_secs(2);
+
 /// Evaluates due rules every `tick`, and every rule when `wake` is notified (loads,
-/// refits), until the process ends.
+/// folds of ingested rows, refits), until the process ends.
 pub async fn run(services: Services, wake: Arc<Notify>, tick: Duration) {
     loop {
         let all = tokio::select! {
             _ = wake.notified() => true,
             _ = tokio::time::sleep(tick) => false,
         };
+        let started = std::time::Instant::now();
         if let Err(e) = evaluate(&services, Utc::now(), all).await {
             tracing::error!(error = %e, "alert evaluation");
         }
+        if all {
+            tokio::time::sleep(WAKE_GAP.saturating_sub(started.elapsed())).await;
+        }
+    }
+}
+
+/// Publishes the open alerts (as the JSON of `GET /api/v1/alerts?state=open`) whenever
+/// they change, looking every 500 ms: one look for every open page, which each follow
+/// the published value (`/api/v1/alerts/stream`).
+pub async fn publish_open(services: Services) {
+    let mut seen: Option<String> = None;
+    loop {
+        if let Ok(mark) = services.alerts_mark().await
+            && seen.as_ref() != Some(&mark)
+            && let Ok(open) = services
+                .alerts(app::model::AlertQuery { state: Some("open".into()), ..Default::default() })
+                .await
+        {
+            seen = Some(mark);
+            let json: Arc<str> = Arc::from(serde_json::to_string(&open).unwrap_or_default());
+            services.open_alerts.send_replace(Some(json));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -49,6 +49,8 @@ pub struct Services {
     pub landed: Arc<tokio::sync::Notify>,
     /// Counts the changes of the data the dashboards show; open pages are pushed each one.
     pub data_version: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The open alerts as JSON, once the server has looked ([`crate::evaluator::publish_open`]).
+    pub open_alerts: Arc<tokio::sync::watch::Sender<Option<Arc<str>>>>,
 }
 
 impl Services {
@@ -61,6 +63,7 @@ impl Services {
             data_changed: Arc::default(),
             landed: Arc::default(),
             data_version: Arc::new(tokio::sync::watch::channel(0).0),
+            open_alerts: Arc::new(tokio::sync::watch::channel(None).0),
         }
     }
 

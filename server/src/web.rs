@@ -109,6 +109,7 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     let addr = listener.local_addr()?;
     // Background work: alert evaluation (schedule, loads, refits) and the outbox sender.
     tokio::spawn(crate::evaluator::run(services.clone(), services.data_changed.clone(), opts.alert_tick));
+    tokio::spawn(crate::evaluator::publish_open(services.clone()));
     tokio::spawn(crate::delivery::run(
         services.ops.clone(),
         crate::delivery::DeliveryConfig {
