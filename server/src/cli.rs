@@ -107,6 +107,10 @@ pub struct Cli {
         global = true
     )]
     pub annual_discount: f64,
+    /// The retailer's time zone (IANA name, e.g. Asia/Shanghai): times sent to the ingest
+    /// API with an offset are stored as this zone's local time.
+    #[arg(long, env = "MEMBERPULSE_TIME_ZONE", default_value = "UTC", global = true)]
+    pub time_zone: chrono_tz::Tz,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -651,7 +655,8 @@ pub async fn open(cli: &Cli) -> Result<Services> {
             at_risk_p_alive: cli.at_risk_p_alive,
             annual_discount: cli.annual_discount,
         },
-    ))
+    )
+    .in_zone(cli.time_zone))
 }
 
 async fn generate_into(

@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono_tz::Tz;
 use duckdb::{Connection, appender_params_from_iter, types::Value};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
@@ -117,6 +118,7 @@ type Row = Vec<Option<String>>;
 pub fn validate(
     kind: Kind,
     records: Vec<std::result::Result<Map<String, Json>, String>>,
+    zone: Tz,
 ) -> (Vec<(usize, Row)>, Vec<IngestReject>) {
     let fields = kind.fields();
     let mut good = Vec::with_capacity(records.len());
@@ -124,7 +126,7 @@ pub fn validate(
     for (index, record) in records.into_iter().enumerate() {
         let checked = record
             .map_err(|reason| FieldError { field: "(row)".into(), value: None, reason })
-            .and_then(|r| check_row(fields, &r));
+            .and_then(|r| check_row(fields, &r, zone));
         match checked {
             Ok(row) => good.push((index, row)),
             Err(FieldError { field, value, reason }) => rejected.push(IngestReject { index, field, value, reason }),
@@ -140,7 +142,7 @@ struct FieldError {
     reason: String,
 }
 
-fn check_row(fields: &[Field], record: &Map<String, Json>) -> std::result::Result<Row, FieldError> {
+fn check_row(fields: &[Field], record: &Map<String, Json>, zone: Tz) -> std::result::Result<Row, FieldError> {
     if let Some(unknown) = record.keys().find(|k| !fields.iter().any(|f| f.name == k.as_str())) {
         let names: Vec<_> = fields.iter().map(|f| f.name).collect();
         return Err(FieldError {
@@ -154,7 +156,7 @@ fn check_row(fields: &[Field], record: &Map<String, Json>) -> std::result::Resul
         let value = record.get(field.name).filter(|v| !v.is_null());
         let text = match value {
             None => None,
-            Some(v) => check_value(field.ty, v).map_err(|reason| FieldError {
+            Some(v) => check_value(field.ty, v, zone).map_err(|reason| FieldError {
                 field: field.name.into(),
                 value: Some(match v {
                     Json::String(s) => s.clone(),
@@ -185,7 +187,7 @@ fn check_row(fields: &[Field], record: &Map<String, Json>) -> std::result::Resul
 }
 
 /// One value as the text DuckDB casts exactly; `Ok(None)` for an empty string.
-fn check_value(ty: Type, v: &Json) -> std::result::Result<Option<String>, String> {
+fn check_value(ty: Type, v: &Json, zone: Tz) -> std::result::Result<Option<String>, String> {
     let text = match v {
         Json::String(s) => s.trim().to_string(),
         Json::Number(n) if !matches!(ty, Type::Timestamp | Type::Enum(_)) => n.to_string(),
@@ -197,7 +199,7 @@ fn check_value(ty: Type, v: &Json) -> std::result::Result<Option<String>, String
     let bad = || format!("not {}", ty.describe());
     Ok(Some(match ty {
         Type::Text => text,
-        Type::Timestamp => timestamp(&text).ok_or_else(bad)?,
+        Type::Timestamp => timestamp(&text, zone).ok_or_else(bad)?,
         Type::Money | Type::Price => cents(&text).ok_or_else(bad)?,
         Type::Int => whole(&text).ok_or_else(bad)?,
         Type::Enum(values) => {
@@ -207,12 +209,13 @@ fn check_value(ty: Type, v: &Json) -> std::result::Result<Option<String>, String
     }))
 }
 
-/// ISO-8601: a date, a local date-time, or one with an offset (kept as UTC).
-fn timestamp(text: &str) -> Option<String> {
+/// ISO-8601: a date, a local date-time (the retailer's), or one with an offset or `Z`,
+/// turned into the retailer's local time in `zone`.
+fn timestamp(text: &str, zone: Tz) -> Option<String> {
     let local = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-        .or_else(|| DateTime::parse_from_rfc3339(text).ok().map(|t| t.naive_utc()))
+        .or_else(|| DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&zone).naive_local()))
         .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)))?;
     Some(local.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
 }
@@ -301,7 +304,7 @@ pub async fn ingest(services: &Services, kind: Kind, body: &[u8]) -> Result<Inge
     let started = Instant::now();
     let records = records(body)?;
     let received = records.len();
-    let (good, rejected) = validate(kind, records);
+    let (good, rejected) = validate(kind, records, services.zone);
     let (inserted, duplicates) = services.analytics.land(move |conn| land(conn, kind, &good)).await?;
     if inserted > 0 {
         services.landed.notify_one();
@@ -357,9 +360,15 @@ mod tests {
         assert_eq!(cents("1e3"), None);
         assert_eq!(whole("6.0").as_deref(), Some("6"));
         assert_eq!(whole("6.5"), None);
-        assert_eq!(timestamp("2026-06-30").as_deref(), Some("2026-06-30 00:00:00.000000"));
-        assert_eq!(timestamp("2026-06-30T10:00:00+08:00").as_deref(), Some("2026-06-30 02:00:00.000000"));
-        assert_eq!(timestamp("30/06/2026"), None);
+        let utc = chrono_tz::UTC;
+        assert_eq!(timestamp("2026-06-30", utc).as_deref(), Some("2026-06-30 00:00:00.000000"));
+        assert_eq!(timestamp("2026-06-30T10:00:00+08:00", utc).as_deref(), Some("2026-06-30 02:00:00.000000"));
+        assert_eq!(timestamp("30/06/2026", utc), None);
+        // In Shanghai's zone, a UTC evening is the next morning; a local time stays.
+        let shanghai = chrono_tz::Asia::Shanghai;
+        assert_eq!(timestamp("2026-06-30T20:00:00Z", shanghai).as_deref(), Some("2026-07-01 04:00:00.000000"));
+        assert_eq!(timestamp("2026-06-30T07:00:00+08:00", shanghai).as_deref(), Some("2026-06-30 07:00:00.000000"));
+        assert_eq!(timestamp("2026-06-30 07:00:00", shanghai).as_deref(), Some("2026-06-30 07:00:00.000000"));
     }
 
     #[test]
@@ -371,7 +380,7 @@ not json
 {"order_id":"D","ordered_at":"2026-06-30","net_amount":1,"colour":"red"}
 {"ordered_at":"2026-06-30","net_amount":1}
 "#;
-        let (good, rejected) = validate(Kind::Orders, records(body).unwrap());
+        let (good, rejected) = validate(Kind::Orders, records(body).unwrap(), chrono_tz::UTC);
         assert_eq!(good.len(), 1);
         assert_eq!(good[0].1[2].as_deref(), Some("12.5"));
         let got: Vec<_> = rejected.iter().map(|r| (r.index, r.field.as_str(), r.value.as_deref())).collect();

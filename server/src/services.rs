@@ -51,6 +51,8 @@ pub struct Services {
     pub data_version: Arc<tokio::sync::watch::Sender<u64>>,
     /// The open alerts as JSON, once the server has looked ([`crate::evaluator::publish_open`]).
     pub open_alerts: Arc<tokio::sync::watch::Sender<Option<Arc<str>>>>,
+    /// The retailer's time zone: stored times are its local times.
+    pub zone: chrono_tz::Tz,
 }
 
 impl Services {
@@ -64,7 +66,13 @@ impl Services {
             landed: Arc::default(),
             data_version: Arc::new(tokio::sync::watch::channel(0).0),
             open_alerts: Arc::new(tokio::sync::watch::channel(None).0),
+            zone: chrono_tz::UTC,
         }
+    }
+
+    /// The same services in the retailer's time zone `zone`.
+    pub fn in_zone(self, zone: chrono_tz::Tz) -> Services {
+        Services { zone, ..self }
     }
 
     /// New data is in the summary: the dashboards are pushed, the alerts evaluated and

@@ -159,7 +159,7 @@ fn folding_batch_by_batch_equals_a_rebuild() {
     ];
     for (i, (kind, rows)) in steps.into_iter().enumerate() {
         let body = rows.join("\n");
-        let (good, rejected) = ingest::validate(kind, ingest::records(body.as_bytes()).unwrap());
+        let (good, rejected) = ingest::validate(kind, ingest::records(body.as_bytes()).unwrap(), chrono_tz::UTC);
         assert!(rejected.is_empty(), "{rejected:?}");
         {
             let mut w = a.writer();
