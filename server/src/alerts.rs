@@ -148,6 +148,23 @@ fn bind_fields<'q>(
         .bind(rule.enabled)
 }
 
+/// Binds a reading's fields (and its members as JSON), in the column order the event's
+/// INSERT and UPDATE in [`apply`] name them.
+fn bind_reading<'q>(
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    reading: &'q Reading,
+    members: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    q.bind(&reading.as_of)
+        .bind(&reading.window_start)
+        .bind(&reading.window_end)
+        .bind(reading.value)
+        .bind(reading.comparison_value)
+        .bind(reading.members_total)
+        .bind(members)
+        .bind(&reading.link)
+}
+
 /// Stores a new rule (validated by the caller); returns its id.
 pub async fn create(pool: &Pool, rule: &AlertRule) -> Result<i64> {
     let now = stamp(Utc::now());
@@ -287,26 +304,17 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
     let id = match (breach, open) {
         (false, None) => None,
         (true, None) => {
-            let row = sqlx::query(
-                "INSERT INTO alert_events (rule_id, state, opened_at, updated_at, notified_at, as_of, window_start,
-                                           window_end, value, comparison_value, threshold, members_total, members, link)
+            let insert = sqlx::query(
+                "INSERT INTO alert_events (rule_id, state, opened_at, updated_at, notified_at, threshold, as_of,
+                                           window_start, window_end, value, comparison_value, members_total, members, link)
                  VALUES (?, 'firing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(rule.id)
             .bind(&now_s)
             .bind(&now_s)
             .bind(&now_s)
-            .bind(&reading.as_of)
-            .bind(&reading.window_start)
-            .bind(&reading.window_end)
-            .bind(reading.value)
-            .bind(reading.comparison_value)
-            .bind(rule.threshold)
-            .bind(reading.members_total)
-            .bind(&members)
-            .bind(&reading.link)
-            .fetch_one(&mut *tx)
-            .await?;
+            .bind(rule.threshold);
+            let row = bind_reading(insert, reading, &members).fetch_one(&mut *tx).await?;
             let id: i64 = row.get(0);
             notices.push(queue(id, "firing", "firing"));
             Some(id)
@@ -326,7 +334,7 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
                     .as_deref()
                     .and_then(|t| parse_stamp("notified_at", t).ok())
                     .is_none_or(|t| now - t >= interval);
-            sqlx::query(
+            let update = sqlx::query(
                 "UPDATE alert_events SET state = ?, updated_at = ?, as_of = ?, window_start = ?, window_end = ?,
                         value = ?, comparison_value = ?, members_total = ?, members = ?, link = ?,
                         notified_at = CASE WHEN ? THEN ? ELSE notified_at END,
@@ -334,20 +342,13 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
                  WHERE id = ?",
             )
             .bind(&state)
-            .bind(&now_s)
-            .bind(&reading.as_of)
-            .bind(&reading.window_start)
-            .bind(&reading.window_end)
-            .bind(reading.value)
-            .bind(reading.comparison_value)
-            .bind(reading.members_total)
-            .bind(&members)
-            .bind(&reading.link)
-            .bind(renotify)
-            .bind(&now_s)
-            .bind(&state)
-            .bind(id)
-            .execute(&mut *tx)
+            .bind(&now_s);
+            bind_reading(update, reading, &members)
+                .bind(renotify)
+                .bind(&now_s)
+                .bind(&state)
+                .bind(id)
+                .execute(&mut *tx)
             .await?;
             if renotify {
                 notices.push(queue(id, "renotify", "firing"));
