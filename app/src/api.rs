@@ -1,88 +1,149 @@
 //! Server functions: the pages' door to the engine. Each asks the one service layer the
-//! JSON API and the CLI use, so the numbers on a page are the API's.
+//! JSON API and the CLI use, as the signed-in viewer, so the numbers on a page — and what
+//! a role may not see — are the API's. Each is `POST /api/<its name>` with its arguments
+//! as a JSON object (the access tests call every one as every role).
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::codec::Json};
 
 use crate::model::{
-    AlertEvent, AlertQuery, AlertRule, Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
-    ModelStatus, Overview, OverviewQuery, Segment, SegmentName, Trend, TrendQuery,
+    AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
+    Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery, ModelStatus, Overview, OverviewQuery,
+    Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
 };
 
-/// The engine's answer, or its message (safe to show) as the error.
+/// Who signed in: the request's viewer, which the server's access layer put there.
+#[cfg(feature = "ssr")]
+fn viewer() -> Option<Viewer> {
+    use_context::<http::request::Parts>().and_then(|p| p.extensions.get::<Viewer>().cloned())
+}
+
+/// The engine's answer as the viewer, or its message (safe to show) as the error, with
+/// the engine's status (401 without a session, 403 for a role that may not).
 #[cfg(feature = "ssr")]
 async fn ask<T>(
-    call: impl FnOnce(&dyn crate::state::Engine) -> crate::state::EngineFuture<T>,
+    call: impl FnOnce(&dyn crate::state::Engine, Viewer) -> crate::state::EngineFuture<T>,
 ) -> Result<T, ServerFnError> {
+    use crate::state::EngineError;
     let state = expect_context::<crate::state::AppState>();
-    call(state.engine.as_ref()).await.map_err(|e| ServerFnError::new(e.message))
+    let response = use_context::<leptos_axum::ResponseOptions>();
+    let answer = match viewer() {
+        Some(who) => call(state.engine.as_ref(), who).await,
+        None => Err(EngineError {
+            message: "authentication required".into(),
+            bad_input: false,
+            status: 401,
+        }),
+    };
+    answer.map_err(|e| {
+        if let (Some(r), Ok(status)) = (response, http::StatusCode::from_u16(e.status)) {
+            r.set_status(status);
+        }
+        ServerFnError::new(e.message)
+    })
 }
 
-#[server]
+/// The signed-in viewer, or none.
+#[server(endpoint = "get_viewer", input = Json)]
+pub async fn get_viewer() -> Result<Option<Viewer>, ServerFnError> {
+    Ok(viewer())
+}
+
+#[server(endpoint = "get_overview", input = Json)]
 pub async fn get_overview(query: OverviewQuery) -> Result<Overview, ServerFnError> {
-    ask(|e| e.overview(query)).await
+    ask(|e, who| e.overview(who, query)).await
 }
 
-#[server]
+#[server(endpoint = "get_trend", input = Json)]
 pub async fn get_trend(query: TrendQuery) -> Result<Trend, ServerFnError> {
-    ask(|e| e.trend(query)).await
+    ask(|e, who| e.trend(who, query)).await
 }
 
-#[server]
+#[server(endpoint = "get_breakdown", input = Json)]
 pub async fn get_breakdown(query: BreakdownQuery) -> Result<Breakdown, ServerFnError> {
-    ask(|e| e.breakdown(query)).await
+    ask(|e, who| e.breakdown(who, query)).await
 }
 
-#[server]
+#[server(endpoint = "get_cohorts", input = Json)]
 pub async fn get_cohorts(query: CohortQuery) -> Result<Cohorts, ServerFnError> {
-    ask(|e| e.cohorts(query)).await
+    ask(|e, who| e.cohorts(who, query)).await
 }
 
-#[server]
+#[server(endpoint = "get_members", input = Json)]
 pub async fn get_members(query: MembersQuery) -> Result<MemberPage, ServerFnError> {
-    ask(|e| e.members(query)).await
+    ask(|e, who| e.members(who, query)).await
 }
 
-#[server]
+#[server(endpoint = "get_member", input = Json)]
 pub async fn get_member(member_id: String) -> Result<Member360, ServerFnError> {
-    ask(|e| e.member(member_id)).await
+    ask(|e, who| e.member(who, member_id)).await
 }
 
-#[server]
+#[server(endpoint = "get_saved_segments", input = Json)]
 pub async fn get_saved_segments() -> Result<Vec<Segment>, ServerFnError> {
-    ask(|e| e.saved_segments()).await
+    ask(|e, who| e.saved_segments(who)).await
 }
 
-#[server]
+#[server(endpoint = "get_segment_names", input = Json)]
 pub async fn get_segment_names() -> Result<Vec<SegmentName>, ServerFnError> {
-    ask(|e| e.segment_names()).await
+    ask(|e, who| e.segment_names(who)).await
 }
 
-#[server]
+#[server(endpoint = "get_model_status", input = Json)]
 pub async fn get_model_status() -> Result<ModelStatus, ServerFnError> {
-    ask(|e| e.model_status()).await
+    ask(|e, who| e.model_status(who)).await
 }
 
-#[server]
+#[server(endpoint = "get_holdout", input = Json)]
 pub async fn get_holdout(query: HoldoutQuery) -> Result<Holdout, ServerFnError> {
-    ask(|e| e.holdout(query)).await
+    ask(|e, who| e.holdout(who, query)).await
 }
 
-#[server]
+#[server(endpoint = "get_alerts", input = Json)]
 pub async fn get_alerts(query: AlertQuery) -> Result<Vec<AlertEvent>, ServerFnError> {
-    ask(|e| e.alerts(query)).await
+    ask(|e, who| e.alerts(who, query)).await
 }
 
-#[server]
+#[server(endpoint = "act_on_alert", input = Json)]
 pub async fn act_on_alert(id: i64, action: String, minutes: Option<u32>) -> Result<AlertEvent, ServerFnError> {
-    ask(|e| e.act_on_alert(id, action, minutes)).await
+    ask(|e, who| e.act_on_alert(who, id, action, minutes)).await
 }
 
-#[server]
+#[server(endpoint = "get_alert_rules", input = Json)]
 pub async fn get_alert_rules() -> Result<Vec<AlertRule>, ServerFnError> {
-    ask(|e| e.alert_rules()).await
+    ask(|e, who| e.alert_rules(who)).await
 }
 
-#[server]
+#[server(endpoint = "save_alert_rule", input = Json)]
 pub async fn save_alert_rule(rule: AlertRule) -> Result<AlertRule, ServerFnError> {
-    ask(|e| e.save_alert_rule(rule)).await
+    ask(|e, who| e.save_alert_rule(who, rule)).await
+}
+
+#[server(endpoint = "get_users", input = Json)]
+pub async fn get_users() -> Result<Vec<User>, ServerFnError> {
+    ask(|e, who| e.users(who)).await
+}
+
+#[server(endpoint = "save_user", input = Json)]
+pub async fn save_user(change: UserChange, create: bool) -> Result<User, ServerFnError> {
+    ask(|e, who| e.save_user(who, change, create)).await
+}
+
+#[server(endpoint = "get_tokens", input = Json)]
+pub async fn get_tokens() -> Result<Vec<ApiToken>, ServerFnError> {
+    ask(|e, who| e.tokens(who)).await
+}
+
+#[server(endpoint = "create_token", input = Json)]
+pub async fn create_token(request: TokenRequest) -> Result<ApiToken, ServerFnError> {
+    ask(|e, who| e.create_token(who, request)).await
+}
+
+#[server(endpoint = "revoke_token", input = Json)]
+pub async fn revoke_token(id: i64) -> Result<ApiToken, ServerFnError> {
+    ask(|e, who| e.revoke_token(who, id)).await
+}
+
+#[server(endpoint = "get_audit", input = Json)]
+pub async fn get_audit(query: AuditQuery) -> Result<Vec<AuditEntry>, ServerFnError> {
+    ask(|e, who| e.audit(who, query)).await
 }

@@ -21,8 +21,25 @@ use leptos_router::{
     components::{Route, Router, Routes},
 };
 
+/// The Content-Security-Policy of a page: only scripts carrying this response's nonce
+/// (and what they load: the wasm, the chart library) run; no framing by other sites.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// The HTML document the server renders around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let nonce = leptos::nonce::use_nonce();
+    #[cfg(feature = "ssr")]
+    if let (Some(n), Some(response)) = (&nonce, use_context::<leptos_axum::ResponseOptions>())
+        && let Ok(csp) = http::HeaderValue::from_str(&content_security_policy(n))
+    {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, csp);
+    }
     view! {
         <!DOCTYPE html>
         <html lang="zh-CN">
@@ -31,7 +48,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
                 // Apache ECharts from npm (scripts/setup.sh copies it into the site).
-                <script defer src="/vendor/echarts.min.js"></script>
+                <script defer src="/vendor/echarts.min.js" nonce=nonce></script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -47,6 +64,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     i18n::provide_language();
     live::provide_live_alerts();
+    provide_viewer();
     let lang = i18n::use_lang();
     // Effects run only in the browser: this marks the page as hydrated (tests wait for it).
     // It also records when (ms since navigation start), for the speed figure.
@@ -75,17 +93,39 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("members"), ParamSegment("id")) view=pages::member::MemberPage/>
                     <Route path=StaticSegment("model") view=pages::model::ModelPage/>
                     <Route path=StaticSegment("alerts") view=pages::alerts::AlertsPage/>
+                    <Route path=StaticSegment("admin") view=pages::admin::AdminPage/>
+                    <Route path=StaticSegment("signin") view=pages::signin::SignInPage/>
                 </Routes>
             </main>
         </Router>
     }
 }
 
-/// The brand, the pages (keeping the view's as-of, window and filters) and the language.
+/// Who is signed in (none on the sign-in page), fetched once with the page.
+#[derive(Clone, Copy)]
+pub struct SignedIn(pub Resource<Option<model::Viewer>>);
+
+fn provide_viewer() {
+    let viewer = Resource::new(|| (), |_| async { api::get_viewer().await.ok().flatten() });
+    provide_context(SignedIn(viewer));
+}
+
+/// The signed-in viewer's role (none while loading or when signed out).
+pub fn use_role() -> Signal<Option<model::Role>> {
+    let viewer = expect_context::<SignedIn>().0;
+    Signal::derive(move || viewer.get().flatten().map(|v| v.role))
+}
+
+/// The brand, the pages the viewer's role may open (keeping the view's as-of, window and
+/// filters), who is signed in with a sign-out button, and the language.
 #[component]
 fn TopBar() -> impl IntoView {
     use i18n::{Lang, tr};
+    use model::Role;
     let lang = i18n::use_lang();
+    let viewer = expect_context::<SignedIn>().0;
+    let role = use_role();
+    let may = move |least: Role| role.get().is_some_and(|r| r >= least);
     let view = pages::use_view();
     let location = leptos_router::hooks::use_location();
     let live_alerts = live::use_live_alerts();
@@ -100,19 +140,33 @@ fn TopBar() -> impl IntoView {
     view! {
         <header class="topbar">
             <a class="brand" href="/">"MemberPulse"<span class="brand-sub">" " {tr("brand.sub")}</span></a>
+            <Show when=move || role.get().is_some()>
             <nav class="nav" aria-label="MemberPulse">
                 {item("/", "nav.overview")}
                 {item("/breakdown", "nav.breakdown")}
                 {item("/segments", "nav.segments")}
-                {item("/members", "nav.members")}
+                <Show when=move || may(Role::Operator)>{item("/members", "nav.members")}</Show>
                 {item("/model", "nav.model")}
+                <Show when=move || may(Role::Admin)>{item("/admin", "nav.admin")}</Show>
             </nav>
+            </Show>
             <a class="alert-badge" id="alert-badge" href="/alerts"
                 data-count=move || live_alerts.get().map(|l| l.len()).unwrap_or(0)
                 class:hot=move || live_alerts.get().is_some_and(|l| l.iter().any(|a| a.state == "firing"))>
                 {tr("alerts")} " "
                 <span class="count">{move || live_alerts.get().map(|l| l.len().to_string()).unwrap_or_default()}</span>
             </a>
+            <Suspense>
+                {move || viewer.get().flatten().map(|v| {
+                    let role_name = move || match lang.get() { Lang::Zh => v.role.label_zh(), Lang::En => v.role.label_en() };
+                    view! {
+                        <span class="who" id="who" data-role=v.role.key()>{v.name.clone()} " · " {role_name}</span>
+                        <form method="post" action="/auth/signout" class="signout">
+                            <button type="submit" id="sign-out">{tr("sign_out")}</button>
+                        </form>
+                    }
+                })}
+            </Suspense>
             <button
                 type="button"
                 id="lang-switch"

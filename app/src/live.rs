@@ -22,6 +22,10 @@ pub fn provide_live_alerts() {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         use wasm_bindgen::{JsCast, closure::Closure};
+        // Signed out (the sign-in page) there is nothing to follow.
+        if web_sys::window().and_then(|w| w.location().pathname().ok()).as_deref() == Some("/signin") {
+            return;
+        }
         let Ok(source) = web_sys::EventSource::new("/api/v1/alerts/stream") else { return };
         let on_alerts = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
             if let Some(text) = e.data().as_string()

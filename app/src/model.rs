@@ -981,3 +981,135 @@ pub struct SnoozeRequest {
     pub until: Option<String>,
     pub minutes: Option<u32>,
 }
+
+/// What a signed-in person may do (SPEC §1), least first: each role may do all the
+/// roles before it may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Aggregates only, never a single member's data.
+    Executive,
+    /// Member rows with name and phone masked; segments and alert rules.
+    Operator,
+    /// Everything unmasked; users, tokens, channels, imports and the audit log.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Executive, Role::Operator, Role::Admin];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Executive => "executive",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.key() == text)
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Executive => "管理层",
+            Role::Operator => "运营",
+            Role::Admin => "管理员",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Role::Executive => "Executive",
+            Role::Operator => "Operator",
+            Role::Admin => "Admin",
+        }
+    }
+}
+
+/// Who is signed in, as the pages see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Viewer {
+    pub name: String,
+    pub role: Role,
+}
+
+/// A user account, as admins see it (never the password hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    /// Set while sign-in is refused after too many wrong passwords.
+    pub locked_until: Option<String>,
+    pub created_at: String,
+}
+
+/// Creating a user, or changing one (`role`, `password`, `disabled`; absent fields stay).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserChange {
+    pub name: String,
+    pub role: Option<Role>,
+    /// At least 12 characters.
+    pub password: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+/// An API token, as listed (the secret is shown once, when it is made).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    /// `ingest` or `read`.
+    pub scope: String,
+    /// What a `read` token may see.
+    pub role: Role,
+    pub created_by: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// The secret: only in the answer that creates the token.
+    pub secret: Option<String>,
+}
+
+/// Asking for a token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TokenRequest {
+    pub name: String,
+    /// `ingest` or `read`.
+    pub scope: String,
+    /// For `read` tokens; default executive.
+    pub role: Option<Role>,
+}
+
+/// One audited action: who, what, when, which filter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub role: Role,
+    /// e.g. `member.view`, `member.list`, `member.export`, `user.create`, `rule.update`.
+    pub action: String,
+    pub target: Option<String>,
+    pub filter: Option<String>,
+}
+
+/// Audit log filters.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    /// An action, or its prefix ending in `.` (`member.`).
+    pub action: Option<String>,
+    /// From this day on, `YYYY-MM-DD`.
+    pub since: Option<String>,
+    pub limit: Option<u32>,
+}

@@ -1,45 +1,55 @@
 //! What the server hands the pages: the engine behind the server functions.
 //!
 //! The engine lives in the `server` crate (DuckDB); the pages only know this trait, so
-//! the UI, the JSON API and the CLI all go through the same service layer.
+//! the UI, the JSON API and the CLI all go through the same service layer. Every call
+//! names the signed-in [`Viewer`]; the engine checks what their role may see.
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::model::{
-    AlertEvent, AlertQuery, AlertRule, Breakdown, BreakdownQuery, CohortQuery, Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
-    ModelStatus, Overview, OverviewQuery, Segment, SegmentName, Trend, TrendQuery,
+    AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
+    Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery, ModelStatus, Overview, OverviewQuery,
+    Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
 };
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
 
-/// An engine failure as the pages see it: a message safe to show, and whether the
-/// caller's input was at fault.
+/// An engine failure as the pages see it: a message safe to show, whether the caller's
+/// input was at fault, and the HTTP status the server function answers with.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct EngineError {
     pub message: String,
     pub bad_input: bool,
+    pub status: u16,
 }
 
 pub trait Engine: Send + Sync + 'static {
-    fn overview(&self, query: OverviewQuery) -> EngineFuture<Overview>;
-    fn trend(&self, query: TrendQuery) -> EngineFuture<Trend>;
-    fn breakdown(&self, query: BreakdownQuery) -> EngineFuture<Breakdown>;
-    fn cohorts(&self, query: CohortQuery) -> EngineFuture<Cohorts>;
-    fn members(&self, query: MembersQuery) -> EngineFuture<MemberPage>;
+    fn overview(&self, who: Viewer, query: OverviewQuery) -> EngineFuture<Overview>;
+    fn trend(&self, who: Viewer, query: TrendQuery) -> EngineFuture<Trend>;
+    fn breakdown(&self, who: Viewer, query: BreakdownQuery) -> EngineFuture<Breakdown>;
+    fn cohorts(&self, who: Viewer, query: CohortQuery) -> EngineFuture<Cohorts>;
+    fn members(&self, who: Viewer, query: MembersQuery) -> EngineFuture<MemberPage>;
     /// A member's 360 record; an unknown member is an error saying so.
-    fn member(&self, member_id: String) -> EngineFuture<Member360>;
-    fn saved_segments(&self) -> EngineFuture<Vec<Segment>>;
+    fn member(&self, who: Viewer, member_id: String) -> EngineFuture<Member360>;
+    fn saved_segments(&self, who: Viewer) -> EngineFuture<Vec<Segment>>;
     /// The named RFM segments' keys and names, in priority order.
-    fn segment_names(&self) -> EngineFuture<Vec<SegmentName>>;
-    fn model_status(&self) -> EngineFuture<ModelStatus>;
-    fn alerts(&self, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>>;
-    fn alert_rules(&self) -> EngineFuture<Vec<AlertRule>>;
+    fn segment_names(&self, who: Viewer) -> EngineFuture<Vec<SegmentName>>;
+    fn model_status(&self, who: Viewer) -> EngineFuture<ModelStatus>;
+    fn alerts(&self, who: Viewer, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>>;
+    fn alert_rules(&self, who: Viewer) -> EngineFuture<Vec<AlertRule>>;
     /// Creates the rule (id 0) or replaces it.
-    fn save_alert_rule(&self, rule: AlertRule) -> EngineFuture<AlertRule>;
+    fn save_alert_rule(&self, who: Viewer, rule: AlertRule) -> EngineFuture<AlertRule>;
     /// `acknowledge`, `snooze` (for `minutes`) or `resolve`.
-    fn act_on_alert(&self, id: i64, action: String, minutes: Option<u32>) -> EngineFuture<AlertEvent>;
-    fn holdout(&self, query: HoldoutQuery) -> EngineFuture<Holdout>;
+    fn act_on_alert(&self, who: Viewer, id: i64, action: String, minutes: Option<u32>) -> EngineFuture<AlertEvent>;
+    fn holdout(&self, who: Viewer, query: HoldoutQuery) -> EngineFuture<Holdout>;
+    fn users(&self, who: Viewer) -> EngineFuture<Vec<User>>;
+    /// Creates the user (`create`) or changes it.
+    fn save_user(&self, who: Viewer, change: UserChange, create: bool) -> EngineFuture<User>;
+    fn tokens(&self, who: Viewer) -> EngineFuture<Vec<ApiToken>>;
+    fn create_token(&self, who: Viewer, request: TokenRequest) -> EngineFuture<ApiToken>;
+    fn revoke_token(&self, who: Viewer, id: i64) -> EngineFuture<ApiToken>;
+    fn audit(&self, who: Viewer, query: AuditQuery) -> EngineFuture<Vec<AuditEntry>>;
 }
 
 #[derive(Clone)]

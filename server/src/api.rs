@@ -1,7 +1,5 @@
 //! The JSON API under `/api/v1`. The pages use the same [`Services`].
 
-use std::sync::Arc;
-
 use app::model::{
     Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
     OverviewQuery, Segment, TierMigration, TierMigrationQuery, Holdout, HoldoutQuery, FitRequest, ModelStatus, Trend,
@@ -10,7 +8,6 @@ use app::model::{
 use axum::{
     Json, Router,
     extract::{Path, Query, State},
-    http::HeaderMap,
     http::StatusCode,
     routing::get,
 };
@@ -18,46 +15,22 @@ use serde_json::{Value, json};
 
 use crate::{
     Error, Result,
+    access::Caller,
     error::ApiError,
     import::{LoadReport, LoadRequest},
-    operational::{self, LoadRecord},
+    operational::LoadRecord,
     rfm::RfmRule,
     services::Services,
 };
 
-/// The bearer tokens the API takes for writes of data.
-#[derive(Clone)]
-pub struct Tokens {
-    /// Proves a caller can read the data directory: the CLI hands loads over with it.
-    pub local: Arc<str>,
-    /// Configured for ingest clients (`--ingest-token`).
-    pub ingest: Option<Arc<str>>,
-}
-
-impl Tokens {
-    /// Whether the request presents one of the tokens (compared in constant time).
-    fn admit(&self, headers: &HeaderMap, ingest: bool) -> Result<()> {
-        let presented = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        let same = |a: &str, b: &str| {
-            a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-        };
-        let ok = same(presented, &self.local)
-            || (ingest && self.ingest.as_deref().is_some_and(|t| same(presented, t)));
-        if ok { Ok(()) } else { Err(Error::Unauthorized) }
-    }
-}
-
 #[derive(Clone)]
 struct ApiState {
     services: Services,
-    tokens: Tokens,
 }
 
-pub fn router(services: Services, tokens: Tokens) -> Router {
+/// The routes; every one but health and the OpenAPI document takes a [`Caller`] (401
+/// without one) and the services check its role (403).
+pub fn router(services: Services) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/overview", get(overview))
@@ -94,7 +67,7 @@ pub fn router(services: Services, tokens: Tokens) -> Router {
         .route("/api/v1/alerts/{id}", get(alert_get))
         .route("/api/v1/alerts/{id}/{action}", axum::routing::post(alert_act))
         .route("/api/v1/openapi.json", get(openapi))
-        .with_state(ApiState { services, tokens })
+        .with_state(ApiState { services })
 }
 
 #[utoipa::path(get, path = "/api/v1/health", responses((status = 200, description = "the server is up")))]
@@ -107,9 +80,10 @@ async fn health() -> Json<Value> {
     responses((status = 200, body = Overview), (status = 400, description = "a bad parameter, named", body = ApiError)))]
 async fn overview(
     State(api): State<ApiState>,
+    caller: Caller,
     Query(query): Query<OverviewQuery>,
 ) -> Result<Json<Overview>> {
-    Ok(Json(api.services.overview(query).await?))
+    Ok(Json(api.services.overview(&caller, query).await?))
 }
 
 /// A metric for every value of a dimension among the filtered members
@@ -118,14 +92,15 @@ async fn overview(
     responses((status = 200, body = Breakdown), (status = 400, description = "a bad parameter, named", body = ApiError)))]
 async fn breakdown(
     State(api): State<ApiState>,
+    caller: Caller,
     Query(query): Query<BreakdownQuery>,
 ) -> Result<Json<Breakdown>> {
-    Ok(Json(api.services.breakdown(query).await?))
+    Ok(Json(api.services.breakdown(&caller, query).await?))
 }
 
 /// The metric catalogue and the dimensions.
 #[utoipa::path(get, path = "/api/v1/metrics", responses((status = 200, description = "metrics and dimensions with their names")))]
-async fn metric_list() -> Json<Value> {
+async fn metric_list(_signed_in: Caller) -> Json<Value> {
     let metrics: Vec<Value> = Metric::ALL
         .iter()
         .map(|m| json!({ "key": m.key(), "zh": m.label_zh(), "en": m.label_en(), "unit": m.unit(), "higher_is_better": m.higher_is_better() }))
@@ -142,9 +117,10 @@ async fn metric_list() -> Json<Value> {
     responses((status = 200, body = MemberPage), (status = 400, description = "a bad parameter, named", body = ApiError)))]
 async fn member_list(
     State(api): State<ApiState>,
+    caller: Caller,
     Query(query): Query<MembersQuery>,
 ) -> Result<Json<MemberPage>> {
-    Ok(Json(api.services.members(query).await?))
+    Ok(Json(api.services.members(&caller, query).await?))
 }
 
 /// The member 360 record: profile, summary, stage, orders and points.
@@ -152,9 +128,10 @@ async fn member_list(
     responses((status = 200, body = Member360), (status = 404, body = ApiError)))]
 async fn member(
     State(api): State<ApiState>,
+    caller: Caller,
     Path(member_id): Path<String>,
 ) -> Result<Json<Member360>> {
-    match api.services.member(member_id.clone()).await? {
+    match api.services.member(&caller, member_id.clone()).await? {
         Some(m) => Ok(Json(m)),
         None => Err(Error::NotFound(format!("no member {member_id:?}"))),
     }
@@ -166,9 +143,10 @@ async fn member(
     responses((status = 200, body = Cohorts), (status = 400, description = "a bad parameter, named", body = ApiError)))]
 async fn cohorts(
     State(api): State<ApiState>,
+    caller: Caller,
     Query(query): Query<CohortQuery>,
 ) -> Result<Json<Cohorts>> {
-    Ok(Json(api.services.cohorts(query).await?))
+    Ok(Json(api.services.cohorts(&caller, query).await?))
 }
 
 /// Members by their tier at the end of `from` and at the end of `to` (joined by `from`).
@@ -176,25 +154,27 @@ async fn cohorts(
     responses((status = 200, body = TierMigration), (status = 400, description = "a bad parameter, named", body = ApiError)))]
 async fn tier_migration(
     State(api): State<ApiState>,
+    caller: Caller,
     Query(query): Query<TierMigrationQuery>,
 ) -> Result<Json<TierMigration>> {
-    Ok(Json(api.services.tier_migration(query).await?))
+    Ok(Json(api.services.tier_migration(&caller, query).await?))
 }
 
 /// Metrics (default: the four headline KPIs) over `points` consecutive windows of
 /// `window` days, the last ending at `as_of`, under the filters or segment.
 #[utoipa::path(get, path = "/api/v1/trend", params(TrendQuery),
     responses((status = 200, body = Trend), (status = 400, description = "a bad parameter, named", body = ApiError)))]
-async fn trend(State(api): State<ApiState>, Query(query): Query<TrendQuery>) -> Result<Json<Trend>> {
-    Ok(Json(api.services.trend(query).await?))
+async fn trend(State(api): State<ApiState>,
+    caller: Caller, Query(query): Query<TrendQuery>) -> Result<Json<Trend>> {
+    Ok(Json(api.services.trend(&caller, query).await?))
 }
 
 /// The predictive model: T of the stored member scores, the last BG/NBD and Gamma-Gamma
 /// fits (parameters, standard errors, log-likelihood), whether a refit is running and
 /// why the last one failed. A refit follows every data load.
 #[utoipa::path(get, path = "/api/v1/model", responses((status = 200, body = ModelStatus)))]
-async fn model_status(State(api): State<ApiState>) -> Result<Json<ModelStatus>> {
-    Ok(Json(api.services.model_status().await?))
+async fn model_status(State(api): State<ApiState>, caller: Caller) -> Result<Json<ModelStatus>> {
+    Ok(Json(api.services.model_status(&caller).await?))
 }
 
 /// Fits both models as of `as_of` (default: the latest order day), replaces the member
@@ -202,9 +182,10 @@ async fn model_status(State(api): State<ApiState>) -> Result<Json<ModelStatus>> 
 /// 422 with the reason; the previous scores stay.
 #[utoipa::path(post, path = "/api/v1/model/fit", request_body = FitRequest,
     responses((status = 200, body = ModelStatus), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
-async fn model_fit(State(api): State<ApiState>, Json(request): Json<FitRequest>) -> Result<Json<ModelStatus>> {
-    api.services.fit(request.as_of).await?;
-    Ok(Json(api.services.model_status().await?))
+async fn model_fit(State(api): State<ApiState>,
+    caller: Caller, Json(request): Json<FitRequest>) -> Result<Json<ModelStatus>> {
+    api.services.fit(&caller, request.as_of).await?;
+    Ok(Json(api.services.model_status(&caller).await?))
 }
 
 /// The purchase model's holdout check: BG/NBD fitted up to `as_of − days`, its expected
@@ -214,9 +195,10 @@ async fn model_fit(State(api): State<ApiState>, Json(request): Json<FitRequest>)
     responses((status = 200, body = Holdout), (status = 400, body = ApiError)))]
 async fn holdout(
     State(api): State<ApiState>,
+    caller: Caller,
     Query(query): Query<HoldoutQuery>,
 ) -> Result<Json<Holdout>> {
-    Ok(Json(api.services.holdout(query).await?))
+    Ok(Json(api.services.holdout(&caller, query).await?))
 }
 
 /// The members of a query (as `/api/v1/members`, every page) as CSV: UTF-8 with a
@@ -225,9 +207,10 @@ async fn holdout(
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ApiError)))]
 async fn member_csv(
     State(api): State<ApiState>,
+    caller: Caller,
     Query(query): Query<MembersQuery>,
 ) -> Result<impl axum::response::IntoResponse> {
-    let csv = api.services.members_csv(query).await?;
+    let csv = api.services.members_csv(&caller, query).await?;
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -239,49 +222,55 @@ async fn member_csv(
 
 /// The alert rules (SPEC §7), the four defaults first.
 #[utoipa::path(get, path = "/api/v1/alerts/rules", responses((status = 200, body = Vec<AlertRule>)))]
-async fn alert_rules(State(api): State<ApiState>) -> Result<Json<Vec<AlertRule>>> {
-    Ok(Json(api.services.alert_rules().await?))
+async fn alert_rules(State(api): State<ApiState>, caller: Caller) -> Result<Json<Vec<AlertRule>>> {
+    Ok(Json(api.services.alert_rules(&caller).await?))
 }
 
 /// Creates a rule; a bad field is a 400 naming it (e.g. `metric`, `threshold`,
 /// `channels[0].url`). It is evaluated at once.
 #[utoipa::path(post, path = "/api/v1/alerts/rules", request_body = AlertRule,
     responses((status = 201, body = AlertRule), (status = 400, body = ApiError)))]
-async fn alert_rule_create(State(api): State<ApiState>, Json(rule): Json<AlertRule>) -> Result<(StatusCode, Json<AlertRule>)> {
-    Ok((StatusCode::CREATED, Json(api.services.create_alert_rule(rule).await?)))
+async fn alert_rule_create(State(api): State<ApiState>,
+    caller: Caller, Json(rule): Json<AlertRule>) -> Result<(StatusCode, Json<AlertRule>)> {
+    Ok((StatusCode::CREATED, Json(api.services.create_alert_rule(&caller, rule).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/alerts/rules/{id}", responses((status = 200, body = AlertRule), (status = 404, body = ApiError)))]
-async fn alert_rule_get(State(api): State<ApiState>, Path(id): Path<i64>) -> Result<Json<AlertRule>> {
-    Ok(Json(api.services.alert_rule(id).await?))
+async fn alert_rule_get(State(api): State<ApiState>,
+    caller: Caller, Path(id): Path<i64>) -> Result<Json<AlertRule>> {
+    Ok(Json(api.services.alert_rule(&caller, id).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/alerts/rules/{id}", request_body = AlertRule,
     responses((status = 200, body = AlertRule), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 async fn alert_rule_update(
     State(api): State<ApiState>,
+    caller: Caller,
     Path(id): Path<i64>,
     Json(rule): Json<AlertRule>,
 ) -> Result<Json<AlertRule>> {
-    Ok(Json(api.services.update_alert_rule(AlertRule { id, ..rule }).await?))
+    Ok(Json(api.services.update_alert_rule(&caller, AlertRule { id, ..rule }).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/alerts/rules/{id}", responses((status = 204), (status = 404, body = ApiError)))]
-async fn alert_rule_delete(State(api): State<ApiState>, Path(id): Path<i64>) -> Result<StatusCode> {
-    api.services.delete_alert_rule(id).await?;
+async fn alert_rule_delete(State(api): State<ApiState>,
+    caller: Caller, Path(id): Path<i64>) -> Result<StatusCode> {
+    api.services.delete_alert_rule(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Alert history, newest first: `state=open|firing|acknowledged|snoozed|resolved`,
 /// `rule_id`, `severity`, `limit`.
 #[utoipa::path(get, path = "/api/v1/alerts", params(AlertQuery), responses((status = 200, body = Vec<AlertEvent>), (status = 400, body = ApiError)))]
-async fn alert_list(State(api): State<ApiState>, Query(query): Query<AlertQuery>) -> Result<Json<Vec<AlertEvent>>> {
-    Ok(Json(api.services.alerts(query).await?))
+async fn alert_list(State(api): State<ApiState>,
+    caller: Caller, Query(query): Query<AlertQuery>) -> Result<Json<Vec<AlertEvent>>> {
+    Ok(Json(api.services.alerts(&caller, query).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", responses((status = 200, body = AlertEvent), (status = 404, body = ApiError)))]
-async fn alert_get(State(api): State<ApiState>, Path(id): Path<i64>) -> Result<Json<AlertEvent>> {
-    Ok(Json(api.services.alert(id).await?))
+async fn alert_get(State(api): State<ApiState>,
+    caller: Caller, Path(id): Path<i64>) -> Result<Json<AlertEvent>> {
+    Ok(Json(api.services.alert(&caller, id).await?))
 }
 
 /// `acknowledge`, `snooze` (body `{"minutes": 60}` or `{"until": "…Z"}`) or `resolve`; a
@@ -290,10 +279,11 @@ async fn alert_get(State(api): State<ApiState>, Path(id): Path<i64>) -> Result<J
     responses((status = 200, body = AlertEvent), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 async fn alert_act(
     State(api): State<ApiState>,
+    caller: Caller,
     Path((id, action)): Path<(i64, String)>,
     body: Option<Json<SnoozeRequest>>,
 ) -> Result<Json<AlertEvent>> {
-    Ok(Json(api.services.act_on_alert(id, &action, body.map(|b| b.0)).await?))
+    Ok(Json(api.services.act_on_alert(&caller, id, &action, body.map(|b| b.0)).await?))
 }
 
 /// Server-sent events: `alerts`, the open alerts (JSON array, as `GET /api/v1/alerts?state=open`),
@@ -303,6 +293,7 @@ async fn alert_act(
 /// once for all of them.
 async fn alert_stream(
     State(api): State<ApiState>,
+    _signed_in: Caller,
 ) -> axum::response::Sse<impl futures_core::Stream<Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>>> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use std::time::{Duration, Instant};
@@ -339,25 +330,26 @@ async fn alert_stream(
 /// Evaluates every enabled rule now (they are also evaluated on their schedule and after
 /// every load); answers how many were read.
 #[utoipa::path(post, path = "/api/v1/alerts/evaluate", responses((status = 200)))]
-async fn alert_evaluate(State(api): State<ApiState>) -> Result<Json<Value>> {
-    let n = api.services.evaluate_alerts().await?;
+async fn alert_evaluate(State(api): State<ApiState>, caller: Caller) -> Result<Json<Value>> {
+    let n = api.services.evaluate_alerts(&caller).await?;
     Ok(Json(json!({ "evaluated": n })))
 }
 
 /// The saved segments. Use one with `segment=<key>` on the overview, breakdown and
 /// member list.
 #[utoipa::path(get, path = "/api/v1/segments", responses((status = 200, body = Vec<Segment>)))]
-async fn segment_list(State(api): State<ApiState>) -> Result<Json<Vec<Segment>>> {
-    Ok(Json(api.services.segments().await?))
+async fn segment_list(State(api): State<ApiState>, caller: Caller) -> Result<Json<Vec<Segment>>> {
+    Ok(Json(api.services.segments(&caller).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/segments/{key}", params(("key" = String, Path)),
     responses((status = 200, body = Segment), (status = 404, body = ApiError)))]
 async fn segment_get(
     State(api): State<ApiState>,
+    caller: Caller,
     Path(key): Path<String>,
 ) -> Result<Json<Segment>> {
-    Ok(Json(api.services.segment(&key).await?))
+    Ok(Json(api.services.segment(&caller, &key).await?))
 }
 
 /// Saves a new segment; its filters are validated (an unknown dimension is a 400
@@ -366,11 +358,12 @@ async fn segment_get(
     responses((status = 201, body = Segment), (status = 400, body = ApiError), (status = 409, body = ApiError)))]
 async fn segment_create(
     State(api): State<ApiState>,
+    caller: Caller,
     Json(segment): Json<Segment>,
 ) -> Result<(StatusCode, Json<Segment>)> {
     Ok((
         StatusCode::CREATED,
-        Json(api.services.create_segment(segment).await?),
+        Json(api.services.create_segment(&caller, segment).await?),
     ))
 }
 
@@ -379,27 +372,29 @@ async fn segment_create(
     responses((status = 200, body = Segment), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 async fn segment_update(
     State(api): State<ApiState>,
+    caller: Caller,
     Path(key): Path<String>,
     Json(mut segment): Json<Segment>,
 ) -> Result<Json<Segment>> {
     segment.key = key;
-    Ok(Json(api.services.update_segment(segment).await?))
+    Ok(Json(api.services.update_segment(&caller, segment).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/segments/{key}", params(("key" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ApiError)))]
 async fn segment_delete(
     State(api): State<ApiState>,
+    caller: Caller,
     Path(key): Path<String>,
 ) -> Result<StatusCode> {
-    api.services.delete_segment(&key).await?;
+    api.services.delete_segment(&caller, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The RFM rule table: named segments by score ranges, first match by priority.
 #[utoipa::path(get, path = "/api/v1/rfm-rules", responses((status = 200, body = Vec<RfmRule>)))]
-async fn rfm_rules(State(api): State<ApiState>) -> Result<Json<Vec<RfmRule>>> {
-    Ok(Json(api.services.rfm_rules().await?))
+async fn rfm_rules(State(api): State<ApiState>, caller: Caller) -> Result<Json<Vec<RfmRule>>> {
+    Ok(Json(api.services.rfm_rules(&caller).await?))
 }
 
 /// Replaces the whole RFM rule table (validated: ranges within 1–5, unique keys and
@@ -408,27 +403,25 @@ async fn rfm_rules(State(api): State<ApiState>) -> Result<Json<Vec<RfmRule>>> {
     responses((status = 200, body = Vec<RfmRule>), (status = 400, body = ApiError)))]
 async fn rfm_rules_replace(
     State(api): State<ApiState>,
+    caller: Caller,
     Json(rules): Json<Vec<RfmRule>>,
 ) -> Result<Json<Vec<RfmRule>>> {
-    Ok(Json(api.services.replace_rfm_rules(rules).await?))
+    Ok(Json(api.services.replace_rfm_rules(&caller, rules).await?))
 }
 
 /// The latest data loads, newest first.
 #[utoipa::path(get, path = "/api/v1/loads", responses((status = 200, body = Vec<LoadRecord>)))]
-async fn loads(State(api): State<ApiState>) -> Result<Json<Vec<LoadRecord>>> {
-    Ok(Json(
-        operational::recent_loads(&api.services.ops, 50).await?,
-    ))
+async fn loads(State(api): State<ApiState>, caller: Caller) -> Result<Json<Vec<LoadRecord>>> {
+    Ok(Json(api.services.loads(&caller, 50).await?))
 }
 
 /// `POST /api/v1/loads`: a file on this machine handed over by `memberpulse import`.
 async fn load(
     State(api): State<ApiState>,
-    headers: HeaderMap,
+    caller: Caller,
     Json(request): Json<LoadRequest>,
 ) -> Result<Json<LoadReport>> {
-    api.tokens.admit(&headers, false)?;
-    Ok(Json(api.services.load(request, None).await?))
+    Ok(Json(api.services.load(&caller, request, None).await?))
 }
 
 /// The largest ingest request body.
@@ -446,11 +439,11 @@ const INGEST_MAX_BYTES: usize = 64 << 20;
               (status = 401, body = ApiError), (status = 413, description = "body over 64 MiB")))]
 async fn ingest(
     State(api): State<ApiState>,
+    caller: Caller,
     Path(table): Path<String>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<crate::ingest::IngestReport>> {
-    api.tokens.admit(&headers, true)?;
+    caller.require_ingest()?;
     let kind = crate::ingest::table(&table)?;
     Ok(Json(crate::ingest::ingest(&api.services, kind, &body).await?))
 }

@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     Error, Result,
+    access::Caller,
     analytics::Analytics,
     generate,
     import::{Kind, LoadReport, LoadRequest, Mapping},
@@ -151,6 +152,20 @@ pub enum Command {
         /// The least time between two background refits of the model, in seconds.
         #[arg(long, env = "MEMBERPULSE_REFIT_GAP_SECS", default_value_t = 60)]
         refit_gap_secs: u64,
+        /// Groups (filtered views, breakdown rows, cohorts) of fewer members show
+        /// executives no figures.
+        #[arg(long, env = "MEMBERPULSE_MIN_GROUP_SIZE", default_value_t = crate::services::MIN_GROUP_SIZE)]
+        min_group_size: u32,
+    },
+    /// Add, list or change the people who sign in (works while the server runs).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Make, list or revoke API tokens (works while the server runs).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
     },
     /// Generate a deterministic synthetic retailer into the analytics store.
     Generate {
@@ -268,6 +283,65 @@ pub enum Command {
 }
 
 #[derive(Subcommand, Debug, Clone)]
+pub enum UserAction {
+    /// Add a user. The password is read from standard input with --password-stdin;
+    /// otherwise a random one is made and printed once. There is no default password.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// executive, operator or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: app::model::Role,
+        #[arg(long)]
+        password_stdin: bool,
+        /// Do nothing (and succeed) if the user exists.
+        #[arg(long)]
+        if_missing: bool,
+    },
+    List,
+    /// Change a user's role or password, or disable or enable them.
+    Set {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Option<app::model::Role>,
+        /// A new password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// A new random password, printed once.
+        #[arg(long)]
+        new_password: bool,
+        #[arg(long)]
+        disable: bool,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum TokenAction {
+    /// Make a token and print its secret (shown once; stored only as a digest).
+    Add {
+        #[arg(long)]
+        name: String,
+        /// ingest (POST /api/v1/ingest/*) or read (GET /api/v1/*).
+        #[arg(long)]
+        scope: String,
+        /// What a read token may see: executive (default), operator or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Option<app::model::Role>,
+    },
+    List,
+    Revoke {
+        id: i64,
+    },
+}
+
+fn parse_role(text: &str) -> std::result::Result<app::model::Role, String> {
+    app::model::Role::parse(text).ok_or_else(|| format!("{text:?}: expected executive, operator or admin"))
+}
+
+#[derive(Subcommand, Debug, Clone)]
 pub enum SegmentAction {
     /// Print the saved segments (the default).
     List,
@@ -318,12 +392,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             ref smtp_from,
             ref ingest_token,
             refit_gap_secs,
+            min_group_size,
         } => {
             let smtp = smtp_url
                 .as_deref()
                 .map(|u| crate::delivery::Smtp::parse(u, smtp_from))
                 .transpose()?;
-            let services = open(&cli).await?;
+            let services = open(&cli).await?.with_min_group(min_group_size);
+            if crate::users::count(&services.ops).await? == 0 {
+                println!(
+                    "No users yet. Make the first admin (another terminal is fine):\n  memberpulse user add --name admin --role admin --data-dir {}",
+                    cli.data_dir.display()
+                );
+            }
             if demo_members > 0 {
                 let empty = Analytics::is_empty(&services.analytics.reader()?)?;
                 if empty {
@@ -452,7 +533,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Fit { ref as_of } => {
             let services = open(&cli).await?;
             let started = Instant::now();
-            let r = services.fit(as_of.clone()).await?;
+            let r = services.fit(&Caller::cli(), as_of.clone()).await?;
             println!(
                 "as of {}: {} members with a purchase, fitted, scored and stored in {:.2}s",
                 r.as_of,
@@ -483,6 +564,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             let services = open(&cli).await?;
             segments(&services, action.clone()).await
         }
+        Command::User { ref action } => user(&open_ops(&cli).await?, action.clone()).await,
+        Command::Token { ref action } => token(&open_ops(&cli).await?, action.clone()).await,
         Command::BenchModel {
             ref as_of,
             ref python,
@@ -557,7 +640,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             if by.is_some() {
                 let started = Instant::now();
                 let breakdown = services
-                    .breakdown(BreakdownQuery {
+                    .breakdown(&Caller::cli(), BreakdownQuery {
                         metric: metric.clone(),
                         dimension: by.clone(),
                         as_of: as_of.clone(),
@@ -572,7 +655,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             let overview = services
-                .overview(OverviewQuery {
+                .overview(&Caller::cli(), OverviewQuery {
                     as_of: as_of.clone(),
                     window: Some(window.clone()),
                     compare: Some(compare.clone()),
@@ -587,10 +670,74 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// A password from standard input (one line), or a new random one that is printed.
+fn password(from_stdin: bool) -> Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let made = crate::users::secret("")[..20].to_string();
+    println!("password: {made}   (shown once; change it with `memberpulse user set --password-stdin`)");
+    Ok(made)
+}
+
+async fn user(ops: &operational::Pool, action: UserAction) -> Result<()> {
+    use app::model::UserChange;
+    let who = Caller::cli();
+    match action {
+        UserAction::Add { name, role, password_stdin, if_missing } => {
+            if if_missing && crate::users::get(ops, &name).await.is_ok() {
+                println!("user {name} exists");
+                return Ok(());
+            }
+            let password = password(password_stdin)?;
+            let change = UserChange { name, role: Some(role), password: Some(password), disabled: None };
+            let u = crate::access::create_user(ops, &who, change).await?;
+            println!("added {} ({}); sign in at the server's /signin", u.name, u.role.key());
+        }
+        UserAction::List => {
+            for u in crate::access::list_users(ops, &who).await? {
+                let state = if u.disabled { "disabled" } else if u.locked_until.is_some() { "locked" } else { "" };
+                println!("{:<24} {:<10} {:<22} {state}", u.name, u.role.key(), u.created_at);
+            }
+        }
+        UserAction::Set { name, role, password_stdin, new_password, disable, enable } => {
+            let password = if password_stdin || new_password { Some(password(password_stdin)?) } else { None };
+            let disabled = if disable { Some(true) } else if enable { Some(false) } else { None };
+            let u = crate::access::update_user(ops, &who, UserChange { name, role, password, disabled }).await?;
+            println!("{} is {}{}", u.name, u.role.key(), if u.disabled { ", disabled" } else { "" });
+        }
+    }
+    Ok(())
+}
+
+async fn token(ops: &operational::Pool, action: TokenAction) -> Result<()> {
+    let who = Caller::cli();
+    match action {
+        TokenAction::Add { name, scope, role } => {
+            let t = crate::access::create_token(ops, &who, app::model::TokenRequest { name, scope, role }).await?;
+            println!("token {} ({}, {}): {}", t.id, t.scope, t.role.key(), t.secret.unwrap_or_default());
+            println!("(shown once: present it as `Authorization: Bearer <token>`)");
+        }
+        TokenAction::List => {
+            for t in crate::access::list_tokens(ops, &who).await? {
+                let state = t.revoked_at.as_deref().map(|r| format!("revoked {r}")).unwrap_or_default();
+                println!("{:<5} {:<24} {:<7} {:<10} {:<22} {state}", t.id, t.name, t.scope, t.role.key(), t.created_at);
+            }
+        }
+        TokenAction::Revoke { id } => {
+            let t = crate::access::revoke_token(ops, &who, id).await?;
+            println!("revoked token {} ({})", t.id, t.name);
+        }
+    }
+    Ok(())
+}
+
 async fn segments(services: &Services, action: Option<SegmentAction>) -> Result<()> {
     match action.unwrap_or(SegmentAction::List) {
         SegmentAction::List => {
-            for s in services.segments().await? {
+            for s in services.segments(&Caller::cli()).await? {
                 println!("{:<24} {:<16} {:<24} {}", s.key, s.name_zh, s.name_en, s.filters);
             }
         }
@@ -606,14 +753,14 @@ async fn segments(services: &Services, action: Option<SegmentAction>) -> Result<
                 name_en,
                 filters,
             };
-            let saved = match services.create_segment(segment.clone()).await {
-                Err(Error::Conflict(_)) => services.update_segment(segment).await?,
+            let saved = match services.create_segment(&Caller::cli(), segment.clone()).await {
+                Err(Error::Conflict(_)) => services.update_segment(&Caller::cli(), segment).await?,
                 other => other?,
             };
             println!("saved segment {} ({})", saved.key, saved.filters);
         }
         SegmentAction::Delete { key } => {
-            services.delete_segment(&key).await?;
+            services.delete_segment(&Caller::cli(), &key).await?;
             println!("deleted segment {key}");
         }
     }
@@ -622,6 +769,19 @@ async fn segments(services: &Services, action: Option<SegmentAction>) -> Result<
 
 fn default_end() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date")
+}
+
+/// Opens the operational store only (users and tokens can change while a server holds
+/// the analytics file).
+async fn open_ops(cli: &Cli) -> Result<operational::Pool> {
+    std::fs::create_dir_all(&cli.data_dir)?;
+    let url = cli.database_url.clone().unwrap_or_else(|| {
+        format!(
+            "sqlite://{}",
+            cli.data_dir.join("memberpulse.sqlite").display()
+        )
+    });
+    operational::connect(&url).await
 }
 
 /// Opens both stores of a data directory.
@@ -635,13 +795,7 @@ pub async fn open(cli: &Cli) -> Result<Services> {
             )),
             other => other,
         })?;
-    let url = cli.database_url.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}",
-            cli.data_dir.join("memberpulse.sqlite").display()
-        )
-    });
-    let ops = operational::connect(&url).await?;
+    let ops = open_ops(cli).await?;
     Ok(Services::new(
         analytics,
         ops,
@@ -737,7 +891,7 @@ async fn load_here(services: &Services, request: LoadRequest) -> Result<LoadRepo
     let name = request.path.display().to_string();
     let bar = spinner.clone();
     let progress = move |stage: &str| bar.set_message(format!("{name}: {stage}"));
-    let report = services.load(request, Some(Box::new(progress))).await;
+    let report = services.load(&Caller::cli(), request, Some(Box::new(progress))).await;
     spinner.finish_and_clear();
     report
 }

@@ -19,6 +19,9 @@ pub enum Error {
     Load(String),
     #[error("authentication required")]
     Unauthorized,
+    /// Signed in, but the role may not do this (the message says which role may).
+    #[error("{0}")]
+    Forbidden(String),
     /// What was asked for does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -58,10 +61,11 @@ impl Error {
         self.status().is_server_error()
     }
 
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             Error::BadParam { .. } | Error::Load(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Model(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -75,6 +79,7 @@ impl Error {
             Error::BadParam { .. }
             | Error::Load(_)
             | Error::Unauthorized
+            | Error::Forbidden(_)
             | Error::NotFound(_)
             | Error::Conflict(_)
             | Error::Model(_) => self.to_string(),

@@ -11,14 +11,14 @@ use tokio::sync::Notify;
 
 use app::format::link as format_link;
 
-use crate::{Result, alerts, services::Services};
+use crate::{Result, access::Caller, alerts, services::Services};
 
 /// What the metric's current value stands on, as a reading.
 pub async fn read(services: &Services, rule: &AlertRule) -> Result<alerts::Reading> {
     let metric = alerts::validate(rule)?;
     let window = format!("{}d", rule.window_days);
     let overview = services
-        .overview(OverviewQuery {
+        .overview(&Caller::system(), OverviewQuery {
             window: Some(window.clone()),
             segment: rule.segment.clone(),
             metrics: Some(rule.metric.clone()),
@@ -30,7 +30,7 @@ pub async fn read(services: &Services, rule: &AlertRule) -> Result<alerts::Readi
     let (members_total, members, link) = if at_risk {
         let filters = "churn_risk:high_value_at_risk".to_string();
         let page = services
-            .members(MembersQuery {
+            .members(&Caller::system(), MembersQuery {
                 filters: Some(filters.clone()),
                 segment: rule.segment.clone(),
                 sort: Some("-revenue_12m".into()),
@@ -115,6 +115,12 @@ pub async fn run(services: Services, wake: Arc<Notify>, tick: Duration) {
     }
 }
 
+/// The stream goes to every signed-in page, executives' too: it carries what they may see
+/// (no members behind an alert; the alerts page and badge show only their count).
+fn published_to() -> Caller {
+    Caller { role: app::model::Role::Executive, ..Caller::system() }
+}
+
 /// Publishes the open alerts (as the JSON of `GET /api/v1/alerts?state=open`) whenever
 /// they change, looking every 500 ms: one look for every open page, which each follow
 /// the published value (`/api/v1/alerts/stream`).
@@ -124,7 +130,7 @@ pub async fn publish_open(services: Services) {
         if let Ok(mark) = services.alerts_mark().await
             && seen.as_ref() != Some(&mark)
             && let Ok(open) = services
-                .alerts(app::model::AlertQuery { state: Some("open".into()), ..Default::default() })
+                .alerts(&published_to(), app::model::AlertQuery { state: Some("open".into()), ..Default::default() })
                 .await
         {
             seen = Some(mark);

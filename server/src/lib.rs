@@ -16,12 +16,17 @@
 //! - [`generate`]: the deterministic synthetic retailer.
 //! - [`import`]: CSV/Parquet loads through column mappings; [`ingest`]: the ingest API's
 //!   validation, landing and folding.
+//! - [`access`]: who is asking (sessions, tokens), CSRF, security headers, sign-in, the
+//!   admin routes; [`users`]: accounts and tokens in the store; [`audit`]: the audit log;
+//!   [`disclosure`]: what executives are not shown.
 //! - [`api`]: the JSON API under `/api/v1`; [`web`]: the server that also renders the pages.
 //! - [`loadgen`]: a steady ingest load with dashboard clients, measured.
 //! - [`bench`]: the engine timed against straightforward SQL on the same data.
 //! - [`cli`]: the `memberpulse` command.
 
+pub mod access;
 pub mod alerts;
+pub mod audit;
 pub mod analytics;
 pub mod api;
 pub mod bench;
@@ -29,6 +34,7 @@ pub mod cli;
 pub mod clv;
 pub mod cohort;
 pub mod delivery;
+pub mod disclosure;
 pub mod error;
 pub mod evaluator;
 pub mod generate;
@@ -44,6 +50,7 @@ pub mod segment;
 pub mod services;
 pub mod summary;
 pub mod tier;
+pub mod users;
 pub mod web;
 
 pub use error::{Error, Result};

@@ -1,5 +1,6 @@
 //! Members: the members behind any filter, paged and sorted, and one member's 360 record.
-//! Name and phone are personal data and leave this module masked.
+//! Name and phone are personal data and leave this module masked unless the caller
+//! passes [`Personal::Shown`] (admins).
 
 use app::model::{
     Member360, MemberOrder, MemberPage, MemberPoints, MemberPrediction, MemberRfm, MemberRow, MemberScore,
@@ -30,6 +31,29 @@ const SORTS: [(&str, &str); 10] = [
 
 pub const MAX_PAGE_SIZE: u32 = 500;
 
+/// Whether names and phones leave this module as stored or masked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Personal {
+    Masked,
+    Shown,
+}
+
+impl Personal {
+    fn name(self, name: String) -> String {
+        match self {
+            Personal::Masked => mask_name(&name),
+            Personal::Shown => name,
+        }
+    }
+
+    fn phone(self, phone: String) -> String {
+        match self {
+            Personal::Masked => mask_phone(&phone),
+            Personal::Shown => phone,
+        }
+    }
+}
+
 /// `张三` → `张*`; `Alice` → `A****`.
 pub fn mask_name(name: &str) -> String {
     let mut chars = name.chars();
@@ -59,11 +83,11 @@ const ROW: &str = "s.member_id, m.name, m.phone, m.region, m.tier, m.join_channe
                    s.points_earned - s.points_redeemed - s.points_expired + s.points_adjusted AS points_balance,
                    ps.p_alive, ps.clv_12m, ps.revenue_12m_cents, ps.high_value";
 
-fn row(r: &duckdb::Row<'_>) -> duckdb::Result<MemberRow> {
+fn row(r: &duckdb::Row<'_>, personal: Personal) -> duckdb::Result<MemberRow> {
     Ok(MemberRow {
         member_id: r.get(0)?,
-        name: r.get::<_, Option<String>>(1)?.map(|n| mask_name(&n)),
-        phone: r.get::<_, Option<String>>(2)?.map(|p| mask_phone(&p)),
+        name: r.get::<_, Option<String>>(1)?.map(|n| personal.name(n)),
+        phone: r.get::<_, Option<String>>(2)?.map(|p| personal.phone(p)),
         region: r.get(3)?,
         tier: r.get(4)?,
         join_channel: r.get(5)?,
@@ -88,7 +112,7 @@ pub fn list(
     rules: Vec<RfmRule>,
 ) -> Result<MemberPage> {
     let criteria = segment::parse(q.filters.as_deref().unwrap_or(""))?;
-    list_in(conn, q, criteria, cfg, rules)
+    list_in(conn, q, criteria, cfg, rules, Personal::Masked)
 }
 
 /// Like [`list`], with the filters already worked out (e.g. a saved segment's and the
@@ -99,8 +123,9 @@ pub fn list_in(
     criteria: Criteria,
     cfg: MetricConfig,
     rules: Vec<RfmRule>,
+    personal: Personal,
 ) -> Result<MemberPage> {
-    page_of(conn, q, criteria, cfg, rules, MAX_PAGE_SIZE)
+    page_of(conn, q, criteria, cfg, rules, MAX_PAGE_SIZE, personal)
 }
 
 /// The most rows a CSV export holds.
@@ -108,20 +133,21 @@ pub const MAX_EXPORT_ROWS: u32 = 100_000;
 
 /// Every member the query selects (its page and page size ignored), in its order, as
 /// CSV with a UTF-8 byte-order mark (so that spreadsheet programs read the Chinese right);
-/// names and phones masked as in the list. More than [`MAX_EXPORT_ROWS`] is a 400.
+/// names and phones as `personal` says. More than [`MAX_EXPORT_ROWS`] is a 400.
 pub fn export_csv(
     conn: &Connection,
     q: &MembersQuery,
     criteria: Criteria,
     cfg: MetricConfig,
     rules: Vec<RfmRule>,
+    personal: Personal,
 ) -> Result<String> {
     let q = MembersQuery {
         page: Some(1),
         page_size: Some(MAX_EXPORT_ROWS),
         ..q.clone()
     };
-    let page = page_of(conn, &q, criteria, cfg, rules, MAX_EXPORT_ROWS)?;
+    let page = page_of(conn, &q, criteria, cfg, rules, MAX_EXPORT_ROWS, personal)?;
     if page.total > i64::from(MAX_EXPORT_ROWS) {
         return Err(Error::bad_param(
             "filters",
@@ -165,7 +191,7 @@ pub fn export_csv(
 pub const CSV_HEADER: &str = "member_id,name,phone,region,tier,join_channel,joined_at,first_purchase_at,last_purchase_at,purchases,revenue,points_balance,p_alive,clv_12m,revenue_12m,high_value";
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
-fn csv_field(f: &str) -> String {
+pub fn csv_field(f: &str) -> String {
     if f.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", f.replace('"', "\"\""))
     } else {
@@ -180,6 +206,7 @@ fn page_of(
     cfg: MetricConfig,
     rules: Vec<RfmRule>,
     max_page_size: u32,
+    personal: Personal,
 ) -> Result<MemberPage> {
     let as_of = metrics::day_or_latest(conn, "as_of", q.as_of.as_deref())?;
     let sort = q.sort.clone().unwrap_or_else(|| "-revenue".to_string());
@@ -227,7 +254,7 @@ fn page_of(
     let rows = stmt
         .query_map(
             params_from_iter([Value::BigInt(i64::from(page_size)), Value::BigInt(offset)]),
-            row,
+            |r| row(r, personal),
         )?
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(MemberPage {
@@ -248,6 +275,7 @@ pub fn profile(
     member_id: &str,
     cfg: MetricConfig,
     rules: &[RfmRule],
+    personal: Personal,
 ) -> Result<Option<Member360>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {ROW}, m.gender, m.birth_year, m.home_store_id
@@ -258,7 +286,7 @@ pub fn profile(
     let Some(r) = rows.next()? else {
         return Ok(None);
     };
-    let member = row(r)?;
+    let member = row(r, personal)?;
     let (gender, birth_year, home_store_id) = (r.get(16)?, r.get(17)?, r.get(18)?);
     let as_of = metrics::day_or_latest(conn, "as_of", None)?;
     let stage = segment::stage_of(conn, member_id, as_of, cfg)?

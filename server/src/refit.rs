@@ -38,7 +38,7 @@ impl Refit {
             self.wanted.notified().await;
             self.set(|s| s.running = true);
             let started = std::time::Instant::now();
-            let outcome = services.fit(None).await;
+            let outcome = services.fit(&crate::access::Caller::system(), None).await;
             self.set(|s| {
                 s.running = false;
                 s.last_error = outcome.as_ref().err().map(|e| e.public_message());

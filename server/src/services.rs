@@ -1,4 +1,11 @@
 //! The service layer: what the pages, the JSON API and the CLI ask of the engine.
+//!
+//! Every call names its [`Caller`] and each method checks the caller's role here, so a
+//! page's server function, an API route and the CLI get the same answer or the same 403:
+//! executives any aggregate (small groups withheld, see [`disclosure`]), operators also
+//! member rows (masked), segments and alert rules, admins everything (unmasked), data,
+//! the RFM rule table, refits and alert channels. Member-level reads and every change
+//! are audited.
 
 use std::sync::Arc;
 
@@ -11,10 +18,14 @@ use app::{
     state::{Engine, EngineError, EngineFuture},
 };
 
+use app::model::{ApiToken, AuditEntry, AuditQuery, Role, TokenRequest, User, UserChange, Viewer};
+
 use crate::{
-    Error, Result, alerts,
+    Error, Result,
+    access::Caller,
+    alerts, audit,
     analytics::Analytics,
-    clv, cohort,
+    clv, cohort, disclosure,
     import::{self, LoadReport, LoadRequest},
     members,
     metrics::{self, MetricConfig},
@@ -53,7 +64,12 @@ pub struct Services {
     pub open_alerts: Arc<tokio::sync::watch::Sender<Option<Arc<str>>>>,
     /// The retailer's time zone: stored times are its local times.
     pub zone: chrono_tz::Tz,
+    /// Groups smaller than this show executives no figures.
+    pub min_group: u32,
 }
+
+/// The default of [`Services::min_group`] (`--min-group-size`).
+pub const MIN_GROUP_SIZE: u32 = 10;
 
 impl Services {
     pub fn new(analytics: Analytics, ops: Pool, metrics: MetricConfig) -> Services {
@@ -67,7 +83,13 @@ impl Services {
             data_version: Arc::new(tokio::sync::watch::channel(0).0),
             open_alerts: Arc::new(tokio::sync::watch::channel(None).0),
             zone: chrono_tz::UTC,
+            min_group: MIN_GROUP_SIZE,
         }
+    }
+
+    /// The same services withholding groups under `min` members from executives.
+    pub fn with_min_group(self, min: u32) -> Services {
+        Services { min_group: min, ..self }
     }
 
     /// The same services in the retailer's time zone `zone`.
@@ -83,8 +105,9 @@ impl Services {
         self.refit.request();
     }
 
-    pub async fn overview(&self, query: OverviewQuery) -> Result<Overview> {
+    pub async fn overview(&self, who: &Caller, query: OverviewQuery) -> Result<Overview> {
         let cfg = self.metrics;
+        let min = self.withheld_under(who);
         let filters = self
             .filters(query.filters.as_deref(), query.segment.as_deref())
             .await?;
@@ -97,15 +120,27 @@ impl Services {
         self.analytics
             .read(move |conn| {
                 let req = metrics::resolve(conn, &query)?;
+                let filtered = !filters.is_empty();
                 let scope = Scope::of(filters, None).with_rules(rules);
-                metrics::overview_of(conn, req, cfg, &scope, query.segment, &wanted)
+                let mut overview = metrics::overview_of(conn, req, cfg, &scope, query.segment, &wanted)?;
+                if let Some(min) = min.filter(|_| filtered) {
+                    let population = population(conn, req, cfg, &scope)?;
+                    disclosure::overview(&mut overview, population, min);
+                }
+                Ok(overview)
             })
             .await
     }
 
+    /// The minimum group size when `who` is an executive.
+    fn withheld_under(&self, who: &Caller) -> Option<u32> {
+        (who.role == Role::Executive).then_some(self.min_group)
+    }
+
     /// Metrics over consecutive windows ending at T (sparklines, the trend chart).
-    pub async fn trend(&self, query: TrendQuery) -> Result<Trend> {
+    pub async fn trend(&self, who: &Caller, query: TrendQuery) -> Result<Trend> {
         let cfg = self.metrics;
+        let min = self.withheld_under(who);
         let filters = self
             .filters(query.filters.as_deref(), query.segment.as_deref())
             .await?;
@@ -129,8 +164,14 @@ impl Services {
                         ..Default::default()
                     },
                 )?;
+                let filtered = !filters.is_empty();
                 let scope = Scope::of(filters, None).with_rules(rules);
-                metrics::trend(conn, &metrics, req.window, points, cfg, &scope)
+                let mut trend = metrics::trend(conn, &metrics, req.window, points, cfg, &scope)?;
+                if let Some(min) = min.filter(|_| filtered) {
+                    let population = population(conn, req, cfg, &scope)?;
+                    disclosure::trend(&mut trend, population, min);
+                }
+                Ok(trend)
             })
             .await
     }
@@ -154,8 +195,9 @@ impl Services {
     }
 
     /// Join-month cohorts as of T: retention matrix and LTV by age.
-    pub async fn cohorts(&self, query: CohortQuery) -> Result<Cohorts> {
+    pub async fn cohorts(&self, who: &Caller, query: CohortQuery) -> Result<Cohorts> {
         let cfg = self.metrics;
+        let min = self.withheld_under(who);
         let filters = self
             .filters(query.filters.as_deref(), query.segment.as_deref())
             .await?;
@@ -171,13 +213,17 @@ impl Services {
             .read(move |conn| {
                 let t = metrics::day_or_latest(conn, "as_of", query.as_of.as_deref())?;
                 let scope = Scope::of(filters, None).with_rules(rules);
-                cohort::cohorts(conn, t, count, &scope, cfg)
+                let mut cohorts = cohort::cohorts(conn, t, count, &scope, cfg)?;
+                if let Some(min) = min {
+                    disclosure::cohorts(&mut cohorts, min);
+                }
+                Ok(cohorts)
             })
             .await
     }
 
     /// From-tier × to-tier between two dates.
-    pub async fn tier_migration(&self, query: TierMigrationQuery) -> Result<TierMigration> {
+    pub async fn tier_migration(&self, _who: &Caller, query: TierMigrationQuery) -> Result<TierMigration> {
         let cfg = self.metrics;
         let filters = self
             .filters(query.filters.as_deref(), query.segment.as_deref())
@@ -202,7 +248,11 @@ impl Services {
     /// Fits BG/NBD and Gamma-Gamma as of T (default: the latest order day), scores every
     /// member with a purchase, stores the scores (DuckDB `member_scores`) and records the
     /// fits (operational store). The 12-month CLV is discounted at the configured rate.
-    pub async fn fit(&self, as_of: Option<String>) -> Result<FitReport> {
+    pub async fn fit(&self, who: &Caller, as_of: Option<String>) -> Result<FitReport> {
+        who.require(Role::Admin)?;
+        if who.name != Caller::system().name {
+            audit::record(&self.ops, who, "model.fit", None, as_of.as_deref()).await?;
+        }
         let annual_discount = self.metrics.annual_discount;
         let (t, buyers, repeaters, bg, gg, scores) = self
             .analytics
@@ -242,7 +292,7 @@ impl Services {
     }
 
     /// The stored scores' T, the last fits and what the background refit is doing.
-    pub async fn model_status(&self) -> Result<ModelStatus> {
+    pub async fn model_status(&self, _who: &Caller) -> Result<ModelStatus> {
         let (scores_as_of, scored_members) = self
             .analytics
             .read(|conn| {
@@ -287,7 +337,7 @@ impl Services {
     }
 
     /// The purchase model's holdout check.
-    pub async fn holdout(&self, query: HoldoutQuery) -> Result<Holdout> {
+    pub async fn holdout(&self, _who: &Caller, query: HoldoutQuery) -> Result<Holdout> {
         let days = query.days.unwrap_or(90);
         if !(7..=730).contains(&days) {
             return Err(Error::bad_param("days", format!("expected 7 to 730, got {days}")));
@@ -300,11 +350,14 @@ impl Services {
             .await
     }
 
-    pub async fn alert_rules(&self) -> Result<Vec<AlertRule>> {
+    /// The rules (operators and admins: they hold the channels' addresses).
+    pub async fn alert_rules(&self, who: &Caller) -> Result<Vec<AlertRule>> {
+        who.require(Role::Operator)?;
         alerts::rules(&self.ops).await
     }
 
-    pub async fn alert_rule(&self, id: i64) -> Result<AlertRule> {
+    pub async fn alert_rule(&self, who: &Caller, id: i64) -> Result<AlertRule> {
+        who.require(Role::Operator)?;
         alerts::rule(&self.ops, id).await
     }
 
@@ -320,40 +373,67 @@ impl Services {
         Ok(())
     }
 
-    pub async fn create_alert_rule(&self, rule: AlertRule) -> Result<AlertRule> {
+    /// Operators tune rules; their channels (who is notified, where) are the admins'.
+    pub async fn create_alert_rule(&self, who: &Caller, rule: AlertRule) -> Result<AlertRule> {
+        who.require(Role::Operator)?;
+        if !rule.channels.is_empty() {
+            who.require(Role::Admin)?;
+        }
         self.check_rule(&rule).await?;
         let id = alerts::create(&self.ops, &rule).await?;
+        audit::record(&self.ops, who, "rule.create", Some(&format!("{id}:{}", rule.name)), None).await?;
         self.data_changed.notify_one();
         alerts::rule(&self.ops, id).await
     }
 
-    pub async fn update_alert_rule(&self, rule: AlertRule) -> Result<AlertRule> {
+    pub async fn update_alert_rule(&self, who: &Caller, rule: AlertRule) -> Result<AlertRule> {
+        who.require(Role::Operator)?;
+        let before = alerts::rule(&self.ops, rule.id).await?;
+        if before.channels != rule.channels {
+            who.require(Role::Admin)?;
+        }
         self.check_rule(&rule).await?;
         alerts::update(&self.ops, &rule).await?;
+        let action = if before.channels != rule.channels { "channel.update" } else { "rule.update" };
+        audit::record(&self.ops, who, action, Some(&format!("{}:{}", rule.id, rule.name)), None).await?;
         self.data_changed.notify_one();
         alerts::rule(&self.ops, rule.id).await
     }
 
-    pub async fn delete_alert_rule(&self, id: i64) -> Result<()> {
-        alerts::delete(&self.ops, id).await
+    pub async fn delete_alert_rule(&self, who: &Caller, id: i64) -> Result<()> {
+        who.require(Role::Operator)?;
+        alerts::delete(&self.ops, id).await?;
+        audit::record(&self.ops, who, "rule.delete", Some(&id.to_string()), None).await
     }
 
-    pub async fn alerts(&self, query: AlertQuery) -> Result<Vec<AlertEvent>> {
-        alerts::events(&self.ops, &query).await
+    /// Alerts; executives see them without the members behind them.
+    pub async fn alerts(&self, who: &Caller, query: AlertQuery) -> Result<Vec<AlertEvent>> {
+        let mut events = alerts::events(&self.ops, &query).await?;
+        if who.role == Role::Executive {
+            events.iter_mut().for_each(disclosure::alert);
+        }
+        Ok(events)
     }
 
-    pub async fn alert(&self, id: i64) -> Result<AlertEvent> {
-        alerts::event(&self.ops, id).await
+    pub async fn alert(&self, who: &Caller, id: i64) -> Result<AlertEvent> {
+        let mut event = alerts::event(&self.ops, id).await?;
+        if who.role == Role::Executive {
+            disclosure::alert(&mut event);
+        }
+        Ok(event)
     }
 
-    /// Acknowledge, snooze or resolve an alert.
-    pub async fn act_on_alert(&self, id: i64, action: &str, snooze: Option<SnoozeRequest>) -> Result<AlertEvent> {
+    /// Acknowledge, snooze or resolve an alert (operators and admins).
+    pub async fn act_on_alert(&self, who: &Caller, id: i64, action: &str, snooze: Option<SnoozeRequest>) -> Result<AlertEvent> {
+        who.require(Role::Operator)?;
         let now = chrono::Utc::now();
         let until = match snooze {
             Some(s) => alerts::snooze_until(s.until.as_deref(), s.minutes, now)?,
             None => None,
         };
-        alerts::act(&self.ops, id, action, until, now).await
+        let event = alerts::act(&self.ops, id, action, until, now).await?;
+        audit::record(&self.ops, who, &format!("alert.{action}"), Some(&id.to_string()), None).await?;
+        Ok(event)
     }
 
     /// Changes whenever any alert does (for the live stream).
@@ -376,44 +456,56 @@ impl Services {
     }
 
     /// Evaluates every enabled rule now; returns how many were read.
-    pub async fn evaluate_alerts(&self) -> Result<usize> {
+    pub async fn evaluate_alerts(&self, who: &Caller) -> Result<usize> {
+        who.require(Role::Operator)?;
         crate::evaluator::evaluate(self, chrono::Utc::now(), true).await
     }
 
-    pub async fn segments(&self) -> Result<Vec<Segment>> {
+    pub async fn segments(&self, _who: &Caller) -> Result<Vec<Segment>> {
         segment::saved::list(&self.ops).await
     }
 
-    pub async fn segment(&self, key: &str) -> Result<Segment> {
+    pub async fn segment(&self, _who: &Caller, key: &str) -> Result<Segment> {
         segment::saved::get(&self.ops, key).await
     }
 
-    pub async fn create_segment(&self, s: Segment) -> Result<Segment> {
+    /// Saving segments is operators' and admins' work.
+    pub async fn create_segment(&self, who: &Caller, s: Segment) -> Result<Segment> {
+        who.require(Role::Operator)?;
         segment::saved::create(&self.ops, &s).await?;
-        self.segment(&s.key).await
+        audit::record(&self.ops, who, "segment.create", Some(&s.key), Some(&s.filters)).await?;
+        self.segment(who, &s.key).await
     }
 
-    pub async fn update_segment(&self, s: Segment) -> Result<Segment> {
+    pub async fn update_segment(&self, who: &Caller, s: Segment) -> Result<Segment> {
+        who.require(Role::Operator)?;
         segment::saved::update(&self.ops, &s).await?;
-        self.segment(&s.key).await
+        audit::record(&self.ops, who, "segment.update", Some(&s.key), Some(&s.filters)).await?;
+        self.segment(who, &s.key).await
     }
 
-    pub async fn delete_segment(&self, key: &str) -> Result<()> {
-        segment::saved::delete(&self.ops, key).await
+    pub async fn delete_segment(&self, who: &Caller, key: &str) -> Result<()> {
+        who.require(Role::Operator)?;
+        segment::saved::delete(&self.ops, key).await?;
+        audit::record(&self.ops, who, "segment.delete", Some(key), None).await
     }
 
-    pub async fn rfm_rules(&self) -> Result<Vec<rfm::RfmRule>> {
+    pub async fn rfm_rules(&self, _who: &Caller) -> Result<Vec<rfm::RfmRule>> {
         rfm::rules(&self.ops).await
     }
 
-    pub async fn replace_rfm_rules(&self, rules: Vec<rfm::RfmRule>) -> Result<Vec<rfm::RfmRule>> {
+    /// The RFM rule table names everyone's segments: admins change it.
+    pub async fn replace_rfm_rules(&self, who: &Caller, rules: Vec<rfm::RfmRule>) -> Result<Vec<rfm::RfmRule>> {
+        who.require(Role::Admin)?;
         rfm::replace(&self.ops, &rules).await?;
+        audit::record(&self.ops, who, "rfm_rules.replace", None, None).await?;
         rfm::rules(&self.ops).await
     }
 
     /// A metric broken down by a dimension, under filters.
-    pub async fn breakdown(&self, query: BreakdownQuery) -> Result<Breakdown> {
+    pub async fn breakdown(&self, who: &Caller, query: BreakdownQuery) -> Result<Breakdown> {
         let cfg = self.metrics;
+        let min = self.withheld_under(who);
         let rules = rfm::rules(&self.ops).await?;
         let filters = self
             .filters(query.filters.as_deref(), query.segment.as_deref())
@@ -444,55 +536,86 @@ impl Services {
                         ..Default::default()
                     },
                 )?;
-                metrics::breakdown(
-                    conn,
-                    metric,
-                    req,
-                    &Scope::of(filters, Some(dimension)).with_rules(rules),
-                    cfg,
-                )
+                let scope = Scope::of(filters, Some(dimension)).with_rules(rules);
+                let mut breakdown = metrics::breakdown(conn, metric, req, &scope, cfg)?;
+                if let Some(min) = min {
+                    let sizes = metrics::breakdown(conn, Metric::Members, req, &scope, cfg)?;
+                    let members_of = |value: &str| {
+                        sizes.rows.iter().find(|r| r.value == value).map_or(0, |r| r.current.numerator)
+                    };
+                    disclosure::breakdown(&mut breakdown, members_of, sizes.total.current.numerator, min);
+                }
+                Ok(breakdown)
             })
             .await
     }
 
-    pub async fn members(&self, query: MembersQuery) -> Result<MemberPage> {
+    /// A page of members (operators: names and phones masked; admins: shown). Audited.
+    pub async fn members(&self, who: &Caller, query: MembersQuery) -> Result<MemberPage> {
+        who.require(Role::Operator)?;
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
         let filters = self
             .filters(query.filters.as_deref(), query.segment.as_deref())
             .await?;
+        self.audit_member_read(who, "member.list", None, &query).await?;
+        let personal = personal(who);
         self.analytics
-            .read(move |conn| members::list_in(conn, &query, filters, cfg, rules))
+            .read(move |conn| members::list_in(conn, &query, filters, cfg, rules, personal))
             .await
     }
 
-    /// The members of a query as CSV (see [`members::export_csv`]).
-    pub async fn members_csv(&self, query: MembersQuery) -> Result<String> {
+    /// Member-level reads by people are audited; the server's own (alert evaluation) are not.
+    async fn audit_member_read<Q: serde::Serialize>(&self, who: &Caller, action: &str, target: Option<&str>, query: &Q) -> Result<()> {
+        if who.via == crate::access::Via::Local && who.name == Caller::system().name {
+            return Ok(());
+        }
+        audit::record(&self.ops, who, action, target, Some(&audit::describe(query))).await
+    }
+
+    /// The members of a query as CSV (see [`members::export_csv`]). Audited.
+    pub async fn members_csv(&self, who: &Caller, query: MembersQuery) -> Result<String> {
+        who.require(Role::Operator)?;
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
         let filters = self
             .filters(query.filters.as_deref(), query.segment.as_deref())
             .await?;
+        self.audit_member_read(who, "member.export", None, &query).await?;
+        let personal = personal(who);
         self.analytics
-            .read(move |conn| members::export_csv(conn, &query, filters, cfg, rules))
+            .read(move |conn| members::export_csv(conn, &query, filters, cfg, rules, personal))
             .await
     }
 
-    pub async fn member(&self, member_id: String) -> Result<Option<Member360>> {
+    /// One member's 360 record. Audited.
+    pub async fn member(&self, who: &Caller, member_id: String) -> Result<Option<Member360>> {
+        who.require(Role::Operator)?;
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
+        self.audit_member_read(who, "member.view", Some(&member_id), &()).await?;
+        let personal = personal(who);
         self.analytics
-            .read(move |conn| members::profile(conn, &member_id, cfg, &rules))
+            .read(move |conn| members::profile(conn, &member_id, cfg, &rules, personal))
             .await
+    }
+
+    /// The latest data loads, newest first (admins).
+    pub async fn loads(&self, who: &Caller, limit: i64) -> Result<Vec<operational::LoadRecord>> {
+        who.require(Role::Admin)?;
+        operational::recent_loads(&self.ops, limit).await
     }
 
     /// Loads one file through the single writer and records the load; `progress` hears
     /// the stages (the CLI shows them on a spinner).
     pub async fn load(
         &self,
+        who: &Caller,
         request: LoadRequest,
         progress: Option<Box<dyn Fn(&str) + Send>>,
     ) -> Result<LoadReport> {
+        who.require(Role::Admin)?;
+        audit::record(&self.ops, who, "data.load", Some(&request.path.to_string_lossy()), None).await?;
         let report = self
             .analytics
             .write(move |conn| {
@@ -511,6 +634,17 @@ impl Services {
     }
 }
 
+/// How names and phones reach this caller.
+fn personal(who: &Caller) -> members::Personal {
+    if who.sees_personal_data() { members::Personal::Shown } else { members::Personal::Masked }
+}
+
+/// The members a filtered request counts (members by the window's end).
+fn population(conn: &duckdb::Connection, req: metrics::Request, cfg: MetricConfig, scope: &Scope) -> Result<i64> {
+    let o = metrics::overview_of(conn, req, cfg, scope, None, &[Metric::Members])?;
+    Ok(o.kpis.first().map_or(0, |k| k.current.numerator))
+}
+
 /// A service call as the pages get it.
 fn for_pages<T: Send + 'static>(
     what: &'static str,
@@ -524,55 +658,56 @@ fn for_pages<T: Send + 'static>(
             EngineError {
                 bad_input: e.is_bad_input(),
                 message: e.public_message(),
+                status: e.status().as_u16(),
             }
         })
     })
 }
 
 impl Engine for Services {
-    fn overview(&self, query: OverviewQuery) -> EngineFuture<Overview> {
+    fn overview(&self, who: Viewer, query: OverviewQuery) -> EngineFuture<Overview> {
         let s = self.clone();
-        for_pages("overview", async move { s.overview(query).await })
+        for_pages("overview", async move { s.overview(&Caller::signed_in(&who), query).await })
     }
 
-    fn trend(&self, query: TrendQuery) -> EngineFuture<Trend> {
+    fn trend(&self, who: Viewer, query: TrendQuery) -> EngineFuture<Trend> {
         let s = self.clone();
-        for_pages("trend", async move { s.trend(query).await })
+        for_pages("trend", async move { s.trend(&Caller::signed_in(&who), query).await })
     }
 
-    fn breakdown(&self, query: BreakdownQuery) -> EngineFuture<Breakdown> {
+    fn breakdown(&self, who: Viewer, query: BreakdownQuery) -> EngineFuture<Breakdown> {
         let s = self.clone();
-        for_pages("breakdown", async move { s.breakdown(query).await })
+        for_pages("breakdown", async move { s.breakdown(&Caller::signed_in(&who), query).await })
     }
 
-    fn cohorts(&self, query: CohortQuery) -> EngineFuture<Cohorts> {
+    fn cohorts(&self, who: Viewer, query: CohortQuery) -> EngineFuture<Cohorts> {
         let s = self.clone();
-        for_pages("cohorts", async move { s.cohorts(query).await })
+        for_pages("cohorts", async move { s.cohorts(&Caller::signed_in(&who), query).await })
     }
 
-    fn members(&self, query: MembersQuery) -> EngineFuture<MemberPage> {
+    fn members(&self, who: Viewer, query: MembersQuery) -> EngineFuture<MemberPage> {
         let s = self.clone();
-        for_pages("members", async move { s.members(query).await })
+        for_pages("members", async move { s.members(&Caller::signed_in(&who), query).await })
     }
 
-    fn member(&self, member_id: String) -> EngineFuture<Member360> {
+    fn member(&self, who: Viewer, member_id: String) -> EngineFuture<Member360> {
         let s = self.clone();
         for_pages("member", async move {
-            s.member(member_id.clone())
+            s.member(&Caller::signed_in(&who), member_id.clone())
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("no member {member_id:?}")))
         })
     }
 
-    fn saved_segments(&self) -> EngineFuture<Vec<Segment>> {
+    fn saved_segments(&self, who: Viewer) -> EngineFuture<Vec<Segment>> {
         let s = self.clone();
-        for_pages("segments", async move { s.segments().await })
+        for_pages("segments", async move { s.segments(&Caller::signed_in(&who)).await })
     }
 
-    fn segment_names(&self) -> EngineFuture<Vec<SegmentName>> {
+    fn segment_names(&self, who: Viewer) -> EngineFuture<Vec<SegmentName>> {
         let s = self.clone();
         for_pages("segment names", async move {
-            Ok(s.rfm_rules()
+            Ok(s.rfm_rules(&Caller::signed_in(&who))
                 .await?
                 .into_iter()
                 .map(|r| SegmentName {
@@ -584,39 +719,77 @@ impl Engine for Services {
         })
     }
 
-    fn model_status(&self) -> EngineFuture<ModelStatus> {
+    fn model_status(&self, who: Viewer) -> EngineFuture<ModelStatus> {
         let s = self.clone();
-        for_pages("model status", async move { s.model_status().await })
+        for_pages("model status", async move { s.model_status(&Caller::signed_in(&who)).await })
     }
 
-    fn alerts(&self, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>> {
+    fn alerts(&self, who: Viewer, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>> {
         let s = self.clone();
-        for_pages("alerts", async move { s.alerts(query).await })
+        for_pages("alerts", async move { s.alerts(&Caller::signed_in(&who), query).await })
     }
 
-    fn alert_rules(&self) -> EngineFuture<Vec<AlertRule>> {
+    fn alert_rules(&self, who: Viewer) -> EngineFuture<Vec<AlertRule>> {
         let s = self.clone();
-        for_pages("alert rules", async move { s.alert_rules().await })
+        for_pages("alert rules", async move { s.alert_rules(&Caller::signed_in(&who)).await })
     }
 
-    fn save_alert_rule(&self, rule: AlertRule) -> EngineFuture<AlertRule> {
+    fn save_alert_rule(&self, who: Viewer, rule: AlertRule) -> EngineFuture<AlertRule> {
         let s = self.clone();
         for_pages("save alert rule", async move {
-            if rule.id == 0 { s.create_alert_rule(rule).await } else { s.update_alert_rule(rule).await }
+            let who = Caller::signed_in(&who);
+            if rule.id == 0 { s.create_alert_rule(&who, rule).await } else { s.update_alert_rule(&who, rule).await }
         })
     }
 
-    fn act_on_alert(&self, id: i64, action: String, minutes: Option<u32>) -> EngineFuture<AlertEvent> {
+    fn act_on_alert(&self, who: Viewer, id: i64, action: String, minutes: Option<u32>) -> EngineFuture<AlertEvent> {
         let s = self.clone();
         for_pages("alert action", async move {
             let snooze = minutes.map(|m| SnoozeRequest { until: None, minutes: Some(m) });
-            s.act_on_alert(id, &action, snooze).await
+            s.act_on_alert(&Caller::signed_in(&who), id, &action, snooze).await
         })
     }
 
-    fn holdout(&self, query: HoldoutQuery) -> EngineFuture<Holdout> {
+    fn holdout(&self, who: Viewer, query: HoldoutQuery) -> EngineFuture<Holdout> {
         let s = self.clone();
-        for_pages("holdout", async move { s.holdout(query).await })
+        for_pages("holdout", async move { s.holdout(&Caller::signed_in(&who), query).await })
+    }
+
+    fn users(&self, who: Viewer) -> EngineFuture<Vec<User>> {
+        let ops = self.ops.clone();
+        for_pages("users", async move { crate::access::list_users(&ops, &Caller::signed_in(&who)).await })
+    }
+
+    fn save_user(&self, who: Viewer, change: UserChange, create: bool) -> EngineFuture<User> {
+        let ops = self.ops.clone();
+        for_pages("save user", async move {
+            let who = Caller::signed_in(&who);
+            if create {
+                crate::access::create_user(&ops, &who, change).await
+            } else {
+                crate::access::update_user(&ops, &who, change).await
+            }
+        })
+    }
+
+    fn tokens(&self, who: Viewer) -> EngineFuture<Vec<ApiToken>> {
+        let ops = self.ops.clone();
+        for_pages("tokens", async move { crate::access::list_tokens(&ops, &Caller::signed_in(&who)).await })
+    }
+
+    fn create_token(&self, who: Viewer, request: TokenRequest) -> EngineFuture<ApiToken> {
+        let ops = self.ops.clone();
+        for_pages("create token", async move { crate::access::create_token(&ops, &Caller::signed_in(&who), request).await })
+    }
+
+    fn revoke_token(&self, who: Viewer, id: i64) -> EngineFuture<ApiToken> {
+        let ops = self.ops.clone();
+        for_pages("revoke token", async move { crate::access::revoke_token(&ops, &Caller::signed_in(&who), id).await })
+    }
+
+    fn audit(&self, who: Viewer, query: AuditQuery) -> EngineFuture<Vec<AuditEntry>> {
+        let ops = self.ops.clone();
+        for_pages("audit", async move { crate::access::audit_entries(&ops, &Caller::signed_in(&who), &query).await })
     }
 }
 

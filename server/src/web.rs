@@ -3,7 +3,6 @@
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    sync::Arc,
 };
 
 use app::{App, shell};
@@ -13,7 +12,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Result, api,
+    Result, access, api,
     services::{self, Services},
 };
 
@@ -69,7 +68,8 @@ impl ServerInfo {
     }
 }
 
-pub fn router(services: &Services, site_root: &Path, tokens: api::Tokens) -> Router {
+/// The pages, the API and the sign-in routes, every request through [`access::resolve`].
+pub fn router(services: &Services, site_root: &Path, access: access::Access) -> Router {
     let options = LeptosOptions::builder()
         .output_name("memberpulse")
         .site_root(site_root.to_string_lossy().to_string())
@@ -84,7 +84,12 @@ pub fn router(services: &Services, site_root: &Path, tokens: api::Tokens) -> Rou
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
-    api::router(services.clone(), tokens).merge(pages)
+    api::router(services.clone())
+        .merge(access::router(access.clone()))
+        .merge(pages)
+        // Beyond the ingest API (its own 64 MiB), no request body is larger than 1 MiB.
+        .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
+        .layer(axum::middleware::from_fn_with_state(access, access::resolve))
 }
 
 /// Serves until Ctrl-C or SIGTERM.
@@ -96,11 +101,9 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
             .map(|_| format!("{:02x}", rng.r#gen::<u8>()))
             .collect()
     };
-    let tokens = api::Tokens {
-        local: Arc::from(token.as_str()),
-        ingest: opts.ingest_token.as_deref().map(Arc::from),
-    };
-    let app = router(&services, &opts.site_root, tokens);
+    let tls = opts.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+    let access = access::Access::new(services.ops.clone(), &token, opts.ingest_token.as_deref(), tls);
+    let app = router(&services, &opts.site_root, access);
     tokio::spawn(services.refit.clone().run(services.clone(), opts.refit_gap));
     // Rows that landed through the ingest API (or before a crash) are folded in.
     tokio::spawn(crate::ingest::run_folder(services.clone()));
@@ -128,7 +131,7 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     info.write(&opts.data_dir)?;
     tracing::info!("MemberPulse listening on http://{addr}");
     println!("MemberPulse is serving http://{addr}");
-    let served = axum::serve(listener, app)
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await;
     let _ = std::fs::remove_file(ServerInfo::path(&opts.data_dir));

@@ -3,6 +3,7 @@
 
 mod common;
 
+use server::access::Caller;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, Gamma};
@@ -193,7 +194,7 @@ async fn fit_scores_and_records() {
         .await
         .unwrap();
     let services = Services::new(analytics.clone(), ops.clone(), MetricConfig::default());
-    let report = services.fit(Some("2026-06-30".into())).await.unwrap();
+    let report = services.fit(&Caller::system(), Some("2026-06-30".into())).await.unwrap();
     let conn = analytics.reader().unwrap();
     let (scored, buyers, bad): (i64, i64, i64) = conn
         .query_row(
@@ -220,7 +221,7 @@ async fn fit_scores_and_records() {
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
-    let m = server::members::profile(&conn, &scored_id, MetricConfig::default(), &[]).unwrap().unwrap();
+    let m = server::members::profile(&conn, &scored_id, MetricConfig::default(), &[], server::members::Personal::Masked).unwrap().unwrap();
     let prediction = m.prediction.unwrap();
     // The API shows the scores beside `as_of`, not nested.
     let json = serde_json::to_value(&prediction).unwrap();
@@ -235,11 +236,11 @@ async fn fit_scores_and_records() {
         )
         .ok();
     if let Some(id) = never {
-        let m = server::members::profile(&conn, &id, MetricConfig::default(), &[]).unwrap().unwrap();
+        let m = server::members::profile(&conn, &id, MetricConfig::default(), &[], server::members::Personal::Masked).unwrap().unwrap();
         assert_eq!(m.prediction, None);
     }
     // Fitting again replaces the scores.
-    services.fit(Some("2026-06-30".into())).await.unwrap();
+    services.fit(&Caller::system(), Some("2026-06-30".into())).await.unwrap();
     let again: i64 = conn.query_row("SELECT count(*) FROM member_scores", [], |r| r.get(0)).unwrap();
     assert_eq!(again, buyers);
 }

@@ -128,7 +128,12 @@ async fn ingest_validates_lands_once_and_keeps_the_summary() {
     assert_ne!(rows[0]["name"], "王小明");
 
     // An open dashboard is told: a data event arrives after a batch lands.
-    let mut stream = reqwest::get(format!("{base}/api/v1/alerts/stream")).await.unwrap();
+    let mut stream = reqwest::Client::new()
+        .get(format!("{base}/api/v1/alerts/stream"))
+        .bearer_auth(common::local_token(&base).unwrap())
+        .send()
+        .await
+        .unwrap();
     let sent = Instant::now();
     let more = ndjson(&[json!({"order_id": "o8", "ordered_at": "2024-03-20", "net_amount": 30, "member_id": "m2"})]);
     assert_eq!(post(&base, "orders", Some(TOKEN), more).await.1["inserted"], 1);

@@ -105,7 +105,7 @@ fn lists_are_filtered_sorted_paged_and_masked() {
 fn member_360_has_orders_points_and_stage() {
     let (_d, a) = common::retailer();
     let conn = a.reader().unwrap();
-    let m = members::profile(&conn, "A", MetricConfig::default(), &[])
+    let m = members::profile(&conn, "A", MetricConfig::default(), &[], members::Personal::Masked)
         .unwrap()
         .unwrap();
     let orders: Vec<&str> = m.orders.iter().map(|o| o.order_id.as_str()).collect();
@@ -133,12 +133,12 @@ fn member_360_has_orders_points_and_stage() {
     let rfm = m.rfm.clone().unwrap();
     assert_eq!((rfm.r, rfm.f, rfm.m, rfm.segment.as_str()), (4, 5, 5, "other"));
     assert!(m.tier_changes.is_empty());
-    let d = members::profile(&conn, "D", MetricConfig::default(), &[])
+    let d = members::profile(&conn, "D", MetricConfig::default(), &[], members::Personal::Masked)
         .unwrap()
         .unwrap();
     assert_eq!(d.stage, "dormant");
     assert!(
-        members::profile(&conn, "nobody", MetricConfig::default(), &[])
+        members::profile(&conn, "nobody", MetricConfig::default(), &[], members::Personal::Masked)
             .unwrap()
             .is_none()
     );
@@ -194,7 +194,7 @@ fn csv_export_is_the_list() {
         ..Default::default()
     };
     let criteria = server::segment::parse("region:East|West").unwrap();
-    let csv = members::export_csv(&conn, &q, criteria, MetricConfig::default(), vec![]).unwrap();
+    let csv = members::export_csv(&conn, &q, criteria, MetricConfig::default(), vec![], members::Personal::Masked).unwrap();
     assert!(csv.starts_with('\u{feff}'));
     let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
     assert_eq!(lines[0], members::CSV_HEADER);

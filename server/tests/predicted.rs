@@ -4,6 +4,7 @@
 
 mod common;
 
+use server::access::Caller;
 use app::model::{Dimension, MembersQuery, Metric, MemberScore};
 use chrono::NaiveDate;
 use server::{
@@ -235,7 +236,7 @@ async fn predicted_metrics_after_a_fit_equal_independent_queries() {
         .await
         .unwrap();
     let services = Services::new(analytics.clone(), ops, MetricConfig::default());
-    services.fit(Some("2026-06-30".into())).await.unwrap();
+    services.fit(&Caller::system(), Some("2026-06-30".into())).await.unwrap();
     let conn = analytics.reader().unwrap();
     // Values per member straight from the orders (T = 2026-06-30, the year from 2025-07-01).
     let (mismatched, at_risk, at_stake, clv_cents, buyers): (i64, i64, i64, i64, i64) = conn

@@ -16,11 +16,7 @@ fn get(url: &str) -> (u16, serde_json::Value) {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let r = reqwest::get(url).await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap())
-    })
+    rt.block_on(common::call("GET", url, None))
 }
 
 #[test]

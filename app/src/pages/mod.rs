@@ -3,6 +3,7 @@
 //! chips. Links are plain `<a href>`s, so every view can be pasted, bookmarked and
 //! reached with the back button.
 
+pub mod admin;
 pub mod alerts;
 pub mod breakdown;
 pub mod member;
@@ -10,6 +11,7 @@ pub mod members;
 pub mod model;
 pub mod overview;
 pub mod segments;
+pub mod signin;
 
 use leptos::prelude::*;
 use leptos_router::{hooks::use_query_map, params::ParamsMap};

@@ -129,14 +129,37 @@ pub fn serve(data_dir: &std::path::Path, args: &[&str]) -> Server {
             break addr.trim().to_string();
         }
     };
-    Server { child, base: format!("http://{addr}") }
+    let base = format!("http://{addr}");
+    let info = server::web::ServerInfo::read(data_dir).expect("server.json");
+    LOCAL_TOKENS.lock().unwrap().push((base.clone(), info.token));
+    Server { child, base }
 }
 
-/// One HTTP request with an optional JSON body: (status, JSON body or null).
+/// The local (admin) token of each server the tests started, by base URL.
+static LOCAL_TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// The local token of the server a URL points to: the CLI's admin secret in its
+/// data directory's `server.json`.
+#[allow(dead_code)]
+pub fn local_token(url: &str) -> Option<String> {
+    LOCAL_TOKENS
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(base, _)| url.starts_with(base.as_str()))
+        .map(|(_, t)| t.clone())
+}
+
+/// One HTTP request with an optional JSON body, as the server's local admin (the access
+/// tests sign in as each role instead): (status, JSON body or null).
 #[allow(dead_code)]
 pub async fn call(method: &str, url: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
     let client = reqwest::Client::new();
     let mut req = client.request(method.parse().unwrap(), url);
+    if let Some(token) = local_token(url) {
+        req = req.bearer_auth(token);
+    }
     if let Some(b) = body {
         req = req.json(&b);
     }
