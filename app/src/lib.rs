@@ -140,6 +140,7 @@ fn TopBar() -> impl IntoView {
     view! {
         <header class="topbar">
             <a class="brand" href="/">"MemberPulse"<span class="brand-sub">" " {tr("brand.sub")}</span></a>
+            <Suspense>
             <Show when=move || role.get().is_some()>
             <nav class="nav" aria-label="MemberPulse">
                 {item("/", "nav.overview")}
@@ -150,6 +151,7 @@ fn TopBar() -> impl IntoView {
                 <Show when=move || may(Role::Admin)>{item("/admin", "nav.admin")}</Show>
             </nav>
             </Show>
+            </Suspense>
             <a class="alert-badge" id="alert-badge" href="/alerts"
                 data-count=move || live_alerts.get().map(|l| l.len()).unwrap_or(0)
                 class:hot=move || live_alerts.get().is_some_and(|l| l.iter().any(|a| a.state == "firing"))>

@@ -5,12 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ARTIFACTS, getJson, serverAndBrowser } from './support.mjs';
+import { ARTIFACTS, apiFetch, getJson, serverAndBrowser } from './support.mjs';
 
 const env = serverAndBrowser();
 
 async function post(path, body) {
-  const r = await fetch(`${env.server.base}/api/v1/${path}`, {
+  const r = await apiFetch(`${env.server.base}/api/v1/${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),

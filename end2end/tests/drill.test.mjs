@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, eventually, getJson, parseShown, serverAndBrowser } from './support.mjs';
+import { ARTIFACTS, apiFetch, eventually, getJson, parseShown, serverAndBrowser } from './support.mjs';
 
 const env = serverAndBrowser();
 
@@ -110,7 +110,7 @@ test('drill from a KPI to the members behind it and into one member', async () =
 
   // The CSV export is the list: every member, in the order on screen.
   const csvHref = await page.getAttribute('#export-csv', 'href');
-  const csv = parseCsv(await (await fetch(`${env.server.base}${csvHref}`)).text());
+  const csv = parseCsv(await (await apiFetch(`${env.server.base}${csvHref}`)).text());
   assert.equal(csv.length, list.total);
   for (const [s, c] of shown.map((s, i) => [s, csv[i]])) {
     assert.equal(c.member_id, s.id);

@@ -11,7 +11,7 @@ import { ARTIFACTS, launchBrowser, startServer, timeOverview } from './support.m
 
 async function measure(options) {
   const server = await startServer(options);
-  const browser = await launchBrowser();
+  const browser = await launchBrowser(server);
   try {
     await timeOverview(browser, server.base, 1); // warm-up: the wasm and the queries' caches
     return await timeOverview(browser, server.base, 5);

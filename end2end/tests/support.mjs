@@ -1,7 +1,7 @@
 // Starts a real MemberPulse server (the binary cargo-leptos built) on a free port with a
 // fresh data directory, and a real Chromium (Debian's) driven by playwright-core.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before } from 'node:test';
@@ -10,9 +10,27 @@ import { chromium } from 'playwright-core';
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ARTIFACTS = join(ROOT, 'end2end', 'artifacts');
 
+// The people the tests sign in as: one per role (made with `memberpulse user add`).
+export const USERS = {
+  admin: { name: 'ada', role: 'admin', password: 'ada-e2e-password' },
+  operator: { name: 'otto', role: 'operator', password: 'otto-e2e-password' },
+  executive: { name: 'eve', role: 'executive', password: 'eve-e2e-password' },
+};
+
+// The local (admin) token of each server started here, by base URL: what `getJson` and
+// `apiFetch` present, as the CLI would.
+const tokens = new Map();
+
 export async function startServer({ demoMembers = 3000, dataDir: given, args: extra = [] } = {}) {
   const dataDir = given ?? mkdtempSync(join(tmpdir(), 'memberpulse-e2e-'));
   const bin = process.env.MEMBERPULSE_BIN ?? join(ROOT, 'target', 'debug', 'memberpulse');
+  for (const u of Object.values(USERS)) {
+    const made = spawnSync(bin, ['user', 'add', '--name', u.name, '--role', u.role, '--password-stdin', '--if-missing', '--data-dir', dataDir], {
+      input: `${u.password}\n`,
+      encoding: 'utf8',
+    });
+    if (made.status !== 0) throw new Error(`user add ${u.name}: ${made.stderr}`);
+  }
   const args = ['serve', '--addr', '127.0.0.1:0', '--data-dir', dataDir, '--demo-members', String(given ? 0 : demoMembers), ...extra];
   const child = spawn(bin, args, {
     cwd: ROOT,
@@ -32,6 +50,7 @@ export async function startServer({ demoMembers = 3000, dataDir: given, args: ex
     });
     child.on('exit', (code) => fail(new Error(`server exited with ${code}: ${seen}`)));
   });
+  tokens.set(base, JSON.parse(readFileSync(join(dataDir, 'server.json'), 'utf8')).token);
   // The model is fitted in the background after start; wait for it so that the predicted
   // metrics do not change between what a page shows and what a test asks the API.
   for (let i = 0; ; i++) {
@@ -50,8 +69,46 @@ export async function startServer({ demoMembers = 3000, dataDir: given, args: ex
   };
 }
 
-export async function launchBrowser() {
+// Signs in through the sign-in form's endpoint (as a browser would post it) and answers
+// the session cookie's value, or null when refused.
+export async function sessionCookie(base, user = USERS.admin) {
+  const r = await fetch(`${base}/auth/signin`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ name: user.name, password: user.password, next: '/' }),
+  });
+  const cookie = (r.headers.getSetCookie?.() ?? []).find((c) => c.startsWith('mp_session=') && !c.startsWith('mp_session=;'));
+  return cookie ? cookie.split(';')[0].slice('mp_session='.length) : null;
+}
+
+// Chromium, and — given a server — every page and context it opens signed in as `user`
+// (an admin unless told), so that a test opens pages as a signed-in person does.
+export async function launchBrowser(server, user = USERS.admin) {
   mkdirSync(ARTIFACTS, { recursive: true });
+  const browser = await launchChromium();
+  if (!server) return browser;
+  const value = await sessionCookie(server.base, user);
+  if (!value) throw new Error(`sign-in as ${user.name} refused`);
+  const newContext = async (options = {}) => {
+    const context = await browser.newContext(options);
+    await context.addCookies([{ name: 'mp_session', value, url: server.base, httpOnly: true, sameSite: 'Lax' }]);
+    return context;
+  };
+  return {
+    newContext,
+    async newPage(options = {}) {
+      const context = await newContext(options);
+      const page = await context.newPage();
+      page.on('close', () => context.close().catch(() => {}));
+      return page;
+    },
+    close: () => browser.close(),
+    unsigned: browser,
+  };
+}
+
+function launchChromium() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [
@@ -67,8 +124,18 @@ export async function launchBrowser() {
   });
 }
 
+// `fetch` as the server's local admin (the bearer token in its server.json).
+export function apiFetch(url, init = {}) {
+  const base = [...tokens.keys()].find((b) => url.startsWith(b));
+  const headers = { ...(init.headers ?? {}) };
+  if (base && !Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
+    headers.authorization = `Bearer ${tokens.get(base)}`;
+  }
+  return fetch(url, { ...init, headers });
+}
+
 export async function getJson(url) {
-  const r = await fetch(url);
+  const r = await apiFetch(url);
   if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
   return r.json();
 }
@@ -118,7 +185,7 @@ export function serverAndBrowser(options = {}) {
   const env = {};
   before(async () => {
     env.server = await startServer(options);
-    env.browser = await launchBrowser();
+    env.browser = await launchBrowser(env.server);
   });
   after(async () => {
     await env.browser?.close();

@@ -78,7 +78,7 @@ fn MemberTable(page: MemberPage) -> impl IntoView {
             view! {
                 <tr data-member=m.member_id.clone()>
                     <td><a href=href>{m.member_id.clone()}</a></td>
-                    <td>{m.name.clone().unwrap_or_default()}</td>
+                    <td class="name">{m.name.clone().unwrap_or_default()}</td>
                     <td>{m.region.clone().unwrap_or_default()}</td>
                     <td>{m.tier.clone().unwrap_or_default()}</td>
                     <td class="num" data-col="purchases">{m.purchases}</td>

@@ -1,0 +1,109 @@
+// Sign-in in Chromium: the form, a refusal, each role's pages (operators see masked
+// names and no admin page; executives no member rows), sign-out, and the admin page
+// (users, a token shown once, the audit log). Every page hydrates under the
+// Content-Security-Policy, with no violation reported.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ARTIFACTS, USERS, launchBrowser, startServer } from './support.mjs';
+
+const env = {};
+before(async () => {
+  env.server = await startServer({ demoMembers: 1500 });
+  env.browser = await launchBrowser();
+});
+after(async () => {
+  await env.browser?.close();
+  await env.server?.stop();
+});
+
+// A fresh, signed-out page that records CSP violations.
+async function freshPage() {
+  const context = await env.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.violations = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) page.violations.push(m.text());
+  });
+  return page;
+}
+
+async function signIn(page, user) {
+  await page.fill('input[name="name"]', user.name);
+  await page.fill('input[name="password"]', user.password);
+  await Promise.all([page.waitForNavigation(), page.click('#signin-form button[type="submit"]')]);
+}
+
+test('an operator signs in, sees masked members and no admin page, and signs out', async () => {
+  const base = env.server.base;
+  const page = await freshPage();
+  await page.goto(`${base}/members?sort=member_id`);
+  assert.match(page.url(), /\/signin\?next=\/members/);
+  await signIn(page, { ...USERS.operator, password: 'not-the-password' });
+  assert.equal(await page.textContent('#signin-error').then((t) => t.length > 0), true);
+  await signIn(page, USERS.operator);
+  assert.equal(new URL(page.url()).pathname, '/members');
+  await page.waitForSelector('body[data-hydrated="true"] table.member-list tbody tr');
+  assert.equal(await page.getAttribute('#who', 'data-role'), 'operator');
+  const names = await page.$$eval('table.member-list tbody tr td.name', (tds) => tds.map((td) => td.textContent.trim()).filter((t) => t));
+  assert.ok(names.length > 0, 'names listed');
+  for (const n of names) assert.match(n, /^.\*+$/u, n);
+  assert.equal(await page.$('nav a[href^="/admin"]'), null, 'no admin link');
+  await page.screenshot({ path: join(ARTIFACTS, 'signed-in-operator.png'), fullPage: true });
+
+  await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
+  assert.equal(new URL(page.url()).pathname, '/signin');
+  await page.goto(`${base}/`);
+  assert.equal(new URL(page.url()).pathname, '/signin');
+  assert.deepEqual(page.violations, []);
+  await page.context().close();
+});
+
+test('an executive sees the dashboard but no member rows', async () => {
+  const base = env.server.base;
+  const page = await freshPage();
+  await page.goto(`${base}/`);
+  await signIn(page, USERS.executive);
+  await page.waitForSelector('body[data-hydrated="true"] .kpi-grid.headline [data-kpi]', { timeout: 60_000 });
+  assert.equal(await page.$('nav a[href^="/members"]'), null, 'no members link');
+  await page.goto(`${base}/members`);
+  await page.waitForSelector('.error[role="alert"]');
+  assert.match(await page.textContent('.error[role="alert"]'), /executive role may not/);
+  assert.equal(await page.$('table.member-list tbody tr'), null);
+  assert.deepEqual(page.violations, []);
+  await page.context().close();
+});
+
+test('an admin manages users and tokens and reads the audit log', async () => {
+  const base = env.server.base;
+  const page = await freshPage();
+  await page.goto(`${base}/admin`);
+  await signIn(page, USERS.admin);
+  await page.waitForSelector('body[data-hydrated="true"] #users tr[data-user="otto"]');
+  assert.equal(await page.getAttribute('#who', 'data-role'), 'admin');
+  // The operator's list of members (first test) is in the audit log.
+  await page.waitForSelector('#audit tr[data-action="member.list"]');
+  assert.match(await page.textContent('#audit tr[data-action="member.list"]'), /otto/);
+
+  await page.fill('#add-token input[name="name"]', 'pos-feed');
+  await page.selectOption('#add-token select[name="scope"]', 'ingest');
+  await page.click('#add-token button[type="submit"]');
+  const secret = (await page.waitForSelector('#token-secret')).textContent();
+  assert.match(await secret, /^mpt_[0-9a-f]{64}$/);
+  await page.waitForSelector('#tokens tr:has-text("pos-feed")');
+  const r = await fetch(`${base}/api/v1/ingest/orders`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${await secret}`, 'content-type': 'application/json' },
+    body: '[]',
+  });
+  assert.equal(r.status, 200, 'the new token lands data');
+
+  await page.fill('#add-user input[name="name"]', 'nina');
+  await page.fill('#add-user input[name="password"]', 'nina-e2e-password');
+  await page.selectOption('#add-user select[name="role"]', 'executive');
+  await page.click('#add-user button[type="submit"]');
+  await page.waitForSelector('#users tr[data-user="nina"]');
+  await page.screenshot({ path: join(ARTIFACTS, 'admin.png'), fullPage: true });
+  assert.deepEqual(page.violations, []);
+  await page.context().close();
+});
