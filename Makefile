@@ -21,7 +21,10 @@ setup-test:
 build: setup
 	cargo leptos build
 
+# The first run makes the admin `admin` with a random password, printed once (a lost one:
+# `memberpulse user set --name admin --new-password`); later runs leave it.
 run: build
+	./target/debug/memberpulse user add --name admin --role admin --if-missing --data-dir $(DATA_DIR)
 	./target/debug/memberpulse serve --addr $(ADDR) --data-dir $(DATA_DIR) --demo-members $(DEMO_MEMBERS)
 
 test: setup-test

@@ -421,14 +421,17 @@ async fn sign_out(State(access): State<Access>, headers: HeaderMap) -> Result<Re
 }
 
 /// Who the request is from.
-async fn session(caller: Caller) -> Json<Viewer> {
+#[utoipa::path(get, path = "/api/v1/session", responses((status = 200, body = Viewer), (status = 401, body = crate::error::ApiError)))]
+pub async fn session(caller: Caller) -> Json<Viewer> {
     Json(Viewer {
         name: caller.name,
         role: caller.role,
     })
 }
 
-async fn user_list(State(access): State<Access>, caller: Caller) -> Result<Json<Vec<User>>> {
+/// The users (admins).
+#[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = Vec<User>), (status = 403, body = crate::error::ApiError)))]
+pub async fn user_list(State(access): State<Access>, caller: Caller) -> Result<Json<Vec<User>>> {
     Ok(Json(list_users(&access.ops, &caller).await?))
 }
 
@@ -437,8 +440,10 @@ pub async fn list_users(ops: &Pool, caller: &Caller) -> Result<Vec<User>> {
     users::list(ops).await
 }
 
-/// Creates a user: `{"name", "role", "password"}` (at least 12 characters).
-async fn user_create(
+/// Creates a user: `{"name", "role", "password"}` (at least 12 characters); admins.
+#[utoipa::path(post, path = "/api/v1/users", request_body = UserChange,
+    responses((status = 201, body = User), (status = 400, body = crate::error::ApiError), (status = 403, body = crate::error::ApiError), (status = 409, body = crate::error::ApiError)))]
+pub async fn user_create(
     State(access): State<Access>,
     caller: Caller,
     Json(change): Json<UserChange>,
@@ -455,8 +460,10 @@ pub async fn create_user(ops: &Pool, caller: &Caller, change: UserChange) -> Res
     Ok(user)
 }
 
-/// Changes a user's `role`, `password` or `disabled`.
-async fn user_update(
+/// Changes a user's `role`, `password` or `disabled`; admins.
+#[utoipa::path(put, path = "/api/v1/users/{name}", request_body = UserChange,
+    responses((status = 200, body = User), (status = 403, body = crate::error::ApiError), (status = 404, body = crate::error::ApiError)))]
+pub async fn user_update(
     State(access): State<Access>,
     caller: Caller,
     Path(name): Path<String>,
@@ -481,7 +488,9 @@ pub async fn update_user(ops: &Pool, caller: &Caller, change: UserChange) -> Res
     Ok(user)
 }
 
-async fn token_list(State(access): State<Access>, caller: Caller) -> Result<Json<Vec<ApiToken>>> {
+/// The API tokens, without their secrets; admins.
+#[utoipa::path(get, path = "/api/v1/tokens", responses((status = 200, body = Vec<ApiToken>), (status = 403, body = crate::error::ApiError)))]
+pub async fn token_list(State(access): State<Access>, caller: Caller) -> Result<Json<Vec<ApiToken>>> {
     Ok(Json(list_tokens(&access.ops, &caller).await?))
 }
 
@@ -491,8 +500,10 @@ pub async fn list_tokens(ops: &Pool, caller: &Caller) -> Result<Vec<ApiToken>> {
 }
 
 /// Makes a token: `{"name", "scope": "ingest"|"read", "role"}`; the answer holds the
-/// secret, shown this once.
-async fn token_create(
+/// secret, shown this once; admins.
+#[utoipa::path(post, path = "/api/v1/tokens", request_body = TokenRequest,
+    responses((status = 201, body = ApiToken), (status = 400, body = crate::error::ApiError), (status = 403, body = crate::error::ApiError)))]
+pub async fn token_create(
     State(access): State<Access>,
     caller: Caller,
     Json(request): Json<TokenRequest>,
@@ -508,7 +519,9 @@ pub async fn create_token(ops: &Pool, caller: &Caller, request: TokenRequest) ->
     Ok(token)
 }
 
-async fn token_revoke(State(access): State<Access>, caller: Caller, Path(id): Path<i64>) -> Result<Json<ApiToken>> {
+/// Revokes a token; admins.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", responses((status = 200, body = ApiToken), (status = 403, body = crate::error::ApiError), (status = 404, body = crate::error::ApiError)))]
+pub async fn token_revoke(State(access): State<Access>, caller: Caller, Path(id): Path<i64>) -> Result<Json<ApiToken>> {
     Ok(Json(revoke_token(&access.ops, &caller, id).await?))
 }
 
@@ -519,7 +532,9 @@ pub async fn revoke_token(ops: &Pool, caller: &Caller, id: i64) -> Result<ApiTok
     Ok(token)
 }
 
-async fn audit_list(
+/// The audit log, newest first; admins.
+#[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery), responses((status = 200, body = Vec<AuditEntry>), (status = 403, body = crate::error::ApiError)))]
+pub async fn audit_list(
     State(access): State<Access>,
     caller: Caller,
     Query(q): Query<AuditQuery>,
@@ -533,7 +548,9 @@ pub async fn audit_entries(ops: &Pool, caller: &Caller, q: &AuditQuery) -> Resul
 }
 
 /// The audit log as CSV (default: the latest 100,000 entries); the export is audited too.
-async fn audit_csv(State(access): State<Access>, caller: Caller, Query(q): Query<AuditQuery>) -> Result<Response> {
+#[utoipa::path(get, path = "/api/v1/audit.csv", params(AuditQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = crate::error::ApiError)))]
+pub async fn audit_csv(State(access): State<Access>, caller: Caller, Query(q): Query<AuditQuery>) -> Result<Response> {
     let q = AuditQuery {
         limit: Some(q.limit.unwrap_or(audit::MAX_ROWS)),
         ..q

@@ -485,10 +485,36 @@ async fn ingest(
         alert_list,
         alert_get,
         alert_act,
-        alert_evaluate
-    )
+        alert_evaluate,
+        crate::access::session,
+        crate::access::user_list,
+        crate::access::user_create,
+        crate::access::user_update,
+        crate::access::token_list,
+        crate::access::token_create,
+        crate::access::token_revoke,
+        crate::access::audit_list,
+        crate::access::audit_csv
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []), ("session" = []))
 )]
 struct ApiDoc;
+
+/// The two ways to authenticate: an API token, or the session cookie of a signed-in person.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::access::SESSION_COOKIE))),
+        );
+    }
+}
 
 /// The OpenAPI document of this API, generated from the code.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
@@ -535,6 +561,10 @@ mod tests {
             "/api/v1/alerts",
             "/api/v1/alerts/rules",
             "/api/v1/alerts/{id}",
+            "/api/v1/users",
+            "/api/v1/tokens",
+            "/api/v1/audit",
+            "/api/v1/session",
         ] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
         }

@@ -130,7 +130,7 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     };
     info.write(&opts.data_dir)?;
     tracing::info!("MemberPulse listening on http://{addr}");
-    println!("MemberPulse is serving http://{addr}");
+    println!("MemberPulse is serving http://{addr}  (sign in at http://{addr}/signin)");
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await;
