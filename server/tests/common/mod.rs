@@ -126,7 +126,7 @@ pub fn serve(data_dir: &std::path::Path, args: &[&str]) -> Server {
     let addr = loop {
         let line = lines.next().expect("server exited").unwrap();
         if let Some((_, addr)) = line.split_once("http://") {
-            break addr.trim().to_string();
+            break addr.split_whitespace().next().unwrap_or_default().to_string();
         }
     };
     let base = format!("http://{addr}");
