@@ -48,6 +48,12 @@ pub async fn get_viewer() -> Result<Option<Viewer>, ServerFnError> {
     Ok(viewer())
 }
 
+/// Keeps the viewer's language (`zh` or `en`) for their next sign-in.
+#[server(endpoint = "save_language", input = Json)]
+pub async fn save_language(lang: String) -> Result<(), ServerFnError> {
+    ask(|e, who| e.save_language(who, lang)).await
+}
+
 #[server(endpoint = "get_overview", input = Json)]
 pub async fn get_overview(query: OverviewQuery) -> Result<Overview, ServerFnError> {
     ask(|e, who| e.overview(who, query)).await

@@ -1,6 +1,7 @@
 //! Simplified Chinese and English. The choice lives in a `lang` cookie, so the server
 //! renders the page in it and the browser hydrates the same text; switching sets the
-//! cookie and the signal, and every label follows at once.
+//! cookie and the signal, and every label follows at once. It is also kept for the
+//! signed-in user, whose sign-in sets the cookie again (SPEC §1: remembered per user).
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -93,6 +94,10 @@ pub fn set_lang(lang: Lang) {
         if let Some(html) = document().document_element() {
             let _ = html.set_attribute("lang", lang.code());
         }
+        // Remembered for the signed-in user too: the next sign-in, on any browser, sets it.
+        leptos::task::spawn_local(async move {
+            let _ = crate::api::save_language(if lang == Lang::En { "en" } else { "zh" }.to_string()).await;
+        });
     }
 }
 

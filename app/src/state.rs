@@ -50,6 +50,8 @@ pub trait Engine: Send + Sync + 'static {
     fn create_token(&self, who: Viewer, request: TokenRequest) -> EngineFuture<ApiToken>;
     fn revoke_token(&self, who: Viewer, id: i64) -> EngineFuture<ApiToken>;
     fn audit(&self, who: Viewer, query: AuditQuery) -> EngineFuture<Vec<AuditEntry>>;
+    /// Keeps the viewer's language, `zh` or `en`.
+    fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()>;
 }
 
 #[derive(Clone)]

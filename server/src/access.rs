@@ -404,6 +404,12 @@ async fn sign_in(
                 header::SET_COOKIE,
                 access.session_cookie(&secret, users::SESSION_HOURS * 3600),
             );
+            // The user's language, as they last chose it (on any browser).
+            if let Some(lang) = users::language(&access.ops, &user.name).await?
+                && let Ok(v) = HeaderValue::from_str(&format!("lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax"))
+            {
+                r.headers_mut().append(header::SET_COOKIE, v);
+            }
             Ok(r)
         }
         Err(users::Refusal::Locked(_)) => back("locked"),

@@ -791,6 +791,11 @@ impl Engine for Services {
         let ops = self.ops.clone();
         for_pages("audit", async move { crate::access::audit_entries(&ops, &Caller::signed_in(&who), &query).await })
     }
+
+    fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()> {
+        let ops = self.ops.clone();
+        for_pages("save language", async move { crate::users::set_language(&ops, &who.name, &lang).await })
+    }
 }
 
 pub fn app_state(services: &Services) -> app::state::AppState {

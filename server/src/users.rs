@@ -163,6 +163,20 @@ pub async fn change(pool: &Pool, change: &UserChange) -> Result<User> {
     get(pool, &change.name).await
 }
 
+/// Keeps a user's language (`zh` or `en`), set again as the `lang` cookie at sign-in.
+pub async fn set_language(pool: &Pool, name: &str, lang: &str) -> Result<()> {
+    if !["zh", "en"].contains(&lang) {
+        return Err(Error::bad_param("lang", "zh or en"));
+    }
+    sqlx::query("UPDATE users SET lang = ? WHERE name = ?").bind(lang).bind(name).execute(pool).await?;
+    Ok(())
+}
+
+/// A user's kept language, if any.
+pub async fn language(pool: &Pool, name: &str) -> Result<Option<String>> {
+    Ok(sqlx::query("SELECT lang FROM users WHERE name = ?").bind(name).fetch_optional(pool).await?.and_then(|r| r.get(0)))
+}
+
 /// Why a sign-in was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
