@@ -31,6 +31,24 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
+/// A labelled text input bound to `value` (`kind`: `text` or `password`).
+fn input(label: &'static str, name: &'static str, kind: &'static str, value: RwSignal<String>) -> impl IntoView {
+    view! {
+        <label>{tr(label)}
+            <input name=name type=kind required prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+        </label>
+    }
+}
+
+/// A labelled select bound to `value`.
+fn select(label: &'static str, name: &'static str, value: RwSignal<String>, options: impl IntoView) -> impl IntoView {
+    view! {
+        <label>{tr(label)}
+            <select name=name prop:value=move || value.get() on:change=move |ev| value.set(event_target_value(&ev))>{options}</select>
+        </label>
+    }
+}
+
 fn role_options() -> impl IntoView {
     let lang = use_lang();
     Role::ALL
@@ -110,9 +128,9 @@ fn Users(changed: RwSignal<u32>) -> impl IntoView {
             </ErrorBoundary>
         </Suspense>
         <form class="add-user" id="add-user" on:submit=add>
-            <label>{tr("admin.name")}<input name="name" required prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></label>
-            <label>{tr("signin.password")}<input name="password" type="password" autocomplete="new-password" minlength="12" required prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/></label>
-            <label>{tr("admin.role")}<select name="role" prop:value=move || role.get() on:change=move |ev| role.set(event_target_value(&ev))>{role_options()}</select></label>
+            {input("admin.name", "name", "text", name)}
+            {input("signin.password", "password", "password", password)}
+            {select("admin.role", "role", role, role_options())}
             <button type="submit">{tr("admin.add_user")}</button>
         </form>
         {move || status.get().map(|(ok, m)| view! { <p class=if ok { "saved" } else { "error" } role="status">{m}</p> })}
@@ -181,11 +199,9 @@ fn Tokens(changed: RwSignal<u32>) -> impl IntoView {
             </ErrorBoundary>
         </Suspense>
         <form class="add-token" id="add-token" on:submit=add>
-            <label>{tr("admin.name")}<input name="name" required prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/></label>
-            <label>{tr("admin.scope")}<select name="scope" prop:value=move || scope.get() on:change=move |ev| scope.set(event_target_value(&ev))>
-                <option value="ingest">"ingest"</option><option value="read">"read"</option>
-            </select></label>
-            <label>{tr("admin.role")}<select name="role" prop:value=move || role.get() on:change=move |ev| role.set(event_target_value(&ev))>{role_options()}</select></label>
+            {input("admin.name", "name", "text", name)}
+            {select("admin.scope", "scope", scope, view! { <option value="ingest">"ingest"</option><option value="read">"read"</option> })}
+            {select("admin.role", "role", role, role_options())}
             <button type="submit">{tr("admin.add_token")}</button>
         </form>
         {move || shown.get().map(|s| match s {
