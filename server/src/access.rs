@@ -186,6 +186,10 @@ impl Access {
         let ip = ip.unwrap_or(IpAddr::from([0, 0, 0, 0]));
         let mut all = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
+        if all.len() > 10_000 {
+            // Forget addresses quiet for a minute, so the table stays small.
+            all.retain(|_, seen| seen.back().is_some_and(|t| now.duration_since(*t) <= Duration::from_secs(60)));
+        }
         let seen = all.entry(ip).or_default();
         while seen.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
             seen.pop_front();

@@ -13,12 +13,10 @@ use app::{
     model::{
         AlertEvent, AlertQuery, AlertRule, Breakdown, SnoozeRequest, BreakdownQuery, CohortQuery, Cohorts, Dimension, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
         Metric, ModelStatus, Overview, OverviewQuery, Segment, SegmentName, TierMigration, TierMigrationQuery, Trend,
-        TrendQuery,
+        TrendQuery, ApiToken, AuditEntry, AuditQuery, Role, TokenRequest, User, UserChange, Viewer,
     },
     state::{Engine, EngineError, EngineFuture},
 };
-
-use app::model::{ApiToken, AuditEntry, AuditQuery, Role, TokenRequest, User, UserChange, Viewer};
 
 use crate::{
     Error, Result,
