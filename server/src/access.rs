@@ -61,7 +61,9 @@ impl Caller {
     /// The `memberpulse` command on this machine (it can read the data directory): an
     /// admin, audited as `cli:<login>`.
     pub fn cli() -> Caller {
-        let login = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        let login = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
         Caller {
             name: format!("cli:{login}"),
             role: Role::Admin,
