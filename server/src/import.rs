@@ -614,13 +614,45 @@ impl Plan {
         Ok(())
     }
 
+    /// Whether any row breaks a rule [`Self::find_rejects`] checks: one scan, so a clean
+    /// file skips the per-field scans.
+    fn any_bad(&self, conn: &Connection) -> Result<bool> {
+        let mut failing: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(f, _)| {
+                let name = f.name;
+                if f.required {
+                    format!("{name} IS NULL")
+                } else {
+                    format!("(r_{name} IS NOT NULL AND {name} IS NULL)")
+                }
+            })
+            .collect();
+        if self.has("points") && self.has("kind") {
+            failing.push("(points <= 0 AND kind <> 'adjust')".into());
+        }
+        Ok(conn.query_row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM mp_structural) OR EXISTS (SELECT 1 FROM mp_typed WHERE {})",
+                failing.join(" OR ")
+            ),
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Fills `mp_rejects` and `mp_good`, and returns every reject, ordered by line.
     fn find_rejects(&self, conn: &Connection) -> Result<Vec<Reject>> {
         conn.execute_batch(
             "DROP TABLE IF EXISTS mp_rejects;
-             CREATE TEMP TABLE mp_rejects (line BIGINT, field VARCHAR, value VARCHAR, reason VARCHAR, rank INTEGER);
-             INSERT INTO mp_rejects SELECT line, '(row)', value, reason, -1 FROM mp_structural;",
+             CREATE TEMP TABLE mp_rejects (line BIGINT, field VARCHAR, value VARCHAR, reason VARCHAR, rank INTEGER);",
         )?;
+        if !self.any_bad(conn)? {
+            conn.execute_batch("DROP TABLE IF EXISTS mp_good; ALTER TABLE mp_typed RENAME TO mp_good;")?;
+            return Ok(Vec::new());
+        }
+        conn.execute_batch("INSERT INTO mp_rejects SELECT line, '(row)', value, reason, -1 FROM mp_structural;")?;
         for (rank, (field, _)) in self.fields.iter().enumerate() {
             let name = field.name;
             if field.required {
