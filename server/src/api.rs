@@ -164,8 +164,7 @@ async fn tier_migration(
 /// `window` days, the last ending at `as_of`, under the filters or segment.
 #[utoipa::path(get, path = "/api/v1/trend", params(TrendQuery),
     responses((status = 200, body = Trend), (status = 400, description = "a bad parameter, named", body = ApiError)))]
-async fn trend(State(api): State<ApiState>,
-    caller: Caller, Query(query): Query<TrendQuery>) -> Result<Json<Trend>> {
+async fn trend(State(api): State<ApiState>, caller: Caller, Query(query): Query<TrendQuery>) -> Result<Json<Trend>> {
     Ok(Json(api.services.trend(&caller, query).await?))
 }
 
@@ -182,8 +181,7 @@ async fn model_status(State(api): State<ApiState>, caller: Caller) -> Result<Jso
 /// 422 with the reason; the previous scores stay.
 #[utoipa::path(post, path = "/api/v1/model/fit", request_body = FitRequest,
     responses((status = 200, body = ModelStatus), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
-async fn model_fit(State(api): State<ApiState>,
-    caller: Caller, Json(request): Json<FitRequest>) -> Result<Json<ModelStatus>> {
+async fn model_fit(State(api): State<ApiState>, caller: Caller, Json(request): Json<FitRequest>) -> Result<Json<ModelStatus>> {
     api.services.fit(&caller, request.as_of).await?;
     Ok(Json(api.services.model_status(&caller).await?))
 }
@@ -230,14 +228,12 @@ async fn alert_rules(State(api): State<ApiState>, caller: Caller) -> Result<Json
 /// `channels[0].url`). It is evaluated at once.
 #[utoipa::path(post, path = "/api/v1/alerts/rules", request_body = AlertRule,
     responses((status = 201, body = AlertRule), (status = 400, body = ApiError)))]
-async fn alert_rule_create(State(api): State<ApiState>,
-    caller: Caller, Json(rule): Json<AlertRule>) -> Result<(StatusCode, Json<AlertRule>)> {
+async fn alert_rule_create(State(api): State<ApiState>, caller: Caller, Json(rule): Json<AlertRule>) -> Result<(StatusCode, Json<AlertRule>)> {
     Ok((StatusCode::CREATED, Json(api.services.create_alert_rule(&caller, rule).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/alerts/rules/{id}", responses((status = 200, body = AlertRule), (status = 404, body = ApiError)))]
-async fn alert_rule_get(State(api): State<ApiState>,
-    caller: Caller, Path(id): Path<i64>) -> Result<Json<AlertRule>> {
+async fn alert_rule_get(State(api): State<ApiState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<AlertRule>> {
     Ok(Json(api.services.alert_rule(&caller, id).await?))
 }
 
@@ -253,8 +249,7 @@ async fn alert_rule_update(
 }
 
 #[utoipa::path(delete, path = "/api/v1/alerts/rules/{id}", responses((status = 204), (status = 404, body = ApiError)))]
-async fn alert_rule_delete(State(api): State<ApiState>,
-    caller: Caller, Path(id): Path<i64>) -> Result<StatusCode> {
+async fn alert_rule_delete(State(api): State<ApiState>, caller: Caller, Path(id): Path<i64>) -> Result<StatusCode> {
     api.services.delete_alert_rule(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -262,14 +257,12 @@ async fn alert_rule_delete(State(api): State<ApiState>,
 /// Alert history, newest first: `state=open|firing|acknowledged|snoozed|resolved`,
 /// `rule_id`, `severity`, `limit`.
 #[utoipa::path(get, path = "/api/v1/alerts", params(AlertQuery), responses((status = 200, body = Vec<AlertEvent>), (status = 400, body = ApiError)))]
-async fn alert_list(State(api): State<ApiState>,
-    caller: Caller, Query(query): Query<AlertQuery>) -> Result<Json<Vec<AlertEvent>>> {
+async fn alert_list(State(api): State<ApiState>, caller: Caller, Query(query): Query<AlertQuery>) -> Result<Json<Vec<AlertEvent>>> {
     Ok(Json(api.services.alerts(&caller, query).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", responses((status = 200, body = AlertEvent), (status = 404, body = ApiError)))]
-async fn alert_get(State(api): State<ApiState>,
-    caller: Caller, Path(id): Path<i64>) -> Result<Json<AlertEvent>> {
+async fn alert_get(State(api): State<ApiState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<AlertEvent>> {
     Ok(Json(api.services.alert(&caller, id).await?))
 }
 
