@@ -125,6 +125,8 @@ pub fn t(lang: Lang, key: &str) -> &str {
         "admin.audit" => ("审计日志", "Audit log"),
         "admin.export" => ("导出 CSV", "Export CSV"),
         "admin.add_user" => ("添加用户", "Add user"),
+        "admin.new_password" => ("新密码", "New password"),
+        "admin.set_password" => ("设置", "Set"),
         "admin.role" => ("角色", "Role"),
         "admin.disabled" => ("已停用", "Disabled"),
         "admin.disable" => ("停用", "Disable"),

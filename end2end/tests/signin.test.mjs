@@ -1,6 +1,6 @@
 // Sign-in in Chromium: the form, a refusal, each role's pages (operators see masked
 // names and no admin page; executives no member rows), sign-out, and the admin page
-// (users, a token shown once, the audit log). Every page hydrates under the
+// (users, a new password, a token shown once, the audit log). Every page hydrates under the
 // Content-Security-Policy, with no violation reported.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,7 +103,17 @@ test('an admin manages users and tokens and reads the audit log', async () => {
   await page.selectOption('#add-user select[name="role"]', 'executive');
   await page.click('#add-user button[type="submit"]');
   await page.waitForSelector('#users tr[data-user="nina"]');
+  // A new password for nina, set on her row: she signs in with it.
+  await page.fill('#users tr[data-user="nina"] input[name="new_password"]', 'nina-new-password');
+  await page.click('#users tr[data-user="nina"] .set-password button');
+  await page.waitForSelector('#audit tr[data-action="user.update"]');
   await page.screenshot({ path: join(ARTIFACTS, 'admin.png'), fullPage: true });
+  const nina = await freshPage();
+  await nina.goto(`${base}/`);
+  await signIn(nina, { name: 'nina', password: 'nina-new-password' });
+  await nina.waitForSelector('body[data-hydrated="true"] #who');
+  assert.equal(await nina.getAttribute('#who', 'data-role'), 'executive');
+  await nina.context().close();
   assert.deepEqual(page.violations, []);
   await page.context().close();
 });

@@ -97,12 +97,22 @@ fn Users(changed: RwSignal<u32>) -> impl IntoView {
                             <th scope="col">{tr("admin.name")}</th>
                             <th scope="col">{tr("admin.role")}</th>
                             <th scope="col">{tr("admin.created")}</th>
+                            <th scope="col">{tr("admin.new_password")}</th>
                             <th scope="col"></th>
                         </tr></thead>
                         <tbody>
                             {list.into_iter().map(|u| {
-                                let (n1, n2) = (u.name.clone(), u.name.clone());
+                                let (n1, n2, n3) = (u.name.clone(), u.name.clone(), u.name.clone());
                                 let disabled = u.disabled;
+                                let new_password = RwSignal::new(String::new());
+                                // A new password (at least 12 characters) also lifts a lockout
+                                // and ends the user's sessions.
+                                let set_password = move |ev: leptos::ev::SubmitEvent| {
+                                    ev.prevent_default();
+                                    let change = UserChange { name: n3.clone(), password: Some(new_password.get_untracked()), ..Default::default() };
+                                    new_password.set(String::new());
+                                    apply(change, false);
+                                };
                                 view! {
                                     <tr data-user=u.name.clone() class:disabled=disabled>
                                         <td>{u.name.clone()}</td>
@@ -113,6 +123,13 @@ fn Users(changed: RwSignal<u32>) -> impl IntoView {
                                             }>{role_options()}</select>
                                         </td>
                                         <td>{u.created_at.clone()} {disabled.then(|| view! { " · " {tr("admin.disabled")} })}</td>
+                                        <td>
+                                            <form class="set-password" on:submit=set_password>
+                                                <input name="new_password" type="password" autocomplete="new-password" required
+                                                    prop:value=move || new_password.get() on:input=move |ev| new_password.set(event_target_value(&ev))/>
+                                                <button type="submit">{tr("admin.set_password")}</button>
+                                            </form>
+                                        </td>
                                         <td>
                                             <button type="button" on:click=move |_| {
                                                 let change = UserChange { name: n2.clone(), disabled: Some(!disabled), ..Default::default() };
