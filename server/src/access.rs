@@ -71,6 +71,11 @@ impl Caller {
         }
     }
 
+    /// Whether this is the server's own background work (not audited as a person's).
+    pub fn is_system(&self) -> bool {
+        self.via == Via::Local && self.name == "system"
+    }
+
     /// A signed-in person, as the pages' server functions pass them on.
     pub fn signed_in(viewer: &Viewer) -> Caller {
         Caller {

@@ -248,7 +248,7 @@ impl Services {
     /// fits (operational store). The 12-month CLV is discounted at the configured rate.
     pub async fn fit(&self, who: &Caller, as_of: Option<String>) -> Result<FitReport> {
         who.require(Role::Admin)?;
-        if who.name != Caller::system().name {
+        if !who.is_system() {
             audit::record(&self.ops, who, "model.fit", None, as_of.as_deref()).await?;
         }
         let annual_discount = self.metrics.annual_discount;
@@ -565,7 +565,7 @@ impl Services {
 
     /// Member-level reads by people are audited; the server's own (alert evaluation) are not.
     async fn audit_member_read<Q: serde::Serialize>(&self, who: &Caller, action: &str, target: Option<&str>, query: &Q) -> Result<()> {
-        if who.via == crate::access::Via::Local && who.name == Caller::system().name {
+        if who.is_system() {
             return Ok(());
         }
         audit::record(&self.ops, who, action, target, Some(&audit::describe(query))).await

@@ -225,7 +225,7 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
 /// arriving after their orders, which changes the join day of their days) has their
 /// days derived again from the raw tables.
 fn fold_member_days(conn: &Connection) -> Result<()> {
-    conn.execute_batch(&format!(
+    conn.execute_batch(
         "CREATE OR REPLACE TEMP TABLE mp_days AS
              SELECT member_id, CAST(ordered_at AS DATE) AS day,
                     count(*) FILTER (WHERE net_amount > 0) AS purchases,
@@ -251,7 +251,7 @@ fn fold_member_days(conn: &Connection) -> Result<()> {
              FROM mp_days d LEFT JOIN mp_old o USING (member_id)
              WHERE d.member_id NOT IN (SELECT member_id FROM mp_slow)
              GROUP BY d.member_id, o.p, o.l;"
-    ))?;
+    )?;
     let (existing, slow): (i64, i64) = conn.query_row(
         "SELECT (SELECT count(*) FROM mp_fast WHERE l IS NOT NULL), (SELECT count(*) FROM mp_slow)",
         [],
@@ -369,8 +369,6 @@ pub fn fold(conn: &Connection) -> Result<i64> {
              points_expired = s.points_expired + f.points_expired,
              points_adjusted = s.points_adjusted + f.points_adjusted",
         )?;
-    }
-    if points > 0 {
         conn.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE mp_touched AS SELECT DISTINCT member_id FROM pending_points;
              DELETE FROM points_days WHERE member_id IN (SELECT member_id FROM mp_touched);

@@ -94,13 +94,8 @@ pub fn router(services: &Services, site_root: &Path, access: access::Access) -> 
 
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
-    let token: String = {
-        use rand::Rng;
-        let mut rng = rand::thread_rng();
-        (0..32)
-            .map(|_| format!("{:02x}", rng.r#gen::<u8>()))
-            .collect()
-    };
+    // The CLI's secret for this run (`server.json`): 32 random bytes, as every secret.
+    let token = crate::users::secret("");
     let tls = opts.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
     let access = access::Access::new(services.ops.clone(), &token, opts.ingest_token.as_deref(), tls);
     let app = router(&services, &opts.site_root, access);
