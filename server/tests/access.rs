@@ -376,6 +376,10 @@ async fn every_route_and_server_function_checks_the_role() {
     let (status, _, headers) = site.ask(&Who::Nobody, "GET", "/members?filters=tier:gold", None).await;
     assert_eq!(status, 303);
     assert_eq!(headers["location"], "/signin?next=/members%3Ffilters%3Dtier%3Agold");
+    // The sign-in form carries `next` in the served HTML (it works before hydrating).
+    let (status, form, _) = site.ask(&Who::Nobody, "GET", "/signin?next=/members", None).await;
+    assert_eq!(status, 200);
+    assert!(form.as_str().unwrap().contains(r#"name="next" value="/members""#), "{form}");
     let (status, html, headers) = site.ask(admin, "GET", "/", None).await;
     assert_eq!(status, 200);
     let csp = headers["content-security-policy"].to_str().unwrap().to_string();

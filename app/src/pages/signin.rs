@@ -22,7 +22,7 @@ pub fn SignInPage() -> impl IntoView {
             <h1>{tr("signin.title")}</h1>
             {move || error().map(|key| view! { <p class="error" role="alert" id="signin-error">{tr(key)}</p> })}
             <form method="post" action="/auth/signin" id="signin-form">
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label>{tr("signin.name")}
                     <input name="name" autocomplete="username" required autofocus/>
                 </label>
