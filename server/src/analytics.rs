@@ -12,6 +12,29 @@ use duckdb::Connection;
 
 use crate::Result;
 
+/// The columns of the tracked raw tables without their key, as version 1 makes them
+/// (a test compares the two): a large load into a small table makes the table again
+/// and adds the key once at the end (`crate::summary::land_new`).
+pub fn unkeyed_columns(table: &str) -> &'static str {
+    match table {
+        "members" => {
+            "member_id VARCHAR NOT NULL, joined_at TIMESTAMP NOT NULL, join_channel VARCHAR, home_store_id VARCHAR,
+             region VARCHAR, tier VARCHAR, gender VARCHAR, birth_year INTEGER, name VARCHAR, phone VARCHAR"
+        }
+        "orders" => {
+            "order_id VARCHAR NOT NULL, ordered_at TIMESTAMP NOT NULL, net_amount DECIMAL(18, 2) NOT NULL,
+             member_id VARCHAR, channel VARCHAR, store_id VARCHAR, item_count INTEGER,
+             discount_amount DECIMAL(18, 2), coupon_id VARCHAR"
+        }
+        "points" => {
+            "entry_id VARCHAR NOT NULL, member_id VARCHAR NOT NULL, occurred_at TIMESTAMP NOT NULL,
+             kind VARCHAR NOT NULL CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust')),
+             points BIGINT NOT NULL, source VARCHAR, order_id VARCHAR"
+        }
+        _ => unreachable!("only members, orders and points are made again"),
+    }
+}
+
 /// Versioned DDL, applied in order on open; each version applies once.
 const SCHEMA: &[(i32, &str)] = &[
     (
@@ -167,10 +190,13 @@ pub struct Analytics {
     readers: Arc<Mutex<Connection>>,
 }
 
-/// The writer connection, holding the folder's lock as well.
+/// The writer connection, holding the folder's and the lander's locks as well: a bulk
+/// load may make a raw table again (`crate::summary::land_new`), which no batch may be
+/// landing in meanwhile; batches wait for it.
 pub struct Writer<'a> {
     conn: MutexGuard<'a, Connection>,
     _folding: MutexGuard<'a, Connection>,
+    _landing: MutexGuard<'a, Connection>,
 }
 
 impl std::ops::Deref for Writer<'_> {
@@ -221,7 +247,8 @@ impl Analytics {
     /// The writer connection. Blocking: call from a blocking thread or the CLI.
     pub fn writer(&self) -> Writer<'_> {
         let conn = lock(&self.root);
-        Writer { conn, _folding: lock(&self.folder) }
+        let _folding = lock(&self.folder);
+        Writer { conn, _folding, _landing: lock(&self.lander) }
     }
 
     /// A fresh reader connection on the same database; it sees what loads have committed.
@@ -357,6 +384,55 @@ mod tests {
         let counts = Analytics::counts(&conn).unwrap();
         assert_eq!(counts[0], ("stores", 1));
         assert!(Analytics::is_empty(&conn).unwrap());
+    }
+
+    #[test]
+    fn tables_made_again_have_the_columns_and_constraints_of_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Analytics::open(&dir.path().join("a.duckdb")).unwrap();
+        let conn = a.writer();
+        let shape = |table: &str| -> Vec<String> {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '')
+                     FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+                )
+                .unwrap();
+            let mut rows: Vec<String> = stmt
+                .query_map([table], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            let mut stmt = conn
+                .prepare(
+                    "SELECT constraint_type || ' ' || constraint_text || ' ' || list_sort(constraint_column_names)::VARCHAR
+                     FROM duckdb_constraints() WHERE table_name = ? ORDER BY ALL",
+                )
+                .unwrap();
+            rows.extend(
+                stmt.query_map([table], |r| r.get::<_, String>(0))
+                    .unwrap()
+                    .map(|r| r.unwrap()),
+            );
+            rows
+        };
+        for (table, key) in [
+            ("members", "member_id"),
+            ("orders", "order_id"),
+            ("points", "entry_id"),
+        ] {
+            conn.execute_batch(&format!(
+                "CREATE TABLE again ({}); ALTER TABLE again ADD PRIMARY KEY ({key});",
+                unkeyed_columns(table)
+            ))
+            .unwrap();
+            assert_eq!(shape("again"), shape(table), "{table}");
+            assert!(
+                shape(table).iter().any(|c| c.starts_with("PRIMARY KEY")),
+                "{table}"
+            );
+            conn.execute_batch("DROP TABLE again").unwrap();
+        }
     }
 
     #[test]

@@ -18,7 +18,10 @@ use std::{
 use duckdb::{Connection, params_from_iter, types::Value};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result, summary};
+use crate::{
+    Error, Result,
+    summary::{self, Queue},
+};
 
 /// What a file holds: one of the data-contract tables, or invoice lines that become
 /// orders, order items and (optionally) members.
@@ -348,6 +351,7 @@ pub fn load(
 ) -> Result<LoadReport> {
     let started = Instant::now();
     let stage = |s: &str| {
+        tracing::debug!(stage = s, at = started.elapsed().as_secs_f64(), "load");
         if let Some(p) = progress {
             p(s)
         }
@@ -369,11 +373,14 @@ pub fn load(
             [],
             |r| r.get(0),
         )?;
+        stage("checking");
         let rejected = plan.find_rejects(conn)?;
         stage("inserting");
         let tx = conn.transaction()?;
         let (inserted, duplicates) = insert(&tx, mapping)?;
+        stage("committing");
         tx.commit()?;
+        stage("committed");
         Ok(LoadReport {
             file: file.clone(),
             target: mapping.kind.name().to_string(),
@@ -399,8 +406,9 @@ fn duckdb_message(e: &duckdb::Error) -> String {
         .to_string()
 }
 
-/// Reads the file into `mp_raw` (every value as text, plus its line) and returns its columns.
-fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result<Vec<String>> {
+/// Reads the file into `mp_raw` (a CSV's values as text, a Parquet file's as typed, plus
+/// each row's line) and returns its columns.
+fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result<Vec<Column>> {
     let name = path.to_string_lossy().to_lowercase();
     let path_text = path.to_string_lossy().to_string();
     conn.execute_batch("DROP TABLE IF EXISTS mp_raw")?;
@@ -413,17 +421,9 @@ fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result
             "DROP TABLE IF EXISTS mp_structural;
              CREATE TEMP TABLE mp_structural (line BIGINT, j BIGINT, value VARCHAR, reason VARCHAR);",
         )?;
-        // Parquet columns are typed: validate their text form like a CSV's.
-        let cols = raw_columns(conn)?;
-        let casts: Vec<String> = cols
-            .iter()
-            .map(|c| format!("CAST({} AS VARCHAR) AS {}", ident(c), ident(c)))
-            .collect();
-        conn.execute_batch(&format!(
-            "CREATE TEMP TABLE mp_cast AS SELECT mp_line, {} FROM mp_raw; DROP TABLE mp_raw; ALTER TABLE mp_cast RENAME TO mp_raw;",
-            casts.join(", ")
-        ))?;
-        Ok(cols)
+        // Parquet columns keep their types: a typed column a field can take as it is is
+        // not turned into text and parsed back (see `native`).
+        raw_columns(conn)
     } else {
         let delim = match mapping.delimiter.as_deref().unwrap_or(",") {
             "\\t" | "\t" => "\\t",
@@ -464,14 +464,53 @@ fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result
     }
 }
 
-fn raw_columns(conn: &Connection) -> duckdb::Result<Vec<String>> {
+/// The file's columns in `mp_raw`, with their DuckDB types (all `VARCHAR` from a CSV).
+fn raw_columns(conn: &Connection) -> duckdb::Result<Vec<Column>> {
     let mut stmt = conn.prepare(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'mp_raw' AND column_name <> 'mp_line' ORDER BY column_index",
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'mp_raw' AND column_name <> 'mp_line' ORDER BY column_index",
     )?;
     let cols = stmt
-        .query_map([], |r| r.get::<_, String>(0))?
+        .query_map([], |r| {
+            Ok(Column {
+                name: r.get(0)?,
+                ty: r.get(1)?,
+            })
+        })?
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(cols)
+}
+
+/// A column of the file as read.
+struct Column {
+    name: String,
+    ty: String,
+}
+
+/// Whether a field of type `field` takes a file column of DuckDB type `column` as it
+/// is: timestamps and dates for times, exact numbers (decimals, integers) for money and
+/// counts. Anything else (text, floating point, zoned times) is read as text, so it is
+/// checked by the same rules as a CSV's value.
+fn native(field: Type, column: &str) -> bool {
+    const EXACT: [&str; 9] = [
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+    ];
+    match field {
+        Type::Timestamp => {
+            column == "DATE" || (column.starts_with("TIMESTAMP") && !column.contains("TIME ZONE"))
+        }
+        Type::Money | Type::Price | Type::Int => {
+            column.starts_with("DECIMAL") || EXACT.contains(&column)
+        }
+        Type::Text | Type::Enum(_) => false,
+    }
 }
 
 /// Quotes an identifier that is known to be one of the file's own columns.
@@ -487,6 +526,8 @@ struct Plan {
 enum Input {
     Column {
         column: String,
+        /// The column's DuckDB type.
+        ty: String,
         format: Option<String>,
         integer: bool,
     },
@@ -494,27 +535,31 @@ enum Input {
 }
 
 impl Plan {
-    fn new(mapping: &Mapping, columns: &[String]) -> std::result::Result<Plan, String> {
-        let find = |wanted: &str| {
-            columns
-                .iter()
-                .find(|c| c.eq_ignore_ascii_case(wanted))
-                .cloned()
-        };
+    fn new(mapping: &Mapping, columns: &[Column]) -> std::result::Result<Plan, String> {
+        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+        let find = |wanted: &str| columns.iter().find(|c| c.name.eq_ignore_ascii_case(wanted));
         let mut fields = Vec::new();
         for field in mapping.kind.fields() {
             let input = match mapping.fields.get(field.name) {
-                Some(Source::Column(col)) => Some(Input::Column {
-                    column: find(col).ok_or_else(|| no_column(field.name, col, columns))?,
-                    format: None,
-                    integer: false,
-                }),
+                Some(Source::Column(col)) => {
+                    let c = find(col).ok_or_else(|| no_column(field.name, col, &names))?;
+                    Some(Input::Column {
+                        column: c.name.clone(),
+                        ty: c.ty.clone(),
+                        format: None,
+                        integer: false,
+                    })
+                }
                 Some(Source::Spec(spec)) => match (&spec.column, &spec.value) {
-                    (Some(col), None) => Some(Input::Column {
-                        column: find(col).ok_or_else(|| no_column(field.name, col, columns))?,
-                        format: spec.format.clone(),
-                        integer: spec.integer,
-                    }),
+                    (Some(col), None) => {
+                        let c = find(col).ok_or_else(|| no_column(field.name, col, &names))?;
+                        Some(Input::Column {
+                            column: c.name.clone(),
+                            ty: c.ty.clone(),
+                            format: spec.format.clone(),
+                            integer: spec.integer,
+                        })
+                    }
                     (None, Some(v)) => Some(Input::Constant(v.clone())),
                     _ => {
                         return Err(format!(
@@ -523,8 +568,9 @@ impl Plan {
                         ));
                     }
                 },
-                None => find(field.name).map(|column| Input::Column {
-                    column,
+                None => find(field.name).map(|c| Input::Column {
+                    column: c.name.clone(),
+                    ty: c.ty.clone(),
                     format: None,
                     integer: false,
                 }),
@@ -533,7 +579,7 @@ impl Plan {
                 return Err(format!(
                     "required field {} has no column (the file has {}); map it in the mapping file",
                     field.name,
-                    columns.join(", ")
+                    names.join(", ")
                 ));
             }
             fields.push((*field, input));
@@ -541,7 +587,8 @@ impl Plan {
         Ok(Plan { fields })
     }
 
-    /// Builds `mp_typed`: for each field `r_<name>` (the trimmed text) and `<name>` (typed).
+    /// Builds `mp_typed`: for each field `r_<name>` (the trimmed text, or the typed value a
+    /// field takes as it is) and `<name>` (typed; NULL when `r_<name>` breaks its rule).
     fn type_rows(&self, conn: &Connection) -> Result<()> {
         let (mut raw_exprs, mut raw_params) = (Vec::new(), Vec::new());
         let (mut typed_exprs, mut typed_params) = (Vec::new(), Vec::new());
@@ -553,10 +600,21 @@ impl Plan {
                     "NULLIF(trim(CAST(? AS VARCHAR)), '')".to_string()
                 }
                 Some(Input::Column {
-                    column, integer, ..
+                    column,
+                    ty,
+                    format,
+                    integer,
                 }) => {
-                    let base = format!("NULLIF(trim({}), '')", ident(column));
-                    if *integer {
+                    let taken_as_is = format.is_none() && !*integer && native(field.ty, ty);
+                    let text = if ty == "VARCHAR" {
+                        ident(column)
+                    } else {
+                        format!("CAST({} AS VARCHAR)", ident(column))
+                    };
+                    let base = format!("NULLIF(trim({text}), '')");
+                    if taken_as_is {
+                        ident(column)
+                    } else if *integer {
                         format!("regexp_replace({base}, '\\.0*$', '')")
                     } else {
                         base
@@ -663,14 +721,14 @@ impl Plan {
             }
             conn.execute(
                 &format!(
-                    "INSERT INTO mp_rejects SELECT mp_line, ?, r_{name}, ?, ? FROM mp_typed WHERE r_{name} IS NOT NULL AND {name} IS NULL"
+                    "INSERT INTO mp_rejects SELECT mp_line, ?, CAST(r_{name} AS VARCHAR), ?, ? FROM mp_typed WHERE r_{name} IS NOT NULL AND {name} IS NULL"
                 ),
                 duckdb::params![name, format!("not {}", field.ty.describe()), rank as i64],
             )?;
         }
         if self.has("points") && self.has("kind") {
             conn.execute(
-                "INSERT INTO mp_rejects SELECT mp_line, 'points', r_points, 'must be positive (the kind gives the sign)', 100
+                "INSERT INTO mp_rejects SELECT mp_line, 'points', CAST(r_points AS VARCHAR), 'must be positive (the kind gives the sign)', 100
                  FROM mp_typed WHERE points <= 0 AND kind <> 'adjust'",
                 [],
             )?;
@@ -727,6 +785,7 @@ fn insert(
     conn: &Connection,
     mapping: &Mapping,
 ) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
+    summary::open_load_queue(conn)?;
     let mut inserted = Vec::new();
     let mut duplicates = Vec::new();
     // `candidates` counts the file's good rows for the table; `rows` yields them with the
@@ -734,7 +793,7 @@ fn insert(
     let mut land = |table: &str, candidates: &str, rows: &str| -> Result<()> {
         let candidates: i64 = conn.query_row(candidates, [], |r| r.get(0))?;
         conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE mp_rows AS {rows}"))?;
-        let new = summary::land_new(conn, table, "mp_rows")?;
+        let new = summary::land_new(conn, table, "mp_rows", Queue::Load)?;
         conn.execute_batch("DROP TABLE mp_rows")?;
         inserted.push((table.to_string(), new));
         duplicates.push((table.to_string(), candidates - new));
@@ -817,7 +876,9 @@ fn insert(
             conn.execute_batch("DROP TABLE IF EXISTS mp_lines")?;
         }
     }
-    summary::fold(conn)?;
+    tracing::debug!("load: landed, folding");
+    summary::fold(conn, Queue::Load)?;
+    tracing::debug!("load: folded");
     Ok((inserted, duplicates))
 }
 

@@ -19,7 +19,7 @@ use crate::{
     Error, Result,
     import::{Field, Kind, Type},
     services::Services,
-    summary,
+    summary::{self, Queue},
 };
 
 /// How often landed rows are folded into the summary while batches keep arriving.
@@ -293,7 +293,7 @@ pub fn land(conn: &mut Connection, kind: Kind, rows: &[(usize, Row)]) -> Result<
         rows_sql = format!("SELECT * FROM ({rows_sql}) QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY mp_index) = 1");
     }
     let tx = conn.transaction()?;
-    let inserted = summary::land_new(&tx, kind.name(), &format!("(SELECT * EXCLUDE (mp_index) FROM ({rows_sql}))"))?;
+    let inserted = summary::land_new(&tx, kind.name(), &format!("(SELECT * EXCLUDE (mp_index) FROM ({rows_sql}))"), Queue::Stored)?;
     tx.execute_batch("DROP TABLE mp_ingest")?;
     tx.commit()?;
     Ok((inserted, rows_len - inserted))
@@ -331,7 +331,7 @@ pub async fn run_folder(services: Services) {
             .analytics
             .fold(|conn| {
                 let tx = conn.transaction()?;
-                let n = summary::fold(&tx)?;
+                let n = summary::fold(&tx, Queue::Stored)?;
                 tx.commit()?;
                 Ok(n)
             })

@@ -19,9 +19,10 @@
 //! Both are stored sorted by day (DuckDB skips the row groups outside a range). When rows
 //! land, the affected members' days are derived again from the raw tables.
 //!
-//! Rows land first ([`land_new`]: raw table + `pending_<table>`, one transaction) and
-//! are folded in after ([`fold`]): a bulk load does both in one transaction, the ingest
-//! API folds the batches that landed in the last half second together.
+//! Rows land first ([`land_new`]: raw table + a [`Queue`], one transaction) and are
+//! folded in after ([`fold`]): a bulk load does both in one transaction (its queue is
+//! temporary), the ingest API's batches wait in `pending_<table>` and are folded together
+//! at most once a second.
 
 use duckdb::Connection;
 
@@ -170,28 +171,106 @@ pub fn key_of(table: &str) -> &'static str {
 const TRACKED: [&str; 3] = ["members", "orders", "points"];
 
 /// Batches up to this size land through the primary key's index (point lookups);
-/// larger ones by one anti-join over the table.
+/// larger ones by one anti-join over the table (and, when they outnumber the stored rows
+/// two to one, by making the table again with its key built at the end).
 const SMALL_BATCH: i64 = 20_000;
+
+/// Where landed members, orders and points wait for [`fold`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queue {
+    /// `pending_<table>`, stored with the rows in the same transaction: the ingest API's
+    /// batches, folded by its folder task (and on start, after a crash).
+    Stored,
+    /// `mp_new_<table>`, temporary: a bulk load's rows, folded in the load's own
+    /// transaction, so they are never written twice. [`open_load_queue`] makes it.
+    Load,
+}
+
+impl Queue {
+    fn table(self, table: &str) -> String {
+        match self {
+            Queue::Stored => format!("pending_{table}"),
+            Queue::Load => format!("mp_new_{table}"),
+        }
+    }
+}
+
+/// Makes the load queue for a bulk load, taking over whatever waits in the stored queue
+/// (in the caller's transaction): a fold must take every landed row the raw tables hold,
+/// since members it derives again from them would otherwise count those rows twice.
+/// Landing replaces a queue table rather than appending to it (see `fold_member_days`).
+pub fn open_load_queue(conn: &Connection) -> Result<()> {
+    for table in TRACKED {
+        conn.execute_batch(&format!(
+            "CREATE OR REPLACE TEMP TABLE mp_new_{table} AS SELECT * FROM pending_{table}; DELETE FROM pending_{table};"
+        ))?;
+    }
+    Ok(())
+}
 
 /// Inserts the rows of the table `rows` (the target's columns, one row per key) whose key
 /// `table` does not hold yet, and returns how many landed. New members, orders and points
-/// are also kept in `pending_<table>` for [`fold`], in the caller's transaction.
-pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
+/// also go to the `queue` for [`fold`], in the caller's transaction.
+pub fn land_new(conn: &Connection, table: &str, rows: &str, queue: Queue) -> Result<i64> {
     if !TRACKED.contains(&table) {
         let n = conn.execute(&format!("INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {rows}"), [])?;
         return Ok(n as i64);
     }
     let key = key_of(table);
     let count: i64 = conn.query_row(&format!("SELECT count(*) FROM {rows}"), [], |r| r.get(0))?;
-    if count > SMALL_BATCH {
+    if count > SMALL_BATCH || matches!(queue, Queue::Load) {
+        let stored: i64 =
+            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+        let new_rows = if stored == 0 {
+            format!("SELECT * FROM {rows}")
+        } else {
+            format!(
+                "SELECT r.* FROM {rows} r WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = r.{key})"
+            )
+        };
         conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE mp_landing AS
-                 SELECT r.* FROM {rows} r WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = r.{key});
-             INSERT INTO {table} BY NAME SELECT * FROM mp_landing;
-             INSERT INTO pending_{table} BY NAME SELECT * FROM mp_landing;"
+            "CREATE OR REPLACE TEMP TABLE mp_landing AS {new_rows}"
         ))?;
-        let n = conn.query_row("SELECT count(*) FROM mp_landing", [], |r| r.get(0))?;
-        conn.execute_batch("DROP TABLE mp_landing")?;
+        let n: i64 = conn.query_row("SELECT count(*) FROM mp_landing", [], |r| r.get(0))?;
+        // Each table gets one append in this transaction (see `fold_member_days`).
+        if n > 2 * stored {
+            // Building the key once over every row costs less than growing it row by
+            // row: the table is made again (same columns) and its key added at the end.
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} RENAME TO mp_{table}_old;
+                 CREATE TABLE {table} ({columns});
+                 INSERT INTO {table} BY NAME (SELECT * FROM mp_{table}_old UNION ALL BY NAME SELECT * FROM mp_landing);
+                 ALTER TABLE {table} ADD PRIMARY KEY ({key});
+                 DROP TABLE mp_{table}_old;",
+                columns = crate::analytics::unkeyed_columns(table),
+            ))?;
+        } else {
+            conn.execute_batch(&format!(
+                "INSERT INTO {table} BY NAME SELECT * FROM mp_landing"
+            ))?;
+        }
+        let queued = queue.table(table);
+        match queue {
+            Queue::Stored => conn.execute_batch(&format!(
+                "INSERT INTO {queued} BY NAME SELECT * FROM mp_landing; DROP TABLE mp_landing;"
+            ))?,
+            Queue::Load => {
+                let waiting: i64 =
+                    conn.query_row(&format!("SELECT count(*) FROM {queued}"), [], |r| r.get(0))?;
+                let landed = if waiting == 0 {
+                    "mp_landing"
+                } else {
+                    conn.execute_batch(&format!(
+                        "CREATE TEMP TABLE mp_queue AS SELECT * FROM {queued} UNION ALL BY NAME SELECT * FROM mp_landing;
+                         DROP TABLE mp_landing;"
+                    ))?;
+                    "mp_queue"
+                };
+                conn.execute_batch(&format!(
+                    "DROP TABLE {queued}; ALTER TABLE {landed} RENAME TO {queued};"
+                ))?;
+            }
+        }
         return Ok(n);
     }
     // The rows that landed come back from the insert and go to `pending_<table>` as they are.
@@ -199,7 +278,7 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
         "INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {rows} RETURNING *"
     ))?;
     let mut landed = insert.query([])?;
-    let mut pending = conn.appender(&format!("pending_{table}"))?;
+    let mut pending = conn.appender(&queue.table(table))?;
     let mut n = 0;
     while let Some(row) = landed.next()? {
         let width = row.as_ref().column_count();
@@ -213,7 +292,7 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
     Ok(n)
 }
 
-/// Folds `pending_orders` and `pending_members` into `member_days`; run before the
+/// Folds the queued orders and members into `member_days`; run before the
 /// summary takes them (it reads each member's last purchase and last order from it).
 ///
 /// Orders come in time order for nearly every member: a member whose new days all fall
@@ -224,22 +303,23 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str) -> Result<i64> {
 /// Anyone else (an order back-dated before the member's last day, or a member row
 /// arriving after their orders, which changes the join day of their days) has their
 /// days derived again from the raw tables.
-fn fold_member_days(conn: &Connection) -> Result<()> {
-    conn.execute_batch(
+fn fold_member_days(conn: &Connection, queue: Queue) -> Result<()> {
+    let (orders, members) = (queue.table("orders"), queue.table("members"));
+    conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE mp_days AS
              SELECT member_id, CAST(ordered_at AS DATE) AS day,
                     count(*) FILTER (WHERE net_amount > 0) AS purchases,
                     count(*) FILTER (WHERE net_amount > 0 AND channel = 'store') AS store_purchases,
                     count(*) FILTER (WHERE net_amount > 0 AND channel IN ('app', 'mini_program', 'web')) AS online_purchases,
                     CAST(sum(net_amount) * 100 AS BIGINT) AS cents
-             FROM pending_orders WHERE member_id IS NOT NULL GROUP BY ALL;
+             FROM {orders} WHERE member_id IS NOT NULL GROUP BY ALL;
          CREATE OR REPLACE TEMP TABLE mp_old AS
              SELECT member_id, CAST(last_purchase_at AS DATE) AS p, CAST(last_order_at AS DATE) AS l
              FROM member_summary
-             WHERE member_id IN (SELECT member_id FROM mp_days UNION SELECT member_id FROM pending_members);
+             WHERE member_id IN (SELECT member_id FROM mp_days UNION SELECT member_id FROM {members});
          CREATE OR REPLACE TEMP TABLE mp_slow AS
              SELECT d.member_id FROM mp_days d JOIN mp_old o USING (member_id) GROUP BY d.member_id, o.l HAVING min(d.day) < o.l
-             UNION SELECT member_id FROM pending_members JOIN mp_old USING (member_id) WHERE mp_old.l IS NOT NULL;
+             UNION SELECT member_id FROM {members} JOIN mp_old USING (member_id) WHERE mp_old.l IS NOT NULL;
          CREATE OR REPLACE TEMP TABLE mp_fast AS
              SELECT d.member_id, o.p, o.l,
                     min(d.day) FILTER (WHERE d.purchases > 0) AS d1,
@@ -251,7 +331,7 @@ fn fold_member_days(conn: &Connection) -> Result<()> {
              FROM mp_days d LEFT JOIN mp_old o USING (member_id)
              WHERE d.member_id NOT IN (SELECT member_id FROM mp_slow)
              GROUP BY d.member_id, o.p, o.l;"
-    )?;
+    ))?;
     let (existing, slow): (i64, i64) = conn.query_row(
         "SELECT (SELECT count(*) FROM mp_fast WHERE l IS NOT NULL), (SELECT count(*) FROM mp_slow)",
         [],
@@ -278,28 +358,36 @@ fn fold_member_days(conn: &Connection) -> Result<()> {
                AND (md.day = f.l OR (f.d1 IS NOT NULL AND md.day < f.l AND {after_last_purchase}));"
         ))?;
     }
-    conn.execute_batch(
-        "INSERT INTO member_days
-         SELECT n.member_id, n.day, CAST(m.joined_at AS DATE), n.purchases, n.store_purchases, n.online_purchases,
-                n.cents, coalesce(n.prev_new, f.p), n.next_new
-         FROM (SELECT *,
-                      max(day) FILTER (WHERE purchases > 0) OVER (PARTITION BY member_id ORDER BY day
-                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_new,
-                      min(day) FILTER (WHERE purchases > 0) OVER (PARTITION BY member_id ORDER BY day
-                          ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_new
-               FROM mp_days) n
-         JOIN mp_fast f USING (member_id)
-         LEFT JOIN members m USING (member_id)
-         WHERE f.l IS NULL OR n.day > f.l
-         ORDER BY n.day;",
-    )?;
+    // The slow members' days go, then every new row lands in one INSERT: DuckDB (1.2 to
+    // at least 1.4) can lose sight of a large append to a table without a key when the
+    // transaction's first append to it was empty, until the file is opened again.
     if slow > 0 {
-        conn.execute_batch(&format!(
-            "DELETE FROM member_days WHERE member_id IN (SELECT member_id FROM mp_slow);
-             INSERT INTO member_days SELECT * FROM ({member_days}) ORDER BY day;",
-            member_days = days_of(MEMBER_DAYS, "mp_slow"),
-        ))?;
+        conn.execute_batch(
+            "DELETE FROM member_days WHERE member_id IN (SELECT member_id FROM mp_slow);",
+        )?;
     }
+    let slow_days = if slow > 0 {
+        format!("UNION ALL SELECT * FROM ({})", days_of(MEMBER_DAYS, "mp_slow"))
+    } else {
+        String::new()
+    };
+    conn.execute_batch(&format!(
+        "INSERT INTO member_days
+         SELECT * FROM (
+             SELECT n.member_id, n.day, CAST(m.joined_at AS DATE), n.purchases, n.store_purchases, n.online_purchases,
+                    n.cents, coalesce(n.prev_new, f.p), n.next_new
+             FROM (SELECT *,
+                          max(day) FILTER (WHERE purchases > 0) OVER (PARTITION BY member_id ORDER BY day
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_new,
+                          min(day) FILTER (WHERE purchases > 0) OVER (PARTITION BY member_id ORDER BY day
+                              ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_new
+                   FROM mp_days) n
+             JOIN mp_fast f USING (member_id)
+             LEFT JOIN members m USING (member_id)
+             WHERE f.l IS NULL OR n.day > f.l
+             {slow_days})
+         ORDER BY day;"
+    ))?;
     conn.execute_batch("DROP TABLE mp_days; DROP TABLE mp_old; DROP TABLE mp_slow; DROP TABLE mp_fast;")?;
     Ok(())
 }
@@ -319,17 +407,18 @@ pub fn pending(conn: &Connection) -> Result<i64> {
 /// members those rows name are touched. Run it in the transaction that landed the rows
 /// (bulk loads) or in one of its own (the ingest API's folder); returns how many rows
 /// it folded.
-pub fn fold(conn: &Connection) -> Result<i64> {
+pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
     let count = |t: &str| -> Result<i64> {
         Ok(conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?)
     };
     let (members, orders, points) = (
-        count("pending_members")?,
-        count("pending_orders")?,
-        count("pending_points")?,
+        count(&queue.table("members"))?,
+        count(&queue.table("orders"))?,
+        count(&queue.table("points"))?,
     );
+    tracing::debug!(?queue, members, orders, points, "fold");
     if members + orders > 0 {
-        fold_member_days(conn)?;
+        fold_member_days(conn, queue)?;
     }
     // Each kind of row: members not in the summary yet get an empty row (a lookup in its
     // key), then every named member's row is updated by one join. (DuckDB's upsert,
@@ -346,13 +435,16 @@ pub fn fold(conn: &Connection) -> Result<i64> {
     };
     if members > 0 {
         add(
-            "SELECT member_id, CAST(joined_at AS DATE) AS joined_day FROM pending_members",
+            &format!(
+                "SELECT member_id, CAST(joined_at AS DATE) AS joined_day FROM {}",
+                queue.table("members")
+            ),
             "joined_day = f.joined_day",
         )?;
     }
     if orders > 0 {
         add(
-            &facts(ORDER_FACTS, "pending_orders"),
+            &facts(ORDER_FACTS, &queue.table("orders")),
             "first_purchase_at = least(s.first_purchase_at, f.first_purchase_at),
              last_purchase_at = greatest(s.last_purchase_at, f.last_purchase_at),
              purchases = s.purchases + f.purchases,
@@ -363,20 +455,27 @@ pub fn fold(conn: &Connection) -> Result<i64> {
     }
     if points > 0 {
         add(
-            &facts(POINT_FACTS, "pending_points"),
+            &facts(POINT_FACTS, &queue.table("points")),
             "points_earned = s.points_earned + f.points_earned,
              points_redeemed = s.points_redeemed + f.points_redeemed,
              points_expired = s.points_expired + f.points_expired,
              points_adjusted = s.points_adjusted + f.points_adjusted",
         )?;
         conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE mp_touched AS SELECT DISTINCT member_id FROM pending_points;
+            "CREATE OR REPLACE TEMP TABLE mp_touched AS SELECT DISTINCT member_id FROM {queued};
              DELETE FROM points_days WHERE member_id IN (SELECT member_id FROM mp_touched);
              INSERT INTO points_days SELECT * FROM ({points_days}) ORDER BY day;
              DROP TABLE mp_touched;",
             points_days = days_of(POINTS_DAYS, "mp_touched"),
+            queued = queue.table("points"),
         ))?;
     }
-    conn.execute_batch("DELETE FROM pending_members; DELETE FROM pending_orders; DELETE FROM pending_points;")?;
+    for table in TRACKED {
+        let queued = queue.table(table);
+        conn.execute_batch(&match queue {
+            Queue::Stored => format!("DELETE FROM {queued}"),
+            Queue::Load => format!("DROP TABLE {queued}"),
+        })?;
+    }
     Ok(members + orders + points)
 }

@@ -244,6 +244,45 @@ fn parquet_files_load_like_csv() {
     );
 }
 
+/// Typed Parquet columns a field takes as they are (timestamps, dates, decimals, integers)
+/// are checked as typed values; others (floating point, integer ids) as their text.
+#[test]
+fn typed_parquet_columns_are_checked_by_the_same_rules() {
+    let (dir, a) = store();
+    let parquet = dir.path().join("orders.parquet");
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT * FROM (VALUES
+            ('o1', TIMESTAMP '2024-03-01 10:00:00', 12.34::DECIMAL(18,3), 42::BIGINT, 'Store', 3::INTEGER, 1.5::DOUBLE),
+            ('o2', TIMESTAMP '2024-03-02 10:00:00', 12.345::DECIMAL(18,3), 42::BIGINT, 'app', 1::INTEGER, NULL),
+            ('o3', NULL, 5::DECIMAL(18,3), 43::BIGINT, 'web', 1::INTEGER, NULL),
+            ('o4', TIMESTAMP '2024-03-04 10:00:00', 7::DECIMAL(18,3), NULL, 'kiosk', 1::INTEGER, NULL),
+            ('o5', TIMESTAMP '2024-03-05 10:00:00', -3.5::DECIMAL(18,3), 44::BIGINT, 'web', 2::INTEGER, 0.125::DOUBLE))
+          t(order_id, ordered_at, net_amount, member_id, channel, item_count, discount_amount)) TO '{}' (FORMAT parquet)",
+        parquet.display()
+    ))
+    .unwrap();
+    let report = load(&a, &parquet, Mapping::identity(Kind::Orders));
+    assert_eq!(
+        rejected_at(&report),
+        vec![
+            (2, "net_amount"),
+            (3, "ordered_at"),
+            (4, "channel"),
+            (5, "discount_amount")
+        ]
+    );
+    assert_eq!(report.rejected[0].value.as_deref(), Some("12.345"));
+    assert_eq!(report.rejected[3].value.as_deref(), Some("0.125"));
+    assert_eq!(report.inserted, vec![("orders".to_string(), 1)]);
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM orders WHERE order_id = 'o1' AND member_id = '42' AND channel = 'store'
+                   AND net_amount = 12.34 AND discount_amount = 1.50 AND item_count = 3
+                   AND ordered_at = TIMESTAMP '2024-03-01 10:00:00'"),
+        1
+    );
+}
+
 #[test]
 fn order_lines_with_a_bad_line_reject_the_whole_order() {
     let (dir, a) = store();
