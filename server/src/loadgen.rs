@@ -95,11 +95,11 @@ pub async fn run(plan: LoadPlan) -> Result<LoadReport> {
     let mut dashboards = Vec::new();
     for _ in 0..plan.dashboard_clients {
         let (client, url, times, errors) = (client.clone(), dashboard_url.clone(), dashboard_ms.clone(), errors.clone());
-        let every = plan.dashboard_every;
+        let (every, token) = (plan.dashboard_every, plan.token.clone());
         dashboards.push(tokio::spawn(async move {
             while Instant::now() < end {
                 let t = Instant::now();
-                let ok = match client.get(&url).send().await {
+                let ok = match client.get(&url).bearer_auth(&token).send().await {
                     Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                     Err(_) => false,
                 };

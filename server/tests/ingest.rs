@@ -244,3 +244,36 @@ async fn a_server_killed_mid_batch_keeps_whole_batches_and_the_retry_lands_once(
     drop(conn);
     assert_eq!(differences(&a), 0);
 }
+
+/// `memberpulse loadgen`'s engine against a real server: every offered row lands once and
+/// the dashboard clients (with the local token) get their figures, without an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loadgen_lands_every_row_while_dashboards_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::serve(dir.path(), &["--demo-members", "500"]);
+    let report = server::loadgen::run(server::loadgen::LoadPlan {
+        url: server.base.clone(),
+        token: common::local_token(&server.base).unwrap(),
+        rate: 2_000,
+        batch: 200,
+        duration: Duration::from_secs(3),
+        members: 500,
+        dashboard_clients: 2,
+        dashboard_every: Duration::from_millis(250),
+        server_pid: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert_eq!(report.rows_landed, report.rows_offered, "{report:?}");
+    assert!(report.rows_offered >= 5_000, "{report:?}");
+    assert!(report.dashboard_requests >= 10, "{report:?}");
+    drop(server);
+    let a = Analytics::open(&dir.path().join("memberpulse.duckdb")).unwrap();
+    let stored: i64 = a
+        .reader()
+        .unwrap()
+        .query_row("SELECT count(*) FROM orders WHERE order_id LIKE 'LG%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, report.rows_landed);
+}
