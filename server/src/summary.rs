@@ -298,12 +298,14 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str, queue: Queue) -> Res
 /// Orders come in time order for nearly every member: a member whose new days all fall
 /// on or after their last day so far (the fast path) keeps every existing row but two
 /// kinds: the row of that last day, which may gain purchases, and the rows since the
-/// last purchase, whose next purchase day becomes the first new one. One UPDATE joins
+/// last purchase, whose next purchase day becomes the first new one. Two UPDATEs join
 /// those, and the new days are appended with their links worked out among themselves.
 /// Anyone else (an order back-dated before the member's last day, or a member row
 /// arriving after their orders, which changes the join day of their days) has their
 /// days derived again from the raw tables.
 fn fold_member_days(conn: &Connection, queue: Queue) -> Result<()> {
+    let started = std::time::Instant::now();
+    let ms = |since: std::time::Instant| since.elapsed().as_millis() as u64;
     let (orders, members) = (queue.table("orders"), queue.table("members"));
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE mp_days AS
@@ -337,27 +339,51 @@ fn fold_member_days(conn: &Connection, queue: Queue) -> Result<()> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    // The rows since the last purchase (no next purchase day yet) link to the first new
-    // purchase after them: d1 for those before the last day, the first one after it for
-    // the last day's row.
-    // (Every row the UPDATE changes has no next purchase day yet, the last day's row
-    // included: said on its own, DuckDB filters the scan before the join.)
-    let after_last_purchase = "md.next_purchase_day IS NULL AND md.day >= coalesce(f.p, DATE '0001-01-01')";
+    let (derived_ms, updating) = (ms(started), std::time::Instant::now());
     if existing > 0 {
-        conn.execute_batch(&format!(
-            "UPDATE member_days md SET
-                 purchases = md.purchases + CASE WHEN md.day = f.l THEN f.l_purchases ELSE 0 END,
-                 store_purchases = md.store_purchases + CASE WHEN md.day = f.l THEN f.l_store ELSE 0 END,
-                 online_purchases = md.online_purchases + CASE WHEN md.day = f.l THEN f.l_online ELSE 0 END,
-                 cents = md.cents + CASE WHEN md.day = f.l THEN f.l_cents ELSE 0 END,
-                 next_purchase_day = CASE WHEN {after_last_purchase}
-                                          THEN CASE WHEN md.day = f.l THEN f.d_after_l ELSE f.d1 END
-                                          ELSE md.next_purchase_day END
-             FROM mp_fast f
-             WHERE md.next_purchase_day IS NULL AND md.member_id = f.member_id AND f.l IS NOT NULL
-               AND (md.day = f.l OR (f.d1 IS NOT NULL AND md.day < f.l AND {after_last_purchase}));"
-        ))?;
+        // Existing rows change only at or after the member's last purchase (none of them
+        // has a next purchase day yet). Each UPDATE sets only what changes and is bounded
+        // below by the earliest day it can touch, so DuckDB skips the older row groups
+        // (the table is in day order).
+        let (same_day_from, link_from): (Option<String>, Option<String>) = conn.query_row(
+            "SELECT CAST(min(l) FILTER (WHERE l_purchases <> 0 OR l_cents <> 0) AS VARCHAR),
+                    CAST(min(coalesce(p, DATE '0001-01-01')) FILTER (WHERE d1 IS NOT NULL) AS VARCHAR)
+             FROM mp_fast WHERE l IS NOT NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        // New orders on the member's last day: that row's figures, and its link to the
+        // first new purchase after it.
+        if let Some(from) = same_day_from {
+            conn.execute(
+                "UPDATE member_days md SET
+                     purchases = md.purchases + f.l_purchases,
+                     store_purchases = md.store_purchases + f.l_store,
+                     online_purchases = md.online_purchases + f.l_online,
+                     cents = md.cents + f.l_cents,
+                     next_purchase_day = f.d_after_l
+                 FROM mp_fast f
+                 WHERE md.day >= CAST(? AS DATE) AND md.next_purchase_day IS NULL
+                   AND md.member_id = f.member_id AND md.day = f.l
+                   AND (f.l_purchases <> 0 OR f.l_cents <> 0)",
+                [from],
+            )?;
+        }
+        // Otherwise only links: the rows since the last purchase link to the first new
+        // purchase (d1), the last day's row to the first one after it.
+        if let Some(from) = link_from {
+            conn.execute(
+                "UPDATE member_days md SET next_purchase_day = CASE WHEN md.day = f.l THEN f.d_after_l ELSE f.d1 END
+                 FROM mp_fast f
+                 WHERE md.day >= CAST(? AS DATE) AND md.next_purchase_day IS NULL
+                   AND md.member_id = f.member_id AND md.day >= coalesce(f.p, DATE '0001-01-01')
+                   AND ((md.day < f.l AND f.d1 IS NOT NULL)
+                        OR (md.day = f.l AND f.d_after_l IS NOT NULL AND f.l_purchases = 0 AND f.l_cents = 0))",
+                [from],
+            )?;
+        }
     }
+    let (update_ms, inserting) = (ms(updating), std::time::Instant::now());
     // The slow members' days go, then every new row lands in one INSERT: DuckDB (1.2 to
     // at least 1.4) can lose sight of a large append to a table without a key when the
     // transaction's first append to it was empty, until the file is opened again.
@@ -389,6 +415,7 @@ fn fold_member_days(conn: &Connection, queue: Queue) -> Result<()> {
          ORDER BY day;"
     ))?;
     conn.execute_batch("DROP TABLE mp_days; DROP TABLE mp_old; DROP TABLE mp_slow; DROP TABLE mp_fast;")?;
+    tracing::debug!(existing, slow, derived_ms, update_ms, insert_ms = ms(inserting), "member days folded");
     Ok(())
 }
 
@@ -417,9 +444,11 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
         count(&queue.table("points"))?,
     );
     tracing::debug!(?queue, members, orders, points, "fold");
+    let started = std::time::Instant::now();
     if members + orders > 0 {
         fold_member_days(conn, queue)?;
     }
+    let summary_from = std::time::Instant::now();
     // Each kind of row: members not in the summary yet get an empty row (a lookup in its
     // key), then every named member's row is updated by one join. (DuckDB's upsert,
     // ON CONFLICT DO UPDATE, costs several times as much.)
@@ -470,6 +499,11 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
             queued = queue.table("points"),
         ))?;
     }
+    tracing::debug!(
+        days_ms = (summary_from - started).as_millis() as u64,
+        summary_ms = summary_from.elapsed().as_millis() as u64,
+        "folded"
+    );
     for table in TRACKED {
         let queued = queue.table(table);
         conn.execute_batch(&match queue {
