@@ -20,6 +20,7 @@
 //!   admin routes; [`users`]: accounts and tokens in the store; [`audit`]: the audit log;
 //!   [`disclosure`]: what executives are not shown.
 //! - [`api`]: the JSON API under `/api/v1`; [`web`]: the server that also renders the pages.
+//! - [`memo`]: dashboard figures computed once per data version and shared.
 //! - [`loadgen`]: a steady ingest load with dashboard clients, measured.
 //! - [`bench`]: the engine timed against straightforward SQL on the same data.
 //! - [`cli`]: the `memberpulse` command.
@@ -41,6 +42,7 @@ pub mod generate;
 pub mod import;
 pub mod ingest;
 pub mod loadgen;
+pub mod memo;
 pub mod members;
 pub mod metrics;
 pub mod operational;

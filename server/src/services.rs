@@ -26,6 +26,7 @@ use crate::{
     clv, cohort, disclosure,
     import::{self, LoadReport, LoadRequest},
     members,
+    memo::Memo,
     metrics::{self, MetricConfig},
     operational::{self, Pool},
     refit::Refit,
@@ -64,6 +65,9 @@ pub struct Services {
     pub zone: chrono_tz::Tz,
     /// Groups smaller than this show executives no figures.
     pub min_group: u32,
+    /// The overview and trend answers shared by the dashboards asking at one data version.
+    overview_memo: Arc<Memo<Overview>>,
+    trend_memo: Arc<Memo<Trend>>,
 }
 
 /// The default of [`Services::min_group`] (`--min-group-size`).
@@ -82,6 +86,8 @@ impl Services {
             open_alerts: Arc::new(tokio::sync::watch::channel(None).0),
             zone: chrono_tz::UTC,
             min_group: MIN_GROUP_SIZE,
+            overview_memo: Arc::default(),
+            trend_memo: Arc::default(),
         }
     }
 
@@ -98,14 +104,28 @@ impl Services {
     /// New data is in the summary: the dashboards are pushed, the alerts evaluated and
     /// the model refitted.
     pub fn data_landed(&self) {
-        self.data_version.send_modify(|v| *v += 1);
+        self.figures_changed();
         self.data_changed.notify_one();
         self.refit.request();
     }
 
+    /// The dashboards' figures changed (data, model scores, RFM rules, a saved segment):
+    /// shared answers are computed again and open pages are pushed.
+    pub fn figures_changed(&self) {
+        self.data_version.send_modify(|v| *v += 1);
+    }
+
+    /// The overview, shared by every dashboard asking the same at the same data version
+    /// (see [`crate::memo`]).
     pub async fn overview(&self, who: &Caller, query: OverviewQuery) -> Result<Overview> {
-        let cfg = self.metrics;
         let min = self.withheld_under(who);
+        let key = format!("{min:?} {query:?}");
+        let version = *self.data_version.borrow();
+        self.overview_memo.get(key, version, || self.overview_now(min, query)).await
+    }
+
+    async fn overview_now(&self, min: Option<u32>, query: OverviewQuery) -> Result<Overview> {
+        let cfg = self.metrics;
         let filters = self
             .filters(query.filters.as_deref(), query.segment.as_deref())
             .await?;
@@ -136,9 +156,16 @@ impl Services {
     }
 
     /// Metrics over consecutive windows ending at T (sparklines, the trend chart).
+    /// The trend, shared like [`Self::overview`].
     pub async fn trend(&self, who: &Caller, query: TrendQuery) -> Result<Trend> {
-        let cfg = self.metrics;
         let min = self.withheld_under(who);
+        let key = format!("{min:?} {query:?}");
+        let version = *self.data_version.borrow();
+        self.trend_memo.get(key, version, || self.trend_now(min, query)).await
+    }
+
+    async fn trend_now(&self, min: Option<u32>, query: TrendQuery) -> Result<Trend> {
+        let cfg = self.metrics;
         let filters = self
             .filters(query.filters.as_deref(), query.segment.as_deref())
             .await?;
@@ -277,6 +304,7 @@ impl Services {
         self.analytics
             .write(move |conn| clv::store_scores(conn, t, &buyers, &scores))
             .await?;
+        self.figures_changed();
         clv::record_fit(&self.ops, t, "bgnbd", n, &bg).await?;
         clv::record_fit(&self.ops, t, "gamma_gamma", repeaters, &gg).await?;
         Ok(FitReport {
@@ -471,6 +499,7 @@ impl Services {
     pub async fn create_segment(&self, who: &Caller, s: Segment) -> Result<Segment> {
         who.require(Role::Operator)?;
         segment::saved::create(&self.ops, &s).await?;
+        self.figures_changed();
         audit::record(&self.ops, who, "segment.create", Some(&s.key), Some(&s.filters)).await?;
         self.segment(who, &s.key).await
     }
@@ -478,6 +507,7 @@ impl Services {
     pub async fn update_segment(&self, who: &Caller, s: Segment) -> Result<Segment> {
         who.require(Role::Operator)?;
         segment::saved::update(&self.ops, &s).await?;
+        self.figures_changed();
         audit::record(&self.ops, who, "segment.update", Some(&s.key), Some(&s.filters)).await?;
         self.segment(who, &s.key).await
     }
@@ -485,6 +515,7 @@ impl Services {
     pub async fn delete_segment(&self, who: &Caller, key: &str) -> Result<()> {
         who.require(Role::Operator)?;
         segment::saved::delete(&self.ops, key).await?;
+        self.figures_changed();
         audit::record(&self.ops, who, "segment.delete", Some(key), None).await
     }
 
@@ -496,6 +527,7 @@ impl Services {
     pub async fn replace_rfm_rules(&self, who: &Caller, rules: Vec<rfm::RfmRule>) -> Result<Vec<rfm::RfmRule>> {
         who.require(Role::Admin)?;
         rfm::replace(&self.ops, &rules).await?;
+        self.figures_changed();
         audit::record(&self.ops, who, "rfm_rules.replace", None, None).await?;
         rfm::rules(&self.ops).await
     }
