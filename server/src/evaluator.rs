@@ -18,7 +18,7 @@ pub async fn read(services: &Services, rule: &AlertRule) -> Result<alerts::Readi
     let metric = alerts::validate(rule)?;
     let window = format!("{}d", rule.window_days);
     let overview = services
-        .overview(&Caller::system(), OverviewQuery {
+        .overview_fresh(&Caller::system(), OverviewQuery {
             window: Some(window.clone()),
             segment: rule.segment.clone(),
             metrics: Some(rule.metric.clone()),
