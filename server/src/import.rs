@@ -414,7 +414,10 @@ fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result
     conn.execute_batch("DROP TABLE IF EXISTS mp_raw")?;
     if name.ends_with(".parquet") {
         conn.execute(
-            "CREATE TEMP TABLE mp_raw AS SELECT row_number() OVER () AS mp_line, * FROM read_parquet(?)",
+            // The row's number in the file from the reader itself (read in parallel).
+            "CREATE TEMP TABLE mp_raw AS
+                 SELECT file_row_number + 1 AS mp_line, * EXCLUDE (file_row_number)
+                 FROM read_parquet(?, file_row_number = true)",
             [&path_text],
         )?;
         conn.execute_batch(
