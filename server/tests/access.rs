@@ -386,6 +386,8 @@ async fn every_route_and_server_function_checks_the_role() {
     let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap();
     assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'strict-dynamic'"), "{csp}");
     let html = html.as_str().unwrap();
+    let html_tag = html.split("<html").nth(1).unwrap().split('>').next().unwrap();
+    assert_eq!(html_tag.matches("lang=").count(), 1, "one language on <html{html_tag}>");
     let scripts = html.matches("<script").count();
     assert!(scripts >= 2);
     assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "every script carries the nonce");
