@@ -521,6 +521,15 @@ fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A rule a row of `mp_typed` can break (SQL over its columns, built from field names).
+struct Rule {
+    broken: String,
+    field: &'static str,
+    value: String,
+    reason: String,
+    rank: i64,
+}
+
 /// How each target field is read from `mp_raw`.
 struct Plan {
     fields: Vec<(Field, Option<Input>)>,
@@ -541,27 +550,23 @@ impl Plan {
     fn new(mapping: &Mapping, columns: &[Column]) -> std::result::Result<Plan, String> {
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
         let find = |wanted: &str| columns.iter().find(|c| c.name.eq_ignore_ascii_case(wanted));
+        let column_input = |c: &Column, format: Option<String>, integer: bool| Input::Column {
+            column: c.name.clone(),
+            ty: c.ty.clone(),
+            format,
+            integer,
+        };
         let mut fields = Vec::new();
         for field in mapping.kind.fields() {
             let input = match mapping.fields.get(field.name) {
                 Some(Source::Column(col)) => {
                     let c = find(col).ok_or_else(|| no_column(field.name, col, &names))?;
-                    Some(Input::Column {
-                        column: c.name.clone(),
-                        ty: c.ty.clone(),
-                        format: None,
-                        integer: false,
-                    })
+                    Some(column_input(c, None, false))
                 }
                 Some(Source::Spec(spec)) => match (&spec.column, &spec.value) {
                     (Some(col), None) => {
                         let c = find(col).ok_or_else(|| no_column(field.name, col, &names))?;
-                        Some(Input::Column {
-                            column: c.name.clone(),
-                            ty: c.ty.clone(),
-                            format: spec.format.clone(),
-                            integer: spec.integer,
-                        })
+                        Some(column_input(c, spec.format.clone(), spec.integer))
                     }
                     (None, Some(v)) => Some(Input::Constant(v.clone())),
                     _ => {
@@ -571,12 +576,7 @@ impl Plan {
                         ));
                     }
                 },
-                None => find(field.name).map(|c| Input::Column {
-                    column: c.name.clone(),
-                    ty: c.ty.clone(),
-                    format: None,
-                    integer: false,
-                }),
+                None => find(field.name).map(|c| column_input(c, None, false)),
             };
             if input.is_none() && field.required {
                 return Err(format!(
@@ -675,65 +675,70 @@ impl Plan {
         Ok(())
     }
 
-    /// Whether any row breaks a rule [`Self::find_rejects`] checks: one scan, so a clean
-    /// file skips the per-field scans.
-    fn any_bad(&self, conn: &Connection) -> Result<bool> {
-        let mut failing: Vec<String> = self
-            .fields
-            .iter()
-            .map(|(f, _)| {
-                let name = f.name;
-                if f.required {
-                    format!("{name} IS NULL")
-                } else {
-                    format!("(r_{name} IS NOT NULL AND {name} IS NULL)")
-                }
-            })
-            .collect();
-        if self.has("points") && self.has("kind") {
-            failing.push("(points <= 0 AND kind <> 'adjust')".into());
+    /// The row rules, each once: a row of `mp_typed` breaking one is rejected with that
+    /// field, value and reason (the lowest rank first when it breaks several).
+    fn rules(&self) -> Vec<Rule> {
+        let mut rules = Vec::new();
+        for (rank, (field, _)) in self.fields.iter().enumerate() {
+            let (name, rank) = (field.name, rank as i64);
+            if field.required {
+                rules.push(Rule {
+                    broken: format!("r_{name} IS NULL"),
+                    field: name,
+                    value: "NULL".into(),
+                    reason: "missing".into(),
+                    rank,
+                });
+            }
+            rules.push(Rule {
+                broken: format!("r_{name} IS NOT NULL AND {name} IS NULL"),
+                field: name,
+                value: format!("CAST(r_{name} AS VARCHAR)"),
+                reason: format!("not {}", field.ty.describe()),
+                rank,
+            });
         }
-        Ok(conn.query_row(
-            &format!(
-                "SELECT EXISTS (SELECT 1 FROM mp_structural) OR EXISTS (SELECT 1 FROM mp_typed WHERE {})",
-                failing.join(" OR ")
-            ),
-            [],
-            |r| r.get(0),
-        )?)
+        if self.has("points") && self.has("kind") {
+            rules.push(Rule {
+                broken: "points <= 0 AND kind <> 'adjust'".into(),
+                field: "points",
+                value: "CAST(r_points AS VARCHAR)".into(),
+                reason: "must be positive (the kind gives the sign)".into(),
+                rank: 100,
+            });
+        }
+        rules
     }
 
-    /// Fills `mp_rejects` and `mp_good`, and returns every reject, ordered by line.
+    /// Fills `mp_rejects` and `mp_good`, and returns every reject, ordered by line. A
+    /// clean file costs one scan: the rules are checked one by one (naming each reject)
+    /// only when some row breaks one.
     fn find_rejects(&self, conn: &Connection) -> Result<Vec<Reject>> {
         conn.execute_batch(
             "DROP TABLE IF EXISTS mp_rejects;
              CREATE TEMP TABLE mp_rejects (line BIGINT, field VARCHAR, value VARCHAR, reason VARCHAR, rank INTEGER);",
         )?;
-        if !self.any_bad(conn)? {
+        let rules = self.rules();
+        let any_broken = rules.iter().map(|r| format!("({})", r.broken)).collect::<Vec<_>>().join(" OR ");
+        let any_bad: bool = conn.query_row(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM mp_structural) OR EXISTS (SELECT 1 FROM mp_typed WHERE {any_broken})"
+            ),
+            [],
+            |r| r.get(0),
+        )?;
+        if !any_bad {
             conn.execute_batch("DROP TABLE IF EXISTS mp_good; ALTER TABLE mp_typed RENAME TO mp_good;")?;
             return Ok(Vec::new());
         }
         conn.execute_batch("INSERT INTO mp_rejects SELECT line, '(row)', value, reason, -1 FROM mp_structural;")?;
-        for (rank, (field, _)) in self.fields.iter().enumerate() {
-            let name = field.name;
-            if field.required {
-                conn.execute(
-                    &format!("INSERT INTO mp_rejects SELECT mp_line, ?, NULL, ?, ? FROM mp_typed WHERE r_{name} IS NULL"),
-                    duckdb::params![name, "missing", rank as i64],
-                )?;
-            }
+        for rule in &rules {
             conn.execute(
                 &format!(
-                    "INSERT INTO mp_rejects SELECT mp_line, ?, CAST(r_{name} AS VARCHAR), ?, ? FROM mp_typed WHERE r_{name} IS NOT NULL AND {name} IS NULL"
+                    "INSERT INTO mp_rejects SELECT mp_line, ?, {}, ?, ? FROM mp_typed WHERE {}",
+                    rule.value, rule.broken
                 ),
-                duckdb::params![name, format!("not {}", field.ty.describe()), rank as i64],
-            )?;
-        }
-        if self.has("points") && self.has("kind") {
-            conn.execute(
-                "INSERT INTO mp_rejects SELECT mp_line, 'points', CAST(r_points AS VARCHAR), 'must be positive (the kind gives the sign)', 100
-                 FROM mp_typed WHERE points <= 0 AND kind <> 'adjust'",
-                [],
+                duckdb::params![rule.field, rule.reason, rule.rank],
             )?;
         }
         if self.has("unit_price") {
