@@ -161,8 +161,8 @@ impl Services {
         (who.role == Role::Executive).then_some(self.min_group)
     }
 
-    /// Metrics over consecutive windows ending at T (sparklines, the trend chart).
-    /// The trend, shared like [`Self::overview`].
+    /// Metrics over consecutive windows ending at T (sparklines, the trend chart), shared
+    /// like [`Self::overview`].
     pub async fn trend(&self, who: &Caller, query: TrendQuery) -> Result<Trend> {
         let min = self.withheld_under(who);
         let key = format!("{min:?} {query:?}");

@@ -429,11 +429,11 @@ pub fn pending(conn: &Connection) -> Result<i64> {
     )?)
 }
 
-/// Folds the landed rows waiting in `pending_members`, `pending_orders` and
-/// `pending_points` into the summary and the day tables, then empties them. Only the
-/// members those rows name are touched. Run it in the transaction that landed the rows
-/// (bulk loads) or in one of its own (the ingest API's folder); returns how many rows
-/// it folded.
+/// Folds the landed members, orders and points waiting in `queue` into the summary and
+/// the day tables, then empties the queue. Only the members those rows name are
+/// touched. Run it in the transaction that landed the rows (bulk loads, [`Queue::Load`])
+/// or in one of its own (the ingest API's folder, [`Queue::Stored`]); returns how many
+/// rows it folded.
 pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
     let count = |t: &str| -> Result<i64> {
         Ok(conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?)
