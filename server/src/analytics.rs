@@ -190,13 +190,10 @@ pub struct Analytics {
     readers: Arc<Mutex<Connection>>,
 }
 
-/// The writer connection, holding the folder's and the lander's locks as well: a bulk
-/// load may make a raw table again (`crate::summary::land_new`), which no batch may be
-/// landing in meanwhile; batches wait for it.
+/// The writer connection, holding the folder's lock as well.
 pub struct Writer<'a> {
     conn: MutexGuard<'a, Connection>,
     _folding: MutexGuard<'a, Connection>,
-    _landing: MutexGuard<'a, Connection>,
 }
 
 impl std::ops::Deref for Writer<'_> {
@@ -247,8 +244,7 @@ impl Analytics {
     /// The writer connection. Blocking: call from a blocking thread or the CLI.
     pub fn writer(&self) -> Writer<'_> {
         let conn = lock(&self.root);
-        let _folding = lock(&self.folder);
-        Writer { conn, _folding, _landing: lock(&self.lander) }
+        Writer { conn, _folding: lock(&self.folder) }
     }
 
     /// A fresh reader connection on the same database; it sees what loads have committed.
@@ -294,6 +290,23 @@ impl Analytics {
     {
         let this = self.clone();
         tokio::task::spawn_blocking(move || f(&mut this.writer())).await?
+    }
+
+    /// Runs a bulk load `f` with the writer while no ingest batch lands: a load may make
+    /// a raw table again (`crate::summary::land_new`), which no batch may be landing in
+    /// meanwhile; batches wait for it.
+    pub async fn write_bulk<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut writer = this.writer();
+            let _landing = lock(&this.lander);
+            f(&mut writer)
+        })
+        .await?
     }
 
     /// Rows per table, in [`TABLES`] order.

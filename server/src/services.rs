@@ -654,7 +654,7 @@ impl Services {
         audit::record(&self.ops, who, "data.load", Some(&request.path.to_string_lossy()), None).await?;
         let report = self
             .analytics
-            .write(move |conn| {
+            .write_bulk(move |conn| {
                 import::load(
                     conn,
                     &request,
