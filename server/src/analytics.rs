@@ -155,10 +155,17 @@ const SCHEMA: &[(i32, &str)] = &[
     CREATE TABLE IF NOT EXISTS pending_points AS SELECT * FROM points LIMIT 0;
     "#,
     ),
+    (
+        8,
+        r#"
+    -- member_summary and member_days gain member_no, the number folding joins on
+    -- (crate::summary): the derived tables are made again.
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.
-const DERIVED_VERSIONS: [i32; 3] = [2, 3, 7];
+const DERIVED_VERSIONS: [i32; 4] = [2, 3, 7, 8];
 
 /// The tables of the data contract, in load order.
 pub const TABLES: [&str; 6] = [
