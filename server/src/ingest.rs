@@ -1,19 +1,25 @@
 //! The ingest API's engine: rows posted as a JSON array or NDJSON are validated field by
 //! field (the data contract of [`crate::import::Kind`]), and the good ones land in one
-//! DuckDB transaction together with their `pending_<table>` copies. A folder task then
+//! DuckDB transaction together with their `pending_<table>` copies (requests waiting
+//! meanwhile land together, see [`Waiting`]). A folder task then
 //! folds everything that landed into the member summary ([`summary::fold`]) at most every
 //! [`FOLD_EVERY`], so a steady stream of small batches costs one fold per interval.
 //!
 //! A re-sent row with a known id is a no-op (the table's primary key decides), so a
 //! client whose request failed or timed out simply sends the same batch again.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::{HashMap, VecDeque, hash_map::Entry},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use duckdb::{Connection, appender_params_from_iter, types::Value};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
+use tokio::sync::oneshot;
 
 use crate::{
     Error, Result,
@@ -240,22 +246,108 @@ fn whole(text: &str) -> Option<String> {
         .then(|| int.to_string())
 }
 
-/// Lands the good rows of one request in one transaction; returns (inserted, duplicates).
-pub fn land(conn: &mut Connection, kind: Kind, rows: &[(usize, Row)]) -> Result<(i64, i64)> {
-    if rows.is_empty() {
-        return Ok((0, 0));
+/// Validated requests waiting to land. Whoever holds the ingest connection lands every
+/// request waiting: consecutive requests of members, orders or points together, up to
+/// [`summary::SMALL_BATCH`] rows, in one transaction, so a steady stream of small
+/// requests pays one transaction (and one log write) per group rather than per request.
+/// Each request still lands whole or not at all, and is answered once its rows are
+/// committed.
+#[derive(Default)]
+pub struct Waiting(Mutex<VecDeque<Request>>);
+
+struct Request {
+    kind: Kind,
+    rows: Vec<(usize, Row)>,
+    answer: oneshot::Sender<Result<(i64, i64)>>,
+}
+
+impl Waiting {
+    fn push(&self, request: Request) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push_back(request);
     }
-    let rows_len = rows.len() as i64;
+
+    /// The next requests to land together: the first waiting, and those after it of the
+    /// same kind (members, orders or points, whose landed keys come back) up to the cap.
+    fn next_group(&self) -> Vec<Request> {
+        let mut queue = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(first) = queue.pop_front() else { return Vec::new() };
+        let (kind, mut rows) = (first.kind, first.rows.len());
+        let mut group = vec![first];
+        if summary::TRACKED.contains(&kind.name()) {
+            while let Some(next) = queue.front()
+                && next.kind == kind
+                && (rows + next.rows.len()) as i64 <= summary::SMALL_BATCH
+            {
+                rows += next.rows.len();
+                group.extend(queue.pop_front());
+            }
+        }
+        group
+    }
+
+    /// Lands every waiting request, group by group, and answers each.
+    fn land_all(&self, conn: &mut Connection) {
+        loop {
+            let group = self.next_group();
+            let Some(kind) = group.first().map(|r| r.kind) else { return };
+            let started = Instant::now();
+            let batches: Vec<&[(usize, Row)]> = group.iter().map(|r| r.rows.as_slice()).collect();
+            match land(conn, kind, &batches) {
+                Ok(counts) => {
+                    tracing::debug!(
+                        requests = group.len(),
+                        rows = batches.iter().map(|b| b.len()).sum::<usize>(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "requests landed"
+                    );
+                    for (request, count) in group.into_iter().zip(counts) {
+                        let _ = request.answer.send(Ok(count));
+                    }
+                }
+                // One request's failure is not the others': each lands on its own.
+                Err(e) if group.len() > 1 => {
+                    tracing::warn!(error = %e, requests = group.len(), "a group failed to land; landing its requests one by one");
+                    for request in group {
+                        let landed = land(conn, kind, &[&request.rows]).map(|counts| counts[0]);
+                        let _ = request.answer.send(landed);
+                    }
+                }
+                Err(e) => {
+                    group.into_iter().for_each(|r| drop(r.answer.send(Err(Error::Internal(e.to_string())))));
+                }
+            }
+        }
+    }
+}
+
+/// Lands the good rows of some requests of one kind in one transaction; returns
+/// (inserted, duplicates) for each. Several requests only for members, orders or points.
+pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> Result<Vec<(i64, i64)>> {
+    let sizes: Vec<i64> = requests.iter().map(|r| r.len() as i64).collect();
+    if sizes.iter().all(|n| *n == 0) {
+        return Ok(sizes.iter().map(|_| (0, 0)).collect());
+    }
     let fields = kind.fields();
     let key = summary::key_of(kind.name());
-    // The first row of each key wins; the others are duplicates. Single keys are
-    // de-duplicated here; composite ones (order lines may be numbered below) in SQL.
+    // The first row of each key wins (in request order); the others are duplicates.
+    // Single keys are de-duplicated here, remembering whose row landed; composite ones
+    // (order lines may be numbered below) in SQL.
     let single = fields.iter().position(|f| f.name == key);
-    let mut seen = std::collections::HashSet::new();
-    let rows: Vec<&(usize, Row)> = rows
-        .iter()
-        .filter(|(_, row)| single.is_none_or(|k| seen.insert(row[k].clone())))
-        .collect();
+    let mut owner: HashMap<Option<String>, usize> = HashMap::new();
+    let mut rows: Vec<&(usize, Row)> = Vec::new();
+    for (request, batch) in requests.iter().enumerate() {
+        for row in batch.iter() {
+            match single {
+                Some(k) => {
+                    if let Entry::Vacant(e) = owner.entry(row.1[k].clone()) {
+                        e.insert(request);
+                        rows.push(row);
+                    }
+                }
+                None => rows.push(row),
+            }
+        }
+    }
     let columns: Vec<String> = fields.iter().map(|f| format!("{} VARCHAR", f.name)).collect();
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE mp_ingest (mp_index BIGINT, {})",
@@ -292,20 +384,44 @@ pub fn land(conn: &mut Connection, kind: Kind, rows: &[(usize, Row)]) -> Result<
     if single.is_none() {
         rows_sql = format!("SELECT * FROM ({rows_sql}) QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY mp_index) = 1");
     }
+    let rows_sql = format!("(SELECT * EXCLUDE (mp_index) FROM ({rows_sql}))");
     let tx = conn.transaction()?;
-    let inserted = summary::land_new(&tx, kind.name(), &format!("(SELECT * EXCLUDE (mp_index) FROM ({rows_sql}))"), Queue::Stored)?;
+    let inserted = if requests.len() == 1 {
+        vec![summary::land_new(&tx, kind.name(), &rows_sql, Queue::Stored)?]
+    } else {
+        let mut inserted = vec![0; requests.len()];
+        for landed in summary::land_indexed(&tx, kind.name(), &rows_sql)? {
+            if let Some(request) = owner.get(&Some(landed)) {
+                inserted[*request] += 1;
+            }
+        }
+        inserted
+    };
     tx.execute_batch("DROP TABLE mp_ingest")?;
     tx.commit()?;
-    Ok((inserted, rows_len - inserted))
+    Ok(inserted.into_iter().zip(sizes).map(|(i, n)| (i, n - i)).collect())
 }
 
-/// Validates and lands one request's body for `kind`.
+/// Validates one request's body for `kind` and lands its good rows (with whatever other
+/// requests wait meanwhile, see [`Waiting`]).
 pub async fn ingest(services: &Services, kind: Kind, body: &[u8]) -> Result<IngestReport> {
     let started = Instant::now();
     let records = records(body)?;
     let received = records.len();
     let (good, rejected) = validate(kind, records, services.zone);
-    let (inserted, duplicates) = services.analytics.land(move |conn| land(conn, kind, &good)).await?;
+    let (answer, answered) = oneshot::channel();
+    services.waiting.push(Request { kind, rows: good, answer });
+    let waiting = services.waiting.clone();
+    services
+        .analytics
+        .land(move |conn| {
+            waiting.land_all(conn);
+            Ok(())
+        })
+        .await?;
+    let (inserted, duplicates) = answered
+        .await
+        .map_err(|_| Error::Internal("the lander stopped before answering".into()))??;
     if inserted > 0 {
         services.landed.notify_one();
     }

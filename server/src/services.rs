@@ -57,6 +57,8 @@ pub struct Services {
     pub data_changed: Arc<tokio::sync::Notify>,
     /// Told when ingested rows landed and wait to be folded into the summary.
     pub landed: Arc<tokio::sync::Notify>,
+    /// Ingest requests validated and waiting to land.
+    pub waiting: Arc<crate::ingest::Waiting>,
     /// Counts the changes of the data the dashboards show; open pages are pushed each one.
     pub data_version: Arc<tokio::sync::watch::Sender<u64>>,
     /// The open alerts as JSON, once the server has looked ([`crate::evaluator::publish_open`]).
@@ -82,6 +84,7 @@ impl Services {
             refit: Refit::default(),
             data_changed: Arc::default(),
             landed: Arc::default(),
+            waiting: Arc::default(),
             data_version: Arc::new(tokio::sync::watch::channel(0).0),
             open_alerts: Arc::new(tokio::sync::watch::channel(None).0),
             zone: chrono_tz::UTC,

@@ -277,3 +277,71 @@ async fn loadgen_lands_every_row_while_dashboards_read() {
         .unwrap();
     assert_eq!(stored, report.rows_landed);
 }
+
+/// Orders `<prefix>-<i>` for `ids`, as NDJSON.
+fn orders_named(prefix: &str, ids: std::ops::Range<usize>) -> Vec<String> {
+    ids.map(|i| {
+        json!({"order_id": format!("{prefix}-{i}"), "ordered_at": format!("2024-04-{:02}T10:00:00", 1 + i % 28),
+               "net_amount": "5.10", "member_id": format!("g{}", i % 7)})
+        .to_string()
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_landing_together_are_each_counted_and_land_once() {
+    use server::{import::Kind, ingest};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("memberpulse.duckdb");
+    {
+        // Three requests landed in one transaction: the first row of each key wins in
+        // request order; each request is told what of its own landed.
+        let a = Analytics::open(&path).unwrap();
+        let rows = |lines: Vec<String>| {
+            let (good, rejected) = ingest::validate(Kind::Orders, ingest::records(lines.join("\n").as_bytes()).unwrap(), chrono_tz::UTC);
+            assert!(rejected.is_empty());
+            good
+        };
+        let stored = rows(orders_named("S", 0..50));
+        let first = rows([orders_named("A", 0..10), orders_named("S", 0..5), orders_named("X", 0..5)].concat());
+        let second = rows([orders_named("B", 0..10), orders_named("X", 0..5), orders_named("B", 0..1)].concat());
+        let third = rows(orders_named("S", 5..10));
+        let mut w = a.writer();
+        assert_eq!(ingest::land(&mut w, Kind::Orders, &[&stored]).unwrap(), [(50, 0)]);
+        let counts = ingest::land(&mut w, Kind::Orders, &[&first, &second, &third]).unwrap();
+        assert_eq!(counts, [(15, 5), (10, 6), (0, 5)]);
+        server::summary::fold(&w, server::summary::Queue::Stored).unwrap();
+        let n: i64 = w.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 75);
+        drop(w);
+        assert_eq!(differences(&a), 0);
+    }
+
+    // Sixteen requests at once through the API, each with 250 orders of its own and the
+    // same 50 shared ones: every order lands once, every request is told its own share.
+    let server = common::serve(dir.path(), &["--ingest-token", TOKEN]);
+    let sent: Vec<_> = (0..16)
+        .map(|k| {
+            let body = [orders_named(&format!("R{k}"), 0..250), orders_named("SHARED", 0..50)].concat().join("\n");
+            let base = server.base.clone();
+            tokio::spawn(async move { post(&base, "orders", Some(TOKEN), body).await })
+        })
+        .collect();
+    let mut inserted = 0;
+    for answer in sent {
+        let (status, r) = answer.await.unwrap();
+        assert_eq!(status, 200, "{r}");
+        let (got, dup) = (r["inserted"].as_i64().unwrap(), r["duplicates"].as_i64().unwrap());
+        assert!((250..=300).contains(&got), "{r}");
+        assert_eq!(got + dup, 300, "{r}");
+        inserted += got;
+    }
+    assert_eq!(inserted, 16 * 250 + 50);
+    drop(server);
+    let a = Analytics::open(&path).unwrap();
+    let n: i64 = a.reader().unwrap().query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 75 + 16 * 250 + 50);
+    // What the server had not folded yet is folded as its next start would.
+    server::summary::fold(&a.writer(), server::summary::Queue::Stored).unwrap();
+    assert_eq!(differences(&a), 0);
+}

@@ -163,7 +163,7 @@ fn folding_batch_by_batch_equals_a_rebuild() {
         assert!(rejected.is_empty(), "{rejected:?}");
         {
             let mut w = a.writer();
-            ingest::land(&mut w, kind, &good).unwrap();
+            ingest::land(&mut w, kind, &[&good]).unwrap();
             summary::fold(&w, summary::Queue::Stored).unwrap();
         }
         assert_eq!(differences(&a), 0, "after step {i}");
