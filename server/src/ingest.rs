@@ -10,7 +10,10 @@
 
 use std::{
     collections::{HashMap, VecDeque, hash_map::Entry},
-    sync::Mutex,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -23,6 +26,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     Error, Result,
+    analytics::Analytics,
     import::{Field, Kind, Type},
     services::Services,
     summary::{self, Queue},
@@ -251,9 +255,13 @@ fn whole(text: &str) -> Option<String> {
 /// [`summary::SMALL_BATCH`] rows, in one transaction, so a steady stream of small
 /// requests pays one transaction (and one log write) per group rather than per request.
 /// Each request still lands whole or not at all, and is answered once its rows are
-/// committed.
+/// committed. One lander at a time works through the queue; a request finding none at
+/// work starts one.
 #[derive(Default)]
-pub struct Waiting(Mutex<VecDeque<Request>>);
+pub struct Waiting {
+    queue: Mutex<VecDeque<Request>>,
+    landing: AtomicBool,
+}
 
 struct Request {
     kind: Kind,
@@ -262,14 +270,33 @@ struct Request {
 }
 
 impl Waiting {
-    fn push(&self, request: Request) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push_back(request);
+    fn queue(&self) -> MutexGuard<'_, VecDeque<Request>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a request, and starts a lander unless one is at work.
+    fn push(self: &Arc<Self>, request: Request, analytics: &Analytics) {
+        self.queue().push_back(request);
+        if !self.landing.swap(true, Ordering::SeqCst) {
+            let (this, analytics) = (self.clone(), analytics.clone());
+            tokio::spawn(async move {
+                let landed = analytics
+                    .land(move |conn| {
+                        this.land_all(conn);
+                        Ok(())
+                    })
+                    .await;
+                if let Err(e) = landed {
+                    tracing::error!(error = %e, "the lander stopped");
+                }
+            });
+        }
     }
 
     /// The next requests to land together: the first waiting, and those after it of the
     /// same kind (members, orders or points, whose landed keys come back) up to the cap.
     fn next_group(&self) -> Vec<Request> {
-        let mut queue = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = self.queue();
         let Some(first) = queue.pop_front() else { return Vec::new() };
         let (kind, mut rows) = (first.kind, first.rows.len());
         let mut group = vec![first];
@@ -285,11 +312,29 @@ impl Waiting {
         group
     }
 
-    /// Lands every waiting request, group by group, and answers each.
+    /// Lands every waiting request, group by group, and answers each; then stops being
+    /// the lander.
     fn land_all(&self, conn: &mut Connection) {
+        // Should landing panic, the next request starts a lander again.
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        let stop = Stop(&self.landing);
         loop {
             let group = self.next_group();
-            let Some(kind) = group.first().map(|r| r.kind) else { return };
+            let Some(kind) = group.first().map(|r| r.kind) else {
+                self.landing.store(false, Ordering::SeqCst);
+                // A request queued between the empty look and now found a lander at
+                // work: take it, unless a new lander already has.
+                if self.queue().is_empty() || self.landing.swap(true, Ordering::SeqCst) {
+                    std::mem::forget(stop);
+                    return;
+                }
+                continue;
+            };
             let started = Instant::now();
             let batches: Vec<&[(usize, Row)]> = group.iter().map(|r| r.rows.as_slice()).collect();
             match land(conn, kind, &batches) {
@@ -410,15 +455,7 @@ pub async fn ingest(services: &Services, kind: Kind, body: &[u8]) -> Result<Inge
     let received = records.len();
     let (good, rejected) = validate(kind, records, services.zone);
     let (answer, answered) = oneshot::channel();
-    services.waiting.push(Request { kind, rows: good, answer });
-    let waiting = services.waiting.clone();
-    services
-        .analytics
-        .land(move |conn| {
-            waiting.land_all(conn);
-            Ok(())
-        })
-        .await?;
+    services.waiting.push(Request { kind, rows: good, answer }, &services.analytics);
     let (inserted, duplicates) = answered
         .await
         .map_err(|_| Error::Internal("the lander stopped before answering".into()))??;
