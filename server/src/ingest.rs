@@ -358,7 +358,9 @@ impl Waiting {
                     }
                 }
                 Err(e) => {
-                    group.into_iter().for_each(|r| drop(r.answer.send(Err(Error::Internal(e.to_string())))));
+                    if let Some(request) = group.into_iter().next() {
+                        let _ = request.answer.send(Err(e));
+                    }
                 }
             }
         }
@@ -454,11 +456,15 @@ pub async fn ingest(services: &Services, kind: Kind, body: &[u8]) -> Result<Inge
     let records = records(body)?;
     let received = records.len();
     let (good, rejected) = validate(kind, records, services.zone);
-    let (answer, answered) = oneshot::channel();
-    services.waiting.push(Request { kind, rows: good, answer }, &services.analytics);
-    let (inserted, duplicates) = answered
-        .await
-        .map_err(|_| Error::Internal("the lander stopped before answering".into()))??;
+    let (inserted, duplicates) = if good.is_empty() {
+        (0, 0)
+    } else {
+        let (answer, answered) = oneshot::channel();
+        services.waiting.push(Request { kind, rows: good, answer }, &services.analytics);
+        answered
+            .await
+            .map_err(|_| Error::Internal("the lander stopped before answering".into()))??
+    };
     if inserted > 0 {
         services.landed.notify_one();
     }
