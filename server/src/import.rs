@@ -413,13 +413,21 @@ fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result
     let path_text = path.to_string_lossy().to_string();
     conn.execute_batch("DROP TABLE IF EXISTS mp_raw")?;
     if name.ends_with(".parquet") {
-        conn.execute(
-            // The row's number in the file from the reader itself (read in parallel).
+        // The row's number in the file from the reader itself (read in parallel), unless
+        // the file has a column of that name: then by counting rows as read.
+        let own: bool = conn.query_row(
+            "SELECT count(*) > 0 FROM parquet_schema(?) WHERE lower(name) = 'file_row_number'",
+            [&path_text],
+            |r| r.get(0),
+        )?;
+        let sql = if own {
+            "CREATE TEMP TABLE mp_raw AS SELECT row_number() OVER () AS mp_line, * FROM read_parquet(?)"
+        } else {
             "CREATE TEMP TABLE mp_raw AS
                  SELECT file_row_number + 1 AS mp_line, * EXCLUDE (file_row_number)
-                 FROM read_parquet(?, file_row_number = true)",
-            [&path_text],
-        )?;
+                 FROM read_parquet(?, file_row_number = true)"
+        };
+        conn.execute(sql, [&path_text])?;
         conn.execute_batch(
             "DROP TABLE IF EXISTS mp_structural;
              CREATE TEMP TABLE mp_structural (line BIGINT, j BIGINT, value VARCHAR, reason VARCHAR);",

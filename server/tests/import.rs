@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use server::{
     analytics::Analytics,
-    import::{self, Kind, LoadReport, LoadRequest, Mapping},
+    import::{self, Kind, LoadReport, LoadRequest, Mapping, Source},
 };
 
 fn store() -> (tempfile::TempDir, Analytics) {
@@ -281,6 +281,29 @@ fn typed_parquet_columns_are_checked_by_the_same_rules() {
                    AND ordered_at = TIMESTAMP '2024-03-01 10:00:00'"),
         1
     );
+}
+
+#[test]
+fn a_parquet_column_named_like_the_readers_row_number_is_read_as_data() {
+    let (dir, a) = store();
+    let parquet = dir.path().join("orders.parquet");
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT * FROM (VALUES
+            ('o1', TIMESTAMP '2024-03-01 10:00:00', 12.34::DECIMAL(18,2), 'm1', 900::BIGINT),
+            ('o2', TIMESTAMP '2024-03-02 10:00:00', 12.345::DECIMAL(18,3), 'm1', 901::BIGINT),
+            ('o3', TIMESTAMP '2024-03-03 10:00:00', 5::DECIMAL(18,2), 'm2', 902::BIGINT))
+          t(order_id, ordered_at, net_amount, member_id, file_row_number)) TO '{}' (FORMAT parquet)",
+        parquet.display()
+    ))
+    .unwrap();
+    let mut mapping = Mapping::identity(Kind::Orders);
+    mapping.fields.insert("coupon_id".into(), Source::Column("file_row_number".into()));
+    let report = load(&a, &parquet, mapping);
+    // Rows are still named by their place in the file; the column is the file's own.
+    assert_eq!(rejected_at(&report), vec![(2, "net_amount")]);
+    assert_eq!(report.inserted, vec![("orders".to_string(), 2)]);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE coupon_id IN ('900', '902')"), 2);
 }
 
 #[test]
