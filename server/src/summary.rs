@@ -21,8 +21,9 @@
 //!
 //! Each member also has a number (`member_no`, in the summary and on their days), given
 //! when their first row is folded in: folding joins the day table on it rather than on the
-//! member id, since comparing a million integers costs a tenth of comparing a million
-//! strings (a live fold at a million members: its UPDATE 200 ms → 20 ms).
+//! member id: DuckDB compares a million integers in a tenth of the time it takes to decode
+//! and compare a million string ids (at a million members, a live fold's UPDATE went from
+//! 300–440 ms to 70–90 ms).
 //!
 //! Rows land first ([`land_new`]: raw table + a [`Queue`], one transaction) and are
 //! folded in after ([`fold`]): a bulk load does both in one transaction (its queue is
