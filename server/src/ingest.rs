@@ -35,6 +35,9 @@ use crate::{
 /// How often landed rows are folded into the summary while batches keep arriving.
 pub const FOLD_EVERY: Duration = Duration::from_millis(1000);
 
+/// How long a lander keeps the ingest connection while requests keep coming.
+const LANDER_TURN: Duration = Duration::from_secs(1);
+
 /// The tables the ingest API takes.
 pub const TABLES: [Kind; 6] = [
     Kind::Stores,
@@ -278,19 +281,25 @@ impl Waiting {
     fn push(self: &Arc<Self>, request: Request, analytics: &Analytics) {
         self.queue().push_back(request);
         if !self.landing.swap(true, Ordering::SeqCst) {
-            let (this, analytics) = (self.clone(), analytics.clone());
-            tokio::spawn(async move {
-                let landed = analytics
-                    .land(move |conn| {
-                        this.land_all(conn);
-                        Ok(())
-                    })
-                    .await;
-                if let Err(e) = landed {
-                    tracing::error!(error = %e, "the lander stopped");
-                }
-            });
+            self.start(analytics);
         }
+    }
+
+    /// Runs a lander on the ingest connection (once a bulk load, which holds it, is done).
+    fn start(self: &Arc<Self>, analytics: &Analytics) {
+        let (this, analytics) = (self.clone(), analytics.clone());
+        tokio::spawn(async move {
+            let again = analytics.clone();
+            let landed = analytics
+                .land(move |conn| {
+                    this.land_all(conn, &again);
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = landed {
+                tracing::error!(error = %e, "the lander stopped");
+            }
+        });
     }
 
     /// The next requests to land together: the first waiting, and those after it of the
@@ -313,8 +322,9 @@ impl Waiting {
     }
 
     /// Lands every waiting request, group by group, and answers each; then stops being
-    /// the lander.
-    fn land_all(&self, conn: &mut Connection) {
+    /// the lander. After [`LANDER_TURN`] with requests still coming, it lets go of the
+    /// connection and carries on in a new task, so a bulk load waiting for it gets its turn.
+    fn land_all(self: &Arc<Self>, conn: &mut Connection, analytics: &Analytics) {
         // Should landing panic, the next request starts a lander again.
         struct Stop<'a>(&'a AtomicBool);
         impl Drop for Stop<'_> {
@@ -323,7 +333,13 @@ impl Waiting {
             }
         }
         let stop = Stop(&self.landing);
+        let began = Instant::now();
         loop {
+            if began.elapsed() > LANDER_TURN {
+                std::mem::forget(stop);
+                self.start(analytics);
+                return;
+            }
             let group = self.next_group();
             let Some(kind) = group.first().map(|r| r.kind) else {
                 self.landing.store(false, Ordering::SeqCst);
