@@ -345,3 +345,58 @@ async fn requests_landing_together_are_each_counted_and_land_once() {
     server::summary::fold(&a.writer(), server::summary::Queue::Stored).unwrap();
     assert_eq!(differences(&a), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_import_lands_while_ingest_requests_stream_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let parquet = dir.path().join("bulk.parquet");
+    duckdb::Connection::open_in_memory()
+        .unwrap()
+        .execute_batch(&format!(
+            "COPY (SELECT 'BULK-' || i AS order_id, TIMESTAMP '2024-01-01 09:00:00' + INTERVAL (i % 300) DAY AS ordered_at,
+                          CAST(10 + i % 50 AS DECIMAL(18,2)) AS net_amount, printf('M%07d', 1 + i % 500) AS member_id,
+                          'store' AS channel
+                   FROM range(20000) t(i)) TO '{}' (FORMAT parquet)",
+            parquet.display()
+        ))
+        .unwrap();
+    let server = common::serve(dir.path(), &["--demo-members", "500"]);
+    let token = common::local_token(&server.base).unwrap();
+    // Batches keep coming while the file loads (a bulk load holds the ingest connection;
+    // batches wait for it, and it waits for the lander to let go).
+    let stream = server::loadgen::run(server::loadgen::LoadPlan {
+        url: server.base.clone(),
+        token: token.clone(),
+        rate: 4_000,
+        batch: 200,
+        duration: Duration::from_secs(3),
+        members: 500,
+        dashboard_clients: 1,
+        dashboard_every: Duration::from_millis(250),
+        server_pid: None,
+    });
+    let import = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/loads", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "path": parquet, "mapping": { "kind": "orders" } }))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    let (report, (status, loaded)) = tokio::join!(stream, import);
+    let report = report.unwrap();
+    assert_eq!(status, 200, "{loaded}");
+    assert_eq!(loaded["inserted"], json!([["orders", 20000]]), "{loaded}");
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert_eq!(report.rows_landed, report.rows_offered, "{report:?}");
+    drop(server);
+    let a = Analytics::open(&dir.path().join("memberpulse.duckdb")).unwrap();
+    server::summary::fold(&a.writer(), server::summary::Queue::Stored).unwrap();
+    let count = |sql: &str| -> i64 { a.reader().unwrap().query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM orders WHERE order_id LIKE 'BULK-%'"), 20_000);
+    assert_eq!(count("SELECT count(*) FROM orders WHERE order_id LIKE 'LG%'"), report.rows_landed);
+    assert_eq!(differences(&a), 0);
+}
