@@ -325,18 +325,15 @@ impl Waiting {
     /// the lander. After [`LANDER_TURN`] with requests still coming, it lets go of the
     /// connection and carries on in a new task, so a bulk load waiting for it gets its turn.
     fn land_all(self: &Arc<Self>, conn: &mut Connection, analytics: &Analytics) {
-        // Should landing panic, the next request starts a lander again.
-        struct Stop<'a>(&'a AtomicBool);
-        impl Drop for Stop<'_> {
-            fn drop(&mut self) {
-                self.0.store(false, Ordering::SeqCst);
-            }
-        }
-        let stop = Stop(&self.landing);
+        // A landing that panics fails its requests, not the lander (its transaction rolls
+        // back as it unwinds).
+        let mut land = |kind: Kind, batches: &[&[(usize, Row)]]| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| land(conn, kind, batches)))
+                .unwrap_or_else(|_| Err(Error::Internal("landing a request panicked".into())))
+        };
         let began = Instant::now();
         loop {
             if began.elapsed() > LANDER_TURN {
-                std::mem::forget(stop);
                 self.start(analytics);
                 return;
             }
@@ -346,14 +343,13 @@ impl Waiting {
                 // A request queued between the empty look and now found a lander at
                 // work: take it, unless a new lander already has.
                 if self.queue().is_empty() || self.landing.swap(true, Ordering::SeqCst) {
-                    std::mem::forget(stop);
                     return;
                 }
                 continue;
             };
             let started = Instant::now();
             let batches: Vec<&[(usize, Row)]> = group.iter().map(|r| r.rows.as_slice()).collect();
-            match land(conn, kind, &batches) {
+            match land(kind, &batches) {
                 Ok(counts) => {
                     tracing::debug!(
                         requests = group.len(),
@@ -369,7 +365,7 @@ impl Waiting {
                 Err(e) if group.len() > 1 => {
                     tracing::warn!(error = %e, requests = group.len(), "a group failed to land; landing its requests one by one");
                     for request in group {
-                        let landed = land(conn, kind, &[&request.rows]).map(|counts| counts[0]);
+                        let landed = land(kind, &[&request.rows]).map(|counts| counts[0]);
                         let _ = request.answer.send(landed);
                     }
                 }
