@@ -79,8 +79,24 @@ const COLUMNS: &str =
     "member_id, joined_day, first_purchase_at, last_purchase_at, purchases, revenue_cents, returns_cents,
                        points_earned, points_redeemed, points_expired, points_adjusted, last_order_at, member_no";
 
-/// The `member_days` rows of the members in `{members}` (a relation of member ids and
-/// numbers, one row each), derived from the raw tables.
+/// Per member and day, the purchases (all, in store, online) and net revenue in cents of
+/// the orders-shaped relation `{src}`, for the members in `{members}` (a relation of
+/// member ids and numbers, one row each).
+const DAY_FACTS: &str = "
+    SELECT o.member_id, k.member_no, CAST(o.ordered_at AS DATE) AS day,
+           count(*) FILTER (WHERE o.net_amount > 0) AS purchases,
+           count(*) FILTER (WHERE o.net_amount > 0 AND o.channel = 'store') AS store_purchases,
+           count(*) FILTER (WHERE o.net_amount > 0 AND o.channel IN ('app', 'mini_program', 'web')) AS online_purchases,
+           CAST(sum(o.net_amount) * 100 AS BIGINT) AS cents
+    FROM {src} o JOIN (SELECT member_id, member_no FROM {members}) k USING (member_id)
+    GROUP BY ALL";
+
+fn day_facts(src: &str, members: &str) -> String {
+    DAY_FACTS.replace("{src}", src).replace("{members}", members)
+}
+
+/// The `member_days` rows of the members in `{members}` (as for [`DAY_FACTS`]), derived
+/// from the raw tables.
 const MEMBER_DAYS: &str = "
     SELECT d.member_id, d.day, CAST(m.joined_at AS DATE) AS joined_day,
            d.purchases, d.store_purchases, d.online_purchases, d.cents,
@@ -89,14 +105,12 @@ const MEMBER_DAYS: &str = "
            min(d.day) FILTER (WHERE d.purchases > 0) OVER (PARTITION BY d.member_id ORDER BY d.day
                ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_purchase_day,
            d.member_no
-    FROM (SELECT o.member_id, k.member_no, CAST(o.ordered_at AS DATE) AS day,
-                 count(*) FILTER (WHERE o.net_amount > 0) AS purchases,
-                 count(*) FILTER (WHERE o.net_amount > 0 AND o.channel = 'store') AS store_purchases,
-                 count(*) FILTER (WHERE o.net_amount > 0 AND o.channel IN ('app', 'mini_program', 'web')) AS online_purchases,
-                 CAST(sum(o.net_amount) * 100 AS BIGINT) AS cents
-          FROM orders o JOIN (SELECT member_id, member_no FROM {members}) k USING (member_id)
-          GROUP BY ALL) d
+    FROM ({day_facts}) d
     LEFT JOIN members m USING (member_id)";
+
+fn member_days(members: &str) -> String {
+    MEMBER_DAYS.replace("{day_facts}", &day_facts("orders", members))
+}
 
 /// The `points_days` rows of the members in `{members}`.
 const POINTS_DAYS: &str = "
@@ -159,7 +173,7 @@ pub fn rebuild(conn: &Connection) -> Result<()> {
          INSERT INTO points_days SELECT * FROM ({points_days}) ORDER BY day;",
         orders = facts(ORDER_FACTS, "orders"),
         points = facts(POINT_FACTS, "points"),
-        member_days = days_of(MEMBER_DAYS, "member_summary"),
+        member_days = member_days("member_summary"),
         points_days = days_of(POINTS_DAYS, "member_summary"),
     ))?;
     Ok(())
@@ -328,13 +342,7 @@ fn fold_member_days(conn: &Connection, queue: Queue) -> Result<()> {
     let ms = |since: std::time::Instant| since.elapsed().as_millis() as u64;
     let (orders, members) = (queue.table("orders"), queue.table("members"));
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE mp_days AS
-             SELECT o.member_id, k.member_no, CAST(o.ordered_at AS DATE) AS day,
-                    count(*) FILTER (WHERE o.net_amount > 0) AS purchases,
-                    count(*) FILTER (WHERE o.net_amount > 0 AND o.channel = 'store') AS store_purchases,
-                    count(*) FILTER (WHERE o.net_amount > 0 AND o.channel IN ('app', 'mini_program', 'web')) AS online_purchases,
-                    CAST(sum(o.net_amount) * 100 AS BIGINT) AS cents
-             FROM {orders} o JOIN mp_named k USING (member_id) GROUP BY ALL;
+        "CREATE OR REPLACE TEMP TABLE mp_days AS {days};
          CREATE OR REPLACE TEMP TABLE mp_slow AS
              SELECT d.member_id, d.member_no FROM mp_days d JOIN mp_named o USING (member_no)
              GROUP BY d.member_id, d.member_no, o.l HAVING min(d.day) < o.l
@@ -349,7 +357,8 @@ fn fold_member_days(conn: &Connection, queue: Queue) -> Result<()> {
                     coalesce(sum(d.cents) FILTER (WHERE d.day = o.l), 0) AS l_cents
              FROM mp_days d JOIN mp_named o USING (member_no)
              WHERE d.member_no NOT IN (SELECT member_no FROM mp_slow)
-             GROUP BY d.member_id, d.member_no, o.p, o.l;"
+             GROUP BY d.member_id, d.member_no, o.p, o.l;",
+        days = day_facts(&orders, "mp_named"),
     ))?;
     let (existing, slow): (i64, i64) = conn.query_row(
         "SELECT (SELECT count(*) FROM mp_fast WHERE l IS NOT NULL), (SELECT count(*) FROM mp_slow)",
@@ -410,7 +419,7 @@ fn fold_member_days(conn: &Connection, queue: Queue) -> Result<()> {
         )?;
     }
     let slow_days = if slow > 0 {
-        format!("UNION ALL SELECT * FROM ({})", days_of(MEMBER_DAYS, "mp_slow"))
+        format!("UNION ALL SELECT * FROM ({})", member_days("mp_slow"))
     } else {
         String::new()
     };
@@ -448,17 +457,18 @@ fn name_members(conn: &Connection, queue: Queue) -> Result<()> {
         queue.table("points"),
     );
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE mp_known AS
+        "CREATE OR REPLACE TEMP TABLE mp_ids AS {named};
+         CREATE OR REPLACE TEMP TABLE mp_known AS
              SELECT member_id, member_no, CAST(last_purchase_at AS DATE) AS p, CAST(last_order_at AS DATE) AS l,
                     false AS new
-             FROM member_summary WHERE member_id IN ({named});
+             FROM member_summary WHERE member_id IN (SELECT member_id FROM mp_ids);
          CREATE OR REPLACE TEMP TABLE mp_named AS
              SELECT * FROM mp_known
              UNION ALL
              SELECT member_id, (SELECT coalesce(max(member_no), 0) FROM member_summary) + row_number() OVER (),
                     NULL, NULL, true
-             FROM ({named}) WHERE member_id NOT IN (SELECT member_id FROM mp_known);
-         DROP TABLE mp_known;
+             FROM mp_ids WHERE member_id NOT IN (SELECT member_id FROM mp_known);
+         DROP TABLE mp_known; DROP TABLE mp_ids;
          INSERT INTO member_summary ({COLUMNS})
              SELECT member_id, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, member_no FROM mp_named WHERE new;"
     ))?;
