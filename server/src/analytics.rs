@@ -307,13 +307,12 @@ impl Analytics {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut writer = this.writer();
-            let _landing = lock(&this.lander);
-            f(&mut writer)
+        let lander = self.lander.clone();
+        self.write(move |conn| {
+            let _landing = lock(&lander);
+            f(conn)
         })
-        .await?
+        .await
     }
 
     /// Rows per table, in [`TABLES`] order.
