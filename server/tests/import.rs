@@ -47,6 +47,16 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Writes the rows of `select` as a Parquet file, with a separate in-memory DuckDB.
+fn write_parquet(dir: &Path, name: &str, select: &str) -> PathBuf {
+    let path = dir.join(name);
+    duckdb::Connection::open_in_memory()
+        .unwrap()
+        .execute_batch(&format!("COPY ({select}) TO '{}' (FORMAT parquet)", path.display()))
+        .unwrap();
+    path
+}
+
 #[test]
 fn bad_rows_are_reported_by_line_while_good_rows_land_once() {
     let (dir, a) = store();
@@ -216,20 +226,15 @@ fn points_with_an_unknown_kind_or_a_signed_amount_are_rejected() {
 #[test]
 fn parquet_files_load_like_csv() {
     let (dir, a) = store();
-    let parquet = dir.path().join("members.parquet");
-    {
-        // Write the Parquet file with a separate in-memory DuckDB.
-        let conn = duckdb::Connection::open_in_memory().unwrap();
-        conn.execute_batch(&format!(
-            "COPY (SELECT * FROM (VALUES
-                ('m1', TIMESTAMP '2023-01-01 00:00:00', 'app', '华东', 1990, '张三', '13800001234'),
-                ('m2', TIMESTAMP '2023-02-01 00:00:00', 'web', '华南', NULL, '李四', NULL),
-                ('',   TIMESTAMP '2023-02-01 00:00:00', 'web', '华南', NULL, NULL, NULL))
-              t(member_id, joined_at, join_channel, region, birth_year, name, phone)) TO '{}' (FORMAT parquet)",
-            parquet.display()
-        ))
-        .unwrap();
-    }
+    let parquet = write_parquet(
+        dir.path(),
+        "members.parquet",
+        "SELECT * FROM (VALUES
+            ('m1', TIMESTAMP '2023-01-01 00:00:00', 'app', '华东', 1990, '张三', '13800001234'),
+            ('m2', TIMESTAMP '2023-02-01 00:00:00', 'web', '华南', NULL, '李四', NULL),
+            ('',   TIMESTAMP '2023-02-01 00:00:00', 'web', '华南', NULL, NULL, NULL))
+          t(member_id, joined_at, join_channel, region, birth_year, name, phone)",
+    );
     let report = load(&a, &parquet, Mapping::identity(Kind::Members));
     assert_eq!(report.rows_read, 3);
     assert_eq!(report.inserted, vec![("members".to_string(), 2)]);
@@ -249,19 +254,17 @@ fn parquet_files_load_like_csv() {
 #[test]
 fn typed_parquet_columns_are_checked_by_the_same_rules() {
     let (dir, a) = store();
-    let parquet = dir.path().join("orders.parquet");
-    let conn = duckdb::Connection::open_in_memory().unwrap();
-    conn.execute_batch(&format!(
-        "COPY (SELECT * FROM (VALUES
+    let parquet = write_parquet(
+        dir.path(),
+        "orders.parquet",
+        "SELECT * FROM (VALUES
             ('o1', TIMESTAMP '2024-03-01 10:00:00', 12.34::DECIMAL(18,3), 42::BIGINT, 'Store', 3::INTEGER, 1.5::DOUBLE),
             ('o2', TIMESTAMP '2024-03-02 10:00:00', 12.345::DECIMAL(18,3), 42::BIGINT, 'app', 1::INTEGER, NULL),
             ('o3', NULL, 5::DECIMAL(18,3), 43::BIGINT, 'web', 1::INTEGER, NULL),
             ('o4', TIMESTAMP '2024-03-04 10:00:00', 7::DECIMAL(18,3), NULL, 'kiosk', 1::INTEGER, NULL),
             ('o5', TIMESTAMP '2024-03-05 10:00:00', -3.5::DECIMAL(18,3), 44::BIGINT, 'web', 2::INTEGER, 0.125::DOUBLE))
-          t(order_id, ordered_at, net_amount, member_id, channel, item_count, discount_amount)) TO '{}' (FORMAT parquet)",
-        parquet.display()
-    ))
-    .unwrap();
+          t(order_id, ordered_at, net_amount, member_id, channel, item_count, discount_amount)",
+    );
     let report = load(&a, &parquet, Mapping::identity(Kind::Orders));
     assert_eq!(
         rejected_at(&report),
@@ -286,17 +289,15 @@ fn typed_parquet_columns_are_checked_by_the_same_rules() {
 #[test]
 fn a_parquet_column_named_like_the_readers_row_number_is_read_as_data() {
     let (dir, a) = store();
-    let parquet = dir.path().join("orders.parquet");
-    let conn = duckdb::Connection::open_in_memory().unwrap();
-    conn.execute_batch(&format!(
-        "COPY (SELECT * FROM (VALUES
+    let parquet = write_parquet(
+        dir.path(),
+        "orders.parquet",
+        "SELECT * FROM (VALUES
             ('o1', TIMESTAMP '2024-03-01 10:00:00', 12.34::DECIMAL(18,2), 'm1', 900::BIGINT),
             ('o2', TIMESTAMP '2024-03-02 10:00:00', 12.345::DECIMAL(18,3), 'm1', 901::BIGINT),
             ('o3', TIMESTAMP '2024-03-03 10:00:00', 5::DECIMAL(18,2), 'm2', 902::BIGINT))
-          t(order_id, ordered_at, net_amount, member_id, file_row_number)) TO '{}' (FORMAT parquet)",
-        parquet.display()
-    ))
-    .unwrap();
+          t(order_id, ordered_at, net_amount, member_id, file_row_number)",
+    );
     let mut mapping = Mapping::identity(Kind::Orders);
     mapping.fields.insert("coupon_id".into(), Source::Column("file_row_number".into()));
     let report = load(&a, &parquet, mapping);
