@@ -162,6 +162,15 @@ const SCHEMA: &[(i32, &str)] = &[
     -- (crate::summary): the derived tables are made again.
     "#,
     ),
+    (
+        9,
+        r#"
+    -- A bulk load's rows are committed before they are folded into the summary
+    -- (crate::import::Landed); each load is recorded here until its fold commits, and a
+    -- store opened with one recorded derives its summary again (crate::summary::recover).
+    CREATE TABLE IF NOT EXISTS unfolded_loads (landed_at TIMESTAMP NOT NULL);
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.
@@ -196,6 +205,9 @@ pub struct Analytics {
     /// Where readers are cloned from, so that a running load never holds them up.
     readers: Arc<Mutex<Connection>>,
 }
+
+/// Holds ingest batches back while a bulk load lands; dropping it lets them land again.
+pub struct Landing<'a>(#[allow(dead_code)] MutexGuard<'a, Connection>);
 
 /// The writer connection, holding the folder's lock as well.
 pub struct Writer<'a> {
@@ -232,6 +244,7 @@ impl Analytics {
         // seconds. Committed rows are in the log either way.
         conn.execute_batch("SET checkpoint_threshold = '1GB'")?;
         migrate(&conn)?;
+        crate::summary::recover(&conn)?;
         let readers = conn.try_clone()?;
         let lander = conn.try_clone()?;
         let folder = conn.try_clone()?;
@@ -299,20 +312,16 @@ impl Analytics {
         tokio::task::spawn_blocking(move || f(&mut this.writer())).await?
     }
 
-    /// Runs a bulk load `f` with the writer while no ingest batch lands: a load may make
-    /// a raw table again (`crate::summary::land_new`), which no batch may be landing in
-    /// meanwhile; batches wait for it.
+    /// Runs a bulk load `f` with the writer while no ingest batch lands, until `f` drops
+    /// the [`Landing`] it is given: a load may make a raw table again
+    /// (`crate::summary::land_new`), which no batch may be landing in meanwhile.
     pub async fn write_bulk<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&mut Connection, Landing<'_>) -> Result<T> + Send + 'static,
     {
         let lander = self.lander.clone();
-        self.write(move |conn| {
-            let _landing = lock(&lander);
-            f(conn)
-        })
-        .await
+        self.write(move |conn| f(conn, Landing(lock(&lander)))).await
     }
 
     /// Rows per table, in [`TABLES`] order.

@@ -280,7 +280,7 @@ pub struct Reject {
 }
 
 /// What a load did.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LoadReport {
     pub file: String,
     pub target: String,
@@ -290,7 +290,11 @@ pub struct LoadReport {
     /// Rows per table skipped because their id was already stored (or repeated in the file).
     pub duplicates: Vec<(String, i64)>,
     pub rejected: Vec<Reject>,
+    /// Until the rows were committed to the raw tables.
     pub seconds: f64,
+    /// Folding them into the member summary after (dashboards show them then).
+    #[serde(default)]
+    pub fold_seconds: f64,
 }
 
 impl LoadReport {
@@ -312,8 +316,13 @@ impl LoadReport {
     /// A human summary, one line per table and one per reject (first `max_rejects`).
     pub fn summary(&self, max_rejects: usize) -> String {
         let mut out = format!(
-            "{} → {}: {} rows read in {:.1}s\n",
-            self.file, self.target, self.rows_read, self.seconds
+            "{} → {}: {} rows read and landed in {:.2}s ({:.0} rows/s), folded into the member summary in {:.2}s more\n",
+            self.file,
+            self.target,
+            self.rows_read,
+            self.seconds,
+            self.rows_read as f64 / self.seconds.max(1e-9),
+            self.fold_seconds
         );
         for ((table, n), (_, d)) in self.inserted.iter().zip(&self.duplicates) {
             out.push_str(&format!("  {table}: {n} inserted, {d} already present\n"));
@@ -342,13 +351,67 @@ impl LoadReport {
 /// Reports the stage a load has reached (for a terminal spinner).
 pub type Progress<'a> = Option<&'a dyn Fn(&str)>;
 
-/// Runs a load on the writer connection: validates every row, inserts the good ones in
-/// one transaction, and reports the rest.
+/// Runs a load on the writer connection: validates every row, lands the good ones in
+/// one transaction, reports the rest, then folds what landed into the member summary.
 pub fn load(
     conn: &mut Connection,
     request: &LoadRequest,
     progress: Progress,
 ) -> Result<LoadReport> {
+    land(conn, request, progress)?.fold(progress)
+}
+
+/// A load whose rows are committed to the raw tables but not yet folded into the member
+/// summary and the day tables: [`Landed::fold`] does that in a transaction begun right
+/// after the landing's commit, which therefore sees exactly the landed rows — not
+/// ingest batches landing meanwhile, which wait for the folder as always. The store
+/// records the load as unfolded until that fold commits; a store opened with an
+/// unfolded load rebuilds its summary (`summary::recover`).
+pub struct Landed<'c> {
+    conn: &'c Connection,
+    report: LoadReport,
+    /// The fold's transaction is open.
+    open: bool,
+}
+
+impl Landed<'_> {
+    /// Folds the landed rows and commits; the report gains the fold's time. Should the
+    /// fold fail, the summary is derived again from the raw tables instead.
+    pub fn fold(mut self, progress: Progress) -> Result<LoadReport> {
+        if let Some(p) = progress {
+            p("folding into the member summary")
+        }
+        let started = Instant::now();
+        let folded = summary::fold(self.conn, Queue::Load)
+            .and_then(|_| Ok(self.conn.execute_batch("COMMIT")?));
+        self.open = false;
+        if let Err(e) = folded {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            tracing::error!(error = %e, file = %self.report.file, "folding a load failed; deriving the summary again");
+            summary::recover(self.conn)?;
+        }
+        let mut report = std::mem::take(&mut self.report);
+        report.fold_seconds = started.elapsed().as_secs_f64();
+        tracing::debug!(seconds = report.seconds, fold_seconds = report.fold_seconds, "load folded");
+        Ok(report)
+    }
+}
+
+impl Drop for Landed<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Validates every row of the file and lands the good ones in one transaction (see
+/// [`Landed`]).
+pub fn land<'c>(
+    conn: &'c mut Connection,
+    request: &LoadRequest,
+    progress: Progress,
+) -> Result<Landed<'c>> {
     let started = Instant::now();
     let stage = |s: &str| {
         tracing::debug!(stage = s, at = started.elapsed().as_secs_f64(), "load");
@@ -362,37 +425,54 @@ pub fn load(
     }
     let mapping = &request.mapping;
     stage("reading");
-    let columns = read_raw(conn, &request.path, mapping)
+    let (raw, columns) = read_raw(conn, &request.path, mapping)
         .map_err(|e| Error::Load(format!("{file}: cannot read: {}", duckdb_message(&e))))?;
-    let result = (|| {
+    let result = (|| -> Result<LoadReport> {
         stage("validating");
         let plan = Plan::new(mapping, &columns).map_err(|m| Error::Load(format!("{file}: {m}")))?;
-        plan.type_rows(conn)?;
-        let rows_read: i64 = conn.query_row(
-            "SELECT (SELECT count(*) FROM mp_raw) + (SELECT count(*) FROM mp_structural)",
-            [],
-            |r| r.get(0),
-        )?;
+        let typed = plan.typed(&raw);
+        let check = plan.check(conn, &typed)?;
         stage("checking");
-        let rejected = plan.find_rejects(conn)?;
+        // A clean file is read straight from its typed rows; one with bad rows is
+        // materialised once to name each reject.
+        let (rejected, good) = if check.clean() {
+            (Vec::new(), typed)
+        } else {
+            conn.execute(
+                &format!("CREATE OR REPLACE TEMP TABLE mp_typed AS SELECT * FROM {}", typed.sql),
+                params_from_iter(&typed.params),
+            )?;
+            (plan.find_rejects(conn)?, Relation::table("mp_good"))
+        };
         stage("inserting");
         let tx = conn.transaction()?;
-        let (inserted, duplicates) = insert(&tx, mapping)?;
+        let (inserted, duplicates) = insert(&tx, mapping, &good, check.keys_distinct())?;
         stage("committing");
         tx.commit()?;
         stage("committed");
         Ok(LoadReport {
             file: file.clone(),
             target: mapping.kind.name().to_string(),
-            rows_read,
+            rows_read: check.rows + check.structural,
             inserted,
             duplicates,
             rejected,
             seconds: started.elapsed().as_secs_f64(),
+            fold_seconds: 0.0,
         })
     })();
     let _ = conn.execute_batch("DROP TABLE IF EXISTS mp_raw; DROP TABLE IF EXISTS mp_typed; DROP TABLE IF EXISTS mp_rejects; DROP TABLE IF EXISTS mp_good; DROP TABLE IF EXISTS mp_structural;");
-    result
+    let report = result?;
+    let conn: &Connection = conn;
+    stage("indexing keys");
+    summary::restore_keys(conn)?;
+    stage("keyed");
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let landed = Landed { conn, report, open: true };
+    // DuckDB takes a transaction's snapshot when it first reads the store, not at BEGIN:
+    // read now, while ingest batches are still held back.
+    summary::unfolded_loads(conn)?;
+    Ok(landed)
 }
 
 /// DuckDB's message without the SQL it quotes (`LINE 2: FROM read_csv(…)`).
@@ -406,35 +486,61 @@ fn duckdb_message(e: &duckdb::Error) -> String {
         .to_string()
 }
 
-/// Reads the file into `mp_raw` (a CSV's values as text, a Parquet file's as typed, plus
-/// each row's line) and returns its columns.
-fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result<Vec<Column>> {
+/// Rows in SQL — a table's name or a parenthesised query — and the values its `?`s take,
+/// in order.
+struct Relation {
+    sql: String,
+    params: Vec<Value>,
+}
+
+impl Relation {
+    fn table(name: &str) -> Relation {
+        Relation { sql: name.to_string(), params: Vec::new() }
+    }
+}
+
+/// The file's rows (a CSV's values as text, a Parquet file's as typed, each with its
+/// line as `mp_line`) and columns. A CSV is read into `mp_raw`; a Parquet file is read
+/// where it lies, each time its rows are needed.
+fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result<(Relation, Vec<Column>)> {
     let name = path.to_string_lossy().to_lowercase();
     let path_text = path.to_string_lossy().to_string();
     conn.execute_batch("DROP TABLE IF EXISTS mp_raw")?;
     if name.ends_with(".parquet") {
+        conn.execute_batch(
+            "DROP TABLE IF EXISTS mp_structural;
+             CREATE TEMP TABLE mp_structural (line BIGINT, j BIGINT, value VARCHAR, reason VARCHAR);",
+        )?;
         // The row's number in the file from the reader itself (read in parallel), unless
-        // the file has a column of that name: then by counting rows as read.
+        // the file has a column of that name: then by counting rows as read, once, into
+        // `mp_raw` (a count in a query read twice may not number rows the same way).
         let own: bool = conn.query_row(
             "SELECT count(*) > 0 FROM parquet_schema(?) WHERE lower(name) = 'file_row_number'",
             [&path_text],
             |r| r.get(0),
         )?;
-        let sql = if own {
-            "CREATE TEMP TABLE mp_raw AS SELECT row_number() OVER () AS mp_line, * FROM read_parquet(?)"
-        } else {
-            "CREATE TEMP TABLE mp_raw AS
-                 SELECT file_row_number + 1 AS mp_line, * EXCLUDE (file_row_number)
-                 FROM read_parquet(?, file_row_number = true)"
+        if own {
+            conn.execute(
+                "CREATE TEMP TABLE mp_raw AS SELECT row_number() OVER () AS mp_line, * FROM read_parquet(?)",
+                [&path_text],
+            )?;
+            return Ok((Relation::table("mp_raw"), raw_columns(conn)?));
+        }
+        let rows = Relation {
+            sql: "(SELECT file_row_number + 1 AS mp_line, * EXCLUDE (file_row_number)
+                   FROM read_parquet(?, file_row_number = true))"
+                .into(),
+            params: vec![Value::Text(path_text)],
         };
-        conn.execute(sql, [&path_text])?;
-        conn.execute_batch(
-            "DROP TABLE IF EXISTS mp_structural;
-             CREATE TEMP TABLE mp_structural (line BIGINT, j BIGINT, value VARCHAR, reason VARCHAR);",
-        )?;
         // Parquet columns keep their types: a typed column a field can take as it is is
         // not turned into text and parsed back (see `native`).
-        raw_columns(conn)
+        conn.execute(
+            &format!("CREATE TEMP TABLE mp_raw AS SELECT * FROM {} LIMIT 0", rows.sql),
+            params_from_iter(&rows.params),
+        )?;
+        let columns = raw_columns(conn)?;
+        conn.execute_batch("DROP TABLE mp_raw")?;
+        Ok((rows, columns))
     } else {
         let delim = match mapping.delimiter.as_deref().unwrap_or(",") {
             "\\t" | "\t" => "\\t",
@@ -471,7 +577,7 @@ fn read_raw(conn: &Connection, path: &Path, mapping: &Mapping) -> duckdb::Result
                  FROM mp_parsed p;
              DROP TABLE mp_parsed;",
         )?;
-        raw_columns(conn)
+        Ok((Relation::table("mp_raw"), raw_columns(conn)?))
     }
 }
 
@@ -524,6 +630,37 @@ fn native(field: Type, column: &str) -> bool {
     }
 }
 
+/// The typed value of `r` (a file column of DuckDB type `column`, taken as it is) for a
+/// field of type `field` when a cast and at most a range check make it — integers and
+/// decimals with few enough decimals for money, prices and counts — so such a column's
+/// values are never turned into text and parsed back (that cost a million decimals a
+/// quarter of a second).
+fn exact_cast(field: Type, column: &str, r: &str) -> Option<String> {
+    const SMALL: [&str; 6] = ["TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT", "UINTEGER"];
+    const LARGE: [&str; 4] = ["BIGINT", "HUGEINT", "UBIGINT", "UHUGEINT"];
+    let decimal = column
+        .strip_prefix("DECIMAL(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|shape| shape.split_once(','))
+        .and_then(|(w, s)| Some((w.trim().parse::<u32>().ok()?, s.trim().parse::<u32>().ok()?)));
+    // The bounds of `Type`'s checks: money below 1e15 with at most 2 decimals, prices
+    // below 1e12 with at most 4, whole numbers below 1e15.
+    let (target, scale, digits) = match field {
+        Type::Money => ("DECIMAL(18,2)", 2, 15),
+        Type::Price => ("DECIMAL(18,4)", 4, 12),
+        Type::Int => ("BIGINT", 0, 15),
+        _ => return None,
+    };
+    let cast = format!("CAST({r} AS {target})");
+    if SMALL.contains(&column) || decimal.is_some_and(|(w, s)| s <= scale && w - s <= digits) {
+        Some(cast)
+    } else if LARGE.contains(&column) || decimal.is_some_and(|(_, s)| s <= scale) {
+        Some(format!("CASE WHEN {r} > -1e{digits} AND {r} < 1e{digits} THEN {cast} END"))
+    } else {
+        None
+    }
+}
+
 /// Quotes an identifier that is known to be one of the file's own columns.
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -538,9 +675,32 @@ struct Rule {
     rank: i64,
 }
 
-/// How each target field is read from `mp_raw`.
+/// How each target field is read from the file's rows.
 struct Plan {
+    kind: Kind,
     fields: Vec<(Field, Option<Input>)>,
+}
+
+/// What one pass over a file's typed rows found.
+struct Check {
+    rows: i64,
+    /// Rows breaking a rule.
+    broken: i64,
+    /// Distinct keys (-1 for kinds not checked).
+    keys: i64,
+    /// Rows the CSV reader set aside.
+    structural: i64,
+}
+
+impl Check {
+    fn clean(&self) -> bool {
+        self.broken == 0 && self.structural == 0
+    }
+
+    /// Every row's key differs (so no first-row-wins ranking is needed).
+    fn keys_distinct(&self) -> bool {
+        self.clean() && self.keys == self.rows
+    }
 }
 
 enum Input {
@@ -595,12 +755,13 @@ impl Plan {
             }
             fields.push((*field, input));
         }
-        Ok(Plan { fields })
+        Ok(Plan { kind: mapping.kind, fields })
     }
 
-    /// Builds `mp_typed`: for each field `r_<name>` (the trimmed text, or the typed value a
-    /// field takes as it is) and `<name>` (typed; NULL when `r_<name>` breaks its rule).
-    fn type_rows(&self, conn: &Connection) -> Result<()> {
+    /// The typed rows of `raw`: for each field `r_<name>` (the trimmed text, or the typed
+    /// value a field takes as it is) and `<name>` (typed; NULL when `r_<name>` breaks its
+    /// rule).
+    fn typed(&self, raw: &Relation) -> Relation {
         let (mut raw_exprs, mut raw_params) = (Vec::new(), Vec::new());
         let (mut typed_exprs, mut typed_params) = (Vec::new(), Vec::new());
         for (field, input) in &self.fields {
@@ -635,32 +796,40 @@ impl Plan {
             let r = format!("r_{}", field.name);
             raw_exprs.push(format!("{raw} AS {r}"));
             let number = format!("TRY_CAST({r} AS DECIMAL(38,6))");
-            let typed = match field.ty {
-                Type::Text => r.clone(),
-                Type::Timestamp => match input {
-                    Some(Input::Column {
-                        format: Some(f), ..
-                    }) => {
-                        typed_params.push(Value::Text(f.clone()));
-                        format!("try_strptime({r}, ?)")
+            let exact = match input {
+                Some(Input::Column { ty, format: None, integer: false, .. }) => exact_cast(field.ty, ty, &r),
+                _ => None,
+            };
+            let typed = if let Some(typed) = exact {
+                typed
+            } else {
+                match field.ty {
+                    Type::Text => r.clone(),
+                    Type::Timestamp => match input {
+                        Some(Input::Column {
+                            format: Some(f), ..
+                        }) => {
+                            typed_params.push(Value::Text(f.clone()));
+                            format!("try_strptime({r}, ?)")
+                        }
+                        _ => format!("TRY_CAST({r} AS TIMESTAMP)"),
+                    },
+                    Type::Money => format!(
+                        "CASE WHEN {number} = round({number}, 2) AND abs({number}) < 1e15 THEN CAST({number} AS DECIMAL(18,2)) END"
+                    ),
+                    Type::Price => {
+                        format!(
+                            "CASE WHEN abs({number}) < 1e12 THEN CAST({number} AS DECIMAL(18,4)) END"
+                        )
                     }
-                    _ => format!("TRY_CAST({r} AS TIMESTAMP)"),
-                },
-                Type::Money => format!(
-                    "CASE WHEN {number} = round({number}, 2) AND abs({number}) < 1e15 THEN CAST({number} AS DECIMAL(18,2)) END"
-                ),
-                Type::Price => {
-                    format!(
-                        "CASE WHEN abs({number}) < 1e12 THEN CAST({number} AS DECIMAL(18,4)) END"
-                    )
-                }
-                Type::Int => format!(
-                    "CASE WHEN {number} = trunc({number}) AND abs({number}) < 1e15 THEN CAST({number} AS BIGINT) END"
-                ),
-                Type::Enum(values) => {
-                    typed_params.extend(values.iter().map(|v| Value::Text((*v).to_string())));
-                    let marks = vec!["?"; values.len()].join(", ");
-                    format!("CASE WHEN lower({r}) IN ({marks}) THEN lower({r}) END")
+                    Type::Int => format!(
+                        "CASE WHEN {number} = trunc({number}) AND abs({number}) < 1e15 THEN CAST({number} AS BIGINT) END"
+                    ),
+                    Type::Enum(values) => {
+                        typed_params.extend(values.iter().map(|v| Value::Text((*v).to_string())));
+                        let marks = vec!["?"; values.len()].join(", ");
+                        format!("CASE WHEN lower({r}) IN ({marks}) THEN lower({r}) END")
+                    }
                 }
             };
             typed_exprs.push(format!("{typed} AS {}", field.name));
@@ -670,17 +839,47 @@ impl Plan {
             .iter()
             .map(|(f, _)| format!("r_{}", f.name))
             .collect();
-        // The SQL text has the typed expressions first, then the raw ones in the subquery.
+        // The SQL text has the typed expressions first, then the raw ones in the subquery,
+        // then the file's rows.
         let sql = format!(
-            "CREATE TEMP TABLE mp_typed AS SELECT mp_line, {}, {} FROM (SELECT mp_line, {} FROM mp_raw)",
+            "(SELECT mp_line, {}, {} FROM (SELECT mp_line, {} FROM {}))",
             raw_names.join(", "),
             typed_exprs.join(", "),
             raw_exprs.join(", "),
+            raw.sql,
         );
         typed_params.extend(raw_params);
-        conn.execute("DROP TABLE IF EXISTS mp_typed", [])?;
-        conn.execute(&sql, params_from_iter(typed_params))?;
-        Ok(())
+        typed_params.extend(raw.params.iter().cloned());
+        Relation { sql, params: typed_params }
+    }
+
+    /// Counts the typed rows, those breaking a rule, and whether their keys repeat, in
+    /// one pass.
+    fn check(&self, conn: &Connection, typed: &Relation) -> Result<Check> {
+        let any_broken = self
+            .rules()
+            .iter()
+            .map(|r| format!("({})", r.broken))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        // The key of the kinds that land as they are; others (order items, invoice lines)
+        // are grouped or numbered on landing anyway.
+        let distinct = match self.kind {
+            Kind::Stores | Kind::Members | Kind::Orders | Kind::Points | Kind::TierChanges => {
+                format!("count(DISTINCT ({}))", summary::key_of(self.kind.name()))
+            }
+            Kind::OrderItems | Kind::OrderLines => "-1".into(),
+        };
+        let (rows, broken, keys) = conn.query_row(
+            &format!(
+                "SELECT count(*), count(*) FILTER (WHERE {any_broken}), {distinct} FROM {}",
+                typed.sql
+            ),
+            params_from_iter(&typed.params),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let structural: i64 = conn.query_row("SELECT count(*) FROM mp_structural", [], |r| r.get(0))?;
+        Ok(Check { rows, broken, keys, structural })
     }
 
     /// The row rules, each once: a row of `mp_typed` breaking one is rejected with that
@@ -718,29 +917,16 @@ impl Plan {
         rules
     }
 
-    /// Fills `mp_rejects` and `mp_good`, and returns every reject, ordered by line. A
-    /// clean file costs one scan: the rules are checked one by one (naming each reject)
-    /// only when some row breaks one.
+    /// Fills `mp_rejects` and `mp_good` from `mp_typed` (a file with bad rows, materialised
+    /// by the caller), and returns every reject, ordered by line: the rules are checked one
+    /// by one, naming each reject.
     fn find_rejects(&self, conn: &Connection) -> Result<Vec<Reject>> {
         conn.execute_batch(
             "DROP TABLE IF EXISTS mp_rejects;
              CREATE TEMP TABLE mp_rejects (line BIGINT, field VARCHAR, value VARCHAR, reason VARCHAR, rank INTEGER);",
         )?;
-        let rules = self.rules();
-        let any_broken = rules.iter().map(|r| format!("({})", r.broken)).collect::<Vec<_>>().join(" OR ");
-        let any_bad: bool = conn.query_row(
-            &format!(
-                "SELECT EXISTS (SELECT 1 FROM mp_structural) OR EXISTS (SELECT 1 FROM mp_typed WHERE {any_broken})"
-            ),
-            [],
-            |r| r.get(0),
-        )?;
-        if !any_bad {
-            conn.execute_batch("DROP TABLE IF EXISTS mp_good; ALTER TABLE mp_typed RENAME TO mp_good;")?;
-            return Ok(Vec::new());
-        }
         conn.execute_batch("INSERT INTO mp_rejects SELECT line, '(row)', value, reason, -1 FROM mp_structural;")?;
-        for rule in &rules {
+        for rule in &self.rules() {
             conn.execute(
                 &format!(
                     "INSERT INTO mp_rejects SELECT mp_line, ?, {}, ?, ? FROM mp_typed WHERE {}",
@@ -795,22 +981,28 @@ fn no_column(field: &str, wanted: &str, columns: &[String]) -> String {
     )
 }
 
-/// Inserts `mp_good` into the target tables; returns (inserted, duplicates) per table.
-/// The rows that land are folded into the member summary in the same transaction.
+/// Lands the `good` rows in the target tables; returns (inserted, duplicates) per table.
+/// The rows that land are queued for the fold (`summary::open_load_queue`). When every
+/// row's key differs (`distinct`), no ranking picks the first row of a key.
 fn insert(
     conn: &Connection,
     mapping: &Mapping,
+    good: &Relation,
+    distinct: bool,
 ) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
     summary::open_load_queue(conn)?;
     let mut inserted = Vec::new();
     let mut duplicates = Vec::new();
     // `candidates` counts the file's good rows for the table; `rows` yields them with the
-    // table's columns, one per key.
-    let mut land = |table: &str, candidates: &str, rows: &str| -> Result<()> {
-        let candidates: i64 = conn.query_row(candidates, [], |r| r.get(0))?;
-        conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE mp_rows AS {rows}"))?;
-        let new = summary::land_new(conn, table, "mp_rows", Queue::Load)?;
-        conn.execute_batch("DROP TABLE mp_rows")?;
+    // table's columns, one per key; both read `source`.
+    let mut land = |table: &str, source: &Relation, candidates: &str, rows: &str| -> Result<()> {
+        let candidates: i64 = conn.query_row(
+            &candidates.replace("{src}", &source.sql),
+            params_from_iter(&source.params),
+            |r| r.get(0),
+        )?;
+        let rows = format!("({})", rows.replace("{src}", &source.sql));
+        let new = summary::land_new(conn, table, &rows, &source.params, Queue::Load)?;
         inserted.push((table.to_string(), new));
         duplicates.push((table.to_string(), candidates - new));
         Ok(())
@@ -822,6 +1014,19 @@ fn insert(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // Orders that make members read the good rows twice: they are materialised first.
+    let reads_twice = mapping.derive_members && mapping.kind == Kind::Orders;
+    let materialised;
+    let good = if reads_twice && good.sql != "mp_good" {
+        conn.execute(
+            &format!("CREATE OR REPLACE TEMP TABLE mp_good AS SELECT * FROM {}", good.sql),
+            params_from_iter(&good.params),
+        )?;
+        materialised = Relation::table("mp_good");
+        &materialised
+    } else {
+        good
+    };
     match mapping.kind {
         Kind::Stores | Kind::Members | Kind::Orders | Kind::Points | Kind::TierChanges => {
             // These kinds are tables of the same name.
@@ -830,29 +1035,34 @@ fn insert(
             if mapping.derive_members && mapping.kind == Kind::Orders {
                 land(
                     "members",
-                    &derived_member_count("mp_good"),
-                    &derived_members("mp_good", "CAST(NULL AS VARCHAR)"),
+                    good,
+                    &derived_member_count("{src}"),
+                    &derived_members("{src}", "CAST(NULL AS VARCHAR)"),
                 )?;
             }
+            let first_of_key = if distinct {
+                String::new()
+            } else {
+                format!("QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY mp_line) = 1")
+            };
             land(
                 table,
-                "SELECT count(*) FROM mp_good",
-                &format!(
-                    "SELECT {cols} FROM mp_good QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY mp_line) = 1",
-                    cols = columns(mapping.kind)
-                ),
+                good,
+                "SELECT count(*) FROM {src}",
+                &format!("SELECT {cols} FROM {{src}} {first_of_key}", cols = columns(mapping.kind)),
             )?;
         }
         Kind::OrderItems => {
             land(
                 "order_items",
-                "SELECT count(*) FROM mp_good",
+                good,
+                "SELECT count(*) FROM {src}",
                 // Lines without a number are numbered per order in file order; then the
                 // first row of each (order, line) wins.
                 "SELECT order_id, line_no, sku, quantity, amount, category
                  FROM (SELECT order_id, mp_line, sku, quantity, amount, category,
                               CAST(coalesce(line_no, row_number() OVER (PARTITION BY order_id ORDER BY mp_line)) AS INTEGER) AS line_no
-                       FROM mp_good)
+                       FROM {src})
                  QUALIFY row_number() OVER (PARTITION BY order_id, line_no ORDER BY mp_line) = 1",
             )?;
         }
@@ -860,41 +1070,45 @@ fn insert(
             let prefix = mapping.return_prefix.clone().unwrap_or_default();
             // A line's amount, exact to the cent; lines of a return invoice are negative.
             conn.execute(
-                "CREATE OR REPLACE TEMP TABLE mp_lines AS
-                 SELECT *, CAST(CASE WHEN ? <> '' AND starts_with(order_id, ?) THEN -abs(round(quantity * unit_price, 2))
-                                     ELSE round(quantity * unit_price, 2) END AS DECIMAL(18,2)) AS amount
-                 FROM mp_good",
-                params_from_iter([Value::Text(prefix.clone()), Value::Text(prefix)]),
+                &format!(
+                    "CREATE OR REPLACE TEMP TABLE mp_lines AS
+                     SELECT *, CAST(CASE WHEN ? <> '' AND starts_with(order_id, ?) THEN -abs(round(quantity * unit_price, 2))
+                                         ELSE round(quantity * unit_price, 2) END AS DECIMAL(18,2)) AS amount
+                     FROM {}",
+                    good.sql
+                ),
+                params_from_iter([Value::Text(prefix.clone()), Value::Text(prefix)].iter().chain(&good.params)),
             )?;
+            let lines = Relation::table("mp_lines");
             if mapping.derive_members {
                 land(
                     "members",
-                    &derived_member_count("mp_lines"),
-                    &derived_members("mp_lines", "region"),
+                    &lines,
+                    &derived_member_count("{src}"),
+                    &derived_members("{src}", "region"),
                 )?;
             }
             land(
                 "orders",
-                "SELECT count(DISTINCT order_id) FROM mp_lines",
+                &lines,
+                "SELECT count(DISTINCT order_id) FROM {src}",
                 "SELECT order_id, min(ordered_at) AS ordered_at, sum(amount) AS net_amount, min(member_id) AS member_id,
                         min(channel) AS channel, min(store_id) AS store_id,
                         CAST(sum(abs(quantity)) AS INTEGER) AS item_count,
                         CAST(NULL AS DECIMAL(18,2)) AS discount_amount, CAST(NULL AS VARCHAR) AS coupon_id
-                 FROM mp_lines GROUP BY order_id",
+                 FROM {src} GROUP BY order_id",
             )?;
             land(
                 "order_items",
-                "SELECT count(*) FROM mp_lines",
+                &lines,
+                "SELECT count(*) FROM {src}",
                 "SELECT order_id, CAST(row_number() OVER (PARTITION BY order_id ORDER BY mp_line) AS INTEGER) AS line_no,
                         sku, quantity, amount, category
-                 FROM mp_lines",
+                 FROM {src}",
             )?;
             conn.execute_batch("DROP TABLE IF EXISTS mp_lines")?;
         }
     }
-    tracing::debug!("load: landed, folding");
-    summary::fold(conn, Queue::Load)?;
-    tracing::debug!("load: folded");
     Ok((inserted, duplicates))
 }
 

@@ -446,7 +446,7 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
     let rows_sql = format!("(SELECT * EXCLUDE (mp_index) FROM ({rows_sql}))");
     let tx = conn.transaction()?;
     let inserted = if requests.len() == 1 {
-        vec![summary::land_new(&tx, kind.name(), &rows_sql, Queue::Stored)?]
+        vec![summary::land_new(&tx, kind.name(), &rows_sql, &[], Queue::Stored)?]
     } else {
         let mut inserted = vec![0; requests.len()];
         for landed in summary::land_indexed(&tx, kind.name(), &rows_sql)? {

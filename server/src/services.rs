@@ -657,12 +657,12 @@ impl Services {
         audit::record(&self.ops, who, "data.load", Some(&request.path.to_string_lossy()), None).await?;
         let report = self
             .analytics
-            .write_bulk(move |conn| {
-                import::load(
-                    conn,
-                    &request,
-                    progress.as_deref().map(|p| p as &dyn Fn(&str)),
-                )
+            .write_bulk(move |conn, landing| {
+                let progress = progress.as_deref().map(|p| p as &dyn Fn(&str));
+                let landed = import::land(conn, &request, progress)?;
+                // Batches land again while the load folds (they wait for the folder).
+                drop(landing);
+                landed.fold(progress)
             })
             .await?;
         operational::record_load(&self.ops, &report).await?;

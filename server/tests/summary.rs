@@ -228,11 +228,15 @@ fn big_parquet_loads_are_kept_whole() {
     assert_eq!(differences(&a), 0, "after the re-send");
 }
 
-/// A bulk import killed (SIGKILL) part-way leaves the store as it was: the orders table
-/// (made again when a load outnumbers it) keeps its rows and its key, the summary equals
-/// a rebuild; the import run again then lands the file whole, once.
+/// A bulk import killed (SIGKILL) part-way leaves the store whole. Killed while its rows
+/// land, nothing of it is stored: the orders table (made again when a load outnumbers
+/// it) keeps its rows and its key, the summary equals a rebuild. Killed once its rows are
+/// committed but before the table's key is built again and the rows are folded, the
+/// next open gives the key back and derives the summary again; every row is there once.
+/// The import run again then changes nothing.
 #[test]
 fn an_import_killed_midway_leaves_the_store_whole() {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let big = dir.path().join("big.parquet");
@@ -246,42 +250,70 @@ fn an_import_killed_midway_leaves_the_store_whole() {
             big.display()
         ))
         .unwrap();
+    let store = data.join("memberpulse.duckdb");
+    std::fs::create_dir_all(&data).unwrap();
     let count = |sql: &str| -> i64 {
-        let a = Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
+        let a = Analytics::open(&store).unwrap();
         a.reader().unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
     };
     {
-        let a = Analytics::open(&{
-            std::fs::create_dir_all(&data).unwrap();
-            data.join("memberpulse.duckdb")
-        })
-        .unwrap();
+        let a = Analytics::open(&store).unwrap();
         common::add(&a, "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel)
                          SELECT 'early' || i, TIMESTAMP '2024-06-01', 10.00, 'm' || i, 'web' FROM range(1000) t(i)");
     }
-    let import = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_memberpulse"))
+    // Runs the import, killing it as soon as it reports reaching `stage`.
+    let import_killed_at = |stage: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_memberpulse"))
             .args(["import", "--table", "orders", "--data-dir"])
             .arg(&data)
             .arg(&big)
+            .env("RUST_LOG", "server::import=debug")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
-            .unwrap()
+            .unwrap();
+        let wanted = format!("\"{stage}\"");
+        let reached = std::io::BufReader::new(child.stderr.take().unwrap())
+            .lines()
+            .map_while(|line| line.ok())
+            .any(|line| line.contains(&wanted));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        assert!(reached, "the import never reported {stage}");
     };
-    let mut child = import();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    // (A million rows take this machine about 3 s: the kill lands mid-load.)
-    assert_eq!(count("SELECT count(*) FROM orders"), 1000, "nothing of the killed load");
-    let a = Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
+    let keyed = || {
+        let a = Analytics::open(&store).unwrap();
+        let refused = a.writer().execute_batch("INSERT INTO orders SELECT * FROM orders LIMIT 1").is_err();
+        refused
+    };
+
+    import_killed_at("inserting");
+    assert_eq!(count("SELECT count(*) FROM orders"), 1000, "nothing of the load killed while landing");
+    assert!(keyed());
+    assert_eq!(differences(&Analytics::open(&store).unwrap()), 0);
+
+    import_killed_at("committed");
+    // Opening the store gives the key back and derives the summary again.
+    assert_eq!(count("SELECT count(*) FROM orders"), 1_001_000, "the committed load whole");
+    assert_eq!(count("SELECT count(*) FROM unfolded_loads"), 0);
+    assert!(keyed(), "the key is back: the same order again is refused");
+    let a = Analytics::open(&store).unwrap();
+    assert_eq!(
+        a.reader().unwrap().query_row("SELECT sum(purchases) FROM member_summary", [], |r| r.get::<_, i64>(0)).unwrap(),
+        1_001_000
+    );
     assert_eq!(differences(&a), 0);
     drop(a);
-    assert!(import().wait().unwrap().success());
+
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_memberpulse"))
+        .args(["import", "--table", "orders", "--data-dir"])
+        .arg(&data)
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let report = String::from_utf8_lossy(&again.stdout);
+    assert!(report.contains("0 inserted, 1000000 already present"), "{report}");
     assert_eq!(count("SELECT count(*) FROM orders"), 1_001_000);
-    // The key is there: the same order again is refused.
-    let a = Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
-    assert!(a.writer().execute_batch("INSERT INTO orders SELECT * FROM orders LIMIT 1").is_err());
-    assert_eq!(differences(&a), 0);
+    assert_eq!(differences(&Analytics::open(&store).unwrap()), 0);
 }
