@@ -290,7 +290,7 @@ pub struct LoadReport {
     /// Rows per table skipped because their id was already stored (or repeated in the file).
     pub duplicates: Vec<(String, i64)>,
     pub rejected: Vec<Reject>,
-    /// Until the rows were committed to the raw tables.
+    /// Until the rows were committed to the raw tables, their keys indexed.
     pub seconds: f64,
     /// Folding them into the member summary after (dashboards show them then).
     #[serde(default)]
@@ -457,16 +457,17 @@ pub fn land<'c>(
             inserted,
             duplicates,
             rejected,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: 0.0,
             fold_seconds: 0.0,
         })
     })();
     let _ = conn.execute_batch("DROP TABLE IF EXISTS mp_raw; DROP TABLE IF EXISTS mp_typed; DROP TABLE IF EXISTS mp_rejects; DROP TABLE IF EXISTS mp_good; DROP TABLE IF EXISTS mp_structural;");
-    let report = result?;
+    let mut report = result?;
     let conn: &Connection = conn;
     stage("indexing keys");
     summary::restore_keys(conn)?;
     stage("keyed");
+    report.seconds = started.elapsed().as_secs_f64();
     conn.execute_batch("BEGIN TRANSACTION")?;
     let landed = Landed { conn, report, open: true };
     // DuckDB takes a transaction's snapshot when it first reads the store, not at BEGIN:
@@ -644,7 +645,8 @@ fn exact_cast(field: Type, column: &str, r: &str) -> Option<String> {
         .and_then(|shape| shape.split_once(','))
         .and_then(|(w, s)| Some((w.trim().parse::<u32>().ok()?, s.trim().parse::<u32>().ok()?)));
     // The bounds of `Type`'s checks: money below 1e15 with at most 2 decimals, prices
-    // below 1e12 with at most 4, whole numbers below 1e15.
+    // below 1e12 with at most 4, whole numbers below 1e15 (compared as exact integers: a
+    // DOUBLE 1e15 would round 999999999999999.99 up to it).
     let (target, scale, digits) = match field {
         Type::Money => ("DECIMAL(18,2)", 2, 15),
         Type::Price => ("DECIMAL(18,4)", 4, 12),
@@ -655,7 +657,8 @@ fn exact_cast(field: Type, column: &str, r: &str) -> Option<String> {
     if SMALL.contains(&column) || decimal.is_some_and(|(w, s)| s <= scale && w - s <= digits) {
         Some(cast)
     } else if LARGE.contains(&column) || decimal.is_some_and(|(_, s)| s <= scale) {
-        Some(format!("CASE WHEN {r} > -1e{digits} AND {r} < 1e{digits} THEN {cast} END"))
+        let bound = 10u64.pow(digits);
+        Some(format!("CASE WHEN {r} > -{bound} AND {r} < {bound} THEN {cast} END"))
     } else {
         None
     }
@@ -815,15 +818,15 @@ impl Plan {
                         _ => format!("TRY_CAST({r} AS TIMESTAMP)"),
                     },
                     Type::Money => format!(
-                        "CASE WHEN {number} = round({number}, 2) AND abs({number}) < 1e15 THEN CAST({number} AS DECIMAL(18,2)) END"
+                        "CASE WHEN {number} = round({number}, 2) AND abs({number}) < 1000000000000000 THEN CAST({number} AS DECIMAL(18,2)) END"
                     ),
                     Type::Price => {
                         format!(
-                            "CASE WHEN abs({number}) < 1e12 THEN CAST({number} AS DECIMAL(18,4)) END"
+                            "CASE WHEN abs({number}) < 1000000000000 THEN CAST({number} AS DECIMAL(18,4)) END"
                         )
                     }
                     Type::Int => format!(
-                        "CASE WHEN {number} = trunc({number}) AND abs({number}) < 1e15 THEN CAST({number} AS BIGINT) END"
+                        "CASE WHEN {number} = trunc({number}) AND abs({number}) < 1000000000000000 THEN CAST({number} AS BIGINT) END"
                     ),
                     Type::Enum(values) => {
                         typed_params.extend(values.iter().map(|v| Value::Text((*v).to_string())));

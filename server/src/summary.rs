@@ -296,10 +296,10 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], qu
             "ALTER TABLE {table} RENAME TO mp_{table}_old; CREATE TABLE {table} ({columns});",
             columns = crate::analytics::unkeyed_columns(table),
         ))?;
+        // One INSERT of the old rows and the new (see `fold_member_days`).
+        let old = if stored == 0 { String::new() } else { format!("SELECT * FROM mp_{table}_old UNION ALL BY NAME ") };
         let all = conn.execute(
-            &format!(
-                "INSERT INTO {table} BY NAME (SELECT * FROM mp_{table}_old UNION ALL BY NAME SELECT * FROM {landing})"
-            ),
+            &format!("INSERT INTO {table} BY NAME ({old}SELECT * FROM {landing})"),
             params_from_iter(params),
         )?;
         conn.execute_batch(&format!("DROP TABLE mp_{table}_old"))?;

@@ -286,6 +286,57 @@ fn typed_parquet_columns_are_checked_by_the_same_rules() {
     );
 }
 
+/// Integer and narrow decimal columns are taken by a cast, within the same bounds as
+/// text (money and counts below 1e15); a clean file whose ids repeat keeps each id's
+/// first row.
+#[test]
+fn parquet_numbers_are_cast_within_the_rules_bounds() {
+    let (dir, a) = store();
+    let parquet = write_parquet(
+        dir.path(),
+        "orders.parquet",
+        "SELECT * FROM (VALUES
+            ('o1', TIMESTAMP '2024-03-01 10:00:00', 999999999999999.99::DECIMAL(18,2), 3::BIGINT, 2::INTEGER),
+            ('o2', TIMESTAMP '2024-03-02 10:00:00', 1000000000000000.00::DECIMAL(18,2), 1::BIGINT, NULL),
+            ('o3', TIMESTAMP '2024-03-03 10:00:00', 5.00::DECIMAL(18,2), 1000000000000000::BIGINT, NULL),
+            ('o4', TIMESTAMP '2024-03-04 10:00:00', -999999999999999.99::DECIMAL(18,2), -5::BIGINT, -1::INTEGER))
+          t(order_id, ordered_at, net_amount, item_count, discount_amount)",
+    );
+    let report = load(&a, &parquet, Mapping::identity(Kind::Orders));
+    assert_eq!(rejected_at(&report), vec![(2, "net_amount"), (3, "item_count")]);
+    assert_eq!(report.rejected[0].value.as_deref(), Some("1000000000000000.00"));
+    assert_eq!(report.rejected[1].reason, "not a whole number");
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM orders WHERE (order_id = 'o1' AND net_amount = 999999999999999.99 AND item_count = 3 AND discount_amount = 2)
+                                              OR (order_id = 'o4' AND net_amount = -999999999999999.99 AND item_count = -5 AND discount_amount = -1)"),
+        2
+    );
+    let repeats = write_parquet(
+        dir.path(),
+        "repeats.parquet",
+        "SELECT * FROM (VALUES
+            ('o5', TIMESTAMP '2024-03-05 10:00:00', 5.00::DECIMAL(18,2)),
+            ('o1', TIMESTAMP '2024-03-06 10:00:00', 6.00::DECIMAL(18,2)),
+            ('o5', TIMESTAMP '2024-03-07 10:00:00', 7.00::DECIMAL(18,2)))
+          t(order_id, ordered_at, net_amount)",
+    );
+    let report = load(&a, &repeats, Mapping::identity(Kind::Orders));
+    assert!(report.rejected.is_empty());
+    assert_eq!(report.inserted, vec![("orders".to_string(), 1)]);
+    assert_eq!(report.duplicates, vec![("orders".to_string(), 2)]);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE order_id = 'o5' AND net_amount = 5.00"), 1);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders"), 3);
+    // The same bounds for text.
+    let csv = write(
+        dir.path(),
+        "bounds.csv",
+        "order_id,ordered_at,net_amount\no6,2024-03-08,999999999999999.99\no7,2024-03-09,1000000000000000\n",
+    );
+    let report = load(&a, &csv, Mapping::identity(Kind::Orders));
+    assert_eq!(rejected_at(&report), vec![(3, "net_amount")]);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE order_id = 'o6' AND net_amount = 999999999999999.99"), 1);
+}
+
 #[test]
 fn a_parquet_column_named_like_the_readers_row_number_is_read_as_data() {
     let (dir, a) = store();
