@@ -430,13 +430,13 @@ pub fn land<'c>(
     let result = (|| -> Result<LoadReport> {
         stage("validating");
         let plan = Plan::new(mapping, &columns).map_err(|m| Error::Load(format!("{file}: {m}")))?;
-        let typed = plan.typed(&raw);
+        let typed = plan.typed(&raw, &[]);
         let check = plan.check(conn, &typed)?;
         stage("checking");
-        // A clean file is read straight from its typed rows; one with bad rows is
-        // materialised once to name each reject.
+        // A clean file is read straight from its typed rows (its tidy text as it is); one
+        // with bad rows is materialised once to name each reject.
         let (rejected, good) = if check.clean() {
-            (Vec::new(), typed)
+            (Vec::new(), plan.typed(&raw, &check.tidy))
         } else {
             conn.execute(
                 &format!("CREATE OR REPLACE TEMP TABLE mp_typed AS SELECT * FROM {}", typed.sql),
@@ -693,6 +693,8 @@ struct Check {
     keys: i64,
     /// Rows the CSV reader set aside.
     structural: i64,
+    /// Fields whose text needs no tidying (see `Plan::typed`).
+    tidy: Vec<&'static str>,
 }
 
 impl Check {
@@ -763,12 +765,21 @@ impl Plan {
 
     /// The typed rows of `raw`: for each field `r_<name>` (the trimmed text, or the typed
     /// value a field takes as it is) and `<name>` (typed; NULL when `r_<name>` breaks its
-    /// rule).
-    fn typed(&self, raw: &Relation) -> Relation {
+    /// rule), and `c_<name>` for a field read from a text column (the column as it is).
+    /// The fields in `tidy` are known to be valid and their column's text trimmed,
+    /// non-empty and (for an enumeration) lower-case: it is taken as it is.
+    fn typed(&self, raw: &Relation, tidy: &[&str]) -> Relation {
         let (mut raw_exprs, mut raw_params) = (Vec::new(), Vec::new());
         let (mut typed_exprs, mut typed_params) = (Vec::new(), Vec::new());
+        let mut columns = Vec::new();
         for (field, input) in &self.fields {
+            if let Some(column) = self.text_column(field) {
+                columns.push(format!("c_{}", field.name));
+                raw_exprs.push(format!("{} AS c_{}", ident(column), field.name));
+            }
+            let tidy = tidy.contains(&field.name);
             let raw = match input {
+                _ if tidy => ident(self.text_column(field).unwrap_or_default()),
                 None => "CAST(NULL AS VARCHAR)".to_string(),
                 Some(Input::Constant(v)) => {
                     raw_params.push(Value::Text(v.clone()));
@@ -805,6 +816,8 @@ impl Plan {
             };
             let typed = if let Some(typed) = exact {
                 typed
+            } else if tidy && matches!(field.ty, Type::Enum(_)) {
+                r.clone()
             } else {
                 match field.ty {
                     Type::Text => r.clone(),
@@ -846,7 +859,7 @@ impl Plan {
         // then the file's rows.
         let sql = format!(
             "(SELECT mp_line, {}, {} FROM (SELECT mp_line, {} FROM {}))",
-            raw_names.join(", "),
+            raw_names.iter().chain(&columns).cloned().collect::<Vec<_>>().join(", "),
             typed_exprs.join(", "),
             raw_exprs.join(", "),
             raw.sql,
@@ -856,8 +869,16 @@ impl Plan {
         Relation { sql, params: typed_params }
     }
 
-    /// Counts the typed rows, those breaking a rule, and whether their keys repeat, in
-    /// one pass.
+    /// The text column a field reads as it is (no format, no `.0` to drop), if any.
+    fn text_column(&self, field: &Field) -> Option<&str> {
+        self.fields.iter().find(|(f, _)| f.name == field.name).and_then(|(_, input)| match input {
+            Some(Input::Column { column, ty, format: None, integer: false }) if ty == "VARCHAR" => Some(column.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Counts the typed rows of `raw`, those breaking a rule, and whether their keys
+    /// repeat, and finds the fields whose text needs no tidying, in one pass.
     fn check(&self, conn: &Connection, typed: &Relation) -> Result<Check> {
         let any_broken = self
             .rules()
@@ -873,16 +894,42 @@ impl Plan {
             }
             Kind::OrderItems | Kind::OrderLines => "-1".into(),
         };
-        let (rows, broken, keys) = conn.query_row(
+        // A text field is tidy when its column's value is its trimmed value (and, for an
+        // enumeration, in lower case) in every row.
+        let texts: Vec<&'static str> = self
+            .fields
+            .iter()
+            .filter(|(f, _)| self.text_column(f).is_some())
+            .map(|(f, _)| f.name)
+            .collect();
+        let untidy: Vec<String> = self
+            .fields
+            .iter()
+            .filter(|(f, _)| texts.contains(&f.name))
+            .map(|(f, _)| {
+                let lower = if matches!(f.ty, Type::Enum(_)) { format!(" OR r_{0} <> lower(r_{0})", f.name) } else { String::new() };
+                format!(", count(*) FILTER (WHERE r_{0} IS DISTINCT FROM c_{0}{lower})", f.name)
+            })
+            .collect();
+        let (rows, broken, keys, tidy) = conn.query_row(
             &format!(
-                "SELECT count(*), count(*) FILTER (WHERE {any_broken}), {distinct} FROM {}",
+                "SELECT count(*), count(*) FILTER (WHERE {any_broken}), {distinct}{} FROM {}",
+                untidy.concat(),
                 typed.sql
             ),
             params_from_iter(&typed.params),
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| {
+                let mut tidy = Vec::new();
+                for (i, name) in texts.iter().enumerate() {
+                    if r.get::<_, i64>(3 + i)? == 0 {
+                        tidy.push(*name);
+                    }
+                }
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, tidy))
+            },
         )?;
         let structural: i64 = conn.query_row("SELECT count(*) FROM mp_structural", [], |r| r.get(0))?;
-        Ok(Check { rows, broken, keys, structural })
+        Ok(Check { rows, broken, keys, structural, tidy })
     }
 
     /// The row rules, each once: a row of `mp_typed` breaking one is rejected with that

@@ -337,6 +337,31 @@ fn parquet_numbers_are_cast_within_the_rules_bounds() {
     assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE order_id = 'o6' AND net_amount = 999999999999999.99"), 1);
 }
 
+/// A clean file's text is trimmed and its enumerations lower-cased, column by column,
+/// unless every value already is (then it is taken as it is).
+#[test]
+fn clean_parquet_text_is_tidied_where_it_needs_it() {
+    let (dir, a) = store();
+    let parquet = write_parquet(
+        dir.path(),
+        "orders.parquet",
+        "SELECT * FROM (VALUES
+            ('o1', TIMESTAMP '2024-03-01 10:00:00', 1.00::DECIMAL(18,2), ' m1 ', 'Web', 'S1'),
+            ('o2', TIMESTAMP '2024-03-02 10:00:00', 2.00::DECIMAL(18,2), '', 'store', 'S2'),
+            ('o3', TIMESTAMP '2024-03-03 10:00:00', 3.00::DECIMAL(18,2), 'm3', 'APP', 'S3'))
+          t(order_id, ordered_at, net_amount, member_id, channel, store_id)",
+    );
+    let report = load(&a, &parquet, Mapping::identity(Kind::Orders));
+    assert!(report.rejected.is_empty());
+    assert_eq!(report.inserted, vec![("orders".to_string(), 3)]);
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM orders WHERE (order_id, member_id, channel, store_id) IN
+                   (('o1', 'm1', 'web', 'S1'), ('o3', 'm3', 'app', 'S3'))
+                   OR (order_id = 'o2' AND member_id IS NULL AND channel = 'store' AND store_id = 'S2')"),
+        3
+    );
+}
+
 #[test]
 fn a_parquet_column_named_like_the_readers_row_number_is_read_as_data() {
     let (dir, a) = store();
