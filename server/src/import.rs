@@ -719,6 +719,16 @@ enum Input {
     Constant(String),
 }
 
+impl Input {
+    /// The text column read as it is (no format, no `.0` to drop), if this is one.
+    fn text_column(&self) -> Option<&str> {
+        match self {
+            Input::Column { column, ty, format: None, integer: false } if ty == "VARCHAR" => Some(column),
+            _ => None,
+        }
+    }
+}
+
 impl Plan {
     fn new(mapping: &Mapping, columns: &[Column]) -> std::result::Result<Plan, String> {
         let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
@@ -773,13 +783,14 @@ impl Plan {
         let (mut typed_exprs, mut typed_params) = (Vec::new(), Vec::new());
         let mut columns = Vec::new();
         for (field, input) in &self.fields {
-            if let Some(column) = self.text_column(field) {
+            let text = input.as_ref().and_then(Input::text_column);
+            if let Some(column) = text {
                 columns.push(format!("c_{}", field.name));
                 raw_exprs.push(format!("{} AS c_{}", ident(column), field.name));
             }
             let tidy = tidy.contains(&field.name);
             let raw = match input {
-                _ if tidy => ident(self.text_column(field).unwrap_or_default()),
+                _ if tidy => ident(text.unwrap_or_default()),
                 None => "CAST(NULL AS VARCHAR)".to_string(),
                 Some(Input::Constant(v)) => {
                     raw_params.push(Value::Text(v.clone()));
@@ -869,14 +880,6 @@ impl Plan {
         Relation { sql, params: typed_params }
     }
 
-    /// The text column a field reads as it is (no format, no `.0` to drop), if any.
-    fn text_column(&self, field: &Field) -> Option<&str> {
-        self.fields.iter().find(|(f, _)| f.name == field.name).and_then(|(_, input)| match input {
-            Some(Input::Column { column, ty, format: None, integer: false }) if ty == "VARCHAR" => Some(column.as_str()),
-            _ => None,
-        })
-    }
-
     /// Counts the typed rows of `raw`, those breaking a rule, and whether their keys
     /// repeat, and finds the fields whose text needs no tidying, in one pass.
     fn check(&self, conn: &Connection, typed: &Relation) -> Result<Check> {
@@ -896,17 +899,15 @@ impl Plan {
         };
         // A text field is tidy when its column's value is its trimmed value (and, for an
         // enumeration, in lower case) in every row.
-        let texts: Vec<&'static str> = self
+        let texts: Vec<Field> = self
             .fields
             .iter()
-            .filter(|(f, _)| self.text_column(f).is_some())
-            .map(|(f, _)| f.name)
+            .filter(|(_, input)| input.as_ref().and_then(Input::text_column).is_some())
+            .map(|(f, _)| *f)
             .collect();
-        let untidy: Vec<String> = self
-            .fields
+        let untidy: Vec<String> = texts
             .iter()
-            .filter(|(f, _)| texts.contains(&f.name))
-            .map(|(f, _)| {
+            .map(|f| {
                 let lower = if matches!(f.ty, Type::Enum(_)) { format!(" OR r_{0} <> lower(r_{0})", f.name) } else { String::new() };
                 format!(", count(*) FILTER (WHERE r_{0} IS DISTINCT FROM c_{0}{lower})", f.name)
             })
@@ -920,9 +921,9 @@ impl Plan {
             params_from_iter(&typed.params),
             |r| {
                 let mut tidy = Vec::new();
-                for (i, name) in texts.iter().enumerate() {
+                for (i, field) in texts.iter().enumerate() {
                     if r.get::<_, i64>(3 + i)? == 0 {
-                        tidy.push(*name);
+                        tidy.push(field.name);
                     }
                 }
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, tidy))

@@ -356,9 +356,9 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], qu
 /// Gives back their primary key to the tracked tables a bulk load made again
 /// ([`land_new`]), in a transaction of its own after the load's commit and before any
 /// other row lands: DuckDB builds a key added in the transaction that filled its table at
-/// commit, on one thread — 0.65–0.75 s for two million orders, against 0.5 s for the
-/// same key added in a transaction of its own. The load is recorded as unfolded until
-/// then, so a store left without a key gets it back on open ([`recover`]).
+/// commit — 0.9 s of commit for two million orders, against 0.7 s for the same key added
+/// in a transaction of its own. The load is recorded as unfolded until then, so a store
+/// left without a key gets it back on open ([`recover`]).
 pub fn restore_keys(conn: &Connection) -> Result<()> {
     for table in TRACKED {
         let keyed: bool = conn.query_row(
