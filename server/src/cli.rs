@@ -788,7 +788,6 @@ async fn open_ops(cli: &Cli) -> Result<operational::Pool> {
 
 /// Opens both stores of a data directory.
 pub async fn open(cli: &Cli) -> Result<Services> {
-    std::fs::create_dir_all(&cli.data_dir)?;
     let analytics =
         Analytics::open(&cli.data_dir.join("memberpulse.duckdb")).map_err(|e| match e {
             Error::DuckDb(inner) if inner.to_string().contains("lock") => Error::Load(format!(
