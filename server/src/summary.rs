@@ -229,11 +229,25 @@ impl Queue {
 /// The load is recorded in `unfolded_loads` until its fold commits (see [`recover`]).
 pub fn open_load_queue(conn: &Connection) -> Result<()> {
     for table in TRACKED {
+        drop_load_queue(conn, table)?;
         conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE mp_new_{table} AS SELECT * FROM pending_{table}; DELETE FROM pending_{table};"
+            "CREATE TEMP TABLE mp_new_{table} AS SELECT * FROM pending_{table}; DELETE FROM pending_{table};"
         ))?;
     }
     conn.execute_batch("INSERT INTO unfolded_loads VALUES (current_timestamp)")?;
+    Ok(())
+}
+
+/// Drops a bulk load's queue for `table`, if any: a table, or a view of the raw table a
+/// load filled from empty ([`land_new`]).
+fn drop_load_queue(conn: &Connection, table: &str) -> Result<()> {
+    let queued = Queue::Load.table(table);
+    let view: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM duckdb_views() WHERE temporary AND view_name = ?",
+        [&queued],
+        |r| r.get(0),
+    )?;
+    conn.execute_batch(&format!("DROP {} IF EXISTS {queued}", if view { "VIEW" } else { "TABLE" }))?;
     Ok(())
 }
 
@@ -312,9 +326,8 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], qu
         // Every row is new: they go straight in, and the load's queue is the table itself
         // (its fold's transaction sees just these rows). Nothing stored, nothing pending.
         let n = make_again(rows, values)?;
-        conn.execute_batch(&format!(
-            "DROP TABLE IF EXISTS {queued}; CREATE TEMP VIEW {queued} AS SELECT * FROM {table};"
-        ))?;
+        drop_load_queue(conn, table)?;
+        conn.execute_batch(&format!("CREATE TEMP VIEW {queued} AS SELECT * FROM {table}"))?;
         return Ok(n);
     }
     conn.execute(
@@ -636,19 +649,10 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
         "folded"
     );
     for table in TRACKED {
-        let queued = queue.table(table);
-        conn.execute_batch(&match queue {
-            Queue::Stored => format!("DELETE FROM {queued}"),
-            Queue::Load => {
-                // A table, or a view of the raw table a load filled from empty (`land_new`).
-                let view: bool = conn.query_row(
-                    "SELECT count(*) > 0 FROM duckdb_views() WHERE temporary AND view_name = ?",
-                    [&queued],
-                    |r| r.get(0),
-                )?;
-                format!("DROP {} {queued}", if view { "VIEW" } else { "TABLE" })
-            }
-        })?;
+        match queue {
+            Queue::Stored => conn.execute_batch(&format!("DELETE FROM {}", queue.table(table)))?,
+            Queue::Load => drop_load_queue(conn, table)?,
+        }
     }
     if queue == Queue::Load {
         conn.execute_batch("DELETE FROM unfolded_loads")?;
