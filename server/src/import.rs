@@ -180,6 +180,25 @@ impl Type {
             Type::Enum(values) => format!("one of {}", values.join(", ")),
         }
     }
+
+    /// For money, prices and whole numbers: the type their values are kept as, the
+    /// decimals it keeps, and the digits before the point (values lie below 10^digits) —
+    /// money below 1e15 with at most 2 decimals, prices below 1e12 with 4, whole numbers
+    /// below 1e15.
+    fn number_shape(self) -> Option<(&'static str, u32, u32)> {
+        match self {
+            Type::Money => Some(("DECIMAL(18,2)", 2, 15)),
+            Type::Price => Some(("DECIMAL(18,4)", 4, 12)),
+            Type::Int => Some(("BIGINT", 0, 15)),
+            _ => None,
+        }
+    }
+
+    /// 10^digits of [`Type::number_shape`], written as an exact integer in SQL (a DOUBLE
+    /// 1e15 would round 999999999999999.99 up to it).
+    fn number_bound(self) -> u64 {
+        self.number_shape().map_or(0, |(_, _, digits)| 10u64.pow(digits))
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -644,20 +663,12 @@ fn exact_cast(field: Type, column: &str, r: &str) -> Option<String> {
         .and_then(|rest| rest.strip_suffix(')'))
         .and_then(|shape| shape.split_once(','))
         .and_then(|(w, s)| Some((w.trim().parse::<u32>().ok()?, s.trim().parse::<u32>().ok()?)));
-    // The bounds of `Type`'s checks: money below 1e15 with at most 2 decimals, prices
-    // below 1e12 with at most 4, whole numbers below 1e15 (compared as exact integers: a
-    // DOUBLE 1e15 would round 999999999999999.99 up to it).
-    let (target, scale, digits) = match field {
-        Type::Money => ("DECIMAL(18,2)", 2, 15),
-        Type::Price => ("DECIMAL(18,4)", 4, 12),
-        Type::Int => ("BIGINT", 0, 15),
-        _ => return None,
-    };
+    let (target, scale, digits) = field.number_shape()?;
     let cast = format!("CAST({r} AS {target})");
     if SMALL.contains(&column) || decimal.is_some_and(|(w, s)| s <= scale && w - s <= digits) {
         Some(cast)
     } else if LARGE.contains(&column) || decimal.is_some_and(|(_, s)| s <= scale) {
-        let bound = 10u64.pow(digits);
+        let bound = field.number_bound();
         Some(format!("CASE WHEN {r} > -{bound} AND {r} < {bound} THEN {cast} END"))
     } else {
         None
@@ -821,6 +832,7 @@ impl Plan {
             let r = format!("r_{}", field.name);
             raw_exprs.push(format!("{raw} AS {r}"));
             let number = format!("TRY_CAST({r} AS DECIMAL(38,6))");
+            let bound = field.ty.number_bound();
             let exact = match input {
                 Some(Input::Column { ty, format: None, integer: false, .. }) => exact_cast(field.ty, ty, &r),
                 _ => None,
@@ -842,15 +854,15 @@ impl Plan {
                         _ => format!("TRY_CAST({r} AS TIMESTAMP)"),
                     },
                     Type::Money => format!(
-                        "CASE WHEN {number} = round({number}, 2) AND abs({number}) < 1000000000000000 THEN CAST({number} AS DECIMAL(18,2)) END"
+                        "CASE WHEN {number} = round({number}, 2) AND abs({number}) < {bound} THEN CAST({number} AS DECIMAL(18,2)) END"
                     ),
                     Type::Price => {
                         format!(
-                            "CASE WHEN abs({number}) < 1000000000000 THEN CAST({number} AS DECIMAL(18,4)) END"
+                            "CASE WHEN abs({number}) < {bound} THEN CAST({number} AS DECIMAL(18,4)) END"
                         )
                     }
                     Type::Int => format!(
-                        "CASE WHEN {number} = trunc({number}) AND abs({number}) < 1000000000000000 THEN CAST({number} AS BIGINT) END"
+                        "CASE WHEN {number} = trunc({number}) AND abs({number}) < {bound} THEN CAST({number} AS BIGINT) END"
                     ),
                     Type::Enum(values) => {
                         typed_params.extend(values.iter().map(|v| Value::Text((*v).to_string())));
@@ -880,7 +892,7 @@ impl Plan {
         Relation { sql, params: typed_params }
     }
 
-    /// Counts the typed rows of `raw`, those breaking a rule, and whether their keys
+    /// Counts the `typed` rows, those breaking a rule, and whether their keys
     /// repeat, and finds the fields whose text needs no tidying, in one pass.
     fn check(&self, conn: &Connection, typed: &Relation) -> Result<Check> {
         let any_broken = self

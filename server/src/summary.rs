@@ -271,7 +271,7 @@ pub fn recover(conn: &Connection) -> Result<()> {
     let rebuilt = (|| -> Result<()> {
         rebuild(conn)?;
         for table in TRACKED {
-            conn.execute_batch(&format!("DELETE FROM pending_{table}"))?;
+            conn.execute_batch(&format!("DELETE FROM {}", Queue::Stored.table(table)))?;
         }
         conn.execute_batch("DELETE FROM unfolded_loads; COMMIT")?;
         Ok(())
