@@ -185,7 +185,7 @@ impl Type {
     /// decimals it keeps, and the digits before the point (values lie below 10^digits) —
     /// money below 1e15 with at most 2 decimals, prices below 1e12 with 4, whole numbers
     /// below 1e15.
-    fn number_shape(self) -> Option<(&'static str, u32, u32)> {
+    pub(crate) fn number_shape(self) -> Option<(&'static str, u32, u32)> {
         match self {
             Type::Money => Some(("DECIMAL(18,2)", 2, 15)),
             Type::Price => Some(("DECIMAL(18,4)", 4, 12)),
@@ -196,7 +196,7 @@ impl Type {
 
     /// 10^digits of [`Type::number_shape`], written as an exact integer in SQL (a DOUBLE
     /// 1e15 would round 999999999999999.99 up to it).
-    fn number_bound(self) -> u64 {
+    pub(crate) fn number_bound(self) -> u64 {
         self.number_shape().map_or(0, |(_, _, digits)| 10u64.pow(digits))
     }
 }

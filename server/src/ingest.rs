@@ -238,10 +238,11 @@ fn cents(text: &str) -> Option<String> {
     let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
     let digits = whole.strip_prefix('-').unwrap_or(whole);
     let frac = frac.trim_end_matches('0');
+    let (_, scale, places) = Type::Money.number_shape().unwrap_or_default();
     let ok = !digits.is_empty()
-        && digits.len() <= 15
+        && digits.len() <= places as usize
         && digits.bytes().all(|b| b.is_ascii_digit())
-        && frac.len() <= 2
+        && frac.len() <= scale as usize
         && frac.bytes().all(|b| b.is_ascii_digit());
     ok.then(|| if frac.is_empty() { whole.to_string() } else { format!("{whole}.{frac}") })
 }
@@ -249,7 +250,7 @@ fn cents(text: &str) -> Option<String> {
 /// A whole number; `6.0` reads as 6.
 fn whole(text: &str) -> Option<String> {
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-    (frac.bytes().all(|b| b == b'0') && int.parse::<i64>().is_ok_and(|n| n.abs() < 1_000_000_000_000_000))
+    (frac.bytes().all(|b| b == b'0') && int.parse::<i64>().is_ok_and(|n| n.unsigned_abs() < Type::Int.number_bound()))
         .then(|| int.to_string())
 }
 
