@@ -2,8 +2,8 @@
 # Both install what is missing first (see scripts/setup.sh).
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-# cargo-leptos sets this when it builds; setting it for every cargo call keeps one build of
-# the leptos crates for `cargo leptos build` and `cargo test` alike.
+# The site's file names (leptos reads it when it compiles); set for every cargo call so that
+# scripts/build.sh, `cargo test` and `cargo leptos` share one build of the crates.
 export LEPTOS_OUTPUT_NAME := memberpulse
 
 DATA_DIR ?= data
@@ -18,8 +18,10 @@ setup:
 setup-test:
 	scripts/setup.sh --test
 
+# The server (target/debug/memberpulse) and the site (target/site): scripts/build.sh does what
+# `cargo leptos build` would, with cargo and wasm-bindgen only.
 build: setup
-	cargo leptos build
+	scripts/build.sh
 
 # The first run makes the admin `admin` with a random password, printed once (a lost one:
 # `memberpulse user set --name admin --new-password`); later runs leave it.
@@ -28,7 +30,7 @@ run: build
 	./target/debug/memberpulse serve --addr $(ADDR) --data-dir $(DATA_DIR) --demo-members $(DEMO_MEMBERS)
 
 test: setup-test
-	cargo leptos build
+	scripts/build.sh
 	cargo test --workspace
 	cd end2end && npm test
 

@@ -1,24 +1,19 @@
 #!/usr/bin/env bash
 # Installs what building and testing MemberPulse needs, skipping what is already there.
 # Safe to run again: every step checks first.
-#   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen CLI)
+#   scripts/setup.sh          build tools (wasm target, wasm-bindgen CLI) and the npm
+#                             packages: DuckDB's release library, Apache ECharts
 #   scripts/setup.sh --test   also Chromium, the end2end npm packages and the Python
 #                             reference for the model tests (lifetimes, in target/pyenv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-CARGO_LEPTOS_VERSION=0.3.10
 step() { printf '\n==> %s\n' "$*"; }
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
-fi
-
-if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-  step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 13 minutes on 2 cores, once)"
-  cargo install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked --features no_downloads
 fi
 
 # The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
@@ -38,11 +33,18 @@ need_npm() {
   fi
 }
 
-# Apache ECharts from npm (package.json), served by the site from public/vendor.
-if [[ ! -f node_modules/echarts/dist/echarts.min.js ]]; then
+# From npm (package.json): DuckDB's official release library (libduckdb.so, which the
+# server links; .cargo/config.toml points cargo at it) and Apache ECharts (served by the
+# site from public/vendor).
+DUCKDB_LIB=node_modules/@duckdb/node-bindings-linux-x64/libduckdb.so
+if [[ ! -f node_modules/echarts/dist/echarts.min.js ]] || { [[ ! -f $DUCKDB_LIB ]] && [[ $(uname -sm) == "Linux x86_64" ]]; }; then
   need_npm
-  step "installing the site's npm packages (Apache ECharts)"
+  step "installing the npm packages (DuckDB's library, Apache ECharts)"
   npm ci --no-audit --no-fund
+fi
+if [[ ! -f $DUCKDB_LIB ]]; then
+  echo "No prebuilt DuckDB library for $(uname -sm): build with 'cargo build --features server/bundled'" >&2
+  echo "(compiles DuckDB from source, about 25 minutes on 2 cores); see docs/operations.md." >&2
 fi
 mkdir -p public/vendor
 cp -u node_modules/echarts/dist/echarts.min.js public/vendor/
