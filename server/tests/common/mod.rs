@@ -212,3 +212,120 @@ pub fn differences(a: &Analytics) -> i64 {
             .sum::<i64>()
 }
 
+
+/// Makes a user with the CLI (`memberpulse user add --password-stdin`).
+#[allow(dead_code)]
+pub fn add_user(data: &std::path::Path, name: &str, role: &str, password: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_memberpulse"))
+        .args(["user", "add", "--name", name, "--role", role, "--password-stdin", "--data-dir"])
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    assert!(child.wait().unwrap().success(), "user add {name}");
+}
+
+/// Who a request is from.
+#[allow(dead_code)]
+#[derive(Clone)]
+pub enum Who {
+    Nobody,
+    Cookie(String),
+    Token(String),
+}
+
+/// A running server asked as a browser on its own pages would ask it.
+#[allow(dead_code)]
+pub struct Site {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+#[allow(dead_code)]
+impl Site {
+    /// A client that does not follow redirects, for `base`.
+    pub fn new(base: &str) -> Site {
+        Site {
+            base: base.to_string(),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        }
+    }
+
+    /// A request from this site's own pages (`Origin` is the site), as `who`.
+    pub async fn ask(
+        &self,
+        who: &Who,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+        let mut req = self
+            .http
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{}{path}", self.base))
+            .header("origin", &self.base);
+        match who {
+            Who::Nobody => {}
+            Who::Cookie(c) => req = req.header("cookie", format!("mp_session={c}")),
+            Who::Token(t) => req = req.bearer_auth(t),
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let r = req.send().await.unwrap();
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)), headers)
+    }
+
+    /// Posts the sign-in form: (status, Location, the session cookie if one was set).
+    pub async fn sign_in(&self, name: &str, password: &str) -> (u16, String, Option<String>) {
+        self.sign_in_with(name, password, "/members", &[]).await
+    }
+
+    /// The sign-in form with its `next` and extra headers (e.g. `X-Forwarded-For`).
+    pub async fn sign_in_with(
+        &self,
+        name: &str,
+        password: &str,
+        next: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String, Option<String>) {
+        let mut req = self
+            .http
+            .post(format!("{}/auth/signin", self.base))
+            .header("origin", &self.base)
+            .form(&[("name", name), ("password", password), ("next", next)]);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("mp_session=") && !c.starts_with("mp_session=;"));
+        if let Some(c) = &cookie {
+            assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
+        }
+        let secret = cookie.map(|c| c.trim_start_matches("mp_session=").split(';').next().unwrap().to_string());
+        (r.status().as_u16(), location, secret)
+    }
+
+    /// Signs `name` in (password `<name>-password-1`, as [`add_user`]s in the tests).
+    pub async fn session(&self, name: &str) -> Who {
+        let (_, location, cookie) = self.sign_in(name, &format!("{name}-password-1")).await;
+        Who::Cookie(cookie.unwrap_or_else(|| panic!("{name} not signed in: {location}")))
+    }
+}
+
+/// An answer refused for want of a session or a role: nothing but the error.
+#[allow(dead_code)]
+pub fn refused(body: &serde_json::Value) -> bool {
+    body.as_object().is_some_and(|o| o.keys().all(|k| ["error", "message", "param"].contains(&k.as_str())))
+        || body.as_str().is_some_and(|s| s.len() < 200 && !s.contains("member_id"))
+}
