@@ -25,7 +25,7 @@ pub fn migration(
     scope.prepare(conn, to, cfg)?;
     let after = |d: NaiveDate| Value::Text(format!("{} 00:00:00", d + Days::new(1)));
     let mut stmt = conn.prepare(&format!(
-        "SELECT {before}, {now}, count(*) FROM members m {join} {t1} {t2}
+        "SELECT {before}, {now}, count(*) FROM members m {t1} {t2} {join}
          WHERE m.joined_at < CAST(? AS TIMESTAMP) GROUP BY 1, 2 ORDER BY 1, 2",
         before = tier_of("t1"),
         now = tier_of("t2"),
@@ -38,7 +38,7 @@ pub fn migration(
             Ok(TierFlow {
                 from_tier: r.get(0)?,
                 to_tier: r.get(1)?,
-                members: r.get(2)?,
+                members: Some(r.get(2)?),
             })
         })?
         .collect::<duckdb::Result<Vec<_>>>()?;
@@ -55,5 +55,6 @@ pub fn migration(
         ranges: scope.ranges.clone(),
         tiers,
         flows,
+        withheld: None,
     })
 }
