@@ -291,6 +291,10 @@ pub struct Overview {
     pub ranges: Vec<RangeFilter>,
     /// Every metric of the catalogue, the four headline KPIs first.
     pub kpis: Vec<Kpi>,
+    /// The members the filters and segment select (by T); `null` when unfiltered, and
+    /// for executives when the view is withheld.
+    #[serde(default)]
+    pub population: Option<i64>,
 }
 
 /// A saved segment (SPEC §5): a named, typed filter kept in the operational store.
@@ -699,8 +703,9 @@ pub struct Cohorts {
 pub struct CohortRow {
     /// The join month, `YYYY-MM` (`all` for the total row).
     pub cohort: String,
-    /// Members who joined that month (by T).
-    pub members: i64,
+    /// Members who joined that month (by T); `null` when withheld from executives (a
+    /// cohort under the minimum group size, or the `all` row when it would give one away).
+    pub members: Option<i64>,
     /// Cell k: the share of the cohort with a purchase in calendar month k after the join
     /// month (k = 0 is the join month itself); `null` for months after T's month.
     pub retention: Vec<Option<Measure>>,
@@ -734,6 +739,10 @@ pub struct TierMigration {
     pub tiers: Vec<String>,
     /// The non-empty cells of the matrix.
     pub flows: Vec<TierFlow>,
+    /// Why some cells are withheld (executives: small cells and those that would give
+    /// them away); none when every cell is shown.
+    #[serde(default)]
+    pub withheld: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -741,7 +750,8 @@ pub struct TierMigration {
 pub struct TierFlow {
     pub from_tier: String,
     pub to_tier: String,
-    pub members: i64,
+    /// `null` when withheld from executives (see [`TierMigration::withheld`]).
+    pub members: Option<i64>,
 }
 
 /// A holdout check of the purchase model: fitted to the data up to `calibration_end`,
@@ -755,23 +765,29 @@ pub struct Holdout {
     /// By repeat purchases before the holdout: `0` … `6`, `7+`.
     pub buckets: Vec<HoldoutBucket>,
     pub total: HoldoutBucket,
+    /// When this check was computed (UTC): it is computed once per model fit, `as_of`
+    /// and `days`, and shared after.
+    pub computed_at: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HoldoutBucket {
     pub frequency: String,
-    pub members: i64,
+    /// The bucket's members; this and the sums are `null` when withheld from executives
+    /// (a bucket under the minimum group size, or one that would give such a bucket away).
+    pub members: Option<i64>,
     /// Purchase days in the holdout, summed over the bucket's members.
-    pub actual: f64,
-    pub predicted: f64,
+    pub actual: Option<f64>,
+    pub predicted: Option<f64>,
 }
 
 /// A holdout request.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct HoldoutQuery {
-    /// The end of the holdout, `YYYY-MM-DD`; default: the latest order day.
+    /// The end of the holdout, `YYYY-MM-DD`; default: T of the model's fit (the latest
+    /// order day before any fit).
     pub as_of: Option<String>,
     /// Days held out (7 to 730; default 90).
     pub days: Option<u32>,
@@ -956,6 +972,10 @@ pub struct AlertEvent {
     pub threshold: f64,
     pub comparison: String,
     pub members_total: Option<i64>,
+    /// The members of the rule's segment when it was read (none for all members): an
+    /// executive sees no value of a segment under the minimum group size.
+    #[serde(default)]
+    pub population: Option<i64>,
     /// The first members behind it, most value at stake first.
     pub members: Vec<AlertMember>,
     /// The drill-down of the breach (a path on this server).

@@ -135,19 +135,89 @@ pub struct Access {
     pub ingest: Option<Arc<str>>,
     /// Whether cookies are marked `Secure` and HSTS sent (served over TLS).
     pub tls: bool,
+    /// The reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`);
+    /// from anyone else the header is ignored.
+    pub trusted: Arc<[Net]>,
     attempts: Arc<Mutex<HashMap<IpAddr, VecDeque<Instant>>>>,
+}
+
+/// A network: an address and how many of its leading bits count (`10.0.0.0/8`,
+/// `192.0.2.7`, `fd00::/8`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Net {
+    addr: IpAddr,
+    bits: u8,
+}
+
+impl Net {
+    /// `ADDRESS` or `ADDRESS/BITS`.
+    pub fn parse(text: &str) -> Result<Net> {
+        let bad = || Error::bad_param("trusted-proxy", format!("expected an address or address/bits, got {text:?}"));
+        let (addr, bits) = match text.trim().split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (text.trim(), None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let addr = addr.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Net { addr, bits })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let prefix = |a: u128, b: u128, width: u32| {
+            let shift = width - u32::from(self.bits);
+            shift >= width || (a >> shift) == (b >> shift)
+        };
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => prefix(u128::from(u32::from(n)), u128::from(u32::from(i)), 32),
+            (IpAddr::V6(n), IpAddr::V6(i)) => prefix(u128::from(n), u128::from(i), 128),
+            _ => false,
+        }
+    }
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the
+/// rightmost address in `X-Forwarded-For` that is not a trusted proxy (each proxy appends
+/// the address it was called from; what is left of that is the client's word only).
+fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Net]) -> Option<IpAddr> {
+    let peer = peer?.to_canonical();
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for text in forwarded.iter().rev() {
+        match text.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(ip) => client = ip.to_canonical(),
+            Ok(ip) => return Some(ip.to_canonical()),
+            Err(_) => break,
+        }
+    }
+    Some(client)
 }
 
 /// Sign-in attempts one address may make per minute.
 pub const SIGN_IN_PER_MINUTE: usize = 10;
 
 impl Access {
-    pub fn new(ops: Pool, local: &str, ingest: Option<&str>, tls: bool) -> Access {
+    pub fn new(ops: Pool, local: &str, ingest: Option<&str>, tls: bool, trusted: &[Net]) -> Access {
         Access {
             ops,
             local: Arc::from(local),
             ingest: ingest.map(Arc::from),
             tls,
+            trusted: Arc::from(trusted),
             attempts: Arc::default(),
         }
     }
@@ -280,7 +350,8 @@ pub async fn resolve(State(access): State<Access>, mut req: Request, next: Next)
         Err(e) => return with_headers(e.into_response(), &access, &path),
     };
     let refused = |e: Error| with_headers(e.into_response(), &access, &path);
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = client_ip(peer, req.headers(), &access.trusted);
     req.extensions_mut().insert(ClientIp(ip));
     match &caller {
         Some(c) => {
@@ -314,7 +385,7 @@ pub async fn resolve(State(access): State<Access>, mut req: Request, next: Next)
     with_headers(response, &access, &path)
 }
 
-/// The address a request came from (for the sign-in rate limit).
+/// The address a request came from (for the sign-in rate limit and lockout).
 #[derive(Clone, Copy)]
 struct ClientIp(Option<IpAddr>);
 
@@ -375,10 +446,12 @@ struct SignIn {
     next: Option<String>,
 }
 
-/// Where to go after signing in: a path on this site, never elsewhere.
+/// Where to go after signing in: a path on this site, never elsewhere. It starts with one
+/// `/` and has no backslash or control character (browsers drop tabs and newlines, so
+/// `/<TAB>/evil.example` would become `//evil.example`); anything else goes to `/`.
 fn local_path(next: Option<&str>) -> &str {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p,
+        Some(p) if p.starts_with('/') && !p[1..].starts_with('/') && !p.contains('\\') && !p.chars().any(char::is_control) => p,
         _ => "/",
     }
 }
@@ -402,7 +475,8 @@ async fn sign_in(
     if !access.admit_attempt(ip) {
         return back("busy");
     }
-    match users::sign_in(&access.ops, form.name.trim(), &form.password).await? {
+    let address = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
+    match users::sign_in(&access.ops, form.name.trim(), &form.password, &address).await? {
         Ok((secret, user)) => {
             let who = Caller {
                 name: user.name.clone(),
@@ -594,6 +668,10 @@ mod tests {
         assert_eq!(local_path(Some("//evil.example")), "/");
         assert_eq!(local_path(Some("https://evil.example")), "/");
         assert_eq!(local_path(Some("/\\evil.example")), "/");
+        assert_eq!(local_path(Some("/\t/evil.example")), "/");
+        assert_eq!(local_path(Some("/\n/evil.example")), "/");
+        assert_eq!(local_path(Some("/a\u{7f}")), "/");
+        assert_eq!(local_path(Some("")), "/");
         assert_eq!(local_path(None), "/");
     }
 
@@ -610,6 +688,26 @@ mod tests {
         assert!(!same_origin(&h));
         h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
         assert!(same_origin(&h));
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let trusted = [Net::parse("10.0.0.0/8").unwrap(), Net::parse("::1").unwrap()];
+        let ip = |t: &str| t.parse::<IpAddr>().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.9, 10.1.1.1"));
+        // From a trusted proxy: the rightmost untrusted address.
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), &h, &trusted), Some(ip("203.0.113.9")));
+        assert_eq!(client_ip(Some(ip("::1")), &h, &trusted), Some(ip("203.0.113.9")));
+        // From anyone else: the header is the caller's word, ignored.
+        assert_eq!(client_ip(Some(ip("198.51.100.1")), &h, &trusted), Some(ip("198.51.100.1")));
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), &HeaderMap::new(), &trusted), Some(ip("10.0.0.2")));
+        h.insert("x-forwarded-for", HeaderValue::from_static("junk, 10.1.1.1"));
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), &h, &trusted), Some(ip("10.1.1.1")));
+        assert!(Net::parse("10.0.0.0/33").is_err() && Net::parse("nope").is_err());
+        assert!(Net::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        assert!(!Net::parse("192.168.0.0/16").unwrap().contains(ip("192.169.0.1")));
+        assert!(Net::parse("127.0.0.1").unwrap().contains(ip("::ffff:127.0.0.1")));
     }
 
     #[test]

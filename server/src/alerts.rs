@@ -18,15 +18,12 @@ pub const STATES: [&str; 4] = ["firing", "acknowledged", "snoozed", "resolved"];
 /// How many members an event keeps (the total is kept too).
 pub const MEMBERS_KEPT: u32 = 100;
 
-/// A time as the operational store keeps it: `YYYY-MM-DDTHH:MM:SSZ` (sorts as text).
-pub fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
+pub use crate::operational::stamp;
 
 fn parse_stamp(param: &str, text: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| Error::bad_param(param, format!("expected YYYY-MM-DDTHH:MM:SSZ, got {text:?}")))
+    let bad = || Error::bad_param(param, format!("expected YYYY-MM-DDTHH:MM:SSZ up to {}, got {text:?}", crate::metrics::DATES.end()));
+    let t = DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|_| bad())?;
+    if crate::metrics::DATES.contains(&t.date_naive()) { Ok(t) } else { Err(bad()) }
 }
 
 /// Checks a rule; the error names the field at fault.
@@ -161,6 +158,7 @@ fn bind_reading<'q>(
         .bind(reading.value)
         .bind(reading.comparison_value)
         .bind(reading.members_total)
+        .bind(reading.population)
         .bind(members)
         .bind(&reading.link)
 }
@@ -214,6 +212,8 @@ pub struct Reading {
     pub value: Option<f64>,
     pub comparison_value: Option<f64>,
     pub members_total: Option<i64>,
+    /// The members of the rule's segment (none for all members).
+    pub population: Option<i64>,
     pub members: Vec<AlertMember>,
     pub link: String,
 }
@@ -306,8 +306,9 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
         (true, None) => {
             let insert = sqlx::query(
                 "INSERT INTO alert_events (rule_id, state, opened_at, updated_at, notified_at, threshold, as_of,
-                                           window_start, window_end, value, comparison_value, members_total, members, link)
-                 VALUES (?, 'firing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                           window_start, window_end, value, comparison_value, members_total, population,
+                                           members, link)
+                 VALUES (?, 'firing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(rule.id)
             .bind(&now_s)
@@ -336,7 +337,7 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
                     .is_none_or(|t| now - t >= interval);
             let update = sqlx::query(
                 "UPDATE alert_events SET state = ?, updated_at = ?, as_of = ?, window_start = ?, window_end = ?,
-                        value = ?, comparison_value = ?, members_total = ?, members = ?, link = ?,
+                        value = ?, comparison_value = ?, members_total = ?, population = ?, members = ?, link = ?,
                         notified_at = CASE WHEN ? THEN ? ELSE notified_at END,
                         snoozed_until = CASE WHEN ? = 'snoozed' THEN snoozed_until END
                  WHERE id = ?",
@@ -395,7 +396,7 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
 
 const EVENT: &str = "e.id, e.rule_id, r.name, r.metric, r.severity, e.state, e.opened_at, e.updated_at, e.resolved_at,
                      e.snoozed_until, e.as_of, e.window_start, e.window_end, e.value, e.comparison_value,
-                     e.threshold, r.comparison, e.members_total, e.members, e.link";
+                     e.threshold, r.comparison, e.members_total, e.members, e.link, e.population";
 
 fn event_of(r: &sqlx::sqlite::SqliteRow) -> AlertEvent {
     AlertEvent {
@@ -422,6 +423,7 @@ fn event_of(r: &sqlx::sqlite::SqliteRow) -> AlertEvent {
             .and_then(|m| serde_json::from_str(&m).ok())
             .unwrap_or_default(),
         link: r.get(19),
+        population: r.get(20),
     }
 }
 
@@ -493,10 +495,14 @@ pub async fn act(pool: &Pool, id: i64, action: &str, until: Option<DateTime<Utc>
 }
 
 /// `until` or `minutes` from now, for a snooze.
+/// The longest snooze by minutes: a year.
+pub const MAX_SNOOZE_MINUTES: u32 = 366 * 24 * 60;
+
 pub fn snooze_until(until: Option<&str>, minutes: Option<u32>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
     match (until, minutes) {
         (Some(u), _) => Ok(Some(parse_stamp("until", u)?)),
-        (None, Some(m)) => Ok(Some(now + chrono::Duration::minutes(i64::from(m)))),
+        (None, Some(m)) if (1..=MAX_SNOOZE_MINUTES).contains(&m) => Ok(Some(now + chrono::Duration::minutes(i64::from(m)))),
+        (None, Some(m)) => Err(Error::bad_param("minutes", format!("expected 1 to {MAX_SNOOZE_MINUTES}, got {m}"))),
         (None, None) => Ok(None),
     }
 }

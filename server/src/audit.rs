@@ -39,10 +39,8 @@ pub async fn list(pool: &Pool, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
     if !(1..=MAX_ROWS).contains(&limit) {
         return Err(Error::bad_param("limit", format!("expected 1 to {MAX_ROWS}")));
     }
-    if let Some(since) = &q.since
-        && chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d").is_err()
-    {
-        return Err(Error::bad_param("since", format!("{since:?}: expected YYYY-MM-DD")));
+    if let Some(since) = &q.since {
+        crate::metrics::parse_date("since", since)?;
     }
     let (action, prefix) = match q.action.as_deref() {
         Some(a) if a.ends_with('.') => (None, Some(format!("{a}%"))),

@@ -158,6 +158,26 @@ pub enum Command {
         /// executives no figures.
         #[arg(long, env = "MEMBERPULSE_MIN_GROUP_SIZE", default_value_t = crate::services::MIN_GROUP_SIZE)]
         min_group_size: u32,
+        /// The one folder the server reads files from when `memberpulse import` names one
+        /// (default `<data-dir>/imports`); everyone else uploads the file.
+        #[arg(long, env = "MEMBERPULSE_IMPORT_DIR")]
+        import_dir: Option<PathBuf>,
+        /// The largest file an admin may upload (`POST /api/v1/loads/upload`), in MiB.
+        #[arg(long, env = "MEMBERPULSE_UPLOAD_MAX_MB", default_value_t = 1024)]
+        upload_max_mb: u64,
+        /// Reverse proxies (addresses or networks, comma-separated) whose
+        /// `X-Forwarded-For` names the client for the sign-in limits; from anyone else the
+        /// header is ignored.
+        #[arg(long, env = "MEMBERPULSE_TRUSTED_PROXY", value_delimiter = ',')]
+        trusted_proxy: Vec<String>,
+        /// Let alert webhooks reach loopback, link-local, private and unique-local
+        /// addresses (refused by default, when a rule is saved and when a notice is sent).
+        #[arg(long, env = "MEMBERPULSE_ALLOW_PRIVATE_WEBHOOKS")]
+        allow_private_webhooks: bool,
+        /// How many heavy reads (cohorts, long trends, the holdout check) run at once;
+        /// the others wait their turn, so dashboards and ingest keep theirs.
+        #[arg(long, env = "MEMBERPULSE_HEAVY_READS", default_value_t = 1)]
+        heavy_reads: u32,
     },
     /// Add, list or change the people who sign in (works while the server runs).
     User {
@@ -395,12 +415,30 @@ pub async fn run(cli: Cli) -> Result<()> {
             ref ingest_token,
             refit_gap_secs,
             min_group_size,
+            ref import_dir,
+            upload_max_mb,
+            ref trusted_proxy,
+            allow_private_webhooks,
+            heavy_reads,
         } => {
+            let trusted = trusted_proxy
+                .iter()
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| crate::access::Net::parse(t))
+                .collect::<Result<Vec<_>>>()?;
+            let import_dir = import_dir.clone().unwrap_or_else(|| cli.data_dir.join("imports"));
+            std::fs::create_dir_all(&import_dir)
+                .map_err(|e| Error::Load(format!("{}: cannot make the import folder: {e}", import_dir.display())))?;
             let smtp = smtp_url
                 .as_deref()
                 .map(|u| crate::delivery::Smtp::parse(u, smtp_from))
                 .transpose()?;
-            let services = open(&cli).await?.with_min_group(min_group_size);
+            let services = open(&cli)
+                .await?
+                .with_min_group(min_group_size)
+                .with_import_dir(&import_dir)?
+                .with_private_webhooks(allow_private_webhooks)
+                .with_heavy_reads(heavy_reads);
             if crate::users::count(&services.ops).await? == 0 {
                 println!(
                     "No users yet. Make the first admin (another terminal is fine):\n  memberpulse user add --name admin --role admin --data-dir {}",
@@ -427,6 +465,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                     smtp,
                     ingest_token: ingest_token.clone().filter(|t| !t.is_empty()),
                     refit_gap: std::time::Duration::from_secs(refit_gap_secs),
+                    upload_max_bytes: usize::try_from(upload_max_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+                    trusted_proxies: trusted,
                 },
                 services,
             )
@@ -461,6 +501,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 let request = LoadRequest {
                     path,
                     mapping: mapping.clone(),
+                    name: Some(file.display().to_string()),
                 };
                 let report = match hand_to_server(&cli.data_dir, &request).await? {
                     Some(report) => report,
@@ -845,16 +886,25 @@ async fn generate_into(
     Ok(())
 }
 
-/// Hands a load to the server running on this data dir, if there is one.
+/// Hands a load to the server running on this data dir, if there is one. The server
+/// reads files only inside its import folder: a file elsewhere is put there first (a hard
+/// link, or a copy across file systems) under a name of its own, and removed after.
 async fn hand_to_server(data_dir: &Path, request: &LoadRequest) -> Result<Option<LoadReport>> {
     let Some(info) = ServerInfo::read(data_dir) else {
         return Ok(None);
+    };
+    let import_dir = info.import_dir.clone().unwrap_or_else(|| data_dir.join("imports"));
+    let staged = Staged::in_folder(&import_dir, &request.path)?;
+    let named = LoadRequest {
+        path: staged.path.clone(),
+        mapping: request.mapping.clone(),
+        name: request.name.clone(),
     };
     let client = reqwest::Client::new();
     let response = client
         .post(format!("http://{}/api/v1/loads", info.addr))
         .bearer_auth(&info.token)
-        .json(request)
+        .json(&named)
         .send()
         .await;
     let response = match response {
@@ -865,7 +915,7 @@ async fn hand_to_server(data_dir: &Path, request: &LoadRequest) -> Result<Option
     };
     eprintln!(
         "handed {} to the running server at {}",
-        request.path.display(),
+        request.display_name(),
         info.addr
     );
     let status = response.status();
@@ -873,6 +923,7 @@ async fn hand_to_server(data_dir: &Path, request: &LoadRequest) -> Result<Option
         .json()
         .await
         .map_err(|e| Error::Internal(format!("server reply: {e}")))?;
+    drop(staged);
     if !status.is_success() {
         let message = body["message"]
             .as_str()
@@ -885,11 +936,49 @@ async fn hand_to_server(data_dir: &Path, request: &LoadRequest) -> Result<Option
         .map_err(|e| Error::Internal(format!("server reply: {e}")))
 }
 
+/// A file as the server may read it: inside the import folder (as it was, or a link or
+/// copy made there, removed when this is dropped).
+struct Staged {
+    path: PathBuf,
+    made: bool,
+}
+
+impl Staged {
+    fn in_folder(folder: &Path, file: &Path) -> Result<Staged> {
+        let folder = folder
+            .canonicalize()
+            .map_err(|e| Error::Load(format!("{}: the server's import folder: {e}", folder.display())))?;
+        if file.starts_with(&folder) {
+            return Ok(Staged { path: file.to_path_buf(), made: false });
+        }
+        let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let staged = folder.join(format!(".cli-{}-{}-{name}", std::process::id(), crate::users::secret("").get(..8).unwrap_or("")));
+        if std::fs::hard_link(file, &staged).is_err() {
+            std::fs::copy(file, &staged).map_err(|e| {
+                Error::Load(format!(
+                    "{}: cannot put it in the server's import folder {} ({e}); copy it there yourself, or upload it",
+                    file.display(),
+                    folder.display()
+                ))
+            })?;
+        }
+        Ok(Staged { path: staged, made: true })
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.made {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// Loads in this process, with a spinner on the terminal.
 async fn load_here(services: &Services, request: LoadRequest) -> Result<LoadReport> {
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let name = request.path.display().to_string();
+    let name = request.display_name();
     let bar = spinner.clone();
     let progress = move |stage: &str| bar.set_message(format!("{name}: {stage}"));
     let report = services.load(&Caller::cli(), request, Some(Box::new(progress))).await;

@@ -663,32 +663,28 @@ pub fn holdout(conn: &duckdb::Connection, as_of: chrono::NaiveDate, days: u32) -
         actual.insert(id, n as f64);
     }
     let label = |x: f64| if x >= 7.0 { "7+".to_string() } else { format!("{}", x as i64) };
-    let mut buckets: Vec<HoldoutBucket> = (0..=7)
-        .map(|x| HoldoutBucket {
-            frequency: label(x as f64),
-            members: 0,
-            actual: 0.0,
-            predicted: 0.0,
-        })
-        .collect();
+    // (members, actual, predicted) per bucket of repeat purchases.
+    let mut sums = [(0i64, 0.0f64, 0.0f64); 8];
     for m in &members {
         let s = &m.summary;
-        let b = &mut buckets[(s.x as usize).min(7)];
-        b.members += 1;
-        b.actual += actual.get(&m.member_id).copied().unwrap_or(0.0);
-        b.predicted += expected_purchases(&fit, s, f64::from(days));
+        let b = &mut sums[(s.x as usize).min(7)];
+        b.0 += 1;
+        b.1 += actual.get(&m.member_id).copied().unwrap_or(0.0);
+        b.2 += expected_purchases(&fit, s, f64::from(days));
     }
-    let total = HoldoutBucket {
-        frequency: "all".to_string(),
-        members: buckets.iter().map(|b| b.members).sum(),
-        actual: buckets.iter().map(|b| b.actual).sum(),
-        predicted: buckets.iter().map(|b| b.predicted).sum(),
+    let bucket = |frequency: String, (n, a, p): (i64, f64, f64)| HoldoutBucket {
+        frequency,
+        members: Some(n),
+        actual: Some(a),
+        predicted: Some(p),
     };
+    let all = sums.iter().fold((0, 0.0, 0.0), |t, b| (t.0 + b.0, t.1 + b.1, t.2 + b.2));
     Ok(Holdout {
         as_of: as_of.to_string(),
         calibration_end: end.to_string(),
         days,
-        buckets,
-        total,
+        buckets: sums.iter().enumerate().map(|(x, b)| bucket(label(x as f64), *b)).collect(),
+        total: bucket("all".to_string(), all),
+        computed_at: crate::operational::stamp(chrono::Utc::now()),
     })
 }

@@ -140,7 +140,7 @@ pub fn cohorts(
             .collect();
         rows.push(CohortRow {
             cohort: month.format("%Y-%m").to_string(),
-            members: sizes[i],
+            members: Some(sizes[i]),
             retention,
             ltv,
         });
@@ -159,7 +159,7 @@ pub fn cohorts(
         ltv_ages: LTV_AGES.to_vec(),
         all: CohortRow {
             cohort: "all".to_string(),
-            members: sizes.iter().sum(),
+            members: Some(sizes.iter().sum()),
             retention: total(&all_retention, ratio),
             ltv: total(&all_ltv, money_per),
         },

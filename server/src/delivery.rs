@@ -25,6 +25,9 @@ pub struct DeliveryConfig {
     pub public_url: String,
     /// The SMTP server e-mail goes through (`smtp://host:port`, plain), and the sender.
     pub smtp: Option<Smtp>,
+    /// Whether webhooks may reach internal addresses (`--allow-private-webhooks`); the
+    /// HTTP client passed to [`send_due`] must be [`crate::webhook::client`] of the same.
+    pub allow_private: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +63,7 @@ impl Default for DeliveryConfig {
             max_backoff: Duration::from_secs(60),
             public_url: "http://127.0.0.1:3000".into(),
             smtp: None,
+            allow_private: false,
         }
     }
 }
@@ -154,6 +158,9 @@ pub async fn send_due(pool: &Pool, http: &reqwest::Client, cfg: &DeliveryConfig)
             None => Err((None, "the channel could not be read".into())),
             Some((Channel::Email { to }, _)) => send_mail(cfg, to, &payload, id).await.map(|_| 250).map_err(|e| (None, e)),
             Some((_, None)) => Err((None, "nothing to send".into())),
+            Some((_, Some((url, _)))) if let Err(why) = crate::webhook::check_before_send(&url, cfg.allow_private) => {
+                Err((None, format!("refused: {why}")))
+            }
             Some((channel, Some((url, body)))) => {
                 match http
                     .post(&url)
@@ -163,7 +170,7 @@ pub async fn send_due(pool: &Pool, http: &reqwest::Client, cfg: &DeliveryConfig)
                     .send()
                     .await
                 {
-                    Err(e) => Err((None, e.to_string())),
+                    Err(e) => Err((None, crate::webhook::describe(&e))),
                     Ok(r) => {
                         let status = r.status().as_u16();
                         let text = r.text().await.unwrap_or_default();
@@ -262,8 +269,13 @@ async fn send_mail(cfg: &DeliveryConfig, to: &[String], payload: &serde_json::Va
 }
 
 /// Sends due notices every tick until the process ends.
+/// The HTTP client notices go out with under `cfg` (see [`crate::webhook::client`]).
+pub fn client_for(cfg: &DeliveryConfig) -> reqwest::Client {
+    crate::webhook::client(cfg.allow_private)
+}
+
 pub async fn run(pool: Pool, cfg: DeliveryConfig) {
-    let http = reqwest::Client::new();
+    let http = client_for(&cfg);
     loop {
         if let Err(e) = send_due(&pool, &http, &cfg).await {
             tracing::error!(error = %e, "alert outbox");

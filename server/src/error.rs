@@ -31,6 +31,12 @@ pub enum Error {
     /// It exists already (e.g. a segment key taken).
     #[error("{0}")]
     Conflict(String),
+    /// Too much at once (heavy reads waiting their turn): try again shortly.
+    #[error("{0}")]
+    Busy(String),
+    /// A request body over its limit (e.g. an upload over `--upload-max-mb`).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("analytics database: {0}")]
     DuckDb(#[from] duckdb::Error),
     #[error("operational database: {0}")]
@@ -69,6 +75,8 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Model(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,7 +90,9 @@ impl Error {
             | Error::Forbidden(_)
             | Error::NotFound(_)
             | Error::Conflict(_)
-            | Error::Model(_) => self.to_string(),
+            | Error::Model(_)
+            | Error::Busy(_)
+            | Error::TooLarge(_) => self.to_string(),
             _ => "internal error; the server log has the details".to_string(),
         }
     }
@@ -120,6 +130,10 @@ impl IntoResponse for Error {
                 _ => None,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        }
+        response
     }
 }

@@ -71,6 +71,7 @@ pub async fn read(services: &Services, rule: &AlertRule) -> Result<alerts::Readi
         value: kpi.and_then(|k| k.current.value),
         comparison_value: kpi.and_then(|k| k.comparison.value),
         members_total,
+        population: overview.population,
         members,
         link,
     })

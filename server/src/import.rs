@@ -25,7 +25,7 @@ use crate::{
 
 /// What a file holds: one of the data-contract tables, or invoice lines that become
 /// orders, order items and (optionally) members.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Stores,
@@ -209,7 +209,7 @@ pub(crate) struct Field {
 }
 
 /// Where a field's value comes from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Source {
     /// `field = "Column"`
@@ -217,7 +217,7 @@ pub enum Source {
     Spec(SourceSpec),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// The file's column.
@@ -232,7 +232,7 @@ pub struct SourceSpec {
 }
 
 /// How a retailer's file maps onto MemberPulse's tables.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
     pub kind: Kind,
@@ -264,14 +264,17 @@ impl Mapping {
     pub fn from_file(path: &Path) -> Result<Mapping> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Load(format!("{}: cannot read mapping: {e}", path.display())))?;
-        let mapping: Mapping =
-            toml::from_str(&text).map_err(|e| Error::Load(format!("{}: {e}", path.display())))?;
+        Mapping::from_toml(&text, &path.display().to_string())
+    }
+
+    /// A mapping from its TOML text; errors name `origin` (the file, or an upload's field).
+    pub fn from_toml(text: &str, origin: &str) -> Result<Mapping> {
+        let mapping: Mapping = toml::from_str(text).map_err(|e| Error::Load(format!("{origin}: {e}")))?;
         for name in mapping.fields.keys() {
             if !mapping.kind.fields().iter().any(|f| f.name == name) {
                 let known: Vec<_> = mapping.kind.fields().iter().map(|f| f.name).collect();
                 return Err(Error::Load(format!(
-                    "{}: unknown field {name:?} for {}; fields are {}",
-                    path.display(),
+                    "{origin}: unknown field {name:?} for {}; fields are {}",
                     mapping.kind.name(),
                     known.join(", ")
                 )));
@@ -282,14 +285,27 @@ impl Mapping {
 }
 
 /// A load to run: a file and how to read it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoadRequest {
+    /// The file: for `POST /api/v1/loads`, inside the server's import folder (relative
+    /// to it, or in full).
+    #[schema(value_type = String)]
     pub path: PathBuf,
     pub mapping: Mapping,
+    /// How reports and errors name the file (an upload's own name, or the path the CLI was
+    /// given); its path by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl LoadRequest {
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.path.display().to_string())
+    }
 }
 
 /// One rejected row.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reject {
     /// Line in the file (the header is line 1); for Parquet, the row number.
     pub line: i64,
@@ -299,14 +315,16 @@ pub struct Reject {
 }
 
 /// What a load did.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoadReport {
     pub file: String,
     pub target: String,
     pub rows_read: i64,
-    /// New rows per table.
+    /// New rows per table: `[["orders", 120], …]`.
+    #[schema(value_type = Vec<Vec<Object>>)]
     pub inserted: Vec<(String, i64)>,
     /// Rows per table skipped because their id was already stored (or repeated in the file).
+    #[schema(value_type = Vec<Vec<Object>>)]
     pub duplicates: Vec<(String, i64)>,
     pub rejected: Vec<Reject>,
     /// Until the rows were committed to the raw tables, their keys indexed.
@@ -438,7 +456,7 @@ pub fn land<'c>(
             p(s)
         }
     };
-    let file = request.path.display().to_string();
+    let file = request.display_name();
     if !request.path.is_file() {
         return Err(Error::Load(format!("{file}: no such file")));
     }
@@ -465,7 +483,9 @@ pub fn land<'c>(
         };
         stage("inserting");
         let tx = conn.transaction()?;
-        let (inserted, duplicates) = insert(&tx, mapping, &good, check.keys_distinct())?;
+        let mut rejected = rejected;
+        let (inserted, duplicates) = insert(&tx, mapping, &good, check.keys_distinct(), &mut rejected)?;
+        rejected.sort_by_key(|r| r.line);
         stage("committing");
         tx.commit()?;
         stage("committed");
@@ -1052,6 +1072,7 @@ fn insert(
     mapping: &Mapping,
     good: &Relation,
     distinct: bool,
+    refused: &mut Vec<Reject>,
 ) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
     summary::open_load_queue(conn)?;
     let mut inserted = Vec::new();
@@ -1116,6 +1137,26 @@ fn insert(
             )?;
         }
         Kind::OrderItems => {
+            // Lines without numbers of an order with other lines stored are refused (see
+            // `crate::lines`), not counted as present.
+            let batch = format!(
+                "(SELECT mp_line AS key, order_id, CAST(line_no AS INTEGER) AS line_no, sku, CAST(quantity AS INTEGER) AS quantity,
+                         CAST(amount AS DECIMAL(18,2)) AS amount, category FROM {})",
+                good.sql
+            );
+            let kept;
+            let good = if crate::lines::find_collisions(conn, &batch, &good.params)? > 0 {
+                for (line, reason) in crate::lines::collisions(conn)? {
+                    refused.push(Reject { line, field: "line_no".into(), value: None, reason });
+                }
+                kept = Relation {
+                    sql: format!("(SELECT * FROM {} WHERE mp_line NOT IN (SELECT key FROM mp_collide))", good.sql),
+                    params: good.params.clone(),
+                };
+                &kept
+            } else {
+                good
+            };
             land(
                 "order_items",
                 good,
@@ -1142,6 +1183,21 @@ fn insert(
                 ),
                 params_from_iter([Value::Text(prefix.clone()), Value::Text(prefix)].iter().chain(&good.params)),
             )?;
+            // An invoice whose lines came in an earlier file and differ from these: refused
+            // whole (its order would be derived from part of its lines).
+            let batch = "(SELECT mp_line AS key, order_id, CAST(NULL AS INTEGER) AS line_no, sku, CAST(quantity AS INTEGER) AS quantity,
+                                 amount, category FROM mp_lines)";
+            if crate::lines::find_collisions(conn, batch, &[])? > 0 {
+                let order_of: std::collections::HashMap<i64, String> = {
+                    let mut stmt = conn.prepare("SELECT key, order_id FROM mp_collide")?;
+                    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                    rows.collect::<duckdb::Result<_>>()?
+                };
+                for (line, reason) in crate::lines::collisions(conn)? {
+                    refused.push(Reject { line, field: "order_id".into(), value: order_of.get(&line).cloned(), reason });
+                }
+                conn.execute_batch("DELETE FROM mp_lines WHERE mp_line IN (SELECT key FROM mp_collide)")?;
+            }
             let lines = Relation::table("mp_lines");
             if mapping.derive_members {
                 land(

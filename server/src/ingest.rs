@@ -270,7 +270,7 @@ pub struct Waiting {
 struct Request {
     kind: Kind,
     rows: Vec<(usize, Row)>,
-    answer: oneshot::Sender<Result<(i64, i64)>>,
+    answer: oneshot::Sender<Result<Landed>>,
 }
 
 impl Waiting {
@@ -366,7 +366,7 @@ impl Waiting {
                 Err(e) if group.len() > 1 => {
                     tracing::warn!(error = %e, requests = group.len(), "a group failed to land; landing its requests one by one");
                     for request in group {
-                        let landed = land(kind, &[&request.rows]).map(|counts| counts[0]);
+                        let landed = land(kind, &[&request.rows]).map(|mut each| each.remove(0));
                         let _ = request.answer.send(landed);
                     }
                 }
@@ -380,12 +380,23 @@ impl Waiting {
     }
 }
 
-/// Lands the good rows of some requests of one kind in one transaction; returns
-/// (inserted, duplicates) for each. Several requests only for members, orders or points.
-pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> Result<Vec<(i64, i64)>> {
+/// What landing one request did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Landed {
+    pub inserted: i64,
+    /// Valid rows whose key was already stored or came earlier.
+    pub duplicates: i64,
+    /// Valid rows refused when they met the store: order lines without numbers whose
+    /// order has other lines stored (see [`crate::lines`]).
+    pub refused: Vec<IngestReject>,
+}
+
+/// Lands the good rows of some requests of one kind in one transaction; answers what
+/// became of each. Several requests only for members, orders or points.
+pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> Result<Vec<Landed>> {
     let sizes: Vec<i64> = requests.iter().map(|r| r.len() as i64).collect();
     if sizes.iter().all(|n| *n == 0) {
-        return Ok(sizes.iter().map(|_| (0, 0)).collect());
+        return Ok(sizes.iter().map(|_| Landed::default()).collect());
     }
     let fields = kind.fields();
     let key = summary::key_of(kind.name());
@@ -423,6 +434,22 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
         }
         appender.flush()?;
     }
+    // Order lines without numbers that would take numbers an order's stored lines have:
+    // refused (one request at a time lands order lines; one lander lands at a time).
+    let mut refused = Vec::new();
+    if kind == Kind::OrderItems
+        && crate::lines::find_collisions(
+            conn,
+            "(SELECT mp_index AS key, order_id, CAST(line_no AS INTEGER) AS line_no, sku, CAST(quantity AS INTEGER) AS quantity,
+                     CAST(amount AS DECIMAL(18,2)) AS amount, category FROM mp_ingest)",
+            &[],
+        )? > 0
+    {
+        for (index, reason) in crate::lines::collisions(conn)? {
+            refused.push(IngestReject { index: index as usize, field: "line_no".into(), value: None, reason });
+        }
+        conn.execute_batch("DELETE FROM mp_ingest WHERE mp_index IN (SELECT key FROM mp_collide)")?;
+    }
     let typed: Vec<String> = fields
         .iter()
         .map(|f| {
@@ -459,7 +486,16 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
     };
     tx.execute_batch("DROP TABLE mp_ingest")?;
     tx.commit()?;
-    Ok(inserted.into_iter().zip(sizes).map(|(i, n)| (i, n - i)).collect())
+    let mut refused = Some(refused);
+    Ok(inserted
+        .into_iter()
+        .zip(sizes)
+        .map(|(i, n)| {
+            // Only a lone request is ever refused rows (order lines land one by one).
+            let refused = refused.take().unwrap_or_default();
+            Landed { inserted: i, duplicates: n - i - refused.len() as i64, refused }
+        })
+        .collect())
 }
 
 /// Validates one request's body for `kind` and lands its good rows (with whatever other
@@ -468,9 +504,9 @@ pub async fn ingest(services: &Services, kind: Kind, body: &[u8]) -> Result<Inge
     let started = Instant::now();
     let records = records(body)?;
     let received = records.len();
-    let (good, rejected) = validate(kind, records, services.zone);
-    let (inserted, duplicates) = if good.is_empty() {
-        (0, 0)
+    let (good, mut rejected) = validate(kind, records, services.zone);
+    let landed = if good.is_empty() {
+        Landed::default()
     } else {
         let (answer, answered) = oneshot::channel();
         services.waiting.push(Request { kind, rows: good, answer }, &services.analytics);
@@ -478,6 +514,9 @@ pub async fn ingest(services: &Services, kind: Kind, body: &[u8]) -> Result<Inge
             .await
             .map_err(|_| Error::Internal("the lander stopped before answering".into()))??
     };
+    let Landed { inserted, duplicates, refused } = landed;
+    rejected.extend(refused);
+    rejected.sort_by_key(|r| r.index);
     if inserted > 0 {
         services.landed.notify_one();
     }

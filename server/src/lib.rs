@@ -10,12 +10,14 @@
 //! - [`summary`]: the per-member summary and the day tables, kept up to date as data lands.
 //! - [`clv`]: BG/NBD and Gamma-Gamma fits, member scores and the holdout check (SPEC §6).
 //! - [`alerts`]: alert rules, their events and the notices they queue (SPEC §7);
-//!   [`evaluator`]: the background evaluation; [`delivery`]: the outbox sender.
+//!   [`evaluator`]: the background evaluation; [`delivery`]: the outbox sender;
+//!   [`webhook`]: where notices may go (no internal addresses, no redirects).
 //! - [`refit`]: the background refit of the model after data loads.
 //! - [`tier`]: tier migration between two dates, from the tier history.
 //! - [`generate`]: the deterministic synthetic retailer.
 //! - [`import`]: CSV/Parquet loads through column mappings; [`ingest`]: the ingest API's
-//!   validation, landing and folding.
+//!   validation, landing and folding; [`lines`]: order lines without numbers that would
+//!   collide with stored ones.
 //! - [`access`]: who is asking (sessions, tokens), CSRF, security headers, sign-in, the
 //!   admin routes; [`users`]: accounts and tokens in the store; [`audit`]: the audit log;
 //!   [`disclosure`]: what executives are not shown.
@@ -41,6 +43,7 @@ pub mod evaluator;
 pub mod generate;
 pub mod import;
 pub mod ingest;
+pub mod lines;
 pub mod loadgen;
 pub mod memo;
 pub mod members;
@@ -54,5 +57,6 @@ pub mod summary;
 pub mod tier;
 pub mod users;
 pub mod web;
+pub mod webhook;
 
 pub use error::{Error, Result};

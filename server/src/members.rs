@@ -54,20 +54,24 @@ impl Personal {
     }
 }
 
-/// `张三` → `张*`; `Alice` → `A****`.
+/// `张三` → `张*`, `欧阳娜娜` → `欧*`, `Alice` → `A*`, `张` → `**`.
 pub fn mask_name(name: &str) -> String {
     let mut chars = name.chars();
-    match chars.next() {
-        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
-        None => String::new(),
+    match (chars.next(), chars.next()) {
+        (None, _) => String::new(),
+        // Every mask is two characters, so none tells a name's length; a one-character
+        // name is hidden whole.
+        (Some(_), None) => "**".to_string(),
+        (Some(first), Some(_)) => format!("{first}*"),
     }
 }
 
-/// `13812345678` → `138****5678`; shorter numbers are masked whole.
+/// `13812345678` → `138****5678`: the first three and the last four characters around a
+/// fixed `****`; a number shorter than 8 is `****` whole (no mask tells a length).
 pub fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
     if chars.len() < 8 {
-        return "*".repeat(chars.len());
+        return "****".to_string();
     }
     let (head, tail) = (&chars[..3], &chars[chars.len() - 4..]);
     format!(
@@ -192,11 +196,25 @@ pub const CSV_HEADER: &str = "member_id,name,phone,region,tier,join_channel,join
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
 pub fn csv_field(f: &str) -> String {
+    let f = neutralised(f);
     if f.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", f.replace('"', "\"\""))
     } else {
-        f.to_string()
+        f.into_owned()
     }
+}
+
+/// A cell a spreadsheet would take for a formula (it begins with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return) gets a leading `'` (OWASP's CSV-injection advice); a plain
+/// number such as `-12.50` stays a number.
+fn neutralised(f: &str) -> std::borrow::Cow<'_, str> {
+    let formula = f.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = {
+        let digits = f.strip_prefix('-').unwrap_or(f);
+        let (whole, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+        !whole.is_empty() && !frac.is_empty() && (whole.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit())
+    };
+    if formula && !number { std::borrow::Cow::Owned(format!("'{f}")) } else { std::borrow::Cow::Borrowed(f) }
 }
 
 fn page_of(
@@ -412,9 +430,25 @@ mod tests {
     #[test]
     fn personal_data_is_masked() {
         assert_eq!(mask_name("张三"), "张*");
-        assert_eq!(mask_name("欧阳娜娜"), "欧***");
-        assert_eq!(mask_name("Alice"), "A****");
+        assert_eq!(mask_name("欧阳娜娜"), "欧*");
+        assert_eq!(mask_name("Alice"), "A*");
+        assert_eq!(mask_name("张"), "**");
+        assert_eq!(mask_name(""), "");
         assert_eq!(mask_phone("13812345678"), "138****5678");
-        assert_eq!(mask_phone("12345"), "*****");
+        assert_eq!(mask_phone("12345"), "****");
+    }
+
+    #[test]
+    fn csv_cells_carry_no_formulas() {
+        assert_eq!(csv_field("=1+2"), "'=1+2");
+        assert_eq!(csv_field("+8613812345678"), "'+8613812345678");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("-1+1"), "'-1+1");
+        assert_eq!(csv_field("\tx"), "'\tx");
+        assert_eq!(csv_field("=HYPERLINK(\"a\",\"b\")"), "\"'=HYPERLINK(\"\"a\"\",\"\"b\"\")\"");
+        assert_eq!(csv_field("-12.50"), "-12.50");
+        assert_eq!(csv_field("-3"), "-3");
+        assert_eq!(csv_field("张三"), "张三");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
     }
 }

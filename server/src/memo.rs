@@ -26,6 +26,8 @@ const KEPT: usize = 256;
 /// Answers by question (`key`), for one kind of figures.
 pub struct Memo<T> {
     answers: Mutex<HashMap<String, Answer<T>>>,
+    /// How long an answer is shared at most ([`FRESH_FOR`] unless made [`Memo::kept_for`]).
+    fresh_for: Duration,
 }
 
 struct Answer<T> {
@@ -36,13 +38,21 @@ struct Answer<T> {
 
 impl<T> Default for Memo<T> {
     fn default() -> Self {
-        Memo { answers: Mutex::new(HashMap::new()) }
+        Memo::kept_for(FRESH_FOR)
+    }
+}
+
+impl<T> Memo<T> {
+    /// Answers shared for up to `fresh_for` (for figures whose key names all they depend
+    /// on, such as the holdout check of one model fit).
+    pub fn kept_for(fresh_for: Duration) -> Self {
+        Memo { answers: Mutex::new(HashMap::new()), fresh_for }
     }
 }
 
 impl<T: Clone> Memo<T> {
     /// The answer to `key` at data `version`: shared if one was (or is being) computed
-    /// at that version within [`FRESH_FOR`], else computed by `compute`.
+    /// at that version within its freshness, else computed by `compute`.
     pub async fn get<F, Fut>(&self, key: String, version: u64, compute: F) -> Result<T>
     where
         F: FnOnce() -> Fut,
@@ -50,7 +60,7 @@ impl<T: Clone> Memo<T> {
     {
         let value = {
             let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
-            let fresh = |a: &Answer<T>| a.version == version && a.asked.elapsed() < FRESH_FOR;
+            let fresh = |a: &Answer<T>| a.version == version && a.asked.elapsed() < self.fresh_for;
             match answers.get(&key) {
                 Some(a) if fresh(a) => a.value.clone(),
                 _ => {

@@ -164,13 +164,20 @@ pub fn parse_window_days(text: &str) -> Result<u32> {
     }
 }
 
+/// The dates a caller may name: far enough apart for any retailer's history and plans,
+/// and far from the calendar's ends, where date arithmetic overflows.
+pub const DATES: std::ops::RangeInclusive<NaiveDate> = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap()..=NaiveDate::from_ymd_opt(2999, 12, 31).unwrap();
+
+/// A date parameter, `YYYY-MM-DD` within [`DATES`]; a 400 naming `param` otherwise.
 pub fn parse_date(param: &str, text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+    let bad = || {
         Error::bad_param(
             param,
-            format!("expected a date as YYYY-MM-DD, got {text:?}"),
+            format!("expected a date as YYYY-MM-DD from {} to {}, got {text:?}", DATES.start(), DATES.end()),
         )
-    })
+    };
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?;
+    if DATES.contains(&date) { Ok(date) } else { Err(bad()) }
 }
 
 /// Validates a query; T defaults to the latest order date (today if there are no orders).
@@ -252,6 +259,7 @@ pub fn overview_of(
         filters: scope.filters.clone(),
         ranges: scope.ranges.clone(),
         kpis,
+        population: None,
     })
 }
 

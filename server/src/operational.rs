@@ -13,6 +13,11 @@ use crate::Result;
 
 pub type Pool = SqlitePool;
 
+/// A UTC time as the operational store keeps it: `YYYY-MM-DDTHH:MM:SSZ` (sorts as text).
+pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// Connects and applies `migrations/`.
 pub async fn connect(url: &str) -> Result<Pool> {
     let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);

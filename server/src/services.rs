@@ -7,7 +7,11 @@
 //! the RFM rule table, refits and alert channels. Member-level reads and every change
 //! are audited.
 
-use std::sync::Arc;
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
 
 use app::{
     model::{
@@ -67,10 +71,25 @@ pub struct Services {
     pub zone: chrono_tz::Tz,
     /// Groups smaller than this show executives no figures.
     pub min_group: u32,
+    /// The one folder the server reads files from when the local CLI names one
+    /// (`--import-dir`); everyone else uploads.
+    pub import_dir: Arc<Path>,
+    /// Whether alert webhooks may reach internal addresses (`--allow-private-webhooks`).
+    pub allow_private_webhooks: bool,
     /// The overview and trend answers shared by the dashboards asking at one data version.
     overview_memo: Arc<Memo<Overview>>,
     trend_memo: Arc<Memo<Trend>>,
+    /// Holdout checks, by model fit, T and days held out.
+    holdouts: Arc<Memo<Holdout>>,
+    /// Permits for heavy reads (see [`Services::heavy`]).
+    heavy: Arc<tokio::sync::Semaphore>,
 }
+
+/// How long a heavy read waits for its turn before it is refused (429).
+pub const HEAVY_WAIT: Duration = Duration::from_secs(20);
+
+/// A trend of more windows than this is a heavy read.
+const LIGHT_TREND_POINTS: u32 = 12;
 
 /// The default of [`Services::min_group`] (`--min-group-size`).
 pub const MIN_GROUP_SIZE: u32 = 10;
@@ -89,8 +108,45 @@ impl Services {
             open_alerts: Arc::new(tokio::sync::watch::channel(None).0),
             zone: chrono_tz::UTC,
             min_group: MIN_GROUP_SIZE,
+            import_dir: Arc::from(Path::new("imports")),
+            allow_private_webhooks: false,
             overview_memo: Arc::default(),
             trend_memo: Arc::default(),
+            holdouts: Arc::new(Memo::kept_for(Duration::from_secs(24 * 3600))),
+            heavy: Arc::new(tokio::sync::Semaphore::new(1)),
+        }
+    }
+
+    /// The same services reading files the CLI names from `dir` only (made if missing).
+    pub fn with_import_dir(self, dir: &Path) -> Result<Services> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Load(format!("{}: cannot make the import folder: {e}", dir.display())))?;
+        let dir = dir.canonicalize()?;
+        Ok(Services { import_dir: Arc::from(dir.as_path()), ..self })
+    }
+
+    /// The same services letting alert webhooks reach internal addresses (or not).
+    pub fn with_private_webhooks(self, allow: bool) -> Services {
+        Services { allow_private_webhooks: allow, ..self }
+    }
+
+    /// The same services running at most `n` heavy reads at once.
+    pub fn with_heavy_reads(self, n: u32) -> Services {
+        Services { heavy: Arc::new(tokio::sync::Semaphore::new(n.max(1) as usize)), ..self }
+    }
+
+    /// A turn for a heavy read (cohorts, long trends, the holdout check, fits): at most
+    /// `--heavy-reads` run at once, so that dashboards and ingest keep their share of the
+    /// cores; one that waits longer than [`HEAVY_WAIT`] is refused (429, retry later).
+    /// Move the permit into the blocking work so that it is held until that work ends,
+    /// even when the caller goes away.
+    async fn heavy(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        match tokio::time::timeout(HEAVY_WAIT, self.heavy.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(Error::Busy(format!(
+                "the server is busy with other large reports; try again in a few seconds (waited {} s)",
+                HEAVY_WAIT.as_secs()
+            ))),
         }
     }
 
@@ -124,19 +180,21 @@ impl Services {
         let min = self.withheld_under(who);
         let key = format!("{min:?} {query:?}");
         let version = *self.data_version.borrow();
-        self.overview_memo.get(key, version, || self.overview_now(min, query)).await
+        let who = who.clone();
+        self.overview_memo.get(key, version, || self.overview_now(who, query)).await
     }
 
     /// The overview computed now, never shared: the alert evaluator's readings are of the
     /// data as it is, however it changed.
     pub async fn overview_fresh(&self, who: &Caller, query: OverviewQuery) -> Result<Overview> {
-        self.overview_now(self.withheld_under(who), query).await
+        self.overview_now(who.clone(), query).await
     }
 
-    async fn overview_now(&self, min: Option<u32>, query: OverviewQuery) -> Result<Overview> {
+    async fn overview_now(&self, who: Caller, query: OverviewQuery) -> Result<Overview> {
         let cfg = self.metrics;
+        let min = self.withheld_under(&who);
         let filters = self
-            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .filters(&who, query.filters.as_deref(), query.segment.as_deref())
             .await?;
         let rules = if filters.is_empty() {
             Vec::new()
@@ -148,11 +206,18 @@ impl Services {
             .read(move |conn| {
                 let req = metrics::resolve(conn, &query)?;
                 let filtered = !filters.is_empty();
-                let scope = Scope::of(filters, None).with_rules(rules);
+                let scope = Scope::of(filters.clone(), None).with_rules(rules.clone());
                 let mut overview = metrics::overview_of(conn, req, cfg, &scope, query.segment, &wanted)?;
-                if let Some(min) = min.filter(|_| filtered) {
+                if filtered {
                     let population = population(conn, req, cfg, &scope)?;
-                    disclosure::overview(&mut overview, population, min);
+                    overview.population = Some(population);
+                    if let Some(min) = min {
+                        let difference = disclosure::one_step_difference(conn, req, cfg, &filters, &rules, min)?;
+                        disclosure::overview(&mut overview, population, difference.as_deref(), min);
+                        if population < i64::from(min) || difference.is_some() {
+                            overview.population = None;
+                        }
+                    }
                 }
                 Ok(overview)
             })
@@ -165,18 +230,20 @@ impl Services {
     }
 
     /// Metrics over consecutive windows ending at T (sparklines, the trend chart), shared
-    /// like [`Self::overview`].
+    /// like [`Self::overview`]. More than a dozen windows is a heavy read.
     pub async fn trend(&self, who: &Caller, query: TrendQuery) -> Result<Trend> {
         let min = self.withheld_under(who);
         let key = format!("{min:?} {query:?}");
         let version = *self.data_version.borrow();
-        self.trend_memo.get(key, version, || self.trend_now(min, query)).await
+        let who = who.clone();
+        self.trend_memo.get(key, version, || self.trend_now(who, query)).await
     }
 
-    async fn trend_now(&self, min: Option<u32>, query: TrendQuery) -> Result<Trend> {
+    async fn trend_now(&self, who: Caller, query: TrendQuery) -> Result<Trend> {
         let cfg = self.metrics;
+        let min = self.withheld_under(&who);
         let filters = self
-            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .filters(&who, query.filters.as_deref(), query.segment.as_deref())
             .await?;
         let rules = if filters.is_empty() {
             Vec::new()
@@ -188,8 +255,10 @@ impl Services {
         if !(2..=24).contains(&points) {
             return Err(Error::bad_param("points", format!("expected 2 to 24, got {points}")));
         }
+        let permit = if points > LIGHT_TREND_POINTS { Some(self.heavy().await?) } else { None };
         self.analytics
             .read(move |conn| {
+                let _turn = permit;
                 let req = metrics::resolve(
                     conn,
                     &OverviewQuery {
@@ -199,11 +268,12 @@ impl Services {
                     },
                 )?;
                 let filtered = !filters.is_empty();
-                let scope = Scope::of(filters, None).with_rules(rules);
+                let scope = Scope::of(filters.clone(), None).with_rules(rules.clone());
                 let mut trend = metrics::trend(conn, &metrics, req.window, points, cfg, &scope)?;
                 if let Some(min) = min.filter(|_| filtered) {
                     let population = population(conn, req, cfg, &scope)?;
-                    disclosure::trend(&mut trend, population, min);
+                    let difference = disclosure::one_step_difference(conn, req, cfg, &filters, &rules, min)?;
+                    disclosure::trend(&mut trend, population, difference.as_deref(), min);
                 }
                 Ok(trend)
             })
@@ -211,9 +281,18 @@ impl Services {
     }
 
     /// The filters of a request: its own and, if it names one, a saved segment's
-    /// (a dimension filtered by both keeps the values in both).
-    pub async fn filters(&self, filters: Option<&str>, segment: Option<&str>) -> Result<Criteria> {
+    /// (a dimension filtered by both keeps the values in both). Executives filter by
+    /// dimensions and saved segments: a range on a member measure of their own (which
+    /// can narrow a group to a few members) is refused.
+    pub async fn filters(&self, who: &Caller, filters: Option<&str>, segment: Option<&str>) -> Result<Criteria> {
         let own = segment::parse(filters.unwrap_or(""))?;
+        if who.role == Role::Executive && !own.ranges.is_empty() {
+            return Err(Error::Forbidden(
+                "executives filter by dimensions and saved segments; ranges on member measures (revenue, purchases, \
+                 p_alive, …) need the operator role"
+                    .into(),
+            ));
+        }
         match segment.filter(|s| !s.is_empty()) {
             None => Ok(own),
             Some(key) => {
@@ -228,12 +307,12 @@ impl Services {
         }
     }
 
-    /// Join-month cohorts as of T: retention matrix and LTV by age.
+    /// Join-month cohorts as of T: retention matrix and LTV by age (a heavy read).
     pub async fn cohorts(&self, who: &Caller, query: CohortQuery) -> Result<Cohorts> {
         let cfg = self.metrics;
         let min = self.withheld_under(who);
         let filters = self
-            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .filters(who, query.filters.as_deref(), query.segment.as_deref())
             .await?;
         let rules = rfm::rules(&self.ops).await?;
         let count = query.cohorts.unwrap_or(24);
@@ -243,24 +322,31 @@ impl Services {
                 format!("expected 1 to {}, got {count}", cohort::MAX_COHORTS),
             ));
         }
+        let permit = self.heavy().await?;
         self.analytics
             .read(move |conn| {
+                let _turn = permit;
                 let t = metrics::day_or_latest(conn, "as_of", query.as_of.as_deref())?;
-                let scope = Scope::of(filters, None).with_rules(rules);
+                let scope = Scope::of(filters.clone(), None).with_rules(rules.clone());
                 let mut cohorts = cohort::cohorts(conn, t, count, &scope, cfg)?;
                 if let Some(min) = min {
-                    disclosure::cohorts(&mut cohorts, min);
+                    let difference = match filters.is_empty() {
+                        true => None,
+                        false => disclosure::one_step_difference(conn, as_of_request(t), cfg, &filters, &rules, min)?,
+                    };
+                    disclosure::cohorts(&mut cohorts, difference.as_deref(), min);
                 }
                 Ok(cohorts)
             })
             .await
     }
 
-    /// From-tier × to-tier between two dates.
-    pub async fn tier_migration(&self, _who: &Caller, query: TierMigrationQuery) -> Result<TierMigration> {
+    /// From-tier × to-tier between two dates (executives: small cells withheld).
+    pub async fn tier_migration(&self, who: &Caller, query: TierMigrationQuery) -> Result<TierMigration> {
         let cfg = self.metrics;
+        let min = self.withheld_under(who);
         let filters = self
-            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .filters(who, query.filters.as_deref(), query.segment.as_deref())
             .await?;
         let rules = rfm::rules(&self.ops).await?;
         self.analytics
@@ -273,8 +359,16 @@ impl Services {
                 if from > to {
                     return Err(Error::bad_param("from", "must not be after to"));
                 }
-                let scope = Scope::of(filters, None).with_rules(rules);
-                tier::migration(conn, from, to, &scope, cfg)
+                let scope = Scope::of(filters.clone(), None).with_rules(rules.clone());
+                let mut migration = tier::migration(conn, from, to, &scope, cfg)?;
+                if let Some(min) = min {
+                    let difference = match filters.is_empty() {
+                        true => None,
+                        false => disclosure::one_step_difference(conn, as_of_request(to), cfg, &filters, &rules, min)?,
+                    };
+                    disclosure::tier_migration(&mut migration, difference.as_deref(), min);
+                }
+                Ok(migration)
             })
             .await
     }
@@ -284,13 +378,18 @@ impl Services {
     /// fits (operational store). The 12-month CLV is discounted at the configured rate.
     pub async fn fit(&self, who: &Caller, as_of: Option<String>) -> Result<FitReport> {
         who.require(Role::Admin)?;
+        if let Some(d) = as_of.as_deref() {
+            metrics::parse_date("as_of", d)?;
+        }
         if !who.is_system() {
             audit::record(&self.ops, who, "model.fit", None, as_of.as_deref()).await?;
         }
         let annual_discount = self.metrics.annual_discount;
+        let permit = if who.is_system() { None } else { Some(self.heavy().await?) };
         let (t, buyers, repeaters, bg, gg, scores) = self
             .analytics
             .read(move |conn| {
+                let _turn = permit;
                 let t = metrics::day_or_latest(conn, "as_of", as_of.as_deref())?;
                 let buyers = clv::summaries(conn, t)?;
                 let summaries: Vec<clv::Summary> = buyers.iter().map(|b| b.summary).collect();
@@ -371,32 +470,65 @@ impl Services {
         Ok(())
     }
 
-    /// The purchase model's holdout check.
-    pub async fn holdout(&self, _who: &Caller, query: HoldoutQuery) -> Result<Holdout> {
+    /// The purchase model's holdout check, as of T (default: the T of the model's last
+    /// fit) for `days` held out: computed once per model fit, T and days (a heavy read),
+    /// then shared. Executives see no bucket under the minimum group size.
+    pub async fn holdout(&self, who: &Caller, query: HoldoutQuery) -> Result<Holdout> {
+        who.require(Role::Executive)?;
         let days = query.days.unwrap_or(90);
         if !(7..=730).contains(&days) {
             return Err(Error::bad_param("days", format!("expected 7 to 730, got {days}")));
         }
-        self.analytics
+        if let Some(d) = query.as_of.as_deref() {
+            metrics::parse_date("as_of", d)?;
+        }
+        let fit = clv::last_fits(&self.ops).await?.into_iter().map(|f| f.fitted_at).max().unwrap_or_default();
+        let (as_of, scored) = self
+            .analytics
             .read(move |conn| {
-                let t = metrics::day_or_latest(conn, "as_of", query.as_of.as_deref())?;
-                clv::holdout(conn, t, days)
+                let scored: Option<String> =
+                    conn.query_row("SELECT CAST(max(as_of) AS VARCHAR) FROM member_scores", [], |r| r.get(0))?;
+                let t = match (query.as_of.as_deref(), scored.as_deref()) {
+                    (Some(d), _) => metrics::parse_date("as_of", d)?,
+                    (None, Some(d)) => metrics::parse_date("as_of", d)?,
+                    (None, None) => metrics::day_or_latest(conn, "as_of", None)?,
+                };
+                Ok((t, scored))
             })
-            .await
+            .await?;
+        let key = format!("{fit} {scored:?} {as_of} {days}");
+        let mut holdout = self
+            .holdouts
+            .get(key, 0, || async {
+                let permit = self.heavy().await?;
+                self.analytics
+                    .read(move |conn| {
+                        let _turn = permit;
+                        clv::holdout(conn, as_of, days)
+                    })
+                    .await
+            })
+            .await?;
+        if let Some(min) = self.withheld_under(who) {
+            disclosure::holdout(&mut holdout, min);
+        }
+        Ok(holdout)
     }
 
-    /// The rules (operators and admins: they hold the channels' addresses).
+    /// The rules (operators and admins). Channel URLs hold the robots' keys: operators
+    /// see them without path and query (see [`crate::webhook::redact`]).
     pub async fn alert_rules(&self, who: &Caller) -> Result<Vec<AlertRule>> {
         who.require(Role::Operator)?;
-        alerts::rules(&self.ops).await
+        Ok(alerts::rules(&self.ops).await?.into_iter().map(|r| redacted_for(who, r)).collect())
     }
 
     pub async fn alert_rule(&self, who: &Caller, id: i64) -> Result<AlertRule> {
         who.require(Role::Operator)?;
-        alerts::rule(&self.ops, id).await
+        Ok(redacted_for(who, alerts::rule(&self.ops, id).await?))
     }
 
-    /// Checks a rule: its fields, and that its segment exists.
+    /// Checks a rule: its fields, that its segment exists, and where its channels point
+    /// (http(s) only; no internal address unless `--allow-private-webhooks`).
     async fn check_rule(&self, rule: &AlertRule) -> Result<()> {
         alerts::validate(rule)?;
         if let Some(key) = rule.segment.as_deref() {
@@ -404,6 +536,13 @@ impl Services {
                 Error::NotFound(m) => Error::bad_param("segment", m),
                 other => other,
             })?;
+        }
+        for (i, channel) in rule.channels.iter().enumerate() {
+            if let Some(url) = channel_url(channel) {
+                crate::webhook::check(url, self.allow_private_webhooks)
+                    .await
+                    .map_err(|why| Error::bad_param(format!("channels[{i}].url"), why))?;
+            }
         }
         Ok(())
     }
@@ -418,12 +557,17 @@ impl Services {
         let id = alerts::create(&self.ops, &rule).await?;
         audit::record(&self.ops, who, "rule.create", Some(&format!("{id}:{}", rule.name)), None).await?;
         self.data_changed.notify_one();
-        alerts::rule(&self.ops, id).await
+        self.alert_rule(who, id).await
     }
 
-    pub async fn update_alert_rule(&self, who: &Caller, rule: AlertRule) -> Result<AlertRule> {
+    /// Replaces a rule. An operator sends the channels back as they were shown (redacted):
+    /// those keep the stored ones; any other change of channels is an admin's.
+    pub async fn update_alert_rule(&self, who: &Caller, mut rule: AlertRule) -> Result<AlertRule> {
         who.require(Role::Operator)?;
         let before = alerts::rule(&self.ops, rule.id).await?;
+        if rule.channels == redacted_for(who, before.clone()).channels {
+            rule.channels = before.channels.clone();
+        }
         if before.channels != rule.channels {
             who.require(Role::Admin)?;
         }
@@ -432,7 +576,7 @@ impl Services {
         let action = if before.channels != rule.channels { "channel.update" } else { "rule.update" };
         audit::record(&self.ops, who, action, Some(&format!("{}:{}", rule.id, rule.name)), None).await?;
         self.data_changed.notify_one();
-        alerts::rule(&self.ops, rule.id).await
+        self.alert_rule(who, rule.id).await
     }
 
     pub async fn delete_alert_rule(&self, who: &Caller, id: i64) -> Result<()> {
@@ -441,19 +585,20 @@ impl Services {
         audit::record(&self.ops, who, "rule.delete", Some(&id.to_string()), None).await
     }
 
-    /// Alerts; executives see them without the members behind them.
+    /// Alerts; executives see them without the members behind them, and without the
+    /// values of a segment under the minimum group size.
     pub async fn alerts(&self, who: &Caller, query: AlertQuery) -> Result<Vec<AlertEvent>> {
         let mut events = alerts::events(&self.ops, &query).await?;
-        if who.role == Role::Executive {
-            events.iter_mut().for_each(disclosure::alert);
+        if let Some(min) = self.withheld_under(who) {
+            events.iter_mut().for_each(|e| disclosure::alert(e, min));
         }
         Ok(events)
     }
 
     pub async fn alert(&self, who: &Caller, id: i64) -> Result<AlertEvent> {
         let mut event = alerts::event(&self.ops, id).await?;
-        if who.role == Role::Executive {
-            disclosure::alert(&mut event);
+        if let Some(min) = self.withheld_under(who) {
+            disclosure::alert(&mut event, min);
         }
         Ok(event)
     }
@@ -547,7 +692,7 @@ impl Services {
         let min = self.withheld_under(who);
         let rules = rfm::rules(&self.ops).await?;
         let filters = self
-            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .filters(who, query.filters.as_deref(), query.segment.as_deref())
             .await?;
         self.analytics
             .read(move |conn| {
@@ -575,14 +720,19 @@ impl Services {
                         ..Default::default()
                     },
                 )?;
-                let scope = Scope::of(filters, Some(dimension)).with_rules(rules);
+                let scope = Scope::of(filters.clone(), Some(dimension)).with_rules(rules.clone());
                 let mut breakdown = metrics::breakdown(conn, metric, req, &scope, cfg)?;
                 if let Some(min) = min {
                     let sizes = metrics::breakdown(conn, Metric::Members, req, &scope, cfg)?;
                     let members_of = |value: &str| {
                         sizes.rows.iter().find(|r| r.value == value).map_or(0, |r| r.current.numerator)
                     };
-                    disclosure::breakdown(&mut breakdown, members_of, sizes.total.current.numerator, min);
+                    let difference = match filters.is_empty() {
+                        true => None,
+                        false => disclosure::one_step_difference(conn, req, cfg, &filters, &rules, min)?,
+                    };
+                    let total = sizes.total.current.numerator;
+                    disclosure::breakdown(&mut breakdown, members_of, total, difference.as_deref(), min);
                 }
                 Ok(breakdown)
             })
@@ -595,7 +745,7 @@ impl Services {
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
         let filters = self
-            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .filters(who, query.filters.as_deref(), query.segment.as_deref())
             .await?;
         self.audit_member_read(who, "member.list", None, &query).await?;
         let personal = personal(who);
@@ -618,7 +768,7 @@ impl Services {
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
         let filters = self
-            .filters(query.filters.as_deref(), query.segment.as_deref())
+            .filters(who, query.filters.as_deref(), query.segment.as_deref())
             .await?;
         self.audit_member_read(who, "member.export", None, &query).await?;
         let personal = personal(who);
@@ -654,7 +804,7 @@ impl Services {
         progress: Option<Box<dyn Fn(&str) + Send>>,
     ) -> Result<LoadReport> {
         who.require(Role::Admin)?;
-        audit::record(&self.ops, who, "data.load", Some(&request.path.to_string_lossy()), None).await?;
+        audit::record(&self.ops, who, "data.load", Some(&request.display_name()), None).await?;
         let report = self
             .analytics
             .write_bulk(move |conn, landing| {
@@ -671,11 +821,104 @@ impl Services {
         }
         Ok(report)
     }
+
+    /// A load the `memberpulse` command on this machine names (`POST /api/v1/loads` with
+    /// the local secret): the file must lie inside the import folder, named relative to it
+    /// or in full, with no link or `..` leading out. Nobody else names a path: they upload.
+    pub async fn load_named(&self, who: &Caller, request: LoadRequest) -> Result<LoadReport> {
+        if who.via != crate::access::Via::Local {
+            return Err(Error::Forbidden(
+                "only the memberpulse command on this machine names a file for the server to read; \
+                 upload the file instead (POST /api/v1/loads/upload, or the admin page)"
+                    .into(),
+            ));
+        }
+        let path = inside(&self.import_dir, &request.path)?;
+        self.load(who, LoadRequest { path, ..request }, None).await
+    }
+
+    /// Where an upload named `name` is kept until it is loaded: a fresh file in the import
+    /// folder whose name keeps the upload's extension (CSV or Parquet); see [`Upload`].
+    pub fn upload_file(&self, name: &str) -> Result<Upload> {
+        let tidy: String = name
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or("")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
+            .collect();
+        let tidy = tidy.trim_start_matches('.');
+        let path = self.import_dir.join(format!(".upload-{}-{tidy}", crate::users::secret("").get(..16).unwrap_or("")));
+        Ok(Upload { path, name: name.chars().take(200).collect() })
+    }
+}
+
+/// An uploaded file kept in the import folder while it is loaded; removed when dropped.
+pub struct Upload {
+    pub path: PathBuf,
+    /// The name it was uploaded with (what reports call it).
+    pub name: String,
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `asked` (relative to `folder`, or absolute) as a file inside `folder`: every link and
+/// `..` resolved first, so none leads out. A 400 naming `path` otherwise, saying nothing
+/// of what is there.
+pub fn inside(folder: &Path, asked: &Path) -> Result<PathBuf> {
+    let bad = |why: &str| Error::bad_param("path", format!("{}: {why}", asked.display()));
+    let root = folder.canonicalize().map_err(|_| bad("the import folder is missing"))?;
+    let joined = if asked.is_absolute() { asked.to_path_buf() } else { root.join(asked) };
+    let real = joined.canonicalize().map_err(|_| bad("no such file in the server's import folder"))?;
+    if !real.starts_with(&root) || !real.is_file() {
+        return Err(bad(&format!("not a file inside the server's import folder {}", root.display())));
+    }
+    Ok(real)
 }
 
 /// How names and phones reach this caller.
 fn personal(who: &Caller) -> members::Personal {
     if who.sees_personal_data() { members::Personal::Shown } else { members::Personal::Masked }
+}
+
+/// A rule as `who` may see it: operators get channel URLs without path and query.
+fn redacted_for(who: &Caller, mut rule: AlertRule) -> AlertRule {
+    if !who.sees_personal_data() {
+        for c in &mut rule.channels {
+            if let Some(url) = channel_url_mut(c) {
+                *url = crate::webhook::redact(url);
+            }
+        }
+    }
+    rule
+}
+
+fn channel_url(c: &app::model::Channel) -> Option<&String> {
+    use app::model::Channel::*;
+    match c {
+        Webhook { url } | Wecom { url } | Dingtalk { url } | Feishu { url } | Slack { url } => Some(url),
+        Email { .. } => None,
+    }
+}
+
+fn channel_url_mut(c: &mut app::model::Channel) -> Option<&mut String> {
+    use app::model::Channel::*;
+    match c {
+        Webhook { url } | Wecom { url } | Dingtalk { url } | Feishu { url } | Slack { url } => Some(url),
+        Email { .. } => None,
+    }
+}
+
+/// A request for the day `t` (the counts of the one-step check: members by `t`).
+fn as_of_request(t: chrono::NaiveDate) -> metrics::Request {
+    metrics::Request {
+        window: metrics::Window { end: t, days: 1 },
+        compare: metrics::Compare::Previous,
+    }
 }
 
 /// The members a filtered request counts (members by the window's end).

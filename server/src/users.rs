@@ -1,14 +1,19 @@
 //! Accounts and API tokens in the operational store: argon2id password hashes, session
-//! and token secrets kept only as SHA-256 digests, the lockout after wrong passwords.
+//! and token secrets kept only as SHA-256 digests, the lockout after wrong passwords
+//! (per name and client address, for known and unknown names alike).
 
 use app::model::{ApiToken, Role, TokenRequest, User, UserChange};
 use sqlx::Row;
 
-use crate::{Error, Result, operational::Pool};
+use crate::{
+    Error, Result,
+    operational::{Pool, stamp},
+};
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
-/// Wrong passwords in a row before sign-in is refused for [`LOCKOUT_MINUTES`].
+/// Wrong passwords in a row (for one name from one address, within [`LOCKOUT_MINUTES`])
+/// before sign-in is refused there for [`LOCKOUT_MINUTES`].
 pub const MAX_FAILED_ATTEMPTS: i64 = 5;
 pub const LOCKOUT_MINUTES: i64 = 15;
 /// How long a session lasts after sign-in.
@@ -96,13 +101,19 @@ pub async fn add(pool: &Pool, name: &str, role: Role, password: &str) -> Result<
 }
 
 pub async fn get(pool: &Pool, name: &str) -> Result<User> {
-    let row = sqlx::query("SELECT name, role, disabled, locked_until, created_at FROM users WHERE name = ?")
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?"))
         .bind(name)
         .fetch_optional(pool)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no user {name:?}")))?;
     Ok(user(&row))
 }
+
+/// A user as listed: `locked_until` is the latest lock of their name from any address.
+const USER_COLUMNS: &str = "name, role, disabled,
+    (SELECT max(f.locked_until) FROM sign_in_failures f
+     WHERE f.name = users.name AND f.locked_until > strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    created_at";
 
 fn user(r: &sqlx::sqlite::SqliteRow) -> User {
     User {
@@ -115,7 +126,7 @@ fn user(r: &sqlx::sqlite::SqliteRow) -> User {
 }
 
 pub async fn list(pool: &Pool) -> Result<Vec<User>> {
-    let rows = sqlx::query("SELECT name, role, disabled, locked_until, created_at FROM users ORDER BY name")
+    let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
         .fetch_all(pool)
         .await?;
     Ok(rows.iter().map(user).collect())
@@ -140,11 +151,12 @@ pub async fn change(pool: &Pool, change: &UserChange) -> Result<User> {
     if let Some(password) = &change.password {
         check_password(password)?;
         let hash = hash_password(password.clone()).await?;
-        sqlx::query("UPDATE users SET password_hash = ?, failed_attempts = 0, locked_until = NULL WHERE name = ?")
+        sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
             .bind(hash)
             .bind(&change.name)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE name = ?").bind(&change.name).execute(&mut *tx).await?;
     }
     if let Some(disabled) = change.disabled {
         sqlx::query("UPDATE users SET disabled = ? WHERE name = ?")
@@ -186,48 +198,50 @@ pub enum Refusal {
     Locked(String),
 }
 
-/// Checks a name and password; on success starts a session and answers its secret.
-/// Each wrong password counts; the [`MAX_FAILED_ATTEMPTS`]th locks the account for
-/// [`LOCKOUT_MINUTES`], and while locked even the right password is refused.
-pub async fn sign_in(pool: &Pool, name: &str, password: &str) -> Result<std::result::Result<(String, User), Refusal>> {
-    let row = sqlx::query(
-        "SELECT id, password_hash, disabled, failed_attempts,
-                CASE WHEN locked_until > strftime('%Y-%m-%dT%H:%M:%SZ', 'now') THEN locked_until END
-         FROM users WHERE name = ?",
+/// Checks a name and password from a client `address`; on success starts a session and
+/// answers its secret. Each wrong password counts for that name from that address, known
+/// name or not; the [`MAX_FAILED_ATTEMPTS`]th locks it there for [`LOCKOUT_MINUTES`], and
+/// while locked even the right password is refused. Every answer costs the same argon2
+/// work, so neither the answer nor its time tells a real name from an unknown one.
+pub async fn sign_in(
+    pool: &Pool,
+    name: &str,
+    password: &str,
+    address: &str,
+) -> Result<std::result::Result<(String, User), Refusal>> {
+    let now = chrono::Utc::now();
+    let locked: Option<String> = sqlx::query(
+        "SELECT locked_until FROM sign_in_failures WHERE name = ? AND address = ? AND locked_until > ?",
     )
     .bind(name)
+    .bind(address)
+    .bind(stamp(now))
     .fetch_optional(pool)
-    .await?;
-    let Some(row) = row else {
-        // The same work as a real check, so that timing does not tell names apart.
-        let _ = verify_password(password.to_string(), DUMMY_HASH.to_string()).await;
-        return Ok(Err(Refusal::Wrong));
-    };
-    let (id, hash, disabled, locked): (i64, String, i64, Option<String>) = (row.get(0), row.get(1), row.get(2), row.get(4));
+    .await?
+    .map(|r| r.get(0));
+    let row = sqlx::query("SELECT id, password_hash, disabled FROM users WHERE name = ?")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    let hash = row.as_ref().map_or(DUMMY_HASH.to_string(), |r| r.get(1));
+    let right = verify_password(password.to_string(), hash).await? && row.is_some();
     if let Some(until) = locked {
         return Ok(Err(Refusal::Locked(until)));
     }
-    let right = verify_password(password.to_string(), hash).await?;
-    if !right || disabled != 0 {
-        if !right {
-            sqlx::query(
-                "UPDATE users SET failed_attempts = failed_attempts + 1,
-                        locked_until = CASE WHEN failed_attempts + 1 >= ?
-                            THEN strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?) END
-                 WHERE id = ?",
-            )
-            .bind(MAX_FAILED_ATTEMPTS)
-            .bind(format!("+{LOCKOUT_MINUTES} minutes"))
-            .bind(id)
-            .execute(pool)
-            .await?;
-        }
+    if !right {
+        failed(pool, name, address, now).await?;
+        return Ok(Err(Refusal::Wrong));
+    }
+    let Some(row) = row else { return Ok(Err(Refusal::Wrong)) };
+    let (id, disabled): (i64, i64) = (row.get(0), row.get(2));
+    if disabled != 0 {
         return Ok(Err(Refusal::Wrong));
     }
     let token = secret("mps_");
     let mut tx = pool.begin().await?;
-    sqlx::query("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ?")
-        .bind(id)
+    sqlx::query("DELETE FROM sign_in_failures WHERE name = ? AND address = ?")
+        .bind(name)
+        .bind(address)
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM sessions WHERE expires_at <= strftime('%Y-%m-%dT%H:%M:%SZ', 'now')")
@@ -244,6 +258,39 @@ pub async fn sign_in(pool: &Pool, name: &str, password: &str) -> Result<std::res
     .await?;
     tx.commit().await?;
     Ok(Ok((token, get(pool, name).await?)))
+}
+
+/// Counts a wrong password for `name` from `address`. The count starts again when a lock
+/// has ended or the last failure is older than the lockout time (a lock that ended does
+/// not come back after one more wrong try). Failures a day old are forgotten.
+async fn failed(pool: &Pool, name: &str, address: &str, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    let window = chrono::Duration::minutes(LOCKOUT_MINUTES);
+    let (now_s, until, stale) = (stamp(now), stamp(now + window), stamp(now - window));
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO sign_in_failures (name, address, failed_attempts, locked_until, last_failed_at)
+         VALUES (?1, ?2, 1, CASE WHEN 1 >= ?3 THEN ?5 END, ?4)
+         ON CONFLICT (name, address) DO UPDATE SET
+           failed_attempts = CASE WHEN locked_until <= ?4 OR last_failed_at <= ?6 THEN 1 ELSE failed_attempts + 1 END,
+           locked_until = CASE WHEN (CASE WHEN locked_until <= ?4 OR last_failed_at <= ?6 THEN 1 ELSE failed_attempts + 1 END) >= ?3
+                               THEN ?5 END,
+           last_failed_at = ?4",
+    )
+    .bind(name)
+    .bind(address)
+    .bind(MAX_FAILED_ATTEMPTS)
+    .bind(&now_s)
+    .bind(&until)
+    .bind(&stale)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM sign_in_failures WHERE last_failed_at < ? AND (locked_until IS NULL OR locked_until < ?)")
+        .bind(stamp(now - chrono::Duration::days(1)))
+        .bind(&now_s)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// An argon2id hash of a random password nobody knows, for unknown names.

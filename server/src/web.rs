@@ -18,7 +18,7 @@ use crate::{
 
 pub struct ServeOptions {
     pub addr: SocketAddr,
-    /// Where cargo-leptos put the compiled site (`pkg/` with the wasm, js and css).
+    /// Where scripts/build.sh (or cargo-leptos) put the compiled site (`pkg/` with the wasm, js and css).
     pub site_root: PathBuf,
     pub data_dir: PathBuf,
     /// Where alert notices link to; default `http://<the bound address>`.
@@ -34,6 +34,10 @@ pub struct ServeOptions {
     pub ingest_token: Option<String>,
     /// The least time between two model refits.
     pub refit_gap: std::time::Duration,
+    /// The largest upload (`POST /api/v1/loads/upload`).
+    pub upload_max_bytes: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<access::Net>,
 }
 
 /// Written to the data directory while the server runs, so that `memberpulse import`
@@ -43,6 +47,10 @@ pub struct ServerInfo {
     pub addr: String,
     pub pid: u32,
     pub token: String,
+    /// The one folder the server reads files from (`--import-dir`): `memberpulse import`
+    /// puts a file there (a hard link, or a copy) before naming it to the server.
+    #[serde(default)]
+    pub import_dir: Option<PathBuf>,
 }
 
 impl ServerInfo {
@@ -55,21 +63,28 @@ impl ServerInfo {
         serde_json::from_str(&text).ok()
     }
 
+    /// Written whole to a new file readable by this user only (0600), then renamed over
+    /// the old one: a file left with looser permissions (an earlier run, a copy) is
+    /// replaced, not reused, and a reader never sees half of it.
     fn write(&self, data_dir: &Path) -> Result<()> {
         use std::io::Write;
         let path = Self::path(data_dir);
+        let fresh = data_dir.join(format!(".server.json.{}", std::process::id()));
+        let _ = std::fs::remove_file(&fresh);
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path)?;
+        let mut file = options.open(&fresh)?;
         file.write_all(serde_json::to_string(self).unwrap_or_default().as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&fresh, &path)?;
         Ok(())
     }
 }
 
 /// The pages, the API and the sign-in routes, every request through [`access::resolve`].
-pub fn router(services: &Services, site_root: &Path, access: access::Access) -> Router {
+pub fn router(services: &Services, site_root: &Path, access: access::Access, upload_max_bytes: usize) -> Router {
     let options = LeptosOptions::builder()
         .output_name("memberpulse")
         .site_root(site_root.to_string_lossy().to_string())
@@ -84,10 +99,11 @@ pub fn router(services: &Services, site_root: &Path, access: access::Access) -> 
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
-    api::router(services.clone())
+    api::router(services.clone(), upload_max_bytes)
         .merge(access::router(access.clone()))
         .merge(pages)
-        // Beyond the ingest API (its own 64 MiB), no request body is larger than 1 MiB.
+        // Beyond the ingest API (its own 64 MiB) and uploads (--upload-max-mb), no request
+        // body is larger than 1 MiB.
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
         .layer(axum::middleware::from_fn_with_state(access, access::resolve))
 }
@@ -97,8 +113,8 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     // The CLI's secret for this run (`server.json`): 32 random bytes, as every secret.
     let token = crate::users::secret("");
     let tls = opts.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
-    let access = access::Access::new(services.ops.clone(), &token, opts.ingest_token.as_deref(), tls);
-    let app = router(&services, &opts.site_root, access);
+    let access = access::Access::new(services.ops.clone(), &token, opts.ingest_token.as_deref(), tls, &opts.trusted_proxies);
+    let app = router(&services, &opts.site_root, access, opts.upload_max_bytes);
     tokio::spawn(services.refit.clone().run(services.clone(), opts.refit_gap));
     // Rows that landed through the ingest API (or before a crash) are folded in.
     tokio::spawn(crate::ingest::run_folder(services.clone()));
@@ -116,12 +132,14 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
             max_backoff: opts.retry_max,
             public_url: opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
             smtp: opts.smtp.clone(),
+            allow_private: services.allow_private_webhooks,
         },
     ));
     let info = ServerInfo {
         addr: addr.to_string(),
         pid: std::process::id(),
         token,
+        import_dir: Some(services.import_dir.to_path_buf()),
     };
     info.write(&opts.data_dir)?;
     tracing::info!("MemberPulse listening on http://{addr}");

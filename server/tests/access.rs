@@ -121,7 +121,7 @@ async fn every_route_and_server_function_checks_the_role() {
         ("POST", "/api/v1/alerts/999/acknowledge".into(), None, Some(OPERATOR)),
         ("POST", "/api/v1/alerts/evaluate".into(), None, Some(OPERATOR)),
         ("GET", "/api/v1/loads".into(), None, Some(ADMIN)),
-        ("POST", "/api/v1/loads".into(), Some(json!({ "path": "/nonexistent.csv", "mapping": { "kind": "orders" } })), Some(ADMIN)),
+        ("POST", "/api/v1/loads/upload".into(), Some(json!({})), Some(ADMIN)),
         ("PUT", "/api/v1/rfm-rules".into(), Some(rules.clone()), Some(ADMIN)),
         ("POST", "/api/v1/model/fit".into(), Some(json!({ "as_of": "2026-13-01" })), Some(ADMIN)),
         ("GET", "/api/v1/users".into(), None, Some(ADMIN)),
@@ -157,6 +157,13 @@ async fn every_route_and_server_function_checks_the_role() {
         assert_eq!(least.is_none(), ![401, 403].contains(&status), "{method} {path} with an ingest token: {status}");
     }
     assert_eq!(checked, routes.len() * 3);
+    // A file path only the CLI on this machine names (its local secret): no session or token.
+    let named = json!({ "path": "/etc/passwd", "mapping": { "kind": "orders" } });
+    for who in sessions.iter().chain([&read, &ingest]) {
+        let (status, answer, _) = site.ask(who, "POST", "/api/v1/loads", Some(&named)).await;
+        assert_eq!(status, 403, "{answer}");
+        assert!(refused(&answer), "{answer}");
+    }
     // The live stream (endless, so not in the table) is refused without a session too.
     assert_eq!(site.ask(&Who::Nobody, "GET", "/api/v1/alerts/stream", None).await.0, 401);
 

@@ -89,6 +89,7 @@ fn reading(value: f64) -> Reading {
         value: Some(value),
         comparison_value: Some(2.0),
         members_total: None,
+        population: None,
         members: vec![],
         link: "/breakdown?metric=active_members".into(),
     }
@@ -248,12 +249,14 @@ async fn delivery_retries_until_the_receiver_is_back_and_sends_once() {
     let id = alerts::apply(&pool, &r, &reading(4.0), t0).await.unwrap().unwrap();
     alerts::apply(&pool, &r, &reading(2.0), Utc::now()).await.unwrap();
     let cfg = DeliveryConfig {
+        // The receivers here are on loopback.
+        allow_private: true,
         backoff: Duration::from_millis(10),
         max_backoff: Duration::from_millis(50),
         public_url: "http://dash.example".into(),
         ..Default::default()
     };
-    let http = reqwest::Client::new();
+    let http = delivery::client_for(&cfg);
     for _ in 0..60 {
         delivery::send_due(&pool, &http, &cfg).await.unwrap();
         if outbox(&pool).await.iter().all(|n| n.1 == "sent") {
@@ -298,7 +301,8 @@ async fn a_restart_in_the_middle_of_delivery_loses_and_repeats_nothing() {
     let data = dir.path().join("data");
     // A free port for the receiver, not listening yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let args = ["--demo-members", "1500", "--retry-base-ms", "100", "--retry-max-secs", "1"];
+    // The receiver is on loopback, which webhooks may reach only when allowed.
+    let args = ["--demo-members", "1500", "--retry-base-ms", "100", "--retry-max-secs", "1", "--allow-private-webhooks"];
     let server = common::serve(&data, &args);
     let api = format!("{}/api/v1", server.base);
     let (status, created) = common::call(
@@ -414,11 +418,13 @@ async fn email_reaches_an_smtp_sink_once() {
     alerts::apply(&pool, &r, &reading(4.0), t0).await.unwrap();
     alerts::apply(&pool, &r, &reading(1.0), Utc::now()).await.unwrap();
     let cfg = DeliveryConfig {
+        // The receivers here are on loopback.
+        allow_private: true,
         public_url: "http://dash.example".into(),
         smtp: Some(delivery::Smtp::parse(&format!("smtp://{addr}"), "alerts@memberpulse.example").unwrap()),
         ..Default::default()
     };
-    let http = reqwest::Client::new();
+    let http = delivery::client_for(&cfg);
     for _ in 0..3 {
         delivery::send_due(&pool, &http, &cfg).await.unwrap();
     }

@@ -19,6 +19,7 @@ fn load(a: &Analytics, path: &Path, mapping: Mapping) -> LoadReport {
         &LoadRequest {
             path: path.to_path_buf(),
             mapping,
+            name: None,
         },
         None,
     )
@@ -162,6 +163,7 @@ fn rows_that_do_not_parse_are_reported_with_their_line() {
         &LoadRequest {
             path: broken,
             mapping: Mapping::identity(Kind::Orders),
+            name: None,
         },
         None,
     )
@@ -465,7 +467,7 @@ fn a_mapping_that_names_a_missing_column_fails_before_anything_lands() {
         "kind = \"orders\"\n[fields]\norder_id = \"id\"\nordered_at = \"when\"\nnet_amount = \"total\"\n",
     )
     .unwrap();
-    let err = import::load(&mut a.writer(), &LoadRequest { path: csv, mapping }, None)
+    let err = import::load(&mut a.writer(), &LoadRequest { path: csv, mapping, name: None }, None)
         .unwrap_err()
         .to_string();
     assert!(
@@ -480,6 +482,7 @@ fn a_mapping_that_names_a_missing_column_fails_before_anything_lands() {
         &LoadRequest {
             path: missing,
             mapping: Mapping::identity(Kind::Members),
+            name: None,
         },
         None,
     )

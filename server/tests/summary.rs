@@ -18,6 +18,7 @@ fn load(a: &Analytics, path: &Path, kind: Kind) {
     let request = LoadRequest {
         path: path.to_path_buf(),
         mapping: Mapping::identity(kind),
+        name: None,
     };
     import::load(&mut a.writer(), &request, None).unwrap();
 }
@@ -117,6 +118,7 @@ fn online_retail_summary_is_kept_while_loading() {
         &LoadRequest {
             path: data,
             mapping,
+            name: None,
         },
         None,
     )

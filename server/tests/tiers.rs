@@ -48,6 +48,7 @@ fn retailer() -> (tempfile::TempDir, Analytics) {
         &LoadRequest {
             path: csv,
             mapping: Mapping::identity(Kind::TierChanges),
+            name: None,
         },
         None,
     )
@@ -74,7 +75,7 @@ fn migration_matrix_by_hand() {
     let flows: Vec<(&str, &str, i64)> = m
         .flows
         .iter()
-        .map(|f| (f.from_tier.as_str(), f.to_tier.as_str(), f.members))
+        .map(|f| (f.from_tier.as_str(), f.to_tier.as_str(), f.members.unwrap()))
         .collect();
     // At the end of 2023-12-31: A silver, B bronze (its change is at 2024-01-01 00:00),
     // C vip, D (none) (history starts later); E had not joined. At the end of 2024-03-31:
@@ -157,6 +158,6 @@ fn generated_history_ends_at_the_current_tier() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(m.flows.iter().map(|f| f.members).sum::<i64>(), joined);
+    assert_eq!(m.flows.iter().map(|f| f.members.unwrap()).sum::<i64>(), joined);
     assert!(m.flows.iter().any(|f| f.from_tier != f.to_tier));
 }

@@ -81,8 +81,6 @@ async fn executives_cannot_derive_a_small_group_from_one_answer() {
             // Total minus the visible rows is then the withheld rows together: at least MIN.
             let together: i64 = hidden.iter().map(|v| sizes[v]).sum();
             assert!(hidden.len() >= 2 && together >= MIN, "{metric}: total minus visible rows gives {hidden:?}: {b}");
-            let visible: i64 = rows.iter().filter(|r| !withheld(&r["current"])).map(|r| r["current"]["numerator"].as_i64().unwrap()).sum();
-            assert_ne!(b["total"]["current"]["numerator"].as_i64().unwrap() - visible, 0, "{metric}");
         }
         // Operators see every row.
         let (_, ob, _) = site.ask(&oper, "GET", &path, None).await;
@@ -294,12 +292,13 @@ async fn lockout_cannot_be_used_as_a_weapon_nor_tell_names_apart() {
     let reason = |location: &str| location.split("error=").nth(1).map(|r| r.split('&').next().unwrap().to_string()).unwrap_or_default();
 
     // Five wrong passwords from one address lock the name there, known or not, alike.
-    for name in ["lou", "ghost"] {
+    // (Each name from its own address: one address may try ten sign-ins a minute.)
+    for (name, ip) in [("lou", "10.0.0.1"), ("ghost", "10.0.0.5")] {
         for _ in 0..5 {
-            let (_, location, _) = site.sign_in_with(name, "wrong-password", "/", &from("10.0.0.1")).await;
+            let (_, location, _) = site.sign_in_with(name, "wrong-password", "/", &from(ip)).await;
             assert_eq!(reason(&location), "wrong", "{name}");
         }
-        let (_, location, cookie) = site.sign_in_with(name, &format!("{name}-password-1"), "/", &from("10.0.0.1")).await;
+        let (_, location, cookie) = site.sign_in_with(name, &format!("{name}-password-1"), "/", &from(ip)).await;
         assert_eq!((reason(&location), cookie.is_some()), ("locked".to_string(), false), "{name}");
     }
     // Another address is not locked out by those tries: lou signs in from there.

@@ -162,8 +162,9 @@ fn FitTable(fit: ModelFit) -> impl IntoView {
 fn holdout_chart(h: &Holdout, lang: Lang) -> serde_json::Value {
     let (actual_name, predicted_name) = (pick(lang, "实际 · Actual"), pick(lang, "预测 · Predicted"));
     let names: Vec<&str> = h.buckets.iter().map(|b| b.frequency.as_str()).collect();
-    let actual: Vec<f64> = h.buckets.iter().map(|b| b.actual).collect();
-    let predicted: Vec<f64> = h.buckets.iter().map(|b| (b.predicted * 10.0).round() / 10.0).collect();
+    // A bucket withheld from executives (too few members) is a gap in the chart.
+    let actual: Vec<Option<f64>> = h.buckets.iter().map(|b| b.actual).collect();
+    let predicted: Vec<Option<f64>> = h.buckets.iter().map(|b| b.predicted.map(|p| (p * 10.0).round() / 10.0)).collect();
     json!({
         "animation": false,
         "tooltip": { "trigger": "axis" },
@@ -191,13 +192,11 @@ fn HoldoutView(holdout: Holdout) -> impl IntoView {
         holdout.days,
         pick(lang, "天 · days")
     );
-    let off = |actual: f64, predicted: f64| {
-        if actual == 0.0 {
-            "—".to_string()
-        } else {
-            format!("{:+.1}%", (predicted - actual) / actual * 100.0)
-        }
+    let off = |actual: Option<f64>, predicted: Option<f64>| match (actual, predicted) {
+        (Some(a), Some(p)) if a != 0.0 => format!("{:+.1}%", (p - a) / a * 100.0),
+        _ => "—".to_string(),
     };
+    let dash = || "—".to_string();
     let rows = holdout
         .buckets
         .iter()
@@ -206,9 +205,9 @@ fn HoldoutView(holdout: Holdout) -> impl IntoView {
             view! {
                 <tr data-bucket=b.frequency.clone()>
                     <th scope="row">{b.frequency.clone()}</th>
-                    <td class="num">{format::count(b.members as f64)}</td>
-                    <td class="num actual">{format::count(b.actual)}</td>
-                    <td class="num predicted">{format!("{:.1}", b.predicted)}</td>
+                    <td class="num">{b.members.map_or_else(dash, |m| format::count(m as f64))}</td>
+                    <td class="num actual">{b.actual.map_or_else(dash, format::count)}</td>
+                    <td class="num predicted">{b.predicted.map_or_else(dash, |p| format!("{p:.1}"))}</td>
                     <td class="num">{off(b.actual, b.predicted)}</td>
                 </tr>
             }
