@@ -8,7 +8,7 @@ use leptos::{prelude::*, server_fn::codec::Json};
 use crate::model::{
     AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
     Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery, ModelStatus, Overview, OverviewQuery,
-    Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
+    Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer, LoadRecord,
 };
 
 /// Who signed in: the request's viewer, which the server's access layer put there.
@@ -147,6 +147,11 @@ pub async fn create_token(request: TokenRequest) -> Result<ApiToken, ServerFnErr
 #[server(endpoint = "revoke_token", input = Json)]
 pub async fn revoke_token(id: i64) -> Result<ApiToken, ServerFnError> {
     ask(|e, who| e.revoke_token(who, id)).await
+}
+
+#[server(endpoint = "get_loads", input = Json)]
+pub async fn get_loads() -> Result<Vec<LoadRecord>, ServerFnError> {
+    ask(|e, who| e.loads(who)).await
 }
 
 #[server(endpoint = "get_audit", input = Json)]

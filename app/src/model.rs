@@ -1133,3 +1133,20 @@ pub struct AuditQuery {
     pub since: Option<String>,
     pub limit: Option<u32>,
 }
+
+/// One finished data load, as the load history keeps it (admins).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LoadRecord {
+    pub id: i64,
+    /// UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub finished_at: String,
+    /// The file as its loader named it (an upload's own name, or the CLI's path).
+    pub source: String,
+    /// The table (or mapping kind) it loaded into.
+    pub target: String,
+    pub rows_read: i64,
+    pub rows_inserted: i64,
+    pub rows_duplicate: i64,
+    pub rows_rejected: i64,
+}

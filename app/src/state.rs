@@ -9,7 +9,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use crate::model::{
     AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
     Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery, ModelStatus, Overview, OverviewQuery,
-    Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
+    Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer, LoadRecord,
 };
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
@@ -50,6 +50,8 @@ pub trait Engine: Send + Sync + 'static {
     fn create_token(&self, who: Viewer, request: TokenRequest) -> EngineFuture<ApiToken>;
     fn revoke_token(&self, who: Viewer, id: i64) -> EngineFuture<ApiToken>;
     fn audit(&self, who: Viewer, query: AuditQuery) -> EngineFuture<Vec<AuditEntry>>;
+    /// The latest data loads, newest first (admins).
+    fn loads(&self, who: Viewer) -> EngineFuture<Vec<LoadRecord>>;
     /// Keeps the viewer's language, `zh` or `en`.
     fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()>;
 }

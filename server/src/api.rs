@@ -529,7 +529,7 @@ async fn ingest(
 ) -> Result<Json<crate::ingest::IngestReport>> {
     caller.require_ingest()?;
     let kind = crate::ingest::table(&table)?;
-    Ok(Json(crate::ingest::ingest(&api.services, kind, &body).await?))
+    Ok(Json(crate::ingest::ingest(&api.services, kind, body).await?))
 }
 
 #[derive(utoipa::OpenApi)]

@@ -498,13 +498,26 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
         .collect())
 }
 
+/// Request bodies parsed at once (each up to 64 MiB, its JSON tree several times that).
+const PARSING: usize = 2;
+static PARSE_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PARSING);
+
 /// Validates one request's body for `kind` and lands its good rows (with whatever other
 /// requests wait meanwhile, see [`Waiting`]).
-pub async fn ingest(services: &Services, kind: Kind, body: &[u8]) -> Result<IngestReport> {
+pub async fn ingest(services: &Services, kind: Kind, body: axum::body::Bytes) -> Result<IngestReport> {
     let started = Instant::now();
-    let records = records(body)?;
-    let received = records.len();
-    let (good, mut rejected) = validate(kind, records, services.zone);
+    // Parsing and checking a body of up to 64 MiB is CPU work and memory (a JSON tree of
+    // it): it runs on a blocking thread, at most PARSING at once (the others wait).
+    let permit = PARSE_PERMITS.acquire().await.map_err(|_| Error::Internal("parse permits closed".into()))?;
+    let zone = services.zone;
+    let (received, good, mut rejected) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let records = records(&body)?;
+        let received = records.len();
+        let (good, rejected) = validate(kind, records, zone);
+        Ok((received, good, rejected))
+    })
+    .await??;
+    drop(permit);
     let landed = if good.is_empty() {
         Landed::default()
     } else {

@@ -3,7 +3,6 @@
 
 use std::str::FromStr;
 
-use serde::Serialize;
 use sqlx::{
     Row, SqlitePool,
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
@@ -29,18 +28,7 @@ pub async fn connect(url: &str) -> Result<Pool> {
     Ok(pool)
 }
 
-/// One finished load, as recorded.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct LoadRecord {
-    pub id: i64,
-    pub finished_at: String,
-    pub source: String,
-    pub target: String,
-    pub rows_read: i64,
-    pub rows_inserted: i64,
-    pub rows_duplicate: i64,
-    pub rows_rejected: i64,
-}
+pub use app::model::LoadRecord;
 
 pub async fn record_load(pool: &Pool, report: &crate::import::LoadReport) -> Result<i64> {
     let row = sqlx::query(

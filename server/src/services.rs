@@ -1074,6 +1074,11 @@ impl Engine for Services {
         for_pages("audit", async move { crate::access::audit_entries(&ops, &Caller::signed_in(&who), &query).await })
     }
 
+    fn loads(&self, who: Viewer) -> EngineFuture<Vec<app::model::LoadRecord>> {
+        let s = self.clone();
+        for_pages("loads", async move { s.loads(&Caller::signed_in(&who), 50).await })
+    }
+
     fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()> {
         let ops = self.ops.clone();
         for_pages("save language", async move { crate::users::set_language(&ops, &who.name, &lang).await })
