@@ -32,6 +32,7 @@ run: build
 test: setup-test
 	scripts/build.sh
 	cargo test --workspace
+	scripts/fuzz-api.sh 25
 	cd end2end && npm test
 
 # Times `generate` for a million members into a scratch data dir.

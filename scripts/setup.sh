@@ -3,8 +3,9 @@
 # Safe to run again: every step checks first.
 #   scripts/setup.sh          build tools (wasm target, wasm-bindgen CLI) and the npm
 #                             packages: DuckDB's release library, Apache ECharts
-#   scripts/setup.sh --test   also Chromium, the end2end npm packages and the Python
+#   scripts/setup.sh --test   also Chromium, the end2end npm packages, the Python
 #                             reference for the model tests (lifetimes, in target/pyenv)
+#                             and the API fuzzer (schemathesis, in target/fuzzenv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -68,6 +69,13 @@ if [[ "${1:-}" == "--test" ]]; then
     rm -rf target/pyenv
     python3 -m venv target/pyenv
     target/pyenv/bin/pip install -q lifetimes==0.11.3
+  fi
+  # The API fuzzer (scripts/fuzz-api.sh): schemathesis 4 from PyPI, in its own venv.
+  if ! target/fuzzenv/bin/schemathesis --version 2>/dev/null | grep -q "version 4\."; then
+    step "installing the API fuzzer (schemathesis 4, from PyPI)"
+    rm -rf target/fuzzenv
+    python3 -m venv target/fuzzenv
+    target/fuzzenv/bin/pip install -q "schemathesis>=4,<5"
   fi
   if [[ ! -d end2end/node_modules/playwright-core ]]; then
     need_npm

@@ -16,14 +16,18 @@ use app::model::{ApiToken, AuditEntry, AuditQuery, Role, TokenRequest, User, Use
 use axum::{
     Form, Json, Router,
     Extension,
-    extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State},
+    extract::{ConnectInfo, FromRequestParts, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
     routing::{get, post, put},
 };
 
-use crate::{Error, Result, audit, operational::Pool, users};
+use crate::{
+    Error, Result, audit,
+    extract::{Json as Body, Path, Query},
+    operational::Pool, users,
+};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "mp_session";
@@ -537,7 +541,7 @@ pub async fn list_users(ops: &Pool, caller: &Caller) -> Result<Vec<User>> {
 pub async fn user_create(
     State(access): State<Access>,
     caller: Caller,
-    Json(change): Json<UserChange>,
+    Body(change): Body<UserChange>,
 ) -> Result<(StatusCode, Json<User>)> {
     Ok((StatusCode::CREATED, Json(create_user(&access.ops, &caller, change).await?)))
 }
@@ -552,13 +556,13 @@ pub async fn create_user(ops: &Pool, caller: &Caller, change: UserChange) -> Res
 }
 
 /// Changes a user's `role`, `password` or `disabled`; admins.
-#[utoipa::path(put, path = "/api/v1/users/{name}", request_body = UserChange,
+#[utoipa::path(put, path = "/api/v1/users/{name}", params(("name" = String, Path)), request_body = UserChange,
     responses((status = 200, body = User), (status = 403, body = crate::error::ApiError), (status = 404, body = crate::error::ApiError)))]
 pub async fn user_update(
     State(access): State<Access>,
     caller: Caller,
     Path(name): Path<String>,
-    Json(change): Json<UserChange>,
+    Body(change): Body<UserChange>,
 ) -> Result<Json<User>> {
     Ok(Json(update_user(&access.ops, &caller, UserChange { name, ..change }).await?))
 }
@@ -597,7 +601,7 @@ pub async fn list_tokens(ops: &Pool, caller: &Caller) -> Result<Vec<ApiToken>> {
 pub async fn token_create(
     State(access): State<Access>,
     caller: Caller,
-    Json(request): Json<TokenRequest>,
+    Body(request): Body<TokenRequest>,
 ) -> Result<(StatusCode, Json<ApiToken>)> {
     Ok((StatusCode::CREATED, Json(create_token(&access.ops, &caller, request).await?)))
 }
@@ -611,7 +615,7 @@ pub async fn create_token(ops: &Pool, caller: &Caller, request: TokenRequest) ->
 }
 
 /// Revokes a token; admins.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", responses((status = 200, body = ApiToken), (status = 403, body = crate::error::ApiError), (status = 404, body = crate::error::ApiError)))]
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", params(("id" = i64, Path)), responses((status = 200, body = ApiToken), (status = 403, body = crate::error::ApiError), (status = 404, body = crate::error::ApiError)))]
 pub async fn token_revoke(State(access): State<Access>, caller: Caller, Path(id): Path<i64>) -> Result<Json<ApiToken>> {
     Ok(Json(revoke_token(&access.ops, &caller, id).await?))
 }

@@ -7,7 +7,7 @@ use app::model::{
 };
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::State,
     http::StatusCode,
     routing::get,
 };
@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::{
     Error, Result,
     access::Caller,
+    extract::{Json as Body, Path, Query},
     error::ApiError,
     import::{Kind, LoadReport, LoadRequest, Mapping},
     operational::LoadRecord,
@@ -74,7 +75,7 @@ pub fn router(services: Services, upload_max_bytes: usize) -> Router {
         .with_state(ApiState { services })
 }
 
-#[utoipa::path(get, path = "/api/v1/health", responses((status = 200, description = "the server is up")))]
+#[utoipa::path(get, path = "/api/v1/health", security(()), responses((status = 200, description = "the server is up", body = Object)))]
 async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
@@ -185,7 +186,7 @@ async fn model_status(State(api): State<ApiState>, caller: Caller) -> Result<Jso
 /// 422 with the reason; the previous scores stay.
 #[utoipa::path(post, path = "/api/v1/model/fit", request_body = FitRequest,
     responses((status = 200, body = ModelStatus), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
-async fn model_fit(State(api): State<ApiState>, caller: Caller, Json(request): Json<FitRequest>) -> Result<Json<ModelStatus>> {
+async fn model_fit(State(api): State<ApiState>, caller: Caller, Body(request): Body<FitRequest>) -> Result<Json<ModelStatus>> {
     api.services.fit(&caller, request.as_of).await?;
     Ok(Json(api.services.model_status(&caller).await?))
 }
@@ -232,27 +233,27 @@ async fn alert_rules(State(api): State<ApiState>, caller: Caller) -> Result<Json
 /// `channels[0].url`). It is evaluated at once.
 #[utoipa::path(post, path = "/api/v1/alerts/rules", request_body = AlertRule,
     responses((status = 201, body = AlertRule), (status = 400, body = ApiError)))]
-async fn alert_rule_create(State(api): State<ApiState>, caller: Caller, Json(rule): Json<AlertRule>) -> Result<(StatusCode, Json<AlertRule>)> {
+async fn alert_rule_create(State(api): State<ApiState>, caller: Caller, Body(rule): Body<AlertRule>) -> Result<(StatusCode, Json<AlertRule>)> {
     Ok((StatusCode::CREATED, Json(api.services.create_alert_rule(&caller, rule).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/alerts/rules/{id}", responses((status = 200, body = AlertRule), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/api/v1/alerts/rules/{id}", params(("id" = i64, Path)), responses((status = 200, body = AlertRule), (status = 404, body = ApiError)))]
 async fn alert_rule_get(State(api): State<ApiState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<AlertRule>> {
     Ok(Json(api.services.alert_rule(&caller, id).await?))
 }
 
-#[utoipa::path(put, path = "/api/v1/alerts/rules/{id}", request_body = AlertRule,
+#[utoipa::path(put, path = "/api/v1/alerts/rules/{id}", params(("id" = i64, Path)), request_body = AlertRule,
     responses((status = 200, body = AlertRule), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 async fn alert_rule_update(
     State(api): State<ApiState>,
     caller: Caller,
     Path(id): Path<i64>,
-    Json(rule): Json<AlertRule>,
+    Body(rule): Body<AlertRule>,
 ) -> Result<Json<AlertRule>> {
     Ok(Json(api.services.update_alert_rule(&caller, AlertRule { id, ..rule }).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/alerts/rules/{id}", responses((status = 204), (status = 404, body = ApiError)))]
+#[utoipa::path(delete, path = "/api/v1/alerts/rules/{id}", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = ApiError)))]
 async fn alert_rule_delete(State(api): State<ApiState>, caller: Caller, Path(id): Path<i64>) -> Result<StatusCode> {
     api.services.delete_alert_rule(&caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -265,22 +266,28 @@ async fn alert_list(State(api): State<ApiState>, caller: Caller, Query(query): Q
     Ok(Json(api.services.alerts(&caller, query).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/alerts/{id}", responses((status = 200, body = AlertEvent), (status = 404, body = ApiError)))]
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", params(("id" = i64, Path)), responses((status = 200, body = AlertEvent), (status = 404, body = ApiError)))]
 async fn alert_get(State(api): State<ApiState>, caller: Caller, Path(id): Path<i64>) -> Result<Json<AlertEvent>> {
     Ok(Json(api.services.alert(&caller, id).await?))
 }
 
 /// `acknowledge`, `snooze` (body `{"minutes": 60}` or `{"until": "…Z"}`) or `resolve`; a
 /// resolved alert is a 409.
-#[utoipa::path(post, path = "/api/v1/alerts/{id}/{action}", request_body = Option<SnoozeRequest>,
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/{action}", params(("id" = i64, Path), ("action" = String, Path, description = "acknowledge, snooze or resolve")), request_body = Option<SnoozeRequest>,
     responses((status = 200, body = AlertEvent), (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 async fn alert_act(
     State(api): State<ApiState>,
     caller: Caller,
     Path((id, action)): Path<(i64, String)>,
-    body: Option<Json<SnoozeRequest>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<AlertEvent>> {
-    Ok(Json(api.services.act_on_alert(&caller, id, &action, body.map(|b| b.0)).await?))
+    // The body is optional (only a snooze has one).
+    let snooze: Option<SnoozeRequest> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(serde_json::from_slice(&body).map_err(|e| Error::bad_param("body", format!("expected a snooze: {e}")))?)
+    };
+    Ok(Json(api.services.act_on_alert(&caller, id, &action, snooze).await?))
 }
 
 /// Server-sent events: `alerts`, the open alerts (JSON array, as `GET /api/v1/alerts?state=open`),
@@ -356,7 +363,7 @@ async fn segment_get(
 async fn segment_create(
     State(api): State<ApiState>,
     caller: Caller,
-    Json(segment): Json<Segment>,
+    Body(segment): Body<Segment>,
 ) -> Result<(StatusCode, Json<Segment>)> {
     Ok((
         StatusCode::CREATED,
@@ -371,7 +378,7 @@ async fn segment_update(
     State(api): State<ApiState>,
     caller: Caller,
     Path(key): Path<String>,
-    Json(mut segment): Json<Segment>,
+    Body(mut segment): Body<Segment>,
 ) -> Result<Json<Segment>> {
     segment.key = key;
     Ok(Json(api.services.update_segment(&caller, segment).await?))
@@ -401,7 +408,7 @@ async fn rfm_rules(State(api): State<ApiState>, caller: Caller) -> Result<Json<V
 async fn rfm_rules_replace(
     State(api): State<ApiState>,
     caller: Caller,
-    Json(rules): Json<Vec<RfmRule>>,
+    Body(rules): Body<Vec<RfmRule>>,
 ) -> Result<Json<Vec<RfmRule>>> {
     Ok(Json(api.services.replace_rfm_rules(&caller, rules).await?))
 }
@@ -420,7 +427,7 @@ async fn loads(State(api): State<ApiState>, caller: Caller) -> Result<Json<Vec<L
 async fn load(
     State(api): State<ApiState>,
     caller: Caller,
-    Json(request): Json<LoadRequest>,
+    Body(request): Body<LoadRequest>,
 ) -> Result<Json<LoadReport>> {
     Ok(Json(api.services.load_named(&caller, request).await?))
 }
@@ -582,7 +589,7 @@ async fn ingest(
         crate::access::audit_list,
         crate::access::audit_csv
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorAnswers),
     security(("bearer" = []), ("session" = []))
 )]
 struct ApiDoc;
@@ -599,6 +606,54 @@ impl utoipa::Modify for BearerAuth {
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::access::SESSION_COOKIE))),
         );
+    }
+}
+
+/// The errors every route may answer, each with the [`ApiError`] body, written once here
+/// rather than on each route: 400 (a bad parameter or body, named), 401 (no session or
+/// token), 403 (the role or the token's scope may not; a cross-site request), 404 where
+/// the path names something, 413 for bodies over their limit, 429 for the heavy reads.
+struct ErrorAnswers;
+
+impl utoipa::Modify for ErrorAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let answer = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ApiError"))).build())
+                .build()
+        };
+        const HEAVY: [&str; 4] = ["/api/v1/cohorts", "/api/v1/trend", "/api/v1/model/holdout", "/api/v1/model/fit"];
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if path == "/api/v1/health" {
+                continue;
+            }
+            let operations = [
+                (false, &mut item.get),
+                (true, &mut item.post),
+                (true, &mut item.put),
+                (false, &mut item.delete),
+            ];
+            for (with_body, operation) in operations {
+                let Some(op) = operation.as_mut() else { continue };
+                let mut add = |status: &str, description: &str| {
+                    op.responses.responses.entry(status.to_string()).or_insert_with(|| answer(description).into());
+                };
+                add("400", "a bad parameter or body; `param` names it");
+                add("401", "no session or token");
+                add("403", "the caller's role or token scope may not do this, or a cross-site request");
+                if path.contains('{') {
+                    add("404", "nothing by that name or id");
+                }
+                if with_body {
+                    add("413", "the body is over its limit");
+                }
+                if HEAVY.contains(&path.as_str()) {
+                    add("429", "busy with other large reports: retry after `Retry-After` seconds");
+                }
+            }
+        }
     }
 }
 

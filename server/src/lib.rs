@@ -40,6 +40,7 @@ pub mod delivery;
 pub mod disclosure;
 pub mod error;
 pub mod evaluator;
+pub mod extract;
 pub mod generate;
 pub mod import;
 pub mod ingest;
