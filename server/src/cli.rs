@@ -298,6 +298,10 @@ pub enum Command {
         /// Each dashboard client's pace, in milliseconds.
         #[arg(long, default_value_t = 1000)]
         dashboard_every_ms: u64,
+        /// Clients asking for heavy reports back to back (holdout checks, 60 cohorts,
+        /// 24-window trends, each at another T): how the dashboards and ingest fare.
+        #[arg(long, default_value_t = 0)]
+        heavy_clients: usize,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -541,7 +545,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Loadgen { rate, batch, seconds, members, dashboard_clients, dashboard_every_ms, json } => {
+        Command::Loadgen { rate, batch, seconds, members, dashboard_clients, dashboard_every_ms, heavy_clients, json } => {
             let info = ServerInfo::read(&cli.data_dir).ok_or_else(|| {
                 Error::Load(format!("no server is running on {}; start `memberpulse serve` first", cli.data_dir.display()))
             })?;
@@ -555,6 +559,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 members,
                 dashboard_clients,
                 dashboard_every: std::time::Duration::from_millis(dashboard_every_ms.max(10)),
+                heavy_clients,
                 server_pid: Some(info.pid),
             })
             .await?;
@@ -563,10 +568,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             } else {
                 println!(
                     "landed {} of {} rows in {:.1}s: {:.0} rows/s; ingest p50 {:.1} ms, p99 {:.1} ms; \
-                     dashboard {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} errors; server RSS {} → {} MB",
+                     dashboard {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; heavy reports {} answered \
+                     (p50 {:.0} ms, p99 {:.0} ms), {} refused as busy; {} errors; server RSS {} → {} MB",
                     report.rows_landed, report.rows_offered, report.seconds, report.rows_per_second,
                     report.ingest_p50_ms, report.ingest_p99_ms, report.dashboard_requests, report.dashboard_p50_ms,
-                    report.dashboard_p99_ms, report.dashboard_max_ms, report.errors,
+                    report.dashboard_p99_ms, report.dashboard_max_ms, report.heavy_answered, report.heavy_p50_ms,
+                    report.heavy_p99_ms, report.heavy_busy, report.errors,
                     report.server_rss_start_mb.map_or("-".into(), |m| format!("{m:.0}")),
                     report.server_rss_max_mb.map_or("-".into(), |m| format!("{m:.0}")),
                 );

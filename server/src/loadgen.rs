@@ -1,7 +1,8 @@
 //! `memberpulse loadgen`: sends orders to a running server's ingest API at a steady rate
-//! while other clients ask for the dashboard's headline figures, and reports what the
-//! server sustained: rows landed per second, ingest and dashboard latencies (p50/p99),
-//! errors and the server's memory.
+//! while other clients ask for the dashboard's headline figures — and, if asked, others
+//! hammer the heavy reports (holdout checks, 60 cohorts, 24-window trends, each at another
+//! T so no answer is shared) — and reports what the server sustained: rows landed per
+//! second, ingest, dashboard and report latencies (p50/p99), errors and the server's memory.
 
 use std::{
     sync::{
@@ -31,6 +32,8 @@ pub struct LoadPlan {
     /// (an open page fetches its figures again on each push, at most once a second).
     pub dashboard_clients: usize,
     pub dashboard_every: Duration,
+    /// Clients asking for heavy reports back to back (0: none).
+    pub heavy_clients: usize,
     /// The server's process, for its memory.
     pub server_pid: Option<u32>,
 }
@@ -48,6 +51,11 @@ pub struct LoadReport {
     pub dashboard_p50_ms: f64,
     pub dashboard_p99_ms: f64,
     pub dashboard_max_ms: f64,
+    /// Heavy reports answered, and refused as busy (429: they waited their turn too long).
+    pub heavy_answered: usize,
+    pub heavy_busy: i64,
+    pub heavy_p50_ms: f64,
+    pub heavy_p99_ms: f64,
     pub errors: i64,
     pub server_rss_start_mb: Option<f64>,
     pub server_rss_max_mb: Option<f64>,
@@ -113,6 +121,60 @@ pub async fn run(plan: LoadPlan) -> Result<LoadReport> {
         }));
     }
 
+    // Heavy clients: reports at T moving back a day each time, so none is shared.
+    let heavy_ms = Arc::new(Mutex::new(Vec::new()));
+    let busy = Arc::new(AtomicI64::new(0));
+    let latest = match plan.heavy_clients {
+        0 => None,
+        _ => {
+            let o: serde_json::Value = client
+                .get(format!("{}/api/v1/overview?metrics=members", plan.url))
+                .bearer_auth(&plan.token)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .map_err(|e| Error::Internal(format!("overview: {e}")))?
+                .json()
+                .await
+                .map_err(|e| Error::Internal(format!("overview: {e}")))?;
+            o["as_of"].as_str().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        }
+    };
+    let mut heavies = Vec::new();
+    for c in 0..plan.heavy_clients {
+        let (client, url, token, times, errors, busy) =
+            (client.clone(), plan.url.clone(), plan.token.clone(), heavy_ms.clone(), errors.clone(), busy.clone());
+        let latest = latest.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        heavies.push(tokio::spawn(async move {
+            let mut n = c as u64;
+            while Instant::now() < end {
+                let t = (latest - chrono::Days::new(n % 700)).to_string();
+                let path = match n % 3 {
+                    0 => format!("/api/v1/model/holdout?days=90&as_of={t}"),
+                    1 => format!("/api/v1/cohorts?cohorts=60&as_of={t}"),
+                    _ => format!("/api/v1/trend?points=24&window=30d&as_of={t}"),
+                };
+                n += plan.heavy_clients as u64;
+                let started = Instant::now();
+                let answer = client.get(format!("{url}{path}")).bearer_auth(&token).send().await;
+                let status = answer.as_ref().map_or(0, |r| r.status().as_u16());
+                let read = match answer {
+                    Ok(r) => r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                match status {
+                    200 if read => times.lock().unwrap().push(started.elapsed().as_secs_f64() * 1e3),
+                    429 => {
+                        busy.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+
     // Batches at a steady pace: batch k leaves at k × batch / rate.
     let interval = Duration::from_secs_f64(plan.batch as f64 / plan.rate.max(1) as f64);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(run_id as u64);
@@ -174,7 +236,7 @@ pub async fn run(plan: LoadPlan) -> Result<LoadReport> {
         let _ = s.await;
     }
     let seconds = started.elapsed().as_secs_f64();
-    for d in dashboards {
+    for d in dashboards.into_iter().chain(heavies) {
         let _ = d.await;
     }
     let sorted = |v: &Mutex<Vec<f64>>| {
@@ -182,7 +244,7 @@ pub async fn run(plan: LoadPlan) -> Result<LoadReport> {
         v.sort_by(f64::total_cmp);
         v
     };
-    let (ingest, dash) = (sorted(&ingest_ms), sorted(&dashboard_ms));
+    let (ingest, dash, heavy) = (sorted(&ingest_ms), sorted(&dashboard_ms), sorted(&heavy_ms));
     let rows_landed = landed.load(Ordering::Relaxed);
     let rss_max = *rss_max.lock().unwrap();
     Ok(LoadReport {
@@ -197,6 +259,10 @@ pub async fn run(plan: LoadPlan) -> Result<LoadReport> {
         dashboard_p50_ms: percentile(&dash, 0.5),
         dashboard_p99_ms: percentile(&dash, 0.99),
         dashboard_max_ms: dash.last().copied().unwrap_or_default(),
+        heavy_answered: heavy.len(),
+        heavy_busy: busy.load(Ordering::Relaxed),
+        heavy_p50_ms: percentile(&heavy, 0.5),
+        heavy_p99_ms: percentile(&heavy, 0.99),
         errors: errors.load(Ordering::Relaxed),
         server_rss_start_mb: rss_start,
         server_rss_max_mb: rss_max,

@@ -260,6 +260,7 @@ async fn loadgen_lands_every_row_while_dashboards_read() {
         members: 500,
         dashboard_clients: 2,
         dashboard_every: Duration::from_millis(250),
+        heavy_clients: 0,
         server_pid: None,
     })
     .await
@@ -376,6 +377,7 @@ async fn a_bulk_import_lands_while_ingest_requests_stream_in() {
         members: 500,
         dashboard_clients: 1,
         dashboard_every: Duration::from_millis(250),
+        heavy_clients: 0,
         server_pid: None,
     });
     let import = async {
