@@ -1,6 +1,7 @@
 //! The request parts the API reads — a JSON body, a query string, path parameters — as
 //! axum's extractors read them, but refused with the API's own error (a 400 with the
-//! typed JSON body naming `body`, `query` or `path`) rather than axum's plain-text one.
+//! typed JSON body naming `body`, `query` or `path`; a 413 for a body over its limit)
+//! rather than axum's plain-text one.
 
 use axum::extract::{
     FromRequest, FromRequestParts,
@@ -26,7 +27,11 @@ pub struct Path<T>(pub T);
 
 impl From<JsonRejection> for Error {
     fn from(e: JsonRejection) -> Self {
-        Error::bad_param("body", e.body_text())
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            Error::TooLarge(format!("the body is over its limit: {}", e.body_text()))
+        } else {
+            Error::bad_param("body", e.body_text())
+        }
     }
 }
 
