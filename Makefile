@@ -10,7 +10,7 @@ DATA_DIR ?= data
 DEMO_MEMBERS ?= 20000
 ADDR ?= 127.0.0.1:3000
 
-.PHONY: run test build setup setup-test cargo-test e2e bench-generate clean-data
+.PHONY: run test build release setup setup-test setup-release bench-generate clean-data
 
 setup:
 	scripts/setup.sh
@@ -18,10 +18,19 @@ setup:
 setup-test:
 	scripts/setup.sh --test
 
+setup-release:
+	scripts/setup.sh --release
+
 # The server (target/debug/memberpulse) and the site (target/site): scripts/build.sh does what
 # `cargo leptos build` would, with cargo and wasm-bindgen only.
 build: setup
 	scripts/build.sh
+
+# An optimised server and site (wasm-opt), packed with DuckDB's library beside the binary
+# into target/dist/memberpulse/ and a .tar.gz, to copy to a server (docs/operations.md).
+release: setup-release
+	scripts/build.sh --release
+	scripts/package.sh
 
 # The first run makes the admin `admin` with a random password, printed once (a lost one:
 # `memberpulse user set --name admin --new-password`); later runs leave it.

@@ -3,6 +3,7 @@
 # Safe to run again: every step checks first.
 #   scripts/setup.sh          build tools (wasm target, wasm-bindgen CLI) and the npm
 #                             packages: DuckDB's release library, Apache ECharts
+#   scripts/setup.sh --release  also wasm-opt (Debian's binaryen), for `make release`
 #   scripts/setup.sh --test   also Chromium, the end2end npm packages, the Python
 #                             reference for the model tests (lifetimes, in target/pyenv)
 #                             and the API fuzzer (schemathesis, in target/fuzzenv)
@@ -49,6 +50,14 @@ if [[ ! -f $DUCKDB_LIB ]]; then
 fi
 mkdir -p public/vendor
 cp -u node_modules/echarts/dist/echarts.min.js public/vendor/
+
+if [[ "${1:-}" == "--release" ]] && ! command -v wasm-opt >/dev/null 2>&1; then
+  # The optimiser of the release site's wasm (Debian's binaryen).
+  step "installing wasm-opt (Debian's binaryen)"
+  if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q binaryen
+fi
 
 if [[ "${1:-}" == "--test" ]]; then
   # Chromium, and a CJK font so that screenshots show the Chinese labels.
