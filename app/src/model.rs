@@ -972,10 +972,14 @@ pub struct AlertEvent {
     pub threshold: f64,
     pub comparison: String,
     pub members_total: Option<i64>,
-    /// The members of the rule's segment when it was read (none for all members): an
-    /// executive sees no value of a segment under the minimum group size.
+    /// The members of the rule's segment when it was read (none for all members; never
+    /// shown to executives).
     #[serde(default)]
     pub population: Option<i64>,
+    /// Whether executives may see the values: their view of the rule's segment was not
+    /// withheld when it was read (see docs/security.md).
+    #[serde(default = "yes")]
+    pub executives_see: bool,
     /// The first members behind it, most value at stake first.
     pub members: Vec<AlertMember>,
     /// The drill-down of the breach (a path on this server).

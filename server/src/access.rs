@@ -200,9 +200,15 @@ fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Net]) -> Opti
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
+    // An entry may carry a port (`192.0.2.1:5678`, `[2001:db8::1]:443`) or brackets.
+    let address = |text: &str| {
+        text.parse::<IpAddr>()
+            .or_else(|_| text.parse::<SocketAddr>().map(|a| a.ip()))
+            .or_else(|_| text.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>())
+    };
     let mut client = peer;
     for text in forwarded.iter().rev() {
-        match text.parse::<IpAddr>() {
+        match address(text) {
             Ok(ip) if is_trusted(ip) => client = ip.to_canonical(),
             Ok(ip) => return Some(ip.to_canonical()),
             Err(_) => break,
@@ -706,6 +712,10 @@ mod tests {
         // From anyone else: the header is the caller's word, ignored.
         assert_eq!(client_ip(Some(ip("198.51.100.1")), &h, &trusted), Some(ip("198.51.100.1")));
         assert_eq!(client_ip(Some(ip("10.0.0.2")), &HeaderMap::new(), &trusted), Some(ip("10.0.0.2")));
+        h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9:5678"));
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), &h, &trusted), Some(ip("203.0.113.9")));
+        h.insert("x-forwarded-for", HeaderValue::from_static("[2001:db8::7]:443, [2001:db8::8]"));
+        assert_eq!(client_ip(Some(ip("10.0.0.2")), &h, &trusted), Some(ip("2001:db8::8")));
         h.insert("x-forwarded-for", HeaderValue::from_static("junk, 10.1.1.1"));
         assert_eq!(client_ip(Some(ip("10.0.0.2")), &h, &trusted), Some(ip("10.1.1.1")));
         assert!(Net::parse("10.0.0.0/33").is_err() && Net::parse("nope").is_err());

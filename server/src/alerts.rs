@@ -159,6 +159,7 @@ fn bind_reading<'q>(
         .bind(reading.comparison_value)
         .bind(reading.members_total)
         .bind(reading.population)
+        .bind(reading.executives_see)
         .bind(members)
         .bind(&reading.link)
 }
@@ -214,6 +215,8 @@ pub struct Reading {
     pub members_total: Option<i64>,
     /// The members of the rule's segment (none for all members).
     pub population: Option<i64>,
+    /// Whether executives' view of the rule's metric and segment showed the value.
+    pub executives_see: bool,
     pub members: Vec<AlertMember>,
     pub link: String,
 }
@@ -307,8 +310,8 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
             let insert = sqlx::query(
                 "INSERT INTO alert_events (rule_id, state, opened_at, updated_at, notified_at, threshold, as_of,
                                            window_start, window_end, value, comparison_value, members_total, population,
-                                           members, link)
-                 VALUES (?, 'firing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                           executives_see, members, link)
+                 VALUES (?, 'firing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(rule.id)
             .bind(&now_s)
@@ -337,7 +340,7 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
                     .is_none_or(|t| now - t >= interval);
             let update = sqlx::query(
                 "UPDATE alert_events SET state = ?, updated_at = ?, as_of = ?, window_start = ?, window_end = ?,
-                        value = ?, comparison_value = ?, members_total = ?, population = ?, members = ?, link = ?,
+                        value = ?, comparison_value = ?, members_total = ?, population = ?, executives_see = ?, members = ?, link = ?,
                         notified_at = CASE WHEN ? THEN ? ELSE notified_at END,
                         snoozed_until = CASE WHEN ? = 'snoozed' THEN snoozed_until END
                  WHERE id = ?",
@@ -396,7 +399,7 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
 
 const EVENT: &str = "e.id, e.rule_id, r.name, r.metric, r.severity, e.state, e.opened_at, e.updated_at, e.resolved_at,
                      e.snoozed_until, e.as_of, e.window_start, e.window_end, e.value, e.comparison_value,
-                     e.threshold, r.comparison, e.members_total, e.members, e.link, e.population";
+                     e.threshold, r.comparison, e.members_total, e.members, e.link, e.population, e.executives_see";
 
 fn event_of(r: &sqlx::sqlite::SqliteRow) -> AlertEvent {
     AlertEvent {
@@ -424,6 +427,7 @@ fn event_of(r: &sqlx::sqlite::SqliteRow) -> AlertEvent {
             .unwrap_or_default(),
         link: r.get(19),
         population: r.get(20),
+        executives_see: r.get::<i64, _>(21) != 0,
     }
 }
 

@@ -68,6 +68,19 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// A rule's name as the chat robots get it: operators choose names, so markup (links,
+/// images, mentions, emphasis, `scheme://`) and line breaks are taken out; letters, CJK
+/// and plain punctuation stay.
+fn plain(name: &str) -> String {
+    name.replace("://", " ")
+        .chars()
+        .map(|c| if "[]()<>*_`#!|~\\&".contains(c) || c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A notice as text, for the chat robots.
 fn text(p: &serde_json::Value, link: &str) -> String {
     let rule = &p["rule"];
@@ -84,7 +97,7 @@ fn text(p: &serde_json::Value, link: &str) -> String {
     format!(
         "{head} [{}] {}\n{}: {value} ({} {})\n{} – {}{members}\n{link}",
         rule["severity"].as_str().unwrap_or(""),
-        rule["name"].as_str().unwrap_or(""),
+        plain(rule["name"].as_str().unwrap_or("")),
         rule["metric"].as_str().unwrap_or(""),
         rule["comparison"].as_str().unwrap_or(""),
         rule["threshold"],
@@ -97,7 +110,7 @@ fn text(p: &serde_json::Value, link: &str) -> String {
 pub fn render(channel: &Channel, payload: &serde_json::Value, outbox_id: i64, public_url: &str) -> Option<(String, serde_json::Value)> {
     let link = format!("{}{}", public_url.trim_end_matches('/'), payload["link"].as_str().unwrap_or("/"));
     let text = text(payload, &link);
-    let title = payload["rule"]["name"].as_str().unwrap_or("MemberPulse").to_string();
+    let title = plain(payload["rule"]["name"].as_str().unwrap_or("MemberPulse"));
     Some(match channel {
         Channel::Webhook { url } => {
             let mut body = payload.clone();
@@ -281,5 +294,14 @@ pub async fn run(pool: Pool, cfg: DeliveryConfig) {
             tracing::error!(error = %e, "alert outbox");
         }
         tokio::time::sleep(cfg.tick).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rule_names_carry_no_markup_to_the_robots() {
+        assert_eq!(super::plain("流失 [点这里](http://evil.example) <@all> **急**\n!"), "流失 点这里 http evil.example @all 急");
+        assert_eq!(super::plain("复购率下降 Repurchase drop"), "复购率下降 Repurchase drop");
     }
 }

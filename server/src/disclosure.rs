@@ -20,7 +20,7 @@
 //!
 //! Operators' masking of names and phones is in [`crate::members::Personal`].
 
-use app::model::{AlertEvent, Breakdown, Cohorts, Holdout, Measure, Metric, Overview, TierMigration, Trend};
+use app::model::{AlertEvent, Breakdown, Cohorts, Holdout, Measure, Metric, Overview, TierMigration, Trend, Unit};
 use duckdb::Connection;
 
 use crate::{
@@ -54,13 +54,20 @@ fn withheld_as_difference(min: u32, why: &str) -> Measure {
 /// at least `min` members (`sizes`), smallest shown cell first: then a total of the line
 /// minus its shown cells gives no group under the minimum. Answers whether any changed.
 pub fn complete(sizes: &[i64], hidden: &mut [bool], min: i64) -> bool {
+    complete_all(&[sizes], hidden, min)
+}
+
+/// [`complete`] for several sizes of each cell at once (a row's members, and the members
+/// a count metric counts in it): each must hold none or at least `min` together.
+fn complete_all(sizes: &[&[i64]], hidden: &mut [bool], min: i64) -> bool {
     let mut changed = false;
     loop {
-        let together: i64 = sizes.iter().zip(hidden.iter()).filter(|(_, h)| **h).map(|(s, _)| *s).sum();
-        if together == 0 || together >= min {
-            return changed;
-        }
-        let next = (0..sizes.len()).filter(|&i| !hidden[i]).min_by_key(|&i| (sizes[i], i));
+        let short = sizes.iter().position(|column| {
+            let together: i64 = column.iter().zip(hidden.iter()).filter(|(_, h)| **h).map(|(s, _)| *s).sum();
+            together > 0 && together < min
+        });
+        let Some(c) = short else { return changed };
+        let next = (0..hidden.len()).filter(|&i| !hidden[i]).min_by_key(|&i| (sizes[c][i], i));
         match next {
             Some(i) => {
                 hidden[i] = true;
@@ -71,63 +78,124 @@ pub fn complete(sizes: &[i64], hidden: &mut [bool], min: i64) -> bool {
     }
 }
 
-/// A filtered overview of `population` members; `difference` says why a broader view
-/// minus this one would give a small group, if it would.
-pub fn overview(o: &mut Overview, population: i64, difference: Option<&str>, min: u32) {
-    let stand_in = stand_in(population, difference, min);
-    if let Some(m) = stand_in {
-        for k in &mut o.kpis {
-            k.current = m.clone();
-            k.comparison = m.clone();
+/// What an executive's view is checked against at one date: the members it covers and,
+/// for a filtered view, why a one-step broader view would give a small group away.
+#[derive(Clone, Debug, Default)]
+pub struct Check {
+    pub population: i64,
+    pub difference: Option<String>,
+}
+
+impl Check {
+    /// The stand-in for every figure of the view, if it may not be shown.
+    fn stand_in(&self, min: u32) -> Option<Measure> {
+        if self.population < i64::from(min) {
+            Some(withheld(min))
+        } else {
+            self.difference.as_deref().map(|why| withheld_as_difference(min, why))
         }
     }
 }
 
-/// A filtered trend, likewise.
-pub fn trend(t: &mut Trend, population: i64, difference: Option<&str>, min: u32) {
-    if let Some(m) = stand_in(population, difference, min) {
-        for p in t.series.iter_mut().flat_map(|s| s.points.iter_mut()) {
-            p.measure = m.clone();
+/// Whether `n` members are a group too small to show (an empty one gives nobody away).
+fn small(n: i64, min: u32) -> bool {
+    n > 0 && n < i64::from(min)
+}
+
+/// The members a metric's figure counts, when it counts a group of its own: a count's
+/// numerator; revenue at stake counts the high-value members at risk (`at_risk`).
+fn counted(metric: Metric, m: &Measure, at_risk: Option<i64>) -> Option<i64> {
+    match metric {
+        Metric::RevenueAtStake => Some(at_risk.unwrap_or(1)),
+        _ if metric.unit() == Unit::Count && m.value.is_some() => Some(m.numerator),
+        _ => None,
+    }
+}
+
+/// An overview: each window's figures withheld when its view may not be shown (the
+/// comparison window's members are counted at its own end), and each count of fewer than
+/// the minimum members (revenue at stake with the count of its members, `at_risk`).
+pub fn overview(o: &mut Overview, now: &Check, then: &Check, at_risk: [Option<i64>; 2], min: u32) {
+    let (now_in, then_in) = (now.stand_in(min), then.stand_in(min));
+    for k in &mut o.kpis {
+        for (m, stand_in, at_risk) in [(&mut k.current, &now_in, at_risk[0]), (&mut k.comparison, &then_in, at_risk[1])] {
+            if let Some(w) = stand_in {
+                *m = w.clone();
+            } else if counted(k.key, m, at_risk).is_some_and(|n| small(n, min)) {
+                *m = withheld(min);
+            }
         }
     }
 }
 
-fn stand_in(population: i64, difference: Option<&str>, min: u32) -> Option<Measure> {
-    if population < i64::from(min) {
-        Some(withheld(min))
-    } else {
-        difference.map(|why| withheld_as_difference(min, why))
-    }
-}
-
-/// A breakdown, given the members of each row (`members_of(value)`) and of the total:
-/// small rows withheld, then as many more as [`complete`] needs.
-pub fn breakdown(b: &mut Breakdown, members_of: impl Fn(&str) -> i64, total: i64, difference: Option<&str>, min: u32) {
-    if let Some(m) = stand_in(total, difference, min) {
-        for row in b.rows.iter_mut().chain(std::iter::once(&mut b.total)) {
-            row.current = m.clone();
-            row.comparison = m.clone();
-        }
-        return;
-    }
-    let sizes: Vec<i64> = b.rows.iter().map(|r| members_of(&r.value)).collect();
-    let mut hidden: Vec<bool> = sizes.iter().map(|s| *s < i64::from(min)).collect();
-    complete(&sizes, &mut hidden, i64::from(min));
-    for (row, hide) in b.rows.iter_mut().zip(hidden) {
-        if hide {
-            row.current = withheld(min);
-            row.comparison = withheld(min);
+/// A trend, point by point (`checks`, oldest first, one per point), likewise.
+pub fn trend(t: &mut Trend, checks: &[Check], min: u32) {
+    for series in &mut t.series {
+        let metric = series.metric;
+        for (p, check) in series.points.iter_mut().zip(checks) {
+            if let Some(w) = check.stand_in(min) {
+                p.measure = w;
+            } else if counted(metric, &p.measure, None).is_some_and(|n| small(n, min)) {
+                p.measure = withheld(min);
+            }
         }
     }
 }
 
-/// Cohorts: a cohort under the minimum shows no size, retention or LTV; a cell of the
-/// `all` row (and its member count) is withheld when the withheld cohorts under it
-/// together hold fewer than the minimum. A filtered view at risk shows nothing.
-pub fn cohorts(c: &mut Cohorts, difference: Option<&str>, min: u32) {
+/// A breakdown, given `sizes` (the members metric broken down the same way: each row's
+/// members at each window's end) and, for revenue at stake, `at_risk` (the high-value
+/// members at risk the same way): in each window, rows of fewer members, or counting
+/// fewer, withheld, then as many more as complementary suppression needs; the whole
+/// window when its view may not be shown.
+pub fn breakdown(b: &mut Breakdown, sizes: &Breakdown, at_risk: Option<&Breakdown>, checks: [&Check; 2], min: u32) {
+    let metric = b.metric;
+    for (window, check) in checks.into_iter().enumerate() {
+        let of = |bd: &Breakdown, value: &str| {
+            bd.rows.iter().find(|r| r.value == value).map_or(0, |r| if window == 0 { r.current.numerator } else { r.comparison.numerator })
+        };
+        if let Some(w) = check.stand_in(min) {
+            for row in b.rows.iter_mut().chain(std::iter::once(&mut b.total)) {
+                *cell(row, window) = w.clone();
+            }
+            continue;
+        }
+        let members: Vec<i64> = b.rows.iter().map(|r| of(sizes, &r.value)).collect();
+        let counts: Vec<i64> = b
+            .rows
+            .iter()
+            .map(|r| {
+                let m = if window == 0 { &r.current } else { &r.comparison };
+                counted(metric, m, at_risk.map(|a| of(a, &r.value))).unwrap_or(0)
+            })
+            .collect();
+        let mut hidden: Vec<bool> = members.iter().zip(&counts).map(|(&n, &c)| n < i64::from(min) || small(c, min)).collect();
+        complete_all(&[&members, &counts], &mut hidden, i64::from(min));
+        for (row, hide) in b.rows.iter_mut().zip(hidden) {
+            if hide {
+                *cell(row, window) = withheld(min);
+            }
+        }
+        let total_counted = {
+            let m = if window == 0 { &b.total.current } else { &b.total.comparison };
+            counted(metric, m, at_risk.map(|a| if window == 0 { a.total.current.numerator } else { a.total.comparison.numerator }))
+        };
+        if total_counted.is_some_and(|n| small(n, min)) {
+            *cell(&mut b.total, window) = withheld(min);
+        }
+    }
+}
+
+/// A breakdown row's measure of the current (0) or comparison (1) window.
+fn cell(row: &mut app::model::BreakdownRow, window: usize) -> &mut Measure {
+    if window == 0 { &mut row.current } else { &mut row.comparison }
+}
+
+/// Cohorts: a cohort under the minimum shows no size, retention or LTV, and the `all`
+/// row adds up the cohorts shown only (so no choice of how many cohorts, nor the total,
+/// gives a withheld one away). A filtered view that may not be shown shows nothing.
+pub fn cohorts(c: &mut Cohorts, check: &Check, min: u32) {
     let min_i = i64::from(min);
-    let population: i64 = c.cohorts.iter().filter_map(|r| r.members).sum();
-    if let Some(m) = stand_in(population, difference, min) {
+    if let Some(m) = check.stand_in(min) {
         for row in c.cohorts.iter_mut().chain(std::iter::once(&mut c.all)) {
             row.members = None;
             for cell in row.retention.iter_mut().chain(row.ltv.iter_mut()).flatten() {
@@ -136,40 +204,43 @@ pub fn cohorts(c: &mut Cohorts, difference: Option<&str>, min: u32) {
         }
         return;
     }
-    let small: Vec<bool> = c.cohorts.iter().map(|r| r.members.unwrap_or(0) < min_i).collect();
-    let sizes: Vec<i64> = c.cohorts.iter().map(|r| r.members.unwrap_or(0)).collect();
-    // Per cell of `all`: the withheld cohorts that have a cell there.
-    let at_risk = |has: &dyn Fn(usize) -> bool| {
-        let together: i64 = (0..sizes.len()).filter(|&i| small[i] && has(i)).map(|i| sizes[i]).sum();
-        together > 0 && together < min_i
-    };
-    for k in 0..c.all.retention.len() {
-        if at_risk(&|i| c.cohorts[i].retention.get(k).is_some_and(Option::is_some)) && c.all.retention[k].is_some() {
-            c.all.retention[k] = Some(withheld(min));
+    for row in c.cohorts.iter_mut().filter(|r| r.members.unwrap_or(0) < min_i) {
+        row.members = None;
+        for cell in row.retention.iter_mut().chain(row.ltv.iter_mut()).flatten() {
+            *cell = withheld(min);
         }
     }
-    for a in 0..c.all.ltv.len() {
-        if at_risk(&|i| c.cohorts[i].ltv.get(a).is_some_and(Option::is_some)) && c.all.ltv[a].is_some() {
-            c.all.ltv[a] = Some(withheld(min));
-        }
-    }
-    if at_risk(&|_| true) {
-        c.all.members = None;
-    }
-    for (row, hide) in c.cohorts.iter_mut().zip(small) {
-        if hide {
-            row.members = None;
-            for cell in row.retention.iter_mut().chain(row.ltv.iter_mut()).flatten() {
-                *cell = withheld(min);
-            }
-        }
-    }
+    let shown: Vec<&app::model::CohortRow> = c.cohorts.iter().filter(|r| r.members.is_some()).collect();
+    let why = "no cohort shown here has reached this month";
+    let sum = |cells: Vec<&Measure>| cells.iter().fold((0i64, 0i64), |(n, d), m| (n + m.numerator, d + m.denominator));
+    let retention: Vec<Option<Measure>> = (0..c.all.retention.len())
+        .map(|k| {
+            let cells: Vec<&Measure> = shown.iter().filter_map(|r| r.retention.get(k).and_then(Option::as_ref)).collect();
+            (!cells.is_empty()).then(|| {
+                let (n, d) = sum(cells);
+                crate::metrics::ratio(n, d, why)
+            })
+        })
+        .collect();
+    let ltv: Vec<Option<Measure>> = (0..c.all.ltv.len())
+        .map(|a| {
+            let cells: Vec<&Measure> = shown.iter().filter_map(|r| r.ltv.get(a).and_then(Option::as_ref)).collect();
+            (!cells.is_empty()).then(|| {
+                let (n, d) = sum(cells);
+                crate::metrics::money_per(n, d, why)
+            })
+        })
+        .collect();
+    c.all.members = Some(shown.iter().filter_map(|r| r.members).sum());
+    c.all.retention = retention;
+    c.all.ltv = ltv;
 }
 
 /// Tier migration: cells under the minimum withheld (`members: null`), then, row by row
 /// and column by column until nothing changes, as many more as [`complete`] needs — the
 /// members per tier at either date are figures an executive can ask for.
-pub fn tier_migration(t: &mut TierMigration, difference: Option<&str>, min: u32) {
+pub fn tier_migration(t: &mut TierMigration, check: &Check, min: u32) {
+    let difference = check.difference.as_deref();
     let min_i = i64::from(min);
     let sizes: Vec<i64> = t.flows.iter().map(|f| f.members.unwrap_or(0)).collect();
     let population: i64 = sizes.iter().sum();
@@ -233,15 +304,20 @@ pub fn holdout(h: &mut Holdout, min: u32) {
     }
 }
 
-/// An alert without the members behind it (their count stays), and without its values
-/// when its segment held fewer than the minimum when it was read.
+/// An alert without the members behind it, nor their count when it is under the
+/// minimum; without its values when the executives' view of its segment was withheld
+/// when it was read; never with its segment's population.
 pub fn alert(e: &mut AlertEvent, min: u32) {
     e.members.clear();
-    if e.population.is_some_and(|p| p < i64::from(min)) {
+    if e.members_total.is_some_and(|n| small(n, min)) {
+        e.members_total = None;
+    }
+    if !e.executives_see {
         e.value = None;
         e.comparison_value = None;
         e.members_total = None;
     }
+    e.population = None;
 }
 
 /// Why a filtered view would let an executive derive a group under the minimum by
@@ -267,9 +343,12 @@ pub fn one_step_difference(
         let sizes = metrics::breakdown(conn, Metric::Members, req, &scope, cfg)?;
         let size = |v: &str| sizes.rows.iter().find(|r| r.value == v).map_or(0, |r| r.current.numerator);
         let mut selected = 0;
-        for v in &f.values {
+        let mut values: Vec<&String> = f.values.iter().collect();
+        values.sort();
+        values.dedup();
+        for v in values.iter().copied() {
             let n = size(v);
-            if small(n) && f.values.len() > 1 {
+            if small(n) && values.len() > 1 {
                 return Ok(Some(format!("{}:{v} is one value of this filter", f.dimension.key())));
             }
             selected += n;
@@ -329,12 +408,14 @@ mod tests {
             cohorts: vec![row("2024-01", 9), row("2024-02", 30)],
             all: row("all", 39),
         };
-        cohorts(&mut c, None, 10);
+        cohorts(&mut c, &Check { population: 39, difference: None }, 10);
         assert_eq!(c.cohorts[0].retention[0].as_ref().unwrap().value, None);
         assert_eq!(c.cohorts[0].members, None);
         assert_eq!(c.cohorts[0].retention[1], None);
         assert_eq!(c.cohorts[1].retention[0].as_ref().unwrap().value, Some(0.75));
-        assert_eq!(c.all.retention[0].as_ref().unwrap().value, None, "all − 2024-02 would be 2024-01");
-        assert_eq!(c.all.members, None);
+        // The all row adds up the cohorts shown: 2024-02 alone, so nothing of 2024-01.
+        assert_eq!(c.all.members, Some(30));
+        assert_eq!(c.all.retention[0].as_ref().unwrap().numerator, 3);
+        assert_eq!(c.all.retention[0].as_ref().unwrap().denominator, 4);
     }
 }

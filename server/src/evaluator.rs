@@ -26,6 +26,17 @@ pub async fn read(services: &Services, rule: &AlertRule) -> Result<alerts::Readi
         })
         .await?;
     let kpi = overview.kpis.first();
+    // What an executive's view of the same shows (their view of a small or derivable
+    // group withholds the value): the event keeps whether they may see it.
+    let executives = services
+        .overview_fresh(&Caller { role: app::model::Role::Executive, ..Caller::system() }, OverviewQuery {
+            window: Some(window.clone()),
+            segment: rule.segment.clone(),
+            metrics: Some(rule.metric.clone()),
+            ..Default::default()
+        })
+        .await?;
+    let executives_see = executives.kpis.first().is_none_or(|k| k.current.reason.as_deref().is_none_or(|r| !r.contains("executives")));
     let at_risk = matches!(metric, Metric::HighValueAtRisk | Metric::RevenueAtStake);
     let (members_total, members, link) = if at_risk {
         let filters = "churn_risk:high_value_at_risk".to_string();
@@ -72,6 +83,7 @@ pub async fn read(services: &Services, rule: &AlertRule) -> Result<alerts::Readi
         comparison_value: kpi.and_then(|k| k.comparison.value),
         members_total,
         population: overview.population,
+        executives_see,
         members,
         link,
     })

@@ -173,23 +173,25 @@ impl Type {
     pub(crate) fn describe(self) -> String {
         match self {
             Type::Text => "text".into(),
-            Type::Timestamp => "a date-time".into(),
-            Type::Money => "an amount with at most 2 decimals".into(),
-            Type::Price => "a price".into(),
-            Type::Int => "a whole number".into(),
+            Type::Timestamp => "a date-time from 1900-01-01 to 2999-12-31".into(),
+            Type::Money => "an amount with at most 2 decimals, below 10,000,000,000".into(),
+            Type::Price => "a price below 10,000,000,000 with at most 4 decimals".into(),
+            Type::Int => "a whole number below 1,000,000,000".into(),
             Type::Enum(values) => format!("one of {}", values.join(", ")),
         }
     }
 
     /// For money, prices and whole numbers: the type their values are kept as, the
     /// decimals it keeps, and the digits before the point (values lie below 10^digits) —
-    /// money below 1e15 with at most 2 decimals, prices below 1e12 with 4, whole numbers
-    /// below 1e15.
+    /// money below 1e10 with at most 2 decimals, prices below 1e10 with 4, whole numbers
+    /// below 1e9. The bounds leave room for what adds them up: whole numbers fit the
+    /// INTEGER columns (quantities, line numbers), and a member's summed cents or points
+    /// stay far inside BIGINT.
     pub(crate) fn number_shape(self) -> Option<(&'static str, u32, u32)> {
         match self {
-            Type::Money => Some(("DECIMAL(18,2)", 2, 15)),
-            Type::Price => Some(("DECIMAL(18,4)", 4, 12)),
-            Type::Int => Some(("BIGINT", 0, 15)),
+            Type::Money => Some(("DECIMAL(18,2)", 2, 10)),
+            Type::Price => Some(("DECIMAL(18,4)", 4, 10)),
+            Type::Int => Some(("BIGINT", 0, 9)),
             _ => None,
         }
     }
@@ -864,15 +866,20 @@ impl Plan {
             } else {
                 match field.ty {
                     Type::Text => r.clone(),
-                    Type::Timestamp => match input {
-                        Some(Input::Column {
-                            format: Some(f), ..
-                        }) => {
-                            typed_params.push(Value::Text(f.clone()));
-                            format!("try_strptime({r}, ?)")
-                        }
-                        _ => format!("TRY_CAST({r} AS TIMESTAMP)"),
-                    },
+                    // Within the dates a caller may name (see `metrics::DATES`).
+                    Type::Timestamp => {
+                        let t = match input {
+                            Some(Input::Column { format: Some(f), .. }) => {
+                                // The expression is written three times below.
+                                typed_params.extend([Value::Text(f.clone()), Value::Text(f.clone()), Value::Text(f.clone())]);
+                                format!("try_strptime({r}, ?)")
+                            }
+                            _ => format!("TRY_CAST({r} AS TIMESTAMP)"),
+                        };
+                        format!(
+                            "CASE WHEN {t} >= TIMESTAMP '1900-01-01 00:00:00' AND {t} < TIMESTAMP '3000-01-01 00:00:00' THEN {t} END"
+                        )
+                    }
                     Type::Money => format!(
                         "CASE WHEN {number} = round({number}, 2) AND abs({number}) < {bound} THEN CAST({number} AS DECIMAL(18,2)) END"
                     ),
@@ -986,6 +993,15 @@ impl Plan {
                 value: format!("CAST(r_{name} AS VARCHAR)"),
                 reason: format!("not {}", field.ty.describe()),
                 rank,
+            });
+        }
+        if self.has("unit_price") && self.has("quantity") {
+            rules.push(Rule {
+                broken: format!("abs(quantity * unit_price) >= {}", Type::Money.number_bound()),
+                field: "unit_price",
+                value: "CAST(r_unit_price AS VARCHAR)".into(),
+                reason: "the line's amount (quantity × unit price) is 10,000,000,000 or more".into(),
+                rank: 99,
             });
         }
         if self.has("points") && self.has("kind") {

@@ -4,8 +4,10 @@
 //! or a batch numbering some lines of an order and not others, could take numbers already
 //! used, be counted "already present" and be lost. Such rows are refused with the reason
 //! instead (an order's rows all together). A batch whose lines equal the stored ones
-//! (the same batch sent again) passes, and its rows are duplicates: re-sending changes
-//! nothing.
+//! exactly (the same batch sent again) passes, and its rows are duplicates: re-sending
+//! changes nothing. A numbered line whose number is stored (or came earlier in the batch)
+//! with another sku, quantity, amount or category is refused too: the same key with the
+//! same content is a line sent again, with other content it would be lost.
 
 use duckdb::{Connection, params_from_iter, types::Value};
 
@@ -16,6 +18,13 @@ use crate::Result;
 /// yielding `key` (a row's number in its request or file), `order_id`, `line_no` (NULL
 /// when not given), `sku`, `quantity` (INTEGER), `amount` (DECIMAL(18,2)), `category`.
 pub fn find_collisions(conn: &Connection, batch: &str, params: &[Value]) -> Result<i64> {
+    // Two lines differ when any of sku, quantity, amount or category does.
+    let differ = |a: &str, b: &str| {
+        format!(
+            "({a}.sku IS DISTINCT FROM {b}.sku OR {a}.quantity IS DISTINCT FROM {b}.quantity
+              OR {a}.amount IS DISTINCT FROM {b}.amount OR {a}.category IS DISTINCT FROM {b}.category)"
+        )
+    };
     conn.execute(
         &format!(
             "CREATE OR REPLACE TEMP TABLE mp_collide AS
@@ -29,12 +38,28 @@ pub fn find_collisions(conn: &Connection, batch: &str, params: &[Value]) -> Resu
                  FROM batch b JOIN per_order o USING (order_id) WHERE o.numbered = 0),
              stored AS (
                  SELECT order_id, count(*) AS lines FROM order_items
-                 WHERE order_id IN (SELECT order_id FROM bare) GROUP BY order_id),
+                 WHERE order_id IN (SELECT order_id FROM batch) GROUP BY order_id),
+             -- unnumbered lines of an order with stored lines: refused unless they are the
+             -- stored lines exactly (the batch sent again)
              differing AS (
-                 SELECT DISTINCT x.order_id FROM bare x JOIN stored USING (order_id)
+                 SELECT x.order_id FROM bare x JOIN stored st USING (order_id)
                  LEFT JOIN order_items s ON s.order_id = x.order_id AND s.line_no = x.n
-                 WHERE s.order_id IS NULL OR s.sku IS DISTINCT FROM x.sku OR s.quantity IS DISTINCT FROM x.quantity
-                    OR s.amount IS DISTINCT FROM x.amount OR s.category IS DISTINCT FROM x.category)
+                 GROUP BY x.order_id, st.lines
+                 HAVING count(*) <> st.lines OR bool_or(s.order_id IS NULL OR {stored_differs})),
+             -- numbered lines whose number is stored, or came earlier in the batch, with
+             -- other content
+             renumbered AS (
+                 SELECT n.key, 'order ' || n.order_id || ' line ' || n.line_no
+                               || ' is already stored with another sku, quantity, amount or category' AS reason
+                 FROM batch n JOIN order_items s ON s.order_id = n.order_id AND s.line_no = n.line_no
+                 WHERE n.line_no IS NOT NULL AND {numbered_differs}
+                 UNION ALL
+                 SELECT n.key, 'order ' || n.order_id || ' line ' || n.line_no
+                               || ' comes twice in this batch with other content'
+                 FROM batch n JOIN batch f ON f.order_id = n.order_id AND f.line_no = n.line_no AND f.key < n.key
+                 WHERE n.line_no IS NOT NULL AND {repeat_differs}
+                   -- a stored line is the one each is held against, above
+                   AND NOT EXISTS (SELECT 1 FROM order_items s WHERE s.order_id = n.order_id AND s.line_no = n.line_no))
              SELECT b.key, b.order_id,
                     CASE WHEN o.bare > 0 AND o.numbered > 0
                          THEN 'order ' || b.order_id || ': give line_no on every line of an order or on none '
@@ -42,7 +67,14 @@ pub fn find_collisions(conn: &Connection, batch: &str, params: &[Value]) -> Resu
                          ELSE 'order ' || b.order_id || ' already has ' || st.lines || ' lines from an earlier batch or file: '
                               || 'send all of an order''s lines together, or number them (line_no)' END AS reason
              FROM batch b JOIN per_order o USING (order_id) LEFT JOIN stored st USING (order_id)
-             WHERE (o.bare > 0 AND o.numbered > 0) OR b.order_id IN (SELECT order_id FROM differing)"
+             WHERE (o.bare > 0 AND o.numbered > 0) OR b.order_id IN (SELECT order_id FROM differing)
+             UNION ALL
+             SELECT r.key, b.order_id, min(r.reason) FROM renumbered r JOIN batch b USING (key)
+             WHERE b.order_id NOT IN (SELECT order_id FROM per_order WHERE bare > 0 AND numbered > 0)
+             GROUP BY r.key, b.order_id",
+            stored_differs = differ("s", "x"),
+            numbered_differs = differ("s", "n"),
+            repeat_differs = differ("f", "n"),
         ),
         params_from_iter(params),
     )?;

@@ -169,7 +169,7 @@ pub fn parse(text: &str) -> Result<Criteria> {
             None => {
                 let f = parse_filters(part)?.remove(0);
                 match criteria.filters.iter_mut().find(|g| g.dimension == f.dimension) {
-                    Some(g) => g.values.extend(f.values),
+                    Some(g) => add_values(&mut g.values, f.values),
                     None => criteria.filters.push(f),
                 }
             }
@@ -263,17 +263,17 @@ pub fn parse_filters(text: &str) -> Result<Vec<Filter>> {
                 ),
             )
         })?;
-        let values: Vec<String> = values
-            .split('|')
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect();
-        if values.is_empty() {
+        let mut unique = Vec::new();
+        add_values(
+            &mut unique,
+            values.split('|').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect(),
+        );
+        if unique.is_empty() {
             return Err(Error::bad_param("filters", format!("no value for {key}")));
         }
         match filters.iter_mut().find(|f| f.dimension == dimension) {
-            Some(f) => f.values.extend(values),
-            None => filters.push(Filter { dimension, values }),
+            Some(f) => add_values(&mut f.values, unique),
+            None => filters.push(Filter { dimension, values: unique }),
         }
     }
     Ok(filters)
@@ -454,6 +454,16 @@ impl Scope {
 }
 
 /// Both sets of filters at once: a dimension filtered in both keeps the values in both.
+/// Adds values to a filter's, each once (a value named twice is one value: the size
+/// rules count each value's members once).
+fn add_values(into: &mut Vec<String>, values: Vec<String>) {
+    for v in values {
+        if !into.contains(&v) {
+            into.push(v);
+        }
+    }
+}
+
 pub fn intersect(mut a: Vec<Filter>, b: Vec<Filter>) -> Vec<Filter> {
     for f in b {
         match a.iter_mut().find(|g| g.dimension == f.dimension) {

@@ -209,15 +209,21 @@ impl Services {
                 let scope = Scope::of(filters.clone(), None).with_rules(rules.clone());
                 let mut overview = metrics::overview_of(conn, req, cfg, &scope, query.segment, &wanted)?;
                 if filtered {
-                    let population = population(conn, req, cfg, &scope)?;
-                    overview.population = Some(population);
-                    if let Some(min) = min {
-                        let difference = disclosure::one_step_difference(conn, req, cfg, &filters, &rules, min)?;
-                        disclosure::overview(&mut overview, population, difference.as_deref(), min);
-                        if population < i64::from(min) || difference.is_some() {
-                            overview.population = None;
+                    overview.population = Some(population(conn, req, cfg, &scope)?);
+                }
+                if let Some(min) = min {
+                    // Revenue at stake is shown only beside a count of its members that is.
+                    let at_risk = match wanted.contains(&Metric::RevenueAtStake) {
+                        true => {
+                            let o = metrics::overview_of(conn, req, cfg, &scope, None, &[Metric::HighValueAtRisk])?;
+                            o.kpis.first().map_or([None, None], |k| [Some(k.current.numerator), Some(k.comparison.numerator)])
                         }
-                    }
+                        false => [None, None],
+                    };
+                    let now = check(conn, req, cfg, &filters, &rules, min)?;
+                    let then = check(conn, window_request(req.compare.of(&req.window)), cfg, &filters, &rules, min)?;
+                    disclosure::overview(&mut overview, &now, &then, at_risk, min);
+                    overview.population = None;
                 }
                 Ok(overview)
             })
@@ -267,13 +273,20 @@ impl Services {
                         ..Default::default()
                     },
                 )?;
-                let filtered = !filters.is_empty();
                 let scope = Scope::of(filters.clone(), None).with_rules(rules.clone());
                 let mut trend = metrics::trend(conn, &metrics, req.window, points, cfg, &scope)?;
-                if let Some(min) = min.filter(|_| filtered) {
-                    let population = population(conn, req, cfg, &scope)?;
-                    let difference = disclosure::one_step_difference(conn, req, cfg, &filters, &rules, min)?;
-                    disclosure::trend(&mut trend, population, difference.as_deref(), min);
+                if let Some(min) = min {
+                    // Each point is checked at its own window's end: a group can be small
+                    // at an earlier date (members who had joined by then).
+                    let checks = (0..points)
+                        .rev()
+                        .map(|i| {
+                            let end = req.window.end - chrono::Days::new(u64::from(i) * u64::from(req.window.days));
+                            let w = metrics::Window { end, days: req.window.days };
+                            check(conn, window_request(w), cfg, &filters, &rules, min)
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    disclosure::trend(&mut trend, &checks, min);
                 }
                 Ok(trend)
             })
@@ -330,11 +343,8 @@ impl Services {
                 let scope = Scope::of(filters.clone(), None).with_rules(rules.clone());
                 let mut cohorts = cohort::cohorts(conn, t, count, &scope, cfg)?;
                 if let Some(min) = min {
-                    let difference = match filters.is_empty() {
-                        true => None,
-                        false => disclosure::one_step_difference(conn, as_of_request(t), cfg, &filters, &rules, min)?,
-                    };
-                    disclosure::cohorts(&mut cohorts, difference.as_deref(), min);
+                    let check = check(conn, as_of_request(t), cfg, &filters, &rules, min)?;
+                    disclosure::cohorts(&mut cohorts, &check, min);
                 }
                 Ok(cohorts)
             })
@@ -362,11 +372,8 @@ impl Services {
                 let scope = Scope::of(filters.clone(), None).with_rules(rules.clone());
                 let mut migration = tier::migration(conn, from, to, &scope, cfg)?;
                 if let Some(min) = min {
-                    let difference = match filters.is_empty() {
-                        true => None,
-                        false => disclosure::one_step_difference(conn, as_of_request(to), cfg, &filters, &rules, min)?,
-                    };
-                    disclosure::tier_migration(&mut migration, difference.as_deref(), min);
+                    let check = check(conn, as_of_request(to), cfg, &filters, &rules, min)?;
+                    disclosure::tier_migration(&mut migration, &check, min);
                 }
                 Ok(migration)
             })
@@ -724,15 +731,17 @@ impl Services {
                 let mut breakdown = metrics::breakdown(conn, metric, req, &scope, cfg)?;
                 if let Some(min) = min {
                     let sizes = metrics::breakdown(conn, Metric::Members, req, &scope, cfg)?;
-                    let members_of = |value: &str| {
-                        sizes.rows.iter().find(|r| r.value == value).map_or(0, |r| r.current.numerator)
+                    let at_risk = match metric {
+                        Metric::RevenueAtStake => Some(metrics::breakdown(conn, Metric::HighValueAtRisk, req, &scope, cfg)?),
+                        _ => None,
                     };
-                    let difference = match filters.is_empty() {
-                        true => None,
-                        false => disclosure::one_step_difference(conn, req, cfg, &filters, &rules, min)?,
-                    };
-                    let total = sizes.total.current.numerator;
-                    disclosure::breakdown(&mut breakdown, members_of, total, difference.as_deref(), min);
+                    let now = check(conn, req, cfg, &filters, &rules, min)?;
+                    let then = check(conn, window_request(req.compare.of(&req.window)), cfg, &filters, &rules, min)?;
+                    // Unfiltered, the whole membership is checked too (a tiny retailer).
+                    let whole = |c: disclosure::Check, n: i64| disclosure::Check { population: c.population.min(n), ..c };
+                    let now = whole(now, sizes.total.current.numerator);
+                    let then = whole(then, sizes.total.comparison.numerator);
+                    disclosure::breakdown(&mut breakdown, &sizes, at_risk.as_ref(), [&now, &then], min);
                 }
                 Ok(breakdown)
             })
@@ -847,7 +856,15 @@ impl Services {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' })
             .collect();
+        // Short enough for any file system (with the prefix), keeping the extension.
         let tidy = tidy.trim_start_matches('.');
+        let tidy = match tidy.char_indices().nth(100) {
+            Some((cut, _)) => {
+                let ext = tidy.rfind('.').map_or("", |i| &tidy[i..]);
+                format!("{}{}", &tidy[..cut.min(tidy.len() - ext.len())], if ext.len() <= 16 { ext } else { "" })
+            }
+            None => tidy.to_string(),
+        };
         let path = self.import_dir.join(format!(".upload-{}-{tidy}", crate::users::secret("").get(..16).unwrap_or("")));
         Ok(Upload { path, name: name.chars().take(200).collect() })
     }
@@ -870,12 +887,14 @@ impl Drop for Upload {
 /// `..` resolved first, so none leads out. A 400 naming `path` otherwise, saying nothing
 /// of what is there.
 pub fn inside(folder: &Path, asked: &Path) -> Result<PathBuf> {
-    let bad = |why: &str| Error::bad_param("path", format!("{}: {why}", asked.display()));
-    let root = folder.canonicalize().map_err(|_| bad("the import folder is missing"))?;
+    let root = folder.canonicalize().map_err(|_| Error::bad_param("path", "the server's import folder is missing"))?;
+    // One answer whether the file is missing or lies elsewhere: nothing is told of what
+    // is outside the folder.
+    let bad = || Error::bad_param("path", format!("{}: no such file inside the server's import folder {}", asked.display(), root.display()));
     let joined = if asked.is_absolute() { asked.to_path_buf() } else { root.join(asked) };
-    let real = joined.canonicalize().map_err(|_| bad("no such file in the server's import folder"))?;
+    let real = joined.canonicalize().map_err(|_| bad())?;
     if !real.starts_with(&root) || !real.is_file() {
-        return Err(bad(&format!("not a file inside the server's import folder {}", root.display())));
+        return Err(bad());
     }
     Ok(real)
 }
@@ -915,10 +934,33 @@ fn channel_url_mut(c: &mut app::model::Channel) -> Option<&mut String> {
 
 /// A request for the day `t` (the counts of the one-step check: members by `t`).
 fn as_of_request(t: chrono::NaiveDate) -> metrics::Request {
-    metrics::Request {
-        window: metrics::Window { end: t, days: 1 },
-        compare: metrics::Compare::Previous,
+    window_request(metrics::Window { end: t, days: 1 })
+}
+
+/// A request for window `w` (its members are counted at its end).
+fn window_request(w: metrics::Window) -> metrics::Request {
+    metrics::Request { window: w, compare: metrics::Compare::Previous }
+}
+
+/// The executives' check of a view at the end of `req`'s window: its members and, for a
+/// filtered view, the one-step difference (see [`disclosure::one_step_difference`]). The
+/// whole membership is not a group here.
+fn check(
+    conn: &duckdb::Connection,
+    req: metrics::Request,
+    cfg: MetricConfig,
+    filters: &Criteria,
+    rules: &[rfm::RfmRule],
+    min: u32,
+) -> Result<disclosure::Check> {
+    if filters.is_empty() {
+        return Ok(disclosure::Check { population: i64::MAX, difference: None });
     }
+    let scope = Scope::of(filters.clone(), None).with_rules(rules.to_vec());
+    Ok(disclosure::Check {
+        population: population(conn, req, cfg, &scope)?,
+        difference: disclosure::one_step_difference(conn, req, cfg, filters, rules, min)?,
+    })
 }
 
 /// The members a filtered request counts (members by the window's end).

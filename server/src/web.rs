@@ -105,7 +105,27 @@ pub fn router(services: &Services, site_root: &Path, access: access::Access, upl
         // Beyond the ingest API (its own 64 MiB) and uploads (--upload-max-mb), no request
         // body is larger than 1 MiB.
         .layer(axum::extract::DefaultBodyLimit::max(1 << 20))
+        .layer(axum::middleware::from_fn(bad_arguments))
         .layer(axum::middleware::from_fn_with_state(access, access::resolve))
+}
+
+/// A server function whose arguments do not deserialise is the caller's fault: Leptos
+/// answers it with a 500 (`Deserialization|…`, `Args|…`); this makes it the 400 it is.
+async fn bad_arguments(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::{body::Body, http::StatusCode, response::IntoResponse};
+    let server_fn = req.uri().path().starts_with("/api/") && !req.uri().path().starts_with("/api/v1/");
+    let response = next.run(req).await;
+    if !server_fn || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 << 10).await.unwrap_or_default();
+    let caller_fault = ["Deserialization|", "Args|", "MissingArg|"].iter().any(|p| bytes.starts_with(p.as_bytes()));
+    if caller_fault {
+        let message = String::from_utf8_lossy(&bytes).split_once('|').map(|(_, m)| m.to_string()).unwrap_or_default();
+        return crate::Error::bad_param("arguments", message).into_response();
+    }
+    axum::response::Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Serves until Ctrl-C or SIGTERM.

@@ -37,6 +37,8 @@ fn internal_v4(a: Ipv4Addr) -> bool {
         // IETF protocol assignments 192.0.0.0/24, benchmarking 198.18.0.0/15
         || (o0 == 192 && o1 == 0 && o2 == 0)
         || (o0 == 198 && (18..20).contains(&o1))
+        // 6to4 relay anycast 192.88.99.0/24
+        || (o0 == 192 && o1 == 88 && o2 == 99)
         // reserved 240.0.0.0/4
         || o0 >= 240
 }
@@ -56,8 +58,15 @@ fn internal_v6(a: Ipv6Addr) -> bool {
         // NAT64 64:ff9b::/96 and 6to4 2002::/16 carry an IPv4 address: judge that one
         || (s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4] && internal_v4(embedded_v4(s[6], s[7])))
         || (s[0] == 0x2002 && internal_v4(embedded_v4(s[1], s[2])))
-        // IPv4-compatible ::a.b.c.d (deprecated)
+        // IPv4-compatible ::a.b.c.d (deprecated), IPv4-translated ::ffff:0:a.b.c.d
         || (s[0..6] == [0; 6] && internal_v4(embedded_v4(s[6], s[7])))
+        || (s[0..4] == [0; 4] && s[4] == 0xffff && s[5] == 0 && internal_v4(embedded_v4(s[6], s[7])))
+        // local-use NAT64 64:ff9b:1::/48 (any IPv4 inside it is the operator's own)
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+        // Teredo 2001::/32 (carries an obfuscated IPv4), benchmarking 2001:2::/48,
+        // ORCHID 2001:10::/28 and 2001:20::/28, discard-only 100::/64
+        || (s[0] == 0x2001 && (s[1] == 0 || s[1] == 2 || (s[1] & 0xffe0) == 0x0010 || (s[1] & 0xfff0) == 0x0020))
+        || (s[0] == 0x0100 && s[1..4] == [0; 3])
 }
 
 /// Why a channel URL is refused, if it is: not http(s), no host, credentials in it, or an
@@ -194,7 +203,8 @@ mod tests {
         for ip in [
             "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
             "255.255.255.255", "224.0.0.1", "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "64:ff9b::7f00:1", "2002:7f00:1::", "::127.0.0.1",
+            "64:ff9b::7f00:1", "2002:7f00:1::", "::127.0.0.1", "::ffff:0:7f00:1", "64:ff9b:1::7f00:1", "2001::1",
+            "100::1", "2001:2::1", "192.88.99.1",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }

@@ -266,8 +266,10 @@ async fn every_route_and_server_function_checks_the_role() {
     assert!(log_csv.as_str().unwrap().contains(",otto,operator,member.list,"), "{log_csv}");
 
     // Executives: the unfiltered overview, but no figures of a group under the minimum.
-    let (_, whole, _) = site.ask(exec, "GET", "/api/v1/overview?metrics=members", None).await;
-    assert!(whole["kpis"][0]["current"]["value"].as_f64().unwrap() > 0.0);
+    // (Unfiltered, a rate is shown; a count of fewer members than the minimum is not.)
+    let (_, whole, _) = site.ask(exec, "GET", "/api/v1/overview?metrics=churn_rate,members", None).await;
+    assert!(whole["kpis"][0]["current"]["value"].as_f64().unwrap() > 0.0, "{whole}");
+    assert_eq!(whole["kpis"][1]["current"]["value"], Value::Null, "600 members: {whole}");
     let (_, small, _) = site.ask(exec, "GET", "/api/v1/overview?metrics=members,churn_rate&filters=tier:gold", None).await;
     for k in small["kpis"].as_array().unwrap() {
         assert_eq!(k["current"]["value"], Value::Null, "{k}");

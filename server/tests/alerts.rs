@@ -90,6 +90,7 @@ fn reading(value: f64) -> Reading {
         comparison_value: Some(2.0),
         members_total: None,
         population: None,
+        executives_see: true,
         members: vec![],
         link: "/breakdown?metric=active_members".into(),
     }

@@ -108,8 +108,31 @@ async fn executives_cannot_derive_a_small_group_from_one_answer() {
         let hidden = cell["denominator"].as_i64().unwrap() - visible;
         assert!(hidden == 0 || hidden >= MIN, "month {k}: all − visible cohorts = {hidden} members: {c}");
     }
-    // All 29 members less the visible cohorts' 27 would be the West pair.
-    assert!(all["members"].is_null(), "{all}");
+    // The all row adds up the cohorts shown, whatever the number of cohorts asked for:
+    // no choice of it, nor the whole membership, gives the West pair's cohort away.
+    for n in 1..=3 {
+        let (_, c, _) = site.ask(&exec, "GET", &format!("/api/v1/cohorts?cohorts={n}"), None).await;
+        let shown: i64 = c["cohorts"].as_array().unwrap().iter().filter_map(|r| r["members"].as_i64()).sum();
+        assert_eq!(c["all"]["members"].as_i64(), Some(shown), "{c}");
+    }
+    let (_, all3, _) = site.ask(&exec, "GET", "/api/v1/cohorts?cohorts=3", None).await;
+    assert_eq!(all3["all"]["members"], 27, "{all3}");
+
+    // Groups change with the date: the comparison window counts its own members. At
+    // 2024-02-08, N0 (platinum from 2024-02-01) and 14 gold North members were all there
+    // was: the comparison column must not give N0 away by subtraction either.
+    let (_, tiers, _) = site.ask(&exec, "GET", "/api/v1/breakdown?metric=members&dimension=tier&window=30d", None).await;
+    let visible: i64 = tiers["rows"].as_array().unwrap().iter().filter(|r| !withheld(&r["comparison"])).map(|r| r["comparison"]["numerator"].as_i64().unwrap()).sum();
+    if !withheld(&tiers["total"]["comparison"]) {
+        let hidden = tiers["total"]["comparison"]["numerator"].as_i64().unwrap() - visible;
+        assert!(hidden == 0 || hidden >= MIN, "comparison total − visible rows = {hidden}: {tiers}");
+    }
+    // A trend's points are checked at their own dates: gold at 2024-02-08 left out only N0.
+    let (_, trend, _) = site.ask(&exec, "GET", "/api/v1/trend?metrics=members&filters=tier:gold&window=30d&points=3", None).await;
+    let points = trend["series"][0]["points"].as_array().unwrap();
+    assert_eq!(points[1]["end"], "2024-02-08", "{trend}");
+    assert!(withheld(&points[1]["measure"]), "{trend}");
+    assert_eq!(points[2]["measure"]["numerator"], 16, "{trend}");
 
     // Member-measure ranges are the operators' (a range narrows a group to a few members).
     for path in [
@@ -129,6 +152,9 @@ async fn executives_cannot_derive_a_small_group_from_one_answer() {
     assert_eq!(north["kpis"][0]["current"]["numerator"], 15, "{north}");
     let (_, wider, _) = site.ask(&exec, "GET", "/api/v1/overview?metrics=members&filters=region:North|West", None).await;
     assert!(withheld(&wider["kpis"][0]["current"]), "North|West minus North is West: {wider}");
+    // A value named twice is one value: the filter still leaves the West pair out.
+    let (_, twice, _) = site.ask(&exec, "GET", "/api/v1/overview?metrics=members&filters=region:North|South|South", None).await;
+    assert!(withheld(&twice["kpis"][0]["current"]), "{twice}");
     // Everyone but the West pair: the whole overview minus it would give them.
     let (_, rest, _) = site.ask(&exec, "GET", "/api/v1/overview?metrics=members&filters=region:North|South", None).await;
     assert!(withheld(&rest["kpis"][0]["current"]), "{rest}");
@@ -176,6 +202,21 @@ async fn tier_cells_and_alert_values_obey_the_minimum() {
     let seen_by_executive = event(exec.clone()).await;
     assert_eq!(seen_by_executive["rule_id"], r["id"], "{seen_by_executive}");
     assert!(seen_by_executive["value"].is_null() && seen_by_executive["comparison_value"].is_null(), "{seen_by_executive}");
+    assert!(seen_by_executive["population"].is_null(), "{seen_by_executive}");
+    // A large segment whose view executives may not see either (everyone but the West
+    // pair: the whole membership minus it gives them).
+    let most = json!({ "key": "most", "name_zh": "大多数", "name_en": "Most", "filters": "region:North|South" });
+    assert_eq!(site.ask(&oper, "POST", "/api/v1/segments", Some(&most)).await.0, 201);
+    let mut rule = rule.clone();
+    rule["segment"] = json!("most");
+    rule["name"] = json!("most ltv");
+    let (status, r, _) = site.ask(&oper, "POST", "/api/v1/alerts/rules", Some(&rule)).await;
+    assert_eq!(status, 201, "{r}");
+    assert_eq!(site.ask(&admin, "POST", "/api/v1/alerts/evaluate", None).await.0, 200);
+    let (_, events, _) = site.ask(&exec, "GET", &format!("/api/v1/alerts?rule_id={}", r["id"]), None).await;
+    assert!(events[0]["value"].is_null(), "{events}");
+    let (_, events, _) = site.ask(&oper, "GET", &format!("/api/v1/alerts?rule_id={}", r["id"]), None).await;
+    assert_eq!(events[0]["population"], 27, "{events}");
 }
 
 /// A server on a generated retailer of `members` with an admin `ada`, an operator `otto`
@@ -241,6 +282,8 @@ async fn only_the_local_cli_names_a_file_and_only_inside_the_import_folder() {
         assert_eq!(status, 400, "{path}: {body}");
         assert_eq!(body["param"], "path", "{body}");
         assert!(!body.to_string().contains("root:"), "{body}");
+        // The same answer whether something is there or not.
+        assert!(body["message"].as_str().unwrap().contains("no such file inside the server's import folder"), "{body}");
     }
     // Inside it, by name or full path: loaded.
     write(&imports.join("members.csv"), TWO_MEMBERS);
@@ -270,6 +313,10 @@ async fn only_the_local_cli_names_a_file_and_only_inside_the_import_folder() {
     assert_eq!(report["inserted"], json!([["members", 1]]), "{report}");
     assert_eq!(report["rejected"][0]["line"], 3, "{report}");
     assert_eq!(report["file"], "more.csv", "the report names the upload, not a server path: {report}");
+    let long = format!("{}.csv", "很长的文件名".repeat(60));
+    let (status, report) = upload(admin.clone(), &long, "member_id,joined_at\nup-3,2024-02-02\n").await;
+    assert_eq!(status, 200, "a 1,000-byte name: {report}");
+    assert_eq!(report["inserted"], json!([["members", 1]]), "{report}");
     assert_eq!(upload(oper.clone(), "more.csv", more).await.0, 403);
     assert_eq!(upload(exec.clone(), "more.csv", more).await.0, 403);
     // Nothing of the upload stays behind in the folder.
@@ -523,6 +570,18 @@ async fn no_order_line_is_dropped_silently() {
     assert_eq!((r["inserted"].as_i64(), r["duplicates"].as_i64()), (Some(0), Some(0)), "{r}");
     assert_eq!(r["rejected"][0]["field"], "line_no", "{r}");
     assert!(r["rejected"][0]["reason"].as_str().unwrap().contains("o1"), "{r}");
+    // Part of the stored lines sent again without numbers: refused too, not "present".
+    let (_, r) = ingest("order_items", json!([{ "order_id": "o1", "sku": "a", "quantity": 1, "amount": "10.00" }])).await;
+    assert_eq!((r["inserted"].as_i64(), r["duplicates"].as_i64(), r["rejected"][0]["field"].as_str()), (Some(0), Some(0), Some("line_no")), "{r}");
+    // A number stored with other content, or twice in one batch with other content.
+    let (_, r) = ingest("order_items", json!([{ "order_id": "o1", "sku": "q", "quantity": 5, "amount": "55.00", "line_no": 2 },
+                                              { "order_id": "o1", "sku": "b", "quantity": 1, "amount": "20.00", "line_no": 2 }])).await;
+    assert_eq!((r["inserted"].as_i64(), r["duplicates"].as_i64()), (Some(0), Some(1)), "{r}");
+    assert_eq!(r["rejected"][0]["index"], 0, "{r}");
+    assert!(r["rejected"][0]["reason"].as_str().unwrap().contains("already stored with another"), "{r}");
+    let (_, r) = ingest("order_items", json!([{ "order_id": "o9", "sku": "x", "quantity": 1, "amount": "1.00", "line_no": 1 },
+                                              { "order_id": "o9", "sku": "y", "quantity": 1, "amount": "2.00", "line_no": 1 }])).await;
+    assert_eq!((r["inserted"].as_i64(), r["rejected"][0]["index"].as_i64()), (Some(1), Some(1)), "{r}");
     // With their numbers they land.
     let (_, r) = ingest("order_items", json!([{ "order_id": "o1", "sku": "c", "quantity": 1, "amount": "30.00", "line_no": 3 }])).await;
     assert_eq!(r["inserted"].as_i64(), Some(1), "{r}");
@@ -557,7 +616,7 @@ async fn no_order_line_is_dropped_silently() {
     assert_eq!(import(&f1)["duplicates"], json!([["order_items", 2]]), "the first file again changes nothing");
     let a = server::analytics::Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
     let lines: i64 = a.reader().unwrap().query_row("SELECT count(*) FROM order_items", [], |r| r.get(0)).unwrap();
-    assert_eq!(lines, 5);
+    assert_eq!(lines, 6, "o1: a, b, c; o2: x, y; o9: x");
 }
 
 /// Finding 9: exported CSV cells beginning with `=`, `+`, `-`, `@` were formulas.
@@ -653,6 +712,29 @@ async fn dates_masks_and_the_local_secret() {
         }
         let (status, body, _) = site.ask(&admin, "POST", "/api/v1/model/fit", Some(&json!({ "as_of": date }))).await;
         assert_eq!(status, 400, "{date}: {body}");
+    }
+
+    // Data carries dates in the same range (a year-9999 order made every default T one
+    // no date arithmetic takes) and numbers whose sums fit.
+    let api = format!("{}/api/v1", _server.base);
+    for (table, row, field) in [
+        ("orders", json!({ "order_id": "far", "ordered_at": "9999-12-31T23:59:59", "net_amount": 1 }), "ordered_at"),
+        ("orders", json!({ "order_id": "old", "ordered_at": "0001-01-01", "net_amount": 1 }), "ordered_at"),
+        ("orders", json!({ "order_id": "big", "ordered_at": "2024-01-01", "net_amount": "10000000000" }), "net_amount"),
+        ("orders", json!({ "order_id": "many", "ordered_at": "2024-01-01", "net_amount": 1, "item_count": 3000000000u64 }), "item_count"),
+        ("order_items", json!({ "order_id": "o", "sku": "s", "quantity": 3000000000u64, "amount": 1 }), "quantity"),
+        ("points", json!({ "entry_id": "p", "member_id": "M0000001", "occurred_at": "2024-01-01", "kind": "earn", "points": 999999999999999u64 }), "points"),
+        ("members", json!({ "member_id": "b", "joined_at": "2024-01-01", "birth_year": 999999999999999u64 }), "birth_year"),
+    ] {
+        let (status, r) = common::call("POST", &format!("{api}/ingest/{table}"), Some(json!([row]))).await;
+        assert_eq!((status, r["rejected"][0]["field"].as_str()), (200, Some(field)), "{table}: {r}");
+    }
+    let (status, body, _) = site.ask(&admin, "GET", "/api/v1/overview", None).await;
+    assert_eq!(status, 200, "{body}");
+    // A page's server function called with arguments it cannot read is the caller's fault.
+    for body in [json!({}), json!("garbage"), json!({ "query": { "as_of": 5 } })] {
+        let (status, answer, _) = site.ask(&exec, "POST", "/api/get_overview", Some(&body)).await;
+        assert_eq!(status, 400, "{body}: {answer}");
     }
 
     // Masks reveal no length: every masked name is two characters, and a one-character
