@@ -1,63 +1,35 @@
-//! MemberPulse engine and HTTP server.
+//! MemberPulse: the engine and the server. Folders by concern, each depending only on
+//! those listed after it (see `docs/architecture.md`):
 //!
-//! - [`analytics`]: the DuckDB file (SPEC §2 tables), its DDL, readers and the one writer.
-//! - [`operational`]: the sqlx store: load history, RFM rules, saved segments, model fits.
-//! - [`metrics`]: the metric catalogue (SPEC §4), one definition per metric.
-//! - [`cohort`]: join-month cohorts: the retention matrix and LTV by age.
-//! - [`members`]: member lists and the member 360 record, personal data masked.
-//! - [`rfm`]: RFM scores and the named segments of the rule table.
-//! - [`segment`]: typed member filters and dimensions, compiled to parameterised SQL.
-//! - [`summary`]: the per-member summary and the day tables, kept up to date as data lands.
-//! - [`clv`]: BG/NBD and Gamma-Gamma fits, member scores and the holdout check (SPEC §6).
-//! - [`alerts`]: alert rules, their events and the notices they queue (SPEC §7);
-//!   [`evaluator`]: the background evaluation; [`delivery`]: the outbox sender;
-//!   [`webhook`]: where notices may go (no internal addresses, no redirects).
-//! - [`refit`]: the background refit of the model after data loads.
-//! - [`tier`]: tier migration between two dates, from the tier history.
-//! - [`generate`]: the deterministic synthetic retailer.
-//! - [`import`]: CSV/Parquet loads through column mappings; [`ingest`]: the ingest API's
-//!   validation, landing and folding; [`lines`]: order lines without numbers that would
-//!   collide with stored ones.
-//! - [`access`]: who is asking (sessions, tokens), CSRF, security headers, sign-in, the
-//!   admin routes; [`users`]: accounts and tokens in the store; [`audit`]: the audit log;
-//!   [`disclosure`]: what executives are not shown.
-//! - [`api`]: the JSON API under `/api/v1`; [`web`]: the server that also renders the pages.
-//! - [`memo`]: dashboard figures computed once per data version and shared.
-//! - [`loadgen`]: a steady ingest load with dashboard clients, measured.
-//! - [`bench`]: the engine timed against straightforward SQL on the same data.
-//! - [`cli`]: the `memberpulse` command.
+//! - [`cli`]: the `memberpulse` command — one file per command family.
+//! - [`http`]: the server — routers per resource, the OpenAPI document, extractors.
+//! - [`jobs`]: the background work — refits, alert evaluation, delivery, folding.
+//! - [`service`]: the application layer the pages, the API and the CLI share, by area;
+//!   each call checks the caller's role.
+//! - [`access`]: who is asking (sessions, tokens, sign-in, lockout), the audit log, and
+//!   what executives may be shown ([`access::disclosure`]).
+//! - [`alerts`]: alert rules and events, where notices may go, their delivery.
+//! - [`members`]: member lists and the member 360 record, masked.
+//! - [`model`]: BG/NBD and Gamma-Gamma — fits, scores, the holdout check.
+//! - [`metrics`]: the metric catalogue (SPEC §4), scopes and filters, cohorts, tiers, RFM,
+//!   and the straightforward reference SQL the engine is checked against.
+//! - [`load`]: the data contract, file loads through mappings, the ingest API, the
+//!   synthetic retailer.
+//! - [`derive`]: the per-member summary and day tables, kept as data lands.
+//! - [`store`]: the two stores — DuckDB (analytics) and sqlx (operational).
 
 pub mod access;
 pub mod alerts;
-pub mod audit;
-pub mod analytics;
-pub mod api;
-pub mod bench;
 pub mod cli;
-pub mod clv;
-pub mod cohort;
-pub mod delivery;
-pub mod disclosure;
+pub mod derive;
 pub mod error;
-pub mod evaluator;
-pub mod extract;
-pub mod generate;
-pub mod import;
-pub mod ingest;
-pub mod lines;
-pub mod loadgen;
-pub mod memo;
+pub mod http;
+pub mod jobs;
+pub mod load;
 pub mod members;
 pub mod metrics;
-pub mod operational;
-pub mod refit;
-pub mod rfm;
-pub mod segment;
-pub mod services;
-pub mod summary;
-pub mod tier;
-pub mod users;
-pub mod web;
-pub mod webhook;
+pub mod model;
+pub mod service;
+pub mod store;
 
 pub use error::{Error, Result};

@@ -20,12 +20,11 @@ use app::model::{AlertQuery, AlertRule, Channel};
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use server::{
-    alerts::{self, Reading},
-    delivery::{self, DeliveryConfig},
+    alerts::rules::{self, Reading},
+    alerts::delivery::{self, DeliveryConfig},
     metrics::MetricConfig,
-    operational,
-    services::Services,
-};
+    store::operational,
+    service::Services};
 
 /// A real HTTP receiver: answers 503 to the first `failures` posts, then 200 with `reply`;
 /// keeps every body it accepted.
@@ -116,8 +115,8 @@ async fn outbox(pool: &operational::Pool) -> Vec<(String, String)> {
 #[test]
 fn rules_are_validated_with_the_field_named() {
     let ok = rule(vec![]);
-    assert!(alerts::validate(&ok).is_ok());
-    let field = |r: AlertRule| match alerts::validate(&r) {
+    assert!(rules::validate(&ok).is_ok());
+    let field = |r: AlertRule| match rules::validate(&r) {
         Err(server::Error::BadParam { param, .. }) => param,
         other => panic!("{other:?}"),
     };
@@ -136,18 +135,18 @@ fn rules_are_validated_with_the_field_named() {
 #[test]
 fn breaches_by_hand() {
     let r = rule(vec![]);
-    assert_eq!(alerts::breached(&r, &reading(3.0)), Some(false));
-    assert_eq!(alerts::breached(&r, &reading(3.5)), Some(true));
+    assert_eq!(rules::breached(&r, &reading(3.0)), Some(false));
+    assert_eq!(rules::breached(&r, &reading(3.5)), Some(true));
     let below = AlertRule { comparison: "below".into(), ..r.clone() };
-    assert_eq!(alerts::breached(&below, &reading(2.9)), Some(true));
+    assert_eq!(rules::breached(&below, &reading(2.9)), Some(true));
     // 2 → 1.7 is a 15% drop: more than 10, not more than 20.
     let drop = AlertRule { comparison: "drop_pct".into(), threshold: 10.0, ..r.clone() };
-    assert_eq!(alerts::breached(&drop, &reading(1.7)), Some(true));
-    assert_eq!(alerts::breached(&AlertRule { threshold: 20.0, ..drop.clone() }, &reading(1.7)), Some(false));
+    assert_eq!(rules::breached(&drop, &reading(1.7)), Some(true));
+    assert_eq!(rules::breached(&AlertRule { threshold: 20.0, ..drop.clone() }, &reading(1.7)), Some(false));
     let rise = AlertRule { comparison: "rise_pct".into(), threshold: 10.0, ..r.clone() };
-    assert_eq!(alerts::breached(&rise, &reading(2.3)), Some(true));
-    assert_eq!(alerts::breached(&r, &Reading { value: None, ..reading(9.0) }), None);
-    assert_eq!(alerts::breached(&drop, &Reading { comparison_value: None, ..reading(1.0) }), None);
+    assert_eq!(rules::breached(&rise, &reading(2.3)), Some(true));
+    assert_eq!(rules::breached(&r, &Reading { value: None, ..reading(9.0) }), None);
+    assert_eq!(rules::breached(&drop, &Reading { comparison_value: None, ..reading(1.0) }), None);
 }
 
 /// firing → (no repeat within the interval) → renotify → acknowledged (quiet) → … and a
@@ -157,46 +156,46 @@ async fn an_event_lives_and_notices_are_queued_once() {
     let dir = tempfile::tempdir().unwrap();
     let pool = pool(&dir).await;
     let mut r = rule(vec![Channel::Webhook { url: "http://127.0.0.1:9/hook".into() }]);
-    r.id = alerts::create(&pool, &r).await.unwrap();
+    r.id = rules::create(&pool, &r).await.unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0).unwrap();
     let at = |m: i64| t0 + chrono::Duration::minutes(m);
 
-    assert_eq!(alerts::apply(&pool, &r, &reading(2.0), at(0)).await.unwrap(), None);
-    let id = alerts::apply(&pool, &r, &reading(4.0), at(60)).await.unwrap().unwrap();
+    assert_eq!(rules::apply(&pool, &r, &reading(2.0), at(0)).await.unwrap(), None);
+    let id = rules::apply(&pool, &r, &reading(4.0), at(60)).await.unwrap().unwrap();
     assert_eq!(outbox(&pool).await, [("firing".into(), "pending".into())]);
     // Still in breach an hour later: the interval (2 h) has not passed.
-    alerts::apply(&pool, &r, &reading(5.0), at(120)).await.unwrap();
+    rules::apply(&pool, &r, &reading(5.0), at(120)).await.unwrap();
     assert_eq!(outbox(&pool).await.len(), 1);
-    let e = alerts::event(&pool, id).await.unwrap();
+    let e = rules::event(&pool, id).await.unwrap();
     assert_eq!((e.state.as_str(), e.value), ("firing", Some(5.0)));
     // Two hours after the first notice: one renotify.
-    alerts::apply(&pool, &r, &reading(5.0), at(180)).await.unwrap();
+    rules::apply(&pool, &r, &reading(5.0), at(180)).await.unwrap();
     assert_eq!(outbox(&pool).await.iter().filter(|n| n.0 == "renotify").count(), 1);
     // Acknowledged: quiet however long it lasts.
-    alerts::act(&pool, id, "acknowledge", None, at(181)).await.unwrap();
-    alerts::apply(&pool, &r, &reading(5.0), at(600)).await.unwrap();
+    rules::act(&pool, id, "acknowledge", None, at(181)).await.unwrap();
+    rules::apply(&pool, &r, &reading(5.0), at(600)).await.unwrap();
     assert_eq!(outbox(&pool).await.len(), 2);
-    assert_eq!(alerts::event(&pool, id).await.unwrap().state, "acknowledged");
+    assert_eq!(rules::event(&pool, id).await.unwrap().state, "acknowledged");
     // Snoozed for an hour: quiet until then, firing (and due a notice) after.
-    alerts::act(&pool, id, "snooze", Some(at(660)), at(601)).await.unwrap();
-    alerts::apply(&pool, &r, &reading(5.0), at(630)).await.unwrap();
+    rules::act(&pool, id, "snooze", Some(at(660)), at(601)).await.unwrap();
+    rules::apply(&pool, &r, &reading(5.0), at(630)).await.unwrap();
     assert_eq!(outbox(&pool).await.len(), 2);
-    assert_eq!(alerts::event(&pool, id).await.unwrap().state, "snoozed");
-    alerts::apply(&pool, &r, &reading(5.0), at(661)).await.unwrap();
-    assert_eq!(alerts::event(&pool, id).await.unwrap().state, "firing");
+    assert_eq!(rules::event(&pool, id).await.unwrap().state, "snoozed");
+    rules::apply(&pool, &r, &reading(5.0), at(661)).await.unwrap();
+    assert_eq!(rules::event(&pool, id).await.unwrap().state, "firing");
     assert_eq!(outbox(&pool).await.len(), 3);
     // Back under the threshold: resolved, one recovery notice; and nothing more after.
-    alerts::apply(&pool, &r, &reading(3.0), at(700)).await.unwrap();
-    alerts::apply(&pool, &r, &reading(2.0), at(800)).await.unwrap();
+    rules::apply(&pool, &r, &reading(3.0), at(700)).await.unwrap();
+    rules::apply(&pool, &r, &reading(2.0), at(800)).await.unwrap();
     let notices: Vec<String> = outbox(&pool).await.into_iter().map(|n| n.0).collect();
     assert_eq!(notices, ["firing", "renotify", "renotify", "resolved"]);
-    let e = alerts::event(&pool, id).await.unwrap();
+    let e = rules::event(&pool, id).await.unwrap();
     assert_eq!(e.state, "resolved");
-    assert!(matches!(alerts::act(&pool, id, "acknowledge", None, at(801)).await, Err(server::Error::Conflict(_))));
+    assert!(matches!(rules::act(&pool, id, "acknowledge", None, at(801)).await, Err(server::Error::Conflict(_))));
     // A new breach is a new event.
-    let again = alerts::apply(&pool, &r, &reading(9.0), at(900)).await.unwrap().unwrap();
+    let again = rules::apply(&pool, &r, &reading(9.0), at(900)).await.unwrap().unwrap();
     assert_ne!(again, id);
-    let open = alerts::events(&pool, &AlertQuery { state: Some("open".into()), ..Default::default() }).await.unwrap();
+    let open = rules::events(&pool, &AlertQuery { state: Some("open".into()), ..Default::default() }).await.unwrap();
     assert_eq!(open.iter().map(|e| e.id).collect::<Vec<_>>(), [again]);
 }
 
@@ -212,11 +211,11 @@ async fn the_evaluator_fires_and_resolves_on_the_data() {
     sqlx::query("UPDATE alert_rules SET enabled = 0").execute(&ops).await.unwrap();
     let r = services.create_alert_rule(&Caller::system(), rule(vec![])).await.unwrap();
     let now = Utc::now();
-    server::evaluator::evaluate(&services, now, true).await.unwrap();
+    server::jobs::evaluator::evaluate(&services, now, true).await.unwrap();
     assert!(services.alerts(&Caller::system(), AlertQuery::default()).await.unwrap().is_empty());
     // D buys on 04-05: four active members.
     common::add(&analytics, "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES ('d2', '2024-04-05 10:00:00', 30.00, 'D', 'store')");
-    server::evaluator::evaluate(&services, now, true).await.unwrap();
+    server::jobs::evaluator::evaluate(&services, now, true).await.unwrap();
     let fired = services.alerts(&Caller::system(), AlertQuery::default()).await.unwrap();
     assert_eq!(fired.len(), 1);
     let e = &fired[0];
@@ -225,7 +224,7 @@ async fn the_evaluator_fires_and_resolves_on_the_data() {
     assert!(e.link.starts_with("/breakdown?metric=active_members"), "{}", e.link);
     // G buys on 05-20: T moves there and only G is active.
     common::add(&analytics, "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES ('g2', '2024-05-20 10:00:00', 30.00, 'G', 'store')");
-    server::evaluator::evaluate(&services, now, true).await.unwrap();
+    server::jobs::evaluator::evaluate(&services, now, true).await.unwrap();
     let e = services.alert(&Caller::system(), e.id).await.unwrap();
     assert_eq!((e.state.as_str(), e.value, e.as_of.as_str()), ("resolved", Some(1.0), "2024-05-20"));
 }
@@ -245,10 +244,10 @@ async fn delivery_retries_until_the_receiver_is_back_and_sends_once() {
         Channel::Wecom { url: url(&wecom) },
         Channel::Feishu { url: url(&feishu) },
     ]);
-    r.id = alerts::create(&pool, &r).await.unwrap();
+    r.id = rules::create(&pool, &r).await.unwrap();
     let t0 = Utc::now() - chrono::Duration::minutes(5);
-    let id = alerts::apply(&pool, &r, &reading(4.0), t0).await.unwrap().unwrap();
-    alerts::apply(&pool, &r, &reading(2.0), Utc::now()).await.unwrap();
+    let id = rules::apply(&pool, &r, &reading(4.0), t0).await.unwrap().unwrap();
+    rules::apply(&pool, &r, &reading(2.0), Utc::now()).await.unwrap();
     let cfg = DeliveryConfig {
         // The receivers here are on loopback.
         allow_private: true,
@@ -414,10 +413,10 @@ async fn email_reaches_an_smtp_sink_once() {
     let pool = pool(&dir).await;
     let (addr, mail) = smtp_sink().await;
     let mut r = rule(vec![Channel::Email { to: vec!["ops@example.com".into(), "店长@example.com".into()] }]);
-    r.id = alerts::create(&pool, &r).await.unwrap();
+    r.id = rules::create(&pool, &r).await.unwrap();
     let t0 = Utc::now() - chrono::Duration::minutes(5);
-    alerts::apply(&pool, &r, &reading(4.0), t0).await.unwrap();
-    alerts::apply(&pool, &r, &reading(1.0), Utc::now()).await.unwrap();
+    rules::apply(&pool, &r, &reading(4.0), t0).await.unwrap();
+    rules::apply(&pool, &r, &reading(1.0), Utc::now()).await.unwrap();
     let cfg = DeliveryConfig {
         // The receivers here are on loopback.
         allow_private: true,

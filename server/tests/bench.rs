@@ -7,10 +7,9 @@ mod common;
 use app::model::Metric;
 use chrono::NaiveDate;
 use server::{
-    bench,
+    metrics::reference,
     metrics::{Compare, MetricConfig, Request, Window},
-    operational, rfm,
-};
+    store::operational, metrics::rfm};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn engine_equals_raw_sql_for_many_windows() {
@@ -44,7 +43,7 @@ async fn engine_equals_raw_sql_for_many_windows() {
             churn_days,
             ..MetricConfig::default()
         };
-        let cases = bench::run(&conn, req, cfg, rules.clone(), 0, |_| {}).unwrap();
+        let cases = reference::run(&conn, req, cfg, rules.clone(), 0, |_| {}).unwrap();
         assert_eq!(cases.len(), 3);
         for c in &cases {
             assert!(c.identical, "{end:?} {days}d {}: {:?} vs {:?}", c.name, c.engine, c.raw);
@@ -75,7 +74,7 @@ fn points_expiring_equals_fifo_over_lots() {
                 let engine = server::metrics::measure(&conn, metric, &Window { end: t, days: 30 }, cfg)
                     .unwrap()
                     .numerator;
-                let raw = bench::raw_points_expiring(&conn, t, days, cfg).unwrap();
+                let raw = reference::raw_points_expiring(&conn, t, days, cfg).unwrap();
                 assert_eq!(engine, raw, "{t} {days}d, expiry after {expiry_years} years");
                 nonzero += usize::from(raw > 0);
             }

@@ -5,10 +5,9 @@ mod common;
 use app::model::{Dimension, Filter, Metric};
 use chrono::NaiveDate;
 use server::{
-    analytics::Analytics,
+    store::analytics::Analytics,
     metrics::{self, Compare, MetricConfig, Request, Window},
-    segment::{self, Scope},
-};
+    metrics::scope::{self, Scope}};
 
 use common::CFG;
 
@@ -128,7 +127,7 @@ fn filters_restrict_the_members() {
     assert!(empty.rows.is_empty());
     assert_eq!(empty.total.current.value, None);
     // Two regions OR'ed, a gender AND'ed: East or West, and F: A, C, H.
-    let filters = segment::parse_filters("region:East|West; gender:F").unwrap();
+    let filters = scope::parse_filters("region:East|West; gender:F").unwrap();
     let members = by(&a, Metric::Members, Dimension::Region, filters);
     assert_eq!(
         current(&members),
@@ -139,7 +138,7 @@ fn filters_restrict_the_members() {
 #[test]
 fn bad_filters_are_named() {
     for text in ["region", "planet:Mars", "tier:"] {
-        match segment::parse_filters(text) {
+        match scope::parse_filters(text) {
             Err(server::Error::BadParam { param, .. }) => assert_eq!(param, "filters"),
             other => panic!("{text}: {other:?}"),
         }
@@ -221,7 +220,7 @@ fn lifecycle_stages_as_of_t() {
         .unwrap();
     assert_eq!(registered.comparison.numerator, 1);
     // Active members by region.
-    let active = segment::parse_filters("lifecycle_stage:active").unwrap();
+    let active = scope::parse_filters("lifecycle_stage:active").unwrap();
     let by_region = members(Scope::new(active, Some(Dimension::Region)));
     assert_eq!(
         current(&by_region),

@@ -7,7 +7,7 @@ use server::access::Caller;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, Gamma};
-use server::clv::{self, Summary};
+use server::model::{self, Summary};
 
 /// Members simulated from BG/NBD (r, α, a, b) and Gamma-Gamma (p, q, γ), ages in weeks.
 fn simulate(n: usize, bg: [f64; 4], gg: [f64; 3], seed: u64) -> Vec<Summary> {
@@ -51,7 +51,7 @@ fn bgnbd_recovers_its_parameters() {
     let mut fit = None;
     for seed in [7, 8, 9] {
         let members = simulate(30_000, BG, GG, seed);
-        let f = clv::fit_bgnbd(&members).unwrap();
+        let f = model::fit_bgnbd(&members).unwrap();
         for i in 0..4 {
             let (est, se) = (f.params[i], f.std_errors[i]);
             assert!(se > 0.0 && se < BG[i], "{i}: se {se}");
@@ -63,15 +63,15 @@ fn bgnbd_recovers_its_parameters() {
     // A member who bought often and long ago is less likely alive than one who just bought.
     let early = Summary { x: 5.0, t_x: 5.0, t: 50.0, m: 0.0 };
     let recent = Summary { x: 5.0, t_x: 49.0, t: 50.0, m: 0.0 };
-    assert!(clv::p_alive(&fit, &early) < 0.2);
-    assert!(clv::p_alive(&fit, &recent) > 0.8);
+    assert!(model::p_alive(&fit, &early) < 0.2);
+    assert!(model::p_alive(&fit, &recent) > 0.8);
 }
 
 #[test]
 fn gamma_gamma_recovers_its_parameters() {
     for seed in [7, 8, 9] {
         let members = simulate(30_000, BG, GG, seed);
-        let fit = clv::fit_gamma_gamma(&members).unwrap();
+        let fit = model::fit_gamma_gamma(&members).unwrap();
         for i in 0..3 {
             let (est, se) = (fit.params[i], fit.std_errors[i]);
             assert!((est - GG[i]).abs() < 4.0 * se, "seed {seed} param {i}: {est} vs {} (se {se})", GG[i]);
@@ -82,7 +82,7 @@ fn gamma_gamma_recovers_its_parameters() {
 #[test]
 fn too_little_data_is_refused_with_a_reason() {
     let members = simulate(50, BG, GG, 9);
-    let e = clv::fit_bgnbd(&members).unwrap_err().to_string();
+    let e = model::fit_bgnbd(&members).unwrap_err().to_string();
     assert!(e.contains("too little data"), "{e}");
 }
 
@@ -90,8 +90,8 @@ fn too_little_data_is_refused_with_a_reason() {
 #[ignore = "prints the fits; run with --ignored --nocapture"]
 fn print_fits() {
     let members = simulate(30_000, BG, GG, 7);
-    println!("{:?}", clv::fit_bgnbd(&members).unwrap());
-    println!("{:?}", clv::fit_gamma_gamma(&members).unwrap());
+    println!("{:?}", model::fit_bgnbd(&members).unwrap());
+    println!("{:?}", model::fit_gamma_gamma(&members).unwrap());
 }
 
 /// The CDNOW summaries shipped with `lifetimes` (PyPI), fitted here and by lifetimes
@@ -132,19 +132,19 @@ fn agrees_with_lifetimes_on_cdnow() {
         })
         .collect();
     assert_eq!(members.len(), 2_357);
-    let fit = clv::fit_bgnbd(&members).unwrap();
+    let fit = model::fit_bgnbd(&members).unwrap();
     for (i, (ours, theirs)) in fit.params.iter().zip(nums(&v["bgnbd"]["params"])).enumerate() {
         close(*ours, theirs, &format!("BG/NBD parameter {i}"));
     }
     // Fader, Hardie & Lee (2005) report LL = -9582.4 for this data.
     assert!((fit.log_likelihood + 9582.4).abs() < 0.05, "{}", fit.log_likelihood);
     for (s, theirs) in members.iter().zip(nums(&v["bgnbd"]["p_alive"])) {
-        close(clv::p_alive(&fit, s), theirs, "P(alive)");
+        close(model::p_alive(&fit, s), theirs, "P(alive)");
     }
     for weeks in ["4.0", "13.0", "52.0"] {
         let t: f64 = weeks.parse().unwrap();
         for (s, theirs) in members.iter().zip(nums(&v["bgnbd"]["expected"][weeks])) {
-            close(clv::expected_purchases(&fit, s, t), theirs, &format!("purchases in {t} weeks"));
+            close(model::expected_purchases(&fit, s, t), theirs, &format!("purchases in {t} weeks"));
         }
     }
 
@@ -157,12 +157,12 @@ fn agrees_with_lifetimes_on_cdnow() {
             Summary { x: m[0], t_x: 0.0, t: 0.0, m: m[1] }
         })
         .collect();
-    let fit = clv::fit_gamma_gamma(&spenders).unwrap();
+    let fit = model::fit_gamma_gamma(&spenders).unwrap();
     for (i, (ours, theirs)) in fit.params.iter().zip(nums(&v["gamma_gamma"]["params"])).enumerate() {
         close(*ours, theirs, &format!("Gamma-Gamma parameter {i}"));
     }
     for (s, theirs) in spenders.iter().zip(nums(&v["gamma_gamma"]["spend"])) {
-        close(clv::expected_spend(&fit, s), theirs, "expected spend");
+        close(model::expected_spend(&fit, s), theirs, "expected spend");
     }
 }
 
@@ -171,9 +171,9 @@ fn agrees_with_lifetimes_on_cdnow() {
 #[test]
 fn scores_are_consistent() {
     let members = simulate(20_000, BG, GG, 10);
-    let (bg, gg) = (clv::fit_bgnbd(&members).unwrap(), clv::fit_gamma_gamma(&members).unwrap());
+    let (bg, gg) = (model::fit_bgnbd(&members).unwrap(), model::fit_gamma_gamma(&members).unwrap());
     for s in members.iter().take(500) {
-        let sc = clv::score(&bg, &gg, s, 0.1);
+        let sc = model::score(&bg, &gg, s, 0.1);
         assert!(sc.purchases_30d <= sc.purchases_90d && sc.purchases_90d <= sc.purchases_365d);
         let year = sc.purchases_365d * sc.spend_per_purchase;
         assert!(sc.clv_12m <= year + 1e-9 && sc.clv_12m >= year / 1.1 - 1e-9, "{sc:?}");
@@ -181,14 +181,14 @@ fn scores_are_consistent() {
     }
     let active = Summary { x: 6.0, t_x: 49.0, t: 50.0, m: 40.0 };
     let lapsed = Summary { x: 6.0, t_x: 10.0, t: 50.0, m: 40.0 };
-    assert!(clv::score(&bg, &gg, &lapsed, 0.1).clv_12m < clv::score(&bg, &gg, &active, 0.1).clv_12m / 2.0);
+    assert!(model::score(&bg, &gg, &lapsed, 0.1).clv_12m < model::score(&bg, &gg, &active, 0.1).clv_12m / 2.0);
 }
 
 /// A fit on a generated retailer stores a score for every member with a purchase and
 /// records both fits.
 #[tokio::test(flavor = "multi_thread")]
 async fn fit_scores_and_records() {
-    use server::{metrics::MetricConfig, operational, services::Services};
+    use server::{metrics::MetricConfig, store::operational, service::Services};
     let (dir, analytics) = common::generated(3_000, 4);
     let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display()))
         .await
@@ -252,7 +252,7 @@ fn holdout_check() {
     let (_dir, analytics) = common::generated(3_000, 5);
     let conn = analytics.reader().unwrap();
     let t = chrono::NaiveDate::from_ymd_opt(2026, 6, 30).unwrap();
-    let h = clv::holdout(&conn, t, 90).unwrap();
+    let h = model::holdout(&conn, t, 90).unwrap();
     assert_eq!(h.calibration_end, "2026-04-01");
     assert_eq!(h.buckets.len(), 8);
     let (members, actual): (i64, i64) = conn

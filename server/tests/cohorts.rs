@@ -4,7 +4,7 @@
 
 use app::model::{Cohorts, Dimension, Filter, Measure};
 use chrono::NaiveDate;
-use server::{analytics::Analytics, cohort, metrics::MetricConfig, segment::Scope, summary};
+use server::{store::analytics::Analytics, metrics::cohorts, metrics::MetricConfig, metrics::scope::Scope, derive::summary};
 
 fn retailer() -> (tempfile::TempDir, Analytics) {
     let dir = tempfile::tempdir().unwrap();
@@ -37,7 +37,7 @@ fn retailer() -> (tempfile::TempDir, Analytics) {
 
 fn report(a: &Analytics, filters: Vec<Filter>) -> Cohorts {
     let t = NaiveDate::from_ymd_opt(2024, 5, 31).unwrap();
-    cohort::cohorts(
+    cohorts::cohorts(
         &a.reader().unwrap(),
         t,
         5,

@@ -1,6 +1,6 @@
 //! The synthetic retailer: deterministic, and with the behaviour the metrics need.
 
-use server::{analytics::Analytics, generate};
+use server::{store::analytics::Analytics, load::generate};
 
 fn generate_into(seed: u64, members: u64) -> (tempfile::TempDir, Analytics, generate::Summary) {
     let dir = tempfile::tempdir().unwrap();
@@ -17,7 +17,7 @@ fn generate_into(seed: u64, members: u64) -> (tempfile::TempDir, Analytics, gene
 /// A fingerprint of every row of every table, independent of row order.
 fn fingerprint(a: &Analytics) -> Vec<(String, i64, i64)> {
     let conn = a.reader().unwrap();
-    server::analytics::TABLES
+    server::store::analytics::TABLES
         .iter()
         .map(|t| {
             let (n, h): (i64, i64) = conn

@@ -3,9 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use server::{
-    analytics::Analytics,
-    import::{self, Kind, LoadReport, LoadRequest, Mapping, Source},
-};
+    store::analytics::Analytics,
+    load::import::{self, Kind, LoadReport, LoadRequest, Mapping, Source}};
 
 fn store() -> (tempfile::TempDir, Analytics) {
     let dir = tempfile::tempdir().unwrap();

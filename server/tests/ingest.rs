@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use server::analytics::Analytics;
+use server::store::analytics::Analytics;
 
 mod common;
 use common::differences;
@@ -251,7 +251,7 @@ async fn a_server_killed_mid_batch_keeps_whole_batches_and_the_retry_lands_once(
 async fn loadgen_lands_every_row_while_dashboards_read() {
     let dir = tempfile::tempdir().unwrap();
     let server = common::serve(dir.path(), &["--demo-members", "500"]);
-    let report = server::loadgen::run(server::loadgen::LoadPlan {
+    let report = server::cli::loadgen::run(server::cli::loadgen::LoadPlan {
         url: server.base.clone(),
         token: common::local_token(&server.base).unwrap(),
         rate: 2_000,
@@ -291,7 +291,7 @@ fn orders_named(prefix: &str, ids: std::ops::Range<usize>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_landing_together_are_each_counted_and_land_once() {
-    use server::{import::Kind, ingest};
+    use server::{load::import::Kind, load::ingest};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("memberpulse.duckdb");
     {
@@ -312,7 +312,7 @@ async fn requests_landing_together_are_each_counted_and_land_once() {
         assert_eq!(counts(ingest::land(&mut w, Kind::Orders, &[&stored]).unwrap()), [(50, 0)]);
         let counts = counts(ingest::land(&mut w, Kind::Orders, &[&first, &second, &third]).unwrap());
         assert_eq!(counts, [(15, 5), (10, 6), (0, 5)]);
-        server::summary::fold(&w, server::summary::Queue::Stored).unwrap();
+        server::derive::summary::fold(&w, server::derive::summary::Queue::Stored).unwrap();
         let n: i64 = w.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 75);
         drop(w);
@@ -344,7 +344,7 @@ async fn requests_landing_together_are_each_counted_and_land_once() {
     let n: i64 = a.reader().unwrap().query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 75 + 16 * 250 + 50);
     // What the server had not folded yet is folded as its next start would.
-    server::summary::fold(&a.writer(), server::summary::Queue::Stored).unwrap();
+    server::derive::summary::fold(&a.writer(), server::derive::summary::Queue::Stored).unwrap();
     assert_eq!(differences(&a), 0);
 }
 
@@ -368,7 +368,7 @@ async fn a_bulk_import_lands_while_ingest_requests_stream_in() {
     let token = common::local_token(&server.base).unwrap();
     // Batches keep coming while the file loads (a bulk load holds the ingest connection;
     // batches wait for it, and it waits for the lander to let go).
-    let stream = server::loadgen::run(server::loadgen::LoadPlan {
+    let stream = server::cli::loadgen::run(server::cli::loadgen::LoadPlan {
         url: server.base.clone(),
         token: token.clone(),
         rate: 4_000,
@@ -399,7 +399,7 @@ async fn a_bulk_import_lands_while_ingest_requests_stream_in() {
     assert_eq!(report.rows_landed, report.rows_offered, "{report:?}");
     drop(server);
     let a = Analytics::open(&dir.path().join("memberpulse.duckdb")).unwrap();
-    server::summary::fold(&a.writer(), server::summary::Queue::Stored).unwrap();
+    server::derive::summary::fold(&a.writer(), server::derive::summary::Queue::Stored).unwrap();
     let count = |sql: &str| -> i64 { a.reader().unwrap().query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM orders WHERE order_id LIKE 'BULK-%'"), 20_000);
     assert_eq!(count("SELECT count(*) FROM orders WHERE order_id LIKE 'LG%'"), report.rows_landed);

@@ -8,9 +8,8 @@ mod common;
 use app::model::{Measure, Metric, OverviewQuery, Unit};
 use chrono::NaiveDate;
 use server::{
-    analytics::Analytics,
-    metrics::{self, Compare, MetricConfig, Request, Window},
-};
+    store::analytics::Analytics,
+    metrics::{self, Compare, MetricConfig, Request, Window}};
 
 use common::CFG;
 
@@ -153,7 +152,7 @@ fn overview_pairs_each_kpi_with_its_comparison_window() {
             compare: Compare::Previous,
         },
         CFG,
-        &server::segment::Scope::all(),
+        &server::metrics::scope::Scope::all(),
         None,
     )
     .unwrap();
@@ -452,7 +451,7 @@ fn trend_points_are_the_windows_measures() {
     let (_d, a) = fixture();
     let conn = a.reader().unwrap();
     let metrics = [Metric::HistoricalLtv, Metric::RepurchaseRate, Metric::ActiveMembers];
-    let all = server::segment::Scope::all();
+    let all = server::metrics::scope::Scope::all();
     let t = metrics::trend(&conn, &metrics, window(), 3, CFG, &all).unwrap();
     assert_eq!(t.series.len(), 3);
     for s in &t.series {
@@ -466,7 +465,7 @@ fn trend_points_are_the_windows_measures() {
     // Active members by hand: in the window to 03-31 A, B, H; to 03-01 A (02-10), B (03-01).
     let active = &t.series[2].points;
     assert_eq!((active[1].measure.numerator, active[2].measure.numerator), (2, 3));
-    let east = server::segment::Scope::of(server::segment::parse("region:East").unwrap(), None);
+    let east = server::metrics::scope::Scope::of(server::metrics::scope::parse("region:East").unwrap(), None);
     let t = metrics::trend(&conn, &metrics, window(), 2, CFG, &east).unwrap();
     let req = Request { window: window(), compare: Compare::Previous };
     let o = metrics::overview(&conn, req, CFG, &east, None).unwrap();

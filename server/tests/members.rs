@@ -6,7 +6,7 @@ use app::model::MembersQuery;
 use server::{members, metrics::MetricConfig};
 
 fn list(
-    a: &server::analytics::Analytics,
+    a: &server::store::analytics::Analytics,
     q: MembersQuery,
 ) -> server::Result<app::model::MemberPage> {
     members::list(&a.reader().unwrap(), &q, MetricConfig::default(), vec![])
@@ -193,7 +193,7 @@ fn csv_export_is_the_list() {
         page_size: Some(2),
         ..Default::default()
     };
-    let criteria = server::segment::parse("region:East|West").unwrap();
+    let criteria = server::metrics::scope::parse("region:East|West").unwrap();
     let csv = members::export_csv(&conn, &q, criteria, MetricConfig::default(), vec![], members::Personal::Masked).unwrap();
     assert!(csv.starts_with('\u{feff}'));
     let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();

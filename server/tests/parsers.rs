@@ -7,7 +7,7 @@ mod common;
 
 use app::model::{Dimension, MemberMeasure};
 use proptest::prelude::*;
-use server::{import::Mapping, segment};
+use server::{load::import::Mapping, metrics::scope};
 
 /// Text that looks like a filter: dimension and measure keys (and near misses), values
 /// with separators, ranges, quotes, SQL and odd characters.
@@ -52,7 +52,7 @@ proptest! {
 
     #[test]
     fn filters_parse_or_say_why(text in filter_text()) {
-        if let Err(e) = segment::parse(&text) {
+        if let Err(e) = scope::parse(&text) {
             prop_assert_eq!(e.status().as_u16(), 400, "{}", e);
         }
     }
@@ -71,10 +71,10 @@ proptest! {
         "\\[(\\{\"order_id\": \"[a-z]{0,3}\", \"net_amount\": [0-9e.\\-]{0,6}, \"ordered_at\": \"[0-9T:\\-]{0,20}\"\\},?){0,3}\\]?".prop_map(String::into_bytes),
         "(\\{\"[a-z_]{0,10}\": (null|true|[0-9]{0,4}|\"[^\"]{0,8}\"|\\[\\])\\}\n){0,4}".prop_map(String::into_bytes),
     ]) {
-        for kind in server::ingest::TABLES {
-            if let Ok(records) = server::ingest::records(&body) {
+        for kind in server::load::ingest::TABLES {
+            if let Ok(records) = server::load::ingest::records(&body) {
                 let n = records.len();
-                let (good, rejected) = server::ingest::validate(kind, records, chrono_tz::UTC);
+                let (good, rejected) = server::load::ingest::validate(kind, records, chrono_tz::UTC);
                 prop_assert_eq!(good.len() + rejected.iter().map(|r| r.index).collect::<std::collections::BTreeSet<_>>().len(), n);
             }
         }
@@ -85,8 +85,8 @@ proptest! {
         ".{0,40}",
         "(http|https|ftp)://[a-z0-9.:\\[\\]@%-]{0,30}/[a-z?=&]{0,10}",
     ]) {
-        let _ = server::webhook::check_before_send(&url, false);
-        let _ = server::webhook::redact(&url);
+        let _ = server::alerts::webhook::check_before_send(&url, false);
+        let _ = server::alerts::webhook::redact(&url);
     }
 }
 
@@ -99,8 +99,8 @@ fn every_parsed_filter_runs() {
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 128, ..ProptestConfig::default() });
     runner
         .run(&filter_text(), |text| {
-            if let Ok(criteria) = segment::parse(&text) {
-                let scope = segment::Scope::of(criteria, Some(Dimension::Region));
+            if let Ok(criteria) = scope::parse(&text) {
+                let scope = scope::Scope::of(criteria, Some(Dimension::Region));
                 scope.prepare(&conn, as_of, common::CFG).map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
             }
             Ok(())

@@ -8,11 +8,10 @@ use server::access::Caller;
 use app::model::{Dimension, MembersQuery, Metric, MemberScore};
 use chrono::NaiveDate;
 use server::{
-    clv::{self, Buyer},
+    model::{self, Buyer},
     members,
     metrics::{self, Compare, Request, Window},
-    segment::{self, Scope},
-};
+    metrics::scope::{self, Scope}};
 
 use common::CFG;
 
@@ -29,9 +28,9 @@ fn request() -> Request {
 
 /// Hand-made scores (P(alive), CLV) for the retailer's buyers as of T, stored through
 /// `store_scores` with the buyers' summaries as `summaries` reads them.
-fn scored() -> (tempfile::TempDir, server::analytics::Analytics) {
+fn scored() -> (tempfile::TempDir, server::store::analytics::Analytics) {
     let (dir, a) = common::retailer();
-    let buyers = clv::summaries(&a.reader().unwrap(), t()).unwrap();
+    let buyers = model::summaries(&a.reader().unwrap(), t()).unwrap();
     let by_hand = |id: &str| match id {
         "A" => (0.3, 500.0),
         "B" => (0.9, 300.0),
@@ -55,7 +54,7 @@ fn scored() -> (tempfile::TempDir, server::analytics::Analytics) {
             }
         })
         .collect();
-    clv::store_scores(&mut a.writer(), t(), &buyers, &scores).unwrap();
+    model::store_scores(&mut a.writer(), t(), &buyers, &scores).unwrap();
     (dir, a)
 }
 
@@ -63,7 +62,7 @@ fn scored() -> (tempfile::TempDir, server::analytics::Analytics) {
 #[test]
 fn buyer_summaries_by_hand() {
     let (_d, a) = common::retailer();
-    let mut buyers = clv::summaries(&a.reader().unwrap(), t()).unwrap();
+    let mut buyers = model::summaries(&a.reader().unwrap(), t()).unwrap();
     buyers.sort_by(|x, y| x.member_id.cmp(&y.member_id));
     let ids: Vec<&str> = buyers.iter().map(|b| b.member_id.as_str()).collect();
     // C never ordered; E's only order is after T (and h2 is too).
@@ -77,7 +76,7 @@ fn buyer_summaries_by_hand() {
         *a_,
         Buyer {
             member_id: "A".into(),
-            summary: clv::Summary { x: 3.0, t_x: 65.0, t: 76.0, m: 205.0 / 3.0 },
+            summary: model::Summary { x: 3.0, t_x: 65.0, t: 76.0, m: 205.0 / 3.0 },
             historical_cents: 38_500,
             revenue_12m_cents: 38_500,
         }
@@ -94,11 +93,11 @@ fn buyer_summaries_by_hand() {
 fn top_share_threshold_by_hand() {
     let values: Vec<f64> = (1..=10).map(f64::from).collect();
     // 20% of 10 is 2 values: 10 and 9.
-    assert_eq!(clv::top_share_threshold(values, 0.2), Some(9.0));
+    assert_eq!(model::top_share_threshold(values, 0.2), Some(9.0));
     // 20% of 6 rounds up to 2; ties at the boundary are all in.
-    assert_eq!(clv::top_share_threshold(vec![5.0, 7.0, 7.0, 7.0, 1.0, 2.0], 0.2), Some(7.0));
-    assert_eq!(clv::top_share_threshold(vec![3.0], 0.2), Some(3.0));
-    assert_eq!(clv::top_share_threshold(vec![], 0.2), None);
+    assert_eq!(model::top_share_threshold(vec![5.0, 7.0, 7.0, 7.0, 1.0, 2.0], 0.2), Some(7.0));
+    assert_eq!(model::top_share_threshold(vec![3.0], 0.2), Some(3.0));
+    assert_eq!(model::top_share_threshold(vec![], 0.2), None);
 }
 
 /// High value: top 2 of 6 by CLV (A 500, D 400) or by historical value (A 385, B 120):
@@ -144,7 +143,7 @@ fn churn_risk_dimension_and_predicted_breakdowns_by_hand() {
     let (_d, a) = scored();
     let conn = a.reader().unwrap();
     let rows = |metric: Metric, dimension: Dimension, filters: &str| {
-        let scope = Scope::of(segment::parse(filters).unwrap(), Some(dimension));
+        let scope = Scope::of(scope::parse(filters).unwrap(), Some(dimension));
         metrics::breakdown(&conn, metric, request(), &scope, CFG)
             .unwrap()
             .rows
@@ -221,7 +220,7 @@ fn member_lists_carry_and_filter_by_scores() {
     let c = c.rows.iter().find(|r| r.member_id == "C").unwrap();
     assert_eq!((c.p_alive, c.clv_12m, c.high_value), (None, None, None));
     // Bad bounds are named.
-    let err = segment::parse("p_alive:..0.555").unwrap_err().to_string();
+    let err = scope::parse("p_alive:..0.555").unwrap_err().to_string();
     assert!(err.contains("p_alive") && err.contains("2 decimals"), "{err}");
 }
 
@@ -230,7 +229,7 @@ fn member_lists_carry_and_filter_by_scores() {
 /// the raw orders and the stored scores.
 #[tokio::test(flavor = "multi_thread")]
 async fn predicted_metrics_after_a_fit_equal_independent_queries() {
-    use server::{metrics::MetricConfig, operational, services::Services};
+    use server::{metrics::MetricConfig, store::operational, service::Services};
     let (dir, analytics) = common::generated(3_000, 7);
     let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display()))
         .await

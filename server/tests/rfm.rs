@@ -7,9 +7,8 @@ use chrono::NaiveDate;
 use server::{
     members,
     metrics::{self, Compare, MetricConfig, Request, Window},
-    operational, rfm,
-    segment::{self, Scope},
-};
+    store::operational, metrics::rfm,
+    metrics::scope::{self, Scope}};
 
 fn default_rules() -> Vec<rfm::RfmRule> {
     let dir = tempfile::tempdir().unwrap();
@@ -83,7 +82,7 @@ fn members_fall_in_the_default_segments() {
     let page = members::list(&a.reader().unwrap(), &q, MetricConfig::default(), rules).unwrap();
     let ids: Vec<&str> = page.rows.iter().map(|r| r.member_id.as_str()).collect();
     assert_eq!(ids, ["A", "B"]);
-    assert!(segment::parse_filters("rfm_segment:lost|dormant").is_ok());
+    assert!(scope::parse_filters("rfm_segment:lost|dormant").is_ok());
 }
 
 #[test]

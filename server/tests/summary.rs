@@ -6,10 +6,9 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use server::{
-    analytics::Analytics,
-    import::{self, Kind, LoadRequest, Mapping},
-    summary,
-};
+    store::analytics::Analytics,
+    load::import::{self, Kind, LoadRequest, Mapping},
+    derive::summary};
 
 mod common;
 use common::differences;
@@ -138,7 +137,7 @@ fn online_retail_summary_is_kept_while_loading() {
 /// After every step the kept tables equal a rebuild.
 #[test]
 fn folding_batch_by_batch_equals_a_rebuild() {
-    use server::ingest;
+    use server::load::ingest;
     let dir = tempfile::tempdir().unwrap();
     let a = Analytics::open(&dir.path().join("f.duckdb")).unwrap();
     let order = |id: &str, day: &str, amount: &str, member: &str, channel: &str| {

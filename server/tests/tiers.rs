@@ -6,12 +6,11 @@ mod common;
 use app::model::{Dimension, Metric};
 use chrono::NaiveDate;
 use server::{
-    analytics::Analytics,
-    import::{self, Kind, LoadRequest, Mapping},
+    store::analytics::Analytics,
+    load::import::{self, Kind, LoadRequest, Mapping},
     metrics::{self, Compare, MetricConfig, Request, Window},
-    segment::Scope,
-    summary, tier,
-};
+    metrics::scope::Scope,
+    derive::summary, metrics::tiers};
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -64,7 +63,7 @@ fn retailer() -> (tempfile::TempDir, Analytics) {
 fn migration_matrix_by_hand() {
     let (_d, a) = retailer();
     let conn = a.reader().unwrap();
-    let m = tier::migration(
+    let m = tiers::migration(
         &conn,
         day(2023, 12, 31),
         day(2024, 3, 31),
@@ -143,7 +142,7 @@ fn generated_history_ends_at_the_current_tier() {
     assert_eq!(mismatched, 0);
     assert!(upgrades > 50, "{upgrades}");
     // Every member who had joined by the first date is in exactly one cell.
-    let m = tier::migration(
+    let m = tiers::migration(
         &conn,
         day(2025, 6, 30),
         day(2026, 6, 30),

@@ -19,7 +19,7 @@ const MIN: i64 = 10;
 /// 5 days apart) and 30 points earned. T = 2024-03-09.
 fn small_groups(data: &Path) {
     std::fs::create_dir_all(data).unwrap();
-    let a = server::analytics::Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
+    let a = server::store::analytics::Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
     let conn = a.writer();
     conn.execute_batch(
         "INSERT INTO members (member_id, joined_at, region, tier, name, phone)
@@ -38,7 +38,7 @@ fn small_groups(data: &Path) {
            ('N0', TIMESTAMP '2024-01-05 10:00:00', 'gold'), ('N0', TIMESTAMP '2024-02-01 00:00:00', 'platinum');",
     )
     .unwrap();
-    server::summary::rebuild(&conn).unwrap();
+    server::derive::summary::rebuild(&conn).unwrap();
 }
 
 /// A server on the small-groups retailer with a user of each role (`eve` executive,
@@ -238,7 +238,7 @@ async fn generated_server(dir: &Path, members: u32, extra: &[&str]) -> (common::
 
 /// The CLI's secret of the server on `data` (as `memberpulse import` presents it).
 fn local(data: &Path) -> Who {
-    Who::Token(server::web::ServerInfo::read(data).unwrap().token)
+    Who::Token(server::http::ServerInfo::read(data).unwrap().token)
 }
 
 fn write(path: &Path, text: &str) {
@@ -353,7 +353,7 @@ async fn lockout_cannot_be_used_as_a_weapon_nor_tell_names_apart() {
     assert!(cookie.is_some(), "{location}");
 
     // When the lock ends, the count starts again: one wrong try does not lock again.
-    let ops = server::operational::connect(&format!("sqlite://{}", data.join("memberpulse.sqlite").display())).await.unwrap();
+    let ops = server::store::operational::connect(&format!("sqlite://{}", data.join("memberpulse.sqlite").display())).await.unwrap();
     sqlx::query("UPDATE sign_in_failures SET locked_until = '2000-01-01T00:00:00Z'").execute(&ops).await.unwrap();
     let (_, location, _) = site.sign_in_with("lou", "wrong-password", "/", &from("10.0.0.1")).await;
     assert_eq!(reason(&location), "wrong");
@@ -522,10 +522,10 @@ async fn webhooks_reach_no_private_address_follow_no_redirect_and_stay_secret() 
     let (ok, ok_seen) = receiver(200, None).await;
     let mut stored = rule(&format!("http://{ok}/hook"));
     stored["channels"] = json!([{ "kind": "webhook", "url": format!("http://localhost:{}/hook", ok.port()) }]);
-    let ops = server::operational::connect(&format!("sqlite://{}", data.join("memberpulse.sqlite").display())).await.unwrap();
+    let ops = server::store::operational::connect(&format!("sqlite://{}", data.join("memberpulse.sqlite").display())).await.unwrap();
     let mut r: app::model::AlertRule = serde_json::from_value(stored).unwrap();
     r.name = "stored before".into();
-    server::alerts::create(&ops, &r).await.unwrap();
+    server::alerts::rules::create(&ops, &r).await.unwrap();
     let server = common::serve(&data, &["--retry-base-ms", "100", "--retry-max-secs", "1"]);
     let site = Site::new(&server.base);
     let admin = site.session("ada").await;
@@ -614,7 +614,7 @@ async fn no_order_line_is_dropped_silently() {
     assert_eq!(r["duplicates"], json!([["order_items", 0]]), "{r}");
     assert_eq!((r["rejected"][0]["line"].as_i64(), r["rejected"][0]["field"].as_str()), (Some(2), Some("line_no")), "{r}");
     assert_eq!(import(&f1)["duplicates"], json!([["order_items", 2]]), "the first file again changes nothing");
-    let a = server::analytics::Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
+    let a = server::store::analytics::Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
     let lines: i64 = a.reader().unwrap().query_row("SELECT count(*) FROM order_items", [], |r| r.get(0)).unwrap();
     assert_eq!(lines, 6, "o1: a, b, c; o2: x, y; o9: x");
 }

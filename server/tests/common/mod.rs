@@ -3,7 +3,7 @@
 //! Window: 30 days ending T = 2024-03-31, i.e. 2024-03-02 ..= 2024-03-31; the previous
 //! window is 2024-02-01 ..= 2024-03-01.
 
-use server::{analytics::Analytics, metrics::MetricConfig, summary};
+use server::{store::analytics::Analytics, metrics::MetricConfig, derive::summary};
 
 /// The thresholds the hand calculations assume: churn after C = 60 days.
 /// (Each test file compiles this module; not all of them use every item.)
@@ -82,9 +82,9 @@ pub fn add(analytics: &Analytics, sql: &str) {
 pub fn generated(members: u64, seed: u64) -> (tempfile::TempDir, Analytics) {
     let dir = tempfile::tempdir().unwrap();
     let analytics = Analytics::open(&dir.path().join("generated.duckdb")).unwrap();
-    server::generate::generate(
+    server::load::generate::generate(
         &analytics,
-        &server::generate::Options {
+        &server::load::generate::Options {
             members,
             seed,
             ..Default::default()
@@ -130,7 +130,7 @@ pub fn serve(data_dir: &std::path::Path, args: &[&str]) -> Server {
         }
     };
     let base = format!("http://{addr}");
-    let info = server::web::ServerInfo::read(data_dir).expect("server.json");
+    let info = server::http::ServerInfo::read(data_dir).expect("server.json");
     LOCAL_TOKENS.lock().unwrap().push((base.clone(), info.token));
     Server { child, base }
 }

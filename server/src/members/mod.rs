@@ -1,0 +1,453 @@
+//! Members: the members behind any filter, paged and sorted, and one member's 360 record.
+//! Name and phone are personal data and leave this module masked unless the caller
+//! passes [`Personal::Shown`] (admins).
+
+use app::model::{
+    Member360, MemberOrder, MemberPage, MemberPoints, MemberPrediction, MemberRfm, MemberRow, MemberScore,
+    MemberTierChange, MembersQuery,
+};
+use duckdb::{Connection, OptionalExt, params, params_from_iter, types::Value};
+
+use crate::{
+    Error, Result,
+    metrics::{self, MetricConfig},
+    metrics::rfm::RfmRule,
+    metrics::scope::{self, Criteria, Scope}};
+
+/// Sortable columns: the key a caller names and its SQL.
+const SORTS: [(&str, &str); 10] = [
+    ("member_id", "s.member_id"),
+    ("joined_at", "m.joined_at"),
+    ("first_purchase_at", "s.first_purchase_at"),
+    ("last_purchase_at", "s.last_purchase_at"),
+    ("purchases", "s.purchases"),
+    ("revenue", "s.revenue_cents"),
+    ("points_balance", "points_balance"),
+    ("p_alive", "ps.p_alive"),
+    ("clv_12m", "ps.clv_12m"),
+    ("revenue_12m", "ps.revenue_12m_cents"),
+];
+
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// Whether names and phones leave this module as stored or masked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Personal {
+    Masked,
+    Shown,
+}
+
+impl Personal {
+    fn name(self, name: String) -> String {
+        match self {
+            Personal::Masked => mask_name(&name),
+            Personal::Shown => name,
+        }
+    }
+
+    fn phone(self, phone: String) -> String {
+        match self {
+            Personal::Masked => mask_phone(&phone),
+            Personal::Shown => phone,
+        }
+    }
+}
+
+/// `张三` → `张*`, `欧阳娜娜` → `欧*`, `Alice` → `A*`, `张` → `**`.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match (chars.next(), chars.next()) {
+        (None, _) => String::new(),
+        // Every mask is two characters, so none tells a name's length; a one-character
+        // name is hidden whole.
+        (Some(_), None) => "**".to_string(),
+        (Some(first), Some(_)) => format!("{first}*"),
+    }
+}
+
+/// `13812345678` → `138****5678`: the first three and the last four characters around a
+/// fixed `****`; a number shorter than 8 is `****` whole (no mask tells a length).
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 8 {
+        return "****".to_string();
+    }
+    let (head, tail) = (&chars[..3], &chars[chars.len() - 4..]);
+    format!(
+        "{}****{}",
+        head.iter().collect::<String>(),
+        tail.iter().collect::<String>()
+    )
+}
+
+const ROW: &str = "s.member_id, m.name, m.phone, m.region, m.tier, m.join_channel,
+                   strftime(m.joined_at, '%Y-%m-%d %H:%M:%S'), strftime(s.first_purchase_at, '%Y-%m-%d %H:%M:%S'),
+                   strftime(s.last_purchase_at, '%Y-%m-%d %H:%M:%S'), s.purchases, s.revenue_cents,
+                   s.points_earned - s.points_redeemed - s.points_expired + s.points_adjusted AS points_balance,
+                   ps.p_alive, ps.clv_12m, ps.revenue_12m_cents, ps.high_value";
+
+fn row(r: &duckdb::Row<'_>, personal: Personal) -> duckdb::Result<MemberRow> {
+    Ok(MemberRow {
+        member_id: r.get(0)?,
+        name: r.get::<_, Option<String>>(1)?.map(|n| personal.name(n)),
+        phone: r.get::<_, Option<String>>(2)?.map(|p| personal.phone(p)),
+        region: r.get(3)?,
+        tier: r.get(4)?,
+        join_channel: r.get(5)?,
+        joined_at: r.get(6)?,
+        first_purchase_at: r.get(7)?,
+        last_purchase_at: r.get(8)?,
+        purchases: r.get(9)?,
+        revenue_cents: r.get(10)?,
+        points_balance: r.get(11)?,
+        p_alive: r.get(12)?,
+        clv_12m: r.get(13)?,
+        revenue_12m_cents: r.get(14)?,
+        high_value: r.get(15)?,
+    })
+}
+
+/// The members matching the query's filters (as of T), with their summary, one page.
+pub fn list(
+    conn: &Connection,
+    q: &MembersQuery,
+    cfg: MetricConfig,
+    rules: Vec<RfmRule>,
+) -> Result<MemberPage> {
+    let criteria = scope::parse(q.filters.as_deref().unwrap_or(""))?;
+    list_in(conn, q, criteria, cfg, rules, Personal::Masked)
+}
+
+/// Like [`list`], with the filters already worked out (e.g. a saved segment's and the
+/// query's, intersected); the query's own `filters` text is not read.
+pub fn list_in(
+    conn: &Connection,
+    q: &MembersQuery,
+    criteria: Criteria,
+    cfg: MetricConfig,
+    rules: Vec<RfmRule>,
+    personal: Personal,
+) -> Result<MemberPage> {
+    page_of(conn, q, criteria, cfg, rules, MAX_PAGE_SIZE, personal)
+}
+
+/// The most rows a CSV export holds.
+pub const MAX_EXPORT_ROWS: u32 = 100_000;
+
+/// Every member the query selects (its page and page size ignored), in its order, as
+/// CSV with a UTF-8 byte-order mark (so that spreadsheet programs read the Chinese right);
+/// names and phones as `personal` says. More than [`MAX_EXPORT_ROWS`] is a 400.
+pub fn export_csv(
+    conn: &Connection,
+    q: &MembersQuery,
+    criteria: Criteria,
+    cfg: MetricConfig,
+    rules: Vec<RfmRule>,
+    personal: Personal,
+) -> Result<String> {
+    let q = MembersQuery {
+        page: Some(1),
+        page_size: Some(MAX_EXPORT_ROWS),
+        ..q.clone()
+    };
+    let page = page_of(conn, &q, criteria, cfg, rules, MAX_EXPORT_ROWS, personal)?;
+    if page.total > i64::from(MAX_EXPORT_ROWS) {
+        return Err(Error::bad_param(
+            "filters",
+            format!(
+                "{} members match; an export holds at most {MAX_EXPORT_ROWS}: narrow the filters",
+                page.total
+            ),
+        ));
+    }
+    let mut out = String::from("\u{feff}");
+    out.push_str(CSV_HEADER);
+    out.push('\n');
+    for r in &page.rows {
+        let cents = |c: i64| format!("{}{}.{:02}", if c < 0 { "-" } else { "" }, c.unsigned_abs() / 100, c.unsigned_abs() % 100);
+        let fields = [
+            r.member_id.clone(),
+            r.name.clone().unwrap_or_default(),
+            r.phone.clone().unwrap_or_default(),
+            r.region.clone().unwrap_or_default(),
+            r.tier.clone().unwrap_or_default(),
+            r.join_channel.clone().unwrap_or_default(),
+            r.joined_at.clone().unwrap_or_default(),
+            r.first_purchase_at.clone().unwrap_or_default(),
+            r.last_purchase_at.clone().unwrap_or_default(),
+            r.purchases.to_string(),
+            cents(r.revenue_cents),
+            r.points_balance.to_string(),
+            r.p_alive.map(|p| format!("{p:.4}")).unwrap_or_default(),
+            r.clv_12m.map(|c| format!("{c:.2}")).unwrap_or_default(),
+            r.revenue_12m_cents.map(cents).unwrap_or_default(),
+            r.high_value.map(|h| h.to_string()).unwrap_or_default(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// The columns of [`export_csv`].
+pub const CSV_HEADER: &str = "member_id,name,phone,region,tier,join_channel,joined_at,first_purchase_at,last_purchase_at,purchases,revenue,points_balance,p_alive,clv_12m,revenue_12m,high_value";
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+pub fn csv_field(f: &str) -> String {
+    let f = neutralised(f);
+    if f.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.into_owned()
+    }
+}
+
+/// A cell a spreadsheet would take for a formula (it begins with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return) gets a leading `'` (OWASP's CSV-injection advice); a plain
+/// number such as `-12.50` stays a number.
+fn neutralised(f: &str) -> std::borrow::Cow<'_, str> {
+    let formula = f.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = {
+        let digits = f.strip_prefix('-').unwrap_or(f);
+        let (whole, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+        !whole.is_empty() && !frac.is_empty() && (whole.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit())
+    };
+    if formula && !number { std::borrow::Cow::Owned(format!("'{f}")) } else { std::borrow::Cow::Borrowed(f) }
+}
+
+fn page_of(
+    conn: &Connection,
+    q: &MembersQuery,
+    criteria: Criteria,
+    cfg: MetricConfig,
+    rules: Vec<RfmRule>,
+    max_page_size: u32,
+    personal: Personal,
+) -> Result<MemberPage> {
+    let as_of = metrics::day_or_latest(conn, "as_of", q.as_of.as_deref())?;
+    let sort = q.sort.clone().unwrap_or_else(|| "-revenue".to_string());
+    let (key, descending) = match sort.strip_prefix('-') {
+        Some(key) => (key, true),
+        None => (sort.as_str(), false),
+    };
+    let column = SORTS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, c)| *c)
+        .ok_or_else(|| {
+            let known: Vec<_> = SORTS.iter().map(|(k, _)| *k).collect();
+            Error::bad_param(
+                "sort",
+                format!("unknown column {key:?}; columns are {}", known.join(", ")),
+            )
+        })?;
+    let page = q.page.unwrap_or(1);
+    if page == 0 {
+        return Err(Error::bad_param("page", "pages start at 1"));
+    }
+    let page_size = q.page_size.unwrap_or(50);
+    if !(1..=max_page_size).contains(&page_size) {
+        return Err(Error::bad_param(
+            "page_size",
+            format!("expected 1 to {max_page_size}"),
+        ));
+    }
+    let scope = Scope::of(criteria, None).with_rules(rules);
+    scope.prepare(conn, as_of, cfg)?;
+    let join = scope.join("s");
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM member_summary s {join}"),
+        [],
+        |r| r.get(0),
+    )?;
+    let direction = if descending { "DESC" } else { "ASC" };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ROW} FROM member_summary s LEFT JOIN members m USING (member_id)
+         LEFT JOIN member_scores ps USING (member_id) {join}
+         ORDER BY {column} {direction} NULLS LAST, s.member_id LIMIT ? OFFSET ?"
+    ))?;
+    let offset = i64::from(page - 1) * i64::from(page_size);
+    let rows = stmt
+        .query_map(
+            params_from_iter([Value::BigInt(i64::from(page_size)), Value::BigInt(offset)]),
+            |r| row(r, personal),
+        )?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(MemberPage {
+        as_of: as_of.to_string(),
+        filters: scope.filters.clone(),
+        ranges: scope.ranges.clone(),
+        sort,
+        page,
+        page_size,
+        total,
+        rows,
+    })
+}
+
+/// One member's profile, summary, orders and points, newest first.
+pub fn profile(
+    conn: &Connection,
+    member_id: &str,
+    cfg: MetricConfig,
+    rules: &[RfmRule],
+    personal: Personal,
+) -> Result<Option<Member360>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ROW}, m.gender, m.birth_year, m.home_store_id
+         FROM member_summary s LEFT JOIN members m USING (member_id)
+         LEFT JOIN member_scores ps USING (member_id) WHERE s.member_id = ?"
+    ))?;
+    let mut rows = stmt.query(params![member_id])?;
+    let Some(r) = rows.next()? else {
+        return Ok(None);
+    };
+    let member = row(r, personal)?;
+    let (gender, birth_year, home_store_id) = (r.get(16)?, r.get(17)?, r.get(18)?);
+    let as_of = metrics::day_or_latest(conn, "as_of", None)?;
+    let stage = scope::stage_of(conn, member_id, as_of, cfg)?
+        .unwrap_or_else(|| "(not a member)".to_string());
+    let orders = of_member(
+        conn,
+        "SELECT order_id, strftime(ordered_at, '%Y-%m-%d %H:%M:%S'), CAST(net_amount * 100 AS BIGINT), channel, store_id, item_count
+         FROM orders WHERE member_id = ? ORDER BY ordered_at DESC, order_id",
+        member_id,
+        |r| {
+            Ok(MemberOrder {
+                order_id: r.get(0)?,
+                ordered_at: r.get(1)?,
+                net_amount_cents: r.get(2)?,
+                channel: r.get(3)?,
+                store_id: r.get(4)?,
+                item_count: r.get(5)?,
+            })
+        },
+    )?;
+    let points = of_member(
+        conn,
+        "SELECT entry_id, strftime(occurred_at, '%Y-%m-%d %H:%M:%S'), kind, points, source, order_id
+         FROM points WHERE member_id = ? ORDER BY occurred_at DESC, entry_id",
+        member_id,
+        |r| {
+            Ok(MemberPoints {
+                entry_id: r.get(0)?,
+                occurred_at: r.get(1)?,
+                kind: r.get(2)?,
+                points: r.get(3)?,
+                source: r.get(4)?,
+                order_id: r.get(5)?,
+            })
+        },
+    )?;
+    let prediction = conn
+        .query_row(
+            "SELECT CAST(as_of AS VARCHAR), p_alive, purchases_30d, purchases_90d, purchases_365d,
+                    spend_per_purchase, clv_12m
+             FROM member_scores WHERE member_id = ?",
+            params![member_id],
+            |r| {
+                Ok(MemberPrediction {
+                    as_of: r.get(0)?,
+                    score: MemberScore {
+                        p_alive: r.get(1)?,
+                        purchases_30d: r.get(2)?,
+                        purchases_90d: r.get(3)?,
+                        purchases_365d: r.get(4)?,
+                        spend_per_purchase: r.get(5)?,
+                        clv_12m: r.get(6)?,
+                    },
+                })
+            },
+        )
+        .optional()?;
+    let rfm = {
+        // Parameters in the order they appear: the segment's CASE, the scores' lookback,
+        // the member.
+        let (segment, mut all) = crate::metrics::rfm::segment_expression(rules);
+        all.extend(crate::metrics::rfm::score_bindings(as_of));
+        all.push(Value::Text(member_id.to_string()));
+        let mut stmt = conn.prepare(&format!(
+            "SELECT rfm.r, rfm.f, rfm.m, {segment} FROM members m {} WHERE m.member_id = ? AND rfm.r IS NOT NULL",
+            crate::metrics::rfm::SCORES
+        ))?;
+        let mut rows = stmt.query(params_from_iter(all))?;
+        match rows.next()? {
+            Some(r) => Some(MemberRfm {
+                r: r.get(0)?,
+                f: r.get(1)?,
+                m: r.get(2)?,
+                segment: r.get(3)?,
+            }),
+            None => None,
+        }
+    };
+    let tier_changes = of_member(
+        conn,
+        "SELECT strftime(changed_at, '%Y-%m-%d %H:%M:%S'), tier FROM tier_changes
+         WHERE member_id = ? ORDER BY changed_at DESC",
+        member_id,
+        |r| {
+            Ok(MemberTierChange {
+                changed_at: r.get(0)?,
+                tier: r.get(1)?,
+            })
+        },
+    )?;
+    Ok(Some(Member360 {
+        member,
+        gender,
+        birth_year,
+        home_store_id,
+        stage,
+        orders,
+        points,
+        prediction,
+        rfm,
+        tier_changes,
+    }))
+}
+
+/// The rows `sql` returns for one member (its one parameter), read by `read`.
+fn of_member<T>(
+    conn: &Connection,
+    sql: &str,
+    member_id: &str,
+    read: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt
+        .query_map(params![member_id], read)?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_data_is_masked() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧*");
+        assert_eq!(mask_name("Alice"), "A*");
+        assert_eq!(mask_name("张"), "**");
+        assert_eq!(mask_name(""), "");
+        assert_eq!(mask_phone("13812345678"), "138****5678");
+        assert_eq!(mask_phone("12345"), "****");
+    }
+
+    #[test]
+    fn csv_cells_carry_no_formulas() {
+        assert_eq!(csv_field("=1+2"), "'=1+2");
+        assert_eq!(csv_field("+8613812345678"), "'+8613812345678");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("-1+1"), "'-1+1");
+        assert_eq!(csv_field("\tx"), "'\tx");
+        assert_eq!(csv_field("=HYPERLINK(\"a\",\"b\")"), "\"'=HYPERLINK(\"\"a\"\",\"\"b\"\")\"");
+        assert_eq!(csv_field("-12.50"), "-12.50");
+        assert_eq!(csv_field("-3"), "-3");
+        assert_eq!(csv_field("张三"), "张三");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
+}

@@ -1,0 +1,398 @@
+//! `memberpulse bench`: times the engine against the straightforward SQL for the same
+//! numbers over the raw orders, points and members tables, on the same DuckDB file, and
+//! checks that both give identical numerators and denominators.
+//!
+//! The reference SQL here is deliberately the obvious one (group every order by member,
+//! then count); it is the independent check on the catalogue in [`crate::metrics`], which
+//! reads the day-grained tables instead.
+
+use std::time::Instant;
+
+use app::model::{Dimension, MembersQuery, Metric};
+use chrono::Days;
+use duckdb::{Connection, params_from_iter, types::Value};
+
+use crate::{
+    Result, members,
+    metrics::{self, MetricConfig, Request, Window},
+    metrics::rfm::{self, RfmRule},
+    metrics::scope::Scope};
+
+/// Numbers a case produced: (group, numerator, denominator) rows, sorted.
+type Numbers = Vec<(String, i64, i64)>;
+
+/// One timed comparison.
+#[derive(Debug)]
+pub struct Case {
+    pub name: String,
+    pub engine_ms: f64,
+    pub raw_ms: f64,
+    pub identical: bool,
+    /// The engine's numbers, for a look when they differ.
+    pub engine: Numbers,
+    pub raw: Numbers,
+}
+
+impl Case {
+    pub fn ratio(&self) -> f64 {
+        self.raw_ms / self.engine_ms.max(1e-9)
+    }
+}
+
+/// The median wall time of `rounds` runs of `f` (after one warm-up run), and its result.
+fn timed<T>(rounds: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
+    let mut result = f()?;
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds.max(1) {
+        let started = Instant::now();
+        result = f()?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times[times.len() / 2], result))
+}
+
+fn case(
+    name: &str,
+    rounds: usize,
+    engine: impl FnMut() -> Result<Numbers>,
+    raw: impl FnMut() -> Result<Numbers>,
+) -> Result<Case> {
+    let (engine_ms, mut engine) = timed(rounds, engine)?;
+    let (raw_ms, mut raw) = timed(rounds, raw)?;
+    // A group with nothing on either side is no difference.
+    for rows in [&mut engine, &mut raw] {
+        rows.retain(|r| (r.1, r.2) != (0, 0));
+        rows.sort();
+    }
+    Ok(Case {
+        name: name.to_string(),
+        engine_ms,
+        raw_ms,
+        identical: engine == raw,
+        engine,
+        raw,
+    })
+}
+
+/// Runs every case on `conn`, reporting each as it finishes.
+pub fn run(
+    conn: &Connection,
+    req: Request,
+    cfg: MetricConfig,
+    rules: Vec<RfmRule>,
+    rounds: usize,
+    mut report: impl FnMut(&Case),
+) -> Result<Vec<Case>> {
+    let windows = [req.window, req.compare.of(&req.window)];
+    let tag = |w: usize, m: Metric, g: &str| format!("{}/{}/{g}", ["window", "comparison"][w], m.key());
+    let mut cases = Vec::new();
+
+    let overview = case(
+        "overview: 4 headline KPIs, window + comparison",
+        rounds,
+        || {
+            let kpis = metrics::kpis(conn, req, cfg, &Metric::HEADLINE, &Scope::all())?;
+            Ok(kpis
+                .iter()
+                .flat_map(|k| {
+                    [(0, &k.current), (1, &k.comparison)]
+                        .map(|(w, m)| (tag(w, k.key, "all"), m.numerator, m.denominator))
+                })
+                .collect())
+        },
+        || {
+            let mut rows = Vec::new();
+            for m in Metric::HEADLINE {
+                for (i, w) in windows.iter().enumerate() {
+                    for (g, n, d) in raw_headline(conn, m, w, cfg, None)? {
+                        rows.push((tag(i, m, &g), n, d));
+                    }
+                }
+            }
+            Ok(rows)
+        },
+    )?;
+    report(&overview);
+    cases.push(overview);
+
+    let by_region = case(
+        "breakdown by region: 4 headline KPIs, window + comparison",
+        rounds,
+        || {
+            let scope = Scope::new(Vec::new(), Some(Dimension::Region));
+            let mut rows = Vec::new();
+            for m in Metric::HEADLINE {
+                let b = metrics::breakdown(conn, m, req, &scope, cfg)?;
+                for r in &b.rows {
+                    rows.push((tag(0, m, &r.value), r.current.numerator, r.current.denominator));
+                    rows.push((
+                        tag(1, m, &r.value),
+                        r.comparison.numerator,
+                        r.comparison.denominator,
+                    ));
+                }
+            }
+            Ok(rows)
+        },
+        || {
+            let mut rows = Vec::new();
+            for m in Metric::HEADLINE {
+                for (i, w) in windows.iter().enumerate() {
+                    let region = "coalesce(m.region, '(none)')";
+                    for (g, n, d) in raw_headline(conn, m, w, cfg, Some(region))? {
+                        rows.push((tag(i, m, &g), n, d));
+                    }
+                }
+            }
+            Ok(rows)
+        },
+    )?;
+    report(&by_region);
+    cases.push(by_region);
+
+    if let Some(rule) = rules.iter().find(|r| r.key == "at_risk").or(rules.first()) {
+        let key = rule.key.clone();
+        let list = case(
+            &format!("RFM segment list: {key}, first 50 by revenue, with total"),
+            rounds,
+            || {
+                let page = members::list(
+                    conn,
+                    &MembersQuery {
+                        filters: Some(format!("rfm_segment:{key}")),
+                        as_of: Some(req.window.end.to_string()),
+                        sort: Some("-revenue".to_string()),
+                        page: Some(1),
+                        page_size: Some(50),
+                        segment: None,
+                    },
+                    cfg,
+                    rules.clone(),
+                )?;
+                let mut rows = vec![("total".to_string(), page.total, 1)];
+                rows.extend(
+                    page.rows
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| (format!("{i:02} {}", r.member_id), r.revenue_cents, 1)),
+                );
+                Ok(rows)
+            },
+            || raw_segment_list(conn, req.window.end, &rules, &key),
+        )?;
+        report(&list);
+        cases.push(list);
+    }
+    Ok(cases)
+}
+
+/// A headline metric for one window by the straightforward SQL over the raw tables:
+/// one row per member with its contribution, then summed, per `group` (an expression
+/// over `members m`) or overall.
+pub fn raw_headline(
+    conn: &Connection,
+    metric: Metric,
+    w: &Window,
+    cfg: MetricConfig,
+    group: Option<&str>,
+) -> Result<Numbers> {
+    let ts = |d: chrono::NaiveDate| Value::Text(format!("{d} 00:00:00"));
+    let (start, after) = (ts(w.start()), ts(w.end + Days::new(1)));
+    let (per_member, params) = match metric {
+        Metric::HistoricalLtv => (
+            "SELECT mm.member_id, coalesce(sum(o.net_amount), 0) * 100 AS n, 1 AS d
+             FROM members mm LEFT JOIN orders o ON o.member_id = mm.member_id AND o.ordered_at < ?
+             WHERE mm.joined_at < ? GROUP BY mm.member_id",
+            vec![after.clone(), after],
+        ),
+        Metric::RepurchaseRate => (
+            "SELECT member_id, CASE WHEN count(DISTINCT CAST(ordered_at AS DATE)) >= 2 THEN 1 ELSE 0 END AS n, 1 AS d
+             FROM orders
+             WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at >= ? AND ordered_at < ?
+             GROUP BY member_id",
+            vec![start, after],
+        ),
+        Metric::PointsUsageRate => (
+            "SELECT member_id, coalesce(sum(points) FILTER (WHERE kind = 'redeem'), 0) AS n,
+                    coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS d
+             FROM points WHERE occurred_at >= ? AND occurred_at < ? GROUP BY member_id",
+            vec![start, after],
+        ),
+        Metric::ChurnRate => {
+            let c = Days::new(u64::from(cfg.churn_days));
+            (
+                "SELECT member_id, CASE WHEN bool_or(ordered_at >= ?) THEN 0 ELSE 1 END AS n, 1 AS d
+                 FROM orders
+                 WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < ?
+                 GROUP BY member_id
+                 HAVING bool_or(ordered_at >= ? AND ordered_at < ?)",
+                vec![
+                    ts(w.end - c),
+                    after,
+                    ts(w.start() - Days::new(1) - c),
+                    start,
+                ],
+            )
+        }
+        other => unreachable!("{other:?} is not a headline metric"),
+    };
+    let sql = match group {
+        None => format!(
+            "SELECT 'all', CAST(coalesce(sum(n), 0) AS BIGINT), CAST(coalesce(sum(d), 0) AS BIGINT) FROM ({per_member})"
+        ),
+        Some(g) => format!(
+            "SELECT {g}, CAST(coalesce(sum(n), 0) AS BIGINT), CAST(coalesce(sum(d), 0) AS BIGINT)
+             FROM ({per_member}) x LEFT JOIN members m USING (member_id) GROUP BY 1"
+        ),
+    };
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The members of one named RFM segment as of T, scored by the straightforward SQL over
+/// the raw orders: the total, then the first 50 by lifetime net revenue.
+fn raw_segment_list(
+    conn: &Connection,
+    as_of: chrono::NaiveDate,
+    rules: &[RfmRule],
+    key: &str,
+) -> Result<Numbers> {
+    let (segment, mut params) = rfm::segment_expression(rules);
+    let mut all = rfm::score_bindings(as_of);
+    all.append(&mut params);
+    all.push(Value::Text(key.to_string()));
+    let sql = format!(
+        "WITH scored AS (
+             SELECT member_id,
+                    least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY last_at)))::INTEGER AS r,
+                    least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY purchases)))::INTEGER AS f,
+                    least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY revenue)))::INTEGER AS m
+             FROM (SELECT member_id, max(ordered_at) FILTER (WHERE net_amount > 0) AS last_at,
+                          count(*) FILTER (WHERE net_amount > 0) AS purchases, sum(net_amount) AS revenue
+                   FROM orders WHERE member_id IS NOT NULL AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)
+                   GROUP BY member_id HAVING count(*) FILTER (WHERE net_amount > 0) > 0)
+         ), picked AS (
+             SELECT member_id FROM scored rfm WHERE ({segment}) = ?
+         ), lifetime AS (
+             SELECT member_id, CAST(sum(net_amount) * 100 AS BIGINT) AS cents FROM orders
+             WHERE member_id IN (SELECT member_id FROM picked) GROUP BY member_id
+         )
+         SELECT 'total', (SELECT count(*) FROM picked), 1
+         UNION ALL
+         SELECT * FROM (SELECT lpad(CAST(row_number() OVER (ORDER BY cents DESC, member_id) - 1 AS VARCHAR), 2, '0') || ' ' || member_id, cents, 1
+                        FROM lifetime ORDER BY cents DESC, member_id LIMIT 50)"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(all), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Points expiring from T to T + `days` by the straightforward FIFO over the raw points:
+/// lots per member and year, consumed oldest first (the reference for the catalogue's
+/// per-lot formula).
+pub fn raw_points_expiring(conn: &Connection, t: chrono::NaiveDate, days: u64, cfg: MetricConfig) -> Result<i64> {
+    if cfg.points_expiry_years == 0 {
+        return Ok(0);
+    }
+    Ok(conn.query_row(
+        "WITH per_year AS (
+             SELECT member_id, year(occurred_at) AS y,
+                    coalesce(sum(points) FILTER (WHERE kind = 'earn' OR (kind = 'adjust' AND points > 0)), 0) AS earned,
+                    coalesce(sum(CASE WHEN kind IN ('redeem', 'expire') THEN points
+                                      WHEN kind = 'adjust' AND points < 0 THEN -points ELSE 0 END), 0) AS used
+             FROM points WHERE occurred_at < CAST(? AS TIMESTAMP) GROUP BY member_id, y
+         ), lots AS (
+             SELECT y, earned,
+                    sum(earned) OVER (PARTITION BY member_id ORDER BY y) AS cumulative,
+                    sum(used) OVER (PARTITION BY member_id) AS consumed
+             FROM per_year
+         )
+         SELECT CAST(coalesce(sum(greatest(0, least(earned, cumulative - consumed)))
+                     FILTER (WHERE make_date(CAST(y + ? AS BIGINT), 12, 31) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)), 0)
+                * ? AS BIGINT)
+         FROM lots",
+        params_from_iter([
+            Value::Text(format!("{} 00:00:00", t + Days::new(1))),
+            Value::BigInt(i64::from(cfg.points_expiry_years)),
+            Value::Text(t.to_string()),
+            Value::Text((t + Days::new(days)).to_string()),
+            Value::BigInt(i64::from(cfg.point_value_cents)),
+        ]),
+        |r| r.get(0),
+    )?)
+}
+
+/// What [`model`] measured: the stages of a fit and scoring, in seconds.
+#[derive(Debug)]
+pub struct ModelTimes {
+    pub buyers: usize,
+    pub summary_s: f64,
+    pub bgnbd_s: f64,
+    pub gamma_gamma_s: f64,
+    pub scoring_s: f64,
+    pub bgnbd: crate::model::Fit,
+    pub gamma_gamma: crate::model::Fit,
+    /// The summaries, for the comparison with `lifetimes`.
+    pub summaries: Vec<crate::model::Summary>,
+}
+
+impl ModelTimes {
+    pub fn total_s(&self) -> f64 {
+        self.summary_s + self.bgnbd_s + self.gamma_gamma_s + self.scoring_s
+    }
+}
+
+/// Times the model as `memberpulse fit` runs it, stage by stage (without storing).
+pub fn model(conn: &Connection, as_of: chrono::NaiveDate, annual_discount: f64) -> Result<ModelTimes> {
+    use crate::model;
+    use rayon::prelude::*;
+    let started = Instant::now();
+    let buyers = model::summaries(conn, as_of)?;
+    let summaries: Vec<model::Summary> = buyers.iter().map(|b| b.summary).collect();
+    let summary_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let bgnbd = model::fit_bgnbd(&summaries)?;
+    let bgnbd_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let gamma_gamma = model::fit_gamma_gamma(&summaries)?;
+    let gamma_gamma_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let scores: Vec<_> = summaries
+        .par_iter()
+        .map(|s| model::score(&bgnbd, &gamma_gamma, s, annual_discount))
+        .collect();
+    let scoring_s = started.elapsed().as_secs_f64();
+    std::hint::black_box(scores);
+    Ok(ModelTimes {
+        buyers: buyers.len(),
+        summary_s,
+        bgnbd_s,
+        gamma_gamma_s,
+        scoring_s,
+        bgnbd,
+        gamma_gamma,
+        summaries,
+    })
+}
+
+/// Writes summaries in `lifetimes`' terms (frequency, recency, T, monetary_value).
+pub fn write_lifetimes_csv(summaries: &[crate::model::Summary], path: &std::path::Path) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "frequency,recency,T,monetary_value")?;
+    for s in summaries {
+        writeln!(out, "{},{},{},{}", s.x, s.t_x, s.t, s.m)?;
+    }
+    out.flush()?;
+    Ok(())
+}

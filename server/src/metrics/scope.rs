@@ -1,0 +1,591 @@
+//! Segments: typed filters over member dimensions, compiled to parameterised SQL.
+//!
+//! A [`Scope`] is the set of members a metric is computed over, each with the group it
+//! falls in for a breakdown. Dimension expressions are fixed in this file; the values a
+//! user picks are bound parameters, never pasted into SQL.
+
+use app::model::{Dimension, Filter, MemberMeasure, RangeFilter};
+use chrono::{Datelike, Days, NaiveDate};
+use duckdb::{Connection, params_from_iter, types::Value};
+
+use crate::{
+    Error, Result,
+    metrics::MetricConfig,
+    metrics::rfm::{self, RfmRule}};
+
+/// The SQL for a dimension's value of member `m` as of T. The parameters it binds are
+/// [`Scope::bindings`]'s. A member without the attribute falls in `(none)`. Lifecycle
+/// stages use `lp` (last purchase and purchases up to T): new (joined in the last
+/// `new_member_days` days with at most one purchase), registered (never purchased),
+/// active (last purchase at most `active_days` ago), dormant (at most `churn_days`),
+/// churned.
+fn expression(d: Dimension) -> &'static str {
+    match d {
+        Dimension::Region => "coalesce(m.region, '(none)')",
+        Dimension::Store => "coalesce(m.home_store_id, '(none)')",
+        Dimension::Tier => unreachable!("tiers are compiled by tier_of"),
+        Dimension::JoinChannel => "coalesce(m.join_channel, '(none)')",
+        Dimension::JoinCohort => "coalesce(strftime(m.joined_at, '%Y-%m'), '(none)')",
+        Dimension::Gender => "coalesce(m.gender, '(none)')",
+        Dimension::AgeBand => {
+            "CASE WHEN m.birth_year IS NULL THEN '(none)'
+                  WHEN CAST(? AS INTEGER) - m.birth_year < 25 THEN '<25'
+                  WHEN CAST(? AS INTEGER) - m.birth_year < 35 THEN '25-34'
+                  WHEN CAST(? AS INTEGER) - m.birth_year < 45 THEN '35-44'
+                  WHEN CAST(? AS INTEGER) - m.birth_year < 55 THEN '45-54'
+                  ELSE '55+' END"
+        }
+        Dimension::LifecycleStage => {
+            "CASE WHEN m.joined_at >= CAST(? AS TIMESTAMP) AND coalesce(lp.purchases, 0) <= 1 THEN 'new'
+                  WHEN lp.last_purchase_at IS NULL THEN 'registered'
+                  WHEN lp.last_purchase_at >= CAST(? AS TIMESTAMP) THEN 'active'
+                  WHEN lp.last_purchase_at >= CAST(? AS TIMESTAMP) THEN 'dormant'
+                  ELSE 'churned' END"
+        }
+        Dimension::RfmSegment => unreachable!("RFM segments are compiled from their rules"),
+        Dimension::RfmCell => {
+            "CASE WHEN rfm.r IS NULL THEN '(none)' ELSE 'R' || rfm.r || 'F' || rfm.f END"
+        }
+        Dimension::FavouriteCategory => "coalesce(ext.favourite_category, '(none)')",
+        Dimension::PreferredChannel => "coalesce(ext.preferred_channel, '(none)')",
+        Dimension::ChurnRisk => {
+            "CASE WHEN ps.member_id IS NULL THEN '(none)'
+                  WHEN ps.p_alive < ? AND ps.high_value THEN 'high_value_at_risk'
+                  WHEN ps.p_alive < ? THEN 'at_risk'
+                  ELSE 'likely_active' END"
+        }
+    }
+}
+
+/// A dimension's SQL with the parameters it binds, as of `as_of`; RFM segments take
+/// their CASE from the rules.
+fn compiled(
+    d: Dimension,
+    as_of: NaiveDate,
+    cfg: MetricConfig,
+    rules: &[RfmRule],
+) -> (String, Vec<Value>) {
+    match d {
+        Dimension::RfmSegment => rfm::segment_expression(rules),
+        Dimension::Tier => (tier_of("th"), Vec::new()),
+        _ => (expression(d).to_string(), bindings(d, as_of, cfg)),
+    }
+}
+
+/// The parameters [`expression`] binds for `d` as of `as_of`, in order.
+fn bindings(d: Dimension, as_of: NaiveDate, cfg: MetricConfig) -> Vec<Value> {
+    let day = |n: u32| Value::Text(format!("{} 00:00:00", as_of - Days::new(u64::from(n))));
+    match d {
+        Dimension::AgeBand => vec![Value::Int(as_of.year()); 4],
+        Dimension::ChurnRisk => vec![Value::Double(cfg.at_risk_p_alive); 2],
+        Dimension::LifecycleStage => vec![
+            day(cfg.new_member_days),
+            day(cfg.active_days),
+            day(cfg.churn_days),
+        ],
+        _ => vec![],
+    }
+}
+
+/// The SQL of the last purchase and the purchases up to T (bound) per member, joined as
+/// `lp` for lifecycle stages.
+const LAST_PURCHASE: &str = "LEFT JOIN (SELECT member_id, max(ordered_at) AS last_purchase_at, count(*) AS purchases
+                                FROM orders
+                                WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST(? AS TIMESTAMP)
+                                GROUP BY member_id) lp USING (member_id)";
+
+/// A member's tier as of the day [`tier_join`] `alias` was joined for.
+pub fn tier_of(alias: &str) -> String {
+    format!(
+        "CASE WHEN {alias}.member_id IS NULL THEN coalesce(m.tier, '(none)') ELSE coalesce({alias}.tier, '(none)') END"
+    )
+}
+
+/// Each member's tier as of a day, joined as `{alias}` (member_id, tier) for the members
+/// with a tier history; binds the day after (T + 1, a timestamp). A member with a history
+/// has no tier (`(none)`) before their first change; members without one keep
+/// `members.tier` (see [`expression`]).
+pub fn tier_join(alias: &str) -> String {
+    format!(
+        "LEFT JOIN (SELECT member_id, arg_max(tier, changed_at) FILTER (WHERE changed_at < CAST(? AS TIMESTAMP)) AS tier
+                    FROM tier_changes GROUP BY member_id) {alias} USING (member_id)"
+    )
+}
+
+/// One member's lifecycle stage as of `as_of` (None for an unknown member).
+pub fn stage_of(
+    conn: &Connection,
+    member_id: &str,
+    as_of: NaiveDate,
+    cfg: MetricConfig,
+) -> Result<Option<String>> {
+    let mut params = bindings(Dimension::LifecycleStage, as_of, cfg);
+    params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
+    params.push(Value::Text(member_id.to_string()));
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {} FROM members m {LAST_PURCHASE} WHERE m.member_id = ?",
+        expression(Dimension::LifecycleStage)
+    ))?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    Ok(match rows.next()? {
+        Some(row) => Some(row.get(0)?),
+        None => None,
+    })
+}
+
+/// What a filter text selects: dimension filters and measure ranges, all ANDed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Criteria {
+    pub filters: Vec<Filter>,
+    pub ranges: Vec<RangeFilter>,
+}
+
+impl Criteria {
+    /// Both at once: a dimension filtered by both keeps the values in both; ranges add up.
+    pub fn and(mut self, other: Criteria) -> Criteria {
+        self.filters = intersect(self.filters, other.filters);
+        self.ranges.extend(other.ranges);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.filters.is_empty() && self.ranges.is_empty()
+    }
+}
+
+/// Parses `region:华东|华南;tier:gold;revenue:1000..;days_since_purchase:..90`.
+pub fn parse(text: &str) -> Result<Criteria> {
+    let mut criteria = Criteria::default();
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once(':').ok_or_else(|| {
+            Error::bad_param(
+                "filters",
+                format!("expected dimension:value|value or measure:min..max, got {part:?}"),
+            )
+        })?;
+        match MemberMeasure::parse(key.trim()) {
+            Some(measure) => criteria.ranges.push(parse_range(measure, value.trim())?),
+            None => {
+                let f = parse_filters(part)?.remove(0);
+                match criteria.filters.iter_mut().find(|g| g.dimension == f.dimension) {
+                    Some(g) => add_values(&mut g.values, f.values),
+                    None => criteria.filters.push(f),
+                }
+            }
+        }
+    }
+    Ok(criteria)
+}
+
+/// `min..max`, `min..` or `..max`; revenue and CLV in yuan, P(alive) from 0 to 1, each
+/// with at most 2 decimals.
+fn parse_range(measure: MemberMeasure, text: &str) -> Result<RangeFilter> {
+    let bad = |why: &str| {
+        Error::bad_param(
+            "filters",
+            format!("{}: {why}, got {text:?}", measure.key()),
+        )
+    };
+    let (lo, hi) = text
+        .split_once("..")
+        .ok_or_else(|| bad("expected min..max, min.. or ..max"))?;
+    let bound = |t: &str| -> Result<Option<i64>> {
+        let t = t.trim();
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let value = if measure.hundredths() {
+            let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+            let ok = !whole.is_empty()
+                && whole.trim_start_matches('-').chars().all(|c| c.is_ascii_digit())
+                && frac.len() <= 2
+                && frac.chars().all(|c| c.is_ascii_digit());
+            if !ok {
+                return Err(bad("expected an amount with at most 2 decimals"));
+            }
+            let cents: i64 = format!("{}{:0<2}", whole.trim_start_matches('-'), frac)
+                .parse()
+                .map_err(|_| bad("amount out of range"))?;
+            if whole.starts_with('-') { -cents } else { cents }
+        } else {
+            t.parse().map_err(|_| bad("expected whole numbers"))?
+        };
+        Ok(Some(value))
+    };
+    let (min, max) = (bound(lo)?, bound(hi)?);
+    if min.is_none() && max.is_none() {
+        return Err(bad("give at least one bound"));
+    }
+    if let (Some(a), Some(b)) = (min, max)
+        && a > b
+    {
+        return Err(bad("min is above max"));
+    }
+    Ok(RangeFilter { measure, min, max })
+}
+
+/// A measure's SQL over the summary `s` and the scores `ps`; days since purchase binds T.
+fn measure_sql(m: MemberMeasure) -> &'static str {
+    match m {
+        MemberMeasure::Revenue => "s.revenue_cents",
+        MemberMeasure::Purchases => "s.purchases",
+        MemberMeasure::PointsBalance => {
+            "(s.points_earned + s.points_adjusted - s.points_redeemed - s.points_expired)"
+        }
+        MemberMeasure::DaysSincePurchase => {
+            "date_diff('day', CAST(s.last_purchase_at AS DATE), CAST(? AS DATE))"
+        }
+        MemberMeasure::PAlive => "round(ps.p_alive * 100)",
+        MemberMeasure::Clv12m => "round(ps.clv_12m * 100)",
+    }
+}
+
+/// Parses `region:华东|华南;tier:gold` into dimension filters only.
+pub fn parse_filters(text: &str) -> Result<Vec<Filter>> {
+    let mut filters: Vec<Filter> = Vec::new();
+    for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, values) = part.split_once(':').ok_or_else(|| {
+            Error::bad_param(
+                "filters",
+                format!("expected dimension:value|value, got {part:?}"),
+            )
+        })?;
+        let dimension = Dimension::parse(key.trim()).ok_or_else(|| {
+            let known: Vec<_> = Dimension::ALL.iter().map(|d| d.key()).collect();
+            let measures: Vec<_> = MemberMeasure::ALL.iter().map(|m| m.key()).collect();
+            Error::bad_param(
+                "filters",
+                format!(
+                    "unknown dimension {key:?}; dimensions are {}; ranges (min..max) on {}",
+                    known.join(", "),
+                    measures.join(", ")
+                ),
+            )
+        })?;
+        let mut unique = Vec::new();
+        add_values(
+            &mut unique,
+            values.split('|').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect(),
+        );
+        if unique.is_empty() {
+            return Err(Error::bad_param("filters", format!("no value for {key}")));
+        }
+        match filters.iter_mut().find(|f| f.dimension == dimension) {
+            Some(f) => add_values(&mut f.values, unique),
+            None => filters.push(Filter { dimension, values: unique }),
+        }
+    }
+    Ok(filters)
+}
+
+/// The members a metric is computed over, and how they are grouped.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub filters: Vec<Filter>,
+    /// Bounds on member measures, ANDed with the filters.
+    pub ranges: Vec<RangeFilter>,
+    pub dimension: Option<Dimension>,
+    /// The named RFM segments, needed when the scope groups or filters by them.
+    pub rfm_rules: Vec<RfmRule>,
+}
+
+impl Scope {
+    pub fn new(filters: Vec<Filter>, dimension: Option<Dimension>) -> Scope {
+        Scope {
+            filters,
+            ranges: Vec::new(),
+            dimension,
+            rfm_rules: Vec::new(),
+        }
+    }
+
+    /// The members of `criteria`, grouped by `dimension`.
+    pub fn of(criteria: Criteria, dimension: Option<Dimension>) -> Scope {
+        Scope {
+            ranges: criteria.ranges,
+            ..Scope::new(criteria.filters, dimension)
+        }
+    }
+
+    pub fn with_rules(mut self, rules: Vec<RfmRule>) -> Scope {
+        self.rfm_rules = rules;
+        self
+    }
+
+    /// Every member, in one group: metrics then read the raw tables without a join.
+    pub fn all() -> Scope {
+        Scope::default()
+    }
+
+    /// Every member, ungrouped.
+    pub fn is_all(&self) -> bool {
+        self.filters.is_empty() && self.ranges.is_empty() && self.dimension.is_none()
+    }
+
+    /// Materialises the scope as of `as_of` in the connection's temp table `mp_scope`
+    /// (member_id, grp), unless it is every member in one group.
+    pub fn prepare(&self, conn: &Connection, as_of: NaiveDate, cfg: MetricConfig) -> Result<()> {
+        if self.is_all() {
+            return Ok(());
+        }
+        // Parameters in the order they appear: select list, joins, conditions.
+        let (grp, mut params) = match self.dimension {
+            Some(d) => compiled(d, as_of, cfg, &self.rfm_rules),
+            None => ("'all'".to_string(), Vec::new()),
+        };
+        let uses = |d: Dimension| {
+            self.dimension == Some(d) || self.filters.iter().any(|f| f.dimension == d)
+        };
+        let mut joins = String::new();
+        if uses(Dimension::LifecycleStage) {
+            joins.push_str(LAST_PURCHASE);
+            params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
+        }
+        if uses(Dimension::Tier) {
+            joins.push('\n');
+            joins.push_str(&tier_join("th"));
+            params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
+        }
+        if uses(Dimension::RfmSegment) || uses(Dimension::RfmCell) {
+            joins.push('\n');
+            joins.push_str(rfm::SCORES);
+            params.extend(rfm::score_bindings(as_of));
+        }
+        if uses(Dimension::FavouriteCategory) || uses(Dimension::PreferredChannel) {
+            joins.push('\n');
+            joins.push_str(rfm::EXTENDED);
+            params.extend(rfm::score_bindings(as_of));
+            params.extend(rfm::score_bindings(as_of));
+        }
+        if uses(Dimension::ChurnRisk) || self.ranges.iter().any(|r| r.measure.predicted()) {
+            joins.push_str("\nLEFT JOIN member_scores ps USING (member_id)");
+        }
+        let mut conditions = Vec::new();
+        for f in &self.filters {
+            if f.values.is_empty() {
+                // Filters that intersect to nothing match no member.
+                conditions.push("FALSE".to_string());
+                continue;
+            }
+            let (sql, bound) = compiled(f.dimension, as_of, cfg, &self.rfm_rules);
+            params.extend(bound);
+            params.extend(f.values.iter().map(|v| Value::Text(v.clone())));
+            let marks = vec!["?"; f.values.len()].join(", ");
+            conditions.push(format!("({sql}) IN ({marks})"));
+        }
+        for r in &self.ranges {
+            let sql = measure_sql(r.measure);
+            for (bound, op) in [(r.min, ">="), (r.max, "<=")] {
+                if let Some(v) = bound {
+                    if r.measure == MemberMeasure::DaysSincePurchase {
+                        params.push(Value::Text(as_of.to_string()));
+                    }
+                    params.push(Value::BigInt(v));
+                    conditions.push(format!("{sql} {op} ?"));
+                }
+            }
+        }
+        let filter = if conditions.is_empty() {
+            "TRUE".to_string()
+        } else {
+            conditions.join(" AND ")
+        };
+        conn.execute(
+            &format!(
+                "CREATE OR REPLACE TEMP TABLE mp_scope AS
+                 SELECT s.member_id, {grp} AS grp
+                 FROM member_summary s LEFT JOIN members m USING (member_id) {joins}
+                 WHERE {filter}"
+            ),
+            params_from_iter(params),
+        )?;
+        Ok(())
+    }
+
+    /// Whether a member's group or membership can change with T (stages, RFM, age,
+    /// extended RFM); otherwise one preparation serves every window.
+    pub fn depends_on_as_of(&self) -> bool {
+        self.ranges
+            .iter()
+            .any(|r| r.measure == MemberMeasure::DaysSincePurchase)
+            || self.dimension
+            .into_iter()
+            .chain(self.filters.iter().map(|f| f.dimension))
+            .any(|d| {
+                matches!(
+                    d,
+                    Dimension::AgeBand
+                        | Dimension::Tier
+                        | Dimension::LifecycleStage
+                        | Dimension::RfmSegment
+                        | Dimension::RfmCell
+                        | Dimension::FavouriteCategory
+                        | Dimension::PreferredChannel
+                )
+            })
+    }
+
+    /// The join that restricts facts aliased `alias` to the scope ("" for every member).
+    pub fn join(&self, alias: &str) -> String {
+        if self.is_all() {
+            String::new()
+        } else {
+            format!("JOIN mp_scope sc ON sc.member_id = {alias}.member_id")
+        }
+    }
+
+    /// The group of a row joined by [`Scope::join`].
+    pub fn group(&self) -> &'static str {
+        if self.is_all() { "'all'" } else { "sc.grp" }
+    }
+
+    /// The groups present in the scope, sorted.
+    pub fn groups(&self, conn: &Connection) -> Result<Vec<String>> {
+        if self.is_all() {
+            return Ok(vec!["all".to_string()]);
+        }
+        let mut stmt = conn.prepare("SELECT DISTINCT grp FROM mp_scope ORDER BY grp")?;
+        let groups = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<duckdb::Result<Vec<_>>>()?;
+        Ok(groups)
+    }
+}
+
+/// Both sets of filters at once: a dimension filtered in both keeps the values in both.
+/// Adds values to a filter's, each once (a value named twice is one value: the size
+/// rules count each value's members once).
+fn add_values(into: &mut Vec<String>, values: Vec<String>) {
+    for v in values {
+        if !into.contains(&v) {
+            into.push(v);
+        }
+    }
+}
+
+pub fn intersect(mut a: Vec<Filter>, b: Vec<Filter>) -> Vec<Filter> {
+    for f in b {
+        match a.iter_mut().find(|g| g.dimension == f.dimension) {
+            Some(g) => g.values.retain(|v| f.values.contains(v)),
+            None => a.push(f),
+        }
+    }
+    a
+}
+
+/// Saved segments, kept in the operational store (sqlx).
+pub mod saved {
+    use app::model::Segment;
+    use sqlx::Row;
+
+    use crate::{Error, Result, store::operational::Pool};
+
+    /// Checks a segment before it is stored; the error names the field.
+    pub fn validate(s: &Segment) -> Result<()> {
+        let key_ok = (1..=64).contains(&s.key.len())
+            && s
+                .key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !key_ok {
+            return Err(Error::bad_param(
+                "key",
+                format!(
+                    "expected 1 to 64 lowercase letters, digits, _ or -, got {:?}",
+                    s.key
+                ),
+            ));
+        }
+        for (field, name) in [("name_zh", &s.name_zh), ("name_en", &s.name_en)] {
+            if name.trim().is_empty() || name.chars().count() > 100 {
+                return Err(Error::bad_param(field, "expected 1 to 100 characters"));
+            }
+        }
+        if super::parse(&s.filters)?.is_empty() {
+            return Err(Error::bad_param(
+                "filters",
+                "a segment needs at least one filter, e.g. region:华东",
+            ));
+        }
+        Ok(())
+    }
+
+    fn segment(r: sqlx::sqlite::SqliteRow) -> Segment {
+        Segment {
+            key: r.get(0),
+            name_zh: r.get(1),
+            name_en: r.get(2),
+            filters: r.get(3),
+        }
+    }
+
+    pub async fn list(pool: &Pool) -> Result<Vec<Segment>> {
+        let rows = sqlx::query("SELECT key, name_zh, name_en, filters FROM segments ORDER BY key")
+            .fetch_all(pool)
+            .await?;
+        Ok(rows.into_iter().map(segment).collect())
+    }
+
+    pub async fn get(pool: &Pool, key: &str) -> Result<Segment> {
+        sqlx::query("SELECT key, name_zh, name_en, filters FROM segments WHERE key = ?")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?
+            .map(segment)
+            .ok_or_else(|| Error::NotFound(format!("no saved segment {key:?}")))
+    }
+
+    /// Stores a new segment; its key must be free.
+    pub async fn create(pool: &Pool, s: &Segment) -> Result<()> {
+        validate(s)?;
+        let done = sqlx::query(
+            "INSERT INTO segments (key, name_zh, name_en, filters, created_at, updated_at)
+             VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&s.key)
+        .bind(s.name_zh.trim())
+        .bind(s.name_en.trim())
+        .bind(&s.filters)
+        .execute(pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict(format!(
+                "a segment {:?} exists already",
+                s.key
+            )));
+        }
+        Ok(())
+    }
+
+    /// Replaces an existing segment's names and filters.
+    pub async fn update(pool: &Pool, s: &Segment) -> Result<()> {
+        validate(s)?;
+        let done = sqlx::query(
+            "UPDATE segments SET name_zh = ?, name_en = ?, filters = ?,
+                                 updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
+             WHERE key = ?",
+        )
+        .bind(s.name_zh.trim())
+        .bind(s.name_en.trim())
+        .bind(&s.filters)
+        .bind(&s.key)
+        .execute(pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("no saved segment {:?}", s.key)));
+        }
+        Ok(())
+    }
+
+    pub async fn delete(pool: &Pool, key: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM segments WHERE key = ?")
+            .bind(key)
+            .execute(pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("no saved segment {key:?}")));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! The two stores: the analytics store (DuckDB, the data contract's tables and what is
+//! derived from them) and the operational store (sqlx: what people and processes create).
+
+pub mod analytics;
+pub mod operational;
+
+pub use analytics::Analytics;

@@ -1,0 +1,71 @@
+//! The operational store (sqlx; SQLite by default): what people and processes create.
+//! For now the history of data loads; users, rules and alert events join it later.
+
+use std::str::FromStr;
+
+use sqlx::{
+    Row, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+};
+
+use crate::Result;
+
+pub type Pool = SqlitePool;
+
+/// A UTC time as the operational store keeps it: `YYYY-MM-DDTHH:MM:SSZ` (sorts as text).
+pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Connects and applies `migrations/`.
+pub async fn connect(url: &str) -> Result<Pool> {
+    let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
+    sqlx::migrate!("../migrations").run(&pool).await?;
+    Ok(pool)
+}
+
+pub use app::model::LoadRecord;
+
+pub async fn record_load(pool: &Pool, report: &crate::load::import::LoadReport) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO loads (finished_at, source, target, rows_read, rows_inserted, rows_duplicate, rows_rejected, report)
+         VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&report.file)
+    .bind(&report.target)
+    .bind(report.rows_read)
+    .bind(report.inserted_total())
+    .bind(report.duplicates_total())
+    .bind(report.rejected.len() as i64)
+    .bind(serde_json::to_string(report).unwrap_or_default())
+    .fetch_one(pool)
+    .await?;
+    Ok(row.get(0))
+}
+
+pub async fn recent_loads(pool: &Pool, limit: i64) -> Result<Vec<LoadRecord>> {
+    let rows = sqlx::query(
+        "SELECT id, finished_at, source, target, rows_read, rows_inserted, rows_duplicate, rows_rejected
+         FROM loads ORDER BY id DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| LoadRecord {
+            id: r.get(0),
+            finished_at: r.get(1),
+            source: r.get(2),
+            target: r.get(3),
+            rows_read: r.get(4),
+            rows_inserted: r.get(5),
+            rows_duplicate: r.get(6),
+            rows_rejected: r.get(7),
+        })
+        .collect())
+}
