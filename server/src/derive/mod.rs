@@ -1,4 +1,5 @@
 //! What is derived from the raw tables and kept as data lands: the per-member summary and
 //! the day tables the metrics read.
 
+pub mod open;
 pub mod summary;

@@ -308,7 +308,7 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], qu
     let make_again = |landing: &str, params: &[Value]| -> Result<i64> {
         conn.execute_batch(&format!(
             "ALTER TABLE {table} RENAME TO mp_{table}_old; CREATE TABLE {table} ({columns});",
-            columns = crate::store::analytics::unkeyed_columns(table),
+            columns = crate::store::schema::unkeyed_columns(table),
         ))?;
         // One INSERT of the old rows and the new (see `fold_member_days`).
         let old = if stored == 0 { String::new() } else { format!("SELECT * FROM mp_{table}_old UNION ALL BY NAME ") };

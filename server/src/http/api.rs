@@ -533,9 +533,8 @@ async fn ingest(
     Path(table): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<crate::load::ingest::IngestReport>> {
-    caller.require_ingest()?;
     let kind = crate::load::ingest::table(&table)?;
-    Ok(Json(crate::load::ingest::ingest(&api.services, kind, body).await?))
+    Ok(Json(api.services.ingest(&caller, kind, body).await?))
 }
 
 #[derive(utoipa::OpenApi)]

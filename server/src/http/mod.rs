@@ -139,9 +139,9 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     let tls = opts.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
     let access = access::Access::new(services.ops.clone(), &token, opts.ingest_token.as_deref(), tls, &opts.trusted_proxies);
     let app = router(&services, &opts.site_root, access, opts.upload_max_bytes);
-    tokio::spawn(services.refit.clone().run(services.clone(), opts.refit_gap));
+    tokio::spawn(crate::jobs::refit::run(services.clone(), opts.refit_gap));
     // Rows that landed through the ingest API (or before a crash) are folded in.
-    tokio::spawn(crate::load::ingest::run_folder(services.clone()));
+    tokio::spawn(crate::jobs::folder::run(services.clone()));
     services.refit_if_stale().await?;
     let listener = tokio::net::TcpListener::bind(opts.addr).await?;
     let addr = listener.local_addr()?;

@@ -2,4 +2,5 @@
 //! landed rows into the summary.
 
 pub mod evaluator;
+pub mod folder;
 pub mod refit;

@@ -28,7 +28,6 @@ use crate::{
     Error, Result,
     store::analytics::Analytics,
     load::import::{Field, Kind, Type},
-    service::Services,
     derive::summary::{self, Queue}};
 
 /// How often landed rows are folded into the summary while batches keep arriving.
@@ -123,7 +122,7 @@ fn kind_of(v: &Json) -> &'static str {
 }
 
 /// A valid row: each field of the table as normalised text (or NULL), in field order.
-type Row = Vec<Option<String>>;
+pub type Row = Vec<Option<String>>;
 
 /// Validates every record; returns the good rows (with their index) and the rejects (the
 /// first problem of each bad row).
@@ -278,6 +277,14 @@ struct Request {
 }
 
 impl Waiting {
+    /// Queues `rows` of `kind` to land (starting a lander unless one is at work); the
+    /// answer comes once they are committed.
+    pub fn submit(self: &Arc<Self>, kind: Kind, rows: Vec<(usize, Row)>, analytics: &Analytics) -> oneshot::Receiver<Result<Landed>> {
+        let (answer, answered) = oneshot::channel();
+        self.push(Request { kind, rows, answer }, analytics);
+        answered
+    }
+
     fn queue(&self) -> MutexGuard<'_, VecDeque<Request>> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -500,80 +507,6 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
             Landed { inserted: i, duplicates: n - i - refused.len() as i64, refused }
         })
         .collect())
-}
-
-/// Request bodies parsed at once (each up to 64 MiB, its JSON tree several times that).
-const PARSING: usize = 2;
-static PARSE_PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PARSING);
-
-/// Validates one request's body for `kind` and lands its good rows (with whatever other
-/// requests wait meanwhile, see [`Waiting`]).
-pub async fn ingest(services: &Services, kind: Kind, body: axum::body::Bytes) -> Result<IngestReport> {
-    let started = Instant::now();
-    // Parsing and checking a body of up to 64 MiB is CPU work and memory (a JSON tree of
-    // it): it runs on a blocking thread, at most PARSING at once (the others wait).
-    let permit = PARSE_PERMITS.acquire().await.map_err(|_| Error::Internal("parse permits closed".into()))?;
-    let zone = services.zone;
-    let (received, good, mut rejected) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let records = records(&body)?;
-        let received = records.len();
-        let (good, rejected) = validate(kind, records, zone);
-        Ok((received, good, rejected))
-    })
-    .await??;
-    drop(permit);
-    let landed = if good.is_empty() {
-        Landed::default()
-    } else {
-        let (answer, answered) = oneshot::channel();
-        services.waiting.push(Request { kind, rows: good, answer }, &services.analytics);
-        answered
-            .await
-            .map_err(|_| Error::Internal("the lander stopped before answering".into()))??
-    };
-    let Landed { inserted, duplicates, refused } = landed;
-    rejected.extend(refused);
-    rejected.sort_by_key(|r| r.index);
-    if inserted > 0 {
-        services.landed.notify_one();
-    }
-    Ok(IngestReport {
-        table: kind.name().to_string(),
-        received,
-        inserted,
-        duplicates,
-        rejected,
-        seconds: started.elapsed().as_secs_f64(),
-    })
-}
-
-/// Folds landed rows into the summary, at most every [`FOLD_EVERY`], until the process
-/// ends; then tells the dashboards, the alert evaluator and the refit. Run once at start
-/// too: rows that landed before a crash are folded then.
-pub async fn run_folder(services: Services) {
-    services.landed.notify_one();
-    loop {
-        services.landed.notified().await;
-        let started = Instant::now();
-        let folded = services
-            .analytics
-            .fold(|conn| {
-                let tx = conn.transaction()?;
-                let n = summary::fold(&tx, Queue::Stored)?;
-                tx.commit()?;
-                Ok(n)
-            })
-            .await;
-        match folded {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::debug!(rows = n, ms = started.elapsed().as_millis() as u64, "landed rows folded");
-                services.data_landed();
-            }
-            Err(e) => tracing::error!(error = %e, "folding landed rows failed"),
-        }
-        tokio::time::sleep(FOLD_EVERY.saturating_sub(started.elapsed())).await;
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! The analytics store: one DuckDB file holding the SPEC §2 tables.
+//! The analytics store: one DuckDB file holding the SPEC §2 tables and what is derived
+//! from them. [`Analytics::open`] (in `crate::derive::open`) brings its schema up to date.
 //!
 //! One writer owns the file. Readers take their own connection (a clone of the root
 //! connection) and run on blocking threads, so a long query never stalls the runtime.
@@ -12,179 +13,7 @@ use duckdb::Connection;
 
 use crate::Result;
 
-/// The columns of the tracked raw tables without their key, as version 1 makes them
-/// (a test compares the two): a large load into a small table makes the table again
-/// and adds the key once at the end (`crate::derive::summary::land_new`).
-pub fn unkeyed_columns(table: &str) -> &'static str {
-    match table {
-        "members" => {
-            "member_id VARCHAR NOT NULL, joined_at TIMESTAMP NOT NULL, join_channel VARCHAR, home_store_id VARCHAR,
-             region VARCHAR, tier VARCHAR, gender VARCHAR, birth_year INTEGER, name VARCHAR, phone VARCHAR"
-        }
-        "orders" => {
-            "order_id VARCHAR NOT NULL, ordered_at TIMESTAMP NOT NULL, net_amount DECIMAL(18, 2) NOT NULL,
-             member_id VARCHAR, channel VARCHAR, store_id VARCHAR, item_count INTEGER,
-             discount_amount DECIMAL(18, 2), coupon_id VARCHAR"
-        }
-        "points" => {
-            "entry_id VARCHAR NOT NULL, member_id VARCHAR NOT NULL, occurred_at TIMESTAMP NOT NULL,
-             kind VARCHAR NOT NULL CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust')),
-             points BIGINT NOT NULL, source VARCHAR, order_id VARCHAR"
-        }
-        _ => unreachable!("only members, orders and points are made again"),
-    }
-}
-
-/// Versioned DDL, applied in order on open; each version applies once.
-const SCHEMA: &[(i32, &str)] = &[
-    (
-        1,
-        r#"
-    CREATE TABLE stores (
-        store_id VARCHAR PRIMARY KEY,
-        name     VARCHAR,
-        region   VARCHAR,
-        city     VARCHAR,
-        kind     VARCHAR CHECK (kind IS NULL OR kind IN ('store', 'online'))
-    );
-    CREATE TABLE members (
-        member_id     VARCHAR PRIMARY KEY,
-        joined_at     TIMESTAMP NOT NULL,
-        join_channel  VARCHAR,
-        home_store_id VARCHAR,
-        region        VARCHAR,
-        tier          VARCHAR,
-        gender        VARCHAR,
-        birth_year    INTEGER,
-        name          VARCHAR,
-        phone         VARCHAR
-    );
-    CREATE TABLE orders (
-        order_id        VARCHAR PRIMARY KEY,
-        ordered_at      TIMESTAMP NOT NULL,
-        net_amount      DECIMAL(18, 2) NOT NULL,
-        member_id       VARCHAR,
-        channel         VARCHAR,
-        store_id        VARCHAR,
-        item_count      INTEGER,
-        discount_amount DECIMAL(18, 2),
-        coupon_id       VARCHAR
-    );
-    CREATE TABLE order_items (
-        order_id VARCHAR NOT NULL,
-        line_no  INTEGER NOT NULL,
-        sku      VARCHAR NOT NULL,
-        quantity INTEGER NOT NULL,
-        amount   DECIMAL(18, 2) NOT NULL,
-        category VARCHAR,
-        PRIMARY KEY (order_id, line_no)
-    );
-    CREATE TABLE points (
-        entry_id    VARCHAR PRIMARY KEY,
-        member_id   VARCHAR NOT NULL,
-        occurred_at TIMESTAMP NOT NULL,
-        kind        VARCHAR NOT NULL CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust')),
-        points      BIGINT NOT NULL,
-        source      VARCHAR,
-        order_id    VARCHAR
-    );
-    "#,
-    ),
-    (
-        2,
-        r#"
-    -- member_summary: created and filled by crate::derive::summary::rebuild (see DERIVED_VERSIONS).
-    "#,
-    ),
-    (
-        3,
-        r#"
-    -- member_days and points_days: created and filled by crate::derive::summary::rebuild.
-    "#,
-    ),
-    (
-        4,
-        r#"
-    -- A member's tier from changed_at on, until their next change. Members without
-    -- any row keep members.tier throughout.
-    CREATE TABLE tier_changes (
-        member_id  VARCHAR NOT NULL,
-        changed_at TIMESTAMP NOT NULL,
-        tier       VARCHAR NOT NULL,
-        PRIMARY KEY (member_id, changed_at)
-    );
-    "#,
-    ),
-    (
-        5,
-        r#"
-    -- Model scores (superseded by version 6).
-    CREATE TABLE IF NOT EXISTS member_scores (
-        member_id VARCHAR PRIMARY KEY, as_of DATE NOT NULL, p_alive DOUBLE NOT NULL,
-        purchases_30d DOUBLE NOT NULL, purchases_90d DOUBLE NOT NULL, purchases_365d DOUBLE NOT NULL,
-        spend_per_purchase DOUBLE NOT NULL, clv_12m DOUBLE NOT NULL
-    );
-    "#,
-    ),
-    (
-        6,
-        r#"
-    -- The last model fit's member scores, replaced whole by each fit
-    -- (crate::model::store_scores): one row per member with a purchase by the fit's T.
-    -- historical_cents and revenue_12m_cents are the member's net revenue up to T and in
-    -- the 365 days to T; high_value marks the top 20% by clv_12m or historical_cents.
-    DROP TABLE IF EXISTS member_scores;
-    CREATE TABLE member_scores (
-        member_id VARCHAR NOT NULL, as_of DATE NOT NULL, p_alive DOUBLE NOT NULL,
-        purchases_30d DOUBLE NOT NULL, purchases_90d DOUBLE NOT NULL, purchases_365d DOUBLE NOT NULL,
-        spend_per_purchase DOUBLE NOT NULL, clv_12m DOUBLE NOT NULL,
-        historical_cents BIGINT NOT NULL, revenue_12m_cents BIGINT NOT NULL, high_value BOOLEAN NOT NULL
-    );
-    "#,
-    ),
-    (
-        7,
-        r#"
-    -- Rows that landed through the ingest API and are not yet folded into the member
-    -- summary and the day tables (crate::derive::summary::fold). They land in the same
-    -- transaction as the raw rows, so a crash between landing and folding loses nothing:
-    -- the next fold (on start) takes them. The member summary gains each member's last
-    -- order of any kind (rebuilt with this version).
-    CREATE TABLE IF NOT EXISTS pending_members AS SELECT * FROM members LIMIT 0;
-    CREATE TABLE IF NOT EXISTS pending_orders AS SELECT * FROM orders LIMIT 0;
-    CREATE TABLE IF NOT EXISTS pending_points AS SELECT * FROM points LIMIT 0;
-    "#,
-    ),
-    (
-        8,
-        r#"
-    -- member_summary and member_days gain member_no, the number folding joins on
-    -- (crate::summary): the derived tables are made again.
-    "#,
-    ),
-    (
-        9,
-        r#"
-    -- A bulk load's rows are committed before they are folded into the summary
-    -- (crate::load::import::Landed); each load is recorded here until its fold commits, and a
-    -- store opened with one recorded derives its summary again (crate::derive::summary::recover).
-    CREATE TABLE IF NOT EXISTS unfolded_loads (landed_at TIMESTAMP NOT NULL);
-    "#,
-    ),
-];
-
-/// The versions that add derived tables, filled from the raw tables when applied.
-const DERIVED_VERSIONS: [i32; 4] = [2, 3, 7, 8];
-
-/// The tables of the data contract, in load order.
-pub const TABLES: [&str; 6] = [
-    "stores",
-    "members",
-    "orders",
-    "order_items",
-    "points",
-    "tier_changes",
-];
+pub use super::schema::TABLES;
 
 /// The DuckDB file and its connections. Writes take one of three paths, each with its
 /// own connection so that they run side by side (DuckDB's transactions keep them apart):
@@ -233,18 +62,8 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 impl Analytics {
-    /// Opens (creating if needed) the DuckDB file and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let conn = Connection::open(path)?;
-        // A checkpoint rewrites the primary-key indexes of the raw tables; at DuckDB's
-        // default (every 16 MB of log) a steady ingest load checkpoints every few
-        // seconds. Committed rows are in the log either way.
-        conn.execute_batch("SET checkpoint_threshold = '1GB'")?;
-        migrate(&conn)?;
-        crate::derive::summary::recover(&conn)?;
+    /// The handles of a store `conn` opened at `path` (its schema already up to date).
+    pub(crate) fn from_connection(path: &Path, conn: Connection) -> Result<Self> {
         let readers = conn.try_clone()?;
         let lander = conn.try_clone()?;
         let folder = conn.try_clone()?;
@@ -347,49 +166,10 @@ impl Analytics {
     }
 }
 
-fn migrate(conn: &Connection) -> Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)",
-    )?;
-    let current: i32 = conn.query_row(
-        "SELECT coalesce(max(version), 0) FROM schema_version",
-        [],
-        |r| r.get(0),
-    )?;
-    for (version, ddl) in SCHEMA.iter().filter(|(v, _)| *v > current) {
-        let derived = DERIVED_VERSIONS.contains(version);
-        conn.execute_batch("BEGIN TRANSACTION")?;
-        let applied = (|| -> Result<()> {
-            conn.execute_batch(ddl)?;
-            if !derived {
-                conn.execute("INSERT INTO schema_version VALUES (?, current_timestamp)", [version])?;
-            }
-            Ok(())
-        })();
-        match applied {
-            Ok(()) => conn.execute_batch("COMMIT")?,
-            Err(e) => {
-                conn.execute_batch("ROLLBACK")?;
-                return Err(e);
-            }
-        }
-        if derived {
-            // A store that already holds data gets its derived tables filled. Outside the
-            // DDL's transaction: DuckDB (1.2) fails an internal assertion when a
-            // million-member rebuild shares one. The version is recorded only once the
-            // rebuild is done, so a crash in between rebuilds again on the next start
-            // (these versions' DDL may run twice).
-            crate::derive::summary::rebuild(conn)?;
-            conn.execute("INSERT INTO schema_version VALUES (?, current_timestamp)", [version])?;
-        }
-        tracing::info!(version, "analytics schema applied");
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::schema::unkeyed_columns;
 
     #[test]
     fn schema_applies_once_and_survives_reopen() {

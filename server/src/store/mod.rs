@@ -3,5 +3,6 @@
 
 pub mod analytics;
 pub mod operational;
+pub mod schema;
 
 pub use analytics::Analytics;

@@ -1,0 +1,177 @@
+//! The analytics store's schema: versioned DDL, applied in order when a store is opened
+//! (`crate::derive::open`), each version once.
+
+/// The columns of the tracked raw tables without their key, as version 1 makes them
+/// (a test compares the two): a large load into a small table makes the table again
+/// and adds the key once at the end (`crate::derive::summary::land_new`).
+pub fn unkeyed_columns(table: &str) -> &'static str {
+    match table {
+        "members" => {
+            "member_id VARCHAR NOT NULL, joined_at TIMESTAMP NOT NULL, join_channel VARCHAR, home_store_id VARCHAR,
+             region VARCHAR, tier VARCHAR, gender VARCHAR, birth_year INTEGER, name VARCHAR, phone VARCHAR"
+        }
+        "orders" => {
+            "order_id VARCHAR NOT NULL, ordered_at TIMESTAMP NOT NULL, net_amount DECIMAL(18, 2) NOT NULL,
+             member_id VARCHAR, channel VARCHAR, store_id VARCHAR, item_count INTEGER,
+             discount_amount DECIMAL(18, 2), coupon_id VARCHAR"
+        }
+        "points" => {
+            "entry_id VARCHAR NOT NULL, member_id VARCHAR NOT NULL, occurred_at TIMESTAMP NOT NULL,
+             kind VARCHAR NOT NULL CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust')),
+             points BIGINT NOT NULL, source VARCHAR, order_id VARCHAR"
+        }
+        _ => unreachable!("only members, orders and points are made again"),
+    }
+}
+
+/// Versioned DDL, applied in order on open; each version applies once.
+pub(crate) const SCHEMA: &[(i32, &str)] = &[
+    (
+        1,
+        r#"
+    CREATE TABLE stores (
+        store_id VARCHAR PRIMARY KEY,
+        name     VARCHAR,
+        region   VARCHAR,
+        city     VARCHAR,
+        kind     VARCHAR CHECK (kind IS NULL OR kind IN ('store', 'online'))
+    );
+    CREATE TABLE members (
+        member_id     VARCHAR PRIMARY KEY,
+        joined_at     TIMESTAMP NOT NULL,
+        join_channel  VARCHAR,
+        home_store_id VARCHAR,
+        region        VARCHAR,
+        tier          VARCHAR,
+        gender        VARCHAR,
+        birth_year    INTEGER,
+        name          VARCHAR,
+        phone         VARCHAR
+    );
+    CREATE TABLE orders (
+        order_id        VARCHAR PRIMARY KEY,
+        ordered_at      TIMESTAMP NOT NULL,
+        net_amount      DECIMAL(18, 2) NOT NULL,
+        member_id       VARCHAR,
+        channel         VARCHAR,
+        store_id        VARCHAR,
+        item_count      INTEGER,
+        discount_amount DECIMAL(18, 2),
+        coupon_id       VARCHAR
+    );
+    CREATE TABLE order_items (
+        order_id VARCHAR NOT NULL,
+        line_no  INTEGER NOT NULL,
+        sku      VARCHAR NOT NULL,
+        quantity INTEGER NOT NULL,
+        amount   DECIMAL(18, 2) NOT NULL,
+        category VARCHAR,
+        PRIMARY KEY (order_id, line_no)
+    );
+    CREATE TABLE points (
+        entry_id    VARCHAR PRIMARY KEY,
+        member_id   VARCHAR NOT NULL,
+        occurred_at TIMESTAMP NOT NULL,
+        kind        VARCHAR NOT NULL CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust')),
+        points      BIGINT NOT NULL,
+        source      VARCHAR,
+        order_id    VARCHAR
+    );
+    "#,
+    ),
+    (
+        2,
+        r#"
+    -- member_summary: created and filled by crate::derive::summary::rebuild (see DERIVED_VERSIONS).
+    "#,
+    ),
+    (
+        3,
+        r#"
+    -- member_days and points_days: created and filled by crate::derive::summary::rebuild.
+    "#,
+    ),
+    (
+        4,
+        r#"
+    -- A member's tier from changed_at on, until their next change. Members without
+    -- any row keep members.tier throughout.
+    CREATE TABLE tier_changes (
+        member_id  VARCHAR NOT NULL,
+        changed_at TIMESTAMP NOT NULL,
+        tier       VARCHAR NOT NULL,
+        PRIMARY KEY (member_id, changed_at)
+    );
+    "#,
+    ),
+    (
+        5,
+        r#"
+    -- Model scores (superseded by version 6).
+    CREATE TABLE IF NOT EXISTS member_scores (
+        member_id VARCHAR PRIMARY KEY, as_of DATE NOT NULL, p_alive DOUBLE NOT NULL,
+        purchases_30d DOUBLE NOT NULL, purchases_90d DOUBLE NOT NULL, purchases_365d DOUBLE NOT NULL,
+        spend_per_purchase DOUBLE NOT NULL, clv_12m DOUBLE NOT NULL
+    );
+    "#,
+    ),
+    (
+        6,
+        r#"
+    -- The last model fit's member scores, replaced whole by each fit
+    -- (crate::model::store_scores): one row per member with a purchase by the fit's T.
+    -- historical_cents and revenue_12m_cents are the member's net revenue up to T and in
+    -- the 365 days to T; high_value marks the top 20% by clv_12m or historical_cents.
+    DROP TABLE IF EXISTS member_scores;
+    CREATE TABLE member_scores (
+        member_id VARCHAR NOT NULL, as_of DATE NOT NULL, p_alive DOUBLE NOT NULL,
+        purchases_30d DOUBLE NOT NULL, purchases_90d DOUBLE NOT NULL, purchases_365d DOUBLE NOT NULL,
+        spend_per_purchase DOUBLE NOT NULL, clv_12m DOUBLE NOT NULL,
+        historical_cents BIGINT NOT NULL, revenue_12m_cents BIGINT NOT NULL, high_value BOOLEAN NOT NULL
+    );
+    "#,
+    ),
+    (
+        7,
+        r#"
+    -- Rows that landed through the ingest API and are not yet folded into the member
+    -- summary and the day tables (crate::derive::summary::fold). They land in the same
+    -- transaction as the raw rows, so a crash between landing and folding loses nothing:
+    -- the next fold (on start) takes them. The member summary gains each member's last
+    -- order of any kind (rebuilt with this version).
+    CREATE TABLE IF NOT EXISTS pending_members AS SELECT * FROM members LIMIT 0;
+    CREATE TABLE IF NOT EXISTS pending_orders AS SELECT * FROM orders LIMIT 0;
+    CREATE TABLE IF NOT EXISTS pending_points AS SELECT * FROM points LIMIT 0;
+    "#,
+    ),
+    (
+        8,
+        r#"
+    -- member_summary and member_days gain member_no, the number folding joins on
+    -- (crate::summary): the derived tables are made again.
+    "#,
+    ),
+    (
+        9,
+        r#"
+    -- A bulk load's rows are committed before they are folded into the summary
+    -- (crate::load::import::Landed); each load is recorded here until its fold commits, and a
+    -- store opened with one recorded derives its summary again (crate::derive::summary::recover).
+    CREATE TABLE IF NOT EXISTS unfolded_loads (landed_at TIMESTAMP NOT NULL);
+    "#,
+    ),
+];
+
+/// The versions that add derived tables, filled from the raw tables when applied.
+pub(crate) const DERIVED_VERSIONS: [i32; 4] = [2, 3, 7, 8];
+
+/// The tables of the data contract, in load order.
+pub const TABLES: [&str; 6] = [
+    "stores",
+    "members",
+    "orders",
+    "order_items",
+    "points",
+    "tier_changes",
+];
+
