@@ -211,11 +211,11 @@ async fn the_evaluator_fires_and_resolves_on_the_data() {
     sqlx::query("UPDATE alert_rules SET enabled = 0").execute(&ops).await.unwrap();
     let r = services.create_alert_rule(&Caller::system(), rule(vec![])).await.unwrap();
     let now = Utc::now();
-    server::jobs::evaluator::evaluate(&services, now, true).await.unwrap();
+    services.evaluate(now, true).await.unwrap();
     assert!(services.alerts(&Caller::system(), AlertQuery::default()).await.unwrap().is_empty());
     // D buys on 04-05: four active members.
     common::add(&analytics, "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES ('d2', '2024-04-05 10:00:00', 30.00, 'D', 'store')");
-    server::jobs::evaluator::evaluate(&services, now, true).await.unwrap();
+    services.evaluate(now, true).await.unwrap();
     let fired = services.alerts(&Caller::system(), AlertQuery::default()).await.unwrap();
     assert_eq!(fired.len(), 1);
     let e = &fired[0];
@@ -224,7 +224,7 @@ async fn the_evaluator_fires_and_resolves_on_the_data() {
     assert!(e.link.starts_with("/breakdown?metric=active_members"), "{}", e.link);
     // G buys on 05-20: T moves there and only G is active.
     common::add(&analytics, "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES ('g2', '2024-05-20 10:00:00', 30.00, 'G', 'store')");
-    server::jobs::evaluator::evaluate(&services, now, true).await.unwrap();
+    services.evaluate(now, true).await.unwrap();
     let e = services.alert(&Caller::system(), e.id).await.unwrap();
     assert_eq!((e.state.as_str(), e.value, e.as_of.as_str()), ("resolved", Some(1.0), "2024-05-20"));
 }

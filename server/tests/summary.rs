@@ -268,7 +268,7 @@ fn an_import_killed_midway_leaves_the_store_whole() {
             .args(["import", "--table", "orders", "--data-dir"])
             .arg(&data)
             .arg(&big)
-            .env("RUST_LOG", "server::import=debug")
+            .env("RUST_LOG", "server::load::import=debug")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

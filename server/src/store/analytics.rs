@@ -169,7 +169,7 @@ impl Analytics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::schema::unkeyed_columns;
+    use crate::store::schema::{SCHEMA, unkeyed_columns};
 
     #[test]
     fn schema_applies_once_and_survives_reopen() {
