@@ -1,0 +1,148 @@
+//! Member lists and the member 360 record.
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// A member-list request; raw text, validated on the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct MembersQuery {
+    /// Filters as in [`BreakdownQuery::filters`], evaluated as of `as_of`.
+    pub filters: Option<String>,
+    pub as_of: Option<String>,
+    /// A column, `-` first for descending: `revenue`, `-last_purchase_at`, …
+    pub sort: Option<String>,
+    pub page: Option<u32>,
+    pub page_size: Option<u32>,
+    /// A saved segment's key; its filters combine with `filters`.
+    pub segment: Option<String>,
+}
+
+/// A member as listed; name and phone are masked (`张*`, `138****5678`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberRow {
+    pub member_id: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub region: Option<String>,
+    pub tier: Option<String>,
+    pub join_channel: Option<String>,
+    pub joined_at: Option<String>,
+    pub first_purchase_at: Option<String>,
+    pub last_purchase_at: Option<String>,
+    pub purchases: i64,
+    /// Net revenue, returns included, in cents.
+    pub revenue_cents: i64,
+    pub points_balance: i64,
+    /// From the last model fit (none for a member without a purchase by its T).
+    pub p_alive: Option<f64>,
+    /// Predicted 12-month CLV, in the store currency.
+    pub clv_12m: Option<f64>,
+    /// Net revenue in the 12 months to the fit's T, in cents: what the member stands
+    /// for if lost.
+    pub revenue_12m_cents: Option<i64>,
+    /// In the top 20% by predicted or historical value at the fit's T.
+    pub high_value: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberPage {
+    pub as_of: String,
+    pub filters: Vec<Filter>,
+    pub ranges: Vec<RangeFilter>,
+    pub sort: String,
+    pub page: u32,
+    pub page_size: u32,
+    /// Members matching the filters, over all pages.
+    pub total: i64,
+    pub rows: Vec<MemberRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberOrder {
+    pub order_id: String,
+    pub ordered_at: String,
+    pub net_amount_cents: i64,
+    pub channel: Option<String>,
+    pub store_id: Option<String>,
+    pub item_count: Option<i32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberPoints {
+    pub entry_id: String,
+    pub occurred_at: String,
+    pub kind: String,
+    pub points: i64,
+    pub source: Option<String>,
+    pub order_id: Option<String>,
+}
+
+/// Everything about one member: profile, orders across channels, points ledger.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Member360 {
+    pub member: MemberRow,
+    pub gender: Option<String>,
+    pub birth_year: Option<i32>,
+    pub home_store_id: Option<String>,
+    /// Lifecycle stage as of the latest order date.
+    pub stage: String,
+    /// Newest first.
+    pub orders: Vec<MemberOrder>,
+    /// Newest first.
+    pub points: Vec<MemberPoints>,
+    /// What the last model fit says of the member (none before a fit, or for a member
+    /// without a purchase by its T).
+    pub prediction: Option<MemberPrediction>,
+    /// RFM scores and named segment as of the latest order date (none without a
+    /// purchase in the lookback).
+    pub rfm: Option<MemberRfm>,
+    /// Tier history, newest first.
+    pub tier_changes: Vec<MemberTierChange>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberRfm {
+    pub r: i32,
+    pub f: i32,
+    pub m: i32,
+    /// The named segment's key (`other` when no rule matches).
+    pub segment: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberTierChange {
+    pub changed_at: String,
+    pub tier: String,
+}
+
+/// A member's scores from the last BG/NBD + Gamma-Gamma fit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberPrediction {
+    /// The T of the fit.
+    pub as_of: String,
+    #[serde(flatten)]
+    pub score: MemberScore,
+}
+
+/// What the purchase and spend models say of one member.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberScore {
+    pub p_alive: f64,
+    pub purchases_30d: f64,
+    pub purchases_90d: f64,
+    pub purchases_365d: f64,
+    pub spend_per_purchase: f64,
+    /// Expected net revenue in the next 12 months, discounted.
+    pub clv_12m: f64,
+}

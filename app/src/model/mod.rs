@@ -1,0 +1,18 @@
+//! Types shared by the server, its JSON API and the pages, by area; `catalogue` names
+//! every metric, dimension and role once.
+
+mod access;
+mod alerts;
+mod catalogue;
+mod dashboard;
+mod members;
+mod prediction;
+mod segments;
+
+pub use access::*;
+pub use alerts::*;
+pub use catalogue::*;
+pub use dashboard::*;
+pub use members::*;
+pub use prediction::*;
+pub use segments::*;
