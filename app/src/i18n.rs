@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Dimension, Metric};
+use crate::model::Text;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Lang {
@@ -31,17 +31,11 @@ impl Lang {
             .map_or(Lang::Zh, |(_, v)| if v == "en" { Lang::En } else { Lang::Zh })
     }
 
-    pub fn metric(self, m: Metric) -> &'static str {
+    /// The side of a label in this language.
+    pub fn pick(self, text: Text) -> &'static str {
         match self {
-            Lang::Zh => m.label_zh(),
-            Lang::En => m.label_en(),
-        }
-    }
-
-    pub fn dimension(self, d: Dimension) -> &'static str {
-        match self {
-            Lang::Zh => d.label_zh(),
-            Lang::En => d.label_en(),
+            Lang::Zh => text.zh,
+            Lang::En => text.en,
         }
     }
 }
@@ -101,8 +95,14 @@ pub fn set_lang(lang: Lang) {
     }
 }
 
-/// A label in the current language; unknown keys show as themselves.
+/// A label of the pages in the current language; unknown keys show as themselves. Every
+/// word on screen is a row here or a name in the catalogue (`crate::model::catalogue`),
+/// both [`Text`] picked by [`Lang::pick`].
 pub fn t(lang: Lang, key: &str) -> &str {
+    text(key).map_or(key, |text| lang.pick(text))
+}
+
+fn text(key: &str) -> Option<Text> {
     let (zh, en) = match key {
         "brand.sub" => ("会员健康", "Member health"),
         "nav.overview" => ("概览", "Overview"),
@@ -266,21 +266,34 @@ pub fn t(lang: Lang, key: &str) -> &str {
         "snoozed" => ("已暂停", "Snoozed"),
         "resolved" => ("已解决", "Resolved"),
         "all" => ("全部", "All"),
-        _ => return key,
+        "model.scores_as_of" => ("评分截至", "Scores as of"),
+        "model.members" => ("会员", "Members"),
+        "model.not_fitted_yet" => ("尚未拟合", "Not fitted yet"),
+        "model.annual_discount" => ("年折现率", "Annual discount"),
+        "model.at_risk_below_p_alive" => ("存活概率低于此值为风险", "at risk below P(alive)"),
+        "model.refitting" => ("重新拟合中", "refitting"),
+        "model.last_refit_failed" => ("上次拟合失败", "Last refit failed"),
+        "model.bg_nbd_purchases_and_dropout" => ("BG/NBD 购买与流失", "BG/NBD purchases and dropout"),
+        "model.gamma_gamma_spend_per_purchase" => ("Gamma-Gamma 客单", "Gamma-Gamma spend per purchase"),
+        "model.parameter" => ("参数", "Parameter"),
+        "model.estimate" => ("估计", "Estimate"),
+        "model.std_error" => ("标准误", "Std. error"),
+        "model.actual" => ("实际", "Actual"),
+        "model.predicted" => ("预测", "Predicted"),
+        "model.repeat_purchases_before" => ("此前复购次数", "Repeat purchases before"),
+        "model.purchase_days" => ("购买天数", "Purchase days"),
+        "model.fitted_to" => ("拟合至", "Fitted to"),
+        "model.predicting_to" => ("预测至", "predicting to"),
+        "model.days" => ("天", "days"),
+        "model.holdout_actual_vs_predicted_purchases" => ("留出检验：实际与预测购买", "Holdout: actual vs predicted purchases"),
+        "model.repeat_purchases" => ("此前复购", "Repeat purchases"),
+        "model.off_by" => ("偏差", "Off by"),
+        "model.30_days" => ("30天", "30 days"),
+        "model.90_days" => ("90天", "90 days"),
+        "model.180_days" => ("180天", "180 days"),
+        _ => return None,
     };
-    match lang {
-        Lang::Zh => zh,
-        Lang::En => en,
-    }
-}
-
-/// One side of a `中文 · English` pair (the text itself when it has no ` · `).
-pub fn pick(lang: Lang, pair: &str) -> String {
-    match (pair.split_once(" · "), lang) {
-        (Some((zh, _)), Lang::Zh) => zh.to_string(),
-        (Some((_, en)), Lang::En) => en.to_string(),
-        (None, _) => pair.to_string(),
-    }
+    Some(Text { zh, en })
 }
 
 /// `t` for the current language, reactive.
@@ -301,7 +314,7 @@ mod tests {
         assert_eq!(t(Lang::En, "members"), "Members");
         assert_eq!(t(Lang::Zh, "members"), "会员");
         assert_eq!(t(Lang::En, "no.such.key"), "no.such.key");
-        assert_eq!(pick(Lang::En, "实际 · Actual"), "Actual");
-        assert_eq!(pick(Lang::Zh, "实际 · Actual"), "实际");
+        assert_eq!(t(Lang::En, "model.actual"), "Actual");
+        assert_eq!(t(Lang::Zh, "model.actual"), "实际");
     }
 }

@@ -161,7 +161,7 @@ fn TopBar() -> impl IntoView {
             </a>
             <Suspense>
                 {move || viewer.get().flatten().map(|v| {
-                    let role_name = move || match lang.get() { Lang::Zh => v.role.label_zh(), Lang::En => v.role.label_en() };
+                    let role_name = move || lang.get().pick(v.role.name());
                     view! {
                         <span class="who" id="who" data-role=v.role.key()>{v.name.clone()} " · " {role_name}</span>
                         <form method="post" action="/auth/signout" class="signout">

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::*;
-
 /// Where an alert's notices go.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

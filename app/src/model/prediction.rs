@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::*;
-
 /// A holdout check of the purchase model: fitted to the data up to `calibration_end`,
 /// predicting the purchase days of the `days` after it, compared with what happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

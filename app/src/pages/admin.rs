@@ -57,7 +57,7 @@ fn role_options() -> impl IntoView {
         .iter()
         .map(|r| {
             let r = *r;
-            view! { <option value=r.key()>{move || crate::i18n::pick(lang.get(), &format!("{} · {}", r.label_zh(), r.label_en()))}</option> }
+            view! { <option value=r.key()>{move || lang.get().pick(r.name())}</option> }
         })
         .collect_view()
 }

@@ -291,7 +291,7 @@ fn RuleForm(rule: crate::model::AlertRule, saved: RwSignal<u32>) -> impl IntoVie
             {input("alert.rule", "name", name)}
             <label>{tr("metric")}
                 <select name="metric" prop:value=move || metric.get() on:change=move |ev| metric.set(event_target_value(&ev))>
-                    {Metric::ALL.iter().map(|&m| view! { <option value=m.key()>{move || lang.get().metric(m).to_string()}</option> }).collect_view()}
+                    {Metric::ALL.iter().map(|&m| view! { <option value=m.key()>{move || lang.get().pick(m.name()).to_string()}</option> }).collect_view()}
                 </select>
             </label>
             <label>{tr("alert.comparison")}

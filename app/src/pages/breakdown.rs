@@ -74,7 +74,7 @@ pub fn BreakdownPage() -> impl IntoView {
                         prop:value=move || metric.get().unwrap_or_else(|| "historical_ltv".into())
                         on:change=move |ev| nav_metric(&here(Some(event_target_value(&ev)), dimension.get_untracked(), sort.get_untracked()), Default::default())
                     >
-                        {Metric::ALL.iter().map(|&m| view! { <option value=m.key()>{move || lang.get().metric(m).to_string()}</option> }).collect_view()}
+                        {Metric::ALL.iter().map(|&m| view! { <option value=m.key()>{move || lang.get().pick(m.name()).to_string()}</option> }).collect_view()}
                     </select>
                 </label>
                 <label>
@@ -84,7 +84,7 @@ pub fn BreakdownPage() -> impl IntoView {
                         prop:value=move || dimension.get().unwrap_or_else(|| "region".into())
                         on:change=move |ev| nav_dim(&here(metric.get_untracked(), Some(event_target_value(&ev)), sort.get_untracked()), Default::default())
                     >
-                        {Dimension::ALL.iter().map(|&d| view! { <option value=d.key()>{move || lang.get().dimension(d).to_string()}</option> }).collect_view()}
+                        {Dimension::ALL.iter().map(|&d| view! { <option value=d.key()>{move || lang.get().pick(d.name()).to_string()}</option> }).collect_view()}
                     </select>
                 </label>
             </div>
@@ -168,8 +168,8 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
     };
     let caption = format!(
         "{} · {} — {} – {}",
-        lang.get_untracked().metric(metric),
-        lang.get_untracked().dimension(dimension),
+        lang.get_untracked().pick(metric.name()),
+        lang.get_untracked().pick(dimension.name()),
         breakdown.window.start,
         breakdown.window.end
     );

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Loading;
 use crate::{
-    i18n::{Lang, pick, tr, use_lang},
+    i18n::{Lang, t, tr, use_lang},
     api::{get_holdout, get_model_status},
     chart::Chart,
     error_template::ErrorTemplate,
@@ -17,11 +17,7 @@ use crate::{
     model::{Holdout, HoldoutQuery, ModelFit, ModelStatus},
 };
 
-const HOLDOUT_DAYS: [(u32, &str); 3] = [
-    (30, "30天 · 30 days"),
-    (90, "90天 · 90 days"),
-    (180, "180天 · 180 days"),
-];
+const HOLDOUT_DAYS: [(u32, &str); 3] = [(30, "model.30_days"), (90, "model.90_days"), (180, "model.180_days")];
 
 #[component]
 pub fn ModelPage() -> impl IntoView {
@@ -63,7 +59,7 @@ pub fn ModelPage() -> impl IntoView {
                     >
                         {HOLDOUT_DAYS
                             .iter()
-                            .map(|(d, label)| view! { <option value=d.to_string()>{move || pick(lang.get(), label)}</option> })
+                            .map(|(d, label)| view! { <option value=d.to_string()>{move || t(lang.get(), label).to_string()}</option> })
                             .collect_view()}
                     </select>
                 </label>
@@ -84,29 +80,29 @@ pub fn ModelPage() -> impl IntoView {
 fn Fits(status: ModelStatus) -> impl IntoView {
     let lang = use_lang().get_untracked();
     let summary = match &status.scores_as_of {
-        Some(t) => format!(
-            "{} {t}: {} {}",
-            pick(lang, "评分截至 · Scores as of"),
+        Some(as_of) => format!(
+            "{} {as_of}: {} {}",
+            t(lang, "model.scores_as_of"),
             format::count(status.scored_members as f64),
-            pick(lang, "位会员 · members")
+            t(lang, "members.total")
         ),
-        None => pick(lang, "尚未拟合 · Not fitted yet"),
+        None => t(lang, "model.not_fitted_yet").to_string(),
     };
     let settings = format!(
         "{} {} · {} {}",
-        pick(lang, "年折现率 · Annual discount"),
+        t(lang, "model.annual_discount"),
         format::percent(status.annual_discount),
-        pick(lang, "存活概率低于此值为风险 · at risk below P(alive)"),
+        t(lang, "model.at_risk_below_p_alive"),
         status.at_risk_p_alive
     );
     view! {
         <p class="model-summary" data-scores-as-of=status.scores_as_of.clone().unwrap_or_default()>
             {summary}
-            {status.fitting.then(|| view! { <span class="badge">{pick(lang, "重新拟合中 · refitting")}</span> })}
+            {status.fitting.then(|| view! { <span class="badge">{t(lang, "model.refitting")}</span> })}
         </p>
         <p class="model-settings">{settings}</p>
         {status.last_error.map(|e| view! {
-            <p class="notice" role="status">{pick(lang, "上次拟合失败 · Last refit failed")} ": " {e}</p>
+            <p class="notice" role="status">{t(lang, "model.last_refit_failed")} ": " {e}</p>
         })}
         <div class="fits">
             {status.fits.into_iter().map(|f| view! { <FitTable fit=f/> }).collect_view()}
@@ -118,14 +114,14 @@ fn Fits(status: ModelStatus) -> impl IntoView {
 fn FitTable(fit: ModelFit) -> impl IntoView {
     let lang = use_lang().get_untracked();
     let title = match fit.model.as_str() {
-        "bgnbd" => pick(lang, "BG/NBD 购买与流失 · BG/NBD purchases and dropout"),
-        _ => pick(lang, "Gamma-Gamma 客单 · Gamma-Gamma spend per purchase"),
+        "bgnbd" => t(lang, "model.bg_nbd_purchases_and_dropout"),
+        _ => t(lang, "model.gamma_gamma_spend_per_purchase"),
     };
     let caption = format!(
         "{title} — T = {}, {} {}, LL {:.1}, {} iterations",
         fit.as_of,
         format::count(fit.members as f64),
-        pick(lang, "位会员 · members"),
+        t(lang, "members.total"),
         fit.log_likelihood,
         fit.iterations
     );
@@ -148,9 +144,9 @@ fn FitTable(fit: ModelFit) -> impl IntoView {
             <caption>{caption}</caption>
             <thead>
                 <tr>
-                    <th scope="col">{pick(lang, "参数 · Parameter")}</th>
-                    <th scope="col">{pick(lang, "估计 · Estimate")}</th>
-                    <th scope="col">{pick(lang, "标准误 · Std. error")}</th>
+                    <th scope="col">{t(lang, "model.parameter")}</th>
+                    <th scope="col">{t(lang, "model.estimate")}</th>
+                    <th scope="col">{t(lang, "model.std_error")}</th>
                 </tr>
             </thead>
             <tbody>{rows}</tbody>
@@ -160,7 +156,7 @@ fn FitTable(fit: ModelFit) -> impl IntoView {
 
 /// The holdout as an ECharts option: actual and predicted bars per bucket.
 fn holdout_chart(h: &Holdout, lang: Lang) -> serde_json::Value {
-    let (actual_name, predicted_name) = (pick(lang, "实际 · Actual"), pick(lang, "预测 · Predicted"));
+    let (actual_name, predicted_name) = (t(lang, "model.actual"), t(lang, "model.predicted"));
     let names: Vec<&str> = h.buckets.iter().map(|b| b.frequency.as_str()).collect();
     // A bucket withheld from executives (too few members) is a gap in the chart.
     let actual: Vec<Option<f64>> = h.buckets.iter().map(|b| b.actual).collect();
@@ -170,8 +166,8 @@ fn holdout_chart(h: &Holdout, lang: Lang) -> serde_json::Value {
         "tooltip": { "trigger": "axis" },
         "legend": { "data": [actual_name, predicted_name], "top": 4, "right": 16 },
         "grid": { "left": 64, "right": 16, "top": 48, "bottom": 48 },
-        "xAxis": { "type": "category", "data": names, "name": pick(lang, "此前复购次数 · Repeat purchases before"), "nameLocation": "middle", "nameGap": 30 },
-        "yAxis": { "type": "value", "name": pick(lang, "购买天数 · Purchase days") },
+        "xAxis": { "type": "category", "data": names, "name": t(lang, "model.repeat_purchases_before"), "nameLocation": "middle", "nameGap": 30 },
+        "yAxis": { "type": "value", "name": t(lang, "model.purchase_days") },
         "series": [
             { "name": actual_name, "type": "bar", "data": actual, "itemStyle": { "color": "#4c6ef5" } },
             { "name": predicted_name, "type": "bar", "data": predicted, "itemStyle": { "color": "#f59f00" } }
@@ -185,12 +181,12 @@ fn HoldoutView(holdout: Holdout) -> impl IntoView {
     let option = holdout_chart(&holdout, lang);
     let caption = format!(
         "{} {} → {} {} ({} {})",
-        pick(lang, "拟合至 · Fitted to"),
+        t(lang, "model.fitted_to"),
         holdout.calibration_end,
-        pick(lang, "预测至 · predicting to"),
+        t(lang, "model.predicting_to"),
         holdout.as_of,
         holdout.days,
-        pick(lang, "天 · days")
+        t(lang, "model.days")
     );
     let off = |actual: Option<f64>, predicted: Option<f64>| match (actual, predicted) {
         (Some(a), Some(p)) if a != 0.0 => format!("{:+.1}%", (p - a) / a * 100.0),
@@ -215,15 +211,15 @@ fn HoldoutView(holdout: Holdout) -> impl IntoView {
         .collect_view();
     view! {
         <p class="window-caption">{caption}</p>
-        <Chart id="holdout-chart" option=Signal::stored(option) label=pick(lang, "留出检验：实际与预测购买 · Holdout: actual vs predicted purchases")/>
+        <Chart id="holdout-chart" option=Signal::stored(option) label=t(lang, "model.holdout_actual_vs_predicted_purchases")/>
         <table class="data holdout">
             <thead>
                 <tr>
-                    <th scope="col">{pick(lang, "此前复购 · Repeat purchases")}</th>
-                    <th scope="col">{pick(lang, "会员 · Members")}</th>
-                    <th scope="col">{pick(lang, "实际 · Actual")}</th>
-                    <th scope="col">{pick(lang, "预测 · Predicted")}</th>
-                    <th scope="col">{pick(lang, "偏差 · Off by")}</th>
+                    <th scope="col">{t(lang, "model.repeat_purchases")}</th>
+                    <th scope="col">{t(lang, "model.members")}</th>
+                    <th scope="col">{t(lang, "model.actual")}</th>
+                    <th scope="col">{t(lang, "model.predicted")}</th>
+                    <th scope="col">{t(lang, "model.off_by")}</th>
                 </tr>
             </thead>
             <tbody>{rows}</tbody>

@@ -142,7 +142,7 @@ fn KpiCard(kpi: Kpi, #[prop(optional)] trend: Option<LocalResource<Result<Trend,
     });
     view! {
         <a class="kpi" data-kpi=key.key() title=title href=move || drill(&view.get(), key)>
-            <h3 class="kpi-label">{move || lang.get().metric(key).to_string()}</h3>
+            <h3 class="kpi-label">{move || lang.get().pick(key.name()).to_string()}</h3>
             <p class="kpi-value">{value}</p>
             <p class="kpi-compare">
                 <span class="kpi-previous">{previous}</span>
@@ -171,7 +171,7 @@ fn TrendPanel(trend: LocalResource<Result<Trend, ServerFnError>>) -> impl IntoVi
         };
         let categories: Vec<String> = series.points.iter().map(|p| p.end.clone()).collect();
         let values: Vec<Option<f64>> = series.points.iter().map(|p| p.measure.value).collect();
-        options::lines(&categories, &[(lang.get().metric(key).to_string(), values)])
+        options::lines(&categories, &[(lang.get().pick(key.name()).to_string(), values)])
     });
     let on_click = Callback::new(move |c: ChartClick| {
         let v = View { as_of: Some(c.name), ..view.get_untracked() };
@@ -190,7 +190,7 @@ fn TrendPanel(trend: LocalResource<Result<Trend, ServerFnError>>) -> impl IntoVi
                                 let sel = selected.get().and_then(|k| Metric::parse(&k)).unwrap_or(Metric::RepurchaseRate);
                                 (sel == m).then_some("page")
                             };
-                            view! { <a href=href aria-current=current>{move || lang.get().metric(m).to_string()}</a> }
+                            view! { <a href=href aria-current=current>{move || lang.get().pick(m.name()).to_string()}</a> }
                         })
                         .collect_view()}
                 </nav>
@@ -256,14 +256,14 @@ fn ChannelAndPoints() -> impl IntoView {
             &o.kpis
                 .iter()
                 .filter(|k| CHANNELS.contains(&k.key))
-                .map(|k| (lang.get().metric(k.key).to_string(), k.current.value.unwrap_or(0.0)))
+                .map(|k| (lang.get().pick(k.key.name()).to_string(), k.current.value.unwrap_or(0.0)))
                 .collect::<Vec<_>>(),
         ),
         _ => serde_json::Value::Null,
     });
     let on_click = Callback::new(move |c: ChartClick| {
         let lang = lang.get_untracked();
-        if let Some(m) = CHANNELS.iter().find(|m| lang.metric(**m) == c.name) {
+        if let Some(m) = CHANNELS.iter().find(|m| lang.pick(m.name()) == c.name) {
             navigate(&drill(&view.get_untracked(), *m), Default::default());
         }
     });
@@ -287,7 +287,7 @@ fn ChannelAndPoints() -> impl IntoView {
                             let href = drill(&view.get_untracked(), k.key);
                             view! {
                                 <tr>
-                                    <th scope="row"><a href=href>{lang.metric(k.key).to_string()}</a></th>
+                                    <th scope="row"><a href=href>{lang.pick(k.key.name()).to_string()}</a></th>
                                     <td class="num" data-points=k.key.key()>{format::measure(k.unit, &k.current)}</td>
                                 </tr>
                             }
