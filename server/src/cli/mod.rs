@@ -1004,7 +1004,7 @@ fn format_overview(o: &Overview) -> String {
     for k in &o.kpis {
         out.push_str(&format!(
             "  {:<28} {:>16}   (was {:>16})\n",
-            k.key.label_en(),
+            k.key.name().en,
             format::measure(k.unit, &k.current),
             format::measure(k.unit, &k.comparison)
         ));
@@ -1016,8 +1016,8 @@ fn format_overview(o: &Overview) -> String {
 fn format_breakdown(b: &Breakdown) -> String {
     let mut out = format!(
         "{} by {} · window {} – {} · compared with {} – {}\n",
-        b.metric.label_en(),
-        b.dimension.label_en(),
+        b.metric.name().en,
+        b.dimension.name().en,
         b.window.start,
         b.window.end,
         b.comparison_window.start,

@@ -107,11 +107,11 @@ async fn breakdown(
 async fn metric_list(_signed_in: Caller) -> Json<Value> {
     let metrics: Vec<Value> = Metric::ALL
         .iter()
-        .map(|m| json!({ "key": m.key(), "zh": m.label_zh(), "en": m.label_en(), "unit": m.unit(), "higher_is_better": m.higher_is_better() }))
+        .map(|m| json!({ "key": m.key(), "zh": m.name().zh, "en": m.name().en, "unit": m.unit(), "higher_is_better": m.higher_is_better() }))
         .collect();
     let dimensions: Vec<Value> = Dimension::ALL
         .iter()
-        .map(|d| json!({ "key": d.key(), "zh": d.label_zh(), "en": d.label_en() }))
+        .map(|d| json!({ "key": d.key(), "zh": d.name().zh, "en": d.name().en }))
         .collect();
     Json(json!({ "metrics": metrics, "dimensions": dimensions }))
 }

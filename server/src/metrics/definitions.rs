@@ -1,0 +1,386 @@
+//! Each metric's SQL: one arm per metric of the catalogue (`app::model::catalogue`, where
+//! its key, names, unit and direction are), over the summary and day tables
+//! (`derive::summary`), grouped by the scope's dimension. A new metric is a row there and
+//! an arm here; `reference.rs` holds the straightforward SQL it is checked against.
+
+use super::*;
+
+/// One metric for one window, per group of `scope` (which must be prepared for `w.end`):
+/// (group, numerator, denominator). Groups with nothing to count may be missing.
+pub fn grouped(
+    conn: &Connection,
+    metric: Metric,
+    w: &Window,
+    cfg: MetricConfig,
+    scope: &Scope,
+) -> Result<Vec<(String, i64, i64)>> {
+    let (start, end, after) = (day(w.start()), day(w.end), ts(w.after()));
+    let (join, grp) = (scope.join("o"), scope.group());
+    // A member's first purchase day in W, as a condition on a `member_days` row; binds
+    // W's start, end and start again.
+    let first_in_w = "o.purchases > 0 AND o.day BETWEEN ? AND ?
+                      AND (o.prev_purchase_day IS NULL OR o.prev_purchase_day < ?)";
+    let run = |sql: String, params: Vec<Value>| query_groups(conn, &sql, params);
+    match metric {
+        // 历史LTV: mean cumulative net revenue (returns included) per member, over the
+        // members who joined on or before T, counting their orders up to the end of T.
+        // Members with no orders count with zero revenue; guest sales do not count.
+        // Read as each member's lifetime revenue in the summary less what came after T,
+        // so that the usual question (T = the latest day) reads one row per member.
+        Metric::HistoricalLtv => run(
+            format!(
+                "SELECT grp, sum(cents), sum(heads) FROM (
+                     SELECT {grp} AS grp, sum(o.revenue_cents) AS cents, count(*) AS heads
+                     FROM member_summary o {join} WHERE o.joined_day <= $1 GROUP BY 1
+                     UNION ALL
+                     SELECT {grp}, -sum(o.cents), 0 FROM member_days o {join}
+                     WHERE o.day > $1 AND o.joined_day <= $1 GROUP BY 1
+                 ) GROUP BY grp"
+            ),
+            vec![end],
+        ),
+        // 复购率: of the members with a purchase in W, the share who purchased on two or
+        // more distinct days in W (two orders on one day are one visit). Each member's
+        // first purchase day in W is one row; they repurchased if their next one is in W.
+        Metric::RepurchaseRate => run(
+            format!(
+                "SELECT {grp}, count(*) FILTER (WHERE o.next_purchase_day <= ?), count(*)
+                 FROM member_days o {join}
+                 WHERE {first_in_w} GROUP BY 1"
+            ),
+            vec![end.clone(), start.clone(), end, start],
+        ),
+        // 积分使用率: points redeemed in W ÷ points earned in W (can exceed 100% when
+        // members redeem points earned earlier). Expiries and adjustments count in neither.
+        Metric::PointsUsageRate => run(
+            format!(
+                "SELECT {grp}, CAST(coalesce(sum(o.redeemed), 0) AS BIGINT), CAST(coalesce(sum(o.earned), 0) AS BIGINT)
+                 FROM points_days o {join}
+                 WHERE o.day BETWEEN ? AND ? GROUP BY 1"
+            ),
+            vec![start, end],
+        ),
+        // 流失率: a member is churned on day D when their last purchase is more than C days
+        // before D (no purchase in [D - C, D]). Of the members not churned at the end of
+        // the day before W starts (a purchase in the base range [S - 1 - C, S - 1]), the
+        // share churned at the end of T (no purchase in the recent range [T - C, T]).
+        // Each base member is one row: their last purchase day in the base range. They
+        // stayed if that day is already in the recent range or their next purchase is
+        // by T; when W is longer than C, a next purchase before the recent range leaves
+        // the question open, and the recent range is looked up.
+        Metric::ChurnRate => {
+            let c = Days::new(u64::from(cfg.churn_days));
+            let base_to = w.start() - Days::new(1);
+            let recent_from = w.end - c;
+            let gap = if recent_from > base_to {
+                "OR (o.next_purchase_day < $3 AND o.member_id NOT IN (
+                        SELECT member_id FROM member_days WHERE purchases > 0 AND day BETWEEN $3 AND $4))"
+            } else {
+                ""
+            };
+            run(
+                format!(
+                    "SELECT {grp},
+                            count(*) FILTER (WHERE o.day < $3 AND (o.next_purchase_day IS NULL OR o.next_purchase_day > $4 {gap})),
+                            count(*)
+                     FROM member_days o {join}
+                     WHERE o.purchases > 0 AND o.day BETWEEN $1 AND $2
+                       AND (o.next_purchase_day IS NULL OR o.next_purchase_day > $2)
+                     GROUP BY 1"
+                ),
+                vec![day(base_to - c), day(base_to), day(recent_from), end],
+            )
+        }
+        // 会员数: members who joined on or before T.
+        Metric::Members => run(
+            format!("SELECT {grp}, count(*), 1 FROM members o {join} WHERE o.joined_at < ? GROUP BY 1"),
+            vec![after],
+        ),
+        // 新增会员: members who joined in W.
+        Metric::NewMembers => run(
+            format!(
+                "SELECT {grp}, count(*), 1 FROM members o {join}
+                 WHERE o.joined_at >= ? AND o.joined_at < ? GROUP BY 1"
+            ),
+            vec![ts(w.start()), after],
+        ),
+        // 活跃会员: members with at least one purchase in W (one row each: their first
+        // purchase day in W).
+        Metric::ActiveMembers => run(
+            format!("SELECT {grp}, count(*), 1 FROM member_days o {join} WHERE {first_in_w} GROUP BY 1"),
+            vec![start.clone(), end, start],
+        ),
+        // 二次购买率: of the members whose first purchase falls in the F days before W
+        // starts, the share who purchased again on a later day within F days of the first,
+        // counting purchases up to T.
+        Metric::SecondPurchaseRate => {
+            let follow_up = cfg.second_purchase_days;
+            let cohort_from = w.start() - Days::new(u64::from(follow_up));
+            run(
+                format!(
+                    "SELECT {grp},
+                            count(*) FILTER (WHERE o.next_purchase_day <= o.day + CAST(? AS INTEGER)
+                                             AND o.next_purchase_day <= ?),
+                            count(*)
+                     FROM member_days o {join}
+                     WHERE o.purchases > 0 AND o.prev_purchase_day IS NULL AND o.day >= ? AND o.day < ?
+                     GROUP BY 1"
+                ),
+                vec![
+                    Value::Int(follow_up as i32),
+                    end,
+                    day(cohort_from),
+                    start,
+                ],
+            )
+        }
+        // 沉睡唤醒率: of the members dormant or churned when W starts (they had purchased,
+        // but not in the A days up to the day before W), the share who purchased in W.
+        // Each such member's last purchase day before W is one row.
+        Metric::ReactivationRate => {
+            let active_from = w.start() - Days::new(1) - Days::new(u64::from(cfg.active_days));
+            run(
+                format!(
+                    "SELECT {grp}, count(*) FILTER (WHERE o.next_purchase_day <= ?), count(*)
+                     FROM member_days o {join}
+                     WHERE o.purchases > 0 AND o.day < ?
+                       AND (o.next_purchase_day IS NULL OR o.next_purchase_day >= ?)
+                     GROUP BY 1"
+                ),
+                vec![end, day(active_from), start],
+            )
+        }
+        // 会员销售占比: the members' net revenue ÷ all net revenue in W (guests included,
+        // returns on both sides). The denominator is the same for every group.
+        Metric::MemberSalesShare => {
+            let all: i64 = conn.query_row(
+                "SELECT CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT) FROM orders
+                 WHERE ordered_at >= ? AND ordered_at < ?",
+                params_from_iter([ts(w.start()), after]),
+                |r| r.get(0),
+            )?;
+            let rows = run(
+                format!(
+                    "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), 0 FROM member_days o {join}
+                     WHERE o.day BETWEEN ? AND ? GROUP BY 1"
+                ),
+                vec![start, end],
+            )?;
+            if rows.is_empty() {
+                // Members who spent nothing still have a share: none of all revenue.
+                return Ok(vec![("all".to_string(), 0, all)]);
+            }
+            Ok(rows.into_iter().map(|(g, n, _)| (g, n, all)).collect())
+        }
+        // 客单价: members' net revenue in W (returns lower it) ÷ their purchases in W.
+        Metric::Aov => run(
+            format!(
+                "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), CAST(coalesce(sum(o.purchases), 0) AS BIGINT)
+                 FROM member_days o {join}
+                 WHERE o.day BETWEEN ? AND ? GROUP BY 1"
+            ),
+            vec![start, end],
+        ),
+        // 购买频次: members' purchases in W ÷ members with a purchase in W.
+        Metric::PurchaseFrequency => run(
+            format!(
+                "SELECT {grp}, CAST(sum(o.purchases) AS BIGINT),
+                        count(*) FILTER (WHERE o.prev_purchase_day IS NULL OR o.prev_purchase_day < ?)
+                 FROM member_days o {join}
+                 WHERE o.purchases > 0 AND o.day BETWEEN ? AND ? GROUP BY 1"
+            ),
+            vec![start.clone(), start, end],
+        ),
+        // 全渠道 channel mix: members whose purchases in W were all in store, all online
+        // (app, mini-program, web), or both. Purchases without a channel are not counted.
+        Metric::StoreOnlyMembers | Metric::OnlineOnlyMembers | Metric::OmnichannelMembers => {
+            let which = match metric {
+                Metric::StoreOnlyMembers => "in_store AND NOT online",
+                Metric::OnlineOnlyMembers => "online AND NOT in_store",
+                _ => "in_store AND online",
+            };
+            run(
+                format!(
+                    "SELECT grp, count(*) FILTER (WHERE {which}), 1 FROM (
+                         SELECT o.member_id, {grp} AS grp, bool_or(o.store_purchases > 0) AS in_store,
+                                bool_or(o.online_purchases > 0) AS online
+                         FROM member_days o {join}
+                         WHERE o.purchases > 0 AND o.day BETWEEN ? AND ?
+                         GROUP BY o.member_id, grp
+                     ) GROUP BY grp"
+                ),
+                vec![start, end],
+            )
+        }
+        // 积分负债: the points outstanding at the end of T (earned and adjusted, less
+        // redeemed and expired; a member's negative balance counts as none) × point value.
+        // Read as each member's balance in the summary less what came after T.
+        Metric::PointsLiability => run(
+            format!(
+                "SELECT grp, CAST(coalesce(sum(greatest(balance, 0)), 0) * CAST(? AS BIGINT) AS BIGINT), 1 FROM (
+                     SELECT {grp} AS grp,
+                            o.points_earned + o.points_adjusted - o.points_redeemed - o.points_expired
+                                - coalesce(later.balance, 0) AS balance
+                     FROM member_summary o {join}
+                     LEFT JOIN (SELECT member_id, sum(earned + adjusted - redeemed - expired) AS balance
+                                FROM points_days WHERE day > ? GROUP BY member_id) later
+                            ON later.member_id = o.member_id
+                 ) GROUP BY grp"
+            ),
+            vec![Value::BigInt(i64::from(cfg.point_value_cents)), end.clone()],
+        ),
+        // 到期积分: the value of the outstanding points that expire from T to T + N days.
+        // Points earned (or added by an adjustment) in year Y expire at the end of year
+        // Y + `points_expiry_years`; redemptions, expiries and negative adjustments use the
+        // oldest points first. So what is left of year Y's lot at T is
+        // max(0, min(earned in Y, earned in years up to Y − used up to T)), and only the
+        // lots whose year-end falls in [T, T + N] count (none: nothing expires).
+        Metric::PointsExpiring30 | Metric::PointsExpiring90 => {
+            let days = if metric == Metric::PointsExpiring30 { 30 } else { 90 };
+            if cfg.points_expiry_years == 0 {
+                return Ok(Vec::new());
+            }
+            let last = w.end + Days::new(days);
+            let lots: Vec<i64> = (w.end.year()..=last.year())
+                .filter(|&y| {
+                    NaiveDate::from_ymd_opt(y, 12, 31).is_some_and(|end| end >= w.end && end <= last)
+                })
+                .map(|y| i64::from(y) - i64::from(cfg.points_expiry_years))
+                .collect();
+            if lots.is_empty() {
+                return Ok(Vec::new());
+            }
+            let gain = "(o.kind = 'earn' OR (o.kind = 'adjust' AND o.points > 0))";
+            let mut columns = String::new();
+            let mut left = Vec::new();
+            // In the order they appear: the point value, each lot's years, then T + 1.
+            let mut params = vec![Value::BigInt(i64::from(cfg.point_value_cents))];
+            for (i, &y) in lots.iter().enumerate() {
+                columns.push_str(&format!(
+                    ", coalesce(sum(o.points) FILTER (WHERE {gain} AND year(o.occurred_at) = ?), 0) AS e{i}
+                     , coalesce(sum(o.points) FILTER (WHERE {gain} AND year(o.occurred_at) <= ?), 0) AS c{i}"
+                ));
+                params.extend([Value::BigInt(y), Value::BigInt(y)]);
+                left.push(format!("greatest(0, least(e{i}, c{i} - used))"));
+            }
+            params.push(after);
+            run(
+                format!(
+                    "SELECT grp, CAST(sum({left}) * ? AS BIGINT), 1 FROM (
+                         SELECT o.member_id, {grp} AS grp {columns},
+                                coalesce(sum(CASE WHEN o.kind IN ('redeem', 'expire') THEN o.points
+                                                  WHEN o.kind = 'adjust' AND o.points < 0 THEN -o.points
+                                                  ELSE 0 END), 0) AS used
+                         FROM points o {join} WHERE o.occurred_at < ?
+                         GROUP BY o.member_id, grp
+                     ) GROUP BY grp",
+                    left = left.join(" + ")
+                ),
+                params,
+            )
+        }
+        // The predicted metrics read the scores of the last model fit, only for a window
+        // ending on the fit's T; the denominator is the members with a score (buyers by
+        // T), so that no fit for T reads as "not available", never as zero.
+        // 预测LTV: each scored member's 12-month CLV, rounded to the cent, summed; the
+        // mean is over the scored members.
+        Metric::PredictedLtv | Metric::PredictedLtvTotal => run(
+            format!(
+                "SELECT {grp}, CAST(sum(round(o.clv_12m * 100)) AS BIGINT), count(*)
+                 FROM member_scores o {join} WHERE o.as_of = ? GROUP BY 1"
+            ),
+            vec![end],
+        ),
+        // 高价值会员流失预警: scored members in the top 20% by predicted or historical
+        // value (flagged by the fit, over all scored members) with P(alive) below the
+        // threshold; revenue at stake is what they spent in the 12 months to T.
+        Metric::HighValueAtRisk | Metric::RevenueAtStake => {
+            let numerator = if metric == Metric::HighValueAtRisk {
+                "count(*) FILTER (WHERE o.high_value AND o.p_alive < ?)"
+            } else {
+                "coalesce(sum(o.revenue_12m_cents) FILTER (WHERE o.high_value AND o.p_alive < ?), 0)"
+            };
+            run(
+                format!(
+                    "SELECT {grp}, CAST({numerator} AS BIGINT), count(*)
+                     FROM member_scores o {join} WHERE o.as_of = ? GROUP BY 1"
+                ),
+                vec![Value::Double(cfg.at_risk_p_alive), end],
+            )
+        }
+        // 积分从未使用占比: of the members who earned points up to T, the share who had
+        // never redeemed any by T.
+        // Read from the summary's totals less what came after T, like the liability.
+        Metric::PointsNeverUsedShare => run(
+            format!(
+                "SELECT grp, count(*) FILTER (WHERE redeemed = 0), count(*) FROM (
+                     SELECT {grp} AS grp,
+                            o.points_earned - coalesce(later.earned, 0) AS earned,
+                            o.points_redeemed - coalesce(later.redeemed, 0) AS redeemed
+                     FROM member_summary o {join}
+                     LEFT JOIN (SELECT member_id, sum(earned) AS earned, sum(redeemed) AS redeemed
+                                FROM points_days WHERE day > ? GROUP BY member_id) later
+                            ON later.member_id = o.member_id
+                 ) WHERE earned > 0 GROUP BY grp"
+            ),
+            vec![end],
+        ),
+    }
+}
+
+/// A date as a bound date parameter.
+fn day(d: NaiveDate) -> Value {
+    Value::Text(d.to_string())
+}
+
+/// A date as a bound timestamp parameter (midnight).
+fn ts(d: NaiveDate) -> Value {
+    Value::Text(format!("{d} 00:00:00"))
+}
+
+fn query_groups(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<Value>,
+) -> Result<Vec<(String, i64, i64)>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(params), |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Turns a numerator and a denominator into the metric's measure.
+pub fn finish(metric: Metric, (numerator, denominator): (i64, i64)) -> Measure {
+    let why_empty = metric.why_empty();
+    if Metric::PREDICTED.contains(&metric) {
+        // Counts and totals too are undefined without a score; the denominator is the
+        // scored members.
+        return match metric.unit() {
+            Unit::Money => money_per(numerator, denominator, why_empty),
+            _ if denominator == 0 => Measure {
+                numerator,
+                denominator,
+                value: None,
+                reason: Some(why_empty.to_string()),
+            },
+            Unit::Count => Measure {
+                value: Some(numerator as f64),
+                ..ratio(numerator, denominator, why_empty)
+            },
+            _ => Measure {
+                value: money_per(numerator, 1, why_empty).value,
+                ..ratio(numerator, denominator, why_empty)
+            },
+        };
+    }
+    match metric.unit() {
+        Unit::Money => money_per(numerator, denominator, why_empty),
+        Unit::Count => count(numerator),
+        Unit::Amount => money_per(numerator, 1, why_empty),
+        Unit::Ratio | Unit::Number => ratio(numerator, denominator, why_empty),
+    }
+}
+
