@@ -122,6 +122,14 @@ fn import_hands_the_file_to_the_running_server() {
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/api/v1/overview"]["get"].is_object());
+    // Its enums are spelled as the JSON is: by the catalogue's keys.
+    let spelled = |name: &str| -> Vec<String> {
+        let values = doc["components"]["schemas"][name]["enum"].as_array().unwrap_or_else(|| panic!("{name}: {doc}"));
+        values.iter().map(|v| v.as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(spelled("Role"), app::model::Role::ALL.map(|r| r.key().to_string()));
+    assert_eq!(spelled("Metric"), app::model::Metric::ALL.map(|m| m.key().to_string()));
+    assert_eq!(spelled("Dimension"), app::model::Dimension::ALL.map(|d| d.key().to_string()));
 
     // A bad parameter is a 400 that names it.
     let (status, body) = get(&format!("{base}/api/v1/overview?window=forever"));

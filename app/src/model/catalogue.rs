@@ -19,7 +19,7 @@ macro_rules! named {
     (
         $(#[$meta:meta])*
         pub enum $ty:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $key:literal, $zh:literal, $en:literal; )*
+            $( $(#[$vmeta:meta])* $variant:ident = $key:tt, $zh:literal, $en:literal; )*
         }
     ) => {
         $(#[$meta])*
@@ -53,7 +53,7 @@ macro_rules! named {
 /// The metrics' table: key, names, unit, whether a rise is good news, and why the value
 /// is empty when its denominator is (the reason shown instead of a number).
 macro_rules! metrics {
-    ( $( $(#[$vmeta:meta])* $variant:ident = $key:literal, $zh:literal, $en:literal,
+    ( $( $(#[$vmeta:meta])* $variant:ident = $key:tt, $zh:literal, $en:literal,
          $unit:ident, $direction:ident, $why_empty:expr; )* ) => {
         named! {
             /// The scalar metrics of the catalogue (SPEC §4).
