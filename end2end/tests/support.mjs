@@ -1,4 +1,4 @@
-// Starts a real MemberPulse server (the binary cargo-leptos built) on a free port with a
+// Starts a real MemberPulse server (target/debug/memberpulse, as scripts/build.sh built it) on a free port with a
 // fresh data directory, and a real Chromium (Debian's) driven by playwright-core.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
