@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 
-use common::{Site, Who, add_user};
+use crate::common::{Site, Who, add_user};
 
 /// The minimum group size the disclosure tests serve with.
 const MIN: i64 = 10;

@@ -4,7 +4,7 @@
 //! recovers, receiving each notice exactly once; and the real server killed in the middle
 //! of delivery and started again.
 
-mod common;
+use crate::common;
 
 use server::access::Caller;
 use std::{

@@ -1,7 +1,7 @@
 //! BG/NBD and Gamma-Gamma: analytic gradients against finite differences, and parameter
 //! recovery on data simulated from known parameters (within four standard errors).
 
-mod common;
+use crate::common;
 
 use server::access::Caller;
 use rand::{Rng, SeedableRng};

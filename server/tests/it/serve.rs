@@ -3,7 +3,7 @@
 
 use std::{process::Command, time::Duration};
 
-mod common;
+use crate::common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_memberpulse");
 

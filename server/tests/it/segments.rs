@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_memberpulse");
 
-mod common;
+use crate::common;
 
-use common::call;
+use crate::common::call;
 
 /// Serves a generated 1,500-member retailer on a free port.
 fn start(data_dir: &std::path::Path) -> (common::Server, String) {

@@ -3,7 +3,7 @@
 //! comes in, they answer a value or an error — never a panic — and a filter that parses
 //! compiles to SQL that runs (its values are bound, never pasted in).
 
-mod common;
+use crate::common;
 
 use app::model::{Dimension, MemberMeasure};
 use proptest::prelude::*;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use server::store::analytics::Analytics;
 
-mod common;
-use common::differences;
+use crate::common;
+use crate::common::differences;
 
 const TOKEN: &str = "test-ingest-token";
 

@@ -1,6 +1,6 @@
 //! Member lists and the member 360 record on the hand-built retailer, personal data masked.
 
-mod common;
+use crate::common;
 
 use app::model::MembersQuery;
 use server::{members, metrics::MetricConfig};

@@ -2,7 +2,7 @@
 //! SQL over the raw tables (what `memberpulse bench` checks on a million members), for
 //! windows of every length, ends and comparisons, overall and by region.
 
-mod common;
+use crate::common;
 
 use app::model::Metric;
 use chrono::NaiveDate;

@@ -2,11 +2,11 @@
 //! load), `GET /api/v1/model`, `POST /api/v1/model/fit`, and the predicted metrics it
 //! feeds in the overview and the member 360.
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 
-use common::call;
+use crate::common::call;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_server_fits_on_start_and_on_request() {

@@ -1,7 +1,7 @@
 //! Tier history: the tier dimension as of T, the migration matrix between two dates (by
 //! hand), tier changes loaded from a CSV, and the generator's history.
 
-mod common;
+use crate::common;
 
 use app::model::{Dimension, Metric};
 use chrono::NaiveDate;

@@ -7,9 +7,9 @@
 use reqwest::{Client, redirect::Policy};
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 
-use common::{Site, Who, add_user, refused};
+use crate::common::{Site, Who, add_user, refused};
 
 const EXECUTIVE: usize = 0;
 const OPERATOR: usize = 1;

@@ -3,7 +3,7 @@
 //! Window: 30 days ending T = 2024-03-31, i.e. 2024-03-02 ..= 2024-03-31; the previous
 //! window is 2024-02-01 ..= 2024-03-01. Churn after C = 60 days.
 
-mod common;
+use crate::common;
 
 use app::model::{Measure, Metric, OverviewQuery, Unit};
 use chrono::NaiveDate;
@@ -11,7 +11,7 @@ use server::{
     store::analytics::Analytics,
     metrics::{self, Compare, MetricConfig, Request, Window}};
 
-use common::CFG;
+use crate::common::CFG;
 
 fn fixture() -> (tempfile::TempDir, Analytics) {
     common::retailer()

@@ -2,7 +2,7 @@
 //! small retailer (scores written by hand), and against independent SQL over the raw
 //! orders after a real fit on a generated retailer.
 
-mod common;
+use crate::common;
 
 use server::access::Caller;
 use app::model::{Dimension, MembersQuery, Metric, MemberScore};
@@ -13,7 +13,7 @@ use server::{
     metrics::{self, Compare, Request, Window},
     metrics::scope::{self, Scope}};
 
-use common::CFG;
+use crate::common::CFG;
 
 fn t() -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 3, 31).unwrap()

@@ -1,6 +1,6 @@
 //! RFM scores and the default named segments, by hand on the shared retailer.
 
-mod common;
+use crate::common;
 
 use app::model::{Dimension, MembersQuery, Metric};
 use chrono::NaiveDate;

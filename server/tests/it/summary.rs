@@ -10,8 +10,8 @@ use server::{
     load::import::{self, Kind, LoadRequest, Mapping},
     derive::summary};
 
-mod common;
-use common::differences;
+use crate::common;
+use crate::common::differences;
 
 fn load(a: &Analytics, path: &Path, kind: Kind) {
     let request = LoadRequest {

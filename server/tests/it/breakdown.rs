@@ -1,6 +1,6 @@
 //! Breakdowns and filters: by hand on a small retailer, and additivity on a generated one.
 
-mod common;
+use crate::common;
 
 use app::model::{Dimension, Filter, Metric};
 use chrono::NaiveDate;
@@ -9,7 +9,7 @@ use server::{
     metrics::{self, Compare, MetricConfig, Request, Window},
     metrics::scope::{self, Scope}};
 
-use common::CFG;
+use crate::common::CFG;
 
 fn request() -> Request {
     Request {

@@ -1,0 +1,25 @@
+//! Every integration test of the server, as modules of one binary (one link, one DuckDB
+//! load): real stores, the real `memberpulse` binary, hand-worked fixtures in `common`.
+
+mod common;
+
+mod access;
+mod alerts;
+mod bench;
+mod breakdown;
+mod clv;
+mod cohorts;
+mod generate;
+mod import;
+mod ingest;
+mod kpis;
+mod members;
+mod model;
+mod parsers;
+mod predicted;
+mod rfm;
+mod segments;
+mod serve;
+mod summary;
+mod tiers;
+mod trust;
