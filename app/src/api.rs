@@ -7,8 +7,8 @@ use leptos::{prelude::*, server_fn::codec::Json};
 
 use crate::model::{
     AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
-    Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery, ModelStatus, Overview, OverviewQuery,
-    Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer, LoadRecord,
+    Cohorts, Holdout, HoldoutQuery, LoadRecord, Member360, MemberPage, MembersQuery, ModelStatus, Overview,
+    OverviewQuery, Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
 };
 
 /// Who signed in: the request's viewer, which the server's access layer put there.
@@ -28,11 +28,7 @@ async fn ask<T>(
     let response = use_context::<leptos_axum::ResponseOptions>();
     let answer = match viewer() {
         Some(who) => call(state.engine.as_ref(), who).await,
-        None => Err(EngineError {
-            message: "authentication required".into(),
-            bad_input: false,
-            status: 401,
-        }),
+        None => Err(EngineError { message: "authentication required".into(), bad_input: false, status: 401 }),
     };
     answer.map_err(|e| {
         if let (Some(r), Ok(status)) = (response, http::StatusCode::from_u16(e.status)) {

@@ -60,10 +60,7 @@ mod browser {
     }
 
     fn text(v: &JsValue, key: &str) -> String {
-        js_sys::Reflect::get(v, &JsValue::from_str(key))
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default()
+        js_sys::Reflect::get(v, &JsValue::from_str(key)).ok().and_then(|v| v.as_string()).unwrap_or_default()
     }
 
     /// Draws `option` into `node` whenever it changes; clicks call `on_click`.
@@ -101,11 +98,7 @@ mod browser {
                                 .and_then(|s| s.as_string())
                                 .and_then(|s| serde_json::from_str(&s).ok())
                                 .unwrap_or_default();
-                            cb.run(ChartClick {
-                                series: text(&p, "seriesName"),
-                                name: text(&p, "name"),
-                                value,
-                            })
+                            cb.run(ChartClick { series: text(&p, "seriesName"), name: text(&p, "name"), value })
                         });
                         c.on("click", handler.as_ref().unchecked_ref());
                         handler.forget();
@@ -166,10 +159,7 @@ pub mod options {
 
     /// Bars per category, one series per (name, values).
     pub fn bars(categories: &[String], series: &[(String, Vec<Option<f64>>)]) -> Value {
-        let series: Vec<Value> = series
-            .iter()
-            .map(|(n, v)| json!({ "name": n, "type": "bar", "data": v }))
-            .collect();
+        let series: Vec<Value> = series.iter().map(|(n, v)| json!({ "name": n, "type": "bar", "data": v })).collect();
         json!({
             "animation": false,
             "color": PALETTE,
@@ -184,10 +174,8 @@ pub mod options {
 
     /// A line per (name, values) over the categories.
     pub fn lines(categories: &[String], series: &[(String, Vec<Option<f64>>)]) -> Value {
-        let series: Vec<Value> = series
-            .iter()
-            .map(|(n, v)| json!({ "name": n, "type": "line", "data": v, "symbolSize": 7 }))
-            .collect();
+        let series: Vec<Value> =
+            series.iter().map(|(n, v)| json!({ "name": n, "type": "line", "data": v, "symbolSize": 7 })).collect();
         json!({
             "animation": false,
             "color": PALETTE,
@@ -213,7 +201,13 @@ pub mod options {
     }
 
     /// A heatmap of `cells` (x index, y index, value) with labels; `max` sets the scale.
-    pub fn heatmap(x: &[String], y: &[String], cells: &[(usize, usize, Option<f64>)], max: f64, percent: bool) -> Value {
+    pub fn heatmap(
+        x: &[String],
+        y: &[String],
+        cells: &[(usize, usize, Option<f64>)],
+        max: f64,
+        percent: bool,
+    ) -> Value {
         let data: Vec<Value> = cells
             .iter()
             .map(|(i, j, v)| json!([i, j, v.map(|v| if percent { (v * 1000.0).round() / 10.0 } else { v })]))

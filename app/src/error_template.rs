@@ -4,13 +4,7 @@ use leptos::prelude::*;
 
 #[component]
 pub fn ErrorTemplate(errors: ArcRwSignal<Errors>) -> impl IntoView {
-    let messages = move || {
-        errors
-            .get()
-            .into_iter()
-            .map(|(_, e)| e.to_string())
-            .collect::<Vec<_>>()
-    };
+    let messages = move || errors.get().into_iter().map(|(_, e)| e.to_string()).collect::<Vec<_>>();
     view! {
         <div class="error" role="alert">
             <h2>"出错了 · Something went wrong"</h2>

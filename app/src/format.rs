@@ -21,11 +21,7 @@ pub fn count(value: f64) -> String {
         }
         grouped.push(ch);
     }
-    if n < 0 {
-        format!("-{grouped}")
-    } else {
-        grouped
-    }
+    if n < 0 { format!("-{grouped}") } else { grouped }
 }
 
 /// A share as a percentage with one decimal: `0.2346` → `23.5%`.
@@ -93,9 +89,7 @@ pub fn url_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -127,9 +121,5 @@ pub fn link(path: &str, params: &[(&str, Option<String>)]) -> String {
         .iter()
         .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| format!("{k}={}", url_encode(v))))
         .collect();
-    if query.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{}", query.join("&"))
-    }
+    if query.is_empty() { path.to_string() } else { format!("{path}?{}", query.join("&")) }
 }

@@ -48,13 +48,7 @@ pub struct Language(pub RwSignal<Lang>);
 pub fn provide_language() {
     #[cfg(feature = "ssr")]
     let lang = use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            parts
-                .headers
-                .get(http::header::COOKIE)
-                .and_then(|v| v.to_str().ok())
-                .map(Lang::from_cookie)
-        })
+        .and_then(|parts| parts.headers.get(http::header::COOKIE).and_then(|v| v.to_str().ok()).map(Lang::from_cookie))
         .unwrap_or_default();
     #[cfg(feature = "hydrate")]
     let lang = {
@@ -117,15 +111,23 @@ fn text(key: &str) -> Option<Text> {
         "signin.name" => ("用户名", "User name"),
         "signin.password" => ("密码", "Password"),
         "signin.wrong" => ("用户名或密码不正确。", "Wrong user name or password."),
-        "signin.locked" => ("密码错误次数过多,账户已锁定15分钟。", "Too many wrong passwords: the account is locked for 15 minutes."),
+        "signin.locked" => {
+            ("密码错误次数过多,账户已锁定15分钟。", "Too many wrong passwords: the account is locked for 15 minutes.")
+        }
         "signin.busy" => ("尝试过于频繁,请一分钟后再试。", "Too many attempts from here: try again in a minute."),
-        "signin.hint" => ("还没有账户?管理员可用 memberpulse user add 创建。", "No account yet? An admin creates one with memberpulse user add."),
+        "signin.hint" => (
+            "还没有账户?管理员可用 memberpulse user add 创建。",
+            "No account yet? An admin creates one with memberpulse user add.",
+        ),
         "admin.users" => ("用户", "Users"),
         "admin.loads" => ("数据导入", "Data loads"),
         "admin.upload" => ("上传并导入", "Upload and load"),
         "admin.file" => ("文件 (CSV 或 Parquet)", "File (CSV or Parquet)"),
         "admin.table" => ("数据表", "Table"),
-        "admin.upload_note" => ("文件在服务器上校验并导入,导入后即删除;每行错误都列在报告中。", "The server checks and loads the file, then deletes it; every rejected row is in the report."),
+        "admin.upload_note" => (
+            "文件在服务器上校验并导入,导入后即删除;每行错误都列在报告中。",
+            "The server checks and loads the file, then deletes it; every rejected row is in the report.",
+        ),
         "admin.rows_read" => ("读取行", "Rows read"),
         "admin.inserted" => ("新增", "Inserted"),
         "admin.duplicates" => ("已存在", "Already present"),
@@ -285,7 +287,9 @@ fn text(key: &str) -> Option<Text> {
         "model.fitted_to" => ("拟合至", "Fitted to"),
         "model.predicting_to" => ("预测至", "predicting to"),
         "model.days" => ("天", "days"),
-        "model.holdout_actual_vs_predicted_purchases" => ("留出检验：实际与预测购买", "Holdout: actual vs predicted purchases"),
+        "model.holdout_actual_vs_predicted_purchases" => {
+            ("留出检验：实际与预测购买", "Holdout: actual vs predicted purchases")
+        }
         "model.repeat_purchases" => ("此前复购", "Repeat purchases"),
         "model.off_by" => ("偏差", "Off by"),
         "model.30_days" => ("30天", "30 days"),

@@ -8,8 +8,8 @@ use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::model::{
     AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
-    Cohorts, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery, ModelStatus, Overview, OverviewQuery,
-    Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer, LoadRecord,
+    Cohorts, Holdout, HoldoutQuery, LoadRecord, Member360, MemberPage, MembersQuery, ModelStatus, Overview,
+    OverviewQuery, Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
 };
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;

@@ -51,10 +51,7 @@ pub enum Error {
 
 impl Error {
     pub fn bad_param(param: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::BadParam {
-            param: param.into(),
-            message: message.into(),
-        }
+        Error::BadParam { param: param.into(), message: message.into() }
     }
 
     /// Whether the caller, not the server, is at fault.

@@ -84,7 +84,8 @@ enum Direction {
     Down,
 }
 
-const NO_SCORE: &str = "no member here has a model score as of the window's end (the model is fitted as of one day: see /api/v1/model)";
+const NO_SCORE: &str =
+    "no member here has a model score as of the window's end (the model is fitted as of one day: see /api/v1/model)";
 
 metrics! {
     HistoricalLtv = "historical_ltv", "历史LTV", "Historical LTV", Money, Up,
@@ -203,7 +204,11 @@ mod tests {
             assert_eq!(serde_json::to_value(m).unwrap(), m.key());
             assert!(!m.name().zh.is_empty() && !m.name().en.is_empty());
             // Only counts and amounts never lack a denominator.
-            assert_eq!(m.why_empty().is_empty(), matches!(m.unit(), Unit::Count | Unit::Amount) && !Metric::PREDICTED.contains(&m), "{m:?}");
+            assert_eq!(
+                m.why_empty().is_empty(),
+                matches!(m.unit(), Unit::Count | Unit::Amount) && !Metric::PREDICTED.contains(&m),
+                "{m:?}"
+            );
         }
         for d in Dimension::ALL {
             assert_eq!(Dimension::parse(d.key()), Some(d));

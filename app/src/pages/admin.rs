@@ -120,7 +120,8 @@ fn Loads() -> impl IntoView {
 #[component]
 fn Users(changed: RwSignal<u32>) -> impl IntoView {
     let users = Resource::new(move || changed.get(), |_| get_users());
-    let (name, password, role) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new("operator".to_string()));
+    let (name, password, role) =
+        (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new("operator".to_string()));
     let status = RwSignal::new(None::<(bool, String)>);
     let apply = move |change: UserChange, create: bool| {
         leptos::task::spawn_local(async move {
@@ -214,11 +215,16 @@ fn Users(changed: RwSignal<u32>) -> impl IntoView {
 #[component]
 fn Tokens(changed: RwSignal<u32>) -> impl IntoView {
     let tokens = Resource::new(move || changed.get(), |_| get_tokens());
-    let (name, scope, role) = (RwSignal::new(String::new()), RwSignal::new("ingest".to_string()), RwSignal::new("executive".to_string()));
+    let (name, scope, role) =
+        (RwSignal::new(String::new()), RwSignal::new("ingest".to_string()), RwSignal::new("executive".to_string()));
     let shown = RwSignal::new(None::<Result<String, String>>);
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let request = TokenRequest { name: name.get_untracked(), scope: scope.get_untracked(), role: Role::parse(&role.get_untracked()) };
+        let request = TokenRequest {
+            name: name.get_untracked(),
+            scope: scope.get_untracked(),
+            role: Role::parse(&role.get_untracked()),
+        };
         leptos::task::spawn_local(async move {
             match create_token(request).await {
                 Ok(t) => {
@@ -287,7 +293,8 @@ fn Tokens(changed: RwSignal<u32>) -> impl IntoView {
 
 #[component]
 fn Audit(changed: RwSignal<u32>) -> impl IntoView {
-    let entries = Resource::new(move || changed.get(), |_| get_audit(AuditQuery { limit: Some(100), ..Default::default() }));
+    let entries =
+        Resource::new(move || changed.get(), |_| get_audit(AuditQuery { limit: Some(100), ..Default::default() }));
     view! {
         <h2>{tr("admin.audit")} " " <a class="export" href="/api/v1/audit.csv" download="audit.csv">{tr("admin.export")}</a></h2>
         <Suspense fallback=Loading>

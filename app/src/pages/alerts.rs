@@ -27,12 +27,8 @@ pub fn AlertsPage() -> impl IntoView {
         move || {
             // Reload when the stream or an action says something changed (a source equal
             // to the last one fetches nothing, hence the marks).
-            let marks: Vec<(i64, String, String)> = live
-                .get()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|a| (a.id, a.state, a.updated_at))
-                .collect();
+            let marks: Vec<(i64, String, String)> =
+                live.get().unwrap_or_default().into_iter().map(|a| (a.id, a.state, a.updated_at)).collect();
             let query = AlertQuery {
                 state: Some(state.get().unwrap_or_else(|| "open".into())).filter(|s| s != "all"),
                 severity: severity.get(),
@@ -46,7 +42,9 @@ pub fn AlertsPage() -> impl IntoView {
     let navigate = use_navigate();
     let lang = use_lang();
     let nav_state = navigate.clone();
-    let link = move |state: Option<String>, severity: Option<String>| format::link("/alerts", &[("state", state), ("severity", severity)]);
+    let link = move |state: Option<String>, severity: Option<String>| {
+        format::link("/alerts", &[("state", state), ("severity", severity)])
+    };
     view! {
         <section class="alerts">
             <h1 class="page-title">{tr("alerts")}</h1>
@@ -111,7 +109,9 @@ pub fn AlertsPage() -> impl IntoView {
 
 /// `value (comparison threshold)` as shown.
 pub fn describe(a: &AlertEvent) -> String {
-    let v = a.value.map_or("—".to_string(), |v| format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string());
+    let v = a
+        .value
+        .map_or("—".to_string(), |v| format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_string());
     let unit = if a.comparison.ends_with("_pct") { "%" } else { "" };
     format!("{v} ({} {}{unit})", a.comparison, a.threshold)
 }
@@ -253,12 +253,24 @@ fn RuleForm(rule: crate::model::AlertRule, saved: RwSignal<u32>) -> impl IntoVie
                 metric: metric.get_untracked(),
                 segment: Some(segment.get_untracked()).filter(|s| !s.trim().is_empty()),
                 comparison: comparison.get_untracked(),
-                threshold: threshold.get_untracked().trim().parse().map_err(|_| "threshold: expected a number".to_string())?,
-                window_days: window.get_untracked().trim().parse().map_err(|_| "window_days: expected whole days".to_string())?,
+                threshold: threshold
+                    .get_untracked()
+                    .trim()
+                    .parse()
+                    .map_err(|_| "threshold: expected a number".to_string())?,
+                window_days: window
+                    .get_untracked()
+                    .trim()
+                    .parse()
+                    .map_err(|_| "window_days: expected whole days".to_string())?,
                 schedule_minutes: schedule,
                 severity: severity.get_untracked(),
                 channels: serde_json::from_str(&channels.get_untracked()).map_err(|e| format!("channels: {e}"))?,
-                renotify_minutes: renotify.get_untracked().trim().parse().map_err(|_| "renotify_minutes: expected whole minutes".to_string())?,
+                renotify_minutes: renotify
+                    .get_untracked()
+                    .trim()
+                    .parse()
+                    .map_err(|_| "renotify_minutes: expected whole minutes".to_string())?,
                 enabled: enabled.get_untracked(),
             })
         })();
@@ -274,7 +286,10 @@ fn RuleForm(rule: crate::model::AlertRule, saved: RwSignal<u32>) -> impl IntoVie
                             saved.update(|n| *n += 1);
                         }
                     }
-                    Err(e) => message.set(Some((false, e.to_string().trim_start_matches("error running server function: ").to_string()))),
+                    Err(e) => message.set(Some((
+                        false,
+                        e.to_string().trim_start_matches("error running server function: ").to_string(),
+                    ))),
                 }
             }),
         }

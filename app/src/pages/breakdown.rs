@@ -129,11 +129,7 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
         let state = super::sort_state(&sort, key);
         let href = view.get_untracked().link(
             "/breakdown",
-            &[
-                ("metric", Some(metric.key().into())),
-                ("dimension", Some(dimension.key().into())),
-                ("sort", Some(next)),
-            ],
+            &[("metric", Some(metric.key().into())), ("dimension", Some(dimension.key().into())), ("sort", Some(next))],
         );
         view! { <th scope="col" aria-sort=state><a href=href data-sort=key>{move || t(lang.get(), label).to_string()}</a></th> }
     };
@@ -143,10 +139,10 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
         let actions = if total {
             view! { <td class="actions"></td> }.into_any()
         } else {
-            let narrowed = view
-                .get_untracked()
-                .with_filter(dimension.key(), &value)
-                .link("/breakdown", &[("metric", Some(metric.key().into())), ("dimension", Some(dimension.key().into()))]);
+            let narrowed = view.get_untracked().with_filter(dimension.key(), &value).link(
+                "/breakdown",
+                &[("metric", Some(metric.key().into())), ("dimension", Some(dimension.key().into()))],
+            );
             view! {
                 <td class="actions">
                     <a class="members-link" href=members_of(&value)>{tr("members.list")}</a>

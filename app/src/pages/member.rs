@@ -74,7 +74,8 @@ fn timeline(m: &Member360) -> Vec<Event> {
 
 /// Orders over time, one series per channel; tier changes as marks on the time axis.
 fn timeline_chart(m: &Member360) -> serde_json::Value {
-    let mut channels: Vec<String> = m.orders.iter().map(|o| o.channel.clone().unwrap_or_else(|| "(none)".into())).collect();
+    let mut channels: Vec<String> =
+        m.orders.iter().map(|o| o.channel.clone().unwrap_or_else(|| "(none)".into())).collect();
     channels.sort();
     channels.dedup();
     let series: Vec<serde_json::Value> = channels

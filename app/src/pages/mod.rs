@@ -78,25 +78,16 @@ impl View {
 
     /// This view narrowed to `key:value` (replacing an earlier filter on `key`).
     pub fn with_filter(&self, key: &str, value: &str) -> View {
-        let mut parts: Vec<String> = self
-            .filter_parts()
-            .into_iter()
-            .filter(|p| p.split(':').next() != Some(key))
-            .collect();
+        let mut parts: Vec<String> =
+            self.filter_parts().into_iter().filter(|p| p.split(':').next() != Some(key)).collect();
         parts.push(format!("{key}:{value}"));
-        View {
-            filters: Some(parts.join(";")),
-            ..self.clone()
-        }
+        View { filters: Some(parts.join(";")), ..self.clone() }
     }
 
     /// This view without one filter part.
     pub fn without(&self, part: &str) -> View {
         let parts: Vec<String> = self.filter_parts().into_iter().filter(|p| p != part).collect();
-        View {
-            filters: (!parts.is_empty()).then(|| parts.join(";")),
-            ..self.clone()
-        }
+        View { filters: (!parts.is_empty()).then(|| parts.join(";")), ..self.clone() }
     }
 }
 
@@ -203,10 +194,7 @@ pub fn FilterChips(path: &'static str) -> impl IntoView {
     let q = use_query_map();
     let keep = move || {
         let q = q.get();
-        ["metric", "dimension", "sort", "trend"]
-            .into_iter()
-            .map(|k| (k, q.get(k)))
-            .collect::<Vec<_>>()
+        ["metric", "dimension", "sort", "trend"].into_iter().map(|k| (k, q.get(k))).collect::<Vec<_>>()
     };
     view! {
         <div class="chips" aria-label=tr("filters")>

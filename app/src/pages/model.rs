@@ -9,11 +9,11 @@ use serde_json::json;
 
 use super::Loading;
 use crate::{
-    i18n::{Lang, t, tr, use_lang},
     api::{get_holdout, get_model_status},
     chart::Chart,
     error_template::ErrorTemplate,
     format,
+    i18n::{Lang, t, tr, use_lang},
     model::{Holdout, HoldoutQuery, ModelFit, ModelStatus},
 };
 
@@ -22,16 +22,9 @@ const HOLDOUT_DAYS: [(u32, &str); 3] = [(30, "model.30_days"), (90, "model.90_da
 #[component]
 pub fn ModelPage() -> impl IntoView {
     let query_map = use_query_map();
-    let days = move || {
-        query_map.with(|q| q.get("days").and_then(|d| d.parse::<u32>().ok()).unwrap_or(90))
-    };
+    let days = move || query_map.with(|q| q.get("days").and_then(|d| d.parse::<u32>().ok()).unwrap_or(90));
     let status = Resource::new(|| (), |_| get_model_status());
-    let holdout = Resource::new(days, |days| {
-        get_holdout(HoldoutQuery {
-            as_of: None,
-            days: Some(days),
-        })
-    });
+    let holdout = Resource::new(days, |days| get_holdout(HoldoutQuery { as_of: None, days: Some(days) }));
     let navigate = use_navigate();
     let lang = use_lang();
 
@@ -160,7 +153,8 @@ fn holdout_chart(h: &Holdout, lang: Lang) -> serde_json::Value {
     let names: Vec<&str> = h.buckets.iter().map(|b| b.frequency.as_str()).collect();
     // A bucket withheld from executives (too few members) is a gap in the chart.
     let actual: Vec<Option<f64>> = h.buckets.iter().map(|b| b.actual).collect();
-    let predicted: Vec<Option<f64>> = h.buckets.iter().map(|b| b.predicted.map(|p| (p * 10.0).round() / 10.0)).collect();
+    let predicted: Vec<Option<f64>> =
+        h.buckets.iter().map(|b| b.predicted.map(|p| (p * 10.0).round() / 10.0)).collect();
     json!({
         "animation": false,
         "tooltip": { "trigger": "axis" },

@@ -42,10 +42,7 @@ fn breakdown_query(v: &View, metric: Metric, dimension: Dimension) -> BreakdownQ
 
 /// Where a KPI drills to: its breakdown by region under this view.
 fn drill(v: &View, metric: Metric) -> String {
-    v.link(
-        "/breakdown",
-        &[("metric", Some(metric.key().into())), ("dimension", Some("region".into()))],
-    )
+    v.link("/breakdown", &[("metric", Some(metric.key().into())), ("dimension", Some("region".into()))])
 }
 
 #[component]
@@ -208,12 +205,9 @@ fn MixPanel(title: &'static str, dimension: Dimension) -> impl IntoView {
     let navigate = use_navigate();
     let data = LocalResource::new(move || get_breakdown(breakdown_query(&view.get(), Metric::Members, dimension)));
     let option = Signal::derive(move || match data.get() {
-        Some(Ok(b)) => options::pie(
-            &b.rows
-                .iter()
-                .map(|r| (r.value.clone(), r.current.value.unwrap_or(0.0)))
-                .collect::<Vec<_>>(),
-        ),
+        Some(Ok(b)) => {
+            options::pie(&b.rows.iter().map(|r| (r.value.clone(), r.current.value.unwrap_or(0.0))).collect::<Vec<_>>())
+        }
         _ => serde_json::Value::Null,
     });
     let on_click = Callback::new(move |c: ChartClick| {
@@ -238,12 +232,8 @@ fn MixPanel(title: &'static str, dimension: Dimension) -> impl IntoView {
 #[component]
 fn ChannelAndPoints() -> impl IntoView {
     const CHANNELS: [Metric; 3] = [Metric::StoreOnlyMembers, Metric::OnlineOnlyMembers, Metric::OmnichannelMembers];
-    const POINTS: [Metric; 4] = [
-        Metric::PointsUsageRate,
-        Metric::PointsLiability,
-        Metric::PointsExpiring30,
-        Metric::PointsExpiring90,
-    ];
+    const POINTS: [Metric; 4] =
+        [Metric::PointsUsageRate, Metric::PointsLiability, Metric::PointsExpiring30, Metric::PointsExpiring90];
     let view = use_view();
     let lang = use_lang();
     let navigate = use_navigate();
@@ -308,12 +298,7 @@ fn CohortPanel() -> impl IntoView {
     let navigate = use_navigate();
     let data = LocalResource::new(move || {
         let v = view.get();
-        get_cohorts(CohortQuery {
-            as_of: v.as_of,
-            cohorts: Some(12),
-            filters: v.filters,
-            segment: v.segment,
-        })
+        get_cohorts(CohortQuery { as_of: v.as_of, cohorts: Some(12), filters: v.filters, segment: v.segment })
     });
     let cohorts = Signal::derive(move || data.get().and_then(|c| c.ok()));
     let option = Signal::derive(move || {

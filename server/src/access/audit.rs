@@ -101,11 +101,7 @@ pub fn csv(entries: &[AuditEntry]) -> String {
 mod tests {
     #[test]
     fn a_query_is_described_by_its_given_parameters() {
-        let q = app::model::MembersQuery {
-            filters: Some("region:华东".into()),
-            page: Some(2),
-            ..Default::default()
-        };
+        let q = app::model::MembersQuery { filters: Some("region:华东".into()), page: Some(2), ..Default::default() };
         assert_eq!(super::describe(&q), "filters=region:华东&page=2");
     }
 }

@@ -25,9 +25,10 @@ use duckdb::Connection;
 
 use crate::{
     Result,
-    metrics::{self, MetricConfig, Request},
     metrics::rfm::RfmRule,
-    metrics::scope::{Criteria, Scope}};
+    metrics::scope::{Criteria, Scope},
+    metrics::{self, MetricConfig, Request},
+};
 
 /// The measure that stands in for a withheld one.
 pub fn withheld(min: u32) -> Measure {
@@ -45,7 +46,9 @@ fn withheld_as_difference(min: u32, why: &str) -> Measure {
         numerator: 0,
         denominator: 0,
         value: None,
-        reason: Some(format!("{why}: a group of fewer than {min} members could be derived, so not shown to executives")),
+        reason: Some(format!(
+            "{why}: a group of fewer than {min} members could be derived, so not shown to executives"
+        )),
     }
 }
 
@@ -117,7 +120,8 @@ fn counted(metric: Metric, m: &Measure, at_risk: Option<i64>) -> Option<i64> {
 pub fn overview(o: &mut Overview, now: &Check, then: &Check, at_risk: [Option<i64>; 2], min: u32) {
     let (now_in, then_in) = (now.stand_in(min), then.stand_in(min));
     for k in &mut o.kpis {
-        for (m, stand_in, at_risk) in [(&mut k.current, &now_in, at_risk[0]), (&mut k.comparison, &then_in, at_risk[1])] {
+        for (m, stand_in, at_risk) in [(&mut k.current, &now_in, at_risk[0]), (&mut k.comparison, &then_in, at_risk[1])]
+        {
             if let Some(w) = stand_in {
                 *m = w.clone();
             } else if counted(k.key, m, at_risk).is_some_and(|n| small(n, min)) {
@@ -150,7 +154,10 @@ pub fn breakdown(b: &mut Breakdown, sizes: &Breakdown, at_risk: Option<&Breakdow
     let metric = b.metric;
     for (window, check) in checks.into_iter().enumerate() {
         let of = |bd: &Breakdown, value: &str| {
-            bd.rows.iter().find(|r| r.value == value).map_or(0, |r| if window == 0 { r.current.numerator } else { r.comparison.numerator })
+            bd.rows
+                .iter()
+                .find(|r| r.value == value)
+                .map_or(0, |r| if window == 0 { r.current.numerator } else { r.comparison.numerator })
         };
         if let Some(w) = check.stand_in(min) {
             for row in b.rows.iter_mut().chain(std::iter::once(&mut b.total)) {
@@ -167,7 +174,8 @@ pub fn breakdown(b: &mut Breakdown, sizes: &Breakdown, at_risk: Option<&Breakdow
                 counted(metric, m, at_risk.map(|a| of(a, &r.value))).unwrap_or(0)
             })
             .collect();
-        let mut hidden: Vec<bool> = members.iter().zip(&counts).map(|(&n, &c)| n < i64::from(min) || small(c, min)).collect();
+        let mut hidden: Vec<bool> =
+            members.iter().zip(&counts).map(|(&n, &c)| n < i64::from(min) || small(c, min)).collect();
         complete_all(&[&members, &counts], &mut hidden, i64::from(min));
         for (row, hide) in b.rows.iter_mut().zip(hidden) {
             if hide {
@@ -176,7 +184,11 @@ pub fn breakdown(b: &mut Breakdown, sizes: &Breakdown, at_risk: Option<&Breakdow
         }
         let total_counted = {
             let m = if window == 0 { &b.total.current } else { &b.total.comparison };
-            counted(metric, m, at_risk.map(|a| if window == 0 { a.total.current.numerator } else { a.total.comparison.numerator }))
+            counted(
+                metric,
+                m,
+                at_risk.map(|a| if window == 0 { a.total.current.numerator } else { a.total.comparison.numerator }),
+            )
         };
         if total_counted.is_some_and(|n| small(n, min)) {
             *cell(&mut b.total, window) = withheld(min);
@@ -214,7 +226,8 @@ pub fn cohorts(c: &mut Cohorts, check: &Check, min: u32) {
     let sum = |cells: Vec<&Measure>| cells.iter().fold((0i64, 0i64), |(n, d), m| (n + m.numerator, d + m.denominator));
     let retention: Vec<Option<Measure>> = (0..c.all.retention.len())
         .map(|k| {
-            let cells: Vec<&Measure> = shown.iter().filter_map(|r| r.retention.get(k).and_then(Option::as_ref)).collect();
+            let cells: Vec<&Measure> =
+                shown.iter().filter_map(|r| r.retention.get(k).and_then(Option::as_ref)).collect();
             (!cells.is_empty()).then(|| {
                 let (n, d) = sum(cells);
                 crate::metrics::ratio(n, d, why)
@@ -275,8 +288,12 @@ pub fn tier_migration(t: &mut TierMigration, check: &Check, min: u32) {
     }
     if t.flows.iter().any(|f| f.members.is_none()) {
         t.withheld = Some(match difference {
-            Some(why) => format!("{why}: a group of fewer than {min} members could be derived, so not shown to executives"),
-            None => format!("cells of fewer than {min} members, and cells that would give them away, are not shown to executives"),
+            Some(why) => {
+                format!("{why}: a group of fewer than {min} members could be derived, so not shown to executives")
+            }
+            None => format!(
+                "cells of fewer than {min} members, and cells that would give them away, are not shown to executives"
+            ),
         });
     }
 }

@@ -9,7 +9,6 @@ pub mod audit;
 pub mod disclosure;
 pub mod users;
 
-
 use std::{
     collections::{HashMap, VecDeque},
     net::{IpAddr, SocketAddr},
@@ -19,8 +18,7 @@ use std::{
 
 use app::model::{ApiToken, AuditEntry, AuditQuery, Role, TokenRequest, User, UserChange, Viewer};
 use axum::{
-    Form, Json, Router,
-    Extension,
+    Extension, Form, Json, Router,
     extract::{ConnectInfo, FromRequestParts, Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header, request::Parts},
     middleware::Next,
@@ -60,24 +58,14 @@ pub struct Caller {
 impl Caller {
     /// The server itself (alert evaluation, the CLI on the data directory): an admin.
     pub fn system() -> Caller {
-        Caller {
-            name: "system".into(),
-            role: Role::Admin,
-            via: Via::Local,
-        }
+        Caller { name: "system".into(), role: Role::Admin, via: Via::Local }
     }
 
     /// The `memberpulse` command on this machine (it can read the data directory): an
     /// admin, audited as `cli:<login>`.
     pub fn cli() -> Caller {
-        let login = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".into());
-        Caller {
-            name: format!("cli:{login}"),
-            role: Role::Admin,
-            via: Via::Local,
-        }
+        let login = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+        Caller { name: format!("cli:{login}"), role: Role::Admin, via: Via::Local }
     }
 
     /// Whether this is the server's own background work (not audited as a person's).
@@ -87,11 +75,7 @@ impl Caller {
 
     /// A signed-in person, as the pages' server functions pass them on.
     pub fn signed_in(viewer: &Viewer) -> Caller {
-        Caller {
-            name: viewer.name.clone(),
-            role: viewer.role,
-            via: Via::Session,
-        }
+        Caller { name: viewer.name.clone(), role: viewer.role, via: Via::Session }
     }
 
     /// Ok if the caller's role is `role` or above; a 403 naming the role otherwise.
@@ -241,11 +225,7 @@ impl Access {
     async fn caller(&self, headers: &HeaderMap) -> Result<Option<Caller>> {
         if let Some(presented) = bearer(headers) {
             if same(presented, &self.local) {
-                return Ok(Some(Caller {
-                    name: "local".into(),
-                    role: Role::Admin,
-                    via: Via::Local,
-                }));
+                return Ok(Some(Caller { name: "local".into(), role: Role::Admin, via: Via::Local }));
             }
             if self.ingest.as_deref().is_some_and(|t| same(presented, t)) {
                 return Ok(Some(Caller {
@@ -255,11 +235,9 @@ impl Access {
                 }));
             }
             return match users::token_of(&self.ops, presented).await? {
-                Some((id, name, scope, role)) => Ok(Some(Caller {
-                    name: format!("token:{id}:{name}"),
-                    role,
-                    via: Via::Token(scope),
-                })),
+                Some((id, name, scope, role)) => {
+                    Ok(Some(Caller { name: format!("token:{id}:{name}"), role, via: Via::Token(scope) }))
+                }
                 None => Err(Error::Unauthorized),
             };
         }
@@ -335,9 +313,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     match (origin, host) {
-        (Some(origin), Some(host)) => origin
-            .split_once("://")
-            .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host),
+        (Some(origin), Some(host)) => {
+            origin.split_once("://").is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+        }
         _ => false,
     }
 }
@@ -383,10 +361,7 @@ pub async fn resolve(State(access): State<Access>, mut req: Request, next: Next)
             if c.via == Via::Session && unsafe_method(req.method()) && !same_origin(req.headers()) {
                 return refused(Error::Forbidden("cross-site request refused (CSRF)".into()));
             }
-            req.extensions_mut().insert(Viewer {
-                name: c.name.clone(),
-                role: c.role,
-            });
+            req.extensions_mut().insert(Viewer { name: c.name.clone(), role: c.role });
             req.extensions_mut().insert(c.clone());
         }
         None if !public(&path) && !path.starts_with("/api/") && req.method() == Method::GET => {
@@ -466,7 +441,14 @@ struct SignIn {
 /// `/<TAB>/evil.example` would become `//evil.example`); anything else goes to `/`.
 fn local_path(next: Option<&str>) -> &str {
     match next {
-        Some(p) if p.starts_with('/') && !p[1..].starts_with('/') && !p.contains('\\') && !p.chars().any(char::is_control) => p,
+        Some(p)
+            if p.starts_with('/')
+                && !p[1..].starts_with('/')
+                && !p.contains('\\')
+                && !p.chars().any(char::is_control) =>
+        {
+            p
+        }
         _ => "/",
     }
 }
@@ -493,17 +475,10 @@ async fn sign_in(
     let address = ip.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
     match users::sign_in(&access.ops, form.name.trim(), &form.password, &address).await? {
         Ok((secret, user)) => {
-            let who = Caller {
-                name: user.name.clone(),
-                role: user.role,
-                via: Via::Session,
-            };
+            let who = Caller { name: user.name.clone(), role: user.role, via: Via::Session };
             audit::record(&access.ops, &who, "session.sign_in", None, None).await?;
             let mut r = Redirect::to(&next).into_response();
-            r.headers_mut().insert(
-                header::SET_COOKIE,
-                access.session_cookie(&secret, users::SESSION_HOURS * 3600),
-            );
+            r.headers_mut().insert(header::SET_COOKIE, access.session_cookie(&secret, users::SESSION_HOURS * 3600));
             // The user's language, as they last chose it (on any browser).
             if let Some(lang) = users::language(&access.ops, &user.name).await?
                 && let Ok(v) = HeaderValue::from_str(&format!("lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax"))
@@ -529,10 +504,7 @@ async fn sign_out(State(access): State<Access>, headers: HeaderMap) -> Result<Re
 /// Who the request is from.
 #[utoipa::path(get, path = "/api/v1/session", responses((status = 200, body = Viewer), (status = 401, body = crate::error::ApiError)))]
 pub async fn session(caller: Caller) -> Json<Viewer> {
-    Json(Viewer {
-        name: caller.name,
-        role: caller.role,
-    })
+    Json(Viewer { name: caller.name, role: caller.role })
 }
 
 /// The users (admins).
@@ -657,10 +629,7 @@ pub async fn audit_entries(ops: &Pool, caller: &Caller, q: &AuditQuery) -> Resul
 #[utoipa::path(get, path = "/api/v1/audit.csv", params(AuditQuery),
     responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = crate::error::ApiError)))]
 pub async fn audit_csv(State(access): State<Access>, caller: Caller, Query(q): Query<AuditQuery>) -> Result<Response> {
-    let q = AuditQuery {
-        limit: Some(q.limit.unwrap_or(audit::MAX_ROWS)),
-        ..q
-    };
+    let q = AuditQuery { limit: Some(q.limit.unwrap_or(audit::MAX_ROWS)), ..q };
     let entries = audit_entries(&access.ops, &caller, &q).await?;
     audit::record(&access.ops, &caller, "audit.export", None, Some(&audit::describe(&q))).await?;
     Ok((
@@ -739,11 +708,7 @@ mod tests {
 
     #[test]
     fn roles_are_ordered() {
-        let exec = Caller {
-            name: "e".into(),
-            role: Role::Executive,
-            via: Via::Session,
-        };
+        let exec = Caller { name: "e".into(), role: Role::Executive, via: Via::Session };
         assert!(exec.require(Role::Executive).is_ok());
         assert!(matches!(exec.require(Role::Operator), Err(Error::Forbidden(_))));
         assert!(Caller::system().require(Role::Admin).is_ok());

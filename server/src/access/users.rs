@@ -7,7 +7,8 @@ use sqlx::Row;
 
 use crate::{
     Error, Result,
-    store::operational::{Pool, stamp}};
+    store::operational::{Pool, stamp},
+};
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -59,21 +60,14 @@ pub async fn verify_password(password: String, hash: String) -> Result<bool> {
 }
 
 fn check_name(name: &str) -> Result<()> {
-    let ok = (1..=64).contains(&name.chars().count())
-        && name.chars().all(|c| c.is_alphanumeric() || "._-@".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::bad_param("name", "1 to 64 letters, digits, '.', '_', '-' or '@'"))
-    }
+    let ok =
+        (1..=64).contains(&name.chars().count()) && name.chars().all(|c| c.is_alphanumeric() || "._-@".contains(c));
+    if ok { Ok(()) } else { Err(Error::bad_param("name", "1 to 64 letters, digits, '.', '_', '-' or '@'")) }
 }
 
 fn check_password(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Error::bad_param(
-            "password",
-            format!("at least {MIN_PASSWORD_CHARS} characters"),
-        ));
+        return Err(Error::bad_param("password", format!("at least {MIN_PASSWORD_CHARS} characters")));
     }
     Ok(())
 }
@@ -87,12 +81,13 @@ pub async fn add(pool: &Pool, name: &str, role: Role, password: &str) -> Result<
     check_name(name)?;
     check_password(password)?;
     let hash = hash_password(password.to_string()).await?;
-    let inserted = sqlx::query("INSERT INTO users (name, password_hash, role) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(hash)
-        .bind(role.key())
-        .execute(pool)
-        .await?;
+    let inserted =
+        sqlx::query("INSERT INTO users (name, password_hash, role) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(hash)
+            .bind(role.key())
+            .execute(pool)
+            .await?;
     if inserted.rows_affected() == 0 {
         return Err(Error::Conflict(format!("user {name:?} exists")));
     }
@@ -125,9 +120,7 @@ fn user(r: &sqlx::sqlite::SqliteRow) -> User {
 }
 
 pub async fn list(pool: &Pool) -> Result<Vec<User>> {
-    let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name"))
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY name")).fetch_all(pool).await?;
     Ok(rows.iter().map(user).collect())
 }
 
@@ -185,7 +178,11 @@ pub async fn set_language(pool: &Pool, name: &str, lang: &str) -> Result<()> {
 
 /// A user's kept language, if any.
 pub async fn language(pool: &Pool, name: &str) -> Result<Option<String>> {
-    Ok(sqlx::query("SELECT lang FROM users WHERE name = ?").bind(name).fetch_optional(pool).await?.and_then(|r| r.get(0)))
+    Ok(sqlx::query("SELECT lang FROM users WHERE name = ?")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?
+        .and_then(|r| r.get(0)))
 }
 
 /// Why a sign-in was refused.
@@ -209,15 +206,14 @@ pub async fn sign_in(
     address: &str,
 ) -> Result<std::result::Result<(String, User), Refusal>> {
     let now = chrono::Utc::now();
-    let locked: Option<String> = sqlx::query(
-        "SELECT locked_until FROM sign_in_failures WHERE name = ? AND address = ? AND locked_until > ?",
-    )
-    .bind(name)
-    .bind(address)
-    .bind(stamp(now))
-    .fetch_optional(pool)
-    .await?
-    .map(|r| r.get(0));
+    let locked: Option<String> =
+        sqlx::query("SELECT locked_until FROM sign_in_failures WHERE name = ? AND address = ? AND locked_until > ?")
+            .bind(name)
+            .bind(address)
+            .bind(stamp(now))
+            .fetch_optional(pool)
+            .await?
+            .map(|r| r.get(0));
     let row = sqlx::query("SELECT id, password_hash, disabled FROM users WHERE name = ?")
         .bind(name)
         .fetch_optional(pool)
@@ -293,7 +289,8 @@ async fn failed(pool: &Pool, name: &str, address: &str, now: chrono::DateTime<ch
 }
 
 /// An argon2id hash of a random password nobody knows, for unknown names.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0kMHRn0qJx6Ls9cGq8e4Hb0ZpDqcvHkPqO+0H0b7Y2k";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0kMHRn0qJx6Ls9cGq8e4Hb0ZpDqcvHkPqO+0H0b7Y2k";
 
 /// The user of a live session (not expired, not disabled).
 pub async fn session_user(pool: &Pool, token: &str) -> Result<Option<(String, Role)>> {
@@ -308,10 +305,7 @@ pub async fn session_user(pool: &Pool, token: &str) -> Result<Option<(String, Ro
 }
 
 pub async fn sign_out(pool: &Pool, token: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
-        .bind(digest(token))
-        .execute(pool)
-        .await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(digest(token)).execute(pool).await?;
     Ok(())
 }
 

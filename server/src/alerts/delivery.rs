@@ -46,8 +46,7 @@ impl Smtp {
         let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
             Some((h, p)) => (
                 h.to_string(),
-                p.parse()
-                    .map_err(|_| crate::Error::bad_param("smtp-url", format!("bad port in {url:?}")))?,
+                p.parse().map_err(|_| crate::Error::bad_param("smtp-url", format!("bad port in {url:?}")))?,
             ),
             None => (rest.trim_end_matches('/').to_string(), 25),
         };
@@ -90,10 +89,7 @@ fn text(p: &serde_json::Value, link: &str) -> String {
         _ => "🚨 告警 Firing",
     };
     let value = p["value"].as_f64().map_or("—".to_string(), |v| format!("{v:.4}"));
-    let members = p["members_total"]
-        .as_i64()
-        .map(|n| format!("\n会员 Members: {n}"))
-        .unwrap_or_default();
+    let members = p["members_total"].as_i64().map(|n| format!("\n会员 Members: {n}")).unwrap_or_default();
     format!(
         "{head} [{}] {}\n{}: {value} ({} {})\n{} – {}{members}\n{link}",
         rule["severity"].as_str().unwrap_or(""),
@@ -107,7 +103,12 @@ fn text(p: &serde_json::Value, link: &str) -> String {
 }
 
 /// The URL and body a channel is sent, per its documented format.
-pub fn render(channel: &Channel, payload: &serde_json::Value, outbox_id: i64, public_url: &str) -> Option<(String, serde_json::Value)> {
+pub fn render(
+    channel: &Channel,
+    payload: &serde_json::Value,
+    outbox_id: i64,
+    public_url: &str,
+) -> Option<(String, serde_json::Value)> {
     let link = format!("{}{}", public_url.trim_end_matches('/'), payload["link"].as_str().unwrap_or("/"));
     let text = text(payload, &link);
     let title = plain(payload["rule"]["name"].as_str().unwrap_or("MemberPulse"));
@@ -119,14 +120,17 @@ pub fn render(channel: &Channel, payload: &serde_json::Value, outbox_id: i64, pu
             (url.clone(), body)
         }
         // WeCom group robot: {"msgtype":"markdown","markdown":{"content":…}}.
-        Channel::Wecom { url } => (url.clone(), serde_json::json!({ "msgtype": "markdown", "markdown": { "content": text } })),
+        Channel::Wecom { url } => {
+            (url.clone(), serde_json::json!({ "msgtype": "markdown", "markdown": { "content": text } }))
+        }
         // DingTalk group robot: {"msgtype":"markdown","markdown":{"title":…,"text":…}}.
-        Channel::Dingtalk { url } => (
-            url.clone(),
-            serde_json::json!({ "msgtype": "markdown", "markdown": { "title": title, "text": text } }),
-        ),
+        Channel::Dingtalk { url } => {
+            (url.clone(), serde_json::json!({ "msgtype": "markdown", "markdown": { "title": title, "text": text } }))
+        }
         // Feishu custom bot: {"msg_type":"text","content":{"text":…}}.
-        Channel::Feishu { url } => (url.clone(), serde_json::json!({ "msg_type": "text", "content": { "text": text } })),
+        Channel::Feishu { url } => {
+            (url.clone(), serde_json::json!({ "msg_type": "text", "content": { "text": text } }))
+        }
         // Slack incoming webhook: {"text":…}.
         Channel::Slack { url } => (url.clone(), serde_json::json!({ "text": text })),
         Channel::Email { .. } => return None,
@@ -164,49 +168,56 @@ pub async fn send_due(pool: &Pool, http: &reqwest::Client, cfg: &DeliveryConfig)
         let (id, attempts): (i64, i64) = (row.get(0), row.get(3));
         let channel: Option<Channel> = serde_json::from_str(row.get::<&str, _>(1)).ok();
         let payload: serde_json::Value = serde_json::from_str(row.get::<&str, _>(2)).unwrap_or_default();
-        let outcome: std::result::Result<u16, (Option<u16>, String)> = match channel
-            .as_ref()
-            .map(|c| (c, render(c, &payload, id, &cfg.public_url)))
-        {
-            None => Err((None, "the channel could not be read".into())),
-            Some((Channel::Email { to }, _)) => send_mail(cfg, to, &payload, id).await.map(|_| 250).map_err(|e| (None, e)),
-            Some((_, None)) => Err((None, "nothing to send".into())),
-            Some((_, Some((url, _)))) if let Err(why) = crate::alerts::webhook::check_before_send(&url, cfg.allow_private) => {
-                Err((None, format!("refused: {why}")))
-            }
-            Some((channel, Some((url, body)))) => {
-                match http
-                    .post(&url)
-                    .header("Idempotency-Key", format!("memberpulse-{id}"))
-                    .json(&body)
-                    .timeout(Duration::from_secs(10))
-                    .send()
-                    .await
+        let outcome: std::result::Result<u16, (Option<u16>, String)> =
+            match channel.as_ref().map(|c| (c, render(c, &payload, id, &cfg.public_url))) {
+                None => Err((None, "the channel could not be read".into())),
+                Some((Channel::Email { to }, _)) => {
+                    send_mail(cfg, to, &payload, id).await.map(|_| 250).map_err(|e| (None, e))
+                }
+                Some((_, None)) => Err((None, "nothing to send".into())),
+                Some((_, Some((url, _))))
+                    if let Err(why) = crate::alerts::webhook::check_before_send(&url, cfg.allow_private) =>
                 {
-                    Err(e) => Err((None, crate::alerts::webhook::describe(&e))),
-                    Ok(r) => {
-                        let status = r.status().as_u16();
-                        let text = r.text().await.unwrap_or_default();
-                        if !(200..300).contains(&status) {
-                            Err((Some(status), format!("HTTP {status}: {}", text.chars().take(300).collect::<String>())))
-                        } else if let Some(e) = body_error(channel, &text) {
-                            Err((Some(status), e))
-                        } else {
-                            Ok(status)
+                    Err((None, format!("refused: {why}")))
+                }
+                Some((channel, Some((url, body)))) => {
+                    match http
+                        .post(&url)
+                        .header("Idempotency-Key", format!("memberpulse-{id}"))
+                        .json(&body)
+                        .timeout(Duration::from_secs(10))
+                        .send()
+                        .await
+                    {
+                        Err(e) => Err((None, crate::alerts::webhook::describe(&e))),
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            let text = r.text().await.unwrap_or_default();
+                            if !(200..300).contains(&status) {
+                                Err((
+                                    Some(status),
+                                    format!("HTTP {status}: {}", text.chars().take(300).collect::<String>()),
+                                ))
+                            } else if let Some(e) = body_error(channel, &text) {
+                                Err((Some(status), e))
+                            } else {
+                                Ok(status)
+                            }
                         }
                     }
                 }
-            }
-        };
+            };
         let now_s = stamp(Utc::now());
         let mut tx = pool.begin().await?;
         match &outcome {
             Ok(status) => {
-                sqlx::query("UPDATE alert_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ? WHERE id = ?")
-                    .bind(&now_s)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE alert_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ? WHERE id = ?",
+                )
+                .bind(&now_s)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
                 sqlx::query("INSERT INTO alert_attempts (outbox_id, attempted_at, ok, status) VALUES (?, ?, 1, ?)")
                     .bind(id)
                     .bind(&now_s)
@@ -216,23 +227,22 @@ pub async fn send_due(pool: &Pool, http: &reqwest::Client, cfg: &DeliveryConfig)
                 sent += 1;
             }
             Err((status, error)) => {
-                let delay = cfg
-                    .backoff
-                    .saturating_mul(1u32 << attempts.clamp(0, 16) as u32)
-                    .min(cfg.max_backoff);
+                let delay = cfg.backoff.saturating_mul(1u32 << attempts.clamp(0, 16) as u32).min(cfg.max_backoff);
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                 sqlx::query("UPDATE alert_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?")
                     .bind(stamp(next))
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("INSERT INTO alert_attempts (outbox_id, attempted_at, ok, status, error) VALUES (?, ?, 0, ?, ?)")
-                    .bind(id)
-                    .bind(&now_s)
-                    .bind(status.map(i64::from))
-                    .bind(error)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO alert_attempts (outbox_id, attempted_at, ok, status, error) VALUES (?, ?, 0, ?, ?)",
+                )
+                .bind(id)
+                .bind(&now_s)
+                .bind(status.map(i64::from))
+                .bind(error)
+                .execute(&mut *tx)
+                .await?;
                 tracing::warn!(outbox = id, error = %error, "alert delivery failed; will retry");
             }
         }
@@ -242,7 +252,12 @@ pub async fn send_due(pool: &Pool, http: &reqwest::Client, cfg: &DeliveryConfig)
 }
 
 /// One notice by e-mail: the text the robots get, the rule's name in the subject.
-async fn send_mail(cfg: &DeliveryConfig, to: &[String], payload: &serde_json::Value, id: i64) -> std::result::Result<(), String> {
+async fn send_mail(
+    cfg: &DeliveryConfig,
+    to: &[String],
+    payload: &serde_json::Value,
+    id: i64,
+) -> std::result::Result<(), String> {
     use lettre::{
         AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
         message::{
@@ -301,7 +316,10 @@ pub async fn run(pool: Pool, cfg: DeliveryConfig) {
 mod tests {
     #[test]
     fn rule_names_carry_no_markup_to_the_robots() {
-        assert_eq!(super::plain("流失 [点这里](http://evil.example) <@all> **急**\n!"), "流失 点这里 http evil.example @all 急");
+        assert_eq!(
+            super::plain("流失 [点这里](http://evil.example) <@all> **急**\n!"),
+            "流失 点这里 http evil.example @all 急"
+        );
         assert_eq!(super::plain("复购率下降 Repurchase drop"), "复购率下降 Repurchase drop");
     }
 }

@@ -21,7 +21,12 @@ pub const MEMBERS_KEPT: u32 = 100;
 pub use crate::store::operational::stamp;
 
 fn parse_stamp(param: &str, text: &str) -> Result<DateTime<Utc>> {
-    let bad = || Error::bad_param(param, format!("expected YYYY-MM-DDTHH:MM:SSZ up to {}, got {text:?}", crate::metrics::DATES.end()));
+    let bad = || {
+        Error::bad_param(
+            param,
+            format!("expected YYYY-MM-DDTHH:MM:SSZ up to {}, got {text:?}", crate::metrics::DATES.end()),
+        )
+    };
     let t = DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|_| bad())?;
     if crate::metrics::DATES.contains(&t.date_naive()) { Ok(t) } else { Err(bad()) }
 }
@@ -31,9 +36,8 @@ pub fn validate(rule: &AlertRule) -> Result<Metric> {
     if rule.name.trim().is_empty() || rule.name.len() > 200 {
         return Err(Error::bad_param("name", "expected 1 to 200 characters"));
     }
-    let metric = Metric::parse(&rule.metric).ok_or_else(|| {
-        Error::bad_param("metric", format!("unknown metric {:?}; see /api/v1/metrics", rule.metric))
-    })?;
+    let metric = Metric::parse(&rule.metric)
+        .ok_or_else(|| Error::bad_param("metric", format!("unknown metric {:?}; see /api/v1/metrics", rule.metric)))?;
     if !COMPARISONS.contains(&rule.comparison.as_str()) {
         return Err(Error::bad_param(
             "comparison",
@@ -112,9 +116,7 @@ fn rule_of(r: &sqlx::sqlite::SqliteRow) -> AlertRule {
 }
 
 pub async fn rules(pool: &Pool) -> Result<Vec<AlertRule>> {
-    let rows = sqlx::query(&format!("SELECT {RULE} FROM alert_rules ORDER BY id"))
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(&format!("SELECT {RULE} FROM alert_rules ORDER BY id")).fetch_all(pool).await?;
     Ok(rows.iter().map(rule_of).collect())
 }
 
@@ -167,11 +169,14 @@ fn bind_reading<'q>(
 /// Stores a new rule (validated by the caller); returns its id.
 pub async fn create(pool: &Pool, rule: &AlertRule) -> Result<i64> {
     let now = stamp(Utc::now());
-    let row = bind_fields(sqlx::query(
-        "INSERT INTO alert_rules (name, metric, segment, comparison, threshold, window_days, schedule_minutes,
+    let row = bind_fields(
+        sqlx::query(
+            "INSERT INTO alert_rules (name, metric, segment, comparison, threshold, window_days, schedule_minutes,
                                   severity, channels, renotify_minutes, enabled, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    ), rule)
+        ),
+        rule,
+    )
     .bind(&now)
     .bind(&now)
     .fetch_one(pool)
@@ -180,12 +185,15 @@ pub async fn create(pool: &Pool, rule: &AlertRule) -> Result<i64> {
 }
 
 pub async fn update(pool: &Pool, rule: &AlertRule) -> Result<()> {
-    let done = bind_fields(sqlx::query(
-        "UPDATE alert_rules SET name = ?, metric = ?, segment = ?, comparison = ?, threshold = ?, window_days = ?,
+    let done = bind_fields(
+        sqlx::query(
+            "UPDATE alert_rules SET name = ?, metric = ?, segment = ?, comparison = ?, threshold = ?, window_days = ?,
                 schedule_minutes = ?, severity = ?, channels = ?, renotify_minutes = ?, enabled = ?,
                 evaluated_at = NULL, updated_at = ?
          WHERE id = ?",
-    ), rule)
+        ),
+        rule,
+    )
     .bind(stamp(Utc::now()))
     .bind(rule.id)
     .execute(pool)
@@ -246,9 +254,8 @@ pub async fn due(pool: &Pool, now: DateTime<Utc>, all: bool) -> Result<Vec<Alert
         .filter(|r| {
             all || match r.get::<Option<String>, _>(12) {
                 None => true,
-                Some(t) => parse_stamp("evaluated_at", &t).is_ok_and(|t| {
-                    now - t >= chrono::Duration::minutes(r.get::<i64, _>(7))
-                }),
+                Some(t) => parse_stamp("evaluated_at", &t)
+                    .is_ok_and(|t| now - t >= chrono::Duration::minutes(r.get::<i64, _>(7))),
             }
         })
         .map(rule_of)
@@ -353,7 +360,7 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
                 .bind(&state)
                 .bind(id)
                 .execute(&mut *tx)
-            .await?;
+                .await?;
             if renotify {
                 notices.push(queue(id, "renotify", "firing"));
             }
@@ -421,10 +428,7 @@ fn event_of(r: &sqlx::sqlite::SqliteRow) -> AlertEvent {
         threshold: r.get(15),
         comparison: r.get(16),
         members_total: r.get(17),
-        members: r
-            .get::<Option<String>, _>(18)
-            .and_then(|m| serde_json::from_str(&m).ok())
-            .unwrap_or_default(),
+        members: r.get::<Option<String>, _>(18).and_then(|m| serde_json::from_str(&m).ok()).unwrap_or_default(),
         link: r.get(19),
         population: r.get(20),
         executives_see: r.get::<i64, _>(21) != 0,
@@ -457,19 +461,23 @@ pub async fn events(pool: &Pool, q: &AlertQuery) -> Result<Vec<AlertEvent>> {
 }
 
 pub async fn event(pool: &Pool, id: i64) -> Result<AlertEvent> {
-    sqlx::query(&format!(
-        "SELECT {EVENT} FROM alert_events e JOIN alert_rules r ON r.id = e.rule_id WHERE e.id = ?"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?
-    .map(|r| event_of(&r))
-    .ok_or_else(|| Error::NotFound(format!("no alert {id}")))
+    sqlx::query(&format!("SELECT {EVENT} FROM alert_events e JOIN alert_rules r ON r.id = e.rule_id WHERE e.id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| event_of(&r))
+        .ok_or_else(|| Error::NotFound(format!("no alert {id}")))
 }
 
 /// An operator's move: `acknowledge`, `snooze` (until), `resolve`. A resolved alert is
 /// closed (a breach that goes on opens a new one at the next evaluation); no notice.
-pub async fn act(pool: &Pool, id: i64, action: &str, until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<AlertEvent> {
+pub async fn act(
+    pool: &Pool,
+    id: i64,
+    action: &str,
+    until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<AlertEvent> {
     let current = event(pool, id).await?;
     if current.state == "resolved" {
         return Err(Error::Conflict(format!("alert {id} is already resolved")));
@@ -505,7 +513,9 @@ pub const MAX_SNOOZE_MINUTES: u32 = 366 * 24 * 60;
 pub fn snooze_until(until: Option<&str>, minutes: Option<u32>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
     match (until, minutes) {
         (Some(u), _) => Ok(Some(parse_stamp("until", u)?)),
-        (None, Some(m)) if (1..=MAX_SNOOZE_MINUTES).contains(&m) => Ok(Some(now + chrono::Duration::minutes(i64::from(m)))),
+        (None, Some(m)) if (1..=MAX_SNOOZE_MINUTES).contains(&m) => {
+            Ok(Some(now + chrono::Duration::minutes(i64::from(m))))
+        }
         (None, Some(m)) => Err(Error::bad_param("minutes", format!("expected 1 to {MAX_SNOOZE_MINUTES}, got {m}"))),
         (None, None) => Ok(None),
     }

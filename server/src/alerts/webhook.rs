@@ -81,7 +81,8 @@ pub async fn check(url: &str, allow_internal: bool) -> Result<(), String> {
     check_host(&parsed)?;
     if let Some(url::Host::Domain(name)) = parsed.host() {
         let port = parsed.port_or_known_default().unwrap_or(443);
-        if let Ok(Ok(addrs)) = tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((name, port))).await {
+        if let Ok(Ok(addrs)) = tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((name, port))).await
+        {
             for a in addrs {
                 if is_internal(a.ip()) {
                     return Err(format!("{name} resolves to {}, an internal address", a.ip()));
@@ -114,7 +115,11 @@ fn check_host(parsed: &Url) -> Result<(), String> {
         Some(url::Host::Ipv6(a)) if is_internal(IpAddr::V6(a)) => internal(IpAddr::V6(a)),
         Some(url::Host::Domain(name)) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
-            if name == "localhost" || name.ends_with(".localhost") || name.ends_with(".local") || name.ends_with(".internal") {
+            if name == "localhost"
+                || name.ends_with(".localhost")
+                || name.ends_with(".local")
+                || name.ends_with(".internal")
+            {
                 Err(format!("{name} names an internal host"))
             } else {
                 Ok(())
@@ -201,10 +206,30 @@ mod tests {
     #[test]
     fn internal_addresses_are_told_apart_from_public_ones() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
-            "255.255.255.255", "224.0.0.1", "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "64:ff9b::7f00:1", "2002:7f00:1::", "::127.0.0.1", "::ffff:0:7f00:1", "64:ff9b:1::7f00:1", "2001::1",
-            "100::1", "2001:2::1", "192.88.99.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::",
+            "::127.0.0.1",
+            "::ffff:0:7f00:1",
+            "64:ff9b:1::7f00:1",
+            "2001::1",
+            "100::1",
+            "2001:2::1",
+            "192.88.99.1",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
@@ -216,18 +241,31 @@ mod tests {
     #[tokio::test]
     async fn urls_are_checked_before_saving() {
         for url in [
-            "http://127.0.0.1/x", "http://2130706433/x", "http://0x7f.0.0.1/x", "http://[::1]/x", "http://localhost:8080/x",
-            "http://foo.localhost/x", "ftp://example.com/x", "http://user:pw@example.com/x", "not a url",
+            "http://127.0.0.1/x",
+            "http://2130706433/x",
+            "http://0x7f.0.0.1/x",
+            "http://[::1]/x",
+            "http://localhost:8080/x",
+            "http://foo.localhost/x",
+            "ftp://example.com/x",
+            "http://user:pw@example.com/x",
+            "not a url",
         ] {
             assert!(check(url, false).await.is_err(), "{url}");
         }
         assert!(check("http://127.0.0.1/x", true).await.is_ok());
-        assert!(check("https://hooks.example.invalid/services/x", false).await.is_ok(), "unresolved names wait for sending");
+        assert!(
+            check("https://hooks.example.invalid/services/x", false).await.is_ok(),
+            "unresolved names wait for sending"
+        );
     }
 
     #[test]
     fn operators_see_no_path_or_query() {
-        assert_eq!(redact("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=secret"), "https://qyapi.weixin.qq.com/…");
+        assert_eq!(
+            redact("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=secret"),
+            "https://qyapi.weixin.qq.com/…"
+        );
         assert_eq!(redact("http://hooks.example.com:8443/T0/B0/XYZ"), "http://hooks.example.com:8443/…");
     }
 }

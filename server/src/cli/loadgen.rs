@@ -72,21 +72,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// The resident memory of a process, in MB (Linux).
 pub fn rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
     Some(kb / 1024.0)
 }
 
 pub async fn run(plan: LoadPlan) -> Result<LoadReport> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(16)
-        .build()
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let client =
+        reqwest::Client::builder().pool_max_idle_per_host(16).build().map_err(|e| Error::Internal(e.to_string()))?;
     let run_id: u32 = rand::thread_rng().r#gen();
     let landed = Arc::new(AtomicI64::new(0));
     let errors = Arc::new(AtomicI64::new(0));
@@ -102,7 +94,8 @@ pub async fn run(plan: LoadPlan) -> Result<LoadReport> {
     let dashboard_url = format!("{}/api/v1/overview?metrics={}", plan.url, headline.join(","));
     let mut dashboards = Vec::new();
     for _ in 0..plan.dashboard_clients {
-        let (client, url, times, errors) = (client.clone(), dashboard_url.clone(), dashboard_ms.clone(), errors.clone());
+        let (client, url, times, errors) =
+            (client.clone(), dashboard_url.clone(), dashboard_ms.clone(), errors.clone());
         let (every, token) = (plan.dashboard_every, plan.token.clone());
         dashboards.push(tokio::spawn(async move {
             while Instant::now() < end {

@@ -2,7 +2,6 @@
 
 pub mod loadgen;
 
-
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -20,95 +19,47 @@ use clap::{Parser, Subcommand};
 use crate::{
     Error, Result,
     access::Caller,
-    store::analytics::Analytics,
+    http::{self, ServerInfo},
     load::generate,
     load::import::{Kind, LoadReport, LoadRequest, Mapping},
     metrics::MetricConfig,
-    store::operational,
     service::Services,
-    http::{self, ServerInfo}};
+    store::analytics::Analytics,
+    store::operational,
+};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "memberpulse",
-    version,
-    about = "Member-health server for retail loyalty programmes"
-)]
+#[command(name = "memberpulse", version, about = "Member-health server for retail loyalty programmes")]
 pub struct Cli {
     /// Directory of the analytics DuckDB file and the default SQLite operational store.
-    #[arg(
-        long,
-        env = "MEMBERPULSE_DATA_DIR",
-        default_value = "data",
-        global = true
-    )]
+    #[arg(long, env = "MEMBERPULSE_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
     /// Operational store (sqlx URL); default `sqlite://<data-dir>/memberpulse.sqlite`.
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Days without a purchase after which a member counts as churned.
-    #[arg(
-        long,
-        env = "MEMBERPULSE_CHURN_DAYS",
-        default_value_t = 180,
-        global = true
-    )]
+    #[arg(long, env = "MEMBERPULSE_CHURN_DAYS", default_value_t = 180, global = true)]
     pub churn_days: u32,
     /// Days since the last purchase up to which a member counts as active (older: dormant).
-    #[arg(
-        long,
-        env = "MEMBERPULSE_ACTIVE_DAYS",
-        default_value_t = 90,
-        global = true
-    )]
+    #[arg(long, env = "MEMBERPULSE_ACTIVE_DAYS", default_value_t = 90, global = true)]
     pub active_days: u32,
     /// Days after a first purchase in which a second one counts for the second-purchase rate.
-    #[arg(
-        long,
-        env = "MEMBERPULSE_SECOND_PURCHASE_DAYS",
-        default_value_t = 90,
-        global = true
-    )]
+    #[arg(long, env = "MEMBERPULSE_SECOND_PURCHASE_DAYS", default_value_t = 90, global = true)]
     pub second_purchase_days: u32,
     /// Days since joining up to which a member with at most one purchase is new.
-    #[arg(
-        long,
-        env = "MEMBERPULSE_NEW_MEMBER_DAYS",
-        default_value_t = 30,
-        global = true
-    )]
+    #[arg(long, env = "MEMBERPULSE_NEW_MEMBER_DAYS", default_value_t = 30, global = true)]
     pub new_member_days: u32,
     /// What one loyalty point is worth, in cents (fen).
-    #[arg(
-        long,
-        env = "MEMBERPULSE_POINT_VALUE_CENTS",
-        default_value_t = 1,
-        global = true
-    )]
+    #[arg(long, env = "MEMBERPULSE_POINT_VALUE_CENTS", default_value_t = 1, global = true)]
     pub point_value_cents: u32,
     /// Points earned in year Y expire at the end of year Y + N (0: never).
-    #[arg(
-        long,
-        env = "MEMBERPULSE_POINTS_EXPIRY_YEARS",
-        default_value_t = 1,
-        global = true
-    )]
+    #[arg(long, env = "MEMBERPULSE_POINTS_EXPIRY_YEARS", default_value_t = 1, global = true)]
     pub points_expiry_years: u32,
     /// A member whose P(alive) (last model fit) is below this is at risk of churning.
-    #[arg(
-        long,
-        env = "MEMBERPULSE_AT_RISK_P_ALIVE",
-        default_value_t = 0.5,
-        global = true
-    )]
+    #[arg(long, env = "MEMBERPULSE_AT_RISK_P_ALIVE", default_value_t = 0.5, global = true)]
     pub at_risk_p_alive: f64,
     /// Annual discount rate of the predicted 12-month CLV.
-    #[arg(
-        long,
-        env = "MEMBERPULSE_ANNUAL_DISCOUNT",
-        default_value_t = 0.1,
-        global = true
-    )]
+    #[arg(long, env = "MEMBERPULSE_ANNUAL_DISCOUNT", default_value_t = 0.1, global = true)]
     pub annual_discount: f64,
     /// The retailer's time zone (IANA name, e.g. Asia/Shanghai): times sent to the ingest
     /// API with an offset are stored as this zone's local time.
@@ -435,10 +386,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let import_dir = import_dir.clone().unwrap_or_else(|| cli.data_dir.join("imports"));
             std::fs::create_dir_all(&import_dir)
                 .map_err(|e| Error::Load(format!("{}: cannot make the import folder: {e}", import_dir.display())))?;
-            let smtp = smtp_url
-                .as_deref()
-                .map(|u| crate::alerts::delivery::Smtp::parse(u, smtp_from))
-                .transpose()?;
+            let smtp = smtp_url.as_deref().map(|u| crate::alerts::delivery::Smtp::parse(u, smtp_from)).transpose()?;
             let services = open(&cli)
                 .await?
                 .with_min_group(min_group_size)
@@ -455,8 +403,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 let empty = Analytics::is_empty(&services.analytics.reader()?)?;
                 if empty {
                     println!("First start: generating a demo retailer of {demo_members} members…");
-                    generate_into(&services.analytics, demo_members, 42, default_end(), false)
-                        .await?;
+                    generate_into(&services.analytics, demo_members, 42, default_end(), false).await?;
                 }
             }
             http::serve(
@@ -478,21 +425,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
-        Command::Generate {
-            members,
-            seed,
-            end,
-            replace,
-        } => {
+        Command::Generate { members, seed, end, replace } => {
             let services = open(&cli).await?;
             generate_into(&services.analytics, members, seed, end, replace).await
         }
-        Command::Import {
-            ref files,
-            ref table,
-            ref mapping,
-            json,
-        } => {
+        Command::Import { ref files, ref table, ref mapping, json } => {
             let mapping = match (mapping, table) {
                 (Some(path), _) => Mapping::from_file(path)?,
                 (None, Some(t)) => Mapping::identity(Kind::parse(t)?),
@@ -502,13 +439,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             // Opened on the first file no running server takes, then kept.
             let mut here: Option<Services> = None;
             for file in files {
-                let path = std::fs::canonicalize(file)
-                    .map_err(|e| Error::Load(format!("{}: {e}", file.display())))?;
-                let request = LoadRequest {
-                    path,
-                    mapping: mapping.clone(),
-                    name: Some(file.display().to_string()),
-                };
+                let path = std::fs::canonicalize(file).map_err(|e| Error::Load(format!("{}: {e}", file.display())))?;
+                let request = LoadRequest { path, mapping: mapping.clone(), name: Some(file.display().to_string()) };
                 let report = match hand_to_server(&cli.data_dir, &request).await? {
                     Some(report) => report,
                     None => {
@@ -527,29 +459,32 @@ pub async fn run(cli: Cli) -> Result<()> {
                 reports.push(report);
             }
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&reports).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());
             }
             Ok(())
         }
         Command::RebuildSummary => {
             let services = open(&cli).await?;
             let started = Instant::now();
-            services
-                .analytics
-                .write(|conn| crate::derive::summary::rebuild(conn))
-                .await?;
-            println!(
-                "member summary rebuilt in {:.1}s",
-                started.elapsed().as_secs_f64()
-            );
+            services.analytics.write(|conn| crate::derive::summary::rebuild(conn)).await?;
+            println!("member summary rebuilt in {:.1}s", started.elapsed().as_secs_f64());
             Ok(())
         }
-        Command::Loadgen { rate, batch, seconds, members, dashboard_clients, dashboard_every_ms, heavy_clients, json } => {
+        Command::Loadgen {
+            rate,
+            batch,
+            seconds,
+            members,
+            dashboard_clients,
+            dashboard_every_ms,
+            heavy_clients,
+            json,
+        } => {
             let info = ServerInfo::read(&cli.data_dir).ok_or_else(|| {
-                Error::Load(format!("no server is running on {}; start `memberpulse serve` first", cli.data_dir.display()))
+                Error::Load(format!(
+                    "no server is running on {}; start `memberpulse serve` first",
+                    cli.data_dir.display()
+                ))
             })?;
             eprintln!("offering {rate} order rows/s in batches of {batch} to http://{} for {seconds}s…", info.addr);
             let report = crate::cli::loadgen::run(crate::cli::loadgen::LoadPlan {
@@ -572,10 +507,21 @@ pub async fn run(cli: Cli) -> Result<()> {
                     "landed {} of {} rows in {:.1}s: {:.0} rows/s; ingest p50 {:.1} ms, p99 {:.1} ms; \
                      dashboard {} requests, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; heavy reports {} answered \
                      (p50 {:.0} ms, p99 {:.0} ms), {} refused as busy; {} errors; server RSS {} → {} MB",
-                    report.rows_landed, report.rows_offered, report.seconds, report.rows_per_second,
-                    report.ingest_p50_ms, report.ingest_p99_ms, report.dashboard_requests, report.dashboard_p50_ms,
-                    report.dashboard_p99_ms, report.dashboard_max_ms, report.heavy_answered, report.heavy_p50_ms,
-                    report.heavy_p99_ms, report.heavy_busy, report.errors,
+                    report.rows_landed,
+                    report.rows_offered,
+                    report.seconds,
+                    report.rows_per_second,
+                    report.ingest_p50_ms,
+                    report.ingest_p99_ms,
+                    report.dashboard_requests,
+                    report.dashboard_p50_ms,
+                    report.dashboard_p99_ms,
+                    report.dashboard_max_ms,
+                    report.heavy_answered,
+                    report.heavy_p50_ms,
+                    report.heavy_p99_ms,
+                    report.heavy_busy,
+                    report.errors,
                     report.server_rss_start_mb.map_or("-".into(), |m| format!("{m:.0}")),
                     report.server_rss_max_mb.map_or("-".into(), |m| format!("{m:.0}")),
                 );
@@ -596,10 +542,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 ("BG/NBD", ["r", "alpha", "a", "b"].as_slice(), &r.bgnbd),
                 ("Gamma-Gamma", ["p", "q", "gamma"].as_slice(), &r.gamma_gamma),
             ] {
-                println!(
-                    "{name}: log-likelihood {:.3}, {} iterations",
-                    f.log_likelihood, f.iterations
-                );
+                println!("{name}: log-likelihood {:.3}, {} iterations", f.log_likelihood, f.iterations);
                 for (i, n) in names.iter().enumerate() {
                     println!("  {n:<6} {:>12.6} ± {:.6}", f.params[i], f.std_errors[i]);
                 }
@@ -618,19 +561,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::User { ref action } => user(&open_ops(&cli).await?, action.clone()).await,
         Command::Token { ref action } => token(&open_ops(&cli).await?, action.clone()).await,
-        Command::BenchModel {
-            ref as_of,
-            ref python,
-        } => {
+        Command::BenchModel { ref as_of, ref python } => {
             let services = open(&cli).await?;
             bench_model(&services, as_of.clone(), python.clone()).await
         }
-        Command::Bench {
-            ref as_of,
-            ref window,
-            ref compare,
-            rounds,
-        } => {
+        Command::Bench { ref as_of, ref window, ref compare, rounds } => {
             let services = open(&cli).await?;
             let cfg = services.metrics;
             let rules = crate::metrics::rfm::rules(&services.ops).await?;
@@ -644,14 +579,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .analytics
                 .read(move |conn| {
                     let counts = Analytics::counts(conn)?;
-                    println!(
-                        "data: {}",
-                        counts
-                            .iter()
-                            .map(|(t, n)| format!("{n} {t}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
+                    println!("data: {}", counts.iter().map(|(t, n)| format!("{n} {t}")).collect::<Vec<_>>().join(", "));
                     let req = crate::metrics::resolve(conn, &query)?;
                     println!(
                         "as of {} · {}-day window · median of {rounds} runs each
@@ -678,43 +606,40 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Metrics {
-            ref as_of,
-            ref window,
-            ref compare,
-            ref by,
-            ref metric,
-            ref filters,
-            ref segment,
-            json,
-        } => {
+        Command::Metrics { ref as_of, ref window, ref compare, ref by, ref metric, ref filters, ref segment, json } => {
             let services = open(&cli).await?;
             if by.is_some() {
                 let started = Instant::now();
                 let breakdown = services
-                    .breakdown(&Caller::cli(), BreakdownQuery {
-                        metric: metric.clone(),
-                        dimension: by.clone(),
-                        as_of: as_of.clone(),
-                        window: Some(window.clone()),
-                        compare: Some(compare.clone()),
-                        filters: filters.clone(),
-                        segment: segment.clone(),
-                    })
+                    .breakdown(
+                        &Caller::cli(),
+                        BreakdownQuery {
+                            metric: metric.clone(),
+                            dimension: by.clone(),
+                            as_of: as_of.clone(),
+                            window: Some(window.clone()),
+                            compare: Some(compare.clone()),
+                            filters: filters.clone(),
+                            segment: segment.clone(),
+                        },
+                    )
                     .await?;
                 show(json, &breakdown, format_breakdown);
                 eprintln!("({:.0} ms)", started.elapsed().as_secs_f64() * 1000.0);
                 return Ok(());
             }
             let overview = services
-                .overview(&Caller::cli(), OverviewQuery {
-                    as_of: as_of.clone(),
-                    window: Some(window.clone()),
-                    compare: Some(compare.clone()),
-                    filters: filters.clone(),
-                    segment: segment.clone(),
-                    metrics: None,
-                })
+                .overview(
+                    &Caller::cli(),
+                    OverviewQuery {
+                        as_of: as_of.clone(),
+                        window: Some(window.clone()),
+                        compare: Some(compare.clone()),
+                        filters: filters.clone(),
+                        segment: segment.clone(),
+                        metrics: None,
+                    },
+                )
                 .await?;
             show(json, &overview, format_overview);
             Ok(())
@@ -750,13 +675,25 @@ async fn user(ops: &operational::Pool, action: UserAction) -> Result<()> {
         }
         UserAction::List => {
             for u in crate::access::list_users(ops, &who).await? {
-                let state = if u.disabled { "disabled" } else if u.locked_until.is_some() { "locked" } else { "" };
+                let state = if u.disabled {
+                    "disabled"
+                } else if u.locked_until.is_some() {
+                    "locked"
+                } else {
+                    ""
+                };
                 println!("{:<24} {:<10} {:<22} {state}", u.name, u.role.key(), u.created_at);
             }
         }
         UserAction::Set { name, role, password_stdin, new_password, disable, enable } => {
             let password = if password_stdin || new_password { Some(password(password_stdin)?) } else { None };
-            let disabled = if disable { Some(true) } else if enable { Some(false) } else { None };
+            let disabled = if disable {
+                Some(true)
+            } else if enable {
+                Some(false)
+            } else {
+                None
+            };
             let u = crate::access::update_user(ops, &who, UserChange { name, role, password, disabled }).await?;
             println!("{} is {}{}", u.name, u.role.key(), if u.disabled { ", disabled" } else { "" });
         }
@@ -793,18 +730,8 @@ async fn segments(services: &Services, action: Option<SegmentAction>) -> Result<
                 println!("{:<24} {:<16} {:<24} {}", s.key, s.name_zh, s.name_en, s.filters);
             }
         }
-        SegmentAction::Save {
-            key,
-            filters,
-            name_zh,
-            name_en,
-        } => {
-            let segment = Segment {
-                key,
-                name_zh,
-                name_en,
-                filters,
-            };
+        SegmentAction::Save { key, filters, name_zh, name_en } => {
+            let segment = Segment { key, name_zh, name_en, filters };
             let saved = match services.create_segment(&Caller::cli(), segment.clone()).await {
                 Err(Error::Conflict(_)) => services.update_segment(&Caller::cli(), segment).await?,
                 other => other?,
@@ -827,25 +754,22 @@ fn default_end() -> NaiveDate {
 /// the analytics file).
 async fn open_ops(cli: &Cli) -> Result<operational::Pool> {
     std::fs::create_dir_all(&cli.data_dir)?;
-    let url = cli.database_url.clone().unwrap_or_else(|| {
-        format!(
-            "sqlite://{}",
-            cli.data_dir.join("memberpulse.sqlite").display()
-        )
-    });
+    let url = cli
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", cli.data_dir.join("memberpulse.sqlite").display()));
     operational::connect(&url).await
 }
 
 /// Opens both stores of a data directory.
 pub async fn open(cli: &Cli) -> Result<Services> {
-    let analytics =
-        Analytics::open(&cli.data_dir.join("memberpulse.duckdb")).map_err(|e| match e {
-            Error::DuckDb(inner) if inner.to_string().contains("lock") => Error::Load(format!(
-                "{}: the analytics store is in use by another process ({inner})",
-                cli.data_dir.display()
-            )),
-            other => other,
-        })?;
+    let analytics = Analytics::open(&cli.data_dir.join("memberpulse.duckdb")).map_err(|e| match e {
+        Error::DuckDb(inner) if inner.to_string().contains("lock") => Error::Load(format!(
+            "{}: the analytics store is in use by another process ({inner})",
+            cli.data_dir.display()
+        )),
+        other => other,
+    })?;
     let ops = open_ops(cli).await?;
     Ok(Services::new(
         analytics,
@@ -864,25 +788,11 @@ pub async fn open(cli: &Cli) -> Result<Services> {
     .in_zone(cli.time_zone))
 }
 
-async fn generate_into(
-    analytics: &Analytics,
-    members: u64,
-    seed: u64,
-    end: NaiveDate,
-    replace: bool,
-) -> Result<()> {
+async fn generate_into(analytics: &Analytics, members: u64, seed: u64, end: NaiveDate, replace: bool) -> Result<()> {
     let started = Instant::now();
-    let opts = generate::Options {
-        members,
-        seed,
-        end,
-        progress: true,
-        ..Default::default()
-    };
+    let opts = generate::Options { members, seed, end, progress: true, ..Default::default() };
     let analytics = analytics.clone();
-    let summary =
-        tokio::task::spawn_blocking(move || generate::generate(&analytics, &opts, replace))
-            .await??;
+    let summary = tokio::task::spawn_blocking(move || generate::generate(&analytics, &opts, replace)).await??;
     println!(
         "generated {} members, {} stores, {} orders, {} order items, {} points entries in {:.1}s",
         summary.members,
@@ -904,45 +814,25 @@ async fn hand_to_server(data_dir: &Path, request: &LoadRequest) -> Result<Option
     };
     let import_dir = info.import_dir.clone().unwrap_or_else(|| data_dir.join("imports"));
     let staged = Staged::in_folder(&import_dir, &request.path)?;
-    let named = LoadRequest {
-        path: staged.path.clone(),
-        mapping: request.mapping.clone(),
-        name: request.name.clone(),
-    };
+    let named = LoadRequest { path: staged.path.clone(), mapping: request.mapping.clone(), name: request.name.clone() };
     let client = reqwest::Client::new();
-    let response = client
-        .post(format!("http://{}/api/v1/loads", info.addr))
-        .bearer_auth(&info.token)
-        .json(&named)
-        .send()
-        .await;
+    let response =
+        client.post(format!("http://{}/api/v1/loads", info.addr)).bearer_auth(&info.token).json(&named).send().await;
     let response = match response {
         Ok(r) => r,
         // A server that left its file behind and is gone: load here.
         Err(e) if e.is_connect() => return Ok(None),
         Err(e) => return Err(Error::Internal(format!("server at {}: {e}", info.addr))),
     };
-    eprintln!(
-        "handed {} to the running server at {}",
-        request.display_name(),
-        info.addr
-    );
+    eprintln!("handed {} to the running server at {}", request.display_name(), info.addr);
     let status = response.status();
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .map_err(|e| Error::Internal(format!("server reply: {e}")))?;
+    let body: serde_json::Value = response.json().await.map_err(|e| Error::Internal(format!("server reply: {e}")))?;
     drop(staged);
     if !status.is_success() {
-        let message = body["message"]
-            .as_str()
-            .unwrap_or("load failed")
-            .to_string();
+        let message = body["message"].as_str().unwrap_or("load failed").to_string();
         return Err(Error::Load(message));
     }
-    serde_json::from_value(body)
-        .map(Some)
-        .map_err(|e| Error::Internal(format!("server reply: {e}")))
+    serde_json::from_value(body).map(Some).map_err(|e| Error::Internal(format!("server reply: {e}")))
 }
 
 /// A file as the server may read it: inside the import folder (as it was, or a link or
@@ -961,7 +851,11 @@ impl Staged {
             return Ok(Staged { path: file.to_path_buf(), made: false });
         }
         let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let staged = folder.join(format!(".cli-{}-{}-{name}", std::process::id(), crate::access::users::secret("").get(..8).unwrap_or("")));
+        let staged = folder.join(format!(
+            ".cli-{}-{}-{name}",
+            std::process::id(),
+            crate::access::users::secret("").get(..8).unwrap_or("")
+        ));
         if std::fs::hard_link(file, &staged).is_err() {
             std::fs::copy(file, &staged).map_err(|e| {
                 Error::Load(format!(
@@ -1037,10 +931,7 @@ fn format_breakdown(b: &Breakdown) -> String {
 /// Prints a result as JSON or as the terminal table `text` makes of it.
 fn show<T: serde::Serialize>(json: bool, value: &T, text: fn(&T) -> String) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
     } else {
         print!("{}", text(value));
     }
@@ -1074,10 +965,7 @@ async fn bench_model(services: &Services, as_of: Option<String>, python: Option<
     let _ = std::fs::remove_file(&csv);
     let out = out?;
     if !out.status.success() {
-        return Err(crate::Error::Internal(format!(
-            "lifetimes failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )));
+        return Err(crate::Error::Internal(format!("lifetimes failed: {}", String::from_utf8_lossy(&out.stderr))));
     }
     let theirs: serde_json::Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| crate::Error::Internal(format!("lifetimes printed no JSON: {e}")))?;
@@ -1092,20 +980,10 @@ async fn bench_model(services: &Services, as_of: Option<String>, python: Option<
         lifetimes_total,
         lifetimes_total / times.total_s()
     );
-    for (name, ours, key) in [
-        ("BG/NBD", &times.bgnbd, "bgnbd"),
-        ("Gamma-Gamma", &times.gamma_gamma, "gamma_gamma"),
-    ] {
-        let theirs: Vec<f64> = theirs[key]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_f64()).collect())
-            .unwrap_or_default();
-        let worst = ours
-            .params
-            .iter()
-            .zip(&theirs)
-            .map(|(a, b)| ((a - b) / b).abs())
-            .fold(0.0, f64::max);
+    for (name, ours, key) in [("BG/NBD", &times.bgnbd, "bgnbd"), ("Gamma-Gamma", &times.gamma_gamma, "gamma_gamma")] {
+        let theirs: Vec<f64> =
+            theirs[key].as_array().map(|a| a.iter().filter_map(|v| v.as_f64()).collect()).unwrap_or_default();
+        let worst = ours.params.iter().zip(&theirs).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max);
         println!(
             "  {name}: ours {:?}, lifetimes {:?}: largest relative difference {worst:.1e}",
             ours.params.iter().map(|p| (p * 1e4).round() / 1e4).collect::<Vec<_>>(),

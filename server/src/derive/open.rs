@@ -28,18 +28,13 @@ impl Analytics {
         super::summary::recover(&conn)?;
         Analytics::from_connection(path, conn)
     }
-
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)",
     )?;
-    let current: i32 = conn.query_row(
-        "SELECT coalesce(max(version), 0) FROM schema_version",
-        [],
-        |r| r.get(0),
-    )?;
+    let current: i32 = conn.query_row("SELECT coalesce(max(version), 0) FROM schema_version", [], |r| r.get(0))?;
     for (version, ddl) in SCHEMA.iter().filter(|(v, _)| *v > current) {
         let derived = DERIVED_VERSIONS.contains(version);
         conn.execute_batch("BEGIN TRANSACTION")?;
@@ -70,4 +65,3 @@ fn migrate(conn: &Connection) -> Result<()> {
     }
     Ok(())
 }
-

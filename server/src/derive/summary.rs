@@ -242,11 +242,10 @@ pub fn open_load_queue(conn: &Connection) -> Result<()> {
 /// load filled from empty ([`land_new`]).
 fn drop_load_queue(conn: &Connection, table: &str) -> Result<()> {
     let queued = Queue::Load.table(table);
-    let view: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM duckdb_views() WHERE temporary AND view_name = ?",
-        [&queued],
-        |r| r.get(0),
-    )?;
+    let view: bool =
+        conn.query_row("SELECT count(*) > 0 FROM duckdb_views() WHERE temporary AND view_name = ?", [&queued], |r| {
+            r.get(0)
+        })?;
     conn.execute_batch(&format!("DROP {} IF EXISTS {queued}", if view { "VIEW" } else { "TABLE" }))?;
     Ok(())
 }
@@ -344,9 +343,8 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], qu
         conn.execute_batch(&format!("INSERT INTO {table} BY NAME SELECT * FROM mp_landing"))?;
     }
     match queue {
-        Queue::Stored => conn.execute_batch(&format!(
-            "INSERT INTO {queued} BY NAME SELECT * FROM mp_landing; DROP TABLE mp_landing;"
-        ))?,
+        Queue::Stored => conn
+            .execute_batch(&format!("INSERT INTO {queued} BY NAME SELECT * FROM mp_landing; DROP TABLE mp_landing;"))?,
         Queue::Load => {
             // The queue holds what waited in `pending_<table>`; landing replaces it rather
             // than appending to it (see `fold_member_days`).
@@ -393,18 +391,15 @@ pub fn restore_keys(conn: &Connection) -> Result<()> {
 pub fn land_indexed(conn: &Connection, table: &str, rows: &str) -> Result<Vec<String>> {
     let key = key_of(table);
     // The rows that landed come back from the insert and go to `pending_<table>` as they are.
-    let mut insert = conn.prepare(&format!(
-        "INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {rows} RETURNING {key}, *"
-    ))?;
+    let mut insert =
+        conn.prepare(&format!("INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {rows} RETURNING {key}, *"))?;
     let mut landed = insert.query([])?;
     let mut pending = conn.appender(&Queue::Stored.table(table))?;
     let mut keys = Vec::new();
     while let Some(row) = landed.next()? {
         let width = row.as_ref().column_count();
         keys.push(row.get::<_, String>(0)?);
-        let values = (1..width)
-            .map(|i| row.get::<_, duckdb::types::Value>(i))
-            .collect::<duckdb::Result<Vec<_>>>()?;
+        let values = (1..width).map(|i| row.get::<_, duckdb::types::Value>(i)).collect::<duckdb::Result<Vec<_>>>()?;
         pending.append_row(duckdb::appender_params_from_iter(values))?;
     }
     pending.flush()?;
@@ -500,15 +495,10 @@ fn fold_member_days(conn: &Connection, queue: Queue) -> Result<()> {
     // at least 1.4) can lose sight of a large append to a table without a key when the
     // transaction's first append to it was empty, until the file is opened again.
     if slow > 0 {
-        conn.execute_batch(
-            "DELETE FROM member_days WHERE member_no IN (SELECT member_no FROM mp_slow);",
-        )?;
+        conn.execute_batch("DELETE FROM member_days WHERE member_no IN (SELECT member_no FROM mp_slow);")?;
     }
-    let slow_days = if slow > 0 {
-        format!("UNION ALL SELECT * FROM ({})", member_days("mp_slow"))
-    } else {
-        String::new()
-    };
+    let slow_days =
+        if slow > 0 { format!("UNION ALL SELECT * FROM ({})", member_days("mp_slow")) } else { String::new() };
     conn.execute_batch(&format!(
         "INSERT INTO member_days
          SELECT * FROM (
@@ -577,14 +567,10 @@ pub fn pending(conn: &Connection) -> Result<i64> {
 /// one of its own (the ingest API's folder, [`Queue::Stored`]); returns how many
 /// rows it folded.
 pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
-    let count = |t: &str| -> Result<i64> {
-        Ok(conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?)
-    };
-    let (members, orders, points) = (
-        count(&queue.table("members"))?,
-        count(&queue.table("orders"))?,
-        count(&queue.table("points"))?,
-    );
+    let count =
+        |t: &str| -> Result<i64> { Ok(conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?) };
+    let (members, orders, points) =
+        (count(&queue.table("members"))?, count(&queue.table("orders"))?, count(&queue.table("points"))?);
     tracing::debug!(?queue, members, orders, points, "fold");
     let started = std::time::Instant::now();
     if members + orders + points > 0 {
@@ -607,10 +593,7 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
     };
     if members > 0 {
         add(
-            &format!(
-                "SELECT member_id, CAST(joined_at AS DATE) AS joined_day FROM {}",
-                queue.table("members")
-            ),
+            &format!("SELECT member_id, CAST(joined_at AS DATE) AS joined_day FROM {}", queue.table("members")),
             "joined_day = f.joined_day",
         )?;
     }

@@ -1,27 +1,23 @@
 //! The JSON API under `/api/v1`. The pages use the same [`Services`].
 
 use app::model::{
-    Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, Member360, MemberPage, MembersQuery, Metric, Overview,
-    OverviewQuery, Segment, TierMigration, TierMigrationQuery, Holdout, HoldoutQuery, FitRequest, ModelStatus, Trend,
-    TrendQuery, AlertEvent, AlertQuery, AlertRule, SnoozeRequest,
+    AlertEvent, AlertQuery, AlertRule, Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, FitRequest, Holdout,
+    HoldoutQuery, Member360, MemberPage, MembersQuery, Metric, ModelStatus, Overview, OverviewQuery, Segment,
+    SnoozeRequest, TierMigration, TierMigrationQuery, Trend, TrendQuery,
 };
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    routing::get,
-};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::{Value, json};
 
 use crate::{
     Error, Result,
     access::Caller,
-    http::extract::{Json as Body, Path, Query},
     error::ApiError,
+    http::extract::{Json as Body, Path, Query},
     load::import::{Kind, LoadReport, LoadRequest, Mapping},
-    store::operational::LoadRecord,
     metrics::rfm::RfmRule,
-    service::Services};
+    service::Services,
+    store::operational::LoadRecord,
+};
 
 #[derive(Clone)]
 struct ApiState {
@@ -46,10 +42,7 @@ pub fn router(services: Services, upload_max_bytes: usize) -> Router {
         .route("/api/v1/members.csv", get(member_csv))
         .route("/api/v1/members/{member_id}", get(member))
         .route("/api/v1/segments", get(segment_list).post(segment_create))
-        .route(
-            "/api/v1/segments/{key}",
-            get(segment_get).put(segment_update).delete(segment_delete),
-        )
+        .route("/api/v1/segments/{key}", get(segment_get).put(segment_update).delete(segment_delete))
         .route("/api/v1/rfm-rules", get(rfm_rules).put(rfm_rules_replace))
         .route("/api/v1/loads", get(loads).post(load))
         .route(
@@ -64,10 +57,7 @@ pub fn router(services: Services, upload_max_bytes: usize) -> Router {
         .route("/api/v1/alerts/evaluate", axum::routing::post(alert_evaluate))
         .route("/api/v1/alerts/stream", get(alert_stream))
         .route("/api/v1/alerts/rules", get(alert_rules).post(alert_rule_create))
-        .route(
-            "/api/v1/alerts/rules/{id}",
-            get(alert_rule_get).put(alert_rule_update).delete(alert_rule_delete),
-        )
+        .route("/api/v1/alerts/rules/{id}", get(alert_rule_get).put(alert_rule_update).delete(alert_rule_delete))
         .route("/api/v1/alerts/{id}", get(alert_get))
         .route("/api/v1/alerts/{id}/{action}", axum::routing::post(alert_act))
         .route("/api/v1/openapi.json", get(openapi))
@@ -109,10 +99,8 @@ async fn metric_list(_signed_in: Caller) -> Json<Value> {
         .iter()
         .map(|m| json!({ "key": m.key(), "zh": m.name().zh, "en": m.name().en, "unit": m.unit(), "higher_is_better": m.higher_is_better() }))
         .collect();
-    let dimensions: Vec<Value> = Dimension::ALL
-        .iter()
-        .map(|d| json!({ "key": d.key(), "zh": d.name().zh, "en": d.name().en }))
-        .collect();
+    let dimensions: Vec<Value> =
+        Dimension::ALL.iter().map(|d| json!({ "key": d.key(), "zh": d.name().zh, "en": d.name().en })).collect();
     Json(json!({ "metrics": metrics, "dimensions": dimensions }))
 }
 
@@ -130,11 +118,7 @@ async fn member_list(
 /// The member 360 record: profile, summary, stage, orders and points.
 #[utoipa::path(get, path = "/api/v1/members/{member_id}", params(("member_id" = String, Path)),
     responses((status = 200, body = Member360), (status = 404, body = ApiError)))]
-async fn member(
-    State(api): State<ApiState>,
-    caller: Caller,
-    Path(member_id): Path<String>,
-) -> Result<Json<Member360>> {
+async fn member(State(api): State<ApiState>, caller: Caller, Path(member_id): Path<String>) -> Result<Json<Member360>> {
     match api.services.member(&caller, member_id.clone()).await? {
         Some(m) => Ok(Json(m)),
         None => Err(Error::NotFound(format!("no member {member_id:?}"))),
@@ -185,7 +169,11 @@ async fn model_status(State(api): State<ApiState>, caller: Caller) -> Result<Jso
 /// 422 with the reason; the previous scores stay.
 #[utoipa::path(post, path = "/api/v1/model/fit", request_body = FitRequest,
     responses((status = 200, body = ModelStatus), (status = 400, body = ApiError), (status = 422, body = ApiError)))]
-async fn model_fit(State(api): State<ApiState>, caller: Caller, Body(request): Body<FitRequest>) -> Result<Json<ModelStatus>> {
+async fn model_fit(
+    State(api): State<ApiState>,
+    caller: Caller,
+    Body(request): Body<FitRequest>,
+) -> Result<Json<ModelStatus>> {
     api.services.fit(&caller, request.as_of).await?;
     Ok(Json(api.services.model_status(&caller).await?))
 }
@@ -232,7 +220,11 @@ async fn alert_rules(State(api): State<ApiState>, caller: Caller) -> Result<Json
 /// `channels[0].url`). It is evaluated at once.
 #[utoipa::path(post, path = "/api/v1/alerts/rules", request_body = AlertRule,
     responses((status = 201, body = AlertRule), (status = 400, body = ApiError)))]
-async fn alert_rule_create(State(api): State<ApiState>, caller: Caller, Body(rule): Body<AlertRule>) -> Result<(StatusCode, Json<AlertRule>)> {
+async fn alert_rule_create(
+    State(api): State<ApiState>,
+    caller: Caller,
+    Body(rule): Body<AlertRule>,
+) -> Result<(StatusCode, Json<AlertRule>)> {
     Ok((StatusCode::CREATED, Json(api.services.create_alert_rule(&caller, rule).await?)))
 }
 
@@ -261,7 +253,11 @@ async fn alert_rule_delete(State(api): State<ApiState>, caller: Caller, Path(id)
 /// Alert history, newest first: `state=open|firing|acknowledged|snoozed|resolved`,
 /// `rule_id`, `severity`, `limit`.
 #[utoipa::path(get, path = "/api/v1/alerts", params(AlertQuery), responses((status = 200, body = Vec<AlertEvent>), (status = 400, body = ApiError)))]
-async fn alert_list(State(api): State<ApiState>, caller: Caller, Query(query): Query<AlertQuery>) -> Result<Json<Vec<AlertEvent>>> {
+async fn alert_list(
+    State(api): State<ApiState>,
+    caller: Caller,
+    Query(query): Query<AlertQuery>,
+) -> Result<Json<Vec<AlertEvent>>> {
     Ok(Json(api.services.alerts(&caller, query).await?))
 }
 
@@ -297,7 +293,9 @@ async fn alert_act(
 async fn alert_stream(
     State(api): State<ApiState>,
     _signed_in: Caller,
-) -> axum::response::Sse<impl futures_core::Stream<Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>>> {
+) -> axum::response::Sse<
+    impl futures_core::Stream<Item = std::result::Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use std::time::{Duration, Instant};
     let mut data = api.services.data_version.subscribe();
@@ -347,11 +345,7 @@ async fn segment_list(State(api): State<ApiState>, caller: Caller) -> Result<Jso
 
 #[utoipa::path(get, path = "/api/v1/segments/{key}", params(("key" = String, Path)),
     responses((status = 200, body = Segment), (status = 404, body = ApiError)))]
-async fn segment_get(
-    State(api): State<ApiState>,
-    caller: Caller,
-    Path(key): Path<String>,
-) -> Result<Json<Segment>> {
+async fn segment_get(State(api): State<ApiState>, caller: Caller, Path(key): Path<String>) -> Result<Json<Segment>> {
     Ok(Json(api.services.segment(&caller, &key).await?))
 }
 
@@ -364,10 +358,7 @@ async fn segment_create(
     caller: Caller,
     Body(segment): Body<Segment>,
 ) -> Result<(StatusCode, Json<Segment>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(api.services.create_segment(&caller, segment).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(api.services.create_segment(&caller, segment).await?)))
 }
 
 /// Replaces a segment's names and filters (the key in the path wins over the body's).
@@ -385,11 +376,7 @@ async fn segment_update(
 
 #[utoipa::path(delete, path = "/api/v1/segments/{key}", params(("key" = String, Path)),
     responses((status = 204, description = "deleted"), (status = 404, body = ApiError)))]
-async fn segment_delete(
-    State(api): State<ApiState>,
-    caller: Caller,
-    Path(key): Path<String>,
-) -> Result<StatusCode> {
+async fn segment_delete(State(api): State<ApiState>, caller: Caller, Path(key): Path<String>) -> Result<StatusCode> {
     api.services.delete_segment(&caller, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -461,10 +448,8 @@ async fn upload(
     let form = axum::extract::Multipart::from_request(request, &())
         .await
         .map_err(|e| Error::bad_param("file", format!("expected a multipart/form-data upload: {e}")))?;
-    let from_page = headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
+    let from_page =
+        headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     let loaded = receive_upload(&api.services, &caller, form).await;
     if from_page {
         let to = match &loaded {
@@ -477,7 +462,11 @@ async fn upload(
 }
 
 /// Reads an upload's form (the file written to the import folder as it arrives) and loads it.
-async fn receive_upload(services: &Services, caller: &Caller, mut form: axum::extract::Multipart) -> Result<LoadReport> {
+async fn receive_upload(
+    services: &Services,
+    caller: &Caller,
+    mut form: axum::extract::Multipart,
+) -> Result<LoadReport> {
     use tokio::io::AsyncWriteExt;
     let bad_form = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -599,7 +588,10 @@ impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
         components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::access::SESSION_COOKIE))),
@@ -619,7 +611,10 @@ impl utoipa::Modify for ErrorAnswers {
         let answer = |description: &str| {
             ResponseBuilder::new()
                 .description(description)
-                .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ApiError"))).build())
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("ApiError"))).build(),
+                )
                 .build()
         };
         const HEAVY: [&str; 4] = ["/api/v1/cohorts", "/api/v1/trend", "/api/v1/model/holdout", "/api/v1/model/fit"];
@@ -627,12 +622,8 @@ impl utoipa::Modify for ErrorAnswers {
             if path == "/api/v1/health" {
                 continue;
             }
-            let operations = [
-                (false, &mut item.get),
-                (true, &mut item.post),
-                (true, &mut item.put),
-                (false, &mut item.delete),
-            ];
+            let operations =
+                [(false, &mut item.get), (true, &mut item.post), (true, &mut item.put), (false, &mut item.delete)];
             for (with_body, operation) in operations {
                 let Some(op) = operation.as_mut() else { continue };
                 let mut add = |status: &str, description: &str| {
@@ -730,17 +721,6 @@ mod tests {
             .iter()
             .map(|p| p["name"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            params,
-            [
-                "metric",
-                "dimension",
-                "as_of",
-                "window",
-                "compare",
-                "filters",
-                "segment"
-            ]
-        );
+        assert_eq!(params, ["metric", "dimension", "as_of", "window", "compare", "filters", "segment"]);
     }
 }

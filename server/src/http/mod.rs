@@ -3,7 +3,6 @@
 pub mod api;
 pub mod extract;
 
-
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -137,7 +136,8 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     // The CLI's secret for this run (`server.json`): 32 random bytes, as every secret.
     let token = crate::access::users::secret("");
     let tls = opts.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
-    let access = access::Access::new(services.ops.clone(), &token, opts.ingest_token.as_deref(), tls, &opts.trusted_proxies);
+    let access =
+        access::Access::new(services.ops.clone(), &token, opts.ingest_token.as_deref(), tls, &opts.trusted_proxies);
     let app = router(&services, &opts.site_root, access, opts.upload_max_bytes);
     tokio::spawn(crate::jobs::refit::run(services.clone(), opts.refit_gap));
     // Rows that landed through the ingest API (or before a crash) are folded in.
@@ -182,8 +182,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

@@ -38,4 +38,3 @@ pub async fn run(services: Services) {
         tokio::time::sleep(FOLD_EVERY.saturating_sub(started.elapsed())).await;
     }
 }
-

@@ -8,7 +8,7 @@ use crate::service::Services;
 /// Runs requested refits until the process ends, at least `gap` apart (while data
 /// keeps landing through the ingest API, the model follows at that pace).
 pub async fn run(services: Services, gap: std::time::Duration) {
-let refit = services.refit.clone();
+    let refit = services.refit.clone();
     loop {
         refit.wanted().await;
         refit.set(|s| s.running = true);
@@ -34,4 +34,3 @@ let refit = services.refit.clone();
         tokio::time::sleep(gap.saturating_sub(started.elapsed())).await;
     }
 }
-

@@ -62,11 +62,7 @@ const REGION_WEIGHTS: [f64; 6] = [0.30, 0.22, 0.18, 0.12, 0.11, 0.07];
 const STORES_PER_REGION: usize = 8;
 const CHANNELS: [&str; 4] = ["store", "app", "mini_program", "web"];
 const CHANNEL_WEIGHTS: [f64; 4] = [0.45, 0.25, 0.20, 0.10];
-const ONLINE_STORES: [(&str, &str); 3] = [
-    ("ONLINE-APP", "app"),
-    ("ONLINE-MP", "mini_program"),
-    ("ONLINE-WEB", "web"),
-];
+const ONLINE_STORES: [(&str, &str); 3] = [("ONLINE-APP", "app"), ("ONLINE-MP", "mini_program"), ("ONLINE-WEB", "web")];
 const CATEGORIES: [(&str, &str); 8] = [
     ("APP", "服装"),
     ("SHO", "鞋履"),
@@ -77,16 +73,17 @@ const CATEGORIES: [(&str, &str); 8] = [
     ("SPO", "运动"),
     ("DIG", "数码"),
 ];
-const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢";
-const GIVEN: &str = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉斌宇浩凯健俊帆帅旭宁琳欣怡晨";
+const SURNAMES: &str =
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢";
+const GIVEN: &str =
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉斌宇浩凯健俊帆帅旭宁琳欣怡晨";
 
 /// Creates the demo retailer in an empty store (or, with `replace`, instead of what is there).
 pub fn generate(analytics: &Analytics, opts: &Options, replace: bool) -> Result<Summary> {
     let mut conn = analytics.writer();
     if !Analytics::is_empty(&conn)? && !replace {
         return Err(Error::Load(
-            "the analytics store already has data; pass --replace to wipe it and generate anew"
-                .into(),
+            "the analytics store already has data; pass --replace to wipe it and generate anew".into(),
         ));
     }
     let tx = conn.transaction()?;
@@ -136,11 +133,9 @@ fn write_all(conn: &Connection, opts: &Options) -> Result<Summary> {
     let bar = if opts.progress {
         let bar = ProgressBar::new(opts.members);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:40}] {pos}/{len} members ({per_sec}, eta {eta})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} members ({per_sec}, eta {eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
         );
         bar.set_message("generating");
         bar
@@ -159,12 +154,7 @@ fn write_all(conn: &Connection, opts: &Options) -> Result<Summary> {
     // Guest sales: about one sale in five has no member.
     sink.generate(opts.members * 2, 80_000, |j| world.guest(j), |_| {})?;
     bar.set_message("flushing");
-    for a in [
-        &mut sink.members,
-        &mut sink.orders,
-        &mut sink.items,
-        &mut sink.points,
-    ] {
+    for a in [&mut sink.members, &mut sink.orders, &mut sink.items, &mut sink.points] {
         a.flush()?;
     }
     let summary = sink.summary;
@@ -246,9 +236,7 @@ impl Sink<'_> {
         }
         summary.order_items += b.items.len() as u64;
         for p in &b.points {
-            self.points.append_row(params![
-                p.id, p.member, p.at, p.kind, p.points, p.source, p.order
-            ])?;
+            self.points.append_row(params![p.id, p.member, p.at, p.kind, p.points, p.source, p.order])?;
         }
         summary.points += b.points.len() as u64;
         Ok(())
@@ -421,11 +409,7 @@ impl World {
         };
         let birth_year = rng.gen_range(1960..=2006);
         let name = format!("{}{}", nth_char(SURNAMES, rng), nth_char(GIVEN, rng));
-        let phone = format!(
-            "1{}{:09}",
-            rng.gen_range(3..=9),
-            rng.gen_range(0..1_000_000_000u64)
-        );
+        let phone = format!("1{}{:09}", rng.gen_range(3..=9), rng.gen_range(0..1_000_000_000u64));
         let mut joined_at = self.timestamp(joined_day, rng);
 
         let mut batch = Batch::default();
@@ -437,28 +421,16 @@ impl World {
             let mean_spend = self.mean_spend.sample(rng).max(8.0);
             let spend = Gamma::new(5.0, mean_spend / 5.0).expect("valid gamma");
             let favourite = rng.gen_range(0..CATEGORIES.len());
-            let preferred = if rng.r#gen::<f64>() < 0.7 {
-                join_channel
-            } else {
-                CHANNELS[pick(&CHANNEL_WEIGHTS, rng)]
-            };
+            let preferred = if rng.r#gen::<f64>() < 0.7 { join_channel } else { CHANNELS[pick(&CHANNEL_WEIGHTS, rng)] };
             let gap = Exp::new(rate).expect("valid rate");
             let mut t = joined_day
-                + if rng.r#gen::<f64>() < 0.6 {
-                    0.0
-                } else {
-                    Exp::new(1.0 / 14.0).expect("rate").sample(rng)
-                };
+                + if rng.r#gen::<f64>() < 0.6 { 0.0 } else { Exp::new(1.0 / 14.0).expect("rate").sample(rng) };
             let mut k = 0;
             while t < self.days {
                 k += 1;
                 let order_id = format!("O{:07}-{k}", i + 1);
                 let at = self.timestamp(t, rng);
-                let channel = if rng.r#gen::<f64>() < 0.75 {
-                    preferred
-                } else {
-                    CHANNELS[pick(&CHANNEL_WEIGHTS, rng)]
-                };
+                let channel = if rng.r#gen::<f64>() < 0.75 { preferred } else { CHANNELS[pick(&CHANNEL_WEIGHTS, rng)] };
                 let store = self.store_for(channel, region, &home, rng);
                 let cents = ((spend.sample(rng) * 100.0).round() as i64).max(100);
                 let (discount, coupon) = if rng.r#gen::<f64>() < 0.25 {
@@ -599,22 +571,12 @@ impl World {
         match channel {
             "store" if rng.r#gen::<f64>() < 0.85 => home.to_string(),
             "store" => self.physical_store(region, rng).id.clone(),
-            other => ONLINE_STORES
-                .iter()
-                .find(|(_, c)| *c == other)
-                .map(|(id, _)| id.to_string())
-                .unwrap_or_default(),
+            other => ONLINE_STORES.iter().find(|(_, c)| *c == other).map(|(id, _)| id.to_string()).unwrap_or_default(),
         }
     }
 
     /// One to five lines whose amounts add up to `cents` exactly.
-    fn items(
-        &self,
-        order: &str,
-        cents: i64,
-        favourite: usize,
-        rng: &mut ChaCha8Rng,
-    ) -> Vec<ItemRow> {
+    fn items(&self, order: &str, cents: i64, favourite: usize, rng: &mut ChaCha8Rng) -> Vec<ItemRow> {
         let n = pick(&[0.35, 0.3, 0.2, 0.1, 0.05], rng) + 1;
         let n = n.min(cents.max(1) as usize);
         let weights: Vec<f64> = (0..n).map(|_| rng.gen_range(0.2..1.0)).collect();
@@ -622,17 +584,10 @@ impl World {
         let mut left = cents;
         (0..n)
             .map(|k| {
-                let part = if k + 1 == n {
-                    left
-                } else {
-                    ((cents as f64 * weights[k] / total).floor() as i64).min(left)
-                };
+                let part =
+                    if k + 1 == n { left } else { ((cents as f64 * weights[k] / total).floor() as i64).min(left) };
                 left -= part;
-                let cat = if rng.r#gen::<f64>() < 0.5 {
-                    favourite
-                } else {
-                    rng.gen_range(0..CATEGORIES.len())
-                };
+                let cat = if rng.r#gen::<f64>() < 0.5 { favourite } else { rng.gen_range(0..CATEGORIES.len()) };
                 ItemRow {
                     order: order.to_string(),
                     line: k as i32 + 1,
@@ -647,19 +602,10 @@ impl World {
 
     /// Settles a member's point events in time order: redemptions when the balance allows,
     /// and expiry of points not used by the end of the year after they were earned.
-    fn ledger(
-        &self,
-        member: &str,
-        mut events: Vec<PointEvent>,
-        rng: &mut ChaCha8Rng,
-    ) -> Vec<PointRow> {
+    fn ledger(&self, member: &str, mut events: Vec<PointEvent>, rng: &mut ChaCha8Rng) -> Vec<PointRow> {
         events.retain(|e| e.day < self.days);
         events.sort_by(|a, b| a.day.total_cmp(&b.day));
-        let mut ledger = Ledger {
-            member,
-            rows: Vec::new(),
-            lots: Vec::new(),
-        };
+        let mut ledger = Ledger { member, rows: Vec::new(), lots: Vec::new() };
         for e in events {
             let at = self.timestamp(e.day, rng);
             let year: i32 = at[..4].parse().expect("year");
@@ -686,8 +632,7 @@ impl World {
             }
             let balance: i64 = ledger.lots.iter().map(|(_, l)| l).sum();
             if e.purchase && balance >= 300 && rng.r#gen::<f64>() < 0.4 {
-                let redeem =
-                    ((balance as f64 * rng.gen_range(0.3..1.0)) as i64 / 100 * 100).max(100);
+                let redeem = ((balance as f64 * rng.gen_range(0.3..1.0)) as i64 / 100 * 100).max(100);
                 ledger.push(at, "redeem", redeem, None, e.order);
                 ledger.take(redeem);
             }
@@ -703,17 +648,8 @@ impl World {
         let day = self.join_day(rng);
         let id = format!("G{:08}", j + 1);
         let region = pick(&REGION_WEIGHTS, rng);
-        let channel = if rng.r#gen::<f64>() < 0.8 {
-            "store"
-        } else {
-            CHANNELS[pick(&CHANNEL_WEIGHTS, rng)]
-        };
-        let store = self.store_for(
-            channel,
-            region,
-            &self.physical_store(region, rng).id.clone(),
-            rng,
-        );
+        let channel = if rng.r#gen::<f64>() < 0.8 { "store" } else { CHANNELS[pick(&CHANNEL_WEIGHTS, rng)] };
+        let store = self.store_for(channel, region, &self.physical_store(region, rng).id.clone(), rng);
         let spend: f64 = Gamma::new(4.0, 30.0).expect("gamma").sample(rng);
         let cents = ((spend * 100.0).round() as i64).max(100);
         let items = self.items(&id, cents, rng.gen_range(0..CATEGORIES.len()), rng);
@@ -756,15 +692,7 @@ impl Ledger<'_> {
         order: Option<String>,
     ) {
         let id = format!("P{}-{}", &self.member[1..], self.rows.len() + 1);
-        self.rows.push(PointRow {
-            id,
-            member: self.member.to_string(),
-            at,
-            kind,
-            points,
-            source,
-            order,
-        });
+        self.rows.push(PointRow { id, member: self.member.to_string(), at, kind, points, source, order });
     }
 
     /// Points earned in year Y expire at the end of Y + 1: expires every lot that has by `year`.
@@ -775,13 +703,7 @@ impl Ledger<'_> {
             }
             self.lots.remove(0);
             if left > 0 {
-                self.push(
-                    format!("{}-12-31 23:59:59", earned + 1),
-                    "expire",
-                    left,
-                    None,
-                    None,
-                );
+                self.push(format!("{}-12-31 23:59:59", earned + 1), "expire", left, None, None);
             }
         }
     }

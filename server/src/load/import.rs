@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Error, Result,
-    derive::summary::{self, Queue}};
+    derive::summary::{self, Queue},
+};
 
 /// What a file holds: one of the data-contract tables, or invoice lines that become
 /// orders, order items and (optionally) members.
@@ -119,11 +120,7 @@ impl Kind {
             f("occurred_at", Timestamp, true),
             f("kind", Enum(&["earn", "redeem", "expire", "adjust"]), true),
             f("points", Int, true),
-            f(
-                "source",
-                Enum(&["purchase", "review", "referral", "check_in", "campaign"]),
-                false,
-            ),
+            f("source", Enum(&["purchase", "review", "referral", "check_in", "campaign"]), false),
             f("order_id", Text, false),
         ];
         const ORDERLINES: &[Field] = &[
@@ -138,11 +135,8 @@ impl Kind {
             f("category", Text, false),
             f("region", Text, false),
         ];
-        const TIERCHANGES: &[Field] = &[
-            f("member_id", Text, true),
-            f("changed_at", Timestamp, true),
-            f("tier", Text, true),
-        ];
+        const TIERCHANGES: &[Field] =
+            &[f("member_id", Text, true), f("changed_at", Timestamp, true), f("tier", Text, true)];
         match self {
             Kind::TierChanges => TIERCHANGES,
             Kind::Stores => STORES,
@@ -253,13 +247,7 @@ pub struct Mapping {
 
 impl Mapping {
     pub fn identity(kind: Kind) -> Mapping {
-        Mapping {
-            kind,
-            fields: BTreeMap::new(),
-            delimiter: None,
-            return_prefix: None,
-            derive_members: false,
-        }
+        Mapping { kind, fields: BTreeMap::new(), delimiter: None, return_prefix: None, derive_members: false }
     }
 
     pub fn from_file(path: &Path) -> Result<Mapping> {
@@ -345,10 +333,7 @@ impl LoadReport {
     }
 
     pub fn inserted_into(&self, table: &str) -> i64 {
-        self.inserted
-            .iter()
-            .find(|(t, _)| t == table)
-            .map_or(0, |(_, n)| *n)
+        self.inserted.iter().find(|(t, _)| t == table).map_or(0, |(_, n)| *n)
     }
 
     /// A human summary, one line per table and one per reject (first `max_rejects`).
@@ -377,10 +362,7 @@ impl LoadReport {
             ));
         }
         if self.rejected.len() > max_rejects {
-            out.push_str(&format!(
-                "    … and {} more\n",
-                self.rejected.len() - max_rejects
-            ));
+            out.push_str(&format!("    … and {} more\n", self.rejected.len() - max_rejects));
         }
         out
     }
@@ -391,11 +373,7 @@ pub type Progress<'a> = Option<&'a dyn Fn(&str)>;
 
 /// Runs a load on the writer connection: validates every row, lands the good ones in
 /// one transaction, reports the rest, then folds what landed into the member summary.
-pub fn load(
-    conn: &mut Connection,
-    request: &LoadRequest,
-    progress: Progress,
-) -> Result<LoadReport> {
+pub fn load(conn: &mut Connection, request: &LoadRequest, progress: Progress) -> Result<LoadReport> {
     land(conn, request, progress)?.fold(progress)
 }
 
@@ -420,8 +398,7 @@ impl Landed<'_> {
             p("folding into the member summary")
         }
         let started = Instant::now();
-        let folded = summary::fold(self.conn, Queue::Load)
-            .and_then(|_| Ok(self.conn.execute_batch("COMMIT")?));
+        let folded = summary::fold(self.conn, Queue::Load).and_then(|_| Ok(self.conn.execute_batch("COMMIT")?));
         self.open = false;
         if let Err(e) = folded {
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -445,11 +422,7 @@ impl Drop for Landed<'_> {
 
 /// Validates every row of the file and lands the good ones in one transaction (see
 /// [`Landed`]).
-pub fn land<'c>(
-    conn: &'c mut Connection,
-    request: &LoadRequest,
-    progress: Progress,
-) -> Result<Landed<'c>> {
+pub fn land<'c>(conn: &'c mut Connection, request: &LoadRequest, progress: Progress) -> Result<Landed<'c>> {
     let started = Instant::now();
     let stage = |s: &str| {
         tracing::debug!(stage = s, at = started.elapsed().as_secs_f64(), "load");
@@ -520,11 +493,7 @@ pub fn land<'c>(
 fn duckdb_message(e: &duckdb::Error) -> String {
     let text = e.to_string();
     let text = text.split("\nLINE ").next().unwrap_or_default();
-    text.split("\nPossible fixes")
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_string()
+    text.split("\nPossible fixes").next().unwrap_or_default().trim().to_string()
 }
 
 /// Rows in SQL — a table's name or a parenthesised query — and the values its `?`s take,
@@ -627,14 +596,8 @@ fn raw_columns(conn: &Connection) -> duckdb::Result<Vec<Column>> {
     let mut stmt = conn.prepare(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'mp_raw' AND column_name <> 'mp_line' ORDER BY column_index",
     )?;
-    let cols = stmt
-        .query_map([], |r| {
-            Ok(Column {
-                name: r.get(0)?,
-                ty: r.get(1)?,
-            })
-        })?
-        .collect::<duckdb::Result<Vec<_>>>()?;
+    let cols =
+        stmt.query_map([], |r| Ok(Column { name: r.get(0)?, ty: r.get(1)? }))?.collect::<duckdb::Result<Vec<_>>>()?;
     Ok(cols)
 }
 
@@ -649,24 +612,11 @@ struct Column {
 /// counts. Anything else (text, floating point, zoned times) is read as text, so it is
 /// checked by the same rules as a CSV's value.
 fn native(field: Type, column: &str) -> bool {
-    const EXACT: [&str; 9] = [
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "HUGEINT",
-        "UTINYINT",
-        "USMALLINT",
-        "UINTEGER",
-        "UBIGINT",
-    ];
+    const EXACT: [&str; 9] =
+        ["TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"];
     match field {
-        Type::Timestamp => {
-            column == "DATE" || (column.starts_with("TIMESTAMP") && !column.contains("TIME ZONE"))
-        }
-        Type::Money | Type::Price | Type::Int => {
-            column.starts_with("DECIMAL") || EXACT.contains(&column)
-        }
+        Type::Timestamp => column == "DATE" || (column.starts_with("TIMESTAMP") && !column.contains("TIME ZONE")),
+        Type::Money | Type::Price | Type::Int => column.starts_with("DECIMAL") || EXACT.contains(&column),
         Type::Text | Type::Enum(_) => false,
     }
 }
@@ -785,10 +735,7 @@ impl Plan {
                     }
                     (None, Some(v)) => Some(Input::Constant(v.clone())),
                     _ => {
-                        return Err(format!(
-                            "field {}: give exactly one of column or value",
-                            field.name
-                        ));
+                        return Err(format!("field {}: give exactly one of column or value", field.name));
                     }
                 },
                 None => find(field.name).map(|c| column_input(c, None, false)),
@@ -828,18 +775,10 @@ impl Plan {
                     raw_params.push(Value::Text(v.clone()));
                     "NULLIF(trim(CAST(? AS VARCHAR)), '')".to_string()
                 }
-                Some(Input::Column {
-                    column,
-                    ty,
-                    format,
-                    integer,
-                }) => {
+                Some(Input::Column { column, ty, format, integer }) => {
                     let taken_as_is = format.is_none() && !*integer && native(field.ty, ty);
-                    let text = if ty == "VARCHAR" {
-                        ident(column)
-                    } else {
-                        format!("CAST({} AS VARCHAR)", ident(column))
-                    };
+                    let text =
+                        if ty == "VARCHAR" { ident(column) } else { format!("CAST({} AS VARCHAR)", ident(column)) };
                     let base = format!("NULLIF(trim({text}), '')");
                     if taken_as_is {
                         ident(column)
@@ -870,7 +809,11 @@ impl Plan {
                         let t = match input {
                             Some(Input::Column { format: Some(f), .. }) => {
                                 // The expression is written three times below.
-                                typed_params.extend([Value::Text(f.clone()), Value::Text(f.clone()), Value::Text(f.clone())]);
+                                typed_params.extend([
+                                    Value::Text(f.clone()),
+                                    Value::Text(f.clone()),
+                                    Value::Text(f.clone()),
+                                ]);
                                 format!("try_strptime({r}, ?)")
                             }
                             _ => format!("TRY_CAST({r} AS TIMESTAMP)"),
@@ -883,9 +826,7 @@ impl Plan {
                         "CASE WHEN {number} = round({number}, 2) AND abs({number}) < {bound} THEN CAST({number} AS DECIMAL(18,2)) END"
                     ),
                     Type::Price => {
-                        format!(
-                            "CASE WHEN abs({number}) < {bound} THEN CAST({number} AS DECIMAL(18,4)) END"
-                        )
+                        format!("CASE WHEN abs({number}) < {bound} THEN CAST({number} AS DECIMAL(18,4)) END")
                     }
                     Type::Int => format!(
                         "CASE WHEN {number} = trunc({number}) AND abs({number}) < {bound} THEN CAST({number} AS BIGINT) END"
@@ -899,11 +840,7 @@ impl Plan {
             };
             typed_exprs.push(format!("{typed} AS {}", field.name));
         }
-        let raw_names: Vec<String> = self
-            .fields
-            .iter()
-            .map(|(f, _)| format!("r_{}", f.name))
-            .collect();
+        let raw_names: Vec<String> = self.fields.iter().map(|(f, _)| format!("r_{}", f.name)).collect();
         // The SQL text has the typed expressions first, then the raw ones in the subquery,
         // then the file's rows.
         let sql = format!(
@@ -921,12 +858,7 @@ impl Plan {
     /// Counts the `typed` rows, those breaking a rule, and whether their keys
     /// repeat, and finds the fields whose text needs no tidying, in one pass.
     fn check(&self, conn: &Connection, typed: &Relation) -> Result<Check> {
-        let any_broken = self
-            .rules()
-            .iter()
-            .map(|r| format!("({})", r.broken))
-            .collect::<Vec<_>>()
-            .join(" OR ");
+        let any_broken = self.rules().iter().map(|r| format!("({})", r.broken)).collect::<Vec<_>>().join(" OR ");
         // The key of the kinds that land as they are; others (order items, invoice lines)
         // are grouped or numbered on landing anyway.
         let distinct = match self.kind {
@@ -946,7 +878,11 @@ impl Plan {
         let untidy: Vec<String> = texts
             .iter()
             .map(|f| {
-                let lower = if matches!(f.ty, Type::Enum(_)) { format!(" OR r_{0} <> lower(r_{0})", f.name) } else { String::new() };
+                let lower = if matches!(f.ty, Type::Enum(_)) {
+                    format!(" OR r_{0} <> lower(r_{0})", f.name)
+                } else {
+                    String::new()
+                };
                 format!(", count(*) FILTER (WHERE r_{0} IS DISTINCT FROM c_{0}{lower})", f.name)
             })
             .collect();
@@ -1053,30 +989,18 @@ impl Plan {
             "SELECT line, field, value, reason FROM mp_rejects QUALIFY row_number() OVER (PARTITION BY line ORDER BY rank) = 1 ORDER BY line",
         )?;
         let rejects = stmt
-            .query_map([], |r| {
-                Ok(Reject {
-                    line: r.get(0)?,
-                    field: r.get(1)?,
-                    value: r.get(2)?,
-                    reason: r.get(3)?,
-                })
-            })?
+            .query_map([], |r| Ok(Reject { line: r.get(0)?, field: r.get(1)?, value: r.get(2)?, reason: r.get(3)? }))?
             .collect::<duckdb::Result<Vec<_>>>()?;
         Ok(rejects)
     }
 
     fn has(&self, name: &str) -> bool {
-        self.fields
-            .iter()
-            .any(|(f, i)| f.name == name && i.is_some())
+        self.fields.iter().any(|(f, i)| f.name == name && i.is_some())
     }
 }
 
 fn no_column(field: &str, wanted: &str, columns: &[String]) -> String {
-    format!(
-        "field {field} maps to column {wanted:?}, which the file does not have (it has {})",
-        columns.join(", ")
-    )
+    format!("field {field} maps to column {wanted:?}, which the file does not have (it has {})", columns.join(", "))
 }
 
 /// Lands the `good` rows in the target tables; returns (inserted, duplicates) per table.
@@ -1095,24 +1019,15 @@ fn insert(
     // `candidates` counts the file's good rows for the table; `rows` yields them with the
     // table's columns, one per key; both read `source`.
     let mut land = |table: &str, source: &Relation, candidates: &str, rows: &str| -> Result<()> {
-        let candidates: i64 = conn.query_row(
-            &candidates.replace("{src}", &source.sql),
-            params_from_iter(&source.params),
-            |r| r.get(0),
-        )?;
+        let candidates: i64 =
+            conn.query_row(&candidates.replace("{src}", &source.sql), params_from_iter(&source.params), |r| r.get(0))?;
         let rows = format!("({})", rows.replace("{src}", &source.sql));
         let new = summary::land_new(conn, table, &rows, &source.params, Queue::Load)?;
         inserted.push((table.to_string(), new));
         duplicates.push((table.to_string(), candidates - new));
         Ok(())
     };
-    let columns = |kind: Kind| {
-        kind.fields()
-            .iter()
-            .map(|f| f.name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let columns = |kind: Kind| kind.fields().iter().map(|f| f.name).collect::<Vec<_>>().join(", ");
     // Orders that make members read the good rows twice: they are materialised first.
     let reads_twice = mapping.derive_members && mapping.kind == Kind::Orders;
     let materialised;
@@ -1209,18 +1124,18 @@ fn insert(
                     rows.collect::<duckdb::Result<_>>()?
                 };
                 for (line, reason) in crate::load::lines::collisions(conn)? {
-                    refused.push(Reject { line, field: "order_id".into(), value: order_of.get(&line).cloned(), reason });
+                    refused.push(Reject {
+                        line,
+                        field: "order_id".into(),
+                        value: order_of.get(&line).cloned(),
+                        reason,
+                    });
                 }
                 conn.execute_batch("DELETE FROM mp_lines WHERE mp_line IN (SELECT key FROM mp_collide)")?;
             }
             let lines = Relation::table("mp_lines");
             if mapping.derive_members {
-                land(
-                    "members",
-                    &lines,
-                    &derived_member_count("{src}"),
-                    &derived_members("{src}", "region"),
-                )?;
+                land("members", &lines, &derived_member_count("{src}"), &derived_members("{src}", "region"))?;
             }
             land(
                 "orders",

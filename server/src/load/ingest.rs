@@ -26,9 +26,10 @@ use tokio::sync::oneshot;
 
 use crate::{
     Error, Result,
-    store::analytics::Analytics,
+    derive::summary::{self, Queue},
     load::import::{Field, Kind, Type},
-    derive::summary::{self, Queue}};
+    store::analytics::Analytics,
+};
 
 /// How often landed rows are folded into the summary while batches keep arriving.
 pub const FOLD_EVERY: Duration = Duration::from_millis(1000);
@@ -37,14 +38,8 @@ pub const FOLD_EVERY: Duration = Duration::from_millis(1000);
 const LANDER_TURN: Duration = Duration::from_secs(1);
 
 /// The tables the ingest API takes.
-pub const TABLES: [Kind; 6] = [
-    Kind::Stores,
-    Kind::Members,
-    Kind::Orders,
-    Kind::OrderItems,
-    Kind::Points,
-    Kind::TierChanges,
-];
+pub const TABLES: [Kind; 6] =
+    [Kind::Stores, Kind::Members, Kind::Orders, Kind::OrderItems, Kind::Points, Kind::TierChanges];
 
 /// One rejected row of a request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -73,11 +68,7 @@ pub struct IngestReport {
 /// The table named in the path, if the ingest API takes it.
 pub fn table(name: &str) -> Result<Kind> {
     let kind = Kind::parse(name).map_err(|_| not_ingested(name))?;
-    if TABLES.contains(&kind) {
-        Ok(kind)
-    } else {
-        Err(not_ingested(name))
-    }
+    if TABLES.contains(&kind) { Ok(kind) } else { Err(not_ingested(name)) }
 }
 
 fn not_ingested(name: &str) -> Error {
@@ -94,18 +85,14 @@ pub fn records(body: &[u8]) -> Result<Vec<std::result::Result<Map<String, Json>,
         other => Err(format!("expected a JSON object, got {}", kind_of(&other))),
     };
     if text.trim_start().starts_with('[') {
-        let rows: Vec<Json> = serde_json::from_str(text)
-            .map_err(|e| Error::bad_param("body", format!("not a JSON array: {e}")))?;
+        let rows: Vec<Json> =
+            serde_json::from_str(text).map_err(|e| Error::bad_param("body", format!("not a JSON array: {e}")))?;
         Ok(rows.into_iter().map(object).collect())
     } else {
         Ok(text
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|line| {
-                serde_json::from_str::<Json>(line)
-                    .map_err(|e| format!("not JSON: {e}"))
-                    .and_then(object)
-            })
+            .map(|line| serde_json::from_str::<Json>(line).map_err(|e| format!("not JSON: {e}")).and_then(object))
             .collect())
     }
 }
@@ -182,10 +169,9 @@ fn check_row(fields: &[Field], record: &Map<String, Json>, zone: Tz) -> std::res
         row.push(text);
     }
     // Points are positive; the kind gives the sign (an adjustment may be either).
-    if let (Some(k), Some(p)) = (
-        fields.iter().position(|f| f.name == "kind"),
-        fields.iter().position(|f| f.name == "points"),
-    ) && row[k].as_deref() != Some("adjust")
+    if let (Some(k), Some(p)) =
+        (fields.iter().position(|f| f.name == "kind"), fields.iter().position(|f| f.name == "points"))
+        && row[k].as_deref() != Some("adjust")
         && row[p].as_deref().and_then(|p| p.parse::<i64>().ok()).is_some_and(|p| p <= 0)
     {
         return Err(FieldError {
@@ -279,7 +265,12 @@ struct Request {
 impl Waiting {
     /// Queues `rows` of `kind` to land (starting a lander unless one is at work); the
     /// answer comes once they are committed.
-    pub fn submit(self: &Arc<Self>, kind: Kind, rows: Vec<(usize, Row)>, analytics: &Analytics) -> oneshot::Receiver<Result<Landed>> {
+    pub fn submit(
+        self: &Arc<Self>,
+        kind: Kind,
+        rows: Vec<(usize, Row)>,
+        analytics: &Analytics,
+    ) -> oneshot::Receiver<Result<Landed>> {
         let (answer, answered) = oneshot::channel();
         self.push(Request { kind, rows, answer }, analytics);
         answered
@@ -431,16 +422,12 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
         }
     }
     let columns: Vec<String> = fields.iter().map(|f| format!("{} VARCHAR", f.name)).collect();
-    conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE mp_ingest (mp_index BIGINT, {})",
-        columns.join(", ")
-    ))?;
+    conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE mp_ingest (mp_index BIGINT, {})", columns.join(", ")))?;
     {
         let mut appender = conn.appender("mp_ingest")?;
         for (index, row) in &rows {
-            let values = std::iter::once(Value::BigInt(*index as i64)).chain(
-                row.iter().map(|v| v.as_ref().map_or(Value::Null, |t| Value::Text(t.clone()))),
-            );
+            let values = std::iter::once(Value::BigInt(*index as i64))
+                .chain(row.iter().map(|v| v.as_ref().map_or(Value::Null, |t| Value::Text(t.clone()))));
             appender.append_row(appender_params_from_iter(values))?;
         }
         appender.flush()?;
@@ -480,7 +467,8 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
         .collect();
     let mut rows_sql = format!("SELECT mp_index, {} FROM mp_ingest", typed.join(", "));
     if single.is_none() {
-        rows_sql = format!("SELECT * FROM ({rows_sql}) QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY mp_index) = 1");
+        rows_sql =
+            format!("SELECT * FROM ({rows_sql}) QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY mp_index) = 1");
     }
     let rows_sql = format!("(SELECT * EXCLUDE (mp_index) FROM ({rows_sql}))");
     let tx = conn.transaction()?;

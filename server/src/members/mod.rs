@@ -10,9 +10,10 @@ use duckdb::{Connection, OptionalExt, params, params_from_iter, types::Value};
 
 use crate::{
     Error, Result,
-    metrics::{self, MetricConfig},
     metrics::rfm::RfmRule,
-    metrics::scope::{self, Criteria, Scope}};
+    metrics::scope::{self, Criteria, Scope},
+    metrics::{self, MetricConfig},
+};
 
 /// Sortable columns: the key a caller names and its SQL.
 const SORTS: [(&str, &str); 10] = [
@@ -73,11 +74,7 @@ pub fn mask_phone(phone: &str) -> String {
         return "****".to_string();
     }
     let (head, tail) = (&chars[..3], &chars[chars.len() - 4..]);
-    format!(
-        "{}****{}",
-        head.iter().collect::<String>(),
-        tail.iter().collect::<String>()
-    )
+    format!("{}****{}", head.iter().collect::<String>(), tail.iter().collect::<String>())
 }
 
 const ROW: &str = "s.member_id, m.name, m.phone, m.region, m.tier, m.join_channel,
@@ -108,12 +105,7 @@ fn row(r: &duckdb::Row<'_>, personal: Personal) -> duckdb::Result<MemberRow> {
 }
 
 /// The members matching the query's filters (as of T), with their summary, one page.
-pub fn list(
-    conn: &Connection,
-    q: &MembersQuery,
-    cfg: MetricConfig,
-    rules: Vec<RfmRule>,
-) -> Result<MemberPage> {
+pub fn list(conn: &Connection, q: &MembersQuery, cfg: MetricConfig, rules: Vec<RfmRule>) -> Result<MemberPage> {
     let criteria = scope::parse(q.filters.as_deref().unwrap_or(""))?;
     list_in(conn, q, criteria, cfg, rules, Personal::Masked)
 }
@@ -145,26 +137,21 @@ pub fn export_csv(
     rules: Vec<RfmRule>,
     personal: Personal,
 ) -> Result<String> {
-    let q = MembersQuery {
-        page: Some(1),
-        page_size: Some(MAX_EXPORT_ROWS),
-        ..q.clone()
-    };
+    let q = MembersQuery { page: Some(1), page_size: Some(MAX_EXPORT_ROWS), ..q.clone() };
     let page = page_of(conn, &q, criteria, cfg, rules, MAX_EXPORT_ROWS, personal)?;
     if page.total > i64::from(MAX_EXPORT_ROWS) {
         return Err(Error::bad_param(
             "filters",
-            format!(
-                "{} members match; an export holds at most {MAX_EXPORT_ROWS}: narrow the filters",
-                page.total
-            ),
+            format!("{} members match; an export holds at most {MAX_EXPORT_ROWS}: narrow the filters", page.total),
         ));
     }
     let mut out = String::from("\u{feff}");
     out.push_str(CSV_HEADER);
     out.push('\n');
     for r in &page.rows {
-        let cents = |c: i64| format!("{}{}.{:02}", if c < 0 { "-" } else { "" }, c.unsigned_abs() / 100, c.unsigned_abs() % 100);
+        let cents = |c: i64| {
+            format!("{}{}.{:02}", if c < 0 { "-" } else { "" }, c.unsigned_abs() / 100, c.unsigned_abs() % 100)
+        };
         let fields = [
             r.member_id.clone(),
             r.name.clone().unwrap_or_default(),
@@ -196,11 +183,7 @@ pub const CSV_HEADER: &str = "member_id,name,phone,region,tier,join_channel,join
 /// A CSV field, quoted when it holds a comma, quote or line break.
 pub fn csv_field(f: &str) -> String {
     let f = neutralised(f);
-    if f.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", f.replace('"', "\"\""))
-    } else {
-        f.into_owned()
-    }
+    if f.contains([',', '"', '\n', '\r']) { format!("\"{}\"", f.replace('"', "\"\"")) } else { f.into_owned() }
 }
 
 /// A cell a spreadsheet would take for a formula (it begins with `=`, `+`, `-`, `@`, a tab
@@ -231,36 +214,22 @@ fn page_of(
         Some(key) => (key, true),
         None => (sort.as_str(), false),
     };
-    let column = SORTS
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, c)| *c)
-        .ok_or_else(|| {
-            let known: Vec<_> = SORTS.iter().map(|(k, _)| *k).collect();
-            Error::bad_param(
-                "sort",
-                format!("unknown column {key:?}; columns are {}", known.join(", ")),
-            )
-        })?;
+    let column = SORTS.iter().find(|(k, _)| *k == key).map(|(_, c)| *c).ok_or_else(|| {
+        let known: Vec<_> = SORTS.iter().map(|(k, _)| *k).collect();
+        Error::bad_param("sort", format!("unknown column {key:?}; columns are {}", known.join(", ")))
+    })?;
     let page = q.page.unwrap_or(1);
     if page == 0 {
         return Err(Error::bad_param("page", "pages start at 1"));
     }
     let page_size = q.page_size.unwrap_or(50);
     if !(1..=max_page_size).contains(&page_size) {
-        return Err(Error::bad_param(
-            "page_size",
-            format!("expected 1 to {max_page_size}"),
-        ));
+        return Err(Error::bad_param("page_size", format!("expected 1 to {max_page_size}")));
     }
     let scope = Scope::of(criteria, None).with_rules(rules);
     scope.prepare(conn, as_of, cfg)?;
     let join = scope.join("s");
-    let total: i64 = conn.query_row(
-        &format!("SELECT count(*) FROM member_summary s {join}"),
-        [],
-        |r| r.get(0),
-    )?;
+    let total: i64 = conn.query_row(&format!("SELECT count(*) FROM member_summary s {join}"), [], |r| r.get(0))?;
     let direction = if descending { "DESC" } else { "ASC" };
     let mut stmt = conn.prepare(&format!(
         "SELECT {ROW} FROM member_summary s LEFT JOIN members m USING (member_id)
@@ -269,10 +238,9 @@ fn page_of(
     ))?;
     let offset = i64::from(page - 1) * i64::from(page_size);
     let rows = stmt
-        .query_map(
-            params_from_iter([Value::BigInt(i64::from(page_size)), Value::BigInt(offset)]),
-            |r| row(r, personal),
-        )?
+        .query_map(params_from_iter([Value::BigInt(i64::from(page_size)), Value::BigInt(offset)]), |r| {
+            row(r, personal)
+        })?
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(MemberPage {
         as_of: as_of.to_string(),
@@ -306,8 +274,7 @@ pub fn profile(
     let member = row(r, personal)?;
     let (gender, birth_year, home_store_id) = (r.get(16)?, r.get(17)?, r.get(18)?);
     let as_of = metrics::day_or_latest(conn, "as_of", None)?;
-    let stage = scope::stage_of(conn, member_id, as_of, cfg)?
-        .unwrap_or_else(|| "(not a member)".to_string());
+    let stage = scope::stage_of(conn, member_id, as_of, cfg)?.unwrap_or_else(|| "(not a member)".to_string());
     let orders = of_member(
         conn,
         "SELECT order_id, strftime(ordered_at, '%Y-%m-%d %H:%M:%S'), CAST(net_amount * 100 AS BIGINT), channel, store_id, item_count
@@ -373,12 +340,7 @@ pub fn profile(
         ))?;
         let mut rows = stmt.query(params_from_iter(all))?;
         match rows.next()? {
-            Some(r) => Some(MemberRfm {
-                r: r.get(0)?,
-                f: r.get(1)?,
-                m: r.get(2)?,
-                segment: r.get(3)?,
-            }),
+            Some(r) => Some(MemberRfm { r: r.get(0)?, f: r.get(1)?, m: r.get(2)?, segment: r.get(3)? }),
             None => None,
         }
     };
@@ -387,12 +349,7 @@ pub fn profile(
         "SELECT strftime(changed_at, '%Y-%m-%d %H:%M:%S'), tier FROM tier_changes
          WHERE member_id = ? ORDER BY changed_at DESC",
         member_id,
-        |r| {
-            Ok(MemberTierChange {
-                changed_at: r.get(0)?,
-                tier: r.get(1)?,
-            })
-        },
+        |r| Ok(MemberTierChange { changed_at: r.get(0)?, tier: r.get(1)? }),
     )?;
     Ok(Some(Member360 {
         member,
@@ -416,9 +373,7 @@ fn of_member<T>(
     read: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>,
 ) -> Result<Vec<T>> {
     let mut stmt = conn.prepare(sql)?;
-    let rows = stmt
-        .query_map(params![member_id], read)?
-        .collect::<duckdb::Result<Vec<_>>>()?;
+    let rows = stmt.query_map(params![member_id], read)?.collect::<duckdb::Result<Vec<_>>>()?;
     Ok(rows)
 }
 

@@ -19,8 +19,9 @@ use duckdb::{Connection, params_from_iter, types::Value};
 
 use crate::{
     Result,
+    metrics::scope::Scope,
     metrics::{MetricConfig, money_per, ratio},
-    metrics::scope::Scope};
+};
 
 pub const LTV_AGES: [u32; 5] = [1, 3, 6, 12, 24];
 pub const MAX_COHORTS: u32 = 60;
@@ -30,13 +31,7 @@ fn month_start(d: NaiveDate) -> NaiveDate {
 }
 
 /// The cohorts of the `count` join months ending with T's month.
-pub fn cohorts(
-    conn: &Connection,
-    as_of: NaiveDate,
-    count: u32,
-    scope: &Scope,
-    cfg: MetricConfig,
-) -> Result<Cohorts> {
+pub fn cohorts(conn: &Connection, as_of: NaiveDate, count: u32, scope: &Scope, cfg: MetricConfig) -> Result<Cohorts> {
     scope.prepare(conn, as_of, cfg)?;
     let last = month_start(as_of);
     let first = last - Months::new(count - 1);
@@ -51,9 +46,8 @@ pub fn cohorts(
         "SELECT strftime(o.joined_at, '%Y-%m'), count(*) FROM members o {join}
          WHERE o.joined_at >= CAST(? AS DATE) AND o.joined_at < CAST(? AS DATE) + 1 GROUP BY 1"
     ))?;
-    let rows = stmt.query_map(params_from_iter([day(first), day(as_of)]), |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-    })?;
+    let rows = stmt
+        .query_map(params_from_iter([day(first), day(as_of)]), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
     for row in rows {
         let (label, n) = row?;
         if let Some(i) = index(&label) {
@@ -88,9 +82,7 @@ pub fn cohorts(
     let ages: String = LTV_AGES
         .iter()
         .map(|a| {
-            format!(
-                ", CAST(coalesce(sum(o.cents) FILTER (WHERE o.day < o.joined_day + to_months({a})), 0) AS BIGINT)"
-            )
+            format!(", CAST(coalesce(sum(o.cents) FILTER (WHERE o.day < o.joined_day + to_months({a})), 0) AS BIGINT)")
         })
         .collect();
     let mut revenue = vec![[0i64; LTV_AGES.len()]; months.len()];
@@ -137,19 +129,11 @@ pub fn cohorts(
                 })
             })
             .collect();
-        rows.push(CohortRow {
-            cohort: month.format("%Y-%m").to_string(),
-            members: Some(sizes[i]),
-            retention,
-            ltv,
-        });
+        rows.push(CohortRow { cohort: month.format("%Y-%m").to_string(), members: Some(sizes[i]), retention, ltv });
     }
     let why_none = "no member joined in the listed cohorts";
     let total = |cells: &[(i64, i64, bool)], f: fn(i64, i64, &str) -> Measure| {
-        cells
-            .iter()
-            .map(|&(n, d, any)| any.then(|| f(n, d, why_none)))
-            .collect()
+        cells.iter().map(|&(n, d, any)| any.then(|| f(n, d, why_none))).collect()
     };
     Ok(Cohorts {
         as_of: as_of.to_string(),

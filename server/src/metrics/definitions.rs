@@ -126,12 +126,7 @@ pub fn grouped(
                      WHERE o.purchases > 0 AND o.prev_purchase_day IS NULL AND o.day >= ? AND o.day < ?
                      GROUP BY 1"
                 ),
-                vec![
-                    Value::Int(follow_up as i32),
-                    end,
-                    day(cohort_from),
-                    start,
-                ],
+                vec![Value::Int(follow_up as i32), end, day(cohort_from), start],
             )
         }
         // 沉睡唤醒率: of the members dormant or churned when W starts (they had purchased,
@@ -242,9 +237,7 @@ pub fn grouped(
             }
             let last = w.end + Days::new(days);
             let lots: Vec<i64> = (w.end.year()..=last.year())
-                .filter(|&y| {
-                    NaiveDate::from_ymd_opt(y, 12, 31).is_some_and(|end| end >= w.end && end <= last)
-                })
+                .filter(|&y| NaiveDate::from_ymd_opt(y, 12, 31).is_some_and(|end| end >= w.end && end <= last))
                 .map(|y| i64::from(y) - i64::from(cfg.points_expiry_years))
                 .collect();
             if lots.is_empty() {
@@ -338,16 +331,10 @@ fn ts(d: NaiveDate) -> Value {
     Value::Text(format!("{d} 00:00:00"))
 }
 
-fn query_groups(
-    conn: &Connection,
-    sql: &str,
-    params: Vec<Value>,
-) -> Result<Vec<(String, i64, i64)>> {
+fn query_groups(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<(String, i64, i64)>> {
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt
-        .query_map(params_from_iter(params), |r| {
-            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
-        })?
+        .query_map(params_from_iter(params), |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -360,20 +347,13 @@ pub fn finish(metric: Metric, (numerator, denominator): (i64, i64)) -> Measure {
         // scored members.
         return match metric.unit() {
             Unit::Money => money_per(numerator, denominator, why_empty),
-            _ if denominator == 0 => Measure {
-                numerator,
-                denominator,
-                value: None,
-                reason: Some(why_empty.to_string()),
-            },
-            Unit::Count => Measure {
-                value: Some(numerator as f64),
-                ..ratio(numerator, denominator, why_empty)
-            },
-            _ => Measure {
-                value: money_per(numerator, 1, why_empty).value,
-                ..ratio(numerator, denominator, why_empty)
-            },
+            _ if denominator == 0 => {
+                Measure { numerator, denominator, value: None, reason: Some(why_empty.to_string()) }
+            }
+            Unit::Count => Measure { value: Some(numerator as f64), ..ratio(numerator, denominator, why_empty) },
+            _ => {
+                Measure { value: money_per(numerator, 1, why_empty).value, ..ratio(numerator, denominator, why_empty) }
+            }
         };
     }
     match metric.unit() {
@@ -383,4 +363,3 @@ pub fn finish(metric: Metric, (numerator, denominator): (i64, i64)) -> Measure {
         Unit::Ratio | Unit::Number => ratio(numerator, denominator, why_empty),
     }
 }
-

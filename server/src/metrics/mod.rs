@@ -23,10 +23,7 @@ pub mod tiers;
 
 pub use definitions::{finish, grouped};
 
-
-use app::model::{
-    Breakdown, BreakdownRow, DateRange, Kpi, Measure, Metric, Overview, OverviewQuery, Unit,
-};
+use app::model::{Breakdown, BreakdownRow, DateRange, Kpi, Measure, Metric, Overview, OverviewQuery, Unit};
 use chrono::{Datelike, Days, Months, NaiveDate};
 use duckdb::{Connection, OptionalExt, params_from_iter, types::Value};
 
@@ -88,25 +85,16 @@ impl Window {
 
     /// The window of the same length just before this one.
     pub fn previous(&self) -> Window {
-        Window {
-            end: self.end - Days::new(u64::from(self.days)),
-            days: self.days,
-        }
+        Window { end: self.end - Days::new(u64::from(self.days)), days: self.days }
     }
 
     /// The same window a year earlier (29 Feb maps to 28 Feb).
     pub fn year_earlier(&self) -> Window {
-        Window {
-            end: self.end - Months::new(12),
-            days: self.days,
-        }
+        Window { end: self.end - Months::new(12), days: self.days }
     }
 
     pub fn range(&self) -> DateRange {
-        DateRange {
-            start: self.start().to_string(),
-            end: self.end.to_string(),
-        }
+        DateRange { start: self.start().to_string(), end: self.end.to_string() }
     }
 }
 
@@ -149,9 +137,8 @@ pub fn parse_metrics(param: &str, text: Option<&str>, default: &[Metric]) -> Res
         Some(keys) => keys
             .split(',')
             .map(|k| {
-                Metric::parse(k.trim()).ok_or_else(|| {
-                    Error::bad_param(param, format!("unknown metric {k:?}; see /api/v1/metrics"))
-                })
+                Metric::parse(k.trim())
+                    .ok_or_else(|| Error::bad_param(param, format!("unknown metric {k:?}; see /api/v1/metrics")))
             })
             .collect(),
     }
@@ -159,24 +146,17 @@ pub fn parse_metrics(param: &str, text: Option<&str>, default: &[Metric]) -> Res
 
 /// Parses `7d`, `30d`, … into a day count.
 pub fn parse_window_days(text: &str) -> Result<u32> {
-    let bad = || {
-        Error::bad_param(
-            "window",
-            format!("expected a length like 30d (1d to {MAX_WINDOW_DAYS}d), got {text:?}"),
-        )
-    };
+    let bad =
+        || Error::bad_param("window", format!("expected a length like 30d (1d to {MAX_WINDOW_DAYS}d), got {text:?}"));
     let digits = text.strip_suffix('d').ok_or_else(bad)?;
     let days: u32 = digits.parse().map_err(|_| bad())?;
-    if (1..=MAX_WINDOW_DAYS).contains(&days) {
-        Ok(days)
-    } else {
-        Err(bad())
-    }
+    if (1..=MAX_WINDOW_DAYS).contains(&days) { Ok(days) } else { Err(bad()) }
 }
 
 /// The dates a caller may name: far enough apart for any retailer's history and plans,
 /// and far from the calendar's ends, where date arithmetic overflows.
-pub const DATES: std::ops::RangeInclusive<NaiveDate> = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap()..=NaiveDate::from_ymd_opt(2999, 12, 31).unwrap();
+pub const DATES: std::ops::RangeInclusive<NaiveDate> =
+    NaiveDate::from_ymd_opt(1900, 1, 1).unwrap()..=NaiveDate::from_ymd_opt(2999, 12, 31).unwrap();
 
 /// A date parameter, `YYYY-MM-DD` within [`DATES`]; a 400 naming `param` otherwise.
 pub fn parse_date(param: &str, text: &str) -> Result<NaiveDate> {
@@ -201,16 +181,10 @@ pub fn resolve(conn: &Connection, q: &OverviewQuery) -> Result<Request> {
         None | Some("previous") => Compare::Previous,
         Some("year") => Compare::YearEarlier,
         Some(other) => {
-            return Err(Error::bad_param(
-                "compare",
-                format!("expected previous or year, got {other:?}"),
-            ));
+            return Err(Error::bad_param("compare", format!("expected previous or year, got {other:?}")));
         }
     };
-    Ok(Request {
-        window: Window { end, days },
-        compare,
-    })
+    Ok(Request { window: Window { end, days }, compare })
 }
 
 /// The date in `text` (parameter `param`), or by default the date of the latest order
@@ -225,11 +199,7 @@ pub fn day_or_latest(conn: &Connection, param: &str, text: Option<&str>) -> Resu
 /// The calendar date of the latest order, if any.
 pub fn latest_order_date(conn: &Connection) -> Result<Option<NaiveDate>> {
     let text: Option<String> = conn
-        .query_row(
-            "SELECT CAST(CAST(max(ordered_at) AS DATE) AS VARCHAR) FROM orders",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT CAST(CAST(max(ordered_at) AS DATE) AS VARCHAR) FROM orders", [], |r| r.get(0))
         .optional()?
         .flatten();
     Ok(text.and_then(|t| NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok()))
@@ -275,13 +245,7 @@ pub fn overview_of(
 
 /// Some metrics, over the members of `scope` (no dimension), for a window and its
 /// comparison window.
-pub fn kpis(
-    conn: &Connection,
-    req: Request,
-    cfg: MetricConfig,
-    metrics: &[Metric],
-    scope: &Scope,
-) -> Result<Vec<Kpi>> {
+pub fn kpis(conn: &Connection, req: Request, cfg: MetricConfig, metrics: &[Metric], scope: &Scope) -> Result<Vec<Kpi>> {
     let cmp = req.compare.of(&req.window);
     if !scope.is_all() {
         // The scope is a temp table of this connection, prepared for each window's T.
@@ -294,18 +258,10 @@ pub fn kpis(
         return Ok(metrics
             .iter()
             .zip(current.into_iter().zip(comparison))
-            .map(|(&key, (current, comparison))| Kpi {
-                key,
-                unit: key.unit(),
-                current,
-                comparison,
-            })
+            .map(|(&key, (current, comparison))| Kpi { key, unit: key.unit(), current, comparison })
             .collect());
     }
-    let jobs: Vec<(Metric, Window)> = metrics
-        .iter()
-        .flat_map(|&m| [(m, req.window), (m, cmp)])
-        .collect();
+    let jobs: Vec<(Metric, Window)> = metrics.iter().flat_map(|&m| [(m, req.window), (m, cmp)]).collect();
     let mut measures = measure_all(conn, &jobs, cfg)?.into_iter();
     Ok(metrics
         .iter()
@@ -345,9 +301,7 @@ pub fn measure_all(conn: &Connection, jobs: &[(Metric, Window)], cfg: MetricConf
     if workers <= 1 {
         return jobs.iter().map(|&job| one(conn, job)).collect();
     }
-    let connections = (0..workers)
-        .map(|_| conn.try_clone())
-        .collect::<duckdb::Result<Vec<_>>>()?;
+    let connections = (0..workers).map(|_| conn.try_clone()).collect::<duckdb::Result<Vec<_>>>()?;
     let mut results: Vec<(usize, Result<Measure>)> = std::thread::scope(|s| {
         let handles: Vec<_> = connections
             .into_iter()
@@ -355,17 +309,11 @@ pub fn measure_all(conn: &Connection, jobs: &[(Metric, Window)], cfg: MetricConf
             .map(|(worker, c)| {
                 let one = &one;
                 s.spawn(move || {
-                    (worker..jobs.len())
-                        .step_by(workers)
-                        .map(|i| (i, one(&c, jobs[i])))
-                        .collect::<Vec<_>>()
+                    (worker..jobs.len()).step_by(workers).map(|i| (i, one(&c, jobs[i]))).collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a metric query panicked"))
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().expect("a metric query panicked")).collect()
     });
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, m)| m).collect()
@@ -384,25 +332,17 @@ pub fn trend(
     use app::model::{Trend, TrendPoint, TrendSeries};
     let windows: Vec<Window> = (0..points)
         .rev()
-        .map(|i| Window {
-            end: window.end - Days::new(u64::from(i) * u64::from(window.days)),
-            days: window.days,
-        })
+        .map(|i| Window { end: window.end - Days::new(u64::from(i) * u64::from(window.days)), days: window.days })
         .collect();
     let measures: Vec<Measure> = if scope.is_all() {
-        let jobs: Vec<(Metric, Window)> = metrics
-            .iter()
-            .flat_map(|&m| windows.iter().map(move |&w| (m, w)))
-            .collect();
+        let jobs: Vec<(Metric, Window)> = metrics.iter().flat_map(|&m| windows.iter().map(move |&w| (m, w))).collect();
         measure_all(conn, &jobs, cfg)?
     } else {
         let mut by_window = Vec::new();
         for w in &windows {
             by_window.push(scoped(conn, metrics, w, cfg, scope)?);
         }
-        (0..metrics.len())
-            .flat_map(|i| by_window.iter().map(move |ms| ms[i].clone()))
-            .collect()
+        (0..metrics.len()).flat_map(|i| by_window.iter().map(move |ms| ms[i].clone())).collect()
     };
     let mut measures = measures.into_iter();
     Ok(Trend {
@@ -414,10 +354,7 @@ pub fn trend(
                 unit: metric.unit(),
                 points: windows
                     .iter()
-                    .map(|w| TrendPoint {
-                        end: w.end.to_string(),
-                        measure: measures.next().unwrap_or_default(),
-                    })
+                    .map(|w| TrendPoint { end: w.end.to_string(), measure: measures.next().unwrap_or_default() })
                     .collect(),
             })
             .collect(),
@@ -428,17 +365,9 @@ pub fn trend(
 const PARALLEL_QUERIES: usize = 4;
 
 /// One metric for one window, over every member.
-pub fn measure(
-    conn: &Connection,
-    metric: Metric,
-    w: &Window,
-    cfg: MetricConfig,
-) -> Result<Measure> {
+pub fn measure(conn: &Connection, metric: Metric, w: &Window, cfg: MetricConfig) -> Result<Measure> {
     let rows = grouped(conn, metric, w, cfg, &Scope::all())?;
-    Ok(finish(
-        metric,
-        rows.into_iter().next().map_or((0, 0), |(_, n, d)| (n, d)),
-    ))
+    Ok(finish(metric, rows.into_iter().next().map_or((0, 0), |(_, n, d)| (n, d))))
 }
 
 /// A metric broken down by a dimension, under filters, for a window and its comparison.
@@ -449,9 +378,7 @@ pub fn breakdown(
     scope: &Scope,
     cfg: MetricConfig,
 ) -> Result<Breakdown> {
-    let dimension = scope
-        .dimension
-        .ok_or_else(|| Error::bad_param("dimension", "a breakdown needs a dimension"))?;
+    let dimension = scope.dimension.ok_or_else(|| Error::bad_param("dimension", "a breakdown needs a dimension"))?;
     let cmp = req.compare.of(&req.window);
     let mut per_window = Vec::new();
     let mut groups = Vec::new();
@@ -477,11 +404,7 @@ pub fn breakdown(
     // A group with nothing to count has 0 over 0, except in the sales share, whose
     // denominator is all revenue for every group.
     let pick = |(rows, total): &(Vec<(String, i64, i64)>, (i64, i64)), g: &str| {
-        let empty = if metric == Metric::MemberSalesShare {
-            (0, total.1)
-        } else {
-            (0, 0)
-        };
+        let empty = if metric == Metric::MemberSalesShare { (0, total.1) } else { (0, 0) };
         rows.iter().find(|r| r.0 == g).map_or(empty, |r| (r.1, r.2))
     };
     let row = |g: &str| BreakdownRow {
@@ -509,50 +432,24 @@ pub fn breakdown(
 
 /// A head count.
 pub fn count(n: i64) -> Measure {
-    Measure {
-        numerator: n,
-        denominator: 1,
-        value: Some(n as f64),
-        reason: None,
-    }
+    Measure { numerator: n, denominator: 1, value: Some(n as f64), reason: None }
 }
 
 /// A share; `None` with a reason when nothing is below the line.
 pub fn ratio(numerator: i64, denominator: i64, why_empty: &str) -> Measure {
     if denominator == 0 {
-        Measure {
-            numerator,
-            denominator,
-            value: None,
-            reason: Some(why_empty.to_string()),
-        }
+        Measure { numerator, denominator, value: None, reason: Some(why_empty.to_string()) }
     } else {
-        Measure {
-            numerator,
-            denominator,
-            value: Some(numerator as f64 / denominator as f64),
-            reason: None,
-        }
+        Measure { numerator, denominator, value: Some(numerator as f64 / denominator as f64), reason: None }
     }
 }
 
 /// An amount per head, rounded half away from zero to the cent.
 pub fn money_per(cents: i64, heads: i64, why_empty: &str) -> Measure {
     if heads == 0 {
-        return Measure {
-            numerator: cents,
-            denominator: 0,
-            value: None,
-            reason: Some(why_empty.to_string()),
-        };
+        return Measure { numerator: cents, denominator: 0, value: None, reason: Some(why_empty.to_string()) };
     }
     let (c, h) = (i128::from(cents), i128::from(heads));
     let rounded = (2 * c.abs() + h) / (2 * h) * c.signum();
-    Measure {
-        numerator: cents,
-        denominator: heads,
-        value: Some(rounded as f64 / 100.0),
-        reason: None,
-    }
+    Measure { numerator: cents, denominator: heads, value: Some(rounded as f64 / 100.0), reason: None }
 }
-

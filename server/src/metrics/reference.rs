@@ -14,9 +14,10 @@ use duckdb::{Connection, params_from_iter, types::Value};
 
 use crate::{
     Result, members,
-    metrics::{self, MetricConfig, Request, Window},
     metrics::rfm::{self, RfmRule},
-    metrics::scope::Scope};
+    metrics::scope::Scope,
+    metrics::{self, MetricConfig, Request, Window},
+};
 
 /// Numbers a case produced: (group, numerator, denominator) rows, sorted.
 type Numbers = Vec<(String, i64, i64)>;
@@ -65,14 +66,7 @@ fn case(
         rows.retain(|r| (r.1, r.2) != (0, 0));
         rows.sort();
     }
-    Ok(Case {
-        name: name.to_string(),
-        engine_ms,
-        raw_ms,
-        identical: engine == raw,
-        engine,
-        raw,
-    })
+    Ok(Case { name: name.to_string(), engine_ms, raw_ms, identical: engine == raw, engine, raw })
 }
 
 /// Runs every case on `conn`, reporting each as it finishes.
@@ -126,11 +120,7 @@ pub fn run(
                 let b = metrics::breakdown(conn, m, req, &scope, cfg)?;
                 for r in &b.rows {
                     rows.push((tag(0, m, &r.value), r.current.numerator, r.current.denominator));
-                    rows.push((
-                        tag(1, m, &r.value),
-                        r.comparison.numerator,
-                        r.comparison.denominator,
-                    ));
+                    rows.push((tag(1, m, &r.value), r.comparison.numerator, r.comparison.denominator));
                 }
             }
             Ok(rows)
@@ -172,10 +162,7 @@ pub fn run(
                 )?;
                 let mut rows = vec![("total".to_string(), page.total, 1)];
                 rows.extend(
-                    page.rows
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| (format!("{i:02} {}", r.member_id), r.revenue_cents, 1)),
+                    page.rows.iter().enumerate().map(|(i, r)| (format!("{i:02} {}", r.member_id), r.revenue_cents, 1)),
                 );
                 Ok(rows)
             },
@@ -227,12 +214,7 @@ pub fn raw_headline(
                  WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < ?
                  GROUP BY member_id
                  HAVING bool_or(ordered_at >= ? AND ordered_at < ?)",
-                vec![
-                    ts(w.end - c),
-                    after,
-                    ts(w.start() - Days::new(1) - c),
-                    start,
-                ],
+                vec![ts(w.end - c), after, ts(w.start() - Days::new(1) - c), start],
             )
         }
         other => unreachable!("{other:?} is not a headline metric"),
@@ -248,21 +230,14 @@ pub fn raw_headline(
     };
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt
-        .query_map(params_from_iter(params), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
+        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 /// The members of one named RFM segment as of T, scored by the straightforward SQL over
 /// the raw orders: the total, then the first 50 by lifetime net revenue.
-fn raw_segment_list(
-    conn: &Connection,
-    as_of: chrono::NaiveDate,
-    rules: &[RfmRule],
-    key: &str,
-) -> Result<Numbers> {
+fn raw_segment_list(conn: &Connection, as_of: chrono::NaiveDate, rules: &[RfmRule], key: &str) -> Result<Numbers> {
     let (segment, mut params) = rfm::segment_expression(rules);
     let mut all = rfm::score_bindings(as_of);
     all.append(&mut params);
@@ -290,9 +265,7 @@ fn raw_segment_list(
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt
-        .query_map(params_from_iter(all), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
+        .query_map(params_from_iter(all), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<duckdb::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -367,22 +340,10 @@ pub fn model(conn: &Connection, as_of: chrono::NaiveDate, annual_discount: f64) 
     let gamma_gamma = model::fit_gamma_gamma(&summaries)?;
     let gamma_gamma_s = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let scores: Vec<_> = summaries
-        .par_iter()
-        .map(|s| model::score(&bgnbd, &gamma_gamma, s, annual_discount))
-        .collect();
+    let scores: Vec<_> = summaries.par_iter().map(|s| model::score(&bgnbd, &gamma_gamma, s, annual_discount)).collect();
     let scoring_s = started.elapsed().as_secs_f64();
     std::hint::black_box(scores);
-    Ok(ModelTimes {
-        buyers: buyers.len(),
-        summary_s,
-        bgnbd_s,
-        gamma_gamma_s,
-        scoring_s,
-        bgnbd,
-        gamma_gamma,
-        summaries,
-    })
+    Ok(ModelTimes { buyers: buyers.len(), summary_s, bgnbd_s, gamma_gamma_s, scoring_s, bgnbd, gamma_gamma, summaries })
 }
 
 /// Writes summaries in `lifetimes`' terms (frequency, recency, T, monetary_value).

@@ -39,27 +39,18 @@ pub fn validate(rules: &[RfmRule]) -> Result<()> {
     for (i, rule) in rules.iter().enumerate() {
         let at = |field: &str| format!("rules[{i}].{field}");
         let key_ok = (1..=64).contains(&rule.key.len())
-            && rule
-                .key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && rule.key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !key_ok || ["other", "no_purchase"].contains(&rule.key.as_str()) {
             return Err(Error::bad_param(
                 at("key"),
-                format!(
-                    "expected lowercase letters, digits and _ (not other or no_purchase), got {:?}",
-                    rule.key
-                ),
+                format!("expected lowercase letters, digits and _ (not other or no_purchase), got {:?}", rule.key),
             ));
         }
         if rules[..i].iter().any(|r| r.key == rule.key) {
             return Err(Error::bad_param(at("key"), format!("{:?} appears twice", rule.key)));
         }
         if rules[..i].iter().any(|r| r.priority == rule.priority) {
-            return Err(Error::bad_param(
-                at("priority"),
-                format!("priority {} appears twice", rule.priority),
-            ));
+            return Err(Error::bad_param(at("priority"), format!("priority {} appears twice", rule.priority)));
         }
         for (field, name) in [("name_zh", &rule.name_zh), ("name_en", &rule.name_en)] {
             if name.trim().is_empty() {
@@ -169,10 +160,7 @@ pub const EXTENDED: &str = "LEFT JOIN (
 /// The parameters of [`SCORES`] as of `as_of`.
 pub fn score_bindings(as_of: NaiveDate) -> Vec<Value> {
     let start = as_of - Days::new(LOOKBACK_DAYS - 1);
-    vec![
-        Value::Text(format!("{start} 00:00:00")),
-        Value::Text(format!("{} 00:00:00", as_of + Days::new(1))),
-    ]
+    vec![Value::Text(format!("{start} 00:00:00")), Value::Text(format!("{} 00:00:00", as_of + Days::new(1)))]
 }
 
 /// The named segment of a member joined with `rfm`, and its parameters.

@@ -11,7 +11,8 @@ use duckdb::{Connection, params_from_iter, types::Value};
 use crate::{
     Error, Result,
     metrics::MetricConfig,
-    metrics::rfm::{self, RfmRule}};
+    metrics::rfm::{self, RfmRule},
+};
 
 /// The SQL for a dimension's value of member `m` as of T. The parameters it binds are
 /// [`Scope::bindings`]'s. A member without the attribute falls in `(none)`. Lifecycle
@@ -43,9 +44,7 @@ fn expression(d: Dimension) -> &'static str {
                   ELSE 'churned' END"
         }
         Dimension::RfmSegment => unreachable!("RFM segments are compiled from their rules"),
-        Dimension::RfmCell => {
-            "CASE WHEN rfm.r IS NULL THEN '(none)' ELSE 'R' || rfm.r || 'F' || rfm.f END"
-        }
+        Dimension::RfmCell => "CASE WHEN rfm.r IS NULL THEN '(none)' ELSE 'R' || rfm.r || 'F' || rfm.f END",
         Dimension::FavouriteCategory => "coalesce(ext.favourite_category, '(none)')",
         Dimension::PreferredChannel => "coalesce(ext.preferred_channel, '(none)')",
         Dimension::ChurnRisk => {
@@ -59,12 +58,7 @@ fn expression(d: Dimension) -> &'static str {
 
 /// A dimension's SQL with the parameters it binds, as of `as_of`; RFM segments take
 /// their CASE from the rules.
-fn compiled(
-    d: Dimension,
-    as_of: NaiveDate,
-    cfg: MetricConfig,
-    rules: &[RfmRule],
-) -> (String, Vec<Value>) {
+fn compiled(d: Dimension, as_of: NaiveDate, cfg: MetricConfig, rules: &[RfmRule]) -> (String, Vec<Value>) {
     match d {
         Dimension::RfmSegment => rfm::segment_expression(rules),
         Dimension::Tier => (tier_of("th"), Vec::new()),
@@ -78,11 +72,7 @@ fn bindings(d: Dimension, as_of: NaiveDate, cfg: MetricConfig) -> Vec<Value> {
     match d {
         Dimension::AgeBand => vec![Value::Int(as_of.year()); 4],
         Dimension::ChurnRisk => vec![Value::Double(cfg.at_risk_p_alive); 2],
-        Dimension::LifecycleStage => vec![
-            day(cfg.new_member_days),
-            day(cfg.active_days),
-            day(cfg.churn_days),
-        ],
+        Dimension::LifecycleStage => vec![day(cfg.new_member_days), day(cfg.active_days), day(cfg.churn_days)],
         _ => vec![],
     }
 }
@@ -113,12 +103,7 @@ pub fn tier_join(alias: &str) -> String {
 }
 
 /// One member's lifecycle stage as of `as_of` (None for an unknown member).
-pub fn stage_of(
-    conn: &Connection,
-    member_id: &str,
-    as_of: NaiveDate,
-    cfg: MetricConfig,
-) -> Result<Option<String>> {
+pub fn stage_of(conn: &Connection, member_id: &str, as_of: NaiveDate, cfg: MetricConfig) -> Result<Option<String>> {
     let mut params = bindings(Dimension::LifecycleStage, as_of, cfg);
     params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
     params.push(Value::Text(member_id.to_string()));
@@ -158,10 +143,7 @@ pub fn parse(text: &str) -> Result<Criteria> {
     let mut criteria = Criteria::default();
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = part.split_once(':').ok_or_else(|| {
-            Error::bad_param(
-                "filters",
-                format!("expected dimension:value|value or measure:min..max, got {part:?}"),
-            )
+            Error::bad_param("filters", format!("expected dimension:value|value or measure:min..max, got {part:?}"))
         })?;
         match MemberMeasure::parse(key.trim()) {
             Some(measure) => criteria.ranges.push(parse_range(measure, value.trim())?),
@@ -180,15 +162,8 @@ pub fn parse(text: &str) -> Result<Criteria> {
 /// `min..max`, `min..` or `..max`; revenue and CLV in yuan, P(alive) from 0 to 1, each
 /// with at most 2 decimals.
 fn parse_range(measure: MemberMeasure, text: &str) -> Result<RangeFilter> {
-    let bad = |why: &str| {
-        Error::bad_param(
-            "filters",
-            format!("{}: {why}, got {text:?}", measure.key()),
-        )
-    };
-    let (lo, hi) = text
-        .split_once("..")
-        .ok_or_else(|| bad("expected min..max, min.. or ..max"))?;
+    let bad = |why: &str| Error::bad_param("filters", format!("{}: {why}, got {text:?}", measure.key()));
+    let (lo, hi) = text.split_once("..").ok_or_else(|| bad("expected min..max, min.. or ..max"))?;
     let bound = |t: &str| -> Result<Option<i64>> {
         let t = t.trim();
         if t.is_empty() {
@@ -229,12 +204,8 @@ fn measure_sql(m: MemberMeasure) -> &'static str {
     match m {
         MemberMeasure::Revenue => "s.revenue_cents",
         MemberMeasure::Purchases => "s.purchases",
-        MemberMeasure::PointsBalance => {
-            "(s.points_earned + s.points_adjusted - s.points_redeemed - s.points_expired)"
-        }
-        MemberMeasure::DaysSincePurchase => {
-            "date_diff('day', CAST(s.last_purchase_at AS DATE), CAST(? AS DATE))"
-        }
+        MemberMeasure::PointsBalance => "(s.points_earned + s.points_adjusted - s.points_redeemed - s.points_expired)",
+        MemberMeasure::DaysSincePurchase => "date_diff('day', CAST(s.last_purchase_at AS DATE), CAST(? AS DATE))",
         MemberMeasure::PAlive => "round(ps.p_alive * 100)",
         MemberMeasure::Clv12m => "round(ps.clv_12m * 100)",
     }
@@ -244,12 +215,9 @@ fn measure_sql(m: MemberMeasure) -> &'static str {
 pub fn parse_filters(text: &str) -> Result<Vec<Filter>> {
     let mut filters: Vec<Filter> = Vec::new();
     for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, values) = part.split_once(':').ok_or_else(|| {
-            Error::bad_param(
-                "filters",
-                format!("expected dimension:value|value, got {part:?}"),
-            )
-        })?;
+        let (key, values) = part
+            .split_once(':')
+            .ok_or_else(|| Error::bad_param("filters", format!("expected dimension:value|value, got {part:?}")))?;
         let dimension = Dimension::parse(key.trim()).ok_or_else(|| {
             let known: Vec<_> = Dimension::ALL.iter().map(|d| d.key()).collect();
             let measures: Vec<_> = MemberMeasure::ALL.iter().map(|m| m.key()).collect();
@@ -263,10 +231,7 @@ pub fn parse_filters(text: &str) -> Result<Vec<Filter>> {
             )
         })?;
         let mut unique = Vec::new();
-        add_values(
-            &mut unique,
-            values.split('|').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect(),
-        );
+        add_values(&mut unique, values.split('|').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect());
         if unique.is_empty() {
             return Err(Error::bad_param("filters", format!("no value for {key}")));
         }
@@ -291,20 +256,12 @@ pub struct Scope {
 
 impl Scope {
     pub fn new(filters: Vec<Filter>, dimension: Option<Dimension>) -> Scope {
-        Scope {
-            filters,
-            ranges: Vec::new(),
-            dimension,
-            rfm_rules: Vec::new(),
-        }
+        Scope { filters, ranges: Vec::new(), dimension, rfm_rules: Vec::new() }
     }
 
     /// The members of `criteria`, grouped by `dimension`.
     pub fn of(criteria: Criteria, dimension: Option<Dimension>) -> Scope {
-        Scope {
-            ranges: criteria.ranges,
-            ..Scope::new(criteria.filters, dimension)
-        }
+        Scope { ranges: criteria.ranges, ..Scope::new(criteria.filters, dimension) }
     }
 
     pub fn with_rules(mut self, rules: Vec<RfmRule>) -> Scope {
@@ -333,9 +290,7 @@ impl Scope {
             Some(d) => compiled(d, as_of, cfg, &self.rfm_rules),
             None => ("'all'".to_string(), Vec::new()),
         };
-        let uses = |d: Dimension| {
-            self.dimension == Some(d) || self.filters.iter().any(|f| f.dimension == d)
-        };
+        let uses = |d: Dimension| self.dimension == Some(d) || self.filters.iter().any(|f| f.dimension == d);
         let mut joins = String::new();
         if uses(Dimension::LifecycleStage) {
             joins.push_str(LAST_PURCHASE);
@@ -385,11 +340,7 @@ impl Scope {
                 }
             }
         }
-        let filter = if conditions.is_empty() {
-            "TRUE".to_string()
-        } else {
-            conditions.join(" AND ")
-        };
+        let filter = if conditions.is_empty() { "TRUE".to_string() } else { conditions.join(" AND ") };
         conn.execute(
             &format!(
                 "CREATE OR REPLACE TEMP TABLE mp_scope AS
@@ -405,13 +356,8 @@ impl Scope {
     /// Whether a member's group or membership can change with T (stages, RFM, age,
     /// extended RFM); otherwise one preparation serves every window.
     pub fn depends_on_as_of(&self) -> bool {
-        self.ranges
-            .iter()
-            .any(|r| r.measure == MemberMeasure::DaysSincePurchase)
-            || self.dimension
-            .into_iter()
-            .chain(self.filters.iter().map(|f| f.dimension))
-            .any(|d| {
+        self.ranges.iter().any(|r| r.measure == MemberMeasure::DaysSincePurchase)
+            || self.dimension.into_iter().chain(self.filters.iter().map(|f| f.dimension)).any(|d| {
                 matches!(
                     d,
                     Dimension::AgeBand
@@ -427,11 +373,7 @@ impl Scope {
 
     /// The join that restricts facts aliased `alias` to the scope ("" for every member).
     pub fn join(&self, alias: &str) -> String {
-        if self.is_all() {
-            String::new()
-        } else {
-            format!("JOIN mp_scope sc ON sc.member_id = {alias}.member_id")
-        }
+        if self.is_all() { String::new() } else { format!("JOIN mp_scope sc ON sc.member_id = {alias}.member_id") }
     }
 
     /// The group of a row joined by [`Scope::join`].
@@ -445,9 +387,7 @@ impl Scope {
             return Ok(vec!["all".to_string()]);
         }
         let mut stmt = conn.prepare("SELECT DISTINCT grp FROM mp_scope ORDER BY grp")?;
-        let groups = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<duckdb::Result<Vec<_>>>()?;
+        let groups = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<duckdb::Result<Vec<_>>>()?;
         Ok(groups)
     }
 }
@@ -483,17 +423,11 @@ pub mod saved {
     /// Checks a segment before it is stored; the error names the field.
     pub fn validate(s: &Segment) -> Result<()> {
         let key_ok = (1..=64).contains(&s.key.len())
-            && s
-                .key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            && s.key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if !key_ok {
             return Err(Error::bad_param(
                 "key",
-                format!(
-                    "expected 1 to 64 lowercase letters, digits, _ or -, got {:?}",
-                    s.key
-                ),
+                format!("expected 1 to 64 lowercase letters, digits, _ or -, got {:?}", s.key),
             ));
         }
         for (field, name) in [("name_zh", &s.name_zh), ("name_en", &s.name_en)] {
@@ -502,27 +436,18 @@ pub mod saved {
             }
         }
         if super::parse(&s.filters)?.is_empty() {
-            return Err(Error::bad_param(
-                "filters",
-                "a segment needs at least one filter, e.g. region:华东",
-            ));
+            return Err(Error::bad_param("filters", "a segment needs at least one filter, e.g. region:华东"));
         }
         Ok(())
     }
 
     fn segment(r: sqlx::sqlite::SqliteRow) -> Segment {
-        Segment {
-            key: r.get(0),
-            name_zh: r.get(1),
-            name_en: r.get(2),
-            filters: r.get(3),
-        }
+        Segment { key: r.get(0), name_zh: r.get(1), name_en: r.get(2), filters: r.get(3) }
     }
 
     pub async fn list(pool: &Pool) -> Result<Vec<Segment>> {
-        let rows = sqlx::query("SELECT key, name_zh, name_en, filters FROM segments ORDER BY key")
-            .fetch_all(pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT key, name_zh, name_en, filters FROM segments ORDER BY key").fetch_all(pool).await?;
         Ok(rows.into_iter().map(segment).collect())
     }
 
@@ -550,10 +475,7 @@ pub mod saved {
         .execute(pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(Error::Conflict(format!(
-                "a segment {:?} exists already",
-                s.key
-            )));
+            return Err(Error::Conflict(format!("a segment {:?} exists already", s.key)));
         }
         Ok(())
     }
@@ -579,10 +501,7 @@ pub mod saved {
     }
 
     pub async fn delete(pool: &Pool, key: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM segments WHERE key = ?")
-            .bind(key)
-            .execute(pool)
-            .await?;
+        let done = sqlx::query("DELETE FROM segments WHERE key = ?").bind(key).execute(pool).await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound(format!("no saved segment {key:?}")));
         }

@@ -10,7 +10,8 @@ use duckdb::{Connection, params_from_iter, types::Value};
 use crate::{
     Result,
     metrics::MetricConfig,
-    metrics::scope::{Scope, tier_join, tier_of}};
+    metrics::scope::{Scope, tier_join, tier_of},
+};
 
 /// The members who had joined by the end of `from`, in the scope as of `to`, counted by
 /// their tier at the end of `from` and at the end of `to`.
@@ -34,17 +35,10 @@ pub fn migration(
     ))?;
     let flows = stmt
         .query_map(params_from_iter([after(from), after(to), after(from)]), |r| {
-            Ok(TierFlow {
-                from_tier: r.get(0)?,
-                to_tier: r.get(1)?,
-                members: Some(r.get(2)?),
-            })
+            Ok(TierFlow { from_tier: r.get(0)?, to_tier: r.get(1)?, members: Some(r.get(2)?) })
         })?
         .collect::<duckdb::Result<Vec<_>>>()?;
-    let mut tiers: Vec<String> = flows
-        .iter()
-        .flat_map(|f| [f.from_tier.clone(), f.to_tier.clone()])
-        .collect();
+    let mut tiers: Vec<String> = flows.iter().flat_map(|f| [f.from_tier.clone(), f.to_tier.clone()]).collect();
     tiers.sort();
     tiers.dedup();
     Ok(TierMigration {

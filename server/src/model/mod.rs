@@ -8,11 +8,11 @@
 //! feed the predicted metrics ([`crate::metrics`]), the `churn_risk` dimension and the
 //! `p_alive`/`clv_12m` ranges ([`crate::segment`]) and the member lists.
 
+use app::model::MemberScore;
 use argmin::{
     core::{CostFunction, Executor, Gradient, State, TerminationReason, TerminationStatus},
     solver::{linesearch::MoreThuenteLineSearch, quasinewton::LBFGS},
 };
-use app::model::MemberScore;
 use statrs::function::gamma::{digamma, ln_gamma};
 
 use crate::{Error, Result};
@@ -45,9 +45,7 @@ impl BgNbd {
     fn new(members: &[Summary]) -> BgNbd {
         let mut counts: std::collections::HashMap<[u64; 3], f64> = std::collections::HashMap::new();
         for s in members {
-            *counts
-                .entry([s.x.to_bits(), s.t_x.to_bits(), s.t.to_bits()])
-                .or_default() += 1.0;
+            *counts.entry([s.x.to_bits(), s.t_x.to_bits(), s.t.to_bits()]).or_default() += 1.0;
         }
         BgNbd(
             counts
@@ -91,26 +89,24 @@ impl BgNbd {
             let t = &table[x as usize];
             let a1 = t[0];
             let a3 = -(r + x) * (alpha + s.t).ln();
-            let a4 = if x > 0.0 {
-                a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + s.t_x).ln()
-            } else {
-                f64::NEG_INFINITY
-            };
+            let a4 =
+                if x > 0.0 { a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + s.t_x).ln() } else { f64::NEG_INFINITY };
             let top = a3.max(a4);
             let sum = (a3 - top).exp() + (a4 - top).exp();
             let lse = top + sum.ln();
             let (w3, w4) = ((a3 - lse).exp(), (a4 - lse).exp());
             ll += n * (base + a1 + lse);
             let (dr_x, dab_x) = (t[1], t[2]);
-            g[0] += n * (dr_x - dg_r + alpha.ln()
-                - w3 * (alpha + s.t).ln()
-                - w4 * if x > 0.0 { (alpha + s.t_x).ln() } else { 0.0 });
-            g[1] += n * (r / alpha
-                - w3 * (r + x) / (alpha + s.t)
-                - w4 * if x > 0.0 { (r + x) / (alpha + s.t_x) } else { 0.0 });
+            g[0] += n
+                * (dr_x - dg_r + alpha.ln()
+                    - w3 * (alpha + s.t).ln()
+                    - w4 * if x > 0.0 { (alpha + s.t_x).ln() } else { 0.0 });
+            g[1] += n
+                * (r / alpha
+                    - w3 * (r + x) / (alpha + s.t)
+                    - w4 * if x > 0.0 { (r + x) / (alpha + s.t_x) } else { 0.0 });
             g[2] += n * (dg_ab - dab_x + w4 / a);
-            g[3] += n * (dg_ab + t[3] - dg_b - dab_x
-                - w4 * if x > 0.0 { 1.0 / (b + x - 1.0) } else { 0.0 });
+            g[3] += n * (dg_ab + t[3] - dg_b - dab_x - w4 * if x > 0.0 { 1.0 / (b + x - 1.0) } else { 0.0 });
         }
         (ll, g)
     }
@@ -144,9 +140,7 @@ impl GammaGamma<'_> {
             let px = p * x;
             let denominator = v + m * x;
             let t = &table[x as usize];
-            ll += t[0] - lg_q + q * v.ln() + (px - 1.0) * m.ln()
-                + px * x.ln()
-                - (px + q) * denominator.ln();
+            ll += t[0] - lg_q + q * v.ln() + (px - 1.0) * m.ln() + px * x.ln() - (px + q) * denominator.ln();
             let d = t[1];
             g[0] += x * (d - t[2] + m.ln() + x.ln() - denominator.ln());
             g[1] += d - dg_q + v.ln() - denominator.ln();
@@ -162,10 +156,10 @@ fn par_sum<T: Sync, const K: usize>(
     part: impl Fn(&[T]) -> (f64, [f64; K]) + Sync + Send,
 ) -> (f64, [f64; K]) {
     use rayon::prelude::*;
-    items.par_chunks(4096).map(part).reduce(
-        || (0.0, [0.0; K]),
-        |(l1, g1), (l2, g2)| (l1 + l2, std::array::from_fn(|i| g1[i] + g2[i])),
-    )
+    items
+        .par_chunks(4096)
+        .map(part)
+        .reduce(|| (0.0, [0.0; K]), |(l1, g1), (l2, g2)| (l1 + l2, std::array::from_fn(|i| g1[i] + g2[i])))
 }
 
 /// Minimises −LL / n over log-parameters, so the optimiser sees an unconstrained problem
@@ -216,28 +210,15 @@ impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Gradient for Negative<F> {
 }
 
 /// Maximum likelihood from `start`; an error with the reason when it does not converge.
-fn maximise(
-    model: &str,
-    n: usize,
-    start: &[f64],
-    ll: impl Fn(&[f64]) -> (f64, Vec<f64>) + Clone,
-) -> Result<Fit> {
+fn maximise(model: &str, n: usize, start: &[f64], ll: impl Fn(&[f64]) -> (f64, Vec<f64>) + Clone) -> Result<Fit> {
     let fail = |why: String| Error::Model(format!("{model} fit did not converge: {why}"));
-    let problem = Negative {
-        ll: ll.clone(),
-        n: n as f64,
-        last: std::sync::Mutex::new(None),
-    };
+    let problem = Negative { ll: ll.clone(), n: n as f64, last: std::sync::Mutex::new(None) };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
         .with_tolerance_grad(1e-9)
         .and_then(|s| s.with_tolerance_cost(1e-14))
         .map_err(|e| fail(e.to_string()))?;
     let run = Executor::new(problem, solver)
-        .configure(|state| {
-            state
-                .param(start.iter().map(|p| p.ln()).collect())
-                .max_iters(1_000)
-        })
+        .configure(|state| state.param(start.iter().map(|p| p.ln()).collect()).max_iters(1_000))
         .run()
         .map_err(|e| fail(e.to_string()))?;
     let state = run.state();
@@ -251,28 +232,15 @@ fn maximise(
         ) => {}
         other => return Err(fail(format!("{other:?}"))),
     }
-    let theta = state
-        .get_best_param()
-        .ok_or_else(|| fail("no parameters".into()))?
-        .clone();
+    let theta = state.get_best_param().ok_or_else(|| fail("no parameters".into()))?.clone();
     let params: Vec<f64> = theta.iter().map(|t| t.exp()).collect();
     let (log_likelihood, gradient) = ll(&params);
-    let scale = gradient
-        .iter()
-        .zip(&params)
-        .map(|(g, p)| (g * p / n as f64).abs())
-        .fold(0.0, f64::max);
+    let scale = gradient.iter().zip(&params).map(|(g, p)| (g * p / n as f64).abs()).fold(0.0, f64::max);
     if !log_likelihood.is_finite() || scale > 1e-4 {
         return Err(fail(format!("gradient {scale:.2e} at the end")));
     }
-    let std_errors = standard_errors(&params, &ll)
-        .ok_or_else(|| fail("the information matrix is singular".into()))?;
-    Ok(Fit {
-        params,
-        std_errors,
-        log_likelihood,
-        iterations: state.get_iter(),
-    })
+    let std_errors = standard_errors(&params, &ll).ok_or_else(|| fail("the information matrix is singular".into()))?;
+    Ok(Fit { params, std_errors, log_likelihood, iterations: state.get_iter() })
 }
 
 /// Standard errors: the square roots of the diagonal of the inverse observed information
@@ -325,9 +293,7 @@ fn standard_errors(p: &[f64], ll: &impl Fn(&[f64]) -> (f64, Vec<f64>)) -> Option
             }
         }
     }
-    (0..k)
-        .map(|i| (inv[i][i] > 0.0).then(|| inv[i][i].sqrt()))
-        .collect()
+    (0..k).map(|i| (inv[i][i] > 0.0).then(|| inv[i][i].sqrt())).collect()
 }
 
 /// Fits BG/NBD: parameters (r, α, a, b).
@@ -354,11 +320,7 @@ pub fn fit_gamma_gamma(members: &[Summary]) -> Result<Fit> {
             "too little data for Gamma-Gamma: {repeaters} repeat buyers with positive spend (need 30)"
         )));
     }
-    let positive: Vec<Summary> = members
-        .iter()
-        .copied()
-        .filter(|s| s.x > 0.0 && s.m > 0.0)
-        .collect();
+    let positive: Vec<Summary> = members.iter().copied().filter(|s| s.x > 0.0 && s.m > 0.0).collect();
     let model = GammaGamma(&positive);
     maximise("Gamma-Gamma", positive.len(), &[1.0, 1.0, 1.0], |p| {
         let (ll, g) = model.ll(p);
@@ -461,15 +423,9 @@ pub fn expected_purchases(fit: &Fit, s: &Summary, days: f64) -> f64 {
     let (r, alpha, a, b) = (fit.params[0], fit.params[1], fit.params[2], fit.params[3]);
     let x = s.x;
     let z = days / (alpha + s.t + days);
-    let bracket = 1.0
-        - ((alpha + s.t) / (alpha + s.t + days)).powf(r + x)
-            * hyp2f1(r + x, b + x, a + b + x - 1.0, z);
+    let bracket = 1.0 - ((alpha + s.t) / (alpha + s.t + days)).powf(r + x) * hyp2f1(r + x, b + x, a + b + x - 1.0, z);
     let numerator = (a + b + x - 1.0) / (a - 1.0) * bracket;
-    let odds = if x > 0.0 {
-        a / (b + x - 1.0) * ((alpha + s.t) / (alpha + s.t_x)).powf(r + x)
-    } else {
-        0.0
-    };
+    let odds = if x > 0.0 { a / (b + x - 1.0) * ((alpha + s.t) / (alpha + s.t_x)).powf(r + x) } else { 0.0 };
     numerator / (1.0 + odds)
 }
 
@@ -477,11 +433,7 @@ pub fn expected_purchases(fit: &Fit, s: &Summary, days: f64) -> f64 {
 /// and their mean spend (the population mean for a member without any).
 pub fn expected_spend(fit: &Fit, s: &Summary) -> f64 {
     let (p, q, v) = (fit.params[0], fit.params[1], fit.params[2]);
-    if s.x > 0.0 && s.m > 0.0 {
-        p * (v + s.x * s.m) / (p * s.x + q - 1.0)
-    } else {
-        p * v / (q - 1.0)
-    }
+    if s.x > 0.0 && s.m > 0.0 { p * (v + s.x * s.m) / (p * s.x + q - 1.0) } else { p * v / (q - 1.0) }
 }
 
 /// Days in an average month.
@@ -527,16 +479,11 @@ pub fn top_share_threshold(mut values: Vec<f64>, share: f64) -> Option<f64> {
 /// CLV or by historical value.
 pub fn high_value(buyers: &[Buyer], scores: &[MemberScore]) -> Vec<bool> {
     let clv = top_share_threshold(scores.iter().map(|s| s.clv_12m).collect(), HIGH_VALUE_SHARE);
-    let hist = top_share_threshold(
-        buyers.iter().map(|b| b.historical_cents as f64).collect(),
-        HIGH_VALUE_SHARE,
-    );
+    let hist = top_share_threshold(buyers.iter().map(|b| b.historical_cents as f64).collect(), HIGH_VALUE_SHARE);
     buyers
         .iter()
         .zip(scores)
-        .map(|(b, s)| {
-            clv.is_some_and(|c| s.clv_12m >= c) || hist.is_some_and(|h| b.historical_cents as f64 >= h)
-        })
+        .map(|(b, s)| clv.is_some_and(|c| s.clv_12m >= c) || hist.is_some_and(|h| b.historical_cents as f64 >= h))
         .collect()
 }
 
@@ -554,7 +501,8 @@ pub fn store_scores(
     use std::sync::Arc;
     let high = high_value(buyers, scores);
     let days = (as_of - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32;
-    let score = |f: fn(&MemberScore) -> f64| -> ArrayRef { Arc::new(Float64Array::from_iter_values(scores.iter().map(f))) };
+    let score =
+        |f: fn(&MemberScore) -> f64| -> ArrayRef { Arc::new(Float64Array::from_iter_values(scores.iter().map(f))) };
     // One Arrow batch through the appender: far quicker than a million appended rows.
     let batch = RecordBatch::try_from_iter([
         ("member_id", Arc::new(StringArray::from_iter_values(buyers.iter().map(|b| b.member_id.as_str()))) as ArrayRef),
@@ -565,8 +513,14 @@ pub fn store_scores(
         ("purchases_365d", score(|s| s.purchases_365d)),
         ("spend_per_purchase", score(|s| s.spend_per_purchase)),
         ("clv_12m", score(|s| s.clv_12m)),
-        ("historical_cents", Arc::new(Int64Array::from_iter_values(buyers.iter().map(|b| b.historical_cents))) as ArrayRef),
-        ("revenue_12m_cents", Arc::new(Int64Array::from_iter_values(buyers.iter().map(|b| b.revenue_12m_cents))) as ArrayRef),
+        (
+            "historical_cents",
+            Arc::new(Int64Array::from_iter_values(buyers.iter().map(|b| b.historical_cents))) as ArrayRef,
+        ),
+        (
+            "revenue_12m_cents",
+            Arc::new(Int64Array::from_iter_values(buyers.iter().map(|b| b.revenue_12m_cents))) as ArrayRef,
+        ),
         ("high_value", Arc::new(BooleanArray::from(high)) as ArrayRef),
     ])
     .map_err(|e| Error::Internal(format!("member scores batch: {e}")))?;
@@ -655,9 +609,8 @@ pub fn holdout(conn: &duckdb::Connection, as_of: chrono::NaiveDate, days: u32) -
         "SELECT member_id, count(*) FROM member_days
          WHERE purchases > 0 AND day > CAST(? AS DATE) AND day <= CAST(? AS DATE) GROUP BY member_id",
     )?;
-    let rows = stmt.query_map([end.to_string(), as_of.to_string()], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-    })?;
+    let rows =
+        stmt.query_map([end.to_string(), as_of.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
     for row in rows {
         let (id, n) = row?;
         actual.insert(id, n as f64);

@@ -97,7 +97,13 @@ impl Services {
     }
 
     /// Acknowledge, snooze or resolve an alert (operators and admins).
-    pub async fn act_on_alert(&self, who: &Caller, id: i64, action: &str, snooze: Option<SnoozeRequest>) -> Result<AlertEvent> {
+    pub async fn act_on_alert(
+        &self,
+        who: &Caller,
+        id: i64,
+        action: &str,
+        snooze: Option<SnoozeRequest>,
+    ) -> Result<AlertEvent> {
         who.require(Role::Operator)?;
         let now = chrono::Utc::now();
         let until = match snooze {
@@ -167,100 +173,110 @@ fn channel_url_mut(c: &mut app::model::Channel) -> Option<&mut String> {
 /// segment) beside the comparison window, with the members behind it where the metric
 /// has them; [`rules::apply`] turns it into events and notices.
 impl Services {
-/// What the metric's current value stands on, as a reading.
+    /// What the metric's current value stands on, as a reading.
     pub async fn read_rule(&self, rule: &AlertRule) -> Result<rules::Reading> {
         let services = self;
-    let metric = rules::validate(rule)?;
-    let window = format!("{}d", rule.window_days);
-    let overview = services
-        .overview_fresh(&Caller::system(), OverviewQuery {
-            window: Some(window.clone()),
-            segment: rule.segment.clone(),
-            metrics: Some(rule.metric.clone()),
-            ..Default::default()
-        })
-        .await?;
-    let kpi = overview.kpis.first();
-    // What an executive's view of the same shows (their view of a small or derivable
-    // group withholds the value): the event keeps whether they may see it.
-    let executives = services
-        .overview_fresh(&Caller { role: app::model::Role::Executive, ..Caller::system() }, OverviewQuery {
-            window: Some(window.clone()),
-            segment: rule.segment.clone(),
-            metrics: Some(rule.metric.clone()),
-            ..Default::default()
-        })
-        .await?;
-    let executives_see = executives.kpis.first().is_none_or(|k| k.current.reason.as_deref().is_none_or(|r| !r.contains("executives")));
-    let at_risk = matches!(metric, Metric::HighValueAtRisk | Metric::RevenueAtStake);
-    let (members_total, members, link) = if at_risk {
-        let filters = "churn_risk:high_value_at_risk".to_string();
-        let page = services
-            .members(&Caller::system(), MembersQuery {
-                filters: Some(filters.clone()),
-                segment: rule.segment.clone(),
-                sort: Some("-revenue_12m".into()),
-                page_size: Some(rules::MEMBERS_KEPT),
-                ..Default::default()
-            })
+        let metric = rules::validate(rule)?;
+        let window = format!("{}d", rule.window_days);
+        let overview = services
+            .overview_fresh(
+                &Caller::system(),
+                OverviewQuery {
+                    window: Some(window.clone()),
+                    segment: rule.segment.clone(),
+                    metrics: Some(rule.metric.clone()),
+                    ..Default::default()
+                },
+            )
             .await?;
-        let members = page
-            .rows
-            .into_iter()
-            .map(|r| AlertMember {
-                member_id: r.member_id,
-                value_at_stake_cents: r.revenue_12m_cents,
-                p_alive: r.p_alive,
-            })
-            .collect();
-        let link = format_link(
-            "/members",
-            &[("filters", Some(filters)), ("segment", rule.segment.clone()), ("sort", Some("-revenue_12m".into()))],
-        );
-        (Some(page.total), members, link)
-    } else {
-        let link = format_link(
-            "/breakdown",
-            &[
-                ("metric", Some(rule.metric.clone())),
-                ("dimension", Some("region".into())),
-                ("window", Some(window)),
-                ("segment", rule.segment.clone()),
-            ],
-        );
-        (None, Vec::new(), link)
-    };
-    Ok(rules::Reading {
-        as_of: overview.as_of,
-        window_start: overview.window.start,
-        window_end: overview.window.end,
-        value: kpi.and_then(|k| k.current.value),
-        comparison_value: kpi.and_then(|k| k.comparison.value),
-        members_total,
-        population: overview.population,
-        executives_see,
-        members,
-        link,
-    })
-}
+        let kpi = overview.kpis.first();
+        // What an executive's view of the same shows (their view of a small or derivable
+        // group withholds the value): the event keeps whether they may see it.
+        let executives = services
+            .overview_fresh(
+                &Caller { role: app::model::Role::Executive, ..Caller::system() },
+                OverviewQuery {
+                    window: Some(window.clone()),
+                    segment: rule.segment.clone(),
+                    metrics: Some(rule.metric.clone()),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let executives_see = executives
+            .kpis
+            .first()
+            .is_none_or(|k| k.current.reason.as_deref().is_none_or(|r| !r.contains("executives")));
+        let at_risk = matches!(metric, Metric::HighValueAtRisk | Metric::RevenueAtStake);
+        let (members_total, members, link) = if at_risk {
+            let filters = "churn_risk:high_value_at_risk".to_string();
+            let page = services
+                .members(
+                    &Caller::system(),
+                    MembersQuery {
+                        filters: Some(filters.clone()),
+                        segment: rule.segment.clone(),
+                        sort: Some("-revenue_12m".into()),
+                        page_size: Some(rules::MEMBERS_KEPT),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let members = page
+                .rows
+                .into_iter()
+                .map(|r| AlertMember {
+                    member_id: r.member_id,
+                    value_at_stake_cents: r.revenue_12m_cents,
+                    p_alive: r.p_alive,
+                })
+                .collect();
+            let link = format_link(
+                "/members",
+                &[("filters", Some(filters)), ("segment", rule.segment.clone()), ("sort", Some("-revenue_12m".into()))],
+            );
+            (Some(page.total), members, link)
+        } else {
+            let link = format_link(
+                "/breakdown",
+                &[
+                    ("metric", Some(rule.metric.clone())),
+                    ("dimension", Some("region".into())),
+                    ("window", Some(window)),
+                    ("segment", rule.segment.clone()),
+                ],
+            );
+            (None, Vec::new(), link)
+        };
+        Ok(rules::Reading {
+            as_of: overview.as_of,
+            window_start: overview.window.start,
+            window_end: overview.window.end,
+            value: kpi.and_then(|k| k.current.value),
+            comparison_value: kpi.and_then(|k| k.comparison.value),
+            members_total,
+            population: overview.population,
+            executives_see,
+            members,
+            link,
+        })
+    }
 
-
-/// Evaluates the due rules (every enabled one when `all`); returns how many were read.
+    /// Evaluates the due rules (every enabled one when `all`); returns how many were read.
     pub async fn evaluate(&self, now: chrono::DateTime<chrono::Utc>, all: bool) -> Result<usize> {
         let services = self;
-    let rules = rules::due(&services.ops, now, all).await?;
-    let mut n = 0;
-    for rule in rules {
-        match services.read_rule(&rule).await {
-            Ok(reading) => {
-                rules::apply(&services.ops, &rule, &reading, now).await?;
-                n += 1;
+        let rules = rules::due(&services.ops, now, all).await?;
+        let mut n = 0;
+        for rule in rules {
+            match services.read_rule(&rule).await {
+                Ok(reading) => {
+                    rules::apply(&services.ops, &rule, &reading, now).await?;
+                    n += 1;
+                }
+                // A rule that cannot be read (e.g. its segment was deleted) waits for a fix.
+                Err(e) => tracing::warn!(rule = rule.id, error = %e, "alert rule not evaluated"),
             }
-            // A rule that cannot be read (e.g. its segment was deleted) waits for a fix.
-            Err(e) => tracing::warn!(rule = rule.id, error = %e, "alert rule not evaluated"),
         }
+        Ok(n)
     }
-    Ok(n)
-}
-
 }

@@ -23,14 +23,8 @@ impl Services {
     async fn overview_now(&self, who: Caller, query: OverviewQuery) -> Result<Overview> {
         let cfg = self.metrics;
         let min = self.withheld_under(&who);
-        let filters = self
-            .filters(&who, query.filters.as_deref(), query.segment.as_deref())
-            .await?;
-        let rules = if filters.is_empty() {
-            Vec::new()
-        } else {
-            rfm::rules(&self.ops).await?
-        };
+        let filters = self.filters(&who, query.filters.as_deref(), query.segment.as_deref()).await?;
+        let rules = if filters.is_empty() { Vec::new() } else { rfm::rules(&self.ops).await? };
         let wanted = metrics::parse_metrics("metrics", query.metrics.as_deref(), &Metric::ALL)?;
         self.analytics
             .read(move |conn| {
@@ -46,7 +40,9 @@ impl Services {
                     let at_risk = match wanted.contains(&Metric::RevenueAtStake) {
                         true => {
                             let o = metrics::overview_of(conn, req, cfg, &scope, None, &[Metric::HighValueAtRisk])?;
-                            o.kpis.first().map_or([None, None], |k| [Some(k.current.numerator), Some(k.comparison.numerator)])
+                            o.kpis
+                                .first()
+                                .map_or([None, None], |k| [Some(k.current.numerator), Some(k.comparison.numerator)])
                         }
                         false => [None, None],
                     };
@@ -73,14 +69,8 @@ impl Services {
     async fn trend_now(&self, who: Caller, query: TrendQuery) -> Result<Trend> {
         let cfg = self.metrics;
         let min = self.withheld_under(&who);
-        let filters = self
-            .filters(&who, query.filters.as_deref(), query.segment.as_deref())
-            .await?;
-        let rules = if filters.is_empty() {
-            Vec::new()
-        } else {
-            rfm::rules(&self.ops).await?
-        };
+        let filters = self.filters(&who, query.filters.as_deref(), query.segment.as_deref()).await?;
+        let rules = if filters.is_empty() { Vec::new() } else { rfm::rules(&self.ops).await? };
         let metrics = metrics::parse_metrics("metrics", query.metrics.as_deref(), &Metric::HEADLINE)?;
         let points = query.points.unwrap_or(8);
         if !(2..=24).contains(&points) {
@@ -92,11 +82,7 @@ impl Services {
                 let _turn = permit;
                 let req = metrics::resolve(
                     conn,
-                    &OverviewQuery {
-                        as_of: query.as_of,
-                        window: query.window,
-                        ..Default::default()
-                    },
+                    &OverviewQuery { as_of: query.as_of, window: query.window, ..Default::default() },
                 )?;
                 let scope = Scope::of(filters.clone(), None).with_rules(rules.clone());
                 let mut trend = metrics::trend(conn, &metrics, req.window, points, cfg, &scope)?;
@@ -134,12 +120,10 @@ impl Services {
         match segment.filter(|s| !s.is_empty()) {
             None => Ok(own),
             Some(key) => {
-                let saved = scope::saved::get(&self.ops, key)
-                    .await
-                    .map_err(|e| match e {
-                        Error::NotFound(m) => Error::bad_param("segment", m),
-                        other => other,
-                    })?;
+                let saved = scope::saved::get(&self.ops, key).await.map_err(|e| match e {
+                    Error::NotFound(m) => Error::bad_param("segment", m),
+                    other => other,
+                })?;
                 Ok(scope::parse(&saved.filters)?.and(own))
             }
         }
@@ -149,16 +133,11 @@ impl Services {
     pub async fn cohorts(&self, who: &Caller, query: CohortQuery) -> Result<Cohorts> {
         let cfg = self.metrics;
         let min = self.withheld_under(who);
-        let filters = self
-            .filters(who, query.filters.as_deref(), query.segment.as_deref())
-            .await?;
+        let filters = self.filters(who, query.filters.as_deref(), query.segment.as_deref()).await?;
         let rules = rfm::rules(&self.ops).await?;
         let count = query.cohorts.unwrap_or(24);
         if !(1..=cohorts::MAX_COHORTS).contains(&count) {
-            return Err(Error::bad_param(
-                "cohorts",
-                format!("expected 1 to {}, got {count}", cohorts::MAX_COHORTS),
-            ));
+            return Err(Error::bad_param("cohorts", format!("expected 1 to {}, got {count}", cohorts::MAX_COHORTS)));
         }
         let permit = self.heavy().await?;
         self.analytics
@@ -180,9 +159,7 @@ impl Services {
     pub async fn tier_migration(&self, who: &Caller, query: TierMigrationQuery) -> Result<TierMigration> {
         let cfg = self.metrics;
         let min = self.withheld_under(who);
-        let filters = self
-            .filters(who, query.filters.as_deref(), query.segment.as_deref())
-            .await?;
+        let filters = self.filters(who, query.filters.as_deref(), query.segment.as_deref()).await?;
         let rules = rfm::rules(&self.ops).await?;
         self.analytics
             .read(move |conn| {
@@ -210,24 +187,18 @@ impl Services {
         let cfg = self.metrics;
         let min = self.withheld_under(who);
         let rules = rfm::rules(&self.ops).await?;
-        let filters = self
-            .filters(who, query.filters.as_deref(), query.segment.as_deref())
-            .await?;
+        let filters = self.filters(who, query.filters.as_deref(), query.segment.as_deref()).await?;
         self.analytics
             .read(move |conn| {
                 let metric = match query.metric.as_deref() {
                     Some(key) => Metric::parse(key).ok_or_else(|| {
-                        Error::bad_param(
-                            "metric",
-                            format!("unknown metric {key:?}; see /api/v1/metrics"),
-                        )
+                        Error::bad_param("metric", format!("unknown metric {key:?}; see /api/v1/metrics"))
                     })?,
                     None => return Err(Error::bad_param("metric", "missing")),
                 };
                 let dimension = match query.dimension.as_deref() {
-                    Some(key) => Dimension::parse(key).ok_or_else(|| {
-                        Error::bad_param("dimension", format!("unknown dimension {key:?}"))
-                    })?,
+                    Some(key) => Dimension::parse(key)
+                        .ok_or_else(|| Error::bad_param("dimension", format!("unknown dimension {key:?}")))?,
                     None => return Err(Error::bad_param("dimension", "missing")),
                 };
                 let req = metrics::resolve(
@@ -244,13 +215,16 @@ impl Services {
                 if let Some(min) = min {
                     let sizes = metrics::breakdown(conn, Metric::Members, req, &scope, cfg)?;
                     let at_risk = match metric {
-                        Metric::RevenueAtStake => Some(metrics::breakdown(conn, Metric::HighValueAtRisk, req, &scope, cfg)?),
+                        Metric::RevenueAtStake => {
+                            Some(metrics::breakdown(conn, Metric::HighValueAtRisk, req, &scope, cfg)?)
+                        }
                         _ => None,
                     };
                     let now = check(conn, req, cfg, &filters, &rules, min)?;
                     let then = check(conn, window_request(req.compare.of(&req.window)), cfg, &filters, &rules, min)?;
                     // Unfiltered, the whole membership is checked too (a tiny retailer).
-                    let whole = |c: disclosure::Check, n: i64| disclosure::Check { population: c.population.min(n), ..c };
+                    let whole =
+                        |c: disclosure::Check, n: i64| disclosure::Check { population: c.population.min(n), ..c };
                     let now = whole(now, sizes.total.current.numerator);
                     let then = whole(then, sizes.total.comparison.numerator);
                     disclosure::breakdown(&mut breakdown, &sizes, at_risk.as_ref(), [&now, &then], min);

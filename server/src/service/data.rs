@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use crate::load::ingest::{IngestReport, Landed, records, validate};
 use crate::load::import::Kind;
+use crate::load::ingest::{IngestReport, Landed, records, validate};
 
 use super::*;
 
@@ -75,7 +75,9 @@ impl Services {
             }
             None => tidy.to_string(),
         };
-        let path = self.import_dir.join(format!(".upload-{}-{tidy}", crate::access::users::secret("").get(..16).unwrap_or("")));
+        let path = self
+            .import_dir
+            .join(format!(".upload-{}-{tidy}", crate::access::users::secret("").get(..16).unwrap_or("")));
         Ok(Upload { path, name: name.chars().take(200).collect() })
     }
 }
@@ -100,7 +102,12 @@ pub fn inside(folder: &Path, asked: &Path) -> Result<PathBuf> {
     let root = folder.canonicalize().map_err(|_| Error::bad_param("path", "the server's import folder is missing"))?;
     // One answer whether the file is missing or lies elsewhere: nothing is told of what
     // is outside the folder.
-    let bad = || Error::bad_param("path", format!("{}: no such file inside the server's import folder {}", asked.display(), root.display()));
+    let bad = || {
+        Error::bad_param(
+            "path",
+            format!("{}: no such file inside the server's import folder {}", asked.display(), root.display()),
+        )
+    };
     let joined = if asked.is_absolute() { asked.to_path_buf() } else { root.join(asked) };
     let real = joined.canonicalize().map_err(|_| bad())?;
     if !real.starts_with(&root) || !real.is_file() {
@@ -120,41 +127,41 @@ impl Services {
     pub async fn ingest(&self, who: &Caller, kind: Kind, body: axum::body::Bytes) -> Result<IngestReport> {
         who.require_ingest()?;
         let services = self;
-    let started = Instant::now();
-    // Parsing and checking a body of up to 64 MiB is CPU work and memory (a JSON tree of
-    // it): it runs on a blocking thread, at most PARSING at once (the others wait).
-    let permit = PARSE_PERMITS.acquire().await.map_err(|_| Error::Internal("parse permits closed".into()))?;
-    let zone = services.zone;
-    let (received, good, mut rejected) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let records = records(&body)?;
-        let received = records.len();
-        let (good, rejected) = validate(kind, records, zone);
-        Ok((received, good, rejected))
-    })
-    .await??;
-    drop(permit);
-    let landed = if good.is_empty() {
-        Landed::default()
-    } else {
-        services
-            .waiting
-            .submit(kind, good, &services.analytics)
-            .await
-            .map_err(|_| Error::Internal("the lander stopped before answering".into()))??
-    };
-    let Landed { inserted, duplicates, refused } = landed;
-    rejected.extend(refused);
-    rejected.sort_by_key(|r| r.index);
-    if inserted > 0 {
-        services.landed.notify_one();
+        let started = Instant::now();
+        // Parsing and checking a body of up to 64 MiB is CPU work and memory (a JSON tree of
+        // it): it runs on a blocking thread, at most PARSING at once (the others wait).
+        let permit = PARSE_PERMITS.acquire().await.map_err(|_| Error::Internal("parse permits closed".into()))?;
+        let zone = services.zone;
+        let (received, good, mut rejected) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let records = records(&body)?;
+            let received = records.len();
+            let (good, rejected) = validate(kind, records, zone);
+            Ok((received, good, rejected))
+        })
+        .await??;
+        drop(permit);
+        let landed = if good.is_empty() {
+            Landed::default()
+        } else {
+            services
+                .waiting
+                .submit(kind, good, &services.analytics)
+                .await
+                .map_err(|_| Error::Internal("the lander stopped before answering".into()))??
+        };
+        let Landed { inserted, duplicates, refused } = landed;
+        rejected.extend(refused);
+        rejected.sort_by_key(|r| r.index);
+        if inserted > 0 {
+            services.landed.notify_one();
+        }
+        Ok(IngestReport {
+            table: kind.name().to_string(),
+            received,
+            inserted,
+            duplicates,
+            rejected,
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
-    Ok(IngestReport {
-        table: kind.name().to_string(),
-        received,
-        inserted,
-        duplicates,
-        rejected,
-        seconds: started.elapsed().as_secs_f64(),
-    })
-}
 }

@@ -9,18 +9,20 @@ impl Services {
         who.require(Role::Operator)?;
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
-        let filters = self
-            .filters(who, query.filters.as_deref(), query.segment.as_deref())
-            .await?;
+        let filters = self.filters(who, query.filters.as_deref(), query.segment.as_deref()).await?;
         self.audit_member_read(who, "member.list", None, &query).await?;
         let personal = personal(who);
-        self.analytics
-            .read(move |conn| crate::members::list_in(conn, &query, filters, cfg, rules, personal))
-            .await
+        self.analytics.read(move |conn| crate::members::list_in(conn, &query, filters, cfg, rules, personal)).await
     }
 
     /// Member-level reads by people are audited; the server's own (alert evaluation) are not.
-    async fn audit_member_read<Q: serde::Serialize>(&self, who: &Caller, action: &str, target: Option<&str>, query: &Q) -> Result<()> {
+    async fn audit_member_read<Q: serde::Serialize>(
+        &self,
+        who: &Caller,
+        action: &str,
+        target: Option<&str>,
+        query: &Q,
+    ) -> Result<()> {
         if who.is_system() {
             return Ok(());
         }
@@ -32,14 +34,10 @@ impl Services {
         who.require(Role::Operator)?;
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
-        let filters = self
-            .filters(who, query.filters.as_deref(), query.segment.as_deref())
-            .await?;
+        let filters = self.filters(who, query.filters.as_deref(), query.segment.as_deref()).await?;
         self.audit_member_read(who, "member.export", None, &query).await?;
         let personal = personal(who);
-        self.analytics
-            .read(move |conn| crate::members::export_csv(conn, &query, filters, cfg, rules, personal))
-            .await
+        self.analytics.read(move |conn| crate::members::export_csv(conn, &query, filters, cfg, rules, personal)).await
     }
 
     /// One member's 360 record. Audited.
@@ -49,9 +47,7 @@ impl Services {
         let rules = rfm::rules(&self.ops).await?;
         self.audit_member_read(who, "member.view", Some(&member_id), &()).await?;
         let personal = personal(who);
-        self.analytics
-            .read(move |conn| crate::members::profile(conn, &member_id, cfg, &rules, personal))
-            .await
+        self.analytics.read(move |conn| crate::members::profile(conn, &member_id, cfg, &rules, personal)).await
     }
 }
 

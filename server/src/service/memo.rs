@@ -106,9 +106,8 @@ mod tests {
         tokio::time::sleep(FRESH_FOR).await;
         assert_eq!(ask("kpis", 2).await.unwrap(), 3);
         // An error is not kept.
-        let failed: Result<usize> = memo
-            .get("bad".into(), 2, || async { Err(crate::Error::bad_param("x", "no".to_string())) })
-            .await;
+        let failed: Result<usize> =
+            memo.get("bad".into(), 2, || async { Err(crate::Error::bad_param("x", "no".to_string())) }).await;
         assert!(failed.is_err());
         assert_eq!(ask("bad", 2).await.unwrap(), 4);
     }

@@ -10,14 +10,14 @@
 mod alerts;
 mod dashboard;
 mod data;
-pub mod memo;
 mod members;
+pub mod memo;
 mod model;
 mod pages;
 mod segments;
 
-pub use data::{Upload, inside};
 pub use self::model::{FitReport, Refit, RefitState};
+pub use data::{Upload, inside};
 pub use pages::app_state;
 
 use std::{
@@ -28,9 +28,10 @@ use std::{
 
 use app::{
     model::{
-        AlertEvent, AlertQuery, AlertRule, Breakdown, SnoozeRequest, BreakdownQuery, CohortQuery, Cohorts, Dimension, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery,
-        Metric, ModelStatus, Overview, OverviewQuery, Segment, SegmentName, TierMigration, TierMigrationQuery, Trend,
-        TrendQuery, ApiToken, AuditEntry, AuditQuery, Role, TokenRequest, User, UserChange, Viewer,
+        AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
+        Cohorts, Dimension, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery, Metric, ModelStatus, Overview,
+        OverviewQuery, Role, Segment, SegmentName, SnoozeRequest, TierMigration, TierMigrationQuery, TokenRequest,
+        Trend, TrendQuery, User, UserChange, Viewer,
     },
     state::{Engine, EngineError, EngineFuture},
 };
@@ -38,16 +39,19 @@ use app::{
 use crate::{
     Error, Result,
     access::Caller,
-    alerts::rules, access::audit,
-    store::analytics::Analytics,
-    metrics::cohorts, access::disclosure,
+    access::audit,
+    access::disclosure,
+    alerts::rules,
     load::import::{self, LoadReport, LoadRequest},
-    service::memo::Memo,
-    metrics::{self, MetricConfig},
-    store::operational::{self, Pool},
+    metrics::cohorts,
     metrics::rfm,
     metrics::scope::{self, Criteria, Scope},
-    metrics::tiers};
+    metrics::tiers,
+    metrics::{self, MetricConfig},
+    service::memo::Memo,
+    store::analytics::Analytics,
+    store::operational::{self, Pool},
+};
 
 #[derive(Clone)]
 pub struct Services {
@@ -177,6 +181,4 @@ impl Services {
     fn withheld_under(&self, who: &Caller) -> Option<u32> {
         (who.role == Role::Executive).then_some(self.min_group)
     }
-
 }
-

@@ -31,10 +31,7 @@ impl Services {
                 let gg = crate::model::fit_gamma_gamma(&summaries)?;
                 let scores: Vec<app::model::MemberScore> = {
                     use rayon::prelude::*;
-                    summaries
-                        .par_iter()
-                        .map(|s| crate::model::score(&bg, &gg, s, annual_discount))
-                        .collect()
+                    summaries.par_iter().map(|s| crate::model::score(&bg, &gg, s, annual_discount)).collect()
                 };
                 let repeaters = summaries.iter().filter(|s| s.x > 0.0 && s.m > 0.0).count();
                 Ok((t, buyers, repeaters, bg, gg, scores))
@@ -43,9 +40,7 @@ impl Services {
         let n = buyers.len();
         let mean_clv = scores.iter().map(|s| s.clv_12m).sum::<f64>() / n.max(1) as f64;
         let mean_alive = scores.iter().map(|s| s.p_alive).sum::<f64>() / n.max(1) as f64;
-        self.analytics
-            .write(move |conn| crate::model::store_scores(conn, t, &buyers, &scores))
-            .await?;
+        self.analytics.write(move |conn| crate::model::store_scores(conn, t, &buyers, &scores)).await?;
         self.figures_changed();
         crate::model::record_fit(&self.ops, t, "bgnbd", n, &bg).await?;
         crate::model::record_fit(&self.ops, t, "gamma_gamma", repeaters, &gg).await?;
@@ -64,11 +59,9 @@ impl Services {
         let (scores_as_of, scored_members) = self
             .analytics
             .read(|conn| {
-                Ok(conn.query_row(
-                    "SELECT CAST(max(as_of) AS VARCHAR), count(*) FROM member_scores",
-                    [],
-                    |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?)),
-                )?)
+                Ok(conn.query_row("SELECT CAST(max(as_of) AS VARCHAR), count(*) FROM member_scores", [], |r| {
+                    Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+                })?)
             })
             .await?;
         let state = self.refit.state();
@@ -90,11 +83,8 @@ impl Services {
             .analytics
             .read(|conn| {
                 let latest = metrics::latest_order_date(conn)?;
-                let scored: Option<String> = conn.query_row(
-                    "SELECT CAST(max(as_of) AS VARCHAR) FROM member_scores",
-                    [],
-                    |r| r.get(0),
-                )?;
+                let scored: Option<String> =
+                    conn.query_row("SELECT CAST(max(as_of) AS VARCHAR) FROM member_scores", [], |r| r.get(0))?;
                 Ok(latest.is_some() && latest.map(|d| d.to_string()) != scored)
             })
             .await?;

@@ -3,7 +3,6 @@
 
 use super::*;
 
-
 /// A service call as the pages get it.
 fn for_pages<T: Send + 'static>(
     what: &'static str,
@@ -14,11 +13,7 @@ fn for_pages<T: Send + 'static>(
             if e.is_server_fault() {
                 tracing::error!(error = %e, "{what} failed");
             }
-            EngineError {
-                bad_input: e.is_bad_input(),
-                message: e.public_message(),
-                status: e.status().as_u16(),
-            }
+            EngineError { bad_input: e.is_bad_input(), message: e.public_message(), status: e.status().as_u16() }
         })
     })
 }
@@ -69,11 +64,7 @@ impl Engine for Services {
             Ok(s.rfm_rules(&Caller::signed_in(&who))
                 .await?
                 .into_iter()
-                .map(|r| SegmentName {
-                    key: r.key,
-                    name_zh: r.name_zh,
-                    name_en: r.name_en,
-                })
+                .map(|r| SegmentName { key: r.key, name_zh: r.name_zh, name_en: r.name_en })
                 .collect())
         })
     }
@@ -138,7 +129,10 @@ impl Engine for Services {
 
     fn create_token(&self, who: Viewer, request: TokenRequest) -> EngineFuture<ApiToken> {
         let ops = self.ops.clone();
-        for_pages("create token", async move { crate::access::create_token(&ops, &Caller::signed_in(&who), request).await })
+        for_pages(
+            "create token",
+            async move { crate::access::create_token(&ops, &Caller::signed_in(&who), request).await },
+        )
     }
 
     fn revoke_token(&self, who: Viewer, id: i64) -> EngineFuture<ApiToken> {
@@ -163,7 +157,5 @@ impl Engine for Services {
 }
 
 pub fn app_state(services: &Services) -> app::state::AppState {
-    app::state::AppState {
-        engine: Arc::new(services.clone()),
-    }
+    app::state::AppState { engine: Arc::new(services.clone()) }
 }

@@ -148,8 +148,7 @@ impl Analytics {
         TABLES
             .iter()
             .map(|t| {
-                let n: i64 =
-                    conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
+                let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
                 Ok((*t, n))
             })
             .collect()
@@ -157,11 +156,8 @@ impl Analytics {
 
     /// Whether the store has no members and no orders yet.
     pub fn is_empty(conn: &Connection) -> Result<bool> {
-        let n: i64 = conn.query_row(
-            "SELECT (SELECT count(*) FROM members) + (SELECT count(*) FROM orders)",
-            [],
-            |r| r.get(0),
-        )?;
+        let n: i64 =
+            conn.query_row("SELECT (SELECT count(*) FROM members) + (SELECT count(*) FROM orders)", [], |r| r.get(0))?;
         Ok(n == 0)
     }
 }
@@ -178,16 +174,11 @@ mod tests {
         {
             let a = Analytics::open(&path).unwrap();
             let conn = a.writer();
-            conn.execute_batch(
-                "INSERT INTO stores VALUES ('S1', 'One', 'East', 'Shanghai', 'store')",
-            )
-            .unwrap();
+            conn.execute_batch("INSERT INTO stores VALUES ('S1', 'One', 'East', 'Shanghai', 'store')").unwrap();
         }
         let a = Analytics::open(&path).unwrap();
         let conn = a.reader().unwrap();
-        let versions: i64 = conn
-            .query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0))
-            .unwrap();
+        let versions: i64 = conn.query_row("SELECT count(*) FROM schema_version", [], |r| r.get(0)).unwrap();
         assert_eq!(versions, SCHEMA.len() as i64);
         let counts = Analytics::counts(&conn).unwrap();
         assert_eq!(counts[0], ("stores", 1));
@@ -206,39 +197,24 @@ mod tests {
                      FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
                 )
                 .unwrap();
-            let mut rows: Vec<String> = stmt
-                .query_map([table], |r| r.get(0))
-                .unwrap()
-                .map(|r| r.unwrap())
-                .collect();
+            let mut rows: Vec<String> = stmt.query_map([table], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
             let mut stmt = conn
                 .prepare(
                     "SELECT constraint_type || ' ' || constraint_text || ' ' || list_sort(constraint_column_names)::VARCHAR
                      FROM duckdb_constraints() WHERE table_name = ? ORDER BY ALL",
                 )
                 .unwrap();
-            rows.extend(
-                stmt.query_map([table], |r| r.get::<_, String>(0))
-                    .unwrap()
-                    .map(|r| r.unwrap()),
-            );
+            rows.extend(stmt.query_map([table], |r| r.get::<_, String>(0)).unwrap().map(|r| r.unwrap()));
             rows
         };
-        for (table, key) in [
-            ("members", "member_id"),
-            ("orders", "order_id"),
-            ("points", "entry_id"),
-        ] {
+        for (table, key) in [("members", "member_id"), ("orders", "order_id"), ("points", "entry_id")] {
             conn.execute_batch(&format!(
                 "CREATE TABLE again ({}); ALTER TABLE again ADD PRIMARY KEY ({key});",
                 unkeyed_columns(table)
             ))
             .unwrap();
             assert_eq!(shape("again"), shape(table), "{table}");
-            assert!(
-                shape(table).iter().any(|c| c.starts_with("PRIMARY KEY")),
-                "{table}"
-            );
+            assert!(shape(table).iter().any(|c| c.starts_with("PRIMARY KEY")), "{table}");
             conn.execute_batch("DROP TABLE again").unwrap();
         }
     }
@@ -248,21 +224,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Analytics::open(&dir.path().join("a.duckdb")).unwrap();
         let writer = a.writer();
-        writer
-            .execute_batch("BEGIN; INSERT INTO stores (store_id) VALUES ('S1');")
-            .unwrap();
+        writer.execute_batch("BEGIN; INSERT INTO stores (store_id) VALUES ('S1');").unwrap();
         // While the writer is held mid-transaction, a reader opens and sees the last commit.
         let reader = a.reader().unwrap();
-        let n: i64 = reader
-            .query_row("SELECT count(*) FROM stores", [], |r| r.get(0))
-            .unwrap();
+        let n: i64 = reader.query_row("SELECT count(*) FROM stores", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 0);
         writer.execute_batch("COMMIT").unwrap();
-        let n: i64 = a
-            .reader()
-            .unwrap()
-            .query_row("SELECT count(*) FROM stores", [], |r| r.get(0))
-            .unwrap();
+        let n: i64 = a.reader().unwrap().query_row("SELECT count(*) FROM stores", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
     }
 }

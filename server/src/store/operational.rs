@@ -20,10 +20,7 @@ pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
 /// Connects and applies `migrations/`.
 pub async fn connect(url: &str) -> Result<Pool> {
     let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await?;
+    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
     sqlx::migrate!("../migrations").run(&pool).await?;
     Ok(pool)
 }

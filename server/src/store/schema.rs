@@ -166,12 +166,4 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
 pub(crate) const DERIVED_VERSIONS: [i32; 4] = [2, 3, 7, 8];
 
 /// The tables of the data contract, in load order.
-pub const TABLES: [&str; 6] = [
-    "stores",
-    "members",
-    "orders",
-    "order_items",
-    "points",
-    "tier_changes",
-];
-
+pub const TABLES: [&str; 6] = ["stores", "members", "orders", "order_items", "points", "tier_changes"];

@@ -25,10 +25,7 @@ async fn every_route_and_server_function_checks_the_role() {
     }
     // Executives see no figures of groups under 1,000 members: every filtered view here.
     let server = common::serve(&data, &["--demo-members", "600", "--min-group-size", "1000"]);
-    let site = Site {
-        base: server.base.clone(),
-        http: Client::builder().redirect(Policy::none()).build().unwrap(),
-    };
+    let site = Site { base: server.base.clone(), http: Client::builder().redirect(Policy::none()).build().unwrap() };
 
     // Sign-in: a cookie and back to `next`; wrong passwords go back to the form.
     let mut sessions = Vec::new();
@@ -110,8 +107,18 @@ async fn every_route_and_server_function_checks_the_role() {
         ("GET", "/api/v1/members".into(), None, Some(OPERATOR)),
         ("GET", "/api/v1/members.csv".into(), None, Some(OPERATOR)),
         ("GET", format!("/api/v1/members/{member_id}"), None, Some(OPERATOR)),
-        ("POST", "/api/v1/segments".into(), Some(json!({ "key": "k", "name_zh": "k", "name_en": "k", "filters": "tier:gold" })), Some(OPERATOR)),
-        ("PUT", "/api/v1/segments/k".into(), Some(json!({ "key": "k", "name_zh": "k", "name_en": "k", "filters": "tier:silver" })), Some(OPERATOR)),
+        (
+            "POST",
+            "/api/v1/segments".into(),
+            Some(json!({ "key": "k", "name_zh": "k", "name_en": "k", "filters": "tier:gold" })),
+            Some(OPERATOR),
+        ),
+        (
+            "PUT",
+            "/api/v1/segments/k".into(),
+            Some(json!({ "key": "k", "name_zh": "k", "name_en": "k", "filters": "tier:silver" })),
+            Some(OPERATOR),
+        ),
         ("DELETE", "/api/v1/segments/k".into(), None, Some(OPERATOR)),
         ("GET", "/api/v1/alerts/rules".into(), None, Some(OPERATOR)),
         ("GET", "/api/v1/alerts/rules/1".into(), None, Some(OPERATOR)),
@@ -125,7 +132,12 @@ async fn every_route_and_server_function_checks_the_role() {
         ("PUT", "/api/v1/rfm-rules".into(), Some(rules.clone()), Some(ADMIN)),
         ("POST", "/api/v1/model/fit".into(), Some(json!({ "as_of": "2026-13-01" })), Some(ADMIN)),
         ("GET", "/api/v1/users".into(), None, Some(ADMIN)),
-        ("POST", "/api/v1/users".into(), Some(json!({ "name": "newbie", "role": "executive", "password": "newbie-password-1" })), Some(ADMIN)),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            Some(json!({ "name": "newbie", "role": "executive", "password": "newbie-password-1" })),
+            Some(ADMIN),
+        ),
         ("PUT", "/api/v1/users/lou".into(), Some(json!({ "name": "lou", "role": "operator" })), Some(ADMIN)),
         ("GET", "/api/v1/tokens".into(), None, Some(ADMIN)),
         ("POST", "/api/v1/tokens".into(), Some(json!({ "name": "x", "scope": "read" })), Some(ADMIN)),
@@ -142,7 +154,10 @@ async fn every_route_and_server_function_checks_the_role() {
         for (role, who) in sessions.iter().enumerate() {
             let (status, answer, _) = site.ask(who, method, path, body.as_ref()).await;
             if least.is_some_and(|l| role >= l) {
-                assert!(![401, 403].contains(&status) && status < 500, "{method} {path} as role {role}: {status} {answer}");
+                assert!(
+                    ![401, 403].contains(&status) && status < 500,
+                    "{method} {path} as role {role}: {status} {answer}"
+                );
             } else {
                 assert_eq!(status, 403, "{method} {path} as role {role}: {answer}");
                 assert!(refused(&answer), "{method} {path} as role {role}: {answer}");
@@ -216,7 +231,9 @@ async fn every_route_and_server_function_checks_the_role() {
         async move { site.ask(&who, "GET", "/api/v1/members?filters=tier:gold&sort=member_id&page_size=20", None).await.1 }
     };
     let (masked, shown) = (page(oper.clone()).await, page(admin.clone()).await);
-    let names = |p: &Value| p["rows"].as_array().unwrap().iter().map(|r| (r["name"].clone(), r["phone"].clone())).collect::<Vec<_>>();
+    let names = |p: &Value| {
+        p["rows"].as_array().unwrap().iter().map(|r| (r["name"].clone(), r["phone"].clone())).collect::<Vec<_>>()
+    };
     let (masked, shown) = (names(&masked), names(&shown));
     assert_eq!(masked.len(), shown.len());
     assert!(!shown.is_empty());
@@ -270,7 +287,8 @@ async fn every_route_and_server_function_checks_the_role() {
     let (_, whole, _) = site.ask(exec, "GET", "/api/v1/overview?metrics=churn_rate,members", None).await;
     assert!(whole["kpis"][0]["current"]["value"].as_f64().unwrap() > 0.0, "{whole}");
     assert_eq!(whole["kpis"][1]["current"]["value"], Value::Null, "600 members: {whole}");
-    let (_, small, _) = site.ask(exec, "GET", "/api/v1/overview?metrics=members,churn_rate&filters=tier:gold", None).await;
+    let (_, small, _) =
+        site.ask(exec, "GET", "/api/v1/overview?metrics=members,churn_rate&filters=tier:gold", None).await;
     for k in small["kpis"].as_array().unwrap() {
         assert_eq!(k["current"]["value"], Value::Null, "{k}");
         assert!(k["current"]["reason"].as_str().unwrap().contains("1000"), "{k}");
@@ -289,7 +307,11 @@ async fn every_route_and_server_function_checks_the_role() {
     let segment = json!({ "key": "csrf", "name_zh": "c", "name_en": "c", "filters": "tier:gold" });
     let Who::Cookie(oc) = oper else { unreachable!() };
     for origin in [None, Some("http://evil.example")] {
-        let mut req = site.http.post(format!("{}/api/v1/segments", site.base)).header("cookie", format!("mp_session={oc}")).json(&segment);
+        let mut req = site
+            .http
+            .post(format!("{}/api/v1/segments", site.base))
+            .header("cookie", format!("mp_session={oc}"))
+            .json(&segment);
         if let Some(o) = origin {
             req = req.header("origin", o);
         }
@@ -326,9 +348,14 @@ async fn every_route_and_server_function_checks_the_role() {
     assert!(api_headers["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
 
     // Sign-out ends the session.
-    let r = site.http.post(format!("{}/auth/signout", site.base)).header("origin", &site.base)
-        .header("cookie", format!("mp_session={oc}")).send().await.unwrap();
+    let r = site
+        .http
+        .post(format!("{}/auth/signout", site.base))
+        .header("origin", &site.base)
+        .header("cookie", format!("mp_session={oc}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 303);
     assert_eq!(site.ask(oper, "GET", "/api/v1/session", None).await.0, 401);
-
 }

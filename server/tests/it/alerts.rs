@@ -20,11 +20,12 @@ use app::model::{AlertQuery, AlertRule, Channel};
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use server::{
-    alerts::rules::{self, Reading},
     alerts::delivery::{self, DeliveryConfig},
+    alerts::rules::{self, Reading},
     metrics::MetricConfig,
+    service::Services,
     store::operational,
-    service::Services};
+};
 
 /// A real HTTP receiver: answers 503 to the first `failures` posts, then 200 with `reply`;
 /// keeps every body it accepted.
@@ -96,9 +97,7 @@ fn reading(value: f64) -> Reading {
 }
 
 async fn pool(dir: &tempfile::TempDir) -> operational::Pool {
-    operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display()))
-        .await
-        .unwrap()
+    operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display())).await.unwrap()
 }
 
 async fn outbox(pool: &operational::Pool) -> Vec<(String, String)> {
@@ -125,7 +124,10 @@ fn rules_are_validated_with_the_field_named() {
     assert_eq!(field(AlertRule { metric: "repurchase_rate".into(), threshold: 20.0, ..ok.clone() }), "threshold");
     assert_eq!(field(AlertRule { threshold: -1.0, ..ok.clone() }), "threshold");
     assert_eq!(field(AlertRule { comparison: "sideways".into(), ..ok.clone() }), "comparison");
-    assert_eq!(field(AlertRule { metric: "high_value_at_risk".into(), comparison: "rise_pct".into(), ..ok.clone() }), "comparison");
+    assert_eq!(
+        field(AlertRule { metric: "high_value_at_risk".into(), comparison: "rise_pct".into(), ..ok.clone() }),
+        "comparison"
+    );
     assert_eq!(field(AlertRule { severity: "meh".into(), ..ok.clone() }), "severity");
     assert_eq!(field(AlertRule { window_days: 0, ..ok.clone() }), "window_days");
     assert_eq!(field(rule(vec![Channel::Slack { url: "ftp://x".into() }])), "channels[0].url");
@@ -214,7 +216,10 @@ async fn the_evaluator_fires_and_resolves_on_the_data() {
     services.evaluate(now, true).await.unwrap();
     assert!(services.alerts(&Caller::system(), AlertQuery::default()).await.unwrap().is_empty());
     // D buys on 04-05: four active members.
-    common::add(&analytics, "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES ('d2', '2024-04-05 10:00:00', 30.00, 'D', 'store')");
+    common::add(
+        &analytics,
+        "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES ('d2', '2024-04-05 10:00:00', 30.00, 'D', 'store')",
+    );
     services.evaluate(now, true).await.unwrap();
     let fired = services.alerts(&Caller::system(), AlertQuery::default()).await.unwrap();
     assert_eq!(fired.len(), 1);
@@ -223,7 +228,10 @@ async fn the_evaluator_fires_and_resolves_on_the_data() {
     assert_eq!((e.window_start.as_str(), e.window_end.as_str()), ("2024-03-08", "2024-04-06"));
     assert!(e.link.starts_with("/breakdown?metric=active_members"), "{}", e.link);
     // G buys on 05-20: T moves there and only G is active.
-    common::add(&analytics, "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES ('g2', '2024-05-20 10:00:00', 30.00, 'G', 'store')");
+    common::add(
+        &analytics,
+        "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel) VALUES ('g2', '2024-05-20 10:00:00', 30.00, 'G', 'store')",
+    );
     services.evaluate(now, true).await.unwrap();
     let e = services.alert(&Caller::system(), e.id).await.unwrap();
     assert_eq!((e.state.as_str(), e.value, e.as_of.as_str()), ("resolved", Some(1.0), "2024-05-20"));
@@ -302,7 +310,8 @@ async fn a_restart_in_the_middle_of_delivery_loses_and_repeats_nothing() {
     // A free port for the receiver, not listening yet.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     // The receiver is on loopback, which webhooks may reach only when allowed.
-    let args = ["--demo-members", "1500", "--retry-base-ms", "100", "--retry-max-secs", "1", "--allow-private-webhooks"];
+    let args =
+        ["--demo-members", "1500", "--retry-base-ms", "100", "--retry-max-secs", "1", "--allow-private-webhooks"];
     let server = common::serve(&data, &args);
     let api = format!("{}/api/v1", server.base);
     let (status, created) = common::call(
@@ -428,10 +437,8 @@ async fn email_reaches_an_smtp_sink_once() {
     for _ in 0..3 {
         delivery::send_due(&pool, &http, &cfg).await.unwrap();
     }
-    let errors: Vec<String> = sqlx::query_scalar("SELECT coalesce(error, '') FROM alert_attempts")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let errors: Vec<String> =
+        sqlx::query_scalar("SELECT coalesce(error, '') FROM alert_attempts").fetch_all(&pool).await.unwrap();
     assert!(outbox(&pool).await.iter().all(|n| n.1 == "sent"), "{:?} {errors:?}", outbox(&pool).await);
     let got = mail.lock().unwrap().clone();
     assert_eq!(got.len(), 2, "{got:?}");

@@ -8,18 +8,15 @@ use app::model::Metric;
 use chrono::NaiveDate;
 use server::{
     metrics::reference,
+    metrics::rfm,
     metrics::{Compare, MetricConfig, Request, Window},
-    store::operational, metrics::rfm};
+    store::operational,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn engine_equals_raw_sql_for_many_windows() {
     let (dir, a) = common::generated(2_000, 11);
-    let ops = operational::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("ops.sqlite").display()
-    ))
-    .await
-    .unwrap();
+    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("ops.sqlite").display())).await.unwrap();
     let rules = rfm::rules(&ops).await.unwrap();
     let conn = a.reader().unwrap();
     let mut checked = 0;
@@ -32,17 +29,9 @@ async fn engine_equals_raw_sql_for_many_windows() {
         // Longer than the churn horizon: the base and recent ranges do not overlap.
         ((2026, 3, 31), 400, Compare::Previous, 90),
     ] {
-        let req = Request {
-            window: Window {
-                end: NaiveDate::from_ymd_opt(end.0, end.1, end.2).unwrap(),
-                days,
-            },
-            compare,
-        };
-        let cfg = MetricConfig {
-            churn_days,
-            ..MetricConfig::default()
-        };
+        let req =
+            Request { window: Window { end: NaiveDate::from_ymd_opt(end.0, end.1, end.2).unwrap(), days }, compare };
+        let cfg = MetricConfig { churn_days, ..MetricConfig::default() };
         let cases = reference::run(&conn, req, cfg, rules.clone(), 0, |_| {}).unwrap();
         assert_eq!(cases.len(), 3);
         for c in &cases {
@@ -64,16 +53,12 @@ fn points_expiring_equals_fifo_over_lots() {
     let mut nonzero = 0;
     for (y, m, d) in [(2024, 10, 15), (2024, 12, 1), (2024, 12, 31), (2025, 11, 20), (2026, 6, 30), (2025, 3, 1)] {
         for expiry_years in [1, 2] {
-            let cfg = MetricConfig {
-                points_expiry_years: expiry_years,
-                point_value_cents: 3,
-                ..MetricConfig::default()
-            };
+            let cfg =
+                MetricConfig { points_expiry_years: expiry_years, point_value_cents: 3, ..MetricConfig::default() };
             let t = NaiveDate::from_ymd_opt(y, m, d).unwrap();
             for (metric, days) in [(Metric::PointsExpiring30, 30), (Metric::PointsExpiring90, 90)] {
-                let engine = server::metrics::measure(&conn, metric, &Window { end: t, days: 30 }, cfg)
-                    .unwrap()
-                    .numerator;
+                let engine =
+                    server::metrics::measure(&conn, metric, &Window { end: t, days: 30 }, cfg).unwrap().numerator;
                 let raw = reference::raw_points_expiring(&conn, t, days, cfg).unwrap();
                 assert_eq!(engine, raw, "{t} {days}d, expiry after {expiry_years} years");
                 nonzero += usize::from(raw > 0);
@@ -90,10 +75,7 @@ fn points_expiring_equals_fifo_over_lots() {
 fn points_balances_equal_raw_sql() {
     let (_dir, a) = common::generated(1_500, 9);
     let conn = a.reader().unwrap();
-    let cfg = MetricConfig {
-        point_value_cents: 2,
-        ..MetricConfig::default()
-    };
+    let cfg = MetricConfig { point_value_cents: 2, ..MetricConfig::default() };
     for (y, m, d) in [(2023, 9, 1), (2024, 12, 31), (2025, 7, 15), (2026, 6, 30)] {
         let t = NaiveDate::from_ymd_opt(y, m, d).unwrap();
         let after = format!("{} 00:00:00", t + chrono::Days::new(1));

@@ -5,18 +5,16 @@ use crate::common;
 use app::model::{Dimension, Filter, Metric};
 use chrono::NaiveDate;
 use server::{
-    store::analytics::Analytics,
+    metrics::scope::{self, Scope},
     metrics::{self, Compare, MetricConfig, Request, Window},
-    metrics::scope::{self, Scope}};
+    store::analytics::Analytics,
+};
 
 use crate::common::CFG;
 
 fn request() -> Request {
     Request {
-        window: Window {
-            end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(),
-            days: 30,
-        },
+        window: Window { end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(), days: 30 },
         compare: Compare::Previous,
     }
 }
@@ -28,18 +26,10 @@ fn fixture() -> (tempfile::TempDir, Analytics) {
 
 /// (value, numerator, denominator) of the current window, per row.
 fn current(b: &app::model::Breakdown) -> Vec<(String, i64, i64)> {
-    b.rows
-        .iter()
-        .map(|r| (r.value.clone(), r.current.numerator, r.current.denominator))
-        .collect()
+    b.rows.iter().map(|r| (r.value.clone(), r.current.numerator, r.current.denominator)).collect()
 }
 
-fn by(
-    a: &Analytics,
-    metric: Metric,
-    dimension: Dimension,
-    filters: Vec<Filter>,
-) -> app::model::Breakdown {
+fn by(a: &Analytics, metric: Metric, dimension: Dimension, filters: Vec<Filter>) -> app::model::Breakdown {
     let scope = Scope::new(filters, Some(dimension));
     metrics::breakdown(&a.reader().unwrap(), metric, request(), &scope, CFG).unwrap()
 }
@@ -54,85 +44,44 @@ fn breakdown_by_region_by_hand() {
     // LTV: East A 385 + B 120 over 2; West C 0 + D 60 + H 70 over 3; none F 10 + G 45
     // over 2 (E joins after T).
     let ltv = by(&a, Metric::HistoricalLtv, Dimension::Region, vec![]);
-    assert_eq!(
-        current(&ltv),
-        vec![
-            (s("(none)"), 5_500, 2),
-            (s("East"), 50_500, 2),
-            (s("West"), 13_000, 3)
-        ]
-    );
+    assert_eq!(current(&ltv), vec![(s("(none)"), 5_500, 2), (s("East"), 50_500, 2), (s("West"), 13_000, 3)]);
     assert_eq!(ltv.rows[1].current.value, Some(252.5));
     assert_eq!(ltv.rows[2].current.value, Some(43.33));
-    assert_eq!(
-        (ltv.total.current.numerator, ltv.total.current.denominator),
-        (69_000, 7)
-    );
+    assert_eq!((ltv.total.current.numerator, ltv.total.current.denominator), (69_000, 7));
     // Repurchase: East A (two days) and B (one); West H (one); nobody without a region
     // bought, so that row has no value.
     let rep = by(&a, Metric::RepurchaseRate, Dimension::Region, vec![]);
-    assert_eq!(
-        current(&rep),
-        vec![(s("(none)"), 0, 0), (s("East"), 1, 2), (s("West"), 0, 1)]
-    );
+    assert_eq!(current(&rep), vec![(s("(none)"), 0, 0), (s("East"), 1, 2), (s("West"), 0, 1)]);
     assert_eq!(rep.rows[0].current.value, None);
     // Churn (C = 60): active at the start A, B (East), G (none); G churned.
     let churn = by(&a, Metric::ChurnRate, Dimension::Region, vec![]);
-    assert_eq!(
-        current(&churn),
-        vec![(s("(none)"), 1, 1), (s("East"), 0, 2), (s("West"), 0, 0)]
-    );
+    assert_eq!(current(&churn), vec![(s("(none)"), 1, 1), (s("East"), 0, 2), (s("West"), 0, 0)]);
     // Sales share: every row over all revenue in W (1310.00, the guest sale included).
     let share = by(&a, Metric::MemberSalesShare, Dimension::Region, vec![]);
     assert_eq!(
         current(&share),
-        vec![
-            (s("(none)"), 0, 131_000),
-            (s("East"), 24_000, 131_000),
-            (s("West"), 7_000, 131_000)
-        ]
+        vec![(s("(none)"), 0, 131_000), (s("East"), 24_000, 131_000), (s("West"), 7_000, 131_000)]
     );
-    assert_eq!(
-        (
-            share.total.current.numerator,
-            share.total.current.denominator
-        ),
-        (31_000, 131_000)
-    );
+    assert_eq!((share.total.current.numerator, share.total.current.denominator), (31_000, 131_000));
 }
 
 #[test]
 fn filters_restrict_the_members() {
     let (_d, a) = fixture();
-    let east = vec![Filter {
-        dimension: Dimension::Region,
-        values: vec![s("East")],
-    }];
+    let east = vec![Filter { dimension: Dimension::Region, values: vec![s("East")] }];
     // East members by gender: A (F) 385, B (M) 120.
     let ltv = by(&a, Metric::HistoricalLtv, Dimension::Gender, east.clone());
-    assert_eq!(
-        current(&ltv),
-        vec![(s("F"), 38_500, 1), (s("M"), 12_000, 1)]
-    );
-    assert_eq!(
-        (ltv.total.current.numerator, ltv.total.current.denominator),
-        (50_500, 2)
-    );
+    assert_eq!(current(&ltv), vec![(s("F"), 38_500, 1), (s("M"), 12_000, 1)]);
+    assert_eq!((ltv.total.current.numerator, ltv.total.current.denominator), (50_500, 2));
     // A filter naming a value nobody has selects nobody: the total has no value.
-    let nobody = vec![Filter {
-        dimension: Dimension::Region,
-        values: vec![s("North")],
-    }];
+    let nobody = vec![Filter { dimension: Dimension::Region, values: vec![s("North")] }];
     let empty = by(&a, Metric::RepurchaseRate, Dimension::Gender, nobody);
     assert!(empty.rows.is_empty());
     assert_eq!(empty.total.current.value, None);
     // Two regions OR'ed, a gender AND'ed: East or West, and F: A, C, H.
     let filters = scope::parse_filters("region:East|West; gender:F").unwrap();
     let members = by(&a, Metric::Members, Dimension::Region, filters);
-    assert_eq!(
-        current(&members),
-        vec![(s("East"), 1, 1), (s("West"), 2, 1)]
-    );
+    assert_eq!(current(&members), vec![(s("East"), 1, 1), (s("West"), 2, 1)]);
 }
 
 #[test]
@@ -153,10 +102,7 @@ fn breakdowns_add_up_to_the_total_for_every_metric_and_dimension() {
     let conn = a.reader().unwrap();
     let cfg = MetricConfig::default();
     let req = Request {
-        window: Window {
-            end: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(),
-            days: 90,
-        },
+        window: Window { end: NaiveDate::from_ymd_opt(2026, 6, 30).unwrap(), days: 90 },
         compare: Compare::YearEarlier,
     };
     for dimension in Dimension::ALL {
@@ -168,10 +114,7 @@ fn breakdowns_add_up_to_the_total_for_every_metric_and_dimension() {
             assert_eq!(num, overall.numerator, "{metric:?} by {dimension:?}");
             assert_eq!(b.total.current, overall, "{metric:?} by {dimension:?}");
             if metric != Metric::MemberSalesShare
-                && !matches!(
-                    metric.unit(),
-                    app::model::Unit::Count | app::model::Unit::Amount
-                )
+                && !matches!(metric.unit(), app::model::Unit::Count | app::model::Unit::Amount)
             {
                 let den: i64 = b.rows.iter().map(|r| r.current.denominator).sum();
                 assert_eq!(den, overall.denominator, "{metric:?} by {dimension:?}");
@@ -190,13 +133,9 @@ fn breakdowns_add_up_to_the_total_for_every_metric_and_dimension() {
 #[test]
 fn lifecycle_stages_as_of_t() {
     let (_d, a) = fixture();
-    let cfg = MetricConfig {
-        churn_days: 180,
-        ..CFG
-    };
+    let cfg = MetricConfig { churn_days: 180, ..CFG };
     let conn = a.reader().unwrap();
-    let members =
-        |scope: Scope| metrics::breakdown(&conn, Metric::Members, request(), &scope, cfg).unwrap();
+    let members = |scope: Scope| metrics::breakdown(&conn, Metric::Members, request(), &scope, cfg).unwrap();
     // As of 2024-03-31: A (last purchase 03-20), B (03-02), G (01-20, 71 days), H (03-31)
     // active; D (2023-12-20, 102 days) dormant; F (2023-06-01) churned; C joined 03-15
     // without buying: new. E joins after T and is not a member yet. The comparison
@@ -213,17 +152,10 @@ fn lifecycle_stages_as_of_t() {
             (s("registered"), 0, 1)
         ]
     );
-    let registered = by_stage
-        .rows
-        .iter()
-        .find(|r| r.value == "registered")
-        .unwrap();
+    let registered = by_stage.rows.iter().find(|r| r.value == "registered").unwrap();
     assert_eq!(registered.comparison.numerator, 1);
     // Active members by region.
     let active = scope::parse_filters("lifecycle_stage:active").unwrap();
     let by_region = members(Scope::new(active, Some(Dimension::Region)));
-    assert_eq!(
-        current(&by_region),
-        vec![(s("(none)"), 1, 1), (s("East"), 2, 1), (s("West"), 1, 1)]
-    );
+    assert_eq!(current(&by_region), vec![(s("(none)"), 1, 1), (s("East"), 2, 1), (s("West"), 1, 1)]);
 }

@@ -3,10 +3,10 @@
 
 use crate::common;
 
-use server::access::Caller;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, Gamma};
+use server::access::Caller;
 use server::model::{self, Summary};
 
 /// Members simulated from BG/NBD (r, α, a, b) and Gamma-Gamma (p, q, γ), ages in weeks.
@@ -101,25 +101,14 @@ fn print_fits() {
 fn agrees_with_lifetimes_on_cdnow() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let python = root.join("target/pyenv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup.sh --test (make test does)",
-        python.display()
-    );
-    let out = std::process::Command::new(python)
-        .arg(root.join("scripts/lifetimes_reference.py"))
-        .output()
-        .unwrap();
+    assert!(python.exists(), "{} is missing: run scripts/setup.sh --test (make test does)", python.display());
+    let out = std::process::Command::new(python).arg(root.join("scripts/lifetimes_reference.py")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let nums = |v: &serde_json::Value| -> Vec<f64> {
-        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
-    };
+    let nums =
+        |v: &serde_json::Value| -> Vec<f64> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect() };
     let close = |ours: f64, theirs: f64, what: &str| {
-        assert!(
-            ((ours - theirs) / theirs).abs() < 1e-3,
-            "{what}: ours {ours}, lifetimes {theirs}"
-        );
+        assert!(((ours - theirs) / theirs).abs() < 1e-3, "{what}: ours {ours}, lifetimes {theirs}");
     };
 
     let members: Vec<Summary> = v["bgnbd"]["members"]
@@ -188,11 +177,9 @@ fn scores_are_consistent() {
 /// records both fits.
 #[tokio::test(flavor = "multi_thread")]
 async fn fit_scores_and_records() {
-    use server::{metrics::MetricConfig, store::operational, service::Services};
+    use server::{metrics::MetricConfig, service::Services, store::operational};
     let (dir, analytics) = common::generated(3_000, 4);
-    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display()))
-        .await
-        .unwrap();
+    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display())).await.unwrap();
     let services = Services::new(analytics.clone(), ops.clone(), MetricConfig::default());
     let report = services.fit(&Caller::system(), Some("2026-06-30".into())).await.unwrap();
     let conn = analytics.reader().unwrap();
@@ -209,10 +196,8 @@ async fn fit_scores_and_records() {
         .unwrap();
     assert_eq!((scored, report.members as i64), (buyers, buyers));
     assert_eq!(bad, 0);
-    let fits: i64 = sqlx::query_scalar("SELECT count(*) FROM model_fits WHERE as_of = '2026-06-30'")
-        .fetch_one(&ops)
-        .await
-        .unwrap();
+    let fits: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM model_fits WHERE as_of = '2026-06-30'").fetch_one(&ops).await.unwrap();
     assert_eq!(fits, 2);
     // The member 360 record carries the member's scores; a member who never bought has none.
     let conn = analytics.reader().unwrap();
@@ -221,7 +206,10 @@ async fn fit_scores_and_records() {
             Ok((r.get(0)?, r.get(1)?))
         })
         .unwrap();
-    let m = server::members::profile(&conn, &scored_id, MetricConfig::default(), &[], server::members::Personal::Masked).unwrap().unwrap();
+    let m =
+        server::members::profile(&conn, &scored_id, MetricConfig::default(), &[], server::members::Personal::Masked)
+            .unwrap()
+            .unwrap();
     let prediction = m.prediction.unwrap();
     // The API shows the scores beside `as_of`, not nested.
     let json = serde_json::to_value(&prediction).unwrap();
@@ -229,14 +217,14 @@ async fn fit_scores_and_records() {
     assert_eq!(json["as_of"], "2026-06-30");
     assert_eq!((prediction.as_of.as_str(), prediction.score.p_alive), ("2026-06-30", p_alive));
     let never: Option<String> = conn
-        .query_row(
-            "SELECT member_id FROM member_summary WHERE purchases = 0 ORDER BY member_id LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT member_id FROM member_summary WHERE purchases = 0 ORDER BY member_id LIMIT 1", [], |r| {
+            r.get(0)
+        })
         .ok();
     if let Some(id) = never {
-        let m = server::members::profile(&conn, &id, MetricConfig::default(), &[], server::members::Personal::Masked).unwrap().unwrap();
+        let m = server::members::profile(&conn, &id, MetricConfig::default(), &[], server::members::Personal::Masked)
+            .unwrap()
+            .unwrap();
         assert_eq!(m.prediction, None);
     }
     // Fitting again replaces the scores.

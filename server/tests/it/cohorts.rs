@@ -4,7 +4,9 @@
 
 use app::model::{Cohorts, Dimension, Filter, Measure};
 use chrono::NaiveDate;
-use server::{store::analytics::Analytics, metrics::cohorts, metrics::MetricConfig, metrics::scope::Scope, derive::summary};
+use server::{
+    derive::summary, metrics::MetricConfig, metrics::cohorts, metrics::scope::Scope, store::analytics::Analytics,
+};
 
 fn retailer() -> (tempfile::TempDir, Analytics) {
     let dir = tempfile::tempdir().unwrap();
@@ -37,21 +39,12 @@ fn retailer() -> (tempfile::TempDir, Analytics) {
 
 fn report(a: &Analytics, filters: Vec<Filter>) -> Cohorts {
     let t = NaiveDate::from_ymd_opt(2024, 5, 31).unwrap();
-    cohorts::cohorts(
-        &a.reader().unwrap(),
-        t,
-        5,
-        &Scope::new(filters, None),
-        MetricConfig::default(),
-    )
-    .unwrap()
+    cohorts::cohorts(&a.reader().unwrap(), t, 5, &Scope::new(filters, None), MetricConfig::default()).unwrap()
 }
 
 /// (numerator, denominator) of each cell, None where the cell is not reached.
 fn cells(row: &[Option<Measure>]) -> Vec<Option<(i64, i64)>> {
-    row.iter()
-        .map(|m| m.as_ref().map(|m| (m.numerator, m.denominator)))
-        .collect()
+    row.iter().map(|m| m.as_ref().map(|m| (m.numerator, m.denominator))).collect()
 }
 
 #[test]
@@ -63,16 +56,10 @@ fn retention_matrix_by_hand() {
     let jan = &c.cohorts[0];
     assert_eq!(jan.members, Some(2));
     // Jan: P, Q; Feb: P, Q; Mar: Q; Apr: P (the return is no purchase); May: nobody.
-    assert_eq!(
-        cells(&jan.retention),
-        [Some((2, 2)), Some((2, 2)), Some((1, 2)), Some((1, 2)), Some((0, 2))]
-    );
+    assert_eq!(cells(&jan.retention), [Some((2, 2)), Some((2, 2)), Some((1, 2)), Some((1, 2)), Some((0, 2))]);
     let feb = &c.cohorts[1];
     // R bought in Feb and May (the January order came before joining); S never.
-    assert_eq!(
-        cells(&feb.retention),
-        [Some((1, 2)), Some((0, 2)), Some((0, 2)), Some((1, 2)), None]
-    );
+    assert_eq!(cells(&feb.retention), [Some((1, 2)), Some((0, 2)), Some((0, 2)), Some((1, 2)), None]);
     // Empty cohorts: 0 members, no value with a reason, never NaN.
     let mar = &c.cohorts[2];
     assert_eq!(mar.members, Some(0));
@@ -80,10 +67,7 @@ fn retention_matrix_by_hand() {
     assert!(mar.retention[0].as_ref().unwrap().reason.is_some());
     assert_eq!(cells(&mar.retention)[3..], [None, None]);
     // All cohorts, per month since joining, over the cohorts that reached it.
-    assert_eq!(
-        cells(&c.all.retention),
-        [Some((3, 4)), Some((2, 4)), Some((1, 4)), Some((2, 4)), Some((0, 2))]
-    );
+    assert_eq!(cells(&c.all.retention), [Some((3, 4)), Some((2, 4)), Some((1, 4)), Some((2, 4)), Some((0, 2))]);
     assert_eq!(c.all.members, Some(4), "Z joined after T");
 }
 
@@ -115,13 +99,7 @@ fn cohort_ltv_by_hand() {
 #[test]
 fn cohorts_follow_the_filters() {
     let (_d, a) = retailer();
-    let east = report(
-        &a,
-        vec![Filter {
-            dimension: Dimension::Region,
-            values: vec!["East".to_string()],
-        }],
-    );
+    let east = report(&a, vec![Filter { dimension: Dimension::Region, values: vec!["East".to_string()] }]);
     // Only P in January; R and S in February.
     assert_eq!(east.cohorts[0].members, Some(1));
     assert_eq!(cells(&east.cohorts[0].retention)[..3], [Some((1, 1)), Some((1, 1)), Some((0, 1))]);

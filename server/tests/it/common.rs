@@ -3,7 +3,7 @@
 //! Window: 30 days ending T = 2024-03-31, i.e. 2024-03-02 ..= 2024-03-31; the previous
 //! window is 2024-02-01 ..= 2024-03-01.
 
-use server::{store::analytics::Analytics, metrics::MetricConfig, derive::summary};
+use server::{derive::summary, metrics::MetricConfig, store::analytics::Analytics};
 
 /// The thresholds the hand calculations assume: churn after C = 60 days.
 /// (Each test file compiles this module; not all of them use every item.)
@@ -84,11 +84,7 @@ pub fn generated(members: u64, seed: u64) -> (tempfile::TempDir, Analytics) {
     let analytics = Analytics::open(&dir.path().join("generated.duckdb")).unwrap();
     server::load::generate::generate(
         &analytics,
-        &server::load::generate::Options {
-            members,
-            seed,
-            ..Default::default()
-        },
+        &server::load::generate::Options { members, seed, ..Default::default() },
         false,
     )
     .unwrap();
@@ -142,13 +138,7 @@ static LOCAL_TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex:
 /// data directory's `server.json`.
 #[allow(dead_code)]
 pub fn local_token(url: &str) -> Option<String> {
-    LOCAL_TOKENS
-        .lock()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|(base, _)| url.starts_with(base.as_str()))
-        .map(|(_, t)| t.clone())
+    LOCAL_TOKENS.lock().unwrap().iter().rev().find(|(base, _)| url.starts_with(base.as_str())).map(|(_, t)| t.clone())
 }
 
 /// One HTTP request with an optional JSON body, as the server's local admin (the access
@@ -177,10 +167,7 @@ pub fn differences(a: &Analytics) -> i64 {
     const DERIVED: [&str; 3] = ["member_summary", "member_days", "points_days"];
     let conn = a.writer();
     for t in DERIVED {
-        conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE kept_{t} AS SELECT * FROM {t}"
-        ))
-        .unwrap();
+        conn.execute_batch(&format!("CREATE OR REPLACE TEMP TABLE kept_{t} AS SELECT * FROM {t}")).unwrap();
     }
     // Member numbers are given in another order by a rebuild: what must hold is that each
     // member's is unique and their days carry it.
@@ -211,7 +198,6 @@ pub fn differences(a: &Analytics) -> i64 {
             })
             .sum::<i64>()
 }
-
 
 /// Makes a user with the CLI (`memberpulse user add --password-stdin`).
 #[allow(dead_code)]
@@ -293,11 +279,11 @@ impl Site {
         next: &str,
         headers: &[(&str, &str)],
     ) -> (u16, String, Option<String>) {
-        let mut req = self
-            .http
-            .post(format!("{}/auth/signin", self.base))
-            .header("origin", &self.base)
-            .form(&[("name", name), ("password", password), ("next", next)]);
+        let mut req = self.http.post(format!("{}/auth/signin", self.base)).header("origin", &self.base).form(&[
+            ("name", name),
+            ("password", password),
+            ("next", next),
+        ]);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

@@ -1,15 +1,11 @@
 //! The synthetic retailer: deterministic, and with the behaviour the metrics need.
 
-use server::{store::analytics::Analytics, load::generate};
+use server::{load::generate, store::analytics::Analytics};
 
 fn generate_into(seed: u64, members: u64) -> (tempfile::TempDir, Analytics, generate::Summary) {
     let dir = tempfile::tempdir().unwrap();
     let a = Analytics::open(&dir.path().join("gen.duckdb")).unwrap();
-    let opts = generate::Options {
-        members,
-        seed,
-        ..Default::default()
-    };
+    let opts = generate::Options { members, seed, ..Default::default() };
     let summary = generate::generate(&a, &opts, false).unwrap();
     (dir, a, summary)
 }
@@ -21,9 +17,13 @@ fn fingerprint(a: &Analytics) -> Vec<(String, i64, i64)> {
         .iter()
         .map(|t| {
             let (n, h): (i64, i64) = conn
-                .query_row(&format!("SELECT count(*), CAST(coalesce(sum(hash(t::VARCHAR)) % 1000000007, 0) AS BIGINT) FROM {t} t"), [], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                .query_row(
+                    &format!(
+                        "SELECT count(*), CAST(coalesce(sum(hash(t::VARCHAR)) % 1000000007, 0) AS BIGINT) FROM {t} t"
+                    ),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .unwrap();
             (t.to_string(), n, h)
         })
@@ -31,10 +31,7 @@ fn fingerprint(a: &Analytics) -> Vec<(String, i64, i64)> {
 }
 
 fn count(a: &Analytics, sql: &str) -> i64 {
-    a.reader()
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
+    a.reader().unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 #[test]
@@ -64,13 +61,7 @@ fn generated_retailer_has_the_behaviour_metrics_need() {
     );
     // Every kind of points entry, and points from reviews and referrals.
     assert_eq!(count(&a, "SELECT count(DISTINCT kind) FROM points"), 4);
-    assert_eq!(
-        count(
-            &a,
-            "SELECT count(DISTINCT source) FROM points WHERE kind = 'earn'"
-        ),
-        3
-    );
+    assert_eq!(count(&a, "SELECT count(DISTINCT source) FROM points WHERE kind = 'earn'"), 3);
     // Churned (no purchase in the last 180 days) and reactivated members (a gap of 180+
     // days between two purchases).
     assert!(
@@ -93,28 +84,13 @@ fn generated_retailer_has_the_behaviour_metrics_need() {
         ),
         0
     );
-    assert_eq!(
-        count(
-            &a,
-            "SELECT count(*) FROM orders WHERE order_id NOT IN (SELECT order_id FROM order_items)"
-        ),
-        0
-    );
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE order_id NOT IN (SELECT order_id FROM order_items)"), 0);
     // Nothing before the member joined, nothing after the end date.
     assert_eq!(
-        count(
-            &a,
-            "SELECT count(*) FROM orders o JOIN members m USING (member_id) WHERE o.ordered_at < m.joined_at"
-        ),
+        count(&a, "SELECT count(*) FROM orders o JOIN members m USING (member_id) WHERE o.ordered_at < m.joined_at"),
         0
     );
-    assert_eq!(
-        count(
-            &a,
-            "SELECT count(*) FROM orders WHERE ordered_at >= TIMESTAMP '2026-07-01'"
-        ),
-        0
-    );
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE ordered_at >= TIMESTAMP '2026-07-01'"), 0);
     // No member's balance goes below zero.
     assert_eq!(
         count(
@@ -124,14 +100,6 @@ fn generated_retailer_has_the_behaviour_metrics_need() {
         0
     );
     // A second run refuses to mix with what is there.
-    let err = generate::generate(
-        &a,
-        &generate::Options {
-            members: 10,
-            ..Default::default()
-        },
-        false,
-    )
-    .unwrap_err();
+    let err = generate::generate(&a, &generate::Options { members: 10, ..Default::default() }, false).unwrap_err();
     assert!(err.to_string().contains("--replace"), "{err}");
 }

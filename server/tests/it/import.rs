@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use server::{
+    load::import::{self, Kind, LoadReport, LoadRequest, Mapping, Source},
     store::analytics::Analytics,
-    load::import::{self, Kind, LoadReport, LoadRequest, Mapping, Source}};
+};
 
 fn store() -> (tempfile::TempDir, Analytics) {
     let dir = tempfile::tempdir().unwrap();
@@ -13,32 +14,16 @@ fn store() -> (tempfile::TempDir, Analytics) {
 }
 
 fn load(a: &Analytics, path: &Path, mapping: Mapping) -> LoadReport {
-    import::load(
-        &mut a.writer(),
-        &LoadRequest {
-            path: path.to_path_buf(),
-            mapping,
-            name: None,
-        },
-        None,
-    )
-    .unwrap()
+    import::load(&mut a.writer(), &LoadRequest { path: path.to_path_buf(), mapping, name: None }, None).unwrap()
 }
 
 fn count(a: &Analytics, sql: &str) -> i64 {
-    a.reader()
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
+    a.reader().unwrap().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
 /// (line, field) of every reject, in line order.
 fn rejected_at(report: &LoadReport) -> Vec<(i64, &str)> {
-    report
-        .rejected
-        .iter()
-        .map(|r| (r.line, r.field.as_str()))
-        .collect()
+    report.rejected.iter().map(|r| (r.line, r.field.as_str())).collect()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -77,13 +62,7 @@ fn bad_rows_are_reported_by_line_while_good_rows_land_once() {
     assert_eq!(report.rows_read, 8);
     assert_eq!(
         rejected_at(&report),
-        vec![
-            (3, "order_id"),
-            (4, "ordered_at"),
-            (5, "net_amount"),
-            (6, "net_amount"),
-            (7, "channel")
-        ]
+        vec![(3, "order_id"), (4, "ordered_at"), (5, "net_amount"), (6, "net_amount"), (7, "channel")]
     );
     assert_eq!(report.rejected[0].reason, "missing");
     assert_eq!(report.rejected[1].value.as_deref(), Some("yesterday"));
@@ -92,20 +71,8 @@ fn bad_rows_are_reported_by_line_while_good_rows_land_once() {
     assert_eq!(report.inserted, vec![("orders".to_string(), 2)]);
     assert_eq!(report.duplicates, vec![("orders".to_string(), 1)]);
     assert_eq!(count(&a, "SELECT count(*) FROM orders"), 2);
-    assert_eq!(
-        count(
-            &a,
-            "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders"
-        ),
-        1050 - 320
-    );
-    assert_eq!(
-        count(
-            &a,
-            "SELECT count(*) FROM orders WHERE order_id = 'o7' AND channel = 'store'"
-        ),
-        1
-    );
+    assert_eq!(count(&a, "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders"), 1050 - 320);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE order_id = 'o7' AND channel = 'store'"), 1);
     assert!(
         report
             .summary(10)
@@ -133,45 +100,21 @@ fn rows_that_do_not_parse_are_reported_with_their_line() {
     );
     let report = load(&a, &csv, Mapping::identity(Kind::Orders));
     assert_eq!(report.rows_read, 5);
-    assert_eq!(
-        rejected_at(&report),
-        vec![(3, "(row)"), (4, "(row)"), (5, "net_amount")]
-    );
-    assert!(
-        report.rejected[0].reason.contains("Columns"),
-        "{:?}",
-        report.rejected[0]
-    );
+    assert_eq!(rejected_at(&report), vec![(3, "(row)"), (4, "(row)"), (5, "net_amount")]);
+    assert!(report.rejected[0].reason.contains("Columns"), "{:?}", report.rejected[0]);
     assert_eq!(report.inserted, vec![("orders".to_string(), 2)]);
-    assert_eq!(
-        count(
-            &a,
-            "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders"
-        ),
-        600
-    );
+    assert_eq!(count(&a, "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders"), 600);
 
     // A file DuckDB cannot read at all fails whole, naming the file, without quoting SQL.
-    let broken = write(
-        dir.path(),
-        "broken.csv",
-        "order_id,ordered_at,net_amount\no9,\"2024-01-01,1.00\n",
-    );
+    let broken = write(dir.path(), "broken.csv", "order_id,ordered_at,net_amount\no9,\"2024-01-01,1.00\n");
     let err = import::load(
         &mut a.writer(),
-        &LoadRequest {
-            path: broken,
-            mapping: Mapping::identity(Kind::Orders),
-            name: None,
-        },
+        &LoadRequest { path: broken, mapping: Mapping::identity(Kind::Orders), name: None },
         None,
     )
     .unwrap_err()
     .to_string();
-    assert!(
-        err.contains("broken.csv") && !err.contains("read_csv("),
-        "{err}"
-    );
+    assert!(err.contains("broken.csv") && !err.contains("read_csv("), "{err}");
     assert_eq!(count(&a, "SELECT count(*) FROM orders"), 2);
 }
 
@@ -190,13 +133,7 @@ fn order_items_without_line_numbers_keep_every_line_once() {
     let report = load(&a, &csv, Mapping::identity(Kind::OrderItems));
     // Lines are numbered per order in file order; the same sku twice is two lines.
     assert_eq!(report.inserted, vec![("order_items".to_string(), 4)]);
-    assert_eq!(
-        count(
-            &a,
-            "SELECT max(line_no) FROM order_items WHERE order_id = 'o1'"
-        ),
-        3
-    );
+    assert_eq!(count(&a, "SELECT max(line_no) FROM order_items WHERE order_id = 'o1'"), 3);
     let again = load(&a, &csv, Mapping::identity(Kind::OrderItems));
     assert_eq!(again.inserted, vec![("order_items".to_string(), 0)]);
     assert_eq!(count(&a, "SELECT count(*) FROM order_items"), 4);
@@ -216,10 +153,7 @@ fn points_with_an_unknown_kind_or_a_signed_amount_are_rejected() {
          e5,m1,2024-01-05T08:00:00,redeem,2.5,\n",
     );
     let report = load(&a, &csv, Mapping::identity(Kind::Points));
-    assert_eq!(
-        rejected_at(&report),
-        vec![(3, "kind"), (4, "points"), (6, "points")]
-    );
+    assert_eq!(rejected_at(&report), vec![(3, "kind"), (4, "points"), (6, "points")]);
     assert_eq!(count(&a, "SELECT count(*) FROM points"), 2);
     assert_eq!(count(&a, "SELECT sum(points) FROM points"), 80);
 }
@@ -240,14 +174,8 @@ fn parquet_files_load_like_csv() {
     assert_eq!(report.rows_read, 3);
     assert_eq!(report.inserted, vec![("members".to_string(), 2)]);
     assert_eq!(report.rejected.len(), 1);
-    assert_eq!(
-        (report.rejected[0].line, report.rejected[0].field.as_str()),
-        (3, "member_id")
-    );
-    assert_eq!(
-        count(&a, "SELECT birth_year FROM members WHERE member_id = 'm1'"),
-        1990
-    );
+    assert_eq!((report.rejected[0].line, report.rejected[0].field.as_str()), (3, "member_id"));
+    assert_eq!(count(&a, "SELECT birth_year FROM members WHERE member_id = 'm1'"), 1990);
 }
 
 /// Typed Parquet columns a field takes as they are (timestamps, dates, decimals, integers)
@@ -269,20 +197,18 @@ fn typed_parquet_columns_are_checked_by_the_same_rules() {
     let report = load(&a, &parquet, Mapping::identity(Kind::Orders));
     assert_eq!(
         rejected_at(&report),
-        vec![
-            (2, "net_amount"),
-            (3, "ordered_at"),
-            (4, "channel"),
-            (5, "discount_amount")
-        ]
+        vec![(2, "net_amount"), (3, "ordered_at"), (4, "channel"), (5, "discount_amount")]
     );
     assert_eq!(report.rejected[0].value.as_deref(), Some("12.345"));
     assert_eq!(report.rejected[3].value.as_deref(), Some("0.125"));
     assert_eq!(report.inserted, vec![("orders".to_string(), 1)]);
     assert_eq!(
-        count(&a, "SELECT count(*) FROM orders WHERE order_id = 'o1' AND member_id = '42' AND channel = 'store'
+        count(
+            &a,
+            "SELECT count(*) FROM orders WHERE order_id = 'o1' AND member_id = '42' AND channel = 'store'
                    AND net_amount = 12.34 AND discount_amount = 1.50 AND item_count = 3
-                   AND ordered_at = TIMESTAMP '2024-03-01 10:00:00'"),
+                   AND ordered_at = TIMESTAMP '2024-03-01 10:00:00'"
+        ),
         1
     );
 }
@@ -356,9 +282,12 @@ fn clean_parquet_text_is_tidied_where_it_needs_it() {
     assert!(report.rejected.is_empty());
     assert_eq!(report.inserted, vec![("orders".to_string(), 3)]);
     assert_eq!(
-        count(&a, "SELECT count(*) FROM orders WHERE (order_id, member_id, channel, store_id) IN
+        count(
+            &a,
+            "SELECT count(*) FROM orders WHERE (order_id, member_id, channel, store_id) IN
                    (('o1', 'm1', 'web', 'S1'), ('o3', 'm3', 'app', 'S3'))
-                   OR (order_id = 'o2' AND member_id IS NULL AND channel = 'store' AND store_id = 'S2')"),
+                   OR (order_id = 'o2' AND member_id IS NULL AND channel = 'store' AND store_id = 'S2')"
+        ),
         3
     );
 }
@@ -412,11 +341,8 @@ fn order_lines_with_a_bad_line_reject_the_whole_order() {
     )
     .unwrap();
     let report = load(&a, &csv, mapping);
-    let rejected: Vec<(i64, &str, &str)> = report
-        .rejected
-        .iter()
-        .map(|r| (r.line, r.field.as_str(), r.reason.as_str()))
-        .collect();
+    let rejected: Vec<(i64, &str, &str)> =
+        report.rejected.iter().map(|r| (r.line, r.field.as_str(), r.reason.as_str())).collect();
     assert_eq!(
         rejected,
         vec![
@@ -428,32 +354,11 @@ fn order_lines_with_a_bad_line_reject_the_whole_order() {
     assert_eq!(report.inserted_into("order_items"), 2);
     assert_eq!(report.inserted_into("members"), 1);
     // 3 × 0.333 = 0.999 → 1.00; the C invoice is a return of 1.25.
+    assert_eq!(count(&a, "SELECT CAST(net_amount * 100 AS BIGINT) FROM orders WHERE order_id = '1002'"), 100);
+    assert_eq!(count(&a, "SELECT CAST(net_amount * 100 AS BIGINT) FROM orders WHERE order_id = 'C1003'"), -125);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE order_id = '1002' AND member_id IS NULL"), 1);
     assert_eq!(
-        count(
-            &a,
-            "SELECT CAST(net_amount * 100 AS BIGINT) FROM orders WHERE order_id = '1002'"
-        ),
-        100
-    );
-    assert_eq!(
-        count(
-            &a,
-            "SELECT CAST(net_amount * 100 AS BIGINT) FROM orders WHERE order_id = 'C1003'"
-        ),
-        -125
-    );
-    assert_eq!(
-        count(
-            &a,
-            "SELECT count(*) FROM orders WHERE order_id = '1002' AND member_id IS NULL"
-        ),
-        1
-    );
-    assert_eq!(
-        count(
-            &a,
-            "SELECT count(*) FROM members WHERE member_id = '7' AND joined_at = TIMESTAMP '2024-01-07 12:00:00'"
-        ),
+        count(&a, "SELECT count(*) FROM members WHERE member_id = '7' AND joined_at = TIMESTAMP '2024-01-07 12:00:00'"),
         1
     );
 }
@@ -466,34 +371,22 @@ fn a_mapping_that_names_a_missing_column_fails_before_anything_lands() {
         "kind = \"orders\"\n[fields]\norder_id = \"id\"\nordered_at = \"when\"\nnet_amount = \"total\"\n",
     )
     .unwrap();
-    let err = import::load(&mut a.writer(), &LoadRequest { path: csv, mapping, name: None }, None)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("net_amount") && err.contains("\"total\""),
-        "{err}"
-    );
+    let err =
+        import::load(&mut a.writer(), &LoadRequest { path: csv, mapping, name: None }, None).unwrap_err().to_string();
+    assert!(err.contains("net_amount") && err.contains("\"total\""), "{err}");
     assert_eq!(count(&a, "SELECT count(*) FROM orders"), 0);
 
     let missing = write(dir.path(), "m.csv", "member_id\nm1\n");
     let err = import::load(
         &mut a.writer(),
-        &LoadRequest {
-            path: missing,
-            mapping: Mapping::identity(Kind::Members),
-            name: None,
-        },
+        &LoadRequest { path: missing, mapping: Mapping::identity(Kind::Members), name: None },
         None,
     )
     .unwrap_err()
     .to_string();
     assert!(err.contains("required field joined_at"), "{err}");
 
-    let mapping_file = write(
-        dir.path(),
-        "bad.toml",
-        "kind = \"orders\"\n[fields]\nprice = \"x\"\n",
-    );
+    let mapping_file = write(dir.path(), "bad.toml", "kind = \"orders\"\n[fields]\nprice = \"x\"\n");
     let err = Mapping::from_file(&mapping_file).unwrap_err().to_string();
     assert!(err.contains("unknown field \"price\""), "{err}");
 }
@@ -512,55 +405,20 @@ fn online_retail_sample_loads_through_its_mapping() {
     let (_dir, a) = store();
     let report = load(&a, &data, mapping.clone());
     assert_eq!(report.rows_read, 541_909);
-    assert_eq!(
-        report.rejected.len(),
-        0,
-        "{:?}",
-        &report.rejected[..report.rejected.len().min(5)]
-    );
+    assert_eq!(report.rejected.len(), 0, "{:?}", &report.rejected[..report.rejected.len().min(5)]);
     assert_eq!(report.inserted_into("orders"), 25_900);
     assert_eq!(report.inserted_into("order_items"), 541_909);
     assert_eq!(report.inserted_into("members"), 4_372);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE member_id IS NULL"), 3_710);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE order_id LIKE 'C%'"), 3_836);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE order_id LIKE 'C%' AND net_amount >= 0"), 0);
+    assert_eq!(count(&a, "SELECT count(*) FROM orders WHERE net_amount > 0"), 19_960);
+    assert_eq!(count(&a, "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders"), 974_774_793);
     assert_eq!(
-        count(&a, "SELECT count(*) FROM orders WHERE member_id IS NULL"),
-        3_710
-    );
-    assert_eq!(
-        count(&a, "SELECT count(*) FROM orders WHERE order_id LIKE 'C%'"),
-        3_836
-    );
-    assert_eq!(
-        count(
-            &a,
-            "SELECT count(*) FROM orders WHERE order_id LIKE 'C%' AND net_amount >= 0"
-        ),
-        0
-    );
-    assert_eq!(
-        count(&a, "SELECT count(*) FROM orders WHERE net_amount > 0"),
-        19_960
-    );
-    assert_eq!(
-        count(
-            &a,
-            "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders"
-        ),
-        974_774_793
-    );
-    assert_eq!(
-        count(
-            &a,
-            "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders WHERE member_id IS NOT NULL"
-        ),
+        count(&a, "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM orders WHERE member_id IS NOT NULL"),
         830_006_581
     );
-    assert_eq!(
-        count(
-            &a,
-            "SELECT count(*) FROM members WHERE member_id = '17850' AND region = 'United Kingdom'"
-        ),
-        1
-    );
+    assert_eq!(count(&a, "SELECT count(*) FROM members WHERE member_id = '17850' AND region = 'United Kingdom'"), 1);
 
     let again = load(&a, &data, mapping);
     assert_eq!(again.inserted_total(), 0);

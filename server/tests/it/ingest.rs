@@ -63,7 +63,10 @@ async fn ingest_validates_lands_once_and_keeps_the_summary() {
     let (status, r) = post(&base, "members", Some(TOKEN), members.to_string()).await;
     assert_eq!(status, 200, "{r}");
     assert_eq!((r["received"].as_i64(), r["inserted"].as_i64()), (Some(3), Some(2)));
-    assert_eq!(r["rejected"], json!([{"index": 2, "field": "joined_at", "value": "soon", "reason": "not a date-time from 1900-01-01 to 2999-12-31"}]));
+    assert_eq!(
+        r["rejected"],
+        json!([{"index": 2, "field": "joined_at", "value": "soon", "reason": "not a date-time from 1900-01-01 to 2999-12-31"}])
+    );
 
     // Orders as NDJSON: purchases, a return, and three bad rows.
     let orders = vec![
@@ -85,10 +88,7 @@ async fn ingest_validates_lands_once_and_keeps_the_summary() {
         .iter()
         .map(|x| (x["index"].as_i64().unwrap(), x["field"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(
-        rejected,
-        [(4, "net_amount".to_string()), (5, "ordered_at".to_string()), (6, "channel".to_string())]
-    );
+    assert_eq!(rejected, [(4, "net_amount".to_string()), (5, "ordered_at".to_string()), (6, "channel".to_string())]);
     assert_eq!(r["rejected"][0]["reason"], "not an amount with at most 2 decimals, below 10,000,000,000");
     assert_eq!(r["rejected"][1]["reason"], "missing");
 
@@ -202,9 +202,8 @@ async fn a_server_killed_mid_batch_keeps_whole_batches_and_the_retry_lands_once(
     let landed: Vec<(String, i64)> = {
         let a = Analytics::open(&dir.path().join("memberpulse.duckdb")).unwrap();
         let conn = a.reader().unwrap();
-        let mut stmt = conn
-            .prepare("SELECT member_id, count(*) FROM orders GROUP BY member_id ORDER BY member_id")
-            .unwrap();
+        let mut stmt =
+            conn.prepare("SELECT member_id, count(*) FROM orders GROUP BY member_id ORDER BY member_id").unwrap();
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
     };
     assert!(landed.iter().all(|(_, n)| *n == ROWS as i64), "a batch landed in part: {landed:?}");
@@ -299,7 +298,8 @@ async fn requests_landing_together_are_each_counted_and_land_once() {
         // request order; each request is told what of its own landed.
         let a = Analytics::open(&path).unwrap();
         let rows = |lines: Vec<String>| {
-            let (good, rejected) = ingest::validate(Kind::Orders, ingest::records(lines.join("\n").as_bytes()).unwrap(), chrono_tz::UTC);
+            let (good, rejected) =
+                ingest::validate(Kind::Orders, ingest::records(lines.join("\n").as_bytes()).unwrap(), chrono_tz::UTC);
             assert!(rejected.is_empty());
             good
         };
@@ -308,7 +308,8 @@ async fn requests_landing_together_are_each_counted_and_land_once() {
         let second = rows([orders_named("B", 0..10), orders_named("X", 0..5), orders_named("B", 0..1)].concat());
         let third = rows(orders_named("S", 5..10));
         let mut w = a.writer();
-        let counts = |landed: Vec<ingest::Landed>| landed.iter().map(|l| (l.inserted, l.duplicates)).collect::<Vec<_>>();
+        let counts =
+            |landed: Vec<ingest::Landed>| landed.iter().map(|l| (l.inserted, l.duplicates)).collect::<Vec<_>>();
         assert_eq!(counts(ingest::land(&mut w, Kind::Orders, &[&stored]).unwrap()), [(50, 0)]);
         let counts = counts(ingest::land(&mut w, Kind::Orders, &[&first, &second, &third]).unwrap());
         assert_eq!(counts, [(15, 5), (10, 6), (0, 5)]);

@@ -8,8 +8,9 @@ use crate::common;
 use app::model::{Measure, Metric, OverviewQuery, Unit};
 use chrono::NaiveDate;
 use server::{
+    metrics::{self, Compare, MetricConfig, Request, Window},
     store::analytics::Analytics,
-    metrics::{self, Compare, MetricConfig, Request, Window}};
+};
 
 use crate::common::CFG;
 
@@ -18,10 +19,7 @@ fn fixture() -> (tempfile::TempDir, Analytics) {
 }
 
 fn window() -> Window {
-    Window {
-        end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(),
-        days: 30,
-    }
+    Window { end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(), days: 30 }
 }
 
 fn measure(a: &Analytics, key: Metric, w: &Window) -> Measure {
@@ -29,11 +27,7 @@ fn measure(a: &Analytics, key: Metric, w: &Window) -> Measure {
 }
 
 fn assert_measure(m: &Measure, numerator: i64, denominator: i64, value: f64) {
-    assert_eq!(
-        (m.numerator, m.denominator),
-        (numerator, denominator),
-        "{m:?}"
-    );
+    assert_eq!((m.numerator, m.denominator), (numerator, denominator), "{m:?}");
     assert_eq!(m.value, Some(value), "{m:?}");
 }
 
@@ -44,10 +38,7 @@ fn window_bounds_are_inclusive_calendar_days() {
     assert_eq!(w.previous().range().start, "2024-02-01");
     assert_eq!(w.previous().range().end, "2024-03-01");
     // 29 February has no twin a year earlier.
-    let leap = Window {
-        end: NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(),
-        days: 7,
-    };
+    let leap = Window { end: NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(), days: 7 };
     assert_eq!(leap.year_earlier().end.to_string(), "2023-02-28");
 }
 
@@ -57,20 +48,10 @@ fn historical_ltv_counts_returns_and_members_without_orders() {
     // Joined by T: A B C D F G H (7). Revenue to T: A 385 (incl. the -20 return),
     // B 120, C 0, D 60, F 10, G 45, H 70 (h2 is after T) = 690.00; the guest sale is not
     // a member's. 690 / 7 = 98.571… → 98.57.
-    assert_measure(
-        &measure(&a, Metric::HistoricalLtv, &window()),
-        69_000,
-        7,
-        98.57,
-    );
+    assert_measure(&measure(&a, Metric::HistoricalLtv, &window()), 69_000, 7, 98.57);
     // As of 2024-03-01: A B D F G H (6; C joined later); A 225, B 40 (b1 at 23:59:59),
     // D 60, F 10, G 45 = 380.00; 380 / 6 = 63.33.
-    assert_measure(
-        &measure(&a, Metric::HistoricalLtv, &window().previous()),
-        38_000,
-        6,
-        63.33,
-    );
+    assert_measure(&measure(&a, Metric::HistoricalLtv, &window().previous()), 38_000, 6, 63.33);
 }
 
 #[test]
@@ -78,19 +59,9 @@ fn repurchase_rate_counts_distinct_days_and_skips_returns() {
     let (_dir, a) = fixture();
     // In W: A bought on 03-05 (twice) and 03-20: two days; B on 03-02 only; H on 03-31
     // only. The return and the guest sale do not count. 1 of 3.
-    assert_measure(
-        &measure(&a, Metric::RepurchaseRate, &window()),
-        1,
-        3,
-        1.0 / 3.0,
-    );
+    assert_measure(&measure(&a, Metric::RepurchaseRate, &window()), 1, 3, 1.0 / 3.0);
     // Previous window: A on 02-10, B on 03-01 (23:59:59): 0 of 2.
-    assert_measure(
-        &measure(&a, Metric::RepurchaseRate, &window().previous()),
-        0,
-        2,
-        0.0,
-    );
+    assert_measure(&measure(&a, Metric::RepurchaseRate, &window().previous()), 0, 2, 0.0);
 }
 
 #[test]
@@ -98,19 +69,9 @@ fn points_usage_rate_is_redeemed_over_earned_in_the_window() {
     let (_dir, a) = fixture();
     // In W: earned p1 100 + p3 50 = 150; redeemed p2 30 + p7 25 = 55; the expiry and
     // the entries just outside W do not count.
-    assert_measure(
-        &measure(&a, Metric::PointsUsageRate, &window()),
-        55,
-        150,
-        55.0 / 150.0,
-    );
+    assert_measure(&measure(&a, Metric::PointsUsageRate, &window()), 55, 150, 55.0 / 150.0);
     // Previous: earned p6 80, redeemed p4 40.
-    assert_measure(
-        &measure(&a, Metric::PointsUsageRate, &window().previous()),
-        40,
-        80,
-        0.5,
-    );
+    assert_measure(&measure(&a, Metric::PointsUsageRate, &window().previous()), 40, 80, 0.5);
 }
 
 #[test]
@@ -121,20 +82,9 @@ fn churn_rate_follows_members_active_at_the_window_start() {
     assert_measure(&measure(&a, Metric::ChurnRate, &window()), 1, 3, 1.0 / 3.0);
     // Previous: active at the end of 01-31 (2023-12-01 ..= 2024-01-31): A, D, G;
     // churned at 03-01 (nothing in 01-01 ..= 03-01): D. 1 of 3.
-    assert_measure(
-        &measure(&a, Metric::ChurnRate, &window().previous()),
-        1,
-        3,
-        1.0 / 3.0,
-    );
+    assert_measure(&measure(&a, Metric::ChurnRate, &window().previous()), 1, 3, 1.0 / 3.0);
     // With the default C = 180 nobody active at the start has churned by T.
-    let m = metrics::measure(
-        &a.reader().unwrap(),
-        Metric::ChurnRate,
-        &window(),
-        MetricConfig::default(),
-    )
-    .unwrap();
+    let m = metrics::measure(&a.reader().unwrap(), Metric::ChurnRate, &window(), MetricConfig::default()).unwrap();
     assert_eq!((m.numerator, m.value), (0, Some(0.0)), "{m:?}");
 }
 
@@ -147,42 +97,23 @@ fn overview_pairs_each_kpi_with_its_comparison_window() {
     assert_eq!(req.window.end.to_string(), "2024-04-06");
     let o = metrics::overview(
         &conn,
-        Request {
-            window: window(),
-            compare: Compare::Previous,
-        },
+        Request { window: window(), compare: Compare::Previous },
         CFG,
         &server::metrics::scope::Scope::all(),
         None,
     )
     .unwrap();
     assert_eq!(o.kpis.len(), Metric::ALL.len());
-    assert_eq!(
-        o.kpis[..4].iter().map(|k| k.key).collect::<Vec<_>>(),
-        Metric::HEADLINE
-    );
-    assert_eq!(
-        (o.window.start.as_str(), o.comparison_window.end.as_str()),
-        ("2024-03-02", "2024-03-01")
-    );
-    let ltv = o
-        .kpis
-        .iter()
-        .find(|k| k.key == Metric::HistoricalLtv)
-        .unwrap();
-    assert_eq!(
-        (ltv.current.value, ltv.comparison.value),
-        (Some(98.57), Some(63.33))
-    );
+    assert_eq!(o.kpis[..4].iter().map(|k| k.key).collect::<Vec<_>>(), Metric::HEADLINE);
+    assert_eq!((o.window.start.as_str(), o.comparison_window.end.as_str()), ("2024-03-02", "2024-03-01"));
+    let ltv = o.kpis.iter().find(|k| k.key == Metric::HistoricalLtv).unwrap();
+    assert_eq!((ltv.current.value, ltv.comparison.value), (Some(98.57), Some(63.33)));
 }
 
 #[test]
 fn empty_windows_have_no_value_and_a_reason() {
     let (_dir, a) = fixture();
-    let empty = Window {
-        end: NaiveDate::from_ymd_opt(2020, 1, 31).unwrap(),
-        days: 7,
-    };
+    let empty = Window { end: NaiveDate::from_ymd_opt(2020, 1, 31).unwrap(), days: 7 };
     for key in Metric::ALL {
         let m = measure(&a, key, &empty);
         if matches!(key.unit(), Unit::Count | Unit::Amount) && !Metric::PREDICTED.contains(&key) {
@@ -192,10 +123,7 @@ fn empty_windows_have_no_value_and_a_reason() {
             continue;
         }
         assert_eq!(m.value, None, "{key:?}");
-        assert!(
-            m.reason.as_deref().is_some_and(|r| !r.is_empty()),
-            "{key:?}"
-        );
+        assert!(m.reason.as_deref().is_some_and(|r| !r.is_empty()), "{key:?}");
     }
 }
 
@@ -226,11 +154,7 @@ fn bad_parameters_are_named() {
 }
 
 fn assert_count(m: &Measure, n: i64) {
-    assert_eq!(
-        (m.numerator, m.denominator, m.value),
-        (n, 1, Some(n as f64)),
-        "{m:?}"
-    );
+    assert_eq!((m.numerator, m.denominator, m.value), (n, 1, Some(n as f64)), "{m:?}");
 }
 
 #[test]
@@ -252,19 +176,9 @@ fn second_purchase_rate_follows_the_cohort_before_the_window() {
     let (_dir, a) = fixture();
     // First purchase in 2023-12-03 ..= 2024-03-01: A (01-15), B (03-01), D (12-20),
     // G (01-20). Again on a later day within 90 days, by T: A (02-10), B (03-02). 2 of 4.
-    assert_measure(
-        &measure(&a, Metric::SecondPurchaseRate, &window()),
-        2,
-        4,
-        0.5,
-    );
+    assert_measure(&measure(&a, Metric::SecondPurchaseRate, &window()), 2, 4, 0.5);
     // Cohort 2023-11-03 ..= 2024-01-31: A, D, G; again by 03-01: A. 1 of 3.
-    assert_measure(
-        &measure(&a, Metric::SecondPurchaseRate, &window().previous()),
-        1,
-        3,
-        1.0 / 3.0,
-    );
+    assert_measure(&measure(&a, Metric::SecondPurchaseRate, &window().previous()), 1, 3, 1.0 / 3.0);
 }
 
 #[test]
@@ -283,12 +197,7 @@ fn reactivation_rate_counts_lapsed_members_who_came_back() {
     assert_measure(&measure(&a, Metric::ReactivationRate, &window()), 1, 2, 0.5);
     // Lapsed at the end of 01-31 (nothing in 2023-11-02 ..= 2024-01-31): F, I; neither
     // bought in the previous window.
-    assert_measure(
-        &measure(&a, Metric::ReactivationRate, &window().previous()),
-        0,
-        2,
-        0.0,
-    );
+    assert_measure(&measure(&a, Metric::ReactivationRate, &window().previous()), 0, 2, 0.0);
 }
 
 #[test]
@@ -296,59 +205,24 @@ fn sales_share_aov_and_frequency() {
     let (_dir, a) = fixture();
     // Members' net revenue in W: a3 100 + a4 50 + a5 30 - a6 20 + b2 80 + h1 70 = 310.00;
     // with the 1000.00 guest sale, all revenue is 1310.00.
-    assert_measure(
-        &measure(&a, Metric::MemberSalesShare, &window()),
-        31_000,
-        131_000,
-        31_000.0 / 131_000.0,
-    );
-    assert_measure(
-        &measure(&a, Metric::MemberSalesShare, &window().previous()),
-        6_500,
-        6_500,
-        1.0,
-    );
+    assert_measure(&measure(&a, Metric::MemberSalesShare, &window()), 31_000, 131_000, 31_000.0 / 131_000.0);
+    assert_measure(&measure(&a, Metric::MemberSalesShare, &window().previous()), 6_500, 6_500, 1.0);
     // Five member purchases in W (the return is not one): 310.00 / 5 = 62.00.
     assert_measure(&measure(&a, Metric::Aov, &window()), 31_000, 5, 62.0);
     // Previous: a2 25 + b1 40 over 2 purchases = 32.50.
-    assert_measure(
-        &measure(&a, Metric::Aov, &window().previous()),
-        6_500,
-        2,
-        32.5,
-    );
+    assert_measure(&measure(&a, Metric::Aov, &window().previous()), 6_500, 2, 32.5);
     // Five purchases by three active members.
-    assert_measure(
-        &measure(&a, Metric::PurchaseFrequency, &window()),
-        5,
-        3,
-        5.0 / 3.0,
-    );
-    assert_measure(
-        &measure(&a, Metric::PurchaseFrequency, &window().previous()),
-        2,
-        2,
-        1.0,
-    );
+    assert_measure(&measure(&a, Metric::PurchaseFrequency, &window()), 5, 3, 5.0 / 3.0);
+    assert_measure(&measure(&a, Metric::PurchaseFrequency, &window().previous()), 2, 2, 1.0);
 }
 
 #[test]
 fn points_never_used_share_is_as_of_the_window_end() {
     let (_dir, a) = fixture();
     // Earned by T: A, B (H's only earn is after T); both have redeemed by T. 0 of 2.
-    assert_measure(
-        &measure(&a, Metric::PointsNeverUsedShare, &window()),
-        0,
-        2,
-        0.0,
-    );
+    assert_measure(&measure(&a, Metric::PointsNeverUsedShare, &window()), 0, 2, 0.0);
     // By 03-01 only A had earned (p6), and had not yet redeemed. 1 of 1.
-    assert_measure(
-        &measure(&a, Metric::PointsNeverUsedShare, &window().previous()),
-        1,
-        1,
-        1.0,
-    );
+    assert_measure(&measure(&a, Metric::PointsNeverUsedShare, &window().previous()), 1, 1, 1.0);
 }
 
 #[test]
@@ -361,14 +235,8 @@ fn channel_mix_of_buyers_in_the_window() {
     assert_count(&measure(&a, Metric::OnlineOnlyMembers, &window()), 2);
     assert_count(&measure(&a, Metric::OmnichannelMembers, &window()), 1);
     // Previous window: A in the app (a2), B on the web (b1).
-    assert_count(
-        &measure(&a, Metric::OnlineOnlyMembers, &window().previous()),
-        2,
-    );
-    assert_count(
-        &measure(&a, Metric::OmnichannelMembers, &window().previous()),
-        0,
-    );
+    assert_count(&measure(&a, Metric::OnlineOnlyMembers, &window().previous()), 2);
+    assert_count(&measure(&a, Metric::OmnichannelMembers, &window().previous()), 0);
 }
 
 #[test]
@@ -376,19 +244,9 @@ fn points_liability_and_what_expires_soon() {
     let (_dir, a) = fixture();
     // Outstanding at the end of T: A 80 + 100 - 30 - 10 = 140, B 50 - 40 = 10, H -25
     // (counts as none): 150 points at 1 cent = 1.50.
-    assert_measure(
-        &measure(&a, Metric::PointsLiability, &window()),
-        150,
-        1,
-        1.5,
-    );
+    assert_measure(&measure(&a, Metric::PointsLiability, &window()), 150, 1, 1.5);
     // At the end of 03-01: A 80; B -40 counts as none.
-    assert_measure(
-        &measure(&a, Metric::PointsLiability, &window().previous()),
-        80,
-        1,
-        0.8,
-    );
+    assert_measure(&measure(&a, Metric::PointsLiability, &window().previous()), 80, 1, 0.8);
     // J earned 70 in 2022 and 40 in 2023 and redeemed 20 in 2023: the redemption uses the
     // 2022 points first, leaving 50 of them (expiring 2023-12-31) and 40 of 2023's
     // (expiring 2024-12-31).
@@ -399,48 +257,16 @@ fn points_liability_and_what_expires_soon() {
              ('j2', 'J', '2023-03-01 10:00:00', 'earn', 40),
              ('j3', 'J', '2023-05-01 10:00:00', 'redeem', 20);",
     );
-    let at = |y, m, d| Window {
-        end: NaiveDate::from_ymd_opt(y, m, d).unwrap(),
-        days: 30,
-    };
-    assert_measure(
-        &measure(&a, Metric::PointsExpiring30, &at(2023, 12, 15)),
-        50,
-        1,
-        0.5,
-    );
-    assert_measure(
-        &measure(&a, Metric::PointsLiability, &at(2023, 12, 15)),
-        90,
-        1,
-        0.9,
-    );
+    let at = |y, m, d| Window { end: NaiveDate::from_ymd_opt(y, m, d).unwrap(), days: 30 };
+    assert_measure(&measure(&a, Metric::PointsExpiring30, &at(2023, 12, 15)), 50, 1, 0.5);
+    assert_measure(&measure(&a, Metric::PointsLiability, &at(2023, 12, 15)), 90, 1, 0.9);
     // From 2024-10-15, 2024-12-31 is 77 days away: 90 days see J's 40, 30 days nothing
     // (A's and B's points of 2024 expire at the end of 2025).
-    assert_measure(
-        &measure(&a, Metric::PointsExpiring90, &at(2024, 10, 15)),
-        40,
-        1,
-        0.4,
-    );
-    assert_measure(
-        &measure(&a, Metric::PointsExpiring30, &at(2024, 10, 15)),
-        0,
-        1,
-        0.0,
-    );
+    assert_measure(&measure(&a, Metric::PointsExpiring90, &at(2024, 10, 15)), 40, 1, 0.4);
+    assert_measure(&measure(&a, Metric::PointsExpiring30, &at(2024, 10, 15)), 0, 1, 0.0);
     // Points that never expire never expire soon.
-    let never = MetricConfig {
-        points_expiry_years: 0,
-        ..CFG
-    };
-    let m = metrics::measure(
-        &a.reader().unwrap(),
-        Metric::PointsExpiring90,
-        &at(2024, 10, 15),
-        never,
-    )
-    .unwrap();
+    let never = MetricConfig { points_expiry_years: 0, ..CFG };
+    let m = metrics::measure(&a.reader().unwrap(), Metric::PointsExpiring90, &at(2024, 10, 15), never).unwrap();
     assert_eq!(m.value, Some(0.0));
 }
 

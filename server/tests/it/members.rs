@@ -5,10 +5,7 @@ use crate::common;
 use app::model::MembersQuery;
 use server::{members, metrics::MetricConfig};
 
-fn list(
-    a: &server::store::analytics::Analytics,
-    q: MembersQuery,
-) -> server::Result<app::model::MemberPage> {
+fn list(a: &server::store::analytics::Analytics, q: MembersQuery) -> server::Result<app::model::MemberPage> {
     members::list(&a.reader().unwrap(), &q, MetricConfig::default(), vec![])
 }
 
@@ -27,14 +24,7 @@ fn lists_are_filtered_sorted_paged_and_masked() {
     // Points: A earned 180, redeemed 30, 10 expired.
     assert_eq!(all.rows[1].points_balance, 140);
 
-    let east = list(
-        &a,
-        MembersQuery {
-            filters: Some("region:East".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let east = list(&a, MembersQuery { filters: Some("region:East".into()), ..Default::default() }).unwrap();
     assert_eq!((east.total, ids(&east)), (2, vec!["A", "B"]));
     assert_eq!(east.rows[0].name.as_deref(), Some("张*"));
     assert_eq!(east.rows[0].phone.as_deref(), Some("138****5678"));
@@ -42,12 +32,7 @@ fn lists_are_filtered_sorted_paged_and_masked() {
     // Last purchase, oldest first, members who never bought last: F D G B A H E C.
     let page = list(
         &a,
-        MembersQuery {
-            sort: Some("last_purchase_at".into()),
-            page: Some(2),
-            page_size: Some(3),
-            ..Default::default()
-        },
+        MembersQuery { sort: Some("last_purchase_at".into()), page: Some(2), page_size: Some(3), ..Default::default() },
     )
     .unwrap();
     assert_eq!((page.total, ids(&page)), (8, vec!["B", "A", "H"]));
@@ -65,34 +50,10 @@ fn lists_are_filtered_sorted_paged_and_masked() {
     assert_eq!((active.total, ids(&active)), (4, vec!["A", "B", "H", "G"]));
 
     for (q, param) in [
-        (
-            MembersQuery {
-                sort: Some("-name".into()),
-                ..Default::default()
-            },
-            "sort",
-        ),
-        (
-            MembersQuery {
-                page: Some(0),
-                ..Default::default()
-            },
-            "page",
-        ),
-        (
-            MembersQuery {
-                page_size: Some(501),
-                ..Default::default()
-            },
-            "page_size",
-        ),
-        (
-            MembersQuery {
-                filters: Some("mood:happy".into()),
-                ..Default::default()
-            },
-            "filters",
-        ),
+        (MembersQuery { sort: Some("-name".into()), ..Default::default() }, "sort"),
+        (MembersQuery { page: Some(0), ..Default::default() }, "page"),
+        (MembersQuery { page_size: Some(501), ..Default::default() }, "page_size"),
+        (MembersQuery { filters: Some("mood:happy".into()), ..Default::default() }, "filters"),
     ] {
         match list(&a, q) {
             Err(server::Error::BadParam { param: p, .. }) => assert_eq!(p, param),
@@ -105,26 +66,14 @@ fn lists_are_filtered_sorted_paged_and_masked() {
 fn member_360_has_orders_points_and_stage() {
     let (_d, a) = common::retailer();
     let conn = a.reader().unwrap();
-    let m = members::profile(&conn, "A", MetricConfig::default(), &[], members::Personal::Masked)
-        .unwrap()
-        .unwrap();
+    let m = members::profile(&conn, "A", MetricConfig::default(), &[], members::Personal::Masked).unwrap().unwrap();
     let orders: Vec<&str> = m.orders.iter().map(|o| o.order_id.as_str()).collect();
     assert_eq!(orders, ["a6", "a5", "a4", "a3", "a2", "a1"]);
     assert_eq!(m.orders[0].net_amount_cents, -2_000);
-    let points: Vec<(&str, i64)> = m
-        .points
-        .iter()
-        .map(|p| (p.entry_id.as_str(), p.points))
-        .collect();
+    let points: Vec<(&str, i64)> = m.points.iter().map(|p| (p.entry_id.as_str(), p.points)).collect();
     assert_eq!(points, [("p2", 30), ("p5", 10), ("p1", 100), ("p6", 80)]);
-    assert_eq!(
-        (m.member.name.as_deref(), m.member.tier.as_deref()),
-        (Some("张*"), Some("gold"))
-    );
-    assert_eq!(
-        m.member.last_purchase_at.as_deref(),
-        Some("2024-03-20 11:00:00")
-    );
+    assert_eq!((m.member.name.as_deref(), m.member.tier.as_deref()), (Some("张*"), Some("gold")));
+    assert_eq!(m.member.last_purchase_at.as_deref(), Some("2024-03-20 11:00:00"));
     // As of the latest order (04-06): A bought 17 days before, D 108 days before.
     assert_eq!(m.stage, "active");
     // RFM as of 04-06 among the 7 buyers of the lookback: A's last purchase is the 5th
@@ -133,14 +82,10 @@ fn member_360_has_orders_points_and_stage() {
     let rfm = m.rfm.clone().unwrap();
     assert_eq!((rfm.r, rfm.f, rfm.m, rfm.segment.as_str()), (4, 5, 5, "other"));
     assert!(m.tier_changes.is_empty());
-    let d = members::profile(&conn, "D", MetricConfig::default(), &[], members::Personal::Masked)
-        .unwrap()
-        .unwrap();
+    let d = members::profile(&conn, "D", MetricConfig::default(), &[], members::Personal::Masked).unwrap().unwrap();
     assert_eq!(d.stage, "dormant");
     assert!(
-        members::profile(&conn, "nobody", MetricConfig::default(), &[], members::Personal::Masked)
-            .unwrap()
-            .is_none()
+        members::profile(&conn, "nobody", MetricConfig::default(), &[], members::Personal::Masked).unwrap().is_none()
     );
 }
 
@@ -148,14 +93,7 @@ fn member_360_has_orders_points_and_stage() {
 fn ranges_on_member_measures() {
     let (_d, a) = common::retailer();
     let q = |filters: &str, as_of: Option<&str>| {
-        list(
-            &a,
-            MembersQuery {
-                filters: Some(filters.into()),
-                as_of: as_of.map(Into::into),
-                ..Default::default()
-            },
-        )
+        list(&a, MembersQuery { filters: Some(filters.into()), as_of: as_of.map(Into::into), ..Default::default() })
     };
     // Net revenue: E 500, A 385, B 120, H 105, D 60, G 45, F 10, C 0 (bounds inclusive, in yuan).
     let page = q("revenue:105..385", None).unwrap();
@@ -194,7 +132,8 @@ fn csv_export_is_the_list() {
         ..Default::default()
     };
     let criteria = server::metrics::scope::parse("region:East|West").unwrap();
-    let csv = members::export_csv(&conn, &q, criteria, MetricConfig::default(), vec![], members::Personal::Masked).unwrap();
+    let csv =
+        members::export_csv(&conn, &q, criteria, MetricConfig::default(), vec![], members::Personal::Masked).unwrap();
     assert!(csv.starts_with('\u{feff}'));
     let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
     assert_eq!(lines[0], members::CSV_HEADER);

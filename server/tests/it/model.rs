@@ -47,9 +47,8 @@ async fn the_server_fits_on_start_and_on_request() {
     assert!(kpi("high_value_at_risk")["current"]["value"].as_f64().is_some());
     assert_eq!(kpi("high_value_at_risk")["comparison"]["value"], Value::Null);
     // The members behind the at-risk number.
-    let page = call("GET", &format!("{api}/members?filters=churn_risk:high_value_at_risk&sort=-revenue_12m"), None)
-        .await
-        .1;
+    let page =
+        call("GET", &format!("{api}/members?filters=churn_risk:high_value_at_risk&sort=-revenue_12m"), None).await.1;
     assert_eq!(page["total"], kpi("high_value_at_risk")["current"]["numerator"], "{page}");
     if let Some(first) = page["rows"].as_array().unwrap().first() {
         assert!(first["p_alive"].as_f64().unwrap() < 0.5 && first["high_value"] == true, "{first}");

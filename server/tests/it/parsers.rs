@@ -34,13 +34,16 @@ fn filter_text() -> impl Strategy<Value = String> {
 /// Text that looks like a mapping file.
 fn mapping_text() -> impl Strategy<Value = String> {
     let kind = proptest::sample::select(vec!["orders", "members", "order_lines", "points", "stores", "nope", ""]);
-    let field = ("[a-z_]{0,12}", prop_oneof![
-        "\"[A-Za-z ]{0,10}\"".boxed(),
-        "\\{ column = \"[A-Za-z]{0,6}\", format = \"[%a-zA-Z/: ]{0,12}\" \\}".boxed(),
-        "\\{ value = \"[a-z]{0,5}\", integer = (true|false) \\}".boxed(),
-        "[0-9]{1,3}".boxed(),
-        "\\{ bogus = 1 \\}".boxed(),
-    ]);
+    let field = (
+        "[a-z_]{0,12}",
+        prop_oneof![
+            "\"[A-Za-z ]{0,10}\"".boxed(),
+            "\\{ column = \"[A-Za-z]{0,6}\", format = \"[%a-zA-Z/: ]{0,12}\" \\}".boxed(),
+            "\\{ value = \"[a-z]{0,5}\", integer = (true|false) \\}".boxed(),
+            "[0-9]{1,3}".boxed(),
+            "\\{ bogus = 1 \\}".boxed(),
+        ],
+    );
     (kind, proptest::collection::vec(field, 0..5), ".{0,3}").prop_map(|(kind, fields, noise)| {
         let lines: Vec<String> = fields.into_iter().map(|(k, v)| format!("{k} = {v}")).collect();
         format!("kind = \"{kind}\"\ndelimiter = \";\"\n[fields]\n{}\n{noise}", lines.join("\n"))

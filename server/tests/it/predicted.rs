@@ -4,14 +4,15 @@
 
 use crate::common;
 
-use server::access::Caller;
-use app::model::{Dimension, MembersQuery, Metric, MemberScore};
+use app::model::{Dimension, MemberScore, MembersQuery, Metric};
 use chrono::NaiveDate;
+use server::access::Caller;
 use server::{
-    model::{self, Buyer},
     members,
+    metrics::scope::{self, Scope},
     metrics::{self, Compare, Request, Window},
-    metrics::scope::{self, Scope}};
+    model::{self, Buyer},
+};
 
 use crate::common::CFG;
 
@@ -20,10 +21,7 @@ fn t() -> NaiveDate {
 }
 
 fn request() -> Request {
-    Request {
-        window: Window { end: t(), days: 30 },
-        compare: Compare::Previous,
-    }
+    Request { window: Window { end: t(), days: 30 }, compare: Compare::Previous }
 }
 
 /// Hand-made scores (P(alive), CLV) for the retailer's buyers as of T, stored through
@@ -165,11 +163,7 @@ fn churn_risk_dimension_and_predicted_breakdowns_by_hand() {
     // no score); no region F, G (10 + 40) / 2.
     assert_eq!(
         rows(Metric::PredictedLtv, Dimension::Region, ""),
-        vec![
-            ("(none)".into(), Some(25.0)),
-            ("East".into(), Some(400.0)),
-            ("West".into(), Some(250.0)),
-        ]
+        vec![("(none)".into(), Some(25.0)), ("East".into(), Some(400.0)), ("West".into(), Some(250.0)),]
     );
     // High-value at risk by region, only West (D) and East (A).
     assert_eq!(
@@ -229,11 +223,9 @@ fn member_lists_carry_and_filter_by_scores() {
 /// the raw orders and the stored scores.
 #[tokio::test(flavor = "multi_thread")]
 async fn predicted_metrics_after_a_fit_equal_independent_queries() {
-    use server::{metrics::MetricConfig, store::operational, service::Services};
+    use server::{metrics::MetricConfig, service::Services, store::operational};
     let (dir, analytics) = common::generated(3_000, 7);
-    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display()))
-        .await
-        .unwrap();
+    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display())).await.unwrap();
     let services = Services::new(analytics.clone(), ops, MetricConfig::default());
     services.fit(&Caller::system(), Some("2026-06-30".into())).await.unwrap();
     let conn = analytics.reader().unwrap();

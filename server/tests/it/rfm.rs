@@ -6,22 +6,17 @@ use app::model::{Dimension, MembersQuery, Metric};
 use chrono::NaiveDate;
 use server::{
     members,
+    metrics::rfm,
+    metrics::scope::{self, Scope},
     metrics::{self, Compare, MetricConfig, Request, Window},
-    store::operational, metrics::rfm,
-    metrics::scope::{self, Scope}};
+    store::operational,
+};
 
 fn default_rules() -> Vec<rfm::RfmRule> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("ops.sqlite").display());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        rfm::rules(&operational::connect(&url).await.unwrap())
-            .await
-            .unwrap()
-    })
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async { rfm::rules(&operational::connect(&url).await.unwrap()).await.unwrap() })
 }
 
 #[test]
@@ -29,10 +24,7 @@ fn members_fall_in_the_default_segments() {
     let (_d, a) = common::retailer();
     let rules = default_rules();
     assert_eq!(rules.len(), 6);
-    assert_eq!(
-        (rules[0].key.as_str(), rules[0].name_zh.as_str()),
-        ("high_value_loyal", "高价值忠诚")
-    );
+    assert_eq!((rules[0].key.as_str(), rules[0].name_zh.as_str()), ("high_value_loyal", "高价值忠诚"));
     // Lookback 2023-04-02 ..= 2024-03-31. Purchases: F (06-01, 10), D (12-20, 60),
     // G (01-20, 45), B (03-02; 2 purchases, 120), A (03-20; 5, 385 with the return),
     // H (03-31, 70). Scores 1 + ⌊5 × percent rank⌋, capped at 5:
@@ -41,35 +33,15 @@ fn members_fall_in_the_default_segments() {
     // H (5,1,4) new, G (3,1,2) potential, D (2,1,3) dormant, F (1,1,1) lost; C never
     // bought; E joins after T.
     let req = Request {
-        window: Window {
-            end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(),
-            days: 30,
-        },
+        window: Window { end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(), days: 30 },
         compare: Compare::Previous,
     };
     let scope = Scope::new(vec![], Some(Dimension::RfmSegment)).with_rules(rules.clone());
-    let b = metrics::breakdown(
-        &a.reader().unwrap(),
-        Metric::Members,
-        req,
-        &scope,
-        MetricConfig::default(),
-    )
-    .unwrap();
-    let count = |segment: &str| {
-        b.rows
-            .iter()
-            .find(|r| r.value == segment)
-            .map(|r| r.current.numerator)
-    };
-    for (segment, n) in [
-        ("high_value_loyal", 2),
-        ("new", 1),
-        ("potential", 1),
-        ("dormant", 1),
-        ("lost", 1),
-        ("no_purchase", 1),
-    ] {
+    let b = metrics::breakdown(&a.reader().unwrap(), Metric::Members, req, &scope, MetricConfig::default()).unwrap();
+    let count = |segment: &str| b.rows.iter().find(|r| r.value == segment).map(|r| r.current.numerator);
+    for (segment, n) in
+        [("high_value_loyal", 2), ("new", 1), ("potential", 1), ("dormant", 1), ("lost", 1), ("no_purchase", 1)]
+    {
         assert_eq!(count(segment), Some(n), "{segment}");
     }
     assert_eq!(b.total.current.numerator, 7);
@@ -96,10 +68,7 @@ fn extended_rfm_favourite_category_and_preferred_channel() {
         )
         .unwrap();
     let req = Request {
-        window: Window {
-            end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(),
-            days: 30,
-        },
+        window: Window { end: NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(), days: 30 },
         compare: Compare::Previous,
     };
     let members_by = |d: Dimension| {
@@ -111,11 +80,7 @@ fn extended_rfm_favourite_category_and_preferred_channel() {
             MetricConfig::default(),
         )
         .unwrap();
-        b.rows
-            .iter()
-            .map(|r| (r.value.clone(), r.current.numerator))
-            .filter(|r| r.1 > 0)
-            .collect::<Vec<_>>()
+        b.rows.iter().map(|r| (r.value.clone(), r.current.numerator)).filter(|r| r.1 > 0).collect::<Vec<_>>()
     };
     // A spent 200 on 服装 and 150 on 美妆; B 80 on 食品; nobody else has items.
     assert_eq!(
@@ -125,11 +90,6 @@ fn extended_rfm_favourite_category_and_preferred_channel() {
     // Purchases in the lookback: A store 3, app 2; B web 2; H app; D, F, G store; C none.
     assert_eq!(
         members_by(Dimension::PreferredChannel),
-        [
-            ("(none)".into(), 1),
-            ("app".into(), 1),
-            ("store".into(), 4),
-            ("web".into(), 1)
-        ]
+        [("(none)".into(), 1), ("app".into(), 1), ("store".into(), 4), ("web".into(), 1)]
     );
 }

@@ -25,12 +25,8 @@ fn numbers(overview: &Value) -> Vec<(i64, i64)> {
         .unwrap()
         .iter()
         .flat_map(|k| {
-            ["current", "comparison"].map(|w| {
-                (
-                    k[w]["numerator"].as_i64().unwrap(),
-                    k[w]["denominator"].as_i64().unwrap(),
-                )
-            })
+            ["current", "comparison"]
+                .map(|w| (k[w]["numerator"].as_i64().unwrap(), k[w]["denominator"].as_i64().unwrap()))
         })
         .collect()
 }
@@ -63,18 +59,18 @@ async fn saved_segments_and_rfm_rules() {
     // A segment counts exactly the members its filters do: overview, breakdown, list.
     let q = "as_of=2026-06-30&window=90d";
     let (s1, by_segment) = call("GET", &format!("{api}/overview?{q}&segment=east-gold"), None).await;
-    let (s2, by_filters) = call(
-        "GET",
-        &format!("{api}/overview?{q}&filters=region:%E5%8D%8E%E4%B8%9C;tier:gold"),
-        None,
-    )
-    .await;
+    let (s2, by_filters) =
+        call("GET", &format!("{api}/overview?{q}&filters=region:%E5%8D%8E%E4%B8%9C;tier:gold"), None).await;
     let (_, everyone) = call("GET", &format!("{api}/overview?{q}"), None).await;
     assert_eq!((s1, s2), (200, 200), "{by_segment}");
     assert_eq!(numbers(&by_segment), numbers(&by_filters));
     assert_ne!(numbers(&by_segment), numbers(&everyone));
     assert_eq!(by_segment["segment"], "east-gold");
-    let members = |k: &Value| k["kpis"].as_array().unwrap().iter().find(|k| k["key"] == "members").unwrap()["current"]["numerator"].as_i64().unwrap();
+    let members = |k: &Value| {
+        k["kpis"].as_array().unwrap().iter().find(|k| k["key"] == "members").unwrap()["current"]["numerator"]
+            .as_i64()
+            .unwrap()
+    };
     let segment_size = members(&by_segment);
     assert!(segment_size > 0 && segment_size < members(&everyone));
     let (_, page) = call("GET", &format!("{api}/members?as_of=2026-06-30&segment=east-gold&page_size=500"), None).await;
@@ -106,12 +102,8 @@ async fn saved_segments_and_rfm_rules() {
                           "filters": "revenue:2000..;days_since_purchase:..90"});
     assert_eq!(call("POST", &format!("{api}/segments"), Some(spenders)).await.0, 201);
     let (_, by_segment) = call("GET", &format!("{api}/overview?{q}&segment=big-spenders"), None).await;
-    let (_, by_filters) = call(
-        "GET",
-        &format!("{api}/overview?{q}&filters=revenue:2000..;days_since_purchase:..90"),
-        None,
-    )
-    .await;
+    let (_, by_filters) =
+        call("GET", &format!("{api}/overview?{q}&filters=revenue:2000..;days_since_purchase:..90"), None).await;
     assert_eq!(numbers(&by_segment), numbers(&by_filters));
     assert!(members(&by_segment) > 0 && members(&by_segment) < members(&everyone));
     assert_eq!(by_segment["ranges"][0]["min"], 200_000);
@@ -132,7 +124,8 @@ async fn saved_segments_and_rfm_rules() {
                       "r": [1, 5], "f": [1, 5], "m": [1, 5]}]);
     let (status, replaced) = call("PUT", &format!("{api}/rfm-rules"), Some(all.clone())).await;
     assert_eq!((status, replaced), (200, all));
-    let (_, scored) = call("GET", &format!("{api}/breakdown?metric=members&dimension=rfm_segment&as_of=2026-06-30"), None).await;
+    let (_, scored) =
+        call("GET", &format!("{api}/breakdown?metric=members&dimension=rfm_segment&as_of=2026-06-30"), None).await;
     let keys: Vec<&str> = scored["rows"].as_array().unwrap().iter().map(|r| r["value"].as_str().unwrap()).collect();
     assert_eq!(keys, ["everyone", "no_purchase"], "{scored}");
 }
@@ -142,18 +135,23 @@ async fn saved_segments_and_rfm_rules() {
 fn cli_metrics_for_a_saved_segment() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .args(args)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .output()
-            .unwrap();
+        let out = Command::new(BIN).args(args).arg("--data-dir").arg(dir.path()).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(out.status.success(), "{args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
         stdout
     };
     run(&["generate", "--members", "400"]);
-    let saved = run(&["segments", "save", "app-joiners", "--filters", "join_channel:app", "--name-zh", "App 注册", "--name-en", "App joiners"]);
+    let saved = run(&[
+        "segments",
+        "save",
+        "app-joiners",
+        "--filters",
+        "join_channel:app",
+        "--name-zh",
+        "App 注册",
+        "--name-en",
+        "App joiners",
+    ]);
     assert!(saved.contains("saved segment app-joiners"), "{saved}");
     assert!(run(&["segments"]).contains("join_channel:app"));
     let json = |args: &[&str]| -> Value { serde_json::from_str(&run(args)).unwrap() };

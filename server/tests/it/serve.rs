@@ -12,10 +12,7 @@ fn start(data_dir: &std::path::Path) -> common::Server {
 }
 
 fn get(url: &str) -> (u16, serde_json::Value) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(common::call("GET", url, None))
 }
 
@@ -33,33 +30,19 @@ fn import_hands_the_file_to_the_running_server() {
         "order_id,ordered_at,net_amount,member_id\no1,2024-03-01 10:00:00,10.00,m1\no2,2024-03-02 10:00:00,20.00,m1\no3,bad,1.00,m1\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["import", "--table", "orders", "--data-dir"])
-        .arg(&data)
-        .arg(&csv)
-        .output()
-        .unwrap();
+    let out =
+        Command::new(BIN).args(["import", "--table", "orders", "--data-dir"]).arg(&data).arg(&csv).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("handed"), "{stderr}");
     assert!(stdout.contains("orders: 2 inserted"), "{stdout}");
-    assert!(
-        stdout.contains("orders.csv:4: ordered_at = \"bad\""),
-        "{stdout}"
-    );
+    assert!(stdout.contains("orders.csv:4: ordered_at = \"bad\""), "{stdout}");
 
     // The server sees the rows at once, and recorded the load.
-    let (status, overview) = get(&format!(
-        "{base}/api/v1/overview?as_of=2024-03-02&window=7d"
-    ));
+    let (status, overview) = get(&format!("{base}/api/v1/overview?as_of=2024-03-02&window=7d"));
     assert_eq!(status, 200);
-    let repurchase = overview["kpis"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["key"] == "repurchase_rate")
-        .unwrap();
+    let repurchase = overview["kpis"].as_array().unwrap().iter().find(|k| k["key"] == "repurchase_rate").unwrap();
     assert_eq!(repurchase["current"]["numerator"], 1);
     assert_eq!(repurchase["current"]["denominator"], 1);
     let (_, loads) = get(&format!("{base}/api/v1/loads"));
@@ -67,36 +50,25 @@ fn import_hands_the_file_to_the_running_server() {
     assert_eq!(loads[0]["rows_rejected"], 1);
 
     // Breakdowns use the same catalogue: m1 has no member record, so no region.
-    let (status, b) = get(&format!(
-        "{base}/api/v1/breakdown?metric=repurchase_rate&dimension=region&as_of=2024-03-02&window=7d"
-    ));
+    let (status, b) =
+        get(&format!("{base}/api/v1/breakdown?metric=repurchase_rate&dimension=region&as_of=2024-03-02&window=7d"));
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["rows"][0]["value"], "(none)");
     assert_eq!(b["rows"][0]["current"]["numerator"], 1);
     assert_eq!(b["total"]["current"]["denominator"], 1);
-    let (status, b) = get(&format!(
-        "{base}/api/v1/breakdown?metric=happiness&dimension=region"
-    ));
+    let (status, b) = get(&format!("{base}/api/v1/breakdown?metric=happiness&dimension=region"));
     assert_eq!((status, b["param"].as_str()), (400, Some("metric")));
-    let (status, b) = get(&format!(
-        "{base}/api/v1/breakdown?metric=aov&dimension=region&filters=planet:Mars"
-    ));
+    let (status, b) = get(&format!("{base}/api/v1/breakdown?metric=aov&dimension=region&filters=planet:Mars"));
     assert_eq!((status, b["param"].as_str()), (400, Some("filters")));
     let (_, catalogue) = get(&format!("{base}/api/v1/metrics"));
-    assert_eq!(
-        catalogue["metrics"].as_array().unwrap().len(),
-        app::model::Metric::ALL.len()
-    );
+    assert_eq!(catalogue["metrics"].as_array().unwrap().len(), app::model::Metric::ALL.len());
 
     // The member behind the numbers, and a 404 for one who does not exist.
     let (status, page) = get(&format!("{base}/api/v1/members?sort=-purchases"));
     assert_eq!((status, page["total"].as_i64()), (200, Some(1)));
     assert_eq!(page["rows"][0]["purchases"], 2);
     let (status, m) = get(&format!("{base}/api/v1/members/m1"));
-    assert_eq!(
-        (status, m["orders"].as_array().map(Vec::len)),
-        (200, Some(2))
-    );
+    assert_eq!((status, m["orders"].as_array().map(Vec::len)), (200, Some(2)));
     let (status, _) = get(&format!("{base}/api/v1/members/nobody"));
     assert_eq!(status, 404);
 
@@ -113,7 +85,8 @@ fn import_hands_the_file_to_the_running_server() {
     assert!(model["last_error"].as_str().unwrap().contains("too little data"), "{model}");
     assert_eq!((model["scores_as_of"].clone(), model["scored_members"].as_i64()), (serde_json::Value::Null, Some(0)));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let (status, body) = rt.block_on(common::call("POST", &format!("{base}/api/v1/model/fit"), Some(serde_json::json!({}))));
+    let (status, body) =
+        rt.block_on(common::call("POST", &format!("{base}/api/v1/model/fit"), Some(serde_json::json!({}))));
     assert_eq!(status, 422, "{body}");
     assert!(body["message"].as_str().unwrap().contains("too little data for BG/NBD"), "{body}");
 
@@ -137,10 +110,7 @@ fn import_hands_the_file_to_the_running_server() {
     assert_eq!(body["param"], "window");
 
     // Without the data directory's token, the server takes no load.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let status = rt.block_on(async {
         reqwest::Client::new()
             .post(format!("{base}/api/v1/loads"))

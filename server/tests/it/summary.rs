@@ -6,19 +6,16 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use server::{
-    store::analytics::Analytics,
+    derive::summary,
     load::import::{self, Kind, LoadRequest, Mapping},
-    derive::summary};
+    store::analytics::Analytics,
+};
 
 use crate::common;
 use crate::common::differences;
 
 fn load(a: &Analytics, path: &Path, kind: Kind) {
-    let request = LoadRequest {
-        path: path.to_path_buf(),
-        mapping: Mapping::identity(kind),
-        name: None,
-    };
+    let request = LoadRequest { path: path.to_path_buf(), mapping: Mapping::identity(kind), name: None };
     import::load(&mut a.writer(), &request, None).unwrap();
 }
 
@@ -31,16 +28,8 @@ fn kept_summary_equals_rebuilt_after_random_loads() {
         // A small id space, so that later rounds re-send rows already stored.
         let mut orders = String::from("order_id,ordered_at,net_amount,member_id,channel\n");
         for _ in 0..rng.gen_range(1..40) {
-            let member = if rng.gen_bool(0.2) {
-                String::new()
-            } else {
-                format!("m{}", rng.gen_range(0..12))
-            };
-            let cents: i64 = if rng.gen_bool(0.15) {
-                -rng.gen_range(1..5_000)
-            } else {
-                rng.gen_range(1..20_000)
-            };
+            let member = if rng.gen_bool(0.2) { String::new() } else { format!("m{}", rng.gen_range(0..12)) };
+            let cents: i64 = if rng.gen_bool(0.15) { -rng.gen_range(1..5_000) } else { rng.gen_range(1..20_000) };
             orders.push_str(&format!(
                 "o{},2024-{:02}-{:02} {:02}:00:00,{}.{:02},{member},{}\n",
                 rng.gen_range(0..150),
@@ -84,11 +73,9 @@ fn kept_summary_equals_rebuilt_after_random_loads() {
     }
     let conn = a.reader().unwrap();
     let (rows, purchases, revenue): (i64, i64, i64) = conn
-        .query_row(
-            "SELECT count(*), sum(purchases), sum(revenue_cents) FROM member_summary",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        .query_row("SELECT count(*), sum(purchases), sum(revenue_cents) FROM member_summary", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .unwrap();
     let (orders, cents): (i64, i64) = conn
         .query_row(
@@ -112,21 +99,8 @@ fn online_retail_summary_is_kept_while_loading() {
     let dir = tempfile::tempdir().unwrap();
     let a = Analytics::open(&dir.path().join("s.duckdb")).unwrap();
     let mapping = Mapping::from_file(&root.join("mappings/online_retail.toml")).unwrap();
-    import::load(
-        &mut a.writer(),
-        &LoadRequest {
-            path: data,
-            mapping,
-            name: None,
-        },
-        None,
-    )
-    .unwrap();
-    let n: i64 = a
-        .reader()
-        .unwrap()
-        .query_row("SELECT count(*) FROM member_summary", [], |r| r.get(0))
-        .unwrap();
+    import::load(&mut a.writer(), &LoadRequest { path: data, mapping, name: None }, None).unwrap();
+    let n: i64 = a.reader().unwrap().query_row("SELECT count(*) FROM member_summary", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 4_372);
     assert_eq!(differences(&a), 0);
 }
@@ -141,7 +115,9 @@ fn folding_batch_by_batch_equals_a_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let a = Analytics::open(&dir.path().join("f.duckdb")).unwrap();
     let order = |id: &str, day: &str, amount: &str, member: &str, channel: &str| {
-        format!(r#"{{"order_id":"{id}","ordered_at":"2024-03-{day}T10:00:00","net_amount":"{amount}","member_id":"{member}","channel":"{channel}"}}"#)
+        format!(
+            r#"{{"order_id":"{id}","ordered_at":"2024-03-{day}T10:00:00","net_amount":"{amount}","member_id":"{member}","channel":"{channel}"}}"#
+        )
     };
     let steps: Vec<(Kind, Vec<String>)> = vec![
         (Kind::Members, vec![r#"{"member_id":"a","joined_at":"2024-01-01"}"#.into()]),
@@ -149,7 +125,14 @@ fn folding_batch_by_batch_equals_a_rebuild() {
         // A return two days after the last purchase: a return-only day.
         (Kind::Orders, vec![order("3", "03", "-4", "a", "store")]),
         // A purchase on that same day, and one later: both rows link up.
-        (Kind::Orders, vec![order("4", "03", "7", "a", "app"), order("5", "05", "8", "a", "web"), order("6", "09", "1", "b", "store")]),
+        (
+            Kind::Orders,
+            vec![
+                order("4", "03", "7", "a", "app"),
+                order("5", "05", "8", "a", "web"),
+                order("6", "09", "1", "b", "store"),
+            ],
+        ),
         // Same day again, plus a return after it.
         (Kind::Orders, vec![order("7", "05", "2", "a", "store"), order("8", "06", "-1", "a", "store")]),
         // Back-dated: before the member's last day.
@@ -201,19 +184,14 @@ fn big_parquet_loads_are_kept_whole() {
     let stored = |a: &Analytics| -> (i64, i64) {
         a.reader()
             .unwrap()
-            .query_row(
-                "SELECT count(*), CAST(sum(net_amount) * 100 AS BIGINT) FROM orders",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT count(*), CAST(sum(net_amount) * 100 AS BIGINT) FROM orders", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap()
     };
     let expected: i64 = files
         .query_row(
-            &format!(
-                "SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM read_parquet('{}')",
-                recent.display()
-            ),
+            &format!("SELECT CAST(sum(net_amount) * 100 AS BIGINT) FROM read_parquet('{}')", recent.display()),
             [],
             |r| r.get(0),
         )
@@ -259,8 +237,11 @@ fn an_import_killed_midway_leaves_the_store_whole() {
     };
     {
         let a = Analytics::open(&store).unwrap();
-        common::add(&a, "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel)
-                         SELECT 'early' || i, TIMESTAMP '2024-06-01', 10.00, 'm' || i, 'web' FROM range(1000) t(i)");
+        common::add(
+            &a,
+            "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel)
+                         SELECT 'early' || i, TIMESTAMP '2024-06-01', 10.00, 'm' || i, 'web' FROM range(1000) t(i)",
+        );
     }
     // Runs the import, killing it as soon as it reports reaching `stage`.
     let import_killed_at = |stage: &str| {

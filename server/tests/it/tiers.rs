@@ -6,11 +6,13 @@ use crate::common;
 use app::model::{Dimension, Metric};
 use chrono::NaiveDate;
 use server::{
-    store::analytics::Analytics,
+    derive::summary,
     load::import::{self, Kind, LoadRequest, Mapping},
-    metrics::{self, Compare, MetricConfig, Request, Window},
     metrics::scope::Scope,
-    derive::summary, metrics::tiers};
+    metrics::tiers,
+    metrics::{self, Compare, MetricConfig, Request, Window},
+    store::analytics::Analytics,
+};
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -44,11 +46,7 @@ fn retailer() -> (tempfile::TempDir, Analytics) {
     .unwrap();
     let report = import::load(
         &mut a.writer(),
-        &LoadRequest {
-            path: csv,
-            mapping: Mapping::identity(Kind::TierChanges),
-            name: None,
-        },
+        &LoadRequest { path: csv, mapping: Mapping::identity(Kind::TierChanges), name: None },
         None,
     )
     .unwrap();
@@ -63,31 +61,14 @@ fn retailer() -> (tempfile::TempDir, Analytics) {
 fn migration_matrix_by_hand() {
     let (_d, a) = retailer();
     let conn = a.reader().unwrap();
-    let m = tiers::migration(
-        &conn,
-        day(2023, 12, 31),
-        day(2024, 3, 31),
-        &Scope::all(),
-        MetricConfig::default(),
-    )
-    .unwrap();
-    let flows: Vec<(&str, &str, i64)> = m
-        .flows
-        .iter()
-        .map(|f| (f.from_tier.as_str(), f.to_tier.as_str(), f.members.unwrap()))
-        .collect();
+    let m =
+        tiers::migration(&conn, day(2023, 12, 31), day(2024, 3, 31), &Scope::all(), MetricConfig::default()).unwrap();
+    let flows: Vec<(&str, &str, i64)> =
+        m.flows.iter().map(|f| (f.from_tier.as_str(), f.to_tier.as_str(), f.members.unwrap())).collect();
     // At the end of 2023-12-31: A silver, B bronze (its change is at 2024-01-01 00:00),
     // C vip, D (none) (history starts later); E had not joined. At the end of 2024-03-31:
     // A gold, B silver, C vip, D bronze.
-    assert_eq!(
-        flows,
-        [
-            ("(none)", "bronze", 1),
-            ("bronze", "silver", 1),
-            ("silver", "gold", 1),
-            ("vip", "vip", 1)
-        ]
-    );
+    assert_eq!(flows, [("(none)", "bronze", 1), ("bronze", "silver", 1), ("silver", "gold", 1), ("vip", "vip", 1)]);
     assert_eq!(m.tiers, ["(none)", "bronze", "gold", "silver", "vip"]);
 }
 
@@ -99,10 +80,7 @@ fn tier_mix_is_as_of_t() {
         let b = metrics::breakdown(
             &conn,
             Metric::Members,
-            Request {
-                window: Window { end, days: 30 },
-                compare: Compare::Previous,
-            },
+            Request { window: Window { end, days: 30 }, compare: Compare::Previous },
             &Scope::new(vec![], Some(Dimension::Tier)),
             MetricConfig::default(),
         )
@@ -115,14 +93,8 @@ fn tier_mix_is_as_of_t() {
     };
     let s = |v: &str| v.to_string();
     // 2024-01-01: A silver, B silver (changed at midnight), C vip, D (none); E not joined.
-    assert_eq!(
-        mix(day(2024, 1, 1)),
-        [(s("(none)"), 1), (s("silver"), 2), (s("vip"), 1)]
-    );
-    assert_eq!(
-        mix(day(2024, 3, 31)),
-        [(s("bronze"), 2), (s("gold"), 1), (s("silver"), 1), (s("vip"), 1)]
-    );
+    assert_eq!(mix(day(2024, 1, 1)), [(s("(none)"), 1), (s("silver"), 2), (s("vip"), 1)]);
+    assert_eq!(mix(day(2024, 3, 31)), [(s("bronze"), 2), (s("gold"), 1), (s("silver"), 1), (s("vip"), 1)]);
 }
 
 #[test]
@@ -142,21 +114,10 @@ fn generated_history_ends_at_the_current_tier() {
     assert_eq!(mismatched, 0);
     assert!(upgrades > 50, "{upgrades}");
     // Every member who had joined by the first date is in exactly one cell.
-    let m = tiers::migration(
-        &conn,
-        day(2025, 6, 30),
-        day(2026, 6, 30),
-        &Scope::all(),
-        MetricConfig::default(),
-    )
-    .unwrap();
-    let joined: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM members WHERE joined_at < '2025-07-01'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let m =
+        tiers::migration(&conn, day(2025, 6, 30), day(2026, 6, 30), &Scope::all(), MetricConfig::default()).unwrap();
+    let joined: i64 =
+        conn.query_row("SELECT count(*) FROM members WHERE joined_at < '2025-07-01'", [], |r| r.get(0)).unwrap();
     assert_eq!(m.flows.iter().map(|f| f.members.unwrap()).sum::<i64>(), joined);
     assert!(m.flows.iter().any(|f| f.from_tier != f.to_tier));
 }

@@ -75,7 +75,8 @@ async fn executives_cannot_derive_a_small_group_from_one_answer() {
         let (status, b, _) = site.ask(&exec, "GET", &path, None).await;
         assert_eq!(status, 200, "{b}");
         let rows = b["rows"].as_array().unwrap();
-        let hidden: Vec<&str> = rows.iter().filter(|r| withheld(&r["current"])).map(|r| r["value"].as_str().unwrap()).collect();
+        let hidden: Vec<&str> =
+            rows.iter().filter(|r| withheld(&r["current"])).map(|r| r["value"].as_str().unwrap()).collect();
         assert!(hidden.contains(&"West"), "{metric}: the 2 West members are withheld: {b}");
         if !withheld(&b["total"]["current"]) {
             // Total minus the visible rows is then the withheld rows together: at least MIN.
@@ -103,7 +104,12 @@ async fn executives_cannot_derive_a_small_group_from_one_answer() {
         }
         let visible: i64 = cohorts
             .iter()
-            .filter_map(|r| r["retention"][k].as_object().filter(|m| !m["value"].is_null()).map(|m| m["denominator"].as_i64().unwrap()))
+            .filter_map(|r| {
+                r["retention"][k]
+                    .as_object()
+                    .filter(|m| !m["value"].is_null())
+                    .map(|m| m["denominator"].as_i64().unwrap())
+            })
             .sum();
         let hidden = cell["denominator"].as_i64().unwrap() - visible;
         assert!(hidden == 0 || hidden >= MIN, "month {k}: all − visible cohorts = {hidden} members: {c}");
@@ -121,14 +127,22 @@ async fn executives_cannot_derive_a_small_group_from_one_answer() {
     // Groups change with the date: the comparison window counts its own members. At
     // 2024-02-08, N0 (platinum from 2024-02-01) and 14 gold North members were all there
     // was: the comparison column must not give N0 away by subtraction either.
-    let (_, tiers, _) = site.ask(&exec, "GET", "/api/v1/breakdown?metric=members&dimension=tier&window=30d", None).await;
-    let visible: i64 = tiers["rows"].as_array().unwrap().iter().filter(|r| !withheld(&r["comparison"])).map(|r| r["comparison"]["numerator"].as_i64().unwrap()).sum();
+    let (_, tiers, _) =
+        site.ask(&exec, "GET", "/api/v1/breakdown?metric=members&dimension=tier&window=30d", None).await;
+    let visible: i64 = tiers["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| !withheld(&r["comparison"]))
+        .map(|r| r["comparison"]["numerator"].as_i64().unwrap())
+        .sum();
     if !withheld(&tiers["total"]["comparison"]) {
         let hidden = tiers["total"]["comparison"]["numerator"].as_i64().unwrap() - visible;
         assert!(hidden == 0 || hidden >= MIN, "comparison total − visible rows = {hidden}: {tiers}");
     }
     // A trend's points are checked at their own dates: gold at 2024-02-08 left out only N0.
-    let (_, trend, _) = site.ask(&exec, "GET", "/api/v1/trend?metrics=members&filters=tier:gold&window=30d&points=3", None).await;
+    let (_, trend, _) =
+        site.ask(&exec, "GET", "/api/v1/trend?metrics=members&filters=tier:gold&window=30d&points=3", None).await;
     let points = trend["series"][0]["points"].as_array().unwrap();
     assert_eq!(points[1]["end"], "2024-02-08", "{trend}");
     assert!(withheld(&points[1]["measure"]), "{trend}");
@@ -150,13 +164,16 @@ async fn executives_cannot_derive_a_small_group_from_one_answer() {
     // Two dimension filters that each pass the size rule but differ by the 2 West members.
     let (_, north, _) = site.ask(&exec, "GET", "/api/v1/overview?metrics=members&filters=region:North", None).await;
     assert_eq!(north["kpis"][0]["current"]["numerator"], 15, "{north}");
-    let (_, wider, _) = site.ask(&exec, "GET", "/api/v1/overview?metrics=members&filters=region:North|West", None).await;
+    let (_, wider, _) =
+        site.ask(&exec, "GET", "/api/v1/overview?metrics=members&filters=region:North|West", None).await;
     assert!(withheld(&wider["kpis"][0]["current"]), "North|West minus North is West: {wider}");
     // A value named twice is one value: the filter still leaves the West pair out.
-    let (_, twice, _) = site.ask(&exec, "GET", "/api/v1/overview?metrics=members&filters=region:North|South|South", None).await;
+    let (_, twice, _) =
+        site.ask(&exec, "GET", "/api/v1/overview?metrics=members&filters=region:North|South|South", None).await;
     assert!(withheld(&twice["kpis"][0]["current"]), "{twice}");
     // Everyone but the West pair: the whole overview minus it would give them.
-    let (_, rest, _) = site.ask(&exec, "GET", "/api/v1/overview?metrics=members&filters=region:North|South", None).await;
+    let (_, rest, _) =
+        site.ask(&exec, "GET", "/api/v1/overview?metrics=members&filters=region:North|South", None).await;
     assert!(withheld(&rest["kpis"][0]["current"]), "{rest}");
 }
 
@@ -170,7 +187,12 @@ async fn tier_cells_and_alert_values_obey_the_minimum() {
     let (status, t, _) = site.ask(&exec, "GET", path, None).await;
     assert_eq!(status, 200, "{t}");
     let cell = |t: &Value, from: &str, to: &str| {
-        t["flows"].as_array().unwrap().iter().find(|f| f["from_tier"] == from && f["to_tier"] == to).map(|f| f["members"].clone())
+        t["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["from_tier"] == from && f["to_tier"] == to)
+            .map(|f| f["members"].clone())
     };
     // N0 went gold → platinum: a cell of one member.
     assert_eq!(cell(&t, "gold", "platinum"), Some(Value::Null), "{t}");
@@ -201,7 +223,10 @@ async fn tier_cells_and_alert_values_obey_the_minimum() {
     assert_eq!(seen_by_operator["value"], json!(207.0), "LTV of West: (100 + 107) yuan each: {seen_by_operator}");
     let seen_by_executive = event(exec.clone()).await;
     assert_eq!(seen_by_executive["rule_id"], r["id"], "{seen_by_executive}");
-    assert!(seen_by_executive["value"].is_null() && seen_by_executive["comparison_value"].is_null(), "{seen_by_executive}");
+    assert!(
+        seen_by_executive["value"].is_null() && seen_by_executive["comparison_value"].is_null(),
+        "{seen_by_executive}"
+    );
     assert!(seen_by_executive["population"].is_null(), "{seen_by_executive}");
     // A large segment whose view executives may not see either (everyone but the West
     // pair: the whole membership minus it gives them).
@@ -221,7 +246,11 @@ async fn tier_cells_and_alert_values_obey_the_minimum() {
 
 /// A server on a generated retailer of `members` with an admin `ada`, an operator `otto`
 /// and an executive `eve`, and `extra` serve arguments.
-async fn generated_server(dir: &Path, members: u32, extra: &[&str]) -> (common::Server, Site, [Who; 3], std::path::PathBuf) {
+async fn generated_server(
+    dir: &Path,
+    members: u32,
+    extra: &[&str],
+) -> (common::Server, Site, [Who; 3], std::path::PathBuf) {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     for (name, role) in [("eve", "executive"), ("otto", "operator"), ("ada", "admin")] {
@@ -298,7 +327,11 @@ async fn only_the_local_cli_names_a_file_and_only_inside_the_import_folder() {
             .text("table", "members")
             .part("file", reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name(name.to_string()));
         async move {
-            let mut req = site.http.post(format!("{}/api/v1/loads/upload", site.base)).header("origin", &site.base).multipart(form);
+            let mut req = site
+                .http
+                .post(format!("{}/api/v1/loads/upload", site.base))
+                .header("origin", &site.base)
+                .multipart(form);
             if let Who::Cookie(c) = who {
                 req = req.header("cookie", format!("mp_session={c}"));
             }
@@ -320,7 +353,8 @@ async fn only_the_local_cli_names_a_file_and_only_inside_the_import_folder() {
     assert_eq!(upload(oper.clone(), "more.csv", more).await.0, 403);
     assert_eq!(upload(exec.clone(), "more.csv", more).await.0, 403);
     // Nothing of the upload stays behind in the folder.
-    let mut left: Vec<_> = std::fs::read_dir(&imports).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut left: Vec<_> =
+        std::fs::read_dir(&imports).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     left.sort();
     assert_eq!(left, ["link.csv", "members.csv", "passwd.csv"]);
 }
@@ -336,7 +370,9 @@ async fn lockout_cannot_be_used_as_a_weapon_nor_tell_names_apart() {
     let server = common::serve(&data, &["--trusted-proxy", "127.0.0.1"]);
     let site = Site::new(&server.base);
     let from = |ip: &'static str| [("x-forwarded-for", ip)];
-    let reason = |location: &str| location.split("error=").nth(1).map(|r| r.split('&').next().unwrap().to_string()).unwrap_or_default();
+    let reason = |location: &str| {
+        location.split("error=").nth(1).map(|r| r.split('&').next().unwrap().to_string()).unwrap_or_default()
+    };
 
     // Five wrong passwords from one address lock the name there, known or not, alike.
     // (Each name from its own address: one address may try ten sign-ins a minute.)
@@ -353,7 +389,9 @@ async fn lockout_cannot_be_used_as_a_weapon_nor_tell_names_apart() {
     assert!(cookie.is_some(), "{location}");
 
     // When the lock ends, the count starts again: one wrong try does not lock again.
-    let ops = server::store::operational::connect(&format!("sqlite://{}", data.join("memberpulse.sqlite").display())).await.unwrap();
+    let ops = server::store::operational::connect(&format!("sqlite://{}", data.join("memberpulse.sqlite").display()))
+        .await
+        .unwrap();
     sqlx::query("UPDATE sign_in_failures SET locked_until = '2000-01-01T00:00:00Z'").execute(&ops).await.unwrap();
     let (_, location, _) = site.sign_in_with("lou", "wrong-password", "/", &from("10.0.0.1")).await;
     assert_eq!(reason(&location), "wrong");
@@ -375,11 +413,23 @@ async fn lockout_cannot_be_used_as_a_weapon_nor_tell_names_apart() {
     let server = common::serve(&data, &[]);
     let site = Site::new(&server.base);
     for i in 0..10 {
-        let ip = ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4", "10.9.0.5", "10.9.0.6", "10.9.0.7", "10.9.0.8", "10.9.0.9", "10.9.0.10"][i];
+        let ip = [
+            "10.9.0.1",
+            "10.9.0.2",
+            "10.9.0.3",
+            "10.9.0.4",
+            "10.9.0.5",
+            "10.9.0.6",
+            "10.9.0.7",
+            "10.9.0.8",
+            "10.9.0.9",
+            "10.9.0.10",
+        ][i];
         let (_, location, _) = site.sign_in_with("ghost4", "wrong-password", "/", &[("x-forwarded-for", ip)]).await;
         assert_ne!(reason(&location), "busy", "try {i}");
     }
-    let (_, location, _) = site.sign_in_with("ghost4", "wrong-password", "/", &[("x-forwarded-for", "10.9.0.11")]).await;
+    let (_, location, _) =
+        site.sign_in_with("ghost4", "wrong-password", "/", &[("x-forwarded-for", "10.9.0.11")]).await;
     assert_eq!(reason(&location), "busy");
 }
 
@@ -393,7 +443,16 @@ async fn sign_in_returns_only_to_a_path_on_this_site() {
     add_user(&data, "ada", "admin", "ada-password-1");
     let server = common::serve(&data, &[]);
     let site = Site::new(&server.base);
-    for next in ["/\t/evil.example", "/\n/evil.example", "/\r/evil.example", "//evil.example", "/\\evil.example", "https://evil.example", "/ok\u{7f}x", "\t/members"] {
+    for next in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "/ok\u{7f}x",
+        "\t/members",
+    ] {
         let (status, location, cookie) = site.sign_in_with("ada", "ada-password-1", next, &[]).await;
         assert_eq!((status, location.as_str()), (303, "/"), "{next:?}");
         assert!(cookie.is_some());
@@ -425,7 +484,10 @@ async fn the_holdout_check_is_computed_once_per_fit_and_days() {
 
 /// A real HTTP receiver on loopback: keeps every request it gets (method, path); answers
 /// `status` with `location` (a redirect) or 200.
-async fn receiver(status: u16, location: Option<String>) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+async fn receiver(
+    status: u16,
+    location: Option<String>,
+) -> (std::net::SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use axum::{Router, http::StatusCode, response::IntoResponse};
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let kept = seen.clone();
@@ -502,9 +564,11 @@ async fn webhooks_reach_no_private_address_follow_no_redirect_and_stay_secret() 
     let server = common::serve(&data, &["--allow-private-webhooks", "--retry-base-ms", "100", "--retry-max-secs", "1"]);
     let site = Site::new(&server.base);
     let admin = site.session("ada").await;
-    let (status, made, _) = site.ask(&admin, "POST", "/api/v1/alerts/rules", Some(&rule(&format!("http://{hop}/hook")))).await;
+    let (status, made, _) =
+        site.ask(&admin, "POST", "/api/v1/alerts/rules", Some(&rule(&format!("http://{hop}/hook")))).await;
     assert_eq!(status, 201, "{made}");
-    let (status, local_made, _) = site.ask(&admin, "POST", "/api/v1/alerts/rules", Some(&rule("http://localhost:9/later"))).await;
+    let (status, local_made, _) =
+        site.ask(&admin, "POST", "/api/v1/alerts/rules", Some(&rule("http://localhost:9/later"))).await;
     assert_eq!(status, 201, "{local_made}");
     site.ask(&admin, "POST", "/api/v1/alerts/evaluate", None).await;
     for _ in 0..100 {
@@ -522,7 +586,9 @@ async fn webhooks_reach_no_private_address_follow_no_redirect_and_stay_secret() 
     let (ok, ok_seen) = receiver(200, None).await;
     let mut stored = rule(&format!("http://{ok}/hook"));
     stored["channels"] = json!([{ "kind": "webhook", "url": format!("http://localhost:{}/hook", ok.port()) }]);
-    let ops = server::store::operational::connect(&format!("sqlite://{}", data.join("memberpulse.sqlite").display())).await.unwrap();
+    let ops = server::store::operational::connect(&format!("sqlite://{}", data.join("memberpulse.sqlite").display()))
+        .await
+        .unwrap();
     let mut r: app::model::AlertRule = serde_json::from_value(stored).unwrap();
     r.name = "stored before".into();
     server::alerts::rules::create(&ops, &r).await.unwrap();
@@ -566,13 +632,19 @@ async fn no_order_line_is_dropped_silently() {
     let (_, r) = ingest("order_items", first).await;
     assert_eq!((r["inserted"].as_i64(), r["duplicates"].as_i64()), (Some(0), Some(2)), "{r}");
     // More lines of o1 without numbers: refused with the reason, not counted as present.
-    let (_, r) = ingest("order_items", json!([{ "order_id": "o1", "sku": "c", "quantity": 1, "amount": "30.00" }])).await;
+    let (_, r) =
+        ingest("order_items", json!([{ "order_id": "o1", "sku": "c", "quantity": 1, "amount": "30.00" }])).await;
     assert_eq!((r["inserted"].as_i64(), r["duplicates"].as_i64()), (Some(0), Some(0)), "{r}");
     assert_eq!(r["rejected"][0]["field"], "line_no", "{r}");
     assert!(r["rejected"][0]["reason"].as_str().unwrap().contains("o1"), "{r}");
     // Part of the stored lines sent again without numbers: refused too, not "present".
-    let (_, r) = ingest("order_items", json!([{ "order_id": "o1", "sku": "a", "quantity": 1, "amount": "10.00" }])).await;
-    assert_eq!((r["inserted"].as_i64(), r["duplicates"].as_i64(), r["rejected"][0]["field"].as_str()), (Some(0), Some(0), Some("line_no")), "{r}");
+    let (_, r) =
+        ingest("order_items", json!([{ "order_id": "o1", "sku": "a", "quantity": 1, "amount": "10.00" }])).await;
+    assert_eq!(
+        (r["inserted"].as_i64(), r["duplicates"].as_i64(), r["rejected"][0]["field"].as_str()),
+        (Some(0), Some(0), Some("line_no")),
+        "{r}"
+    );
     // A number stored with other content, or twice in one batch with other content.
     let (_, r) = ingest("order_items", json!([{ "order_id": "o1", "sku": "q", "quantity": 5, "amount": "55.00", "line_no": 2 },
                                               { "order_id": "o1", "sku": "b", "quantity": 1, "amount": "20.00", "line_no": 2 }])).await;
@@ -583,11 +655,19 @@ async fn no_order_line_is_dropped_silently() {
                                               { "order_id": "o9", "sku": "y", "quantity": 1, "amount": "2.00", "line_no": 1 }])).await;
     assert_eq!((r["inserted"].as_i64(), r["rejected"][0]["index"].as_i64()), (Some(1), Some(1)), "{r}");
     // With their numbers they land.
-    let (_, r) = ingest("order_items", json!([{ "order_id": "o1", "sku": "c", "quantity": 1, "amount": "30.00", "line_no": 3 }])).await;
+    let (_, r) = ingest(
+        "order_items",
+        json!([{ "order_id": "o1", "sku": "c", "quantity": 1, "amount": "30.00", "line_no": 3 }]),
+    )
+    .await;
     assert_eq!(r["inserted"].as_i64(), Some(1), "{r}");
     // One batch mixing numbered and unnumbered lines of an order could collide: refused.
-    let (_, r) = ingest("order_items", json!([{ "order_id": "o2", "sku": "x", "quantity": 1, "amount": "2.00", "line_no": 1 },
-                                              { "order_id": "o2", "sku": "y", "quantity": 1, "amount": "3.00" }])).await;
+    let (_, r) = ingest(
+        "order_items",
+        json!([{ "order_id": "o2", "sku": "x", "quantity": 1, "amount": "2.00", "line_no": 1 },
+                                              { "order_id": "o2", "sku": "y", "quantity": 1, "amount": "3.00" }]),
+    )
+    .await;
     assert_eq!((r["inserted"].as_i64(), r["rejected"].as_array().map(Vec::len)), (Some(0), Some(2)), "{r}");
     drop(server);
 
@@ -612,7 +692,11 @@ async fn no_order_line_is_dropped_silently() {
     let r = import(&f2);
     assert_eq!(r["inserted"], json!([["order_items", 0]]), "{r}");
     assert_eq!(r["duplicates"], json!([["order_items", 0]]), "{r}");
-    assert_eq!((r["rejected"][0]["line"].as_i64(), r["rejected"][0]["field"].as_str()), (Some(2), Some("line_no")), "{r}");
+    assert_eq!(
+        (r["rejected"][0]["line"].as_i64(), r["rejected"][0]["field"].as_str()),
+        (Some(2), Some("line_no")),
+        "{r}"
+    );
     assert_eq!(import(&f1)["duplicates"], json!([["order_items", 2]]), "the first file again changes nothing");
     let a = server::store::analytics::Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
     let lines: i64 = a.reader().unwrap().query_row("SELECT count(*) FROM order_items", [], |r| r.get(0)).unwrap();
@@ -630,10 +714,15 @@ async fn csv_exports_carry_no_formulas() {
         { "member_id": "m-return", "joined_at": "2024-01-01T00:00:00", "name": "\tTab", "region": "\rCR" }
     ]))).await;
     assert_eq!((status, r["inserted"].as_i64()), (200, Some(2)), "{r}");
-    let (_, r) = common::call("POST", &format!("{api}/ingest/orders"), Some(json!([
-        { "order_id": "r1", "ordered_at": "2024-02-01T00:00:00", "net_amount": "-12.50", "member_id": "m-return" },
-        { "order_id": "f1", "ordered_at": "2024-02-02T00:00:00", "net_amount": "10.00", "member_id": "m-formula" }
-    ]))).await;
+    let (_, r) = common::call(
+        "POST",
+        &format!("{api}/ingest/orders"),
+        Some(json!([
+            { "order_id": "r1", "ordered_at": "2024-02-01T00:00:00", "net_amount": "-12.50", "member_id": "m-return" },
+            { "order_id": "f1", "ordered_at": "2024-02-02T00:00:00", "net_amount": "10.00", "member_id": "m-formula" }
+        ])),
+    )
+    .await;
     assert_eq!(r["inserted"].as_i64(), Some(2), "{r}");
     for _ in 0..50 {
         if site.ask(&admin, "GET", "/api/v1/members?sort=member_id", None).await.1["total"] == 2 {
@@ -662,7 +751,8 @@ async fn csv_exports_carry_no_formulas() {
 /// The cells of a CSV text (quoted cells unquoted).
 fn csv_cells(text: &str) -> Vec<String> {
     let mut cells = Vec::new();
-    let (mut cell, mut quoted, mut chars) = (String::new(), false, text.trim_start_matches('\u{feff}').chars().peekable());
+    let (mut cell, mut quoted, mut chars) =
+        (String::new(), false, text.trim_start_matches('\u{feff}').chars().peekable());
     while let Some(c) = chars.next() {
         match (c, quoted) {
             ('"', true) if chars.peek() == Some(&'"') => {
@@ -721,10 +811,22 @@ async fn dates_masks_and_the_local_secret() {
         ("orders", json!({ "order_id": "far", "ordered_at": "9999-12-31T23:59:59", "net_amount": 1 }), "ordered_at"),
         ("orders", json!({ "order_id": "old", "ordered_at": "0001-01-01", "net_amount": 1 }), "ordered_at"),
         ("orders", json!({ "order_id": "big", "ordered_at": "2024-01-01", "net_amount": "10000000000" }), "net_amount"),
-        ("orders", json!({ "order_id": "many", "ordered_at": "2024-01-01", "net_amount": 1, "item_count": 3000000000u64 }), "item_count"),
+        (
+            "orders",
+            json!({ "order_id": "many", "ordered_at": "2024-01-01", "net_amount": 1, "item_count": 3000000000u64 }),
+            "item_count",
+        ),
         ("order_items", json!({ "order_id": "o", "sku": "s", "quantity": 3000000000u64, "amount": 1 }), "quantity"),
-        ("points", json!({ "entry_id": "p", "member_id": "M0000001", "occurred_at": "2024-01-01", "kind": "earn", "points": 999999999999999u64 }), "points"),
-        ("members", json!({ "member_id": "b", "joined_at": "2024-01-01", "birth_year": 999999999999999u64 }), "birth_year"),
+        (
+            "points",
+            json!({ "entry_id": "p", "member_id": "M0000001", "occurred_at": "2024-01-01", "kind": "earn", "points": 999999999999999u64 }),
+            "points",
+        ),
+        (
+            "members",
+            json!({ "member_id": "b", "joined_at": "2024-01-01", "birth_year": 999999999999999u64 }),
+            "birth_year",
+        ),
     ] {
         let (status, r) = common::call("POST", &format!("{api}/ingest/{table}"), Some(json!([row]))).await;
         assert_eq!((status, r["rejected"][0]["field"].as_str()), (200, Some(field)), "{table}: {r}");
@@ -739,10 +841,13 @@ async fn dates_masks_and_the_local_secret() {
 
     // Masks reveal no length: every masked name is two characters, and a one-character
     // name is hidden whole.
-    for (name, mask) in [("张", "**"), ("张三", "张*"), ("欧阳娜娜", "欧*"), ("Bo", "B*"), ("Alexandria", "A*")] {
+    for (name, mask) in [("张", "**"), ("张三", "张*"), ("欧阳娜娜", "欧*"), ("Bo", "B*"), ("Alexandria", "A*")]
+    {
         assert_eq!(server::members::mask_name(name), mask, "{name}");
     }
-    for (phone, mask) in [("123", "****"), ("1234567", "****"), ("13812345678", "138****5678"), ("+8613812345678", "+86****5678")] {
+    for (phone, mask) in
+        [("123", "****"), ("1234567", "****"), ("13812345678", "138****5678"), ("+8613812345678", "+86****5678")]
+    {
         assert_eq!(server::members::mask_phone(phone), mask, "{phone}");
     }
 }
