@@ -39,7 +39,9 @@ run: build
 	./target/debug/memberpulse serve --addr $(ADDR) --data-dir $(DATA_DIR) --demo-members $(DEMO_MEMBERS)
 
 test: setup-test
+	cargo fmt --all --check
 	scripts/build.sh
+	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
 	scripts/fuzz-api.sh 25
 	cd end2end && npm test

@@ -6,7 +6,8 @@
 #   scripts/setup.sh --release  also wasm-opt (Debian's binaryen), for `make release`
 #   scripts/setup.sh --test   also Chromium, the end2end npm packages, the Python
 #                             reference for the model tests (lifetimes, in target/pyenv)
-#                             and the API fuzzer (schemathesis, in target/fuzzenv)
+#                             and the API fuzzer (schemathesis, in target/fuzzenv);
+#                             rustfmt and clippy if rustup's profile left them out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -60,6 +61,13 @@ if [[ "${1:-}" == "--release" ]] && ! command -v wasm-opt >/dev/null 2>&1; then
 fi
 
 if [[ "${1:-}" == "--test" ]]; then
+  # `make test` checks the format and the lints first (rustup's default profile has both).
+  for tool in rustfmt clippy; do
+    if ! cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1; then
+      step "adding rustup's $tool component"
+      rustup component add "$tool"
+    fi
+  done
   # Chromium, and a CJK font so that screenshots show the Chinese labels.
   if [[ ! -x /usr/bin/chromium ]] || ! dpkg -s fonts-wqy-zenhei >/dev/null 2>&1; then
     step "installing Chromium and a CJK font from Debian"

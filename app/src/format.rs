@@ -16,7 +16,7 @@ pub fn count(value: f64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut grouped = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(ch);
@@ -58,32 +58,6 @@ pub fn change(unit: Unit, now: &Measure, before: &Measure) -> Option<(f64, Strin
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn money_groups_and_rounds() {
-        assert_eq!(money(1234567.5), "¥1,234,567.50");
-        assert_eq!(money(0.0), "¥0.00");
-        assert_eq!(money(-12.345), "-¥12.35");
-        assert_eq!(money(999.999), "¥1,000.00");
-    }
-
-    #[test]
-    fn counts_group_in_thousands() {
-        assert_eq!(count(1234567.0), "1,234,567");
-        assert_eq!(count(999.0), "999");
-        assert_eq!(count(-1000.0), "-1,000");
-    }
-
-    #[test]
-    fn percent_has_one_decimal() {
-        assert_eq!(percent(0.2345), "23.4%");
-        assert_eq!(percent(1.0), "100.0%");
-    }
-}
-
 /// Percent-encodes a query-string value (UTF-8; unreserved characters stay).
 pub fn url_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -122,4 +96,30 @@ pub fn link(path: &str, params: &[(&str, Option<String>)]) -> String {
         .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| format!("{k}={}", url_encode(v))))
         .collect();
     if query.is_empty() { path.to_string() } else { format!("{path}?{}", query.join("&")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_groups_and_rounds() {
+        assert_eq!(money(1234567.5), "¥1,234,567.50");
+        assert_eq!(money(0.0), "¥0.00");
+        assert_eq!(money(-12.345), "-¥12.35");
+        assert_eq!(money(999.999), "¥1,000.00");
+    }
+
+    #[test]
+    fn counts_group_in_thousands() {
+        assert_eq!(count(1234567.0), "1,234,567");
+        assert_eq!(count(999.0), "999");
+        assert_eq!(count(-1000.0), "-1,000");
+    }
+
+    #[test]
+    fn percent_has_one_decimal() {
+        assert_eq!(percent(0.2345), "23.4%");
+        assert_eq!(percent(1.0), "100.0%");
+    }
 }

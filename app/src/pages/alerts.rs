@@ -77,7 +77,7 @@ pub fn AlertsPage() -> impl IntoView {
                 </label>
             </div>
             <Transition fallback=Loading>
-                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || Suspend::new(async move {
                         data.await.map(|list| {
                             if list.is_empty() {

@@ -90,7 +90,7 @@ pub fn BreakdownPage() -> impl IntoView {
             </div>
             <FilterChips path="/breakdown"/>
             <Transition fallback=Loading>
-                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || {
                         // The order is the page's, not the query's: re-render on a new sort.
                         let order = sort.get();

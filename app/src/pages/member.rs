@@ -24,7 +24,7 @@ pub fn MemberPage() -> impl IntoView {
     view! {
         <section class="member">
             <Transition fallback=Loading>
-                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || Suspend::new(async move { data.await.map(|m| view! { <Member360View member=m/> }) })}
                 </ErrorBoundary>
             </Transition>

@@ -39,7 +39,7 @@ pub fn MembersPage() -> impl IntoView {
             <Toolbar path="/members" resolved_as_of=resolved windows=false/>
             <FilterChips path="/members"/>
             <Transition fallback=Loading>
-                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || Suspend::new(async move { data.await.map(|p| view! { <MemberTable page=p/> }) })}
                 </ErrorBoundary>
             </Transition>

@@ -32,7 +32,7 @@ pub fn ModelPage() -> impl IntoView {
         <section class="model">
             <h1 class="page-title">{tr("model.title")}</h1>
             <Transition fallback=Loading>
-                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || {
                         lang.track();
                         Suspend::new(async move { status.await.map(|s| view! { <Fits status=s/> }) })
@@ -58,7 +58,7 @@ pub fn ModelPage() -> impl IntoView {
                 </label>
             </div>
             <Transition fallback=|| view! { <p class="loading" role="status">{tr("fitting")}</p> }>
-                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || {
                         lang.track();
                         Suspend::new(async move { holdout.await.map(|h| view! { <HoldoutView holdout=h/> }) })

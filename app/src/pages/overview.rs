@@ -66,7 +66,7 @@ pub fn OverviewPage() -> impl IntoView {
             <Toolbar path="/" resolved_as_of=resolved/>
             <FilterChips path="/"/>
             <Transition fallback=Loading>
-                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || Suspend::new(async move {
                         headline.await.map(|o| {
                             let lang = use_lang().get_untracked();
@@ -354,7 +354,7 @@ fn MoreMetrics() -> impl IntoView {
     view! {
         <h2 class="section-title">{tr("more_metrics")}</h2>
         <Suspense fallback=Loading>
-            <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+            <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                 {move || Suspend::new(async move {
                     data.await.map(|o| view! {
                         <div class="kpi-grid more">

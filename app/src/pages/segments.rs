@@ -70,7 +70,7 @@ pub fn SegmentsPage() -> impl IntoView {
             <FilterChips path="/segments"/>
             <h2 class="section-title">{tr("named_segments")}</h2>
             <Transition fallback=Loading>
-                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors.into()/> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || Suspend::new(async move {
                         let names = names.await.unwrap_or_default();
                         named.await.map(|b| {

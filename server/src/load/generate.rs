@@ -540,10 +540,10 @@ impl World {
             }
         }
         // A member joins at the latest with their first order.
-        if let Some(first) = batch.orders.iter().map(|o| &o.at).min() {
-            if *first < joined_at {
-                joined_at = first.clone();
-            }
+        if let Some(first) = batch.orders.iter().map(|o| &o.at).min()
+            && *first < joined_at
+        {
+            joined_at = first.clone();
         }
         batch.points = self.ledger(&id, events, rng);
         let tier = match spend_cents {

@@ -128,7 +128,7 @@ impl GammaGamma<'_> {
                 [ln_gamma(px + q) - ln_gamma(px), digamma(px + q), digamma(px)]
             })
             .collect();
-        par_sum(&self.0, |chunk| Self::ll_of(chunk, params, &table))
+        par_sum(self.0, |chunk| Self::ll_of(chunk, params, &table))
     }
 
     fn ll_of(members: &[Summary], params: &[f64], table: &[[f64; 3]]) -> (f64, [f64; 3]) {

@@ -120,10 +120,10 @@ fn breakdowns_add_up_to_the_total_for_every_metric_and_dimension() {
                 assert_eq!(den, overall.denominator, "{metric:?} by {dimension:?}");
             }
             for r in &b.rows {
-                if let (Some(v), app::model::Unit::Ratio) = (r.current.value, metric.unit()) {
-                    if metric != Metric::PointsUsageRate {
-                        assert!((0.0..=1.0).contains(&v), "{metric:?} {}: {v}", r.value);
-                    }
+                if let (Some(v), app::model::Unit::Ratio) = (r.current.value, metric.unit())
+                    && metric != Metric::PointsUsageRate
+                {
+                    assert!((0.0..=1.0).contains(&v), "{metric:?} {}: {v}", r.value);
                 }
             }
         }

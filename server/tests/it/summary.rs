@@ -265,8 +265,7 @@ fn an_import_killed_midway_leaves_the_store_whole() {
     };
     let keyed = || {
         let a = Analytics::open(&store).unwrap();
-        let refused = a.writer().execute_batch("INSERT INTO orders SELECT * FROM orders LIMIT 1").is_err();
-        refused
+        a.writer().execute_batch("INSERT INTO orders SELECT * FROM orders LIMIT 1").is_err()
     };
 
     import_killed_at("inserting");
