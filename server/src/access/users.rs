@@ -5,6 +5,7 @@
 use app::model::{ApiToken, Role, TokenRequest, User, UserChange};
 use sqlx::Row;
 
+use crate::store::operational::now_sql;
 use crate::{
     Error, Result,
     store::operational::{Pool, stamp},
@@ -104,10 +105,14 @@ pub async fn get(pool: &Pool, name: &str) -> Result<User> {
 }
 
 /// A user as listed: `locked_until` is the latest lock of their name from any address.
-const USER_COLUMNS: &str = "name, role, disabled,
+const USER_COLUMNS: &str = concat!(
+    "name, role, disabled,
     (SELECT max(f.locked_until) FROM sign_in_failures f
-     WHERE f.name = users.name AND f.locked_until > strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-    created_at";
+     WHERE f.name = users.name AND f.locked_until > ",
+    now_sql!(),
+    "),
+    created_at"
+);
 
 fn user(r: &sqlx::sqlite::SqliteRow) -> User {
     User {
@@ -239,13 +244,13 @@ pub async fn sign_in(
         .bind(address)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM sessions WHERE expires_at <= strftime('%Y-%m-%dT%H:%M:%SZ', 'now')")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
+    sqlx::query(concat!("DELETE FROM sessions WHERE expires_at <= ", now_sql!())).execute(&mut *tx).await?;
+    sqlx::query(concat!(
         "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
-         VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?))",
-    )
+         VALUES (?, ?, ",
+        now_sql!(),
+        ", strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?))"
+    ))
     .bind(digest(&token))
     .bind(id)
     .bind(format!("+{SESSION_HOURS} hours"))
@@ -294,10 +299,12 @@ const DUMMY_HASH: &str =
 
 /// The user of a live session (not expired, not disabled).
 pub async fn session_user(pool: &Pool, token: &str) -> Result<Option<(String, Role)>> {
-    let row = sqlx::query(
+    let row = sqlx::query(concat!(
         "SELECT u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.token_hash = ? AND s.expires_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now') AND u.disabled = 0",
-    )
+         WHERE s.token_hash = ? AND s.expires_at > ",
+        now_sql!(),
+        " AND u.disabled = 0"
+    ))
     .bind(digest(token))
     .fetch_optional(pool)
     .await?;
@@ -364,12 +371,11 @@ pub async fn tokens(pool: &Pool, id: Option<i64>) -> Result<Vec<ApiToken>> {
 }
 
 pub async fn revoke_token(pool: &Pool, id: i64) -> Result<ApiToken> {
-    let done = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) WHERE id = ?",
-    )
-    .bind(id)
-    .execute(pool)
-    .await?;
+    let done =
+        sqlx::query(concat!("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ", now_sql!(), ") WHERE id = ?"))
+            .bind(id)
+            .execute(pool)
+            .await?;
     if done.rows_affected() == 0 {
         return Err(Error::NotFound(format!("no token {id}")));
     }
@@ -378,10 +384,12 @@ pub async fn revoke_token(pool: &Pool, id: i64) -> Result<ApiToken> {
 
 /// The live token with this secret: (id, name, scope, role); its last use is noted.
 pub async fn token_of(pool: &Pool, secret: &str) -> Result<Option<(i64, String, String, Role)>> {
-    let row = sqlx::query(
-        "UPDATE api_tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
-         WHERE token_hash = ? AND revoked_at IS NULL RETURNING id, name, scope, role",
-    )
+    let row = sqlx::query(concat!(
+        "UPDATE api_tokens SET last_used_at = ",
+        now_sql!(),
+        "
+         WHERE token_hash = ? AND revoked_at IS NULL RETURNING id, name, scope, role"
+    ))
     .bind(digest(secret))
     .fetch_optional(pool)
     .await?;
