@@ -18,30 +18,29 @@ fn for_pages<T: Send + 'static>(
     })
 }
 
+/// Engine methods that pass the viewer's query to the service method of the same name.
+macro_rules! forward {
+    ($( $name:ident ( $($arg:ident : $ty:ty)? ) -> $out:ty, $what:literal; )*) => {
+        $(
+            fn $name(&self, who: Viewer $(, $arg: $ty)?) -> EngineFuture<$out> {
+                let s = self.clone();
+                for_pages($what, async move { s.$name(&Caller::signed_in(&who) $(, $arg)?).await })
+            }
+        )*
+    };
+}
+
 impl Engine for Services {
-    fn overview(&self, who: Viewer, query: OverviewQuery) -> EngineFuture<Overview> {
-        let s = self.clone();
-        for_pages("overview", async move { s.overview(&Caller::signed_in(&who), query).await })
-    }
-
-    fn trend(&self, who: Viewer, query: TrendQuery) -> EngineFuture<Trend> {
-        let s = self.clone();
-        for_pages("trend", async move { s.trend(&Caller::signed_in(&who), query).await })
-    }
-
-    fn breakdown(&self, who: Viewer, query: BreakdownQuery) -> EngineFuture<Breakdown> {
-        let s = self.clone();
-        for_pages("breakdown", async move { s.breakdown(&Caller::signed_in(&who), query).await })
-    }
-
-    fn cohorts(&self, who: Viewer, query: CohortQuery) -> EngineFuture<Cohorts> {
-        let s = self.clone();
-        for_pages("cohorts", async move { s.cohorts(&Caller::signed_in(&who), query).await })
-    }
-
-    fn members(&self, who: Viewer, query: MembersQuery) -> EngineFuture<MemberPage> {
-        let s = self.clone();
-        for_pages("members", async move { s.members(&Caller::signed_in(&who), query).await })
+    forward! {
+        overview(query: OverviewQuery) -> Overview, "overview";
+        trend(query: TrendQuery) -> Trend, "trend";
+        breakdown(query: BreakdownQuery) -> Breakdown, "breakdown";
+        cohorts(query: CohortQuery) -> Cohorts, "cohorts";
+        members(query: MembersQuery) -> MemberPage, "members";
+        model_status() -> ModelStatus, "model status";
+        alerts(query: AlertQuery) -> Vec<AlertEvent>, "alerts";
+        alert_rules() -> Vec<AlertRule>, "alert rules";
+        holdout(query: HoldoutQuery) -> Holdout, "holdout";
     }
 
     fn member(&self, who: Viewer, member_id: String) -> EngineFuture<Member360> {
@@ -69,21 +68,6 @@ impl Engine for Services {
         })
     }
 
-    fn model_status(&self, who: Viewer) -> EngineFuture<ModelStatus> {
-        let s = self.clone();
-        for_pages("model status", async move { s.model_status(&Caller::signed_in(&who)).await })
-    }
-
-    fn alerts(&self, who: Viewer, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>> {
-        let s = self.clone();
-        for_pages("alerts", async move { s.alerts(&Caller::signed_in(&who), query).await })
-    }
-
-    fn alert_rules(&self, who: Viewer) -> EngineFuture<Vec<AlertRule>> {
-        let s = self.clone();
-        for_pages("alert rules", async move { s.alert_rules(&Caller::signed_in(&who)).await })
-    }
-
     fn save_alert_rule(&self, who: Viewer, rule: AlertRule) -> EngineFuture<AlertRule> {
         let s = self.clone();
         for_pages("save alert rule", async move {
@@ -98,11 +82,6 @@ impl Engine for Services {
             let snooze = minutes.map(|m| SnoozeRequest { until: None, minutes: Some(m) });
             s.act_on_alert(&Caller::signed_in(&who), id, &action, snooze).await
         })
-    }
-
-    fn holdout(&self, who: Viewer, query: HoldoutQuery) -> EngineFuture<Holdout> {
-        let s = self.clone();
-        for_pages("holdout", async move { s.holdout(&Caller::signed_in(&who), query).await })
     }
 
     fn users(&self, who: Viewer) -> EngineFuture<Vec<User>> {
