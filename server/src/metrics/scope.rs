@@ -418,7 +418,10 @@ pub mod saved {
     use app::model::Segment;
     use sqlx::Row;
 
-    use crate::{Error, Result, store::operational::Pool};
+    use crate::{
+        Error, Result,
+        store::operational::{Pool, now_sql},
+    };
 
     /// Checks a segment before it is stored; the error names the field.
     pub fn validate(s: &Segment) -> Result<()> {
@@ -463,11 +466,15 @@ pub mod saved {
     /// Stores a new segment; its key must be free.
     pub async fn create(pool: &Pool, s: &Segment) -> Result<()> {
         validate(s)?;
-        let done = sqlx::query(
+        let done = sqlx::query(concat!(
             "INSERT INTO segments (key, name_zh, name_en, filters, created_at, updated_at)
-             VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
-             ON CONFLICT (key) DO NOTHING",
-        )
+             VALUES (?, ?, ?, ?, ",
+            now_sql!(),
+            ", ",
+            now_sql!(),
+            ")
+             ON CONFLICT (key) DO NOTHING"
+        ))
         .bind(&s.key)
         .bind(s.name_zh.trim())
         .bind(s.name_en.trim())
@@ -483,11 +490,13 @@ pub mod saved {
     /// Replaces an existing segment's names and filters.
     pub async fn update(pool: &Pool, s: &Segment) -> Result<()> {
         validate(s)?;
-        let done = sqlx::query(
+        let done = sqlx::query(concat!(
             "UPDATE segments SET name_zh = ?, name_en = ?, filters = ?,
-                                 updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')
-             WHERE key = ?",
-        )
+                                 updated_at = ",
+            now_sql!(),
+            "
+             WHERE key = ?"
+        ))
         .bind(s.name_zh.trim())
         .bind(s.name_en.trim())
         .bind(&s.filters)

@@ -15,6 +15,7 @@ use argmin::{
 };
 use statrs::function::gamma::{digamma, ln_gamma};
 
+use crate::store::operational::now_sql;
 use crate::{Error, Result};
 
 /// One member's repeat-purchase summary as of T, in days: `x` repeat purchase days (the
@@ -544,10 +545,12 @@ pub async fn record_fit(
     fit: &Fit,
 ) -> Result<i64> {
     use sqlx::Row;
-    let row = sqlx::query(
+    let row = sqlx::query(concat!(
         "INSERT INTO model_fits (fitted_at, as_of, model, members, params, std_errors, log_likelihood, iterations)
-         VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
+         VALUES (",
+        now_sql!(),
+        ", ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    ))
     .bind(as_of.to_string())
     .bind(model)
     .bind(members as i64)

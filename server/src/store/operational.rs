@@ -12,6 +12,15 @@ use crate::Result;
 
 pub type Pool = SqlitePool;
 
+/// The time now in SQL, as the operational store keeps times: `YYYY-MM-DDTHH:MM:SSZ`
+/// (UTC; sorts as text). Written into statements with `concat!`.
+macro_rules! now_sql {
+    () => {
+        "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+    };
+}
+pub(crate) use now_sql;
+
 /// A UTC time as the operational store keeps it: `YYYY-MM-DDTHH:MM:SSZ` (sorts as text).
 pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -29,8 +38,8 @@ pub use app::model::LoadRecord;
 
 pub async fn record_load(pool: &Pool, report: &crate::load::import::LoadReport) -> Result<i64> {
     let row = sqlx::query(
-        "INSERT INTO loads (finished_at, source, target, rows_read, rows_inserted, rows_duplicate, rows_rejected, report)
-         VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        concat!("INSERT INTO loads (finished_at, source, target, rows_read, rows_inserted, rows_duplicate, rows_rejected, report)
+         VALUES (", now_sql!(), ", ?, ?, ?, ?, ?, ?, ?) RETURNING id"),
     )
     .bind(&report.file)
     .bind(&report.target)
