@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Text;
+use crate::model::{Dimension, Text};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Lang {
@@ -94,6 +94,36 @@ pub fn set_lang(lang: Lang) {
 /// both [`Text`] picked by [`Lang::pick`].
 pub fn t(lang: Lang, key: &str) -> &str {
     text(key).map_or(key, |text| lang.pick(text))
+}
+
+/// A dimension's value as shown: lifecycle stages and tiers have names in both languages;
+/// other values (regions, stores, channels, segment keys) are shown as stored. Links and
+/// filters keep the stored value.
+pub fn value_label(lang: Lang, dimension: Dimension, value: &str) -> String {
+    let named = match (dimension, value) {
+        (Dimension::LifecycleStage, "new") => Some(("新会员", "New")),
+        (Dimension::LifecycleStage, "active") => Some(("活跃", "Active")),
+        (Dimension::LifecycleStage, "dormant") => Some(("沉睡", "Dormant")),
+        (Dimension::LifecycleStage, "churned") => Some(("流失", "Churned")),
+        (Dimension::LifecycleStage, "registered") => Some(("仅注册", "Registered, no purchase")),
+        (Dimension::Tier, "bronze") => Some(("铜卡", "Bronze")),
+        (Dimension::Tier, "silver") => Some(("银卡", "Silver")),
+        (Dimension::Tier, "gold") => Some(("金卡", "Gold")),
+        (Dimension::Tier, "platinum") => Some(("白金卡", "Platinum")),
+        (Dimension::Tier, "(none)") => Some(("无等级", "No tier")),
+        _ => None,
+    };
+    named.map_or_else(|| value.to_string(), |(zh, en)| lang.pick(Text { zh, en }).to_string())
+}
+
+/// The stored value behind a shown label (a chart click gives the label).
+pub fn value_of<'a>(
+    lang: Lang,
+    dimension: Dimension,
+    values: impl IntoIterator<Item = &'a str>,
+    label: &str,
+) -> String {
+    values.into_iter().find(|v| value_label(lang, dimension, v) == label).unwrap_or(label).to_string()
 }
 
 fn text(key: &str) -> Option<Text> {
@@ -320,5 +350,16 @@ mod tests {
         assert_eq!(t(Lang::En, "no.such.key"), "no.such.key");
         assert_eq!(t(Lang::En, "model.actual"), "Actual");
         assert_eq!(t(Lang::Zh, "model.actual"), "实际");
+    }
+
+    #[test]
+    fn values_shown_by_name_and_found_again() {
+        assert_eq!(value_label(Lang::Zh, Dimension::LifecycleStage, "churned"), "流失");
+        assert_eq!(value_label(Lang::En, Dimension::Tier, "(none)"), "No tier");
+        assert_eq!(value_label(Lang::Zh, Dimension::Region, "华东"), "华东");
+        let stored = ["active", "dormant", "churned"];
+        assert_eq!(value_of(Lang::Zh, Dimension::LifecycleStage, stored, "沉睡"), "dormant");
+        assert_eq!(value_of(Lang::En, Dimension::LifecycleStage, stored, "Churned"), "churned");
+        assert_eq!(value_of(Lang::Zh, Dimension::Region, ["华东"], "华东"), "华东");
     }
 }

@@ -12,7 +12,7 @@ use crate::{
     chart::{Chart, ChartClick, options},
     error_template::ErrorTemplate,
     format,
-    i18n::{t, tr, use_lang},
+    i18n::{t, tr, use_lang, value_label, value_of},
     model::{Breakdown, BreakdownQuery, BreakdownRow, Dimension, Metric},
 };
 
@@ -112,7 +112,8 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
     let (metric, dimension, unit) = (breakdown.metric, breakdown.dimension, breakdown.unit);
     let sort = sort.unwrap_or_else(|| "value".into());
     let rows = sorted(breakdown.rows.clone(), &sort);
-    let categories: Vec<String> = rows.iter().map(|r| r.value.clone()).collect();
+    let values: Vec<String> = rows.iter().map(|r| r.value.clone()).collect();
+    let categories: Vec<String> = values.iter().map(|v| value_label(lang.get_untracked(), dimension, v)).collect();
     let option = {
         let cur: Vec<Option<f64>> = rows.iter().map(|r| r.current.value).collect();
         let cmp: Vec<Option<f64>> = rows.iter().map(|r| r.comparison.value).collect();
@@ -121,7 +122,8 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
     };
     let members_of = move |value: &str| view.get_untracked().with_filter(dimension.key(), value).link("/members", &[]);
     let on_click = Callback::new(move |c: ChartClick| {
-        navigate(&members_of(&c.name), Default::default());
+        let value = value_of(lang.get_untracked(), dimension, values.iter().map(String::as_str), &c.name);
+        navigate(&members_of(&value), Default::default());
     });
     // A header link sorts by its column, again for the other direction.
     let header = move |key: &'static str, label: &'static str| {
@@ -154,7 +156,7 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
         };
         view! {
             <tr data-value=r.value.clone() class:total=total>
-                <th scope="row">{if total { t(lang.get_untracked(), "total").to_string() } else { r.value.clone() }}</th>
+                <th scope="row">{if total { t(lang.get_untracked(), "total").to_string() } else { value_label(lang.get_untracked(), dimension, &r.value) }}</th>
                 <td class="num current" title=r.current.reason.clone().unwrap_or_default()>{format::measure(unit, &r.current)}</td>
                 <td class="num comparison">{format::measure(unit, &r.comparison)}</td>
                 <td class="num">{change}</td>

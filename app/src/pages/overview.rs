@@ -13,7 +13,7 @@ use crate::{
     chart::{Chart, ChartClick, options},
     error_template::ErrorTemplate,
     format,
-    i18n::{t, tr, use_lang},
+    i18n::{t, tr, use_lang, value_label, value_of},
     model::{BreakdownQuery, CohortQuery, Dimension, Kpi, Metric, OverviewQuery, Trend, TrendQuery},
 };
 
@@ -205,13 +205,20 @@ fn MixPanel(title: &'static str, dimension: Dimension) -> impl IntoView {
     let navigate = use_navigate();
     let data = LocalResource::new(move || get_breakdown(breakdown_query(&view.get(), Metric::Members, dimension)));
     let option = Signal::derive(move || match data.get() {
-        Some(Ok(b)) => {
-            options::pie(&b.rows.iter().map(|r| (r.value.clone(), r.current.value.unwrap_or(0.0))).collect::<Vec<_>>())
-        }
+        Some(Ok(b)) => options::pie(
+            &b.rows
+                .iter()
+                .map(|r| (value_label(lang.get(), dimension, &r.value), r.current.value.unwrap_or(0.0)))
+                .collect::<Vec<_>>(),
+        ),
         _ => serde_json::Value::Null,
     });
     let on_click = Callback::new(move |c: ChartClick| {
-        let v = view.get_untracked().with_filter(dimension.key(), &c.name);
+        let value = match data.get_untracked() {
+            Some(Ok(b)) => value_of(lang.get_untracked(), dimension, b.rows.iter().map(|r| r.value.as_str()), &c.name),
+            _ => c.name.clone(),
+        };
+        let v = view.get_untracked().with_filter(dimension.key(), &value);
         navigate(&v.link("/members", &[]), Default::default());
     });
     let id = format!("{}-chart", dimension.key());
