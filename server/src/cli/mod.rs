@@ -337,7 +337,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-pub(crate) fn default_end() -> NaiveDate {
+fn default_end() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 6, 30).expect("valid date")
 }
 

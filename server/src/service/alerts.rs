@@ -178,31 +178,18 @@ impl Services {
         let services = self;
         let metric = rules::validate(rule)?;
         let window = format!("{}d", rule.window_days);
-        let overview = services
-            .overview_fresh(
-                &Caller::system(),
-                OverviewQuery {
-                    window: Some(window.clone()),
-                    segment: rule.segment.clone(),
-                    metrics: Some(rule.metric.clone()),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let query = OverviewQuery {
+            window: Some(window.clone()),
+            segment: rule.segment.clone(),
+            metrics: Some(rule.metric.clone()),
+            ..Default::default()
+        };
+        let overview = services.overview_fresh(&Caller::system(), query.clone()).await?;
         let kpi = overview.kpis.first();
         // What an executive's view of the same shows (their view of a small or derivable
         // group withholds the value): the event keeps whether they may see it.
-        let executives = services
-            .overview_fresh(
-                &Caller { role: app::model::Role::Executive, ..Caller::system() },
-                OverviewQuery {
-                    window: Some(window.clone()),
-                    segment: rule.segment.clone(),
-                    metrics: Some(rule.metric.clone()),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let executives =
+            services.overview_fresh(&Caller { role: app::model::Role::Executive, ..Caller::system() }, query).await?;
         let executives_see = executives
             .kpis
             .first()
