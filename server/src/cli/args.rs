@@ -11,6 +11,10 @@ pub struct Cli {
     /// Directory of the analytics DuckDB file and the default SQLite operational store.
     #[arg(long, env = "MEMBERPULSE_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
+    /// Memory DuckDB may use for the analytics store, e.g. `8GB` (default: DuckDB's own, 80% of
+    /// RAM). Above it, large loads, generation and rebuilds spill to `<store>.tmp` on disk.
+    #[arg(long, env = "MEMBERPULSE_DUCKDB_MEMORY_LIMIT", global = true, value_parser = parse_memory_limit)]
+    pub duckdb_memory_limit: Option<String>,
     /// Operational store (sqlx URL); default `sqlite://<data-dir>/memberpulse.sqlite`.
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
@@ -315,4 +319,33 @@ pub enum SegmentAction {
     Delete {
         key: String,
     },
+}
+
+/// `8GB`, `512MB`, `1.5GiB`: a number and a unit DuckDB reads; anything else is refused here,
+/// so the value can be written into a `SET` statement.
+fn parse_memory_limit(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = (&t[..split], t[split..].trim());
+    let number_ok = !number.is_empty() && number.parse::<f64>().is_ok_and(|n| n > 0.0);
+    let unit_ok = ["KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB"].iter().any(|u| u.eq_ignore_ascii_case(unit));
+    if number_ok && unit_ok {
+        Ok(format!("{number}{unit}"))
+    } else {
+        Err(format!("{text:?} is not a memory size such as 8GB or 512MB"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_memory_limit;
+
+    #[test]
+    fn memory_limits_are_a_number_and_a_unit() {
+        assert_eq!(parse_memory_limit("8GB").unwrap(), "8GB");
+        assert_eq!(parse_memory_limit(" 1.5 GiB ").unwrap(), "1.5GiB");
+        for bad in ["", "8", "GB", "0GB", "8 parsecs", "8GB'; --", "-1GB"] {
+            assert!(parse_memory_limit(bad).is_err(), "{bad}");
+        }
+    }
 }

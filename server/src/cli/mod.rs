@@ -361,6 +361,9 @@ pub async fn open(cli: &Cli) -> Result<Services> {
         )),
         other => other,
     })?;
+    if let Some(limit) = &cli.duckdb_memory_limit {
+        analytics.limit_memory(limit)?;
+    }
     let ops = open_ops(cli).await?;
     Ok(Services::new(
         analytics,

@@ -28,6 +28,17 @@ impl Analytics {
         super::summary::recover(&conn)?;
         Analytics::from_connection(path, conn)
     }
+
+    /// Caps DuckDB's memory (a size already checked by the command line, e.g. `8GB`); work
+    /// above it spills to disk. The setting is the database's, so every connection has it.
+    pub fn limit_memory(&self, size: &str) -> Result<()> {
+        let ok = size.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+        if !ok {
+            return Err(crate::Error::Load(format!("{size:?} is not a memory size")));
+        }
+        self.writer().execute_batch(&format!("SET memory_limit = '{size}'"))?;
+        Ok(())
+    }
 }
 
 fn migrate(conn: &Connection) -> Result<()> {

@@ -133,7 +133,7 @@ impl Analytics {
 
     /// Runs a bulk load `f` with the writer while no ingest batch lands, until `f` drops
     /// the [`Landing`] it is given: a load may make a raw table again
-    /// (`crate::derive::summary::land_new`), which no batch may be landing in meanwhile.
+    /// (`crate::derive::landing::land_new`), which no batch may be landing in meanwhile.
     pub async fn write_bulk<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -232,5 +232,16 @@ mod tests {
         writer.execute_batch("COMMIT").unwrap();
         let n: i64 = a.reader().unwrap().query_row("SELECT count(*) FROM stores", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn the_memory_limit_holds_for_every_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Analytics::open(&dir.path().join("a.duckdb")).unwrap();
+        a.limit_memory("300MB").unwrap();
+        let limit: String =
+            a.reader().unwrap().query_row("SELECT current_setting('memory_limit')", [], |r| r.get(0)).unwrap();
+        assert!(limit.starts_with("286") || limit.starts_with("300"), "{limit}");
+        assert!(a.limit_memory("1GB'; DROP TABLE members; --").is_err());
     }
 }
