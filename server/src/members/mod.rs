@@ -6,13 +6,14 @@ use app::model::{
     Member360, MemberOrder, MemberPage, MemberPoints, MemberPrediction, MemberRfm, MemberRow, MemberScore,
     MemberTierChange, MembersQuery,
 };
-use duckdb::{Connection, OptionalExt, params, params_from_iter, types::Value};
+use duckdb::{Connection, OptionalExt, params};
 
 use crate::{
     Error, Result,
     metrics::rfm::RfmRule,
     metrics::scope::{self, Criteria, Scope},
     metrics::{self, MetricConfig},
+    store::sql::{Sql, midnight},
 };
 
 /// Sortable columns: the key a caller names and its SQL.
@@ -231,17 +232,15 @@ fn page_of(
     let join = scope.join("s");
     let total: i64 = conn.query_row(&format!("SELECT count(*) FROM member_summary s {join}"), [], |r| r.get(0))?;
     let direction = if descending { "DESC" } else { "ASC" };
-    let mut stmt = conn.prepare(&format!(
+    let offset = i64::from(page - 1) * i64::from(page_size);
+    let rows = Sql::new(format!(
         "SELECT {ROW} FROM member_summary s LEFT JOIN members m USING (member_id)
          LEFT JOIN member_scores ps USING (member_id) {join}
-         ORDER BY {column} {direction} NULLS LAST, s.member_id LIMIT ? OFFSET ?"
-    ))?;
-    let offset = i64::from(page - 1) * i64::from(page_size);
-    let rows = stmt
-        .query_map(params_from_iter([Value::BigInt(i64::from(page_size)), Value::BigInt(offset)]), |r| {
-            row(r, personal)
-        })?
-        .collect::<duckdb::Result<Vec<_>>>()?;
+         ORDER BY {column} {direction} NULLS LAST, s.member_id LIMIT $limit OFFSET $offset"
+    ))
+    .bind("limit", i64::from(page_size))
+    .bind("offset", offset)
+    .rows(conn, |r| row(r, personal))?;
     Ok(MemberPage {
         as_of: as_of.to_string(),
         filters: scope.filters.clone(),
@@ -329,20 +328,19 @@ pub fn profile(
         )
         .optional()?;
     let rfm = {
-        // Parameters in the order they appear: the segment's CASE, the scores' lookback,
-        // the member.
-        let (segment, mut all) = crate::metrics::rfm::segment_expression(rules);
-        all.extend(crate::metrics::rfm::score_bindings(as_of));
-        all.push(Value::Text(member_id.to_string()));
-        let mut stmt = conn.prepare(&format!(
-            "SELECT rfm.r, rfm.f, rfm.m, {segment} FROM members m {} WHERE m.member_id = ? AND rfm.r IS NOT NULL",
+        let segment = crate::metrics::rfm::segment_expression(rules);
+        Sql::new(format!(
+            "SELECT rfm.r, rfm.f, rfm.m, {} FROM members m {} WHERE m.member_id = $member AND rfm.r IS NOT NULL",
+            segment.text(),
             crate::metrics::rfm::SCORES
-        ))?;
-        let mut rows = stmt.query(params_from_iter(all))?;
-        match rows.next()? {
-            Some(r) => Some(MemberRfm { r: r.get(0)?, f: r.get(1)?, m: r.get(2)?, segment: r.get(3)? }),
-            None => None,
-        }
+        ))
+        .with(&segment)
+        .bind("lookback_from", crate::metrics::rfm::lookback_from(as_of))
+        .bind("after", midnight(as_of + chrono::Days::new(1)))
+        .bind("member", member_id.to_string())
+        .rows(conn, |r| Ok(MemberRfm { r: r.get(0)?, f: r.get(1)?, m: r.get(2)?, segment: r.get(3)? }))?
+        .into_iter()
+        .next()
     };
     let tier_changes = of_member(
         conn,

@@ -15,12 +15,13 @@
 
 use app::model::{CohortRow, Cohorts, Measure};
 use chrono::{Datelike, Days, Months, NaiveDate};
-use duckdb::{Connection, params_from_iter, types::Value};
+use duckdb::Connection;
 
 use crate::{
     Result,
     metrics::scope::Scope,
     metrics::{MetricConfig, money_per, ratio},
+    store::sql::{Sql, day},
 };
 
 pub const LTV_AGES: [u32; 5] = [1, 3, 6, 12, 24];
@@ -36,20 +37,18 @@ pub fn cohorts(conn: &Connection, as_of: NaiveDate, count: u32, scope: &Scope, c
     let last = month_start(as_of);
     let first = last - Months::new(count - 1);
     let join = scope.join("o");
-    let day = |d: NaiveDate| Value::Text(d.to_string());
+    let range = |text: String| Sql::new(text).bind("first", day(first)).bind("as_of", day(as_of));
     let months: Vec<NaiveDate> = (0..count).map(|i| first + Months::new(i)).collect();
     let index = |label: &str| months.iter().position(|m| m.format("%Y-%m").to_string() == label);
 
     // Members per cohort.
     let mut sizes = vec![0i64; months.len()];
-    let mut stmt = conn.prepare(&format!(
+    let rows = range(format!(
         "SELECT strftime(o.joined_at, '%Y-%m'), count(*) FROM members o {join}
-         WHERE o.joined_at >= CAST(? AS DATE) AND o.joined_at < CAST(? AS DATE) + 1 GROUP BY 1"
-    ))?;
-    let rows = stmt
-        .query_map(params_from_iter([day(first), day(as_of)]), |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    for row in rows {
-        let (label, n) = row?;
+         WHERE o.joined_at >= CAST($first AS DATE) AND o.joined_at < CAST($as_of AS DATE) + 1 GROUP BY 1"
+    ))
+    .rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for (label, n) in rows {
         if let Some(i) = index(&label) {
             sizes[i] = n;
         }
@@ -57,20 +56,17 @@ pub fn cohorts(conn: &Connection, as_of: NaiveDate, count: u32, scope: &Scope, c
 
     // Purchasing members per cohort and month since joining.
     let mut active = vec![vec![0i64; months.len()]; months.len()];
-    let mut stmt = conn.prepare(&format!(
+    let rows = range(format!(
         "SELECT strftime(o.joined_day, '%Y-%m'),
                 date_diff('month', date_trunc('month', o.joined_day), date_trunc('month', o.day)) AS k,
                 count(DISTINCT o.member_id)
          FROM member_days o {join}
-         WHERE o.purchases > 0 AND o.day <= CAST($2 AS DATE)
-           AND o.joined_day >= CAST($1 AS DATE) AND o.joined_day <= CAST($2 AS DATE)
+         WHERE o.purchases > 0 AND o.day <= CAST($as_of AS DATE)
+           AND o.joined_day >= CAST($first AS DATE) AND o.joined_day <= CAST($as_of AS DATE)
          GROUP BY 1, 2"
-    ))?;
-    let rows = stmt.query_map(params_from_iter([day(first), day(as_of)]), |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-    })?;
-    for row in rows {
-        let (label, k, n) = row?;
+    ))
+    .rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?;
+    for (label, k, n) in rows {
         if let (Some(i), Ok(k)) = (index(&label), usize::try_from(k))
             && k < months.len()
         {
@@ -86,18 +82,22 @@ pub fn cohorts(conn: &Connection, as_of: NaiveDate, count: u32, scope: &Scope, c
         })
         .collect();
     let mut revenue = vec![[0i64; LTV_AGES.len()]; months.len()];
-    let mut stmt = conn.prepare(&format!(
+    let rows = range(format!(
         "SELECT strftime(o.joined_day, '%Y-%m') {ages}
          FROM member_days o {join}
-         WHERE o.joined_day >= CAST(? AS DATE) AND o.joined_day <= CAST(? AS DATE)
+         WHERE o.joined_day >= CAST($first AS DATE) AND o.joined_day <= CAST($as_of AS DATE)
          GROUP BY 1"
-    ))?;
-    let mut rows = stmt.query(params_from_iter([day(first), day(as_of)]))?;
-    while let Some(r) = rows.next()? {
-        if let Some(i) = index(&r.get::<_, String>(0)?) {
-            for a in 0..LTV_AGES.len() {
-                revenue[i][a] = r.get(a + 1)?;
-            }
+    ))
+    .rows(conn, |r| {
+        let mut cents = [0i64; LTV_AGES.len()];
+        for (a, c) in cents.iter_mut().enumerate() {
+            *c = r.get(a + 1)?;
+        }
+        Ok((r.get::<_, String>(0)?, cents))
+    })?;
+    for (label, cents) in rows {
+        if let Some(i) = index(&label) {
+            revenue[i] = cents;
         }
     }
 

@@ -4,6 +4,7 @@
 //! an arm here; `reference.rs` holds the straightforward SQL it is checked against.
 
 use super::*;
+use crate::store::sql::{Sql, day, midnight};
 
 /// One metric for one window, per group of `scope` (which must be prepared for `w.end`):
 /// (group, numerator, denominator). Groups with nothing to count may be missing.
@@ -14,13 +15,12 @@ pub fn grouped(
     cfg: MetricConfig,
     scope: &Scope,
 ) -> Result<Vec<(String, i64, i64)>> {
-    let (start, end, after) = (day(w.start()), day(w.end), ts(w.after()));
+    let (start, end, after) = (day(w.start()), day(w.end), midnight(w.after()));
     let (join, grp) = (scope.join("o"), scope.group());
-    // A member's first purchase day in W, as a condition on a `member_days` row; binds
-    // W's start, end and start again.
-    let first_in_w = "o.purchases > 0 AND o.day BETWEEN ? AND ?
-                      AND (o.prev_purchase_day IS NULL OR o.prev_purchase_day < ?)";
-    let run = |sql: String, params: Vec<Value>| query_groups(conn, &sql, params);
+    // A member's first purchase day in W, as a condition on a `member_days` row.
+    let first_in_w = "o.purchases > 0 AND o.day BETWEEN $start AND $end
+                      AND (o.prev_purchase_day IS NULL OR o.prev_purchase_day < $start)";
+    let run = |sql: Sql| sql.rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)));
     match metric {
         // 历史LTV: mean cumulative net revenue (returns included) per member, over the
         // members who joined on or before T, counting their orders up to the end of T.
@@ -28,37 +28,39 @@ pub fn grouped(
         // Read as each member's lifetime revenue in the summary less what came after T,
         // so that the usual question (T = the latest day) reads one row per member.
         Metric::HistoricalLtv => run(
-            format!(
+            Sql::new(format!(
                 "SELECT grp, sum(cents), sum(heads) FROM (
                      SELECT {grp} AS grp, sum(o.revenue_cents) AS cents, count(*) AS heads
-                     FROM member_summary o {join} WHERE o.joined_day <= $1 GROUP BY 1
+                     FROM member_summary o {join} WHERE o.joined_day <= $end GROUP BY 1
                      UNION ALL
                      SELECT {grp}, -sum(o.cents), 0 FROM member_days o {join}
-                     WHERE o.day > $1 AND o.joined_day <= $1 GROUP BY 1
+                     WHERE o.day > $end AND o.joined_day <= $end GROUP BY 1
                  ) GROUP BY grp"
-            ),
-            vec![end],
+            ))
+            .bind("end", end),
         ),
         // 复购率: of the members with a purchase in W, the share who purchased on two or
         // more distinct days in W (two orders on one day are one visit). Each member's
         // first purchase day in W is one row; they repurchased if their next one is in W.
         Metric::RepurchaseRate => run(
-            format!(
-                "SELECT {grp}, count(*) FILTER (WHERE o.next_purchase_day <= ?), count(*)
+            Sql::new(format!(
+                "SELECT {grp}, count(*) FILTER (WHERE o.next_purchase_day <= $end), count(*)
                  FROM member_days o {join}
                  WHERE {first_in_w} GROUP BY 1"
-            ),
-            vec![end.clone(), start.clone(), end, start],
+            ))
+            .bind("start", start)
+            .bind("end", end),
         ),
         // 积分使用率: points redeemed in W ÷ points earned in W (can exceed 100% when
         // members redeem points earned earlier). Expiries and adjustments count in neither.
         Metric::PointsUsageRate => run(
-            format!(
+            Sql::new(format!(
                 "SELECT {grp}, CAST(coalesce(sum(o.redeemed), 0) AS BIGINT), CAST(coalesce(sum(o.earned), 0) AS BIGINT)
                  FROM points_days o {join}
-                 WHERE o.day BETWEEN ? AND ? GROUP BY 1"
-            ),
-            vec![start, end],
+                 WHERE o.day BETWEEN $start AND $end GROUP BY 1"
+            ))
+            .bind("start", start)
+            .bind("end", end),
         ),
         // 流失率: a member is churned on day D when their last purchase is more than C days
         // before D (no purchase in [D - C, D]). Of the members not churned at the end of
@@ -73,42 +75,49 @@ pub fn grouped(
             let base_to = w.start() - Days::new(1);
             let recent_from = w.end - c;
             let gap = if recent_from > base_to {
-                "OR (o.next_purchase_day < $3 AND o.member_id NOT IN (
-                        SELECT member_id FROM member_days WHERE purchases > 0 AND day BETWEEN $3 AND $4))"
+                "OR (o.next_purchase_day < $recent_from AND o.member_id NOT IN (
+                        SELECT member_id FROM member_days
+                        WHERE purchases > 0 AND day BETWEEN $recent_from AND $end))"
             } else {
                 ""
             };
             run(
-                format!(
+                Sql::new(format!(
                     "SELECT {grp},
-                            count(*) FILTER (WHERE o.day < $3 AND (o.next_purchase_day IS NULL OR o.next_purchase_day > $4 {gap})),
+                            count(*) FILTER (WHERE o.day < $recent_from
+                                             AND (o.next_purchase_day IS NULL OR o.next_purchase_day > $end {gap})),
                             count(*)
                      FROM member_days o {join}
-                     WHERE o.purchases > 0 AND o.day BETWEEN $1 AND $2
-                       AND (o.next_purchase_day IS NULL OR o.next_purchase_day > $2)
+                     WHERE o.purchases > 0 AND o.day BETWEEN $base_from AND $base_to
+                       AND (o.next_purchase_day IS NULL OR o.next_purchase_day > $base_to)
                      GROUP BY 1"
-                ),
-                vec![day(base_to - c), day(base_to), day(recent_from), end],
+                ))
+                .bind("base_from", day(base_to - c))
+                .bind("base_to", day(base_to))
+                .bind("recent_from", day(recent_from))
+                .bind("end", end),
             )
         }
         // 会员数: members who joined on or before T.
         Metric::Members => run(
-            format!("SELECT {grp}, count(*), 1 FROM members o {join} WHERE o.joined_at < ? GROUP BY 1"),
-            vec![after],
+            Sql::new(format!("SELECT {grp}, count(*), 1 FROM members o {join} WHERE o.joined_at < $after GROUP BY 1"))
+                .bind("after", after),
         ),
         // 新增会员: members who joined in W.
         Metric::NewMembers => run(
-            format!(
+            Sql::new(format!(
                 "SELECT {grp}, count(*), 1 FROM members o {join}
-                 WHERE o.joined_at >= ? AND o.joined_at < ? GROUP BY 1"
-            ),
-            vec![ts(w.start()), after],
+                 WHERE o.joined_at >= $from AND o.joined_at < $after GROUP BY 1"
+            ))
+            .bind("from", midnight(w.start()))
+            .bind("after", after),
         ),
         // 活跃会员: members with at least one purchase in W (one row each: their first
         // purchase day in W).
         Metric::ActiveMembers => run(
-            format!("SELECT {grp}, count(*), 1 FROM member_days o {join} WHERE {first_in_w} GROUP BY 1"),
-            vec![start.clone(), end, start],
+            Sql::new(format!("SELECT {grp}, count(*), 1 FROM member_days o {join} WHERE {first_in_w} GROUP BY 1"))
+                .bind("start", start)
+                .bind("end", end),
         ),
         // 二次购买率: of the members whose first purchase falls in the F days before W
         // starts, the share who purchased again on a later day within F days of the first,
@@ -117,16 +126,20 @@ pub fn grouped(
             let follow_up = cfg.second_purchase_days;
             let cohort_from = w.start() - Days::new(u64::from(follow_up));
             run(
-                format!(
+                Sql::new(format!(
                     "SELECT {grp},
-                            count(*) FILTER (WHERE o.next_purchase_day <= o.day + CAST(? AS INTEGER)
-                                             AND o.next_purchase_day <= ?),
+                            count(*) FILTER (WHERE o.next_purchase_day <= o.day + CAST($follow_up AS INTEGER)
+                                             AND o.next_purchase_day <= $end),
                             count(*)
                      FROM member_days o {join}
-                     WHERE o.purchases > 0 AND o.prev_purchase_day IS NULL AND o.day >= ? AND o.day < ?
+                     WHERE o.purchases > 0 AND o.prev_purchase_day IS NULL
+                       AND o.day >= $cohort_from AND o.day < $start
                      GROUP BY 1"
-                ),
-                vec![Value::Int(follow_up as i32), end, day(cohort_from), start],
+                ))
+                .bind("follow_up", follow_up as i32)
+                .bind("end", end)
+                .bind("cohort_from", day(cohort_from))
+                .bind("start", start),
             )
         }
         // 沉睡唤醒率: of the members dormant or churned when W starts (they had purchased,
@@ -135,31 +148,35 @@ pub fn grouped(
         Metric::ReactivationRate => {
             let active_from = w.start() - Days::new(1) - Days::new(u64::from(cfg.active_days));
             run(
-                format!(
-                    "SELECT {grp}, count(*) FILTER (WHERE o.next_purchase_day <= ?), count(*)
+                Sql::new(format!(
+                    "SELECT {grp}, count(*) FILTER (WHERE o.next_purchase_day <= $end), count(*)
                      FROM member_days o {join}
-                     WHERE o.purchases > 0 AND o.day < ?
-                       AND (o.next_purchase_day IS NULL OR o.next_purchase_day >= ?)
+                     WHERE o.purchases > 0 AND o.day < $active_from
+                       AND (o.next_purchase_day IS NULL OR o.next_purchase_day >= $start)
                      GROUP BY 1"
-                ),
-                vec![end, day(active_from), start],
+                ))
+                .bind("end", end)
+                .bind("active_from", day(active_from))
+                .bind("start", start),
             )
         }
         // 会员销售占比: the members' net revenue ÷ all net revenue in W (guests included,
         // returns on both sides). The denominator is the same for every group.
         Metric::MemberSalesShare => {
-            let all: i64 = conn.query_row(
+            let all: i64 = Sql::new(
                 "SELECT CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT) FROM orders
-                 WHERE ordered_at >= ? AND ordered_at < ?",
-                params_from_iter([ts(w.start()), after]),
-                |r| r.get(0),
-            )?;
+                 WHERE ordered_at >= $from AND ordered_at < $after",
+            )
+            .bind("from", midnight(w.start()))
+            .bind("after", after)
+            .row(conn, |r| r.get(0))?;
             let rows = run(
-                format!(
+                Sql::new(format!(
                     "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), 0 FROM member_days o {join}
-                     WHERE o.day BETWEEN ? AND ? GROUP BY 1"
-                ),
-                vec![start, end],
+                     WHERE o.day BETWEEN $start AND $end GROUP BY 1"
+                ))
+                .bind("start", start)
+                .bind("end", end),
             )?;
             if rows.is_empty() {
                 // Members who spent nothing still have a share: none of all revenue.
@@ -169,22 +186,24 @@ pub fn grouped(
         }
         // 客单价: members' net revenue in W (returns lower it) ÷ their purchases in W.
         Metric::Aov => run(
-            format!(
+            Sql::new(format!(
                 "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), CAST(coalesce(sum(o.purchases), 0) AS BIGINT)
                  FROM member_days o {join}
-                 WHERE o.day BETWEEN ? AND ? GROUP BY 1"
-            ),
-            vec![start, end],
+                 WHERE o.day BETWEEN $start AND $end GROUP BY 1"
+            ))
+            .bind("start", start)
+            .bind("end", end),
         ),
         // 购买频次: members' purchases in W ÷ members with a purchase in W.
         Metric::PurchaseFrequency => run(
-            format!(
+            Sql::new(format!(
                 "SELECT {grp}, CAST(sum(o.purchases) AS BIGINT),
-                        count(*) FILTER (WHERE o.prev_purchase_day IS NULL OR o.prev_purchase_day < ?)
+                        count(*) FILTER (WHERE o.prev_purchase_day IS NULL OR o.prev_purchase_day < $start)
                  FROM member_days o {join}
-                 WHERE o.purchases > 0 AND o.day BETWEEN ? AND ? GROUP BY 1"
-            ),
-            vec![start.clone(), start, end],
+                 WHERE o.purchases > 0 AND o.day BETWEEN $start AND $end GROUP BY 1"
+            ))
+            .bind("start", start)
+            .bind("end", end),
         ),
         // 全渠道 channel mix: members whose purchases in W were all in store, all online
         // (app, mini-program, web), or both. Purchases without a channel are not counted.
@@ -195,34 +214,36 @@ pub fn grouped(
                 _ => "in_store AND online",
             };
             run(
-                format!(
+                Sql::new(format!(
                     "SELECT grp, count(*) FILTER (WHERE {which}), 1 FROM (
                          SELECT o.member_id, {grp} AS grp, bool_or(o.store_purchases > 0) AS in_store,
                                 bool_or(o.online_purchases > 0) AS online
                          FROM member_days o {join}
-                         WHERE o.purchases > 0 AND o.day BETWEEN ? AND ?
+                         WHERE o.purchases > 0 AND o.day BETWEEN $start AND $end
                          GROUP BY o.member_id, grp
                      ) GROUP BY grp"
-                ),
-                vec![start, end],
+                ))
+                .bind("start", start)
+                .bind("end", end),
             )
         }
         // 积分负债: the points outstanding at the end of T (earned and adjusted, less
         // redeemed and expired; a member's negative balance counts as none) × point value.
         // Read as each member's balance in the summary less what came after T.
         Metric::PointsLiability => run(
-            format!(
-                "SELECT grp, CAST(coalesce(sum(greatest(balance, 0)), 0) * CAST(? AS BIGINT) AS BIGINT), 1 FROM (
+            Sql::new(format!(
+                "SELECT grp, CAST(coalesce(sum(greatest(balance, 0)), 0) * CAST($point_value AS BIGINT) AS BIGINT), 1 FROM (
                      SELECT {grp} AS grp,
                             o.points_earned + o.points_adjusted - o.points_redeemed - o.points_expired
                                 - coalesce(later.balance, 0) AS balance
                      FROM member_summary o {join}
                      LEFT JOIN (SELECT member_id, sum(earned + adjusted - redeemed - expired) AS balance
-                                FROM points_days WHERE day > ? GROUP BY member_id) later
+                                FROM points_days WHERE day > $end GROUP BY member_id) later
                             ON later.member_id = o.member_id
                  ) GROUP BY grp"
-            ),
-            vec![Value::BigInt(i64::from(cfg.point_value_cents)), end.clone()],
+            ))
+            .bind("point_value", i64::from(cfg.point_value_cents))
+            .bind("end", end),
         ),
         // 到期积分: the value of the outstanding points that expire from T to T + N days.
         // Points earned (or added by an adjustment) in year Y expire at the end of year
@@ -246,31 +267,30 @@ pub fn grouped(
             let gain = "(o.kind = 'earn' OR (o.kind = 'adjust' AND o.points > 0))";
             let mut columns = String::new();
             let mut left = Vec::new();
-            // In the order they appear: the point value, each lot's years, then T + 1.
-            let mut params = vec![Value::BigInt(i64::from(cfg.point_value_cents))];
-            for (i, &y) in lots.iter().enumerate() {
+            for i in 0..lots.len() {
                 columns.push_str(&format!(
-                    ", coalesce(sum(o.points) FILTER (WHERE {gain} AND year(o.occurred_at) = ?), 0) AS e{i}
-                     , coalesce(sum(o.points) FILTER (WHERE {gain} AND year(o.occurred_at) <= ?), 0) AS c{i}"
+                    ", coalesce(sum(o.points) FILTER (WHERE {gain} AND year(o.occurred_at) = $lot{i}), 0) AS e{i}
+                     , coalesce(sum(o.points) FILTER (WHERE {gain} AND year(o.occurred_at) <= $lot{i}), 0) AS c{i}"
                 ));
-                params.extend([Value::BigInt(y), Value::BigInt(y)]);
                 left.push(format!("greatest(0, least(e{i}, c{i} - used))"));
             }
-            params.push(after);
-            run(
-                format!(
-                    "SELECT grp, CAST(sum({left}) * ? AS BIGINT), 1 FROM (
-                         SELECT o.member_id, {grp} AS grp {columns},
-                                coalesce(sum(CASE WHEN o.kind IN ('redeem', 'expire') THEN o.points
-                                                  WHEN o.kind = 'adjust' AND o.points < 0 THEN -o.points
-                                                  ELSE 0 END), 0) AS used
-                         FROM points o {join} WHERE o.occurred_at < ?
-                         GROUP BY o.member_id, grp
-                     ) GROUP BY grp",
-                    left = left.join(" + ")
-                ),
-                params,
-            )
+            let mut sql = Sql::new(format!(
+                "SELECT grp, CAST(sum({left}) * $point_value AS BIGINT), 1 FROM (
+                     SELECT o.member_id, {grp} AS grp {columns},
+                            coalesce(sum(CASE WHEN o.kind IN ('redeem', 'expire') THEN o.points
+                                              WHEN o.kind = 'adjust' AND o.points < 0 THEN -o.points
+                                              ELSE 0 END), 0) AS used
+                     FROM points o {join} WHERE o.occurred_at < $after
+                     GROUP BY o.member_id, grp
+                 ) GROUP BY grp",
+                left = left.join(" + ")
+            ))
+            .bind("point_value", i64::from(cfg.point_value_cents))
+            .bind("after", after);
+            for (i, &y) in lots.iter().enumerate() {
+                sql = sql.bind(&format!("lot{i}"), y);
+            }
+            run(sql)
         }
         // The predicted metrics read the scores of the last model fit, only for a window
         // ending on the fit's T; the denominator is the members with a score (buyers by
@@ -278,65 +298,48 @@ pub fn grouped(
         // 预测LTV: each scored member's 12-month CLV, rounded to the cent, summed; the
         // mean is over the scored members.
         Metric::PredictedLtv | Metric::PredictedLtvTotal => run(
-            format!(
+            Sql::new(format!(
                 "SELECT {grp}, CAST(sum(round(o.clv_12m * 100)) AS BIGINT), count(*)
-                 FROM member_scores o {join} WHERE o.as_of = ? GROUP BY 1"
-            ),
-            vec![end],
+                 FROM member_scores o {join} WHERE o.as_of = $end GROUP BY 1"
+            ))
+            .bind("end", end),
         ),
         // 高价值会员流失预警: scored members in the top 20% by predicted or historical
         // value (flagged by the fit, over all scored members) with P(alive) below the
         // threshold; revenue at stake is what they spent in the 12 months to T.
         Metric::HighValueAtRisk | Metric::RevenueAtStake => {
             let numerator = if metric == Metric::HighValueAtRisk {
-                "count(*) FILTER (WHERE o.high_value AND o.p_alive < ?)"
+                "count(*) FILTER (WHERE o.high_value AND o.p_alive < $at_risk)"
             } else {
-                "coalesce(sum(o.revenue_12m_cents) FILTER (WHERE o.high_value AND o.p_alive < ?), 0)"
+                "coalesce(sum(o.revenue_12m_cents) FILTER (WHERE o.high_value AND o.p_alive < $at_risk), 0)"
             };
             run(
-                format!(
+                Sql::new(format!(
                     "SELECT {grp}, CAST({numerator} AS BIGINT), count(*)
-                     FROM member_scores o {join} WHERE o.as_of = ? GROUP BY 1"
-                ),
-                vec![Value::Double(cfg.at_risk_p_alive), end],
+                     FROM member_scores o {join} WHERE o.as_of = $end GROUP BY 1"
+                ))
+                .bind("at_risk", cfg.at_risk_p_alive)
+                .bind("end", end),
             )
         }
         // 积分从未使用占比: of the members who earned points up to T, the share who had
         // never redeemed any by T.
         // Read from the summary's totals less what came after T, like the liability.
         Metric::PointsNeverUsedShare => run(
-            format!(
+            Sql::new(format!(
                 "SELECT grp, count(*) FILTER (WHERE redeemed = 0), count(*) FROM (
                      SELECT {grp} AS grp,
                             o.points_earned - coalesce(later.earned, 0) AS earned,
                             o.points_redeemed - coalesce(later.redeemed, 0) AS redeemed
                      FROM member_summary o {join}
                      LEFT JOIN (SELECT member_id, sum(earned) AS earned, sum(redeemed) AS redeemed
-                                FROM points_days WHERE day > ? GROUP BY member_id) later
+                                FROM points_days WHERE day > $end GROUP BY member_id) later
                             ON later.member_id = o.member_id
                  ) WHERE earned > 0 GROUP BY grp"
-            ),
-            vec![end],
+            ))
+            .bind("end", end),
         ),
     }
-}
-
-/// A date as a bound date parameter.
-fn day(d: NaiveDate) -> Value {
-    Value::Text(d.to_string())
-}
-
-/// A date as a bound timestamp parameter (midnight).
-fn ts(d: NaiveDate) -> Value {
-    Value::Text(format!("{d} 00:00:00"))
-}
-
-fn query_groups(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<(String, i64, i64)>> {
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<duckdb::Result<Vec<_>>>()?;
-    Ok(rows)
 }
 
 /// Turns a numerator and a denominator into the metric's measure.

@@ -25,7 +25,7 @@ pub use definitions::{finish, grouped};
 
 use app::model::{Breakdown, BreakdownRow, DateRange, Kpi, Measure, Metric, Overview, OverviewQuery, Unit};
 use chrono::{Datelike, Days, Months, NaiveDate};
-use duckdb::{Connection, OptionalExt, params_from_iter, types::Value};
+use duckdb::{Connection, OptionalExt};
 
 use crate::{Error, Result, metrics::scope::Scope};
 

@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use app::model::{Dimension, MembersQuery, Metric};
 use chrono::Days;
-use duckdb::{Connection, params_from_iter, types::Value};
+use duckdb::Connection;
 
 use crate::{
     Result, members,
     metrics::rfm::{self, RfmRule},
     metrics::scope::Scope,
     metrics::{self, MetricConfig, Request, Window},
+    store::sql::{Sql, day, midnight},
 };
 
 /// Numbers a case produced: (group, numerator, denominator) rows, sorted.
@@ -184,42 +185,42 @@ pub fn raw_headline(
     cfg: MetricConfig,
     group: Option<&str>,
 ) -> Result<Numbers> {
-    let ts = |d: chrono::NaiveDate| Value::Text(format!("{d} 00:00:00"));
-    let (start, after) = (ts(w.start()), ts(w.end + Days::new(1)));
-    let (per_member, params) = match metric {
+    let (per_member, sql) = match metric {
         Metric::HistoricalLtv => (
             "SELECT mm.member_id, coalesce(sum(o.net_amount), 0) * 100 AS n, 1 AS d
-             FROM members mm LEFT JOIN orders o ON o.member_id = mm.member_id AND o.ordered_at < ?
-             WHERE mm.joined_at < ? GROUP BY mm.member_id",
-            vec![after.clone(), after],
+             FROM members mm LEFT JOIN orders o ON o.member_id = mm.member_id AND o.ordered_at < $after
+             WHERE mm.joined_at < $after GROUP BY mm.member_id",
+            Sql::default(),
         ),
         Metric::RepurchaseRate => (
             "SELECT member_id, CASE WHEN count(DISTINCT CAST(ordered_at AS DATE)) >= 2 THEN 1 ELSE 0 END AS n, 1 AS d
              FROM orders
-             WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at >= ? AND ordered_at < ?
+             WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at >= $start AND ordered_at < $after
              GROUP BY member_id",
-            vec![start, after],
+            Sql::default(),
         ),
         Metric::PointsUsageRate => (
             "SELECT member_id, coalesce(sum(points) FILTER (WHERE kind = 'redeem'), 0) AS n,
                     coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS d
-             FROM points WHERE occurred_at >= ? AND occurred_at < ? GROUP BY member_id",
-            vec![start, after],
+             FROM points WHERE occurred_at >= $start AND occurred_at < $after GROUP BY member_id",
+            Sql::default(),
         ),
         Metric::ChurnRate => {
             let c = Days::new(u64::from(cfg.churn_days));
             (
-                "SELECT member_id, CASE WHEN bool_or(ordered_at >= ?) THEN 0 ELSE 1 END AS n, 1 AS d
+                "SELECT member_id, CASE WHEN bool_or(ordered_at >= $recent_from) THEN 0 ELSE 1 END AS n, 1 AS d
                  FROM orders
-                 WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < ?
+                 WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < $after
                  GROUP BY member_id
-                 HAVING bool_or(ordered_at >= ? AND ordered_at < ?)",
-                vec![ts(w.end - c), after, ts(w.start() - Days::new(1) - c), start],
+                 HAVING bool_or(ordered_at >= $base_from AND ordered_at < $start)",
+                Sql::default()
+                    .bind("recent_from", midnight(w.end - c))
+                    .bind("base_from", midnight(w.start() - Days::new(1) - c)),
             )
         }
         other => unreachable!("{other:?} is not a headline metric"),
     };
-    let sql = match group {
+    let text = match group {
         None => format!(
             "SELECT 'all', CAST(coalesce(sum(n), 0) AS BIGINT), CAST(coalesce(sum(d), 0) AS BIGINT) FROM ({per_member})"
         ),
@@ -228,21 +229,18 @@ pub fn raw_headline(
              FROM ({per_member}) x LEFT JOIN members m USING (member_id) GROUP BY 1"
         ),
     };
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<duckdb::Result<Vec<_>>>()?;
-    Ok(rows)
+    Sql::new(text)
+        .with(&sql)
+        .bind("start", midnight(w.start()))
+        .bind("after", midnight(w.end + Days::new(1)))
+        .rows(conn, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
 }
 
 /// The members of one named RFM segment as of T, scored by the straightforward SQL over
 /// the raw orders: the total, then the first 50 by lifetime net revenue.
 fn raw_segment_list(conn: &Connection, as_of: chrono::NaiveDate, rules: &[RfmRule], key: &str) -> Result<Numbers> {
-    let (segment, mut params) = rfm::segment_expression(rules);
-    let mut all = rfm::score_bindings(as_of);
-    all.append(&mut params);
-    all.push(Value::Text(key.to_string()));
-    let sql = format!(
+    let segment = rfm::segment_expression(rules);
+    Sql::new(format!(
         "WITH scored AS (
              SELECT member_id,
                     least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY last_at)))::INTEGER AS r,
@@ -250,10 +248,12 @@ fn raw_segment_list(conn: &Connection, as_of: chrono::NaiveDate, rules: &[RfmRul
                     least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY revenue)))::INTEGER AS m
              FROM (SELECT member_id, max(ordered_at) FILTER (WHERE net_amount > 0) AS last_at,
                           count(*) FILTER (WHERE net_amount > 0) AS purchases, sum(net_amount) AS revenue
-                   FROM orders WHERE member_id IS NOT NULL AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)
+                   FROM orders
+                   WHERE member_id IS NOT NULL
+                     AND ordered_at >= CAST($lookback_from AS TIMESTAMP) AND ordered_at < CAST($after AS TIMESTAMP)
                    GROUP BY member_id HAVING count(*) FILTER (WHERE net_amount > 0) > 0)
          ), picked AS (
-             SELECT member_id FROM scored rfm WHERE ({segment}) = ?
+             SELECT member_id FROM scored rfm WHERE ({segment}) = $key
          ), lifetime AS (
              SELECT member_id, CAST(sum(net_amount) * 100 AS BIGINT) AS cents FROM orders
              WHERE member_id IN (SELECT member_id FROM picked) GROUP BY member_id
@@ -261,13 +261,14 @@ fn raw_segment_list(conn: &Connection, as_of: chrono::NaiveDate, rules: &[RfmRul
          SELECT 'total', (SELECT count(*) FROM picked), 1
          UNION ALL
          SELECT * FROM (SELECT lpad(CAST(row_number() OVER (ORDER BY cents DESC, member_id) - 1 AS VARCHAR), 2, '0') || ' ' || member_id, cents, 1
-                        FROM lifetime ORDER BY cents DESC, member_id LIMIT 50)"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map(params_from_iter(all), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<duckdb::Result<Vec<_>>>()?;
-    Ok(rows)
+                        FROM lifetime ORDER BY cents DESC, member_id LIMIT 50)",
+        segment = segment.text()
+    ))
+    .with(&segment)
+    .bind("lookback_from", rfm::lookback_from(as_of))
+    .bind("after", midnight(as_of + Days::new(1)))
+    .bind("key", key.to_string())
+    .rows(conn, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
 }
 
 /// Points expiring from T to T + `days` by the straightforward FIFO over the raw points:
@@ -277,13 +278,13 @@ pub fn raw_points_expiring(conn: &Connection, t: chrono::NaiveDate, days: u64, c
     if cfg.points_expiry_years == 0 {
         return Ok(0);
     }
-    Ok(conn.query_row(
+    Sql::new(
         "WITH per_year AS (
              SELECT member_id, year(occurred_at) AS y,
                     coalesce(sum(points) FILTER (WHERE kind = 'earn' OR (kind = 'adjust' AND points > 0)), 0) AS earned,
                     coalesce(sum(CASE WHEN kind IN ('redeem', 'expire') THEN points
                                       WHEN kind = 'adjust' AND points < 0 THEN -points ELSE 0 END), 0) AS used
-             FROM points WHERE occurred_at < CAST(? AS TIMESTAMP) GROUP BY member_id, y
+             FROM points WHERE occurred_at < CAST($after AS TIMESTAMP) GROUP BY member_id, y
          ), lots AS (
              SELECT y, earned,
                     sum(earned) OVER (PARTITION BY member_id ORDER BY y) AS cumulative,
@@ -291,18 +292,17 @@ pub fn raw_points_expiring(conn: &Connection, t: chrono::NaiveDate, days: u64, c
              FROM per_year
          )
          SELECT CAST(coalesce(sum(greatest(0, least(earned, cumulative - consumed)))
-                     FILTER (WHERE make_date(CAST(y + ? AS BIGINT), 12, 31) BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)), 0)
-                * ? AS BIGINT)
+                     FILTER (WHERE make_date(CAST(y + $expiry_years AS BIGINT), 12, 31)
+                                   BETWEEN CAST($from AS DATE) AND CAST($to AS DATE)), 0)
+                * $point_value AS BIGINT)
          FROM lots",
-        params_from_iter([
-            Value::Text(format!("{} 00:00:00", t + Days::new(1))),
-            Value::BigInt(i64::from(cfg.points_expiry_years)),
-            Value::Text(t.to_string()),
-            Value::Text((t + Days::new(days)).to_string()),
-            Value::BigInt(i64::from(cfg.point_value_cents)),
-        ]),
-        |r| r.get(0),
-    )?)
+    )
+    .bind("after", midnight(t + Days::new(1)))
+    .bind("expiry_years", i64::from(cfg.points_expiry_years))
+    .bind("from", day(t))
+    .bind("to", day(t + Days::new(days)))
+    .bind("point_value", i64::from(cfg.point_value_cents))
+    .row(conn, |r| r.get(0))
 }
 
 /// What [`model`] measured: the stages of a fit and scoring, in seconds.

@@ -11,7 +11,13 @@ use duckdb::types::Value;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::{Error, Result, store::operational::Pool};
+use crate::{
+    Error, Result,
+    store::{
+        operational::Pool,
+        sql::{Sql, midnight},
+    },
+};
 
 pub const LOOKBACK_DAYS: u64 = 365;
 
@@ -117,7 +123,7 @@ pub async fn rules(pool: &Pool) -> Result<Vec<RfmRule>> {
 }
 
 /// The scores per member as of T, joined as `rfm` (member_id, r, f, m); binds the
-/// lookback's start and end (T + 1 day) as its parameters.
+/// lookback's start `$lookback_from` ([`lookback_from`]) and end `$after` (T + 1 day).
 pub const SCORES: &str = "LEFT JOIN (
         SELECT member_id,
                least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY last_purchase_at)))::INTEGER AS r,
@@ -127,7 +133,7 @@ pub const SCORES: &str = "LEFT JOIN (
             SELECT member_id, max(ordered_at) FILTER (WHERE net_amount > 0) AS last_purchase_at,
                    count(*) FILTER (WHERE net_amount > 0) AS purchases, sum(net_amount) AS revenue
             FROM orders
-            WHERE member_id IS NOT NULL AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)
+            WHERE member_id IS NOT NULL AND ordered_at >= CAST($lookback_from AS TIMESTAMP) AND ordered_at < CAST($after AS TIMESTAMP)
             GROUP BY member_id
             HAVING count(*) FILTER (WHERE net_amount > 0) > 0
         )
@@ -135,7 +141,7 @@ pub const SCORES: &str = "LEFT JOIN (
 
 /// Extended RFM as of T, joined as `ext` (member_id, favourite_category, preferred_channel):
 /// the category with the most net spend and the channel with the most purchases in the
-/// lookback (ties to the first by name). Binds the lookback like [`SCORES`], twice.
+/// lookback (ties to the first by name). Binds the lookback like [`SCORES`].
 pub const EXTENDED: &str = "LEFT JOIN (
         SELECT coalesce(c.member_id, p.member_id) AS member_id, c.favourite_category, p.preferred_channel
         FROM (
@@ -143,7 +149,7 @@ pub const EXTENDED: &str = "LEFT JOIN (
             FROM (SELECT o.member_id, i.category, sum(i.amount) AS spend
                   FROM orders o JOIN order_items i USING (order_id)
                   WHERE o.member_id IS NOT NULL AND i.category IS NOT NULL
-                    AND o.ordered_at >= CAST(? AS TIMESTAMP) AND o.ordered_at < CAST(? AS TIMESTAMP)
+                    AND o.ordered_at >= CAST($lookback_from AS TIMESTAMP) AND o.ordered_at < CAST($after AS TIMESTAMP)
                   GROUP BY o.member_id, i.category)
             GROUP BY member_id
         ) c
@@ -151,30 +157,32 @@ pub const EXTENDED: &str = "LEFT JOIN (
             SELECT member_id, first(channel ORDER BY purchases DESC, channel) AS preferred_channel
             FROM (SELECT member_id, channel, count(*) AS purchases FROM orders
                   WHERE member_id IS NOT NULL AND channel IS NOT NULL AND net_amount > 0
-                    AND ordered_at >= CAST(? AS TIMESTAMP) AND ordered_at < CAST(? AS TIMESTAMP)
+                    AND ordered_at >= CAST($lookback_from AS TIMESTAMP) AND ordered_at < CAST($after AS TIMESTAMP)
                   GROUP BY member_id, channel)
             GROUP BY member_id
         ) p USING (member_id)
     ) ext USING (member_id)";
 
-/// The parameters of [`SCORES`] as of `as_of`.
-pub fn score_bindings(as_of: NaiveDate) -> Vec<Value> {
-    let start = as_of - Days::new(LOOKBACK_DAYS - 1);
-    vec![Value::Text(format!("{start} 00:00:00")), Value::Text(format!("{} 00:00:00", as_of + Days::new(1)))]
+/// The first moment of the lookback ending on `as_of`, as the `$lookback_from` argument.
+pub fn lookback_from(as_of: NaiveDate) -> Value {
+    midnight(as_of - Days::new(LOOKBACK_DAYS - 1))
 }
 
-/// The named segment of a member joined with `rfm`, and its parameters.
-pub fn segment_expression(rules: &[RfmRule]) -> (String, Vec<Value>) {
-    let mut sql = String::from("CASE WHEN rfm.r IS NULL THEN 'no_purchase'");
-    let mut params = Vec::new();
-    for rule in rules {
-        sql.push_str(" WHEN rfm.r BETWEEN ? AND ? AND rfm.f BETWEEN ? AND ? AND rfm.m BETWEEN ? AND ? THEN ?");
-        for (lo, hi) in [rule.r, rule.f, rule.m] {
-            params.push(Value::BigInt(lo));
-            params.push(Value::BigInt(hi));
+/// The named segment of a member joined with `rfm`, with the rules' bounds as arguments.
+pub fn segment_expression(rules: &[RfmRule]) -> Sql {
+    let mut text = String::from("CASE WHEN rfm.r IS NULL THEN 'no_purchase'");
+    let mut args = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        text.push_str(" WHEN");
+        for (j, (score, (lo, hi))) in [("r", rule.r), ("f", rule.f), ("m", rule.m)].into_iter().enumerate() {
+            let and = if j > 0 { " AND" } else { "" };
+            text.push_str(&format!("{and} rfm.{score} BETWEEN $rule{i}_{score}_lo AND $rule{i}_{score}_hi"));
+            args.push((format!("rule{i}_{score}_lo"), Value::BigInt(lo)));
+            args.push((format!("rule{i}_{score}_hi"), Value::BigInt(hi)));
         }
-        params.push(Value::Text(rule.key.clone()));
+        text.push_str(&format!(" THEN $rule{i}_key"));
+        args.push((format!("rule{i}_key"), Value::Text(rule.key.clone())));
     }
-    sql.push_str(" ELSE 'other' END");
-    (sql, params)
+    text.push_str(" ELSE 'other' END");
+    args.into_iter().fold(Sql::new(text), |sql, (name, value)| sql.bind(&name, value))
 }

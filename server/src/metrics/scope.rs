@@ -6,82 +6,68 @@
 
 use app::model::{Dimension, Filter, MemberMeasure, RangeFilter};
 use chrono::{Datelike, Days, NaiveDate};
-use duckdb::{Connection, params_from_iter, types::Value};
+use duckdb::Connection;
 
 use crate::{
     Error, Result,
     metrics::MetricConfig,
     metrics::rfm::{self, RfmRule},
+    store::sql::{Sql, day, midnight},
 };
 
-/// The SQL for a dimension's value of member `m` as of T. The parameters it binds are
-/// [`Scope::bindings`]'s. A member without the attribute falls in `(none)`. Lifecycle
-/// stages use `lp` (last purchase and purchases up to T): new (joined in the last
-/// `new_member_days` days with at most one purchase), registered (never purchased),
-/// active (last purchase at most `active_days` ago), dormant (at most `churn_days`),
-/// churned.
-fn expression(d: Dimension) -> &'static str {
+/// The SQL for a dimension's value of member `m` as of T, with the arguments it binds.
+/// A member without the attribute falls in `(none)`. Lifecycle stages use `lp` (last
+/// purchase and purchases up to T): new (joined in the last `new_member_days` days with
+/// at most one purchase), registered (never purchased), active (last purchase at most
+/// `active_days` ago), dormant (at most `churn_days`), churned. RFM segments take their
+/// CASE from the rules.
+fn compiled(d: Dimension, as_of: NaiveDate, cfg: MetricConfig, rules: &[RfmRule]) -> Sql {
+    let days_ago = |n: u32| midnight(as_of - Days::new(u64::from(n)));
     match d {
-        Dimension::Region => "coalesce(m.region, '(none)')",
-        Dimension::Store => "coalesce(m.home_store_id, '(none)')",
-        Dimension::Tier => unreachable!("tiers are compiled by tier_of"),
-        Dimension::JoinChannel => "coalesce(m.join_channel, '(none)')",
-        Dimension::JoinCohort => "coalesce(strftime(m.joined_at, '%Y-%m'), '(none)')",
-        Dimension::Gender => "coalesce(m.gender, '(none)')",
-        Dimension::AgeBand => {
+        Dimension::Region => Sql::new("coalesce(m.region, '(none)')"),
+        Dimension::Store => Sql::new("coalesce(m.home_store_id, '(none)')"),
+        Dimension::Tier => Sql::new(tier_of("th")),
+        Dimension::JoinChannel => Sql::new("coalesce(m.join_channel, '(none)')"),
+        Dimension::JoinCohort => Sql::new("coalesce(strftime(m.joined_at, '%Y-%m'), '(none)')"),
+        Dimension::Gender => Sql::new("coalesce(m.gender, '(none)')"),
+        Dimension::AgeBand => Sql::new(
             "CASE WHEN m.birth_year IS NULL THEN '(none)'
-                  WHEN CAST(? AS INTEGER) - m.birth_year < 25 THEN '<25'
-                  WHEN CAST(? AS INTEGER) - m.birth_year < 35 THEN '25-34'
-                  WHEN CAST(? AS INTEGER) - m.birth_year < 45 THEN '35-44'
-                  WHEN CAST(? AS INTEGER) - m.birth_year < 55 THEN '45-54'
-                  ELSE '55+' END"
-        }
-        Dimension::LifecycleStage => {
-            "CASE WHEN m.joined_at >= CAST(? AS TIMESTAMP) AND coalesce(lp.purchases, 0) <= 1 THEN 'new'
+                  WHEN CAST($year AS INTEGER) - m.birth_year < 25 THEN '<25'
+                  WHEN CAST($year AS INTEGER) - m.birth_year < 35 THEN '25-34'
+                  WHEN CAST($year AS INTEGER) - m.birth_year < 45 THEN '35-44'
+                  WHEN CAST($year AS INTEGER) - m.birth_year < 55 THEN '45-54'
+                  ELSE '55+' END",
+        )
+        .bind("year", as_of.year()),
+        Dimension::LifecycleStage => Sql::new(
+            "CASE WHEN m.joined_at >= CAST($new_from AS TIMESTAMP) AND coalesce(lp.purchases, 0) <= 1 THEN 'new'
                   WHEN lp.last_purchase_at IS NULL THEN 'registered'
-                  WHEN lp.last_purchase_at >= CAST(? AS TIMESTAMP) THEN 'active'
-                  WHEN lp.last_purchase_at >= CAST(? AS TIMESTAMP) THEN 'dormant'
-                  ELSE 'churned' END"
-        }
-        Dimension::RfmSegment => unreachable!("RFM segments are compiled from their rules"),
-        Dimension::RfmCell => "CASE WHEN rfm.r IS NULL THEN '(none)' ELSE 'R' || rfm.r || 'F' || rfm.f END",
-        Dimension::FavouriteCategory => "coalesce(ext.favourite_category, '(none)')",
-        Dimension::PreferredChannel => "coalesce(ext.preferred_channel, '(none)')",
-        Dimension::ChurnRisk => {
-            "CASE WHEN ps.member_id IS NULL THEN '(none)'
-                  WHEN ps.p_alive < ? AND ps.high_value THEN 'high_value_at_risk'
-                  WHEN ps.p_alive < ? THEN 'at_risk'
-                  ELSE 'likely_active' END"
-        }
-    }
-}
-
-/// A dimension's SQL with the parameters it binds, as of `as_of`; RFM segments take
-/// their CASE from the rules.
-fn compiled(d: Dimension, as_of: NaiveDate, cfg: MetricConfig, rules: &[RfmRule]) -> (String, Vec<Value>) {
-    match d {
+                  WHEN lp.last_purchase_at >= CAST($active_from AS TIMESTAMP) THEN 'active'
+                  WHEN lp.last_purchase_at >= CAST($churn_from AS TIMESTAMP) THEN 'dormant'
+                  ELSE 'churned' END",
+        )
+        .bind("new_from", days_ago(cfg.new_member_days))
+        .bind("active_from", days_ago(cfg.active_days))
+        .bind("churn_from", days_ago(cfg.churn_days)),
         Dimension::RfmSegment => rfm::segment_expression(rules),
-        Dimension::Tier => (tier_of("th"), Vec::new()),
-        _ => (expression(d).to_string(), bindings(d, as_of, cfg)),
+        Dimension::RfmCell => Sql::new("CASE WHEN rfm.r IS NULL THEN '(none)' ELSE 'R' || rfm.r || 'F' || rfm.f END"),
+        Dimension::FavouriteCategory => Sql::new("coalesce(ext.favourite_category, '(none)')"),
+        Dimension::PreferredChannel => Sql::new("coalesce(ext.preferred_channel, '(none)')"),
+        Dimension::ChurnRisk => Sql::new(
+            "CASE WHEN ps.member_id IS NULL THEN '(none)'
+                  WHEN ps.p_alive < $at_risk AND ps.high_value THEN 'high_value_at_risk'
+                  WHEN ps.p_alive < $at_risk THEN 'at_risk'
+                  ELSE 'likely_active' END",
+        )
+        .bind("at_risk", cfg.at_risk_p_alive),
     }
 }
 
-/// The parameters [`expression`] binds for `d` as of `as_of`, in order.
-fn bindings(d: Dimension, as_of: NaiveDate, cfg: MetricConfig) -> Vec<Value> {
-    let day = |n: u32| Value::Text(format!("{} 00:00:00", as_of - Days::new(u64::from(n))));
-    match d {
-        Dimension::AgeBand => vec![Value::Int(as_of.year()); 4],
-        Dimension::ChurnRisk => vec![Value::Double(cfg.at_risk_p_alive); 2],
-        Dimension::LifecycleStage => vec![day(cfg.new_member_days), day(cfg.active_days), day(cfg.churn_days)],
-        _ => vec![],
-    }
-}
-
-/// The SQL of the last purchase and the purchases up to T (bound) per member, joined as
-/// `lp` for lifecycle stages.
+/// The last purchase and the purchases up to T per member, joined as `lp` for lifecycle
+/// stages; binds `$after` (T + 1 day, midnight).
 const LAST_PURCHASE: &str = "LEFT JOIN (SELECT member_id, max(ordered_at) AS last_purchase_at, count(*) AS purchases
                                 FROM orders
-                                WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST(? AS TIMESTAMP)
+                                WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST($after AS TIMESTAMP)
                                 GROUP BY member_id) lp USING (member_id)";
 
 /// A member's tier as of the day [`tier_join`] `alias` was joined for.
@@ -92,30 +78,25 @@ pub fn tier_of(alias: &str) -> String {
 }
 
 /// Each member's tier as of a day, joined as `{alias}` (member_id, tier) for the members
-/// with a tier history; binds the day after (T + 1, a timestamp). A member with a history
-/// has no tier (`(none)`) before their first change; members without one keep
-/// `members.tier` (see [`expression`]).
-pub fn tier_join(alias: &str) -> String {
+/// with a tier history; binds `${after}` (the day after, a timestamp). A member with a
+/// history has no tier (`(none)`) before their first change; members without one keep
+/// `members.tier` (see [`tier_of`]).
+pub fn tier_join(alias: &str, after: &str) -> String {
     format!(
-        "LEFT JOIN (SELECT member_id, arg_max(tier, changed_at) FILTER (WHERE changed_at < CAST(? AS TIMESTAMP)) AS tier
+        "LEFT JOIN (SELECT member_id, arg_max(tier, changed_at) FILTER (WHERE changed_at < CAST(${after} AS TIMESTAMP)) AS tier
                     FROM tier_changes GROUP BY member_id) {alias} USING (member_id)"
     )
 }
 
 /// One member's lifecycle stage as of `as_of` (None for an unknown member).
 pub fn stage_of(conn: &Connection, member_id: &str, as_of: NaiveDate, cfg: MetricConfig) -> Result<Option<String>> {
-    let mut params = bindings(Dimension::LifecycleStage, as_of, cfg);
-    params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
-    params.push(Value::Text(member_id.to_string()));
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {} FROM members m {LAST_PURCHASE} WHERE m.member_id = ?",
-        expression(Dimension::LifecycleStage)
-    ))?;
-    let mut rows = stmt.query(params_from_iter(params))?;
-    Ok(match rows.next()? {
-        Some(row) => Some(row.get(0)?),
-        None => None,
-    })
+    let stage = compiled(Dimension::LifecycleStage, as_of, cfg, &[]);
+    let rows = Sql::new(format!("SELECT {} FROM members m {LAST_PURCHASE} WHERE m.member_id = $member", stage.text()))
+        .with(&stage)
+        .bind("after", midnight(as_of + Days::new(1)))
+        .bind("member", member_id.to_string())
+        .rows(conn, |r| r.get(0))?;
+    Ok(rows.into_iter().next())
 }
 
 /// What a filter text selects: dimension filters and measure ranges, all ANDed.
@@ -199,13 +180,14 @@ fn parse_range(measure: MemberMeasure, text: &str) -> Result<RangeFilter> {
     Ok(RangeFilter { measure, min, max })
 }
 
-/// A measure's SQL over the summary `s` and the scores `ps`; days since purchase binds T.
+/// A measure's SQL over the summary `s` and the scores `ps`; days since purchase binds
+/// `$as_of` (T).
 fn measure_sql(m: MemberMeasure) -> &'static str {
     match m {
         MemberMeasure::Revenue => "s.revenue_cents",
         MemberMeasure::Purchases => "s.purchases",
         MemberMeasure::PointsBalance => "(s.points_earned + s.points_adjusted - s.points_redeemed - s.points_expired)",
-        MemberMeasure::DaysSincePurchase => "date_diff('day', CAST(s.last_purchase_at AS DATE), CAST(? AS DATE))",
+        MemberMeasure::DaysSincePurchase => "date_diff('day', CAST(s.last_purchase_at AS DATE), CAST($as_of AS DATE))",
         MemberMeasure::PAlive => "round(ps.p_alive * 100)",
         MemberMeasure::Clv12m => "round(ps.clv_12m * 100)",
     }
@@ -285,71 +267,71 @@ impl Scope {
         if self.is_all() {
             return Ok(());
         }
-        // Parameters in the order they appear: select list, joins, conditions.
-        let (grp, mut params) = match self.dimension {
+        let grp = match self.dimension {
             Some(d) => compiled(d, as_of, cfg, &self.rfm_rules),
-            None => ("'all'".to_string(), Vec::new()),
+            None => Sql::new("'all'"),
         };
         let uses = |d: Dimension| self.dimension == Some(d) || self.filters.iter().any(|f| f.dimension == d);
         let mut joins = String::new();
         if uses(Dimension::LifecycleStage) {
             joins.push_str(LAST_PURCHASE);
-            params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
         }
         if uses(Dimension::Tier) {
             joins.push('\n');
-            joins.push_str(&tier_join("th"));
-            params.push(Value::Text(format!("{} 00:00:00", as_of + Days::new(1))));
+            joins.push_str(&tier_join("th", "after"));
         }
         if uses(Dimension::RfmSegment) || uses(Dimension::RfmCell) {
             joins.push('\n');
             joins.push_str(rfm::SCORES);
-            params.extend(rfm::score_bindings(as_of));
         }
         if uses(Dimension::FavouriteCategory) || uses(Dimension::PreferredChannel) {
             joins.push('\n');
             joins.push_str(rfm::EXTENDED);
-            params.extend(rfm::score_bindings(as_of));
-            params.extend(rfm::score_bindings(as_of));
         }
         if uses(Dimension::ChurnRisk) || self.ranges.iter().any(|r| r.measure.predicted()) {
             joins.push_str("\nLEFT JOIN member_scores ps USING (member_id)");
         }
         let mut conditions = Vec::new();
-        for f in &self.filters {
+        let mut values = Sql::default();
+        for (i, f) in self.filters.iter().enumerate() {
             if f.values.is_empty() {
                 // Filters that intersect to nothing match no member.
                 conditions.push("FALSE".to_string());
                 continue;
             }
-            let (sql, bound) = compiled(f.dimension, as_of, cfg, &self.rfm_rules);
-            params.extend(bound);
-            params.extend(f.values.iter().map(|v| Value::Text(v.clone())));
-            let marks = vec!["?"; f.values.len()].join(", ");
-            conditions.push(format!("({sql}) IN ({marks})"));
+            let dimension = compiled(f.dimension, as_of, cfg, &self.rfm_rules);
+            values = values.with(&dimension);
+            let mut marks = Vec::new();
+            for (j, v) in f.values.iter().enumerate() {
+                let name = format!("filter{i}_{j}");
+                marks.push(format!("${name}"));
+                values = values.bind(&name, v.clone());
+            }
+            conditions.push(format!("({}) IN ({})", dimension.text(), marks.join(", ")));
         }
-        for r in &self.ranges {
-            let sql = measure_sql(r.measure);
-            for (bound, op) in [(r.min, ">="), (r.max, "<=")] {
+        for (i, r) in self.ranges.iter().enumerate() {
+            for (bound, op, side) in [(r.min, ">=", "min"), (r.max, "<=", "max")] {
                 if let Some(v) = bound {
-                    if r.measure == MemberMeasure::DaysSincePurchase {
-                        params.push(Value::Text(as_of.to_string()));
-                    }
-                    params.push(Value::BigInt(v));
-                    conditions.push(format!("{sql} {op} ?"));
+                    let name = format!("range{i}_{side}");
+                    conditions.push(format!("{} {op} ${name}", measure_sql(r.measure)));
+                    values = values.bind(&name, v);
                 }
             }
         }
         let filter = if conditions.is_empty() { "TRUE".to_string() } else { conditions.join(" AND ") };
-        conn.execute(
-            &format!(
-                "CREATE OR REPLACE TEMP TABLE mp_scope AS
-                 SELECT s.member_id, {grp} AS grp
-                 FROM member_summary s LEFT JOIN members m USING (member_id) {joins}
-                 WHERE {filter}"
-            ),
-            params_from_iter(params),
-        )?;
+        Sql::new(format!(
+            "CREATE OR REPLACE TEMP TABLE mp_scope AS
+             SELECT s.member_id, {grp} AS grp
+             FROM member_summary s LEFT JOIN members m USING (member_id) {joins}
+             WHERE {filter}",
+            grp = grp.text()
+        ))
+        .with(&grp)
+        .with(&values)
+        .bind("as_of", day(as_of))
+        .bind("after", midnight(as_of + Days::new(1)))
+        .bind("lookback_from", rfm::lookback_from(as_of))
+        .execute(conn)?;
         Ok(())
     }
 

@@ -4,5 +4,7 @@
 pub mod analytics;
 pub mod operational;
 pub mod schema;
+pub mod sql;
 
 pub use analytics::Analytics;
+pub use sql::Sql;
