@@ -2,6 +2,18 @@
 
 use super::*;
 
+/// The alerts' routes.
+pub(super) fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/alerts", get(alert_list))
+        .route("/api/v1/alerts/evaluate", post(alert_evaluate))
+        .route("/api/v1/alerts/stream", get(alert_stream))
+        .route("/api/v1/alerts/rules", get(alert_rules).post(alert_rule_create))
+        .route("/api/v1/alerts/rules/{id}", get(alert_rule_get).put(alert_rule_update).delete(alert_rule_delete))
+        .route("/api/v1/alerts/{id}", get(alert_get))
+        .route("/api/v1/alerts/{id}/{action}", post(alert_act))
+}
+
 /// The alert rules (SPEC §7), the four defaults first.
 #[utoipa::path(get, path = "/api/v1/alerts/rules", responses((status = 200, body = Vec<AlertRule>)))]
 pub(super) async fn alert_rules(State(api): State<ApiState>, caller: Caller) -> Result<Json<Vec<AlertRule>>> {

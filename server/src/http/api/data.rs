@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// The routes that bring data in: loads (a file or an upload) and the ingest API, each
+/// with its body limit.
+pub(super) fn router(upload_max_bytes: usize) -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/loads", get(loads).post(load))
+        .route("/api/v1/loads/upload", post(upload).layer(DefaultBodyLimit::max(upload_max_bytes)))
+        .route("/api/v1/ingest/{table}", post(ingest).layer(DefaultBodyLimit::max(INGEST_MAX_BYTES)))
+}
+
 /// The latest data loads, newest first.
 #[utoipa::path(get, path = "/api/v1/loads", responses((status = 200, body = Vec<LoadRecord>)))]
 pub(super) async fn loads(State(api): State<ApiState>, caller: Caller) -> Result<Json<Vec<LoadRecord>>> {

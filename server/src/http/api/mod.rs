@@ -5,7 +5,12 @@ use app::model::{
     HoldoutQuery, Member360, MemberPage, MembersQuery, Metric, ModelStatus, Overview, OverviewQuery, Segment,
     SnoozeRequest, TierMigration, TierMigrationQuery, Trend, TrendQuery,
 };
-use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, State},
+    http::StatusCode,
+    routing::{get, post},
+};
 use serde_json::{Value, json};
 
 use crate::{
@@ -22,12 +27,16 @@ use crate::{
 mod alerts;
 mod dashboard;
 mod data;
+mod members;
+mod model;
 mod openapi;
 mod segments;
 
 use alerts::*;
 use dashboard::*;
 use data::*;
+use members::*;
+use model::*;
 pub use openapi::openapi_document;
 use openapi::*;
 use segments::*;
@@ -37,43 +46,18 @@ struct ApiState {
     services: Services,
 }
 
-/// The routes; every one but health and the OpenAPI document takes a [`Caller`] (401
-/// without one) and the services check its role (403).
+/// The routes, one router per resource; every one but health and the OpenAPI document
+/// takes a [`Caller`] (401 without one) and the services check its role (403).
 pub fn router(services: Services, upload_max_bytes: usize) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
-        .route("/api/v1/overview", get(overview))
-        .route("/api/v1/breakdown", get(breakdown))
-        .route("/api/v1/trend", get(trend))
-        .route("/api/v1/metrics", get(metric_list))
-        .route("/api/v1/cohorts", get(cohorts))
-        .route("/api/v1/tiers/migration", get(tier_migration))
-        .route("/api/v1/model", get(model_status))
-        .route("/api/v1/model/fit", axum::routing::post(model_fit))
-        .route("/api/v1/model/holdout", get(holdout))
-        .route("/api/v1/members", get(member_list))
-        .route("/api/v1/members.csv", get(member_csv))
-        .route("/api/v1/members/{member_id}", get(member))
-        .route("/api/v1/segments", get(segment_list).post(segment_create))
-        .route("/api/v1/segments/{key}", get(segment_get).put(segment_update).delete(segment_delete))
-        .route("/api/v1/rfm-rules", get(rfm_rules).put(rfm_rules_replace))
-        .route("/api/v1/loads", get(loads).post(load))
-        .route(
-            "/api/v1/loads/upload",
-            axum::routing::post(upload).layer(axum::extract::DefaultBodyLimit::max(upload_max_bytes)),
-        )
-        .route(
-            "/api/v1/ingest/{table}",
-            axum::routing::post(ingest).layer(axum::extract::DefaultBodyLimit::max(INGEST_MAX_BYTES)),
-        )
-        .route("/api/v1/alerts", get(alert_list))
-        .route("/api/v1/alerts/evaluate", axum::routing::post(alert_evaluate))
-        .route("/api/v1/alerts/stream", get(alert_stream))
-        .route("/api/v1/alerts/rules", get(alert_rules).post(alert_rule_create))
-        .route("/api/v1/alerts/rules/{id}", get(alert_rule_get).put(alert_rule_update).delete(alert_rule_delete))
-        .route("/api/v1/alerts/{id}", get(alert_get))
-        .route("/api/v1/alerts/{id}/{action}", axum::routing::post(alert_act))
         .route("/api/v1/openapi.json", get(openapi))
+        .merge(dashboard::router())
+        .merge(members::router())
+        .merge(model::router())
+        .merge(segments::router())
+        .merge(data::router(upload_max_bytes))
+        .merge(alerts::router())
         .with_state(ApiState { services })
 }
 

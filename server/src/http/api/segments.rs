@@ -2,6 +2,14 @@
 
 use super::*;
 
+/// The saved segments' and the RFM rules' routes.
+pub(super) fn router() -> Router<ApiState> {
+    Router::new()
+        .route("/api/v1/segments", get(segment_list).post(segment_create))
+        .route("/api/v1/segments/{key}", get(segment_get).put(segment_update).delete(segment_delete))
+        .route("/api/v1/rfm-rules", get(rfm_rules).put(rfm_rules_replace))
+}
+
 /// The saved segments. Use one with `segment=<key>` on the overview, breakdown and
 /// member list.
 #[utoipa::path(get, path = "/api/v1/segments", responses((status = 200, body = Vec<Segment>)))]
