@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::{
-    derive::summary::{self, Queue},
+    derive::{landing::Queue, summary},
     load::ingest::FOLD_EVERY,
     service::Services,
 };

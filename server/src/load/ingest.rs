@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     Error, Result,
-    derive::summary::{self, Queue},
+    derive::landing::{self, Queue},
     load::import::{Field, Kind, Type},
     store::analytics::Analytics,
 };
@@ -245,7 +245,7 @@ fn whole(text: &str) -> Option<String> {
 
 /// Validated requests waiting to land. Whoever holds the ingest connection lands every
 /// request waiting: consecutive requests of members, orders or points together, up to
-/// [`summary::SMALL_BATCH`] rows, in one transaction, so a steady stream of small
+/// [`landing::SMALL_BATCH`] rows, in one transaction, so a steady stream of small
 /// requests pays one transaction (and one log write) per group rather than per request.
 /// Each request still lands whole or not at all, and is answered once its rows are
 /// committed. One lander at a time works through the queue; a request finding none at
@@ -312,10 +312,10 @@ impl Waiting {
         let Some(first) = queue.pop_front() else { return Vec::new() };
         let (kind, mut rows) = (first.kind, first.rows.len());
         let mut group = vec![first];
-        if summary::TRACKED.contains(&kind.name()) {
+        if landing::TRACKED.contains(&kind.name()) {
             while let Some(next) = queue.front()
                 && next.kind == kind
-                && (rows + next.rows.len()) as i64 <= summary::SMALL_BATCH
+                && (rows + next.rows.len()) as i64 <= landing::SMALL_BATCH
             {
                 rows += next.rows.len();
                 group.extend(queue.pop_front());
@@ -401,7 +401,7 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
         return Ok(sizes.iter().map(|_| Landed::default()).collect());
     }
     let fields = kind.fields();
-    let key = summary::key_of(kind.name());
+    let key = landing::key_of(kind.name());
     // The first row of each key wins (in request order); the others are duplicates.
     // Single keys are de-duplicated here, remembering whose row landed; composite ones
     // (order lines may be numbered below) in SQL.
@@ -473,10 +473,10 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
     let rows_sql = format!("(SELECT * EXCLUDE (mp_index) FROM ({rows_sql}))");
     let tx = conn.transaction()?;
     let inserted = if requests.len() == 1 {
-        vec![summary::land_new(&tx, kind.name(), &rows_sql, &[], Queue::Stored)?]
+        vec![landing::land_new(&tx, kind.name(), &rows_sql, &[], Queue::Stored)?]
     } else {
         let mut inserted = vec![0; requests.len()];
-        for landed in summary::land_indexed(&tx, kind.name(), &rows_sql)? {
+        for landed in landing::land_indexed(&tx, kind.name(), &rows_sql)? {
             if let Some(request) = owner.get(&Some(landed)) {
                 inserted[*request] += 1;
             }

@@ -3,7 +3,7 @@
 
 /// The columns of the tracked raw tables without their key, as version 1 makes them
 /// (a test compares the two): a large load into a small table makes the table again
-/// and adds the key once at the end (`crate::derive::summary::land_new`).
+/// and adds the key once at the end (`crate::derive::landing::land_new`).
 pub fn unkeyed_columns(table: &str) -> &'static str {
     match table {
         "members" => {

@@ -313,7 +313,7 @@ async fn requests_landing_together_are_each_counted_and_land_once() {
         assert_eq!(counts(ingest::land(&mut w, Kind::Orders, &[&stored]).unwrap()), [(50, 0)]);
         let counts = counts(ingest::land(&mut w, Kind::Orders, &[&first, &second, &third]).unwrap());
         assert_eq!(counts, [(15, 5), (10, 6), (0, 5)]);
-        server::derive::summary::fold(&w, server::derive::summary::Queue::Stored).unwrap();
+        server::derive::summary::fold(&w, server::derive::landing::Queue::Stored).unwrap();
         let n: i64 = w.query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 75);
         drop(w);
@@ -345,7 +345,7 @@ async fn requests_landing_together_are_each_counted_and_land_once() {
     let n: i64 = a.reader().unwrap().query_row("SELECT count(*) FROM orders", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 75 + 16 * 250 + 50);
     // What the server had not folded yet is folded as its next start would.
-    server::derive::summary::fold(&a.writer(), server::derive::summary::Queue::Stored).unwrap();
+    server::derive::summary::fold(&a.writer(), server::derive::landing::Queue::Stored).unwrap();
     assert_eq!(differences(&a), 0);
 }
 
@@ -400,7 +400,7 @@ async fn a_bulk_import_lands_while_ingest_requests_stream_in() {
     assert_eq!(report.rows_landed, report.rows_offered, "{report:?}");
     drop(server);
     let a = Analytics::open(&dir.path().join("memberpulse.duckdb")).unwrap();
-    server::derive::summary::fold(&a.writer(), server::derive::summary::Queue::Stored).unwrap();
+    server::derive::summary::fold(&a.writer(), server::derive::landing::Queue::Stored).unwrap();
     let count = |sql: &str| -> i64 { a.reader().unwrap().query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM orders WHERE order_id LIKE 'BULK-%'"), 20_000);
     assert_eq!(count("SELECT count(*) FROM orders WHERE order_id LIKE 'LG%'"), report.rows_landed);

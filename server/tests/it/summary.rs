@@ -6,7 +6,7 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use server::{
-    derive::summary,
+    derive::{landing, summary},
     load::import::{self, Kind, LoadRequest, Mapping},
     store::analytics::Analytics,
 };
@@ -148,7 +148,7 @@ fn folding_batch_by_batch_equals_a_rebuild() {
         {
             let mut w = a.writer();
             ingest::land(&mut w, kind, &[&good]).unwrap();
-            summary::fold(&w, summary::Queue::Stored).unwrap();
+            summary::fold(&w, landing::Queue::Stored).unwrap();
         }
         assert_eq!(differences(&a), 0, "after step {i}");
     }

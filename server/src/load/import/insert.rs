@@ -3,7 +3,7 @@
 use super::*;
 
 /// Lands the `good` rows in the target tables; returns (inserted, duplicates) per table.
-/// The rows that land are queued for the fold (`summary::open_load_queue`). When every
+/// The rows that land are queued for the fold (`landing::open_load_queue`). When every
 /// row's key differs (`distinct`), no ranking picks the first row of a key.
 pub(super) fn insert(
     conn: &Connection,
@@ -12,7 +12,7 @@ pub(super) fn insert(
     distinct: bool,
     refused: &mut Vec<Reject>,
 ) -> Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
-    summary::open_load_queue(conn)?;
+    landing::open_load_queue(conn)?;
     let mut inserted = Vec::new();
     let mut duplicates = Vec::new();
     // `candidates` counts the file's good rows for the table; `rows` yields them with the
@@ -21,7 +21,7 @@ pub(super) fn insert(
         let candidates: i64 =
             conn.query_row(&candidates.replace("{src}", &source.sql), params_from_iter(&source.params), |r| r.get(0))?;
         let rows = format!("({})", rows.replace("{src}", &source.sql));
-        let new = summary::land_new(conn, table, &rows, &source.params, Queue::Load)?;
+        let new = landing::land_new(conn, table, &rows, &source.params, Queue::Load)?;
         inserted.push((table.to_string(), new));
         duplicates.push((table.to_string(), candidates - new));
         Ok(())
@@ -44,7 +44,7 @@ pub(super) fn insert(
         Kind::Stores | Kind::Members | Kind::Orders | Kind::Points | Kind::TierChanges => {
             // These kinds are tables of the same name.
             let table = mapping.kind.name();
-            let key = summary::key_of(table);
+            let key = landing::key_of(table);
             if mapping.derive_members && mapping.kind == Kind::Orders {
                 land(
                     "members",

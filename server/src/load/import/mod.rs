@@ -20,7 +20,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Error, Result,
-    derive::summary::{self, Queue},
+    derive::{
+        landing::{self, Queue},
+        summary,
+    },
 };
 
 mod contract;
@@ -147,14 +150,14 @@ pub fn land<'c>(conn: &'c mut Connection, request: &LoadRequest, progress: Progr
     let mut report = result?;
     let conn: &Connection = conn;
     stage("indexing keys");
-    summary::restore_keys(conn)?;
+    landing::restore_keys(conn)?;
     stage("keyed");
     report.seconds = started.elapsed().as_secs_f64();
     conn.execute_batch("BEGIN TRANSACTION")?;
     let landed = Landed { conn, report, open: true };
     // DuckDB takes a transaction's snapshot when it first reads the store, not at BEGIN:
     // read now, while ingest batches are still held back.
-    summary::unfolded_loads(conn)?;
+    landing::unfolded_loads(conn)?;
     Ok(landed)
 }
 

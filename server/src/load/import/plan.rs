@@ -214,7 +214,7 @@ impl Plan {
         // are grouped or numbered on landing anyway.
         let distinct = match self.kind {
             Kind::Stores | Kind::Members | Kind::Orders | Kind::Points | Kind::TierChanges => {
-                format!("count(DISTINCT ({}))", summary::key_of(self.kind.name()))
+                format!("count(DISTINCT ({}))", landing::key_of(self.kind.name()))
             }
             Kind::OrderItems | Kind::OrderLines => "-1".into(),
         };
