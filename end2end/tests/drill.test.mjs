@@ -139,7 +139,17 @@ test('drill from a KPI to the members behind it and into one member', async () =
   const m = await api(`members/${encodeURIComponent(first)}`);
   assert.equal(parseShown(await page.textContent('[data-field="revenue"] dd')), m.member.revenue_cents / 100);
   assert.equal(Number(await page.textContent('[data-field="purchases"] dd')), m.member.purchases);
-  assert.equal(await page.textContent('[data-field="stage"] dd'), m.stage);
+  // The stage is named in the page's language; the stored value stays in data-value.
+  assert.equal(await page.getAttribute('[data-field="stage"] dd', 'data-value'), m.stage);
+  const zh = (await page.getAttribute('html', 'lang')).startsWith('zh');
+  const stages = {
+    new: ['新会员', 'New'],
+    active: ['活跃', 'Active'],
+    dormant: ['沉睡', 'Dormant'],
+    churned: ['流失', 'Churned'],
+    registered: ['仅注册', 'Registered, no purchase'],
+  };
+  assert.equal(await page.textContent('[data-field="stage"] dd'), stages[m.stage][zh ? 0 : 1]);
   if (m.prediction) {
     assert.equal(await page.textContent('[data-field="p_alive"] dd'), m.prediction.p_alive.toFixed(2));
   }

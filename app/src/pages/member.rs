@@ -12,8 +12,8 @@ use crate::{
     chart::Chart,
     error_template::ErrorTemplate,
     format,
-    i18n::{t, tr, use_lang},
-    model::Member360,
+    i18n::{Lang, t, tr, use_lang, value_label},
+    model::{Dimension, Member360},
 };
 
 #[component]
@@ -37,6 +37,8 @@ struct Event {
     at: String,
     kind: &'static str,
     what: String,
+    /// The dimension `what` is a value of, when it has names in both languages.
+    dimension: Option<Dimension>,
     detail: String,
 }
 
@@ -48,6 +50,7 @@ fn timeline(m: &Member360) -> Vec<Event> {
             at: o.ordered_at.clone(),
             kind: "order",
             what: o.order_id.clone(),
+            dimension: None,
             detail: format!(
                 "{} · {}{}",
                 format::money(o.net_amount_cents as f64 / 100.0),
@@ -59,12 +62,14 @@ fn timeline(m: &Member360) -> Vec<Event> {
             at: p.occurred_at.clone(),
             kind: "points_entry",
             what: p.kind.clone(),
+            dimension: None,
             detail: format!("{} {}", p.points, p.source.clone().unwrap_or_default()),
         }))
         .chain(m.tier_changes.iter().map(|c| Event {
             at: c.changed_at.clone(),
             kind: "tier_change",
             what: c.tier.clone(),
+            dimension: Some(Dimension::Tier),
             detail: String::new(),
         }))
         .collect();
@@ -73,7 +78,7 @@ fn timeline(m: &Member360) -> Vec<Event> {
 }
 
 /// Orders over time, one series per channel; tier changes as marks on the time axis.
-fn timeline_chart(m: &Member360) -> serde_json::Value {
+fn timeline_chart(m: &Member360, lang: Lang) -> serde_json::Value {
     let mut channels: Vec<String> =
         m.orders.iter().map(|o| o.channel.clone().unwrap_or_else(|| "(none)".into())).collect();
     channels.sort();
@@ -92,7 +97,7 @@ fn timeline_chart(m: &Member360) -> serde_json::Value {
         .chain(std::iter::once(json!({
             "name": "tier", "type": "scatter", "data": [],
             "markLine": { "symbol": "none", "label": { "formatter": "{b}" },
-                          "data": m.tier_changes.iter().map(|c| json!({ "name": c.tier, "xAxis": c.changed_at.replace(' ', "T") })).collect::<Vec<_>>() }
+                          "data": m.tier_changes.iter().map(|c| json!({ "name": value_label(lang, Dimension::Tier, &c.tier), "xAxis": c.changed_at.replace(' ', "T") })).collect::<Vec<_>>() }
         })))
         .collect();
     json!({
@@ -112,9 +117,17 @@ fn Member360View(member: Member360) -> impl IntoView {
     let lang = use_lang();
     let m = &member.member;
     let events = timeline(&member);
-    let chart = timeline_chart(&member);
+    let chart = timeline_chart(&member, lang.get_untracked());
     let field = move |key: &'static str, value: String| {
         view! { <div class="field" data-field=key><dt>{move || t(lang.get(), key).to_string()}</dt><dd>{value}</dd></div> }
+    };
+    // Stage and tier are named in the reader's language; `data-value` keeps the stored value.
+    let named = move |key: &'static str, dimension: Dimension, value: String| {
+        let shown = value.clone();
+        view! {
+            <div class="field" data-field=key><dt>{move || t(lang.get(), key).to_string()}</dt>
+                <dd data-value=value>{move || value_label(lang.get(), dimension, &shown)}</dd></div>
+        }
     };
     let rfm = member
         .rfm
@@ -133,8 +146,8 @@ fn Member360View(member: Member360) -> impl IntoView {
     view! {
         <h1 class="page-title" data-member=m.member_id.clone()>{format!("{} {}", m.member_id, m.name.clone().unwrap_or_default())}</h1>
         <dl class="profile">
-            {field("stage", member.stage.clone())}
-            {field("tier", m.tier.clone().unwrap_or_default())}
+            {named("stage", Dimension::LifecycleStage, member.stage.clone())}
+            {named("tier", Dimension::Tier, m.tier.clone().unwrap_or_default())}
             {field("region", m.region.clone().unwrap_or_default())}
             {field("phone", m.phone.clone().unwrap_or_default())}
             {field("joined_at", m.joined_at.clone().unwrap_or_default())}
@@ -152,7 +165,11 @@ fn Member360View(member: Member360) -> impl IntoView {
                 {events.into_iter().map(|e| view! {
                     <tr class=e.kind data-kind=e.kind>
                         <td>{e.at}</td>
-                        <td>{move || t(lang.get(), e.kind).to_string()} " " {e.what.clone()}</td>
+                        <td>{move || t(lang.get(), e.kind).to_string()} " "
+                            {move || match e.dimension {
+                                Some(d) => value_label(lang.get(), d, &e.what),
+                                None => e.what.clone(),
+                            }}</td>
                         <td>{e.detail}</td>
                     </tr>
                 }).collect_view()}

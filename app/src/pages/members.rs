@@ -9,8 +9,8 @@ use crate::{
     api::get_members,
     error_template::ErrorTemplate,
     format,
-    i18n::{t, tr, use_lang},
-    model::{MemberPage, MembersQuery},
+    i18n::{t, tr, use_lang, value_label},
+    model::{Dimension, MemberPage, MembersQuery},
 };
 
 pub const PAGE_SIZE: u32 = 50;
@@ -80,7 +80,10 @@ fn MemberTable(page: MemberPage) -> impl IntoView {
                     <td><a href=href>{m.member_id.clone()}</a></td>
                     <td class="name">{m.name.clone().unwrap_or_default()}</td>
                     <td>{m.region.clone().unwrap_or_default()}</td>
-                    <td>{m.tier.clone().unwrap_or_default()}</td>
+                    <td data-value=m.tier.clone().unwrap_or_default()>{
+                        let tier = m.tier.clone();
+                        move || tier.as_deref().map(|v| value_label(lang.get(), Dimension::Tier, v)).unwrap_or_default()
+                    }</td>
                     <td class="num" data-col="purchases">{m.purchases}</td>
                     <td class="num" data-col="revenue">{format::money(m.revenue_cents as f64 / 100.0)}</td>
                     <td data-col="last_purchase_at">{m.last_purchase_at.clone().unwrap_or_default()}</td>
