@@ -52,7 +52,7 @@ impl Queue {
 /// (in the caller's transaction): a fold must take every landed row the raw tables hold,
 /// since members it derives again from them would otherwise count those rows twice.
 /// Landing replaces a queue table rather than appending to it (see `fold_member_days`).
-/// The load is recorded in `unfolded_loads` until its fold commits (see [`recover`]).
+/// The load is recorded in `unfolded_loads` until its fold commits (see [`super::summary::recover`]).
 pub fn open_load_queue(conn: &Connection) -> Result<()> {
     for table in TRACKED {
         drop_load_queue(conn, table)?;
@@ -164,14 +164,19 @@ pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], qu
     Ok(n)
 }
 
-/// Gives back their primary key to the tracked tables a bulk load made again
-/// ([`land_new`]), in a transaction of its own after the load's commit and before any
-/// other row lands: DuckDB builds a key added in the transaction that filled its table at
-/// commit — 0.9 s of commit for two million orders, against 0.7 s for the same key added
-/// in a transaction of its own. The load is recorded as unfolded until then, so a store
-/// left without a key gets it back on open ([`recover`]).
+/// The raw tables a load or the generator may make again without their key, to build it
+/// once at the end.
+pub const REMADE: [&str; 4] = ["members", "orders", "order_items", "points"];
+
+/// Gives back their primary key to the tables a bulk load or the generator made again
+/// ([`land_new`], `crate::load::generate`), each in a transaction of its own after the
+/// rows' commit and before any other row lands: DuckDB builds a key added in the
+/// transaction that filled its table at commit — 0.9 s of commit for two million orders,
+/// against 0.7 s for the same key added in a transaction of its own. The load is recorded
+/// as unfolded until then, so a store left without a key gets it back on open
+/// ([`super::summary::recover`]).
 pub fn restore_keys(conn: &Connection) -> Result<()> {
-    for table in TRACKED {
+    for table in REMADE {
         let keyed: bool = conn.query_row(
             "SELECT count(*) > 0 FROM duckdb_constraints()
              WHERE schema_name = 'main' AND table_name = ? AND constraint_type = 'PRIMARY KEY'",

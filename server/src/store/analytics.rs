@@ -207,7 +207,12 @@ mod tests {
             rows.extend(stmt.query_map([table], |r| r.get::<_, String>(0)).unwrap().map(|r| r.unwrap()));
             rows
         };
-        for (table, key) in [("members", "member_id"), ("orders", "order_id"), ("points", "entry_id")] {
+        for (table, key) in [
+            ("members", "member_id"),
+            ("orders", "order_id"),
+            ("order_items", "order_id, line_no"),
+            ("points", "entry_id"),
+        ] {
             conn.execute_batch(&format!(
                 "CREATE TABLE again ({}); ALTER TABLE again ADD PRIMARY KEY ({key});",
                 unkeyed_columns(table)

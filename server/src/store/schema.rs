@@ -20,7 +20,11 @@ pub fn unkeyed_columns(table: &str) -> &'static str {
              kind VARCHAR NOT NULL CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust')),
              points BIGINT NOT NULL, source VARCHAR, order_id VARCHAR"
         }
-        _ => unreachable!("only members, orders and points are made again"),
+        "order_items" => {
+            "order_id VARCHAR NOT NULL, line_no INTEGER NOT NULL, sku VARCHAR NOT NULL, quantity INTEGER NOT NULL,
+             amount DECIMAL(18, 2) NOT NULL, category VARCHAR"
+        }
+        _ => unreachable!("only members, orders, order items and points are made again"),
     }
 }
 

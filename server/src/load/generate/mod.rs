@@ -15,7 +15,11 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, Gamma};
 use rayon::prelude::*;
 
-use crate::{Error, Result, store::analytics::Analytics};
+use crate::{
+    Error, Result,
+    derive::landing::{REMADE, restore_keys},
+    store::{analytics::Analytics, schema::unkeyed_columns},
+};
 
 mod world;
 
@@ -83,6 +87,14 @@ const GIVEN: &str =
     "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉斌宇浩凯健俊帆帅旭宁琳欣怡晨";
 
 /// Creates the demo retailer in an empty store (or, with `replace`, instead of what is there).
+///
+/// It streams: the rows are committed a chunk of members at a time into tables made again
+/// without their keys, and the keys, the tier history and the member summary are built
+/// once at the end, each in a transaction of its own. So memory stays bounded whatever
+/// the number of members (one transaction of everything ran DuckDB out of 12 GB at 5M
+/// members). Until the summary is built the store is marked as holding an unfolded load,
+/// so a generation cut short is completed on the next open (keys and summary), and
+/// `--replace` starts it again.
 pub fn generate(analytics: &Analytics, opts: &Options, replace: bool) -> Result<Summary> {
     let mut conn = analytics.writer();
     if !Analytics::is_empty(&conn)? && !replace {
@@ -90,15 +102,49 @@ pub fn generate(analytics: &Analytics, opts: &Options, replace: bool) -> Result<
             "the analytics store already has data; pass --replace to wipe it and generate anew".into(),
         ));
     }
-    let tx = conn.transaction()?;
-    for table in crate::store::analytics::TABLES {
-        tx.execute(&format!("DELETE FROM {table}"), [])?;
+    let bar = progress(opts);
+    {
+        let tx = conn.transaction()?;
+        for table in crate::store::analytics::TABLES {
+            tx.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+        for table in REMADE {
+            tx.execute_batch(&format!(
+                "ALTER TABLE {table} RENAME TO mp_{table}_old; CREATE TABLE {table} ({columns}); DROP TABLE mp_{table}_old;",
+                columns = unkeyed_columns(table)
+            ))?;
+        }
+        tx.execute_batch("INSERT INTO unfolded_loads VALUES (current_timestamp)")?;
+        tx.commit()?;
     }
-    let summary = write_all(&tx, opts)?;
+    let summary = write_all(&conn, opts, &bar)?;
+    bar.set_message("keys");
+    restore_keys(&conn)?;
+    bar.set_message("tier history");
+    let tx = conn.transaction()?;
     tx.execute_batch(TIER_HISTORY)?;
-    crate::derive::summary::rebuild(&tx)?;
     tx.commit()?;
+    bar.set_message("member summary");
+    let tx = conn.transaction()?;
+    crate::derive::summary::rebuild(&tx)?;
+    tx.execute_batch("DELETE FROM unfolded_loads")?;
+    tx.commit()?;
+    bar.finish_with_message("generated");
     Ok(summary)
+}
+
+fn progress(opts: &Options) -> ProgressBar {
+    if !opts.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(opts.members);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} members ({per_sec}, eta {eta}) {elapsed}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("generating");
+    bar
 }
 
 /// Tier history from the generated orders: bronze on joining, then silver, gold and
@@ -122,7 +168,9 @@ const TIER_HISTORY: &str = "
     FROM (SELECT member_id, arg_max(tier, changed_at) AS tier FROM tier_changes GROUP BY member_id) t
     WHERE members.member_id = t.member_id;";
 
-fn write_all(conn: &Connection, opts: &Options) -> Result<Summary> {
+/// Appends every row, committing each chunk of members (the appenders' flush commits
+/// outside a transaction).
+fn write_all(conn: &Connection, opts: &Options, bar: &ProgressBar) -> Result<Summary> {
     let world = World::new(opts);
     let mut summary = Summary::default();
 
@@ -134,19 +182,6 @@ fn write_all(conn: &Connection, opts: &Options) -> Result<Summary> {
     stores.flush()?;
     drop(stores);
 
-    let bar = if opts.progress {
-        let bar = ProgressBar::new(opts.members);
-        bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} members ({per_sec}, eta {eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_message("generating");
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-
     let mut sink = Sink {
         members: conn.appender("members")?,
         orders: conn.appender("orders")?,
@@ -156,14 +191,9 @@ fn write_all(conn: &Connection, opts: &Options) -> Result<Summary> {
     };
     sink.generate(opts.members, 20_000, |i| world.member(i), |n| bar.inc(n))?;
     // Guest sales: about one sale in five has no member.
+    bar.set_message("guest sales");
     sink.generate(opts.members * 2, 80_000, |j| world.guest(j), |_| {})?;
-    bar.set_message("flushing");
-    for a in [&mut sink.members, &mut sink.orders, &mut sink.items, &mut sink.points] {
-        a.flush()?;
-    }
-    let summary = sink.summary;
-    bar.finish_with_message("generated");
-    Ok(summary)
+    Ok(sink.summary)
 }
 
 /// The four appenders the generated rows go to, and what they have taken.
@@ -176,7 +206,8 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    /// Makes `count` batches, `chunk` at a time in parallel, and appends them in order.
+    /// Makes `count` batches, `chunk` at a time in parallel, and appends them in order,
+    /// committing each chunk.
     fn generate(
         &mut self,
         count: u64,
@@ -190,6 +221,9 @@ impl Sink<'_> {
             let batches: Vec<Batch> = (start..end).into_par_iter().map(&make).collect();
             for b in &batches {
                 self.append(b)?;
+            }
+            for a in [&mut self.members, &mut self.orders, &mut self.items, &mut self.points] {
+                a.flush()?;
             }
             done(end - start);
             start = end;
