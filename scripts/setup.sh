@@ -14,6 +14,18 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# /dev/null must be the null device. Some sandboxes boot with a regular file there: every
+# "discard" is then kept, and cargo's `rustc -` probe reads it back as source ("failed to
+# run `rustc` to learn about target-specific information … unknown start of token").
+if [[ ! -c /dev/null ]]; then
+  if [[ $(id -u) -eq 0 ]] && rm -f /dev/null && mknod -m 0666 /dev/null c 1 3; then
+    step "/dev/null was a regular file: made it the null device again"
+  else
+    echo "/dev/null is not the null device; as root: rm /dev/null && mknod -m 0666 /dev/null c 1 3" >&2
+    exit 1
+  fi
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
