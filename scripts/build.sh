@@ -28,11 +28,27 @@ fi
 site=target/site
 step() { printf '\n==> %s\n' "$*"; }
 
+# The wasm-bindgen CLI, if missing, compiles in the background meanwhile (its own target dir,
+# so no lock is shared with the builds below); it is waited for just before binding.
+wb_log=target/wasm-bindgen-install.log
+mkdir -p target
+scripts/wasm-bindgen.sh >"$wb_log" 2>&1 &
+wb_pid=$!
+
 step "building the browser side (app, hydrate) for wasm32 [$wasm_profile]"
 cargo build --package app --lib --target wasm32-unknown-unknown \
   --no-default-features --features hydrate --profile "$wasm_profile"
 
-step "binding it for the browser (wasm-bindgen)"
+step "building the server (memberpulse) [$server_profile]"
+cargo build --package server --bin memberpulse --profile "$server_profile"
+
+step "binding the browser side (wasm-bindgen)"
+if ! wait "$wb_pid"; then
+  cat "$wb_log" >&2
+  echo "installing wasm-bindgen-cli failed (log above, also in $wb_log)" >&2
+  exit 1
+fi
+grep -h '^==>\|Installed\|Finished' "$wb_log" || true
 rm -rf "$site/pkg"
 mkdir -p "$site/pkg"
 wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name memberpulse \
@@ -51,6 +67,4 @@ if [[ -d public ]]; then
   cp -R public/. "$site/"
 fi
 
-step "building the server (memberpulse) [$server_profile]"
-cargo build --package server --bin memberpulse --profile "$server_profile"
 ls -l "target/$server_dir/memberpulse" "$site/pkg"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing MemberPulse needs, skipping what is already there.
 # Safe to run again: every step checks first.
-#   scripts/setup.sh          build tools (wasm target, wasm-bindgen CLI) and the npm
+#   scripts/setup.sh          build tools (the wasm target) and the npm
 #                             packages: DuckDB's release library, Apache ECharts
 #   scripts/setup.sh --release  also wasm-opt (Debian's binaryen), for `make release`
 #   scripts/setup.sh --test   also Chromium, the end2end npm packages, the Python
@@ -31,13 +31,9 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-# The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
-WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-if ! wasm-bindgen --version 2>/dev/null | grep -q "$WB_VERSION"; then
-  step "installing wasm-bindgen-cli $WB_VERSION (about 2 minutes, once)"
-  cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
-fi
-
+# The wasm-bindgen CLI (exactly the Cargo.lock version) is installed by scripts/wasm-bindgen.sh,
+# which scripts/build.sh starts in the background so that its compile overlaps the site's and
+# the server's (on 2 cores that saves about two minutes of a first `make run`).
 # npm (Debian's) for the site's and the browser tests' packages.
 need_npm() {
   if ! command -v npm >/dev/null 2>&1; then
