@@ -43,8 +43,7 @@ test: setup-test
 	scripts/build.sh
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace
-	scripts/fuzz-api.sh 25
-	cd end2end && npm test
+	scripts/served-checks.sh 25
 
 # Times `generate` for a million members into a scratch data dir.
 bench-generate: build
