@@ -12,7 +12,7 @@ use server::{
     store::operational,
 };
 
-fn default_rules() -> Vec<rfm::RfmRule> {
+pub(crate) fn default_rules() -> Vec<rfm::RfmRule> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("ops.sqlite").display());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

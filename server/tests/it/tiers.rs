@@ -121,3 +121,50 @@ fn generated_history_ends_at_the_current_tier() {
     assert_eq!(m.flows.iter().map(|f| f.members.unwrap()).sum::<i64>(), joined);
     assert!(m.flows.iter().any(|f| f.from_tier != f.to_tier));
 }
+
+/// Tier migration under a filter on every dimension (issue 23 found a 500 for any filter):
+/// for each value of each dimension, the matrix holds exactly the members of that value (as
+/// of the second date) who had joined by the first, and the values together hold everyone.
+#[test]
+fn migration_under_a_filter_on_every_dimension() {
+    use app::model::Filter;
+    let (_dir, a) = common::generated(600, 11);
+    let conn = a.reader().unwrap();
+    let cfg = MetricConfig::default();
+    let rules = crate::rfm::default_rules();
+    let (from, to) = (day(2025, 6, 30), day(2026, 6, 30));
+    let total: i64 =
+        tiers::migration(&conn, from, to, &Scope::all(), cfg).unwrap().flows.iter().map(|f| f.members.unwrap()).sum();
+    assert!(total > 100, "{total}");
+    for d in Dimension::ALL {
+        let by = Scope::new(vec![], Some(d)).with_rules(rules.clone());
+        by.prepare(&conn, to, cfg).unwrap();
+        let groups = by.groups(&conn).unwrap();
+        // Independently: each group's members who had joined by the day after `from`.
+        let expected: Vec<(String, i64)> = {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT sc.grp, count(*) FROM mp_scope sc JOIN members m ON m.member_id = sc.member_id
+                     WHERE m.joined_at < CAST(? AS TIMESTAMP) GROUP BY 1 ORDER BY 1",
+                )
+                .unwrap();
+            stmt.query_map(["2025-07-01 00:00:00"], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert!(!groups.is_empty(), "{d:?}");
+        let mut sum = 0;
+        for value in &groups {
+            let scope =
+                Scope::new(vec![Filter { dimension: d, values: vec![value.clone()] }], None).with_rules(rules.clone());
+            let m = tiers::migration(&conn, from, to, &scope, cfg)
+                .unwrap_or_else(|e| panic!("migration under {}:{value}: {e}", d.key()));
+            let n: i64 = m.flows.iter().map(|f| f.members.unwrap()).sum();
+            let want = expected.iter().find(|(g, _)| g == value).map_or(0, |(_, n)| *n);
+            assert_eq!(n, want, "{}:{value}", d.key());
+            sum += n;
+        }
+        assert_eq!(sum, total, "the values of {} together", d.key());
+    }
+}

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::{TWO_MEMBERS, generated_server, write};
+use super::{generated_server, write};
 use crate::common::{self, Site};
 
 /// A real HTTP receiver on loopback: keeps every request it gets (method, path); answers
