@@ -96,21 +96,84 @@ pub fn t(lang: Lang, key: &str) -> &str {
     text(key).map_or(key, |text| lang.pick(text))
 }
 
-/// A dimension's value as shown: lifecycle stages and tiers have names in both languages;
-/// other values (regions, stores, channels, segment keys) are shown as stored. Links and
-/// filters keep the stored value.
+/// A dimension's value as shown: the values the data contract enumerates (lifecycle
+/// stages, tiers, channels, gender, churn risk, the default RFM segments) have names in
+/// both languages; other values (regions, stores, categories, cohorts, custom segment keys)
+/// are shown as stored. Links and filters keep the stored value.
 pub fn value_label(lang: Lang, dimension: Dimension, value: &str) -> String {
-    let named = match (dimension, value) {
-        (Dimension::LifecycleStage, "new") => Some(("新会员", "New")),
-        (Dimension::LifecycleStage, "active") => Some(("活跃", "Active")),
-        (Dimension::LifecycleStage, "dormant") => Some(("沉睡", "Dormant")),
-        (Dimension::LifecycleStage, "churned") => Some(("流失", "Churned")),
-        (Dimension::LifecycleStage, "registered") => Some(("仅注册", "Registered, no purchase")),
-        (Dimension::Tier, "bronze") => Some(("铜卡", "Bronze")),
-        (Dimension::Tier, "silver") => Some(("银卡", "Silver")),
-        (Dimension::Tier, "gold") => Some(("金卡", "Gold")),
-        (Dimension::Tier, "platinum") => Some(("白金卡", "Platinum")),
-        (Dimension::Tier, "(none)") => Some(("无等级", "No tier")),
+    let family = match dimension {
+        Dimension::LifecycleStage => Family::Stage,
+        Dimension::Tier => Family::Tier,
+        Dimension::JoinChannel | Dimension::PreferredChannel => Family::Channel,
+        Dimension::Gender => Family::Gender,
+        Dimension::ChurnRisk => Family::ChurnRisk,
+        Dimension::RfmSegment => Family::RfmSegment,
+        _ => Family::None,
+    };
+    stored_label(lang, family, value)
+}
+
+/// The kinds of stored values that have names (SPEC §3's enumerations and the derived keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Stage,
+    Tier,
+    /// Order and join channels.
+    Channel,
+    Gender,
+    ChurnRisk,
+    RfmSegment,
+    /// Points ledger kinds: earn, redeem, expire, adjust.
+    PointsKind,
+    /// Where points came from: purchase, review, referral, check_in, campaign.
+    PointsSource,
+    /// Only the shared "(none)".
+    None,
+}
+
+/// A stored value of `family` as shown in `lang`; unknown values as stored.
+pub fn stored_label(lang: Lang, family: Family, value: &str) -> String {
+    use Family as F;
+    let named = match (family, value) {
+        (F::Stage, "new") => Some(("新会员", "New")),
+        (F::Stage, "active") => Some(("活跃", "Active")),
+        (F::Stage, "dormant") => Some(("沉睡", "Dormant")),
+        (F::Stage, "churned") => Some(("流失", "Churned")),
+        (F::Stage, "registered") => Some(("仅注册", "Registered, no purchase")),
+        (F::Tier, "bronze") => Some(("铜卡", "Bronze")),
+        (F::Tier, "silver") => Some(("银卡", "Silver")),
+        (F::Tier, "gold") => Some(("金卡", "Gold")),
+        (F::Tier, "platinum") => Some(("白金卡", "Platinum")),
+        (F::Tier, "(none)") => Some(("无等级", "No tier")),
+        (F::Channel, "store") => Some(("门店", "Store")),
+        (F::Channel, "app") => Some(("App", "App")),
+        (F::Channel, "mini_program") => Some(("小程序", "Mini-program")),
+        (F::Channel, "web") => Some(("网店", "Web shop")),
+        (F::Gender, "F") => Some(("女", "Female")),
+        (F::Gender, "M") => Some(("男", "Male")),
+        (F::ChurnRisk, "high_value_at_risk") => Some(("高价值·有流失风险", "High value, at risk")),
+        (F::ChurnRisk, "at_risk") => Some(("有流失风险", "At risk")),
+        (F::ChurnRisk, "likely_active") => Some(("大概率活跃", "Likely active")),
+        // The default rules' names (migrations/…_rfm_rules.sql); renamed or added segments
+        // show their key here and their names on the segments page.
+        (F::RfmSegment, "high_value_loyal") => Some(("高价值忠诚", "High-value loyal")),
+        (F::RfmSegment, "new") => Some(("新客", "New")),
+        (F::RfmSegment, "potential") => Some(("潜力培育", "Potential")),
+        (F::RfmSegment, "at_risk") => Some(("流失风险", "At risk")),
+        (F::RfmSegment, "dormant") => Some(("沉睡唤醒", "Dormant")),
+        (F::RfmSegment, "lost") => Some(("已流失", "Lost")),
+        (F::RfmSegment, "no_purchase") => Some(("回看期内未购买", "No purchase in the lookback")),
+        (F::RfmSegment, "other") => Some(("其他", "Other")),
+        (F::PointsKind, "earn") => Some(("获得", "Earned")),
+        (F::PointsKind, "redeem") => Some(("兑换", "Redeemed")),
+        (F::PointsKind, "expire") => Some(("过期", "Expired")),
+        (F::PointsKind, "adjust") => Some(("调整", "Adjusted")),
+        (F::PointsSource, "purchase") => Some(("购物", "purchase")),
+        (F::PointsSource, "review") => Some(("评价", "review")),
+        (F::PointsSource, "referral") => Some(("推荐", "referral")),
+        (F::PointsSource, "check_in") => Some(("签到", "check-in")),
+        (F::PointsSource, "campaign") => Some(("活动", "campaign")),
+        (_, "(none)") => Some(("（无）", "(none)")),
         _ => None,
     };
     named.map_or_else(|| value.to_string(), |(zh, en)| lang.pick(Text { zh, en }).to_string())
@@ -192,6 +255,13 @@ fn text(key: &str) -> Option<Text> {
         "empty" => ("没有数据", "Nothing to show"),
         "not_found" => ("页面不存在", "Page not found"),
         "error.title" => ("出错了", "Something went wrong"),
+        "error.not_for_role" => ("此页面不对您的角色开放", "This page is not available for your role"),
+        "error.not_for_role.why" => (
+            "您的账户角色不能查看这里的内容。如确需查看，请联系管理员调整角色。",
+            "Your account's role cannot see what is here. If you need it, ask an admin to change your role.",
+        ),
+        "error.signed_out" => ("登录已失效，请重新登录", "Your session has ended: please sign in again"),
+        "error.back" => ("返回概览", "Back to the overview"),
         "as_of" => ("截止日期", "As of"),
         "window" => ("窗口", "Window"),
         "compare" => ("对比", "Compare with"),
@@ -361,5 +431,32 @@ mod tests {
         assert_eq!(value_of(Lang::Zh, Dimension::LifecycleStage, stored, "沉睡"), "dormant");
         assert_eq!(value_of(Lang::En, Dimension::LifecycleStage, stored, "Churned"), "churned");
         assert_eq!(value_of(Lang::Zh, Dimension::Region, ["华东"], "华东"), "华东");
+    }
+
+    #[test]
+    fn every_enumerated_value_has_a_chinese_name() {
+        // SPEC §3's enumerations, the churn-risk keys and the default RFM segments.
+        for (d, values) in [
+            (Dimension::JoinChannel, &["store", "app", "mini_program", "web"][..]),
+            (Dimension::PreferredChannel, &["store", "app", "mini_program", "web"][..]),
+            (Dimension::Gender, &["F", "M", "(none)"][..]),
+            (Dimension::ChurnRisk, &["high_value_at_risk", "at_risk", "likely_active", "(none)"][..]),
+            (
+                Dimension::RfmSegment,
+                &["high_value_loyal", "new", "potential", "at_risk", "dormant", "lost", "no_purchase", "other"][..],
+            ),
+        ] {
+            for v in values {
+                let zh = value_label(Lang::Zh, d, v);
+                assert!(zh != *v && !zh.is_ascii() || zh == "App", "{d:?} {v} -> {zh}");
+            }
+        }
+        for v in ["earn", "redeem", "expire", "adjust"] {
+            assert!(!stored_label(Lang::Zh, Family::PointsKind, v).is_ascii(), "{v}");
+        }
+        assert_eq!(value_label(Lang::Zh, Dimension::RfmSegment, "potential"), "潜力培育");
+        assert_eq!(value_label(Lang::En, Dimension::JoinChannel, "mini_program"), "Mini-program");
+        assert_eq!(value_label(Lang::Zh, Dimension::RfmSegment, "vip_custom"), "vip_custom");
+        assert_eq!(value_of(Lang::Zh, Dimension::PreferredChannel, ["store", "web"], "网店"), "web");
     }
 }

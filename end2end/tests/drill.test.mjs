@@ -74,6 +74,16 @@ test('drill from a KPI to the members behind it and into one member', async () =
   await page.waitForSelector('table.breakdown[data-dimension="rfm_segment"]');
   const bySegment = await api('breakdown?metric=repurchase_rate&dimension=rfm_segment&window=90d');
   assertBreakdown(await shownBreakdown(page), bySegment);
+  // Segment keys are named in the page's language; data-value keeps the key.
+  const zhPage = (await page.getAttribute('html', 'lang')).startsWith('zh');
+  const segmentNames = zhPage
+    ? { high_value_loyal: '高价值忠诚', new: '新客', potential: '潜力培育', at_risk: '流失风险', dormant: '沉睡唤醒', lost: '已流失', no_purchase: '回看期内未购买' }
+    : { high_value_loyal: 'High-value loyal', new: 'New', potential: 'Potential', at_risk: 'At risk', dormant: 'Dormant', lost: 'Lost', no_purchase: 'No purchase in the lookback' };
+  const heads = await page.$$eval('table.breakdown tbody tr', (rows) =>
+    rows.map((r) => [r.dataset.value, r.querySelector('th').textContent.trim()]));
+  const named = heads.filter(([v]) => v in segmentNames);
+  assert.ok(named.length >= 3, JSON.stringify(heads));
+  for (const [v, th] of named) assert.equal(th, segmentNames[v], v);
   await page.click('th a[data-sort="current"]');
   await page.waitForURL(/sort=current/);
   await eventually(async () => {
@@ -160,6 +170,14 @@ test('drill from a KPI to the members behind it and into one member', async () =
   assert.equal(events.filter((k) => k === 'order').length, m.orders.length);
   assert.equal(events.filter((k) => k === 'points_entry').length, m.points.length);
   assert.equal(events.filter((k) => k === 'tier_change').length, m.tier_changes.length);
+  // Points kinds are named in the page's language too, in the ledger's order (newest first).
+  const kinds = { earn: ['获得', 'Earned'], redeem: ['兑换', 'Redeemed'], expire: ['过期', 'Expired'], adjust: ['调整', 'Adjusted'] };
+  const shownKinds = await page.$$eval('table.timeline tbody tr.points_entry td:nth-child(2)', (cells) =>
+    cells.map((c) => c.textContent));
+  assert.equal(shownKinds.length, m.points.length);
+  for (const text of shownKinds) {
+    assert.ok(Object.values(kinds).some((names) => text.endsWith(names[zh ? 0 : 1])), text);
+  }
   await page.waitForSelector('#member-timeline canvas');
   await page.screenshot({ path: join(ARTIFACTS, 'member-360.png'), fullPage: true });
   assert.deepEqual(errors, []);

@@ -67,8 +67,14 @@ test('an executive sees the dashboard but no member rows', async () => {
   await page.waitForSelector('body[data-hydrated="true"] .kpi-grid.headline [data-kpi]', { timeout: 60_000 });
   assert.equal(await page.$('nav a[href^="/members"]'), null, 'no members link');
   await page.goto(`${base}/members`);
-  await page.waitForSelector('.error[role="alert"]');
-  assert.match(await page.textContent('.error[role="alert"]'), /executive role may not/);
+  // A page saying so in the reader's language, with a way back; never the server's error text.
+  await page.waitForSelector('.error[role="alert"][data-failure="not_for_role"]');
+  const notice = await page.textContent('.error[role="alert"]');
+  const zh = (await page.getAttribute('html', 'lang')).startsWith('zh');
+  assert.match(notice, zh ? /此页面不对您的角色开放/ : /not available for your role/);
+  assert.doesNotMatch(notice, /ServerError|\|/);
+  await page.click('.error[role="alert"] a[href="/"]');
+  await page.waitForSelector('body[data-hydrated="true"] .kpi-grid.headline [data-kpi]');
   assert.equal(await page.$('table.member-list tbody tr'), null);
   assert.deepEqual(page.violations, []);
   await page.context().close();

@@ -12,7 +12,7 @@ use crate::{
     chart::Chart,
     error_template::ErrorTemplate,
     format,
-    i18n::{Lang, t, tr, use_lang, value_label},
+    i18n::{Family, Lang, stored_label, t, tr, use_lang, value_label},
     model::{Dimension, Member360},
 };
 
@@ -37,9 +37,33 @@ struct Event {
     at: String,
     kind: &'static str,
     what: String,
-    /// The dimension `what` is a value of, when it has names in both languages.
-    dimension: Option<Dimension>,
-    detail: String,
+    /// The family of stored values `what` belongs to, when they have names in both languages.
+    family: Option<Family>,
+    detail: Detail,
+}
+
+/// An event's detail, named in the reader's language when it is shown.
+enum Detail {
+    Order { amount: String, channel: Option<String>, store: Option<String> },
+    Points { points: i64, source: Option<String> },
+    Nothing,
+}
+
+impl Detail {
+    fn shown(&self, lang: Lang) -> String {
+        match self {
+            Detail::Order { amount, channel, store } => format!(
+                "{amount} · {}{}",
+                channel.as_deref().map(|c| stored_label(lang, Family::Channel, c)).unwrap_or_default(),
+                store.as_ref().map(|s| format!(" · {s}")).unwrap_or_default()
+            ),
+            Detail::Points { points, source } => format!(
+                "{points} {}",
+                source.as_deref().map(|s| stored_label(lang, Family::PointsSource, s)).unwrap_or_default()
+            ),
+            Detail::Nothing => String::new(),
+        }
+    }
 }
 
 fn timeline(m: &Member360) -> Vec<Event> {
@@ -50,27 +74,26 @@ fn timeline(m: &Member360) -> Vec<Event> {
             at: o.ordered_at.clone(),
             kind: "order",
             what: o.order_id.clone(),
-            dimension: None,
-            detail: format!(
-                "{} · {}{}",
-                format::money(o.net_amount_cents as f64 / 100.0),
-                o.channel.clone().unwrap_or_default(),
-                o.store_id.as_ref().map(|s| format!(" · {s}")).unwrap_or_default()
-            ),
+            family: None,
+            detail: Detail::Order {
+                amount: format::money(o.net_amount_cents as f64 / 100.0),
+                channel: o.channel.clone(),
+                store: o.store_id.clone(),
+            },
         })
         .chain(m.points.iter().map(|p| Event {
             at: p.occurred_at.clone(),
             kind: "points_entry",
             what: p.kind.clone(),
-            dimension: None,
-            detail: format!("{} {}", p.points, p.source.clone().unwrap_or_default()),
+            family: Some(Family::PointsKind),
+            detail: Detail::Points { points: p.points, source: p.source.clone() },
         }))
         .chain(m.tier_changes.iter().map(|c| Event {
             at: c.changed_at.clone(),
             kind: "tier_change",
             what: c.tier.clone(),
-            dimension: Some(Dimension::Tier),
-            detail: String::new(),
+            family: Some(Family::Tier),
+            detail: Detail::Nothing,
         }))
         .collect();
     events.sort_by(|a, b| b.at.cmp(&a.at));
@@ -92,10 +115,10 @@ fn timeline_chart(m: &Member360, lang: Lang) -> serde_json::Value {
                 .filter(|o| o.channel.clone().unwrap_or_else(|| "(none)".into()) == *c)
                 .map(|o| json!([o.ordered_at.replace(' ', "T"), o.net_amount_cents as f64 / 100.0]))
                 .collect();
-            json!({ "name": c, "type": "scatter", "data": data, "symbolSize": 9 })
+            json!({ "name": stored_label(lang, Family::Channel, c), "type": "scatter", "data": data, "symbolSize": 9 })
         })
         .chain(std::iter::once(json!({
-            "name": "tier", "type": "scatter", "data": [],
+            "name": t(lang, "tier"), "type": "scatter", "data": [],
             "markLine": { "symbol": "none", "label": { "formatter": "{b}" },
                           "data": m.tier_changes.iter().map(|c| json!({ "name": value_label(lang, Dimension::Tier, &c.tier), "xAxis": c.changed_at.replace(' ', "T") })).collect::<Vec<_>>() }
         })))
@@ -129,11 +152,14 @@ fn Member360View(member: Member360) -> impl IntoView {
                 <dd data-value=value>{move || value_label(lang.get(), dimension, &shown)}</dd></div>
         }
     };
-    let rfm = member
-        .rfm
-        .as_ref()
-        .map(|r| format!("R{} F{} M{} · {}", r.r, r.f, r.m, r.segment))
-        .unwrap_or_else(|| "—".into());
+    let rfm = member.rfm.clone();
+    let rfm = move || {
+        rfm.as_ref()
+            .map(|r| {
+                format!("R{} F{} M{} · {}", r.r, r.f, r.m, value_label(lang.get(), Dimension::RfmSegment, &r.segment))
+            })
+            .unwrap_or_else(|| "—".into())
+    };
     let prediction = member.prediction.as_ref().map(|p| {
         let s = &p.score;
         view! {
@@ -154,7 +180,7 @@ fn Member360View(member: Member360) -> impl IntoView {
             {field("purchases", m.purchases.to_string())}
             {field("revenue", format::money(m.revenue_cents as f64 / 100.0))}
             {field("points_balance", format::count(m.points_balance as f64))}
-            {field("rfm", rfm)}
+            <div class="field" data-field="rfm"><dt>{move || t(lang.get(), "rfm").to_string()}</dt><dd>{rfm}</dd></div>
             {prediction}
         </dl>
         <h2 class="section-title">{tr("timeline")}</h2>
@@ -166,11 +192,11 @@ fn Member360View(member: Member360) -> impl IntoView {
                     <tr class=e.kind data-kind=e.kind>
                         <td>{e.at}</td>
                         <td>{move || t(lang.get(), e.kind).to_string()} " "
-                            {move || match e.dimension {
-                                Some(d) => value_label(lang.get(), d, &e.what),
+                            {move || match e.family {
+                                Some(f) => stored_label(lang.get(), f, &e.what),
                                 None => e.what.clone(),
                             }}</td>
-                        <td>{e.detail}</td>
+                        <td>{move || e.detail.shown(lang.get())}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
