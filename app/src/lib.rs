@@ -151,6 +151,13 @@ fn TopBar() -> impl IntoView {
                 {item("/model", "nav.model")}
                 <Show when=move || may(Role::Admin)>{item("/admin", "nav.admin")}</Show>
             </nav>
+            // Find a member by id or whole phone number (operators and admins; audited).
+            <Show when=move || may(Role::Operator)>
+                <form class="find" method="get" action="/members" role="search">
+                    <input type="search" name="find" id="find-member" maxlength="64" autocomplete="off"
+                        aria-label=tr("find.label") placeholder=tr("find.placeholder")/>
+                </form>
+            </Show>
             </Show>
             </Suspense>
             <a class="alert-badge" id="alert-badge" href="/alerts"

@@ -206,3 +206,31 @@ test('segments page: named segments and the RFM grid equal the API and open thei
   const list = await api(`members?filters=${encodeURIComponent(`rfm_segment:${biggest.value}`)}`);
   assert.equal(Number(await page.getAttribute('.list-total', 'data-total')), list.total);
 });
+
+test('find a member from the top bar by the whole phone number, then by id', async () => {
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${env.server.base}/`);
+  await page.waitForSelector('body[data-hydrated="true"] #find-member', { timeout: 60_000 });
+  const someone = (await api('members?sort=member_id&page_size=50')).rows.find((r) => r.phone);
+  await page.fill('#find-member', someone.phone);
+  await page.press('#find-member', 'Enter');
+  await page.waitForURL(/\/members\?find=/);
+  await page.waitForSelector('table.member-list tbody tr');
+  assert.equal(await page.getAttribute('.list-total', 'data-total'), '1');
+  const ids = await page.$$eval('table.member-list tbody tr', (rows) => rows.map((r) => r.dataset.member));
+  assert.deepEqual(ids, [someone.member_id]);
+  assert.equal(await page.getAttribute('.finding', 'data-find'), someone.phone);
+  // A part of the number finds no one.
+  await page.fill('#find-member', someone.phone.slice(0, 7));
+  await page.press('#find-member', 'Enter');
+  await page.waitForURL((u) => u.searchParams.get('find') === someone.phone.slice(0, 7));
+  await page.waitForSelector('.list-total');
+  assert.equal(await page.getAttribute('.list-total', 'data-total'), '0');
+  await page.fill('#find-member', someone.member_id);
+  await page.press('#find-member', 'Enter');
+  await page.waitForURL((u) => u.searchParams.get('find') === someone.member_id);
+  await page.waitForSelector('table.member-list tbody tr');
+  assert.deepEqual(await page.$$eval('table.member-list tbody tr', (rows) => rows.map((r) => r.dataset.member)),
+    [someone.member_id]);
+  await page.close();
+});

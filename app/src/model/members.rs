@@ -17,6 +17,10 @@ pub struct MembersQuery {
     pub page_size: Option<u32>,
     /// A saved segment's key; its filters combine with `filters`.
     pub segment: Option<String>,
+    /// Find one member: a member id, or a whole phone number (exact match; spaces are
+    /// ignored, a part of a number finds nothing). Combines with the filters. Audited
+    /// with the number masked.
+    pub find: Option<String>,
 }
 
 /// A member as listed; name and phone are masked (`张*`, `138****5678`).

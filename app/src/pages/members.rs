@@ -20,6 +20,7 @@ pub fn MembersPage() -> impl IntoView {
     let view = use_view();
     let sort = use_param("sort");
     let page = use_param("page");
+    let find = use_param("find");
     let query = move || {
         let v = view.get();
         MembersQuery {
@@ -29,6 +30,7 @@ pub fn MembersPage() -> impl IntoView {
             page: page.get().and_then(|p| p.parse().ok()),
             page_size: Some(PAGE_SIZE),
             segment: v.segment,
+            find: find.get(),
         }
     };
     let data = Resource::new(query, get_members);
@@ -38,6 +40,12 @@ pub fn MembersPage() -> impl IntoView {
             <h1 class="page-title">{tr("members.list")}</h1>
             <Toolbar path="/members" resolved_as_of=resolved windows=false/>
             <FilterChips path="/members"/>
+            {move || find.get().map(|f| {
+                let shown = f.clone();
+                view! {
+                <p class="finding" data-find=f>{tr("find.showing")} " “" {shown} "” · "
+                    <a href=move || view.get().link("/members", &[])>{tr("find.clear")}</a></p>
+            }})}
             <Transition fallback=Loading>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || Suspend::new(async move { data.await.map(|p| view! { <MemberTable page=p/> }) })}

@@ -227,17 +227,32 @@ fn page_of(
     if !(1..=max_page_size).contains(&page_size) {
         return Err(Error::bad_param("page_size", format!("expected 1 to {max_page_size}")));
     }
+    let found = find_key(q.find.as_deref())?;
     let scope = Scope::of(criteria, None).with_rules(rules);
     scope.prepare(conn, as_of, cfg)?;
     let join = scope.join("s");
-    let total: i64 = conn.query_row(&format!("SELECT count(*) FROM member_summary s {join}"), [], |r| r.get(0))?;
+    // A look-up: the member of that id, or whose phone is exactly that number.
+    let only = if found.is_some() {
+        "WHERE (s.member_id = $find OR s.member_id IN (SELECT member_id FROM members WHERE phone = $find))"
+    } else {
+        ""
+    };
+    let with_find = |sql: Sql| match &found {
+        Some(f) => sql.bind("find", f.clone()),
+        None => sql,
+    };
+    let total: i64 = with_find(Sql::new(format!("SELECT count(*) FROM member_summary s {join} {only}")))
+        .rows(conn, |r| r.get(0))?
+        .into_iter()
+        .next()
+        .unwrap_or(0);
     let direction = if descending { "DESC" } else { "ASC" };
     let offset = i64::from(page - 1) * i64::from(page_size);
-    let rows = Sql::new(format!(
+    let rows = with_find(Sql::new(format!(
         "SELECT {ROW} FROM member_summary s LEFT JOIN members m USING (member_id)
-         LEFT JOIN member_scores ps USING (member_id) {join}
+         LEFT JOIN member_scores ps USING (member_id) {join} {only}
          ORDER BY {column} {direction} NULLS LAST, s.member_id LIMIT $limit OFFSET $offset"
-    ))
+    )))
     .bind("limit", i64::from(page_size))
     .bind("offset", offset)
     .rows(conn, |r| row(r, personal))?;
@@ -251,6 +266,38 @@ fn page_of(
         total,
         rows,
     })
+}
+
+/// The longest look-up text taken (ids and phone numbers are far shorter).
+const MAX_FIND: usize = 64;
+
+/// What a look-up matches: the text without spaces (none for an empty one); a 400 past
+/// [`MAX_FIND`] characters or with control characters.
+fn find_key(find: Option<&str>) -> Result<Option<String>> {
+    let Some(text) = find else { return Ok(None) };
+    let key: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    if key.chars().count() > MAX_FIND || key.chars().any(char::is_control) {
+        return Err(Error::bad_param(
+            "find",
+            format!("expected a member id or a whole phone number of at most {MAX_FIND} characters"),
+        ));
+    }
+    Ok(Some(key))
+}
+
+/// A look-up text as the audit log keeps it: a number that could be a phone (seven or more
+/// digits, with `+`, `-` or spaces) masked like a phone; a member id as given.
+pub fn find_for_audit(find: &str) -> String {
+    let digits = find.chars().filter(char::is_ascii_digit).count();
+    let phone_like = digits >= 7 && find.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c));
+    if phone_like {
+        mask_phone(&find.chars().filter(|c| !c.is_whitespace()).collect::<String>())
+    } else {
+        find.to_string()
+    }
 }
 
 /// One member's profile, summary, orders and points, newest first.

@@ -157,6 +157,7 @@ pub fn run(
                         page: Some(1),
                         page_size: Some(50),
                         segment: None,
+                        find: None,
                     },
                     cfg,
                     rules.clone(),

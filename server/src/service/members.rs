@@ -10,7 +10,9 @@ impl Services {
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
         let filters = self.filters(who, query.filters.as_deref(), query.segment.as_deref()).await?;
-        self.audit_member_read(who, "member.list", None, &query).await?;
+        // A look-up by phone is audited with the number masked.
+        let audited = MembersQuery { find: query.find.as_deref().map(crate::members::find_for_audit), ..query.clone() };
+        self.audit_member_read(who, "member.list", None, &audited).await?;
         let personal = personal(who);
         self.analytics.read(move |conn| crate::members::list_in(conn, &query, filters, cfg, rules, personal)).await
     }
@@ -35,7 +37,8 @@ impl Services {
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
         let filters = self.filters(who, query.filters.as_deref(), query.segment.as_deref()).await?;
-        self.audit_member_read(who, "member.export", None, &query).await?;
+        let audited = MembersQuery { find: query.find.as_deref().map(crate::members::find_for_audit), ..query.clone() };
+        self.audit_member_read(who, "member.export", None, &audited).await?;
         let personal = personal(who);
         self.analytics.read(move |conn| crate::members::export_csv(conn, &query, filters, cfg, rules, personal)).await
     }

@@ -261,6 +261,17 @@ async fn every_route_and_server_function_checks_the_role() {
     assert_eq!(first_name(&ocsv), masked[0].0.as_str().unwrap());
     assert_eq!(first_name(&acsv), shown[0].0.as_str().unwrap());
 
+    // Find a member by the whole phone number: the operator's answer masked, the audit's too.
+    let phone = shown.iter().find_map(|(_, p)| p.as_str().map(String::from)).expect("a gold member with a phone");
+    let (status, found, _) = site.ask(oper, "GET", &format!("/api/v1/members?find={phone}"), None).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(found["rows"][0]["phone"], format!("{}****{}", &phone[..3], &phone[phone.len() - 4..]));
+    let (_, part, _) = site.ask(oper, "GET", &format!("/api/v1/members?find={}", &phone[..7]), None).await;
+    assert_eq!(part["total"], 0, "a part of a number finds no one: {part}");
+    let (status, _, _) = site.ask(exec, "GET", &format!("/api/v1/members?find={phone}"), None).await;
+    assert_eq!(status, 403);
+
     // The audit log holds who listed, viewed and exported members, with the filter.
     let (_, log, _) = site.ask(admin, "GET", "/api/v1/audit?action=member.&limit=1000", None).await;
     let has = |actor: &str, action: &str, needle: &str| {
@@ -273,6 +284,9 @@ async fn every_route_and_server_function_checks_the_role() {
     assert!(has("otto", "member.list", "filters=tier:gold"), "{log}");
     assert!(has("ada", "member.export", "filters=tier:gold"), "{log}");
     assert!(has("otto", "member.view", &member_id), "{log}");
+    let masked_find = format!("find={}****{}", &phone[..3], &phone[phone.len() - 4..]);
+    assert!(has("otto", "member.list", &masked_find), "{log}");
+    assert!(!log.to_string().contains(&phone), "no whole phone number in the audit log: {log}");
     assert!(!has("eve", "member.list", ""), "refused reads are not audited as reads");
     let (_, changes, _) = site.ask(admin, "GET", "/api/v1/audit?action=user.update", None).await;
     assert_eq!(changes[0]["target"], "lou");
