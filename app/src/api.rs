@@ -90,6 +90,12 @@ pub async fn get_segment_names() -> Result<Vec<SegmentName>, ServerFnError> {
     ask(|e, who| e.segment_names(who)).await
 }
 
+/// Saves the view's filters as a new segment (operators and admins; audited).
+#[server(endpoint = "create_segment", input = Json)]
+pub async fn create_segment(segment: Segment) -> Result<Segment, ServerFnError> {
+    ask(|e, who| e.create_segment(who, segment)).await
+}
+
 #[server(endpoint = "get_model_status", input = Json)]
 pub async fn get_model_status() -> Result<ModelStatus, ServerFnError> {
     ask(|e, who| e.model_status(who)).await

@@ -35,6 +35,8 @@ pub trait Engine: Send + Sync + 'static {
     fn saved_segments(&self, who: Viewer) -> EngineFuture<Vec<Segment>>;
     /// The named RFM segments' keys and names, in priority order.
     fn segment_names(&self, who: Viewer) -> EngineFuture<Vec<SegmentName>>;
+    /// Saves a new segment (operators and admins); a key in use is a conflict.
+    fn create_segment(&self, who: Viewer, segment: Segment) -> EngineFuture<Segment>;
     fn model_status(&self, who: Viewer) -> EngineFuture<ModelStatus>;
     fn alerts(&self, who: Viewer, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>>;
     fn alert_rules(&self, who: Viewer) -> EngineFuture<Vec<AlertRule>>;

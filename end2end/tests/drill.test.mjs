@@ -118,6 +118,23 @@ test('drill from a KPI to the members behind it and into one member', async () =
   assert.equal(await page.getAttribute('[data-filter]', 'data-filter'), `rfm_segment:${segment}`);
   await page.screenshot({ path: join(ARTIFACTS, 'members.png'), fullPage: true });
 
+  // Save the filtered view as a segment; its members are the same list.
+  const membersUrl = page.url();
+  await page.click('.save-segment summary');
+  await page.fill('#save-segment input[name="key"]', 'from_the_drill');
+  await page.fill('#save-segment input[name="name_zh"]', '下钻保存');
+  await page.click('#save-segment button[type="submit"]');
+  await page.waitForSelector('.save-segment .saved[data-saved="from_the_drill"]');
+  const saved = await api('segments/from_the_drill');
+  assert.equal(saved.filters, `rfm_segment:${segment}`);
+  assert.equal(saved.name_en, '下钻保存');
+  await page.click('.save-segment .saved a');
+  await page.waitForURL(/segment=from_the_drill/);
+  await page.waitForSelector('.list-total');
+  assert.equal(Number(await page.getAttribute('.list-total', 'data-total')), list.total);
+  await page.goto(membersUrl);
+  await page.waitForSelector('body[data-hydrated="true"] table.member-list');
+
   // The CSV export is the list: every member, in the order on screen.
   const csvHref = await page.getAttribute('#export-csv', 'href');
   const csv = parseCsv(await (await apiFetch(`${env.server.base}${csvHref}`)).text());

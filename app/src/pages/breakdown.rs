@@ -89,6 +89,7 @@ pub fn BreakdownPage() -> impl IntoView {
                 </label>
             </div>
             <FilterChips path="/breakdown"/>
+            <super::save_segment::SaveSegment/>
             <Transition fallback=Loading>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || {

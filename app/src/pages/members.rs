@@ -40,6 +40,7 @@ pub fn MembersPage() -> impl IntoView {
             <h1 class="page-title">{tr("members.list")}</h1>
             <Toolbar path="/members" resolved_as_of=resolved windows=false/>
             <FilterChips path="/members"/>
+            <super::save_segment::SaveSegment/>
             {move || find.get().map(|f| {
                 let shown = f.clone();
                 view! {

@@ -10,6 +10,7 @@ pub mod member;
 pub mod members;
 pub mod model;
 pub mod overview;
+pub mod save_segment;
 pub mod segments;
 pub mod signin;
 

@@ -65,6 +65,7 @@ pub fn OverviewPage() -> impl IntoView {
         <section class="overview">
             <Toolbar path="/" resolved_as_of=resolved/>
             <FilterChips path="/"/>
+            <super::save_segment::SaveSegment/>
             <Transition fallback=Loading>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
                     {move || Suspend::new(async move {

@@ -37,6 +37,7 @@ impl Engine for Services {
         breakdown(query: BreakdownQuery) -> Breakdown, "breakdown";
         cohorts(query: CohortQuery) -> Cohorts, "cohorts";
         members(query: MembersQuery) -> MemberPage, "members";
+        create_segment(segment: Segment) -> Segment, "save segment";
         model_status() -> ModelStatus, "model status";
         alerts(query: AlertQuery) -> Vec<AlertEvent>, "alerts";
         alert_rules() -> Vec<AlertRule>, "alert rules";
