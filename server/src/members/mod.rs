@@ -227,30 +227,59 @@ fn page_of(
     if !(1..=max_page_size).contains(&page_size) {
         return Err(Error::bad_param("page_size", format!("expected 1 to {max_page_size}")));
     }
-    let found = find_key(q.find.as_deref())?;
+    // A look-up: the member of that id and those whose phone is exactly that number, found
+    // first (an index probe and one column scan); the page's tables are then read for
+    // those members only.
+    let found: Option<Vec<String>> = match find_key(q.find.as_deref())? {
+        Some(key) => Some(
+            Sql::new(
+                "SELECT member_id FROM members WHERE member_id = $find
+                 UNION SELECT member_id FROM members WHERE phone = $find ORDER BY 1",
+            )
+            .bind("find", key)
+            .rows(conn, |r| r.get(0))?,
+        ),
+        None => None,
+    };
     let scope = Scope::of(criteria, None).with_rules(rules);
+    if found.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(MemberPage {
+            as_of: as_of.to_string(),
+            filters: scope.filters.clone(),
+            ranges: scope.ranges.clone(),
+            sort,
+            page,
+            page_size,
+            total: 0,
+            rows: Vec::new(),
+        });
+    }
     scope.prepare(conn, as_of, cfg)?;
     let join = scope.join("s");
-    // A look-up: the member of that id, or whose phone is exactly that number.
-    let only = if found.is_some() {
-        "WHERE (s.member_id = $find OR s.member_id IN (SELECT member_id FROM members WHERE phone = $find))"
-    } else {
-        ""
+    let table = |name: &str| match &found {
+        Some(ids) => {
+            let list: Vec<String> = (0..ids.len()).map(|i| format!("$found{i}")).collect();
+            format!("(SELECT * FROM {name} WHERE member_id IN ({}))", list.join(", "))
+        }
+        None => name.to_string(),
     };
-    let with_find = |sql: Sql| match &found {
-        Some(f) => sql.bind("find", f.clone()),
-        None => sql,
+    let (summary, people, scores) = (table("member_summary"), table("members"), table("member_scores"));
+    let with_found = |mut sql: Sql| {
+        for (i, id) in found.iter().flatten().enumerate() {
+            sql = sql.bind(&format!("found{i}"), id.clone());
+        }
+        sql
     };
-    let total: i64 = with_find(Sql::new(format!("SELECT count(*) FROM member_summary s {join} {only}")))
+    let total: i64 = with_found(Sql::new(format!("SELECT count(*) FROM {summary} s {join}")))
         .rows(conn, |r| r.get(0))?
         .into_iter()
         .next()
         .unwrap_or(0);
     let direction = if descending { "DESC" } else { "ASC" };
     let offset = i64::from(page - 1) * i64::from(page_size);
-    let rows = with_find(Sql::new(format!(
-        "SELECT {ROW} FROM member_summary s LEFT JOIN members m USING (member_id)
-         LEFT JOIN member_scores ps USING (member_id) {join} {only}
+    let rows = with_found(Sql::new(format!(
+        "SELECT {ROW} FROM {summary} s LEFT JOIN {people} m USING (member_id)
+         LEFT JOIN {scores} ps USING (member_id) {join}
          ORDER BY {column} {direction} NULLS LAST, s.member_id LIMIT $limit OFFSET $offset"
     )))
     .bind("limit", i64::from(page_size))
