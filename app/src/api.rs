@@ -8,7 +8,8 @@ use leptos::{prelude::*, server_fn::codec::Json};
 use crate::model::{
     AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
     Cohorts, Holdout, HoldoutQuery, LoadRecord, Member360, MemberPage, MembersQuery, ModelStatus, Overview,
-    OverviewQuery, Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
+    OverviewQuery, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery, User,
+    UserChange, Viewer,
 };
 
 /// Who signed in: the request's viewer, which the server's access layer put there.
@@ -94,6 +95,11 @@ pub async fn get_segment_names() -> Result<Vec<SegmentName>, ServerFnError> {
 #[server(endpoint = "create_segment", input = Json)]
 pub async fn create_segment(segment: Segment) -> Result<Segment, ServerFnError> {
     ask(|e, who| e.create_segment(who, segment)).await
+}
+
+#[server(endpoint = "get_tier_migration", input = Json)]
+pub async fn get_tier_migration(query: TierMigrationQuery) -> Result<TierMigration, ServerFnError> {
+    ask(|e, who| e.tier_migration(who, query)).await
 }
 
 #[server(endpoint = "get_model_status", input = Json)]

@@ -193,6 +193,15 @@ fn text(key: &str) -> Option<Text> {
     let (zh, en) = match key {
         "brand.sub" => ("会员健康", "Member health"),
         "nav.overview" => ("概览", "Overview"),
+        "nav.tiers" => ("等级迁移", "Tiers"),
+        "tiers.title" => ("会员等级迁移", "Tier migration"),
+        "tiers.from" => ("起始日期", "From"),
+        "tiers.at_from" => ("起始等级", "Tier then"),
+        "tiers.at_to" => ("截止等级", "Tier now"),
+        "tiers.note" => (
+            "起始日期前入会的会员，按两个日期各自的等级计数；对角线为等级未变。",
+            "Members who had joined by the first date, by their tier at each date; the diagonal kept their tier.",
+        ),
         "nav.breakdown" => ("下钻", "Breakdown"),
         "nav.segments" => ("分群", "Segments"),
         "nav.members" => ("会员", "Members"),

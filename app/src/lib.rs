@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("segments") view=pages::segments::SegmentsPage/>
                     <Route path=StaticSegment("members") view=pages::members::MembersPage/>
                     <Route path=(StaticSegment("members"), ParamSegment("id")) view=pages::member::MemberPage/>
+                    <Route path=StaticSegment("tiers") view=pages::tiers::TiersPage/>
                     <Route path=StaticSegment("model") view=pages::model::ModelPage/>
                     <Route path=StaticSegment("alerts") view=pages::alerts::AlertsPage/>
                     <Route path=StaticSegment("admin") view=pages::admin::AdminPage/>
@@ -147,6 +148,7 @@ fn TopBar() -> impl IntoView {
                 {item("/", "nav.overview")}
                 {item("/breakdown", "nav.breakdown")}
                 {item("/segments", "nav.segments")}
+                {item("/tiers", "nav.tiers")}
                 <Show when=move || may(Role::Operator)>{item("/members", "nav.members")}</Show>
                 {item("/model", "nav.model")}
                 <Show when=move || may(Role::Admin)>{item("/admin", "nav.admin")}</Show>

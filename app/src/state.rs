@@ -9,7 +9,8 @@ use std::{future::Future, pin::Pin, sync::Arc};
 use crate::model::{
     AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
     Cohorts, Holdout, HoldoutQuery, LoadRecord, Member360, MemberPage, MembersQuery, ModelStatus, Overview,
-    OverviewQuery, Segment, SegmentName, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
+    OverviewQuery, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery, User,
+    UserChange, Viewer,
 };
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
@@ -37,6 +38,7 @@ pub trait Engine: Send + Sync + 'static {
     fn segment_names(&self, who: Viewer) -> EngineFuture<Vec<SegmentName>>;
     /// Saves a new segment (operators and admins); a key in use is a conflict.
     fn create_segment(&self, who: Viewer, segment: Segment) -> EngineFuture<Segment>;
+    fn tier_migration(&self, who: Viewer, query: TierMigrationQuery) -> EngineFuture<TierMigration>;
     fn model_status(&self, who: Viewer) -> EngineFuture<ModelStatus>;
     fn alerts(&self, who: Viewer, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>>;
     fn alert_rules(&self, who: Viewer) -> EngineFuture<Vec<AlertRule>>;

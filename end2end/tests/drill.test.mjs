@@ -251,3 +251,36 @@ test('find a member from the top bar by the whole phone number, then by id', asy
     [someone.member_id]);
   await page.close();
 });
+
+test('tier migration: the matrix equals the API, named in the page language, and follows the from date', async () => {
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${env.server.base}/`);
+  await page.waitForSelector('body[data-hydrated="true"] nav a[href^="/tiers"]', { timeout: 60_000 });
+  await page.click('nav a[href^="/tiers"]');
+  await page.waitForSelector('table.tier-migration');
+  const check = async (m) => {
+    const shown = await page.$$eval('table.tier-migration tbody tr', (rows) =>
+      rows.map((r) => [r.dataset.from, [...r.querySelectorAll('td[data-to]')].map((td) => [td.dataset.to, td.textContent])]));
+    assert.deepEqual([...shown.map(([from]) => from)].sort(), [...m.tiers].sort());
+    for (const [from, cells] of shown) {
+      for (const [to, text] of cells) {
+        const flow = m.flows.find((f) => f.from_tier === from && f.to_tier === to);
+        assert.equal(text === '' ? 0 : parseShown(text), flow ? flow.members : 0, `${from} → ${to}`);
+      }
+    }
+  };
+  const m = await api('tiers/migration');
+  assert.equal(await page.getAttribute('table.tier-migration', 'data-from'), m.from);
+  await check(m);
+  const zh = (await page.getAttribute('html', 'lang')).startsWith('zh');
+  const gold = await page.$('table.tier-migration tbody tr[data-from="gold"] th');
+  if (gold) assert.equal((await gold.textContent()).trim(), zh ? '金卡' : 'Gold');
+  await page.screenshot({ path: join(ARTIFACTS, 'tiers.png'), fullPage: true });
+  // Another first date: the URL and the matrix follow it.
+  await page.fill('#tiers-from', '2025-01-31');
+  await page.dispatchEvent('#tiers-from', 'change');
+  await page.waitForURL(/from=2025-01-31/);
+  await page.waitForSelector('table.tier-migration[data-from="2025-01-31"]');
+  await check(await api('tiers/migration?from=2025-01-31'));
+  await page.close();
+});

@@ -13,6 +13,7 @@ pub mod overview;
 pub mod save_segment;
 pub mod segments;
 pub mod signin;
+pub mod tiers;
 
 use leptos::prelude::*;
 use leptos_router::{hooks::use_query_map, params::ParamsMap};

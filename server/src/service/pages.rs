@@ -38,6 +38,7 @@ impl Engine for Services {
         cohorts(query: CohortQuery) -> Cohorts, "cohorts";
         members(query: MembersQuery) -> MemberPage, "members";
         create_segment(segment: Segment) -> Segment, "save segment";
+        tier_migration(query: TierMigrationQuery) -> TierMigration, "tier migration";
         model_status() -> ModelStatus, "model status";
         alerts(query: AlertQuery) -> Vec<AlertEvent>, "alerts";
         alert_rules() -> Vec<AlertRule>, "alert rules";

@@ -191,6 +191,7 @@ async fn every_route_and_server_function_checks_the_role() {
         ("get_saved_segments", json!({}), Some(EXECUTIVE)),
         ("get_segment_names", json!({}), Some(EXECUTIVE)),
         ("get_model_status", json!({}), Some(EXECUTIVE)),
+        ("get_tier_migration", json!({ "query": {} }), Some(EXECUTIVE)),
         (
             "create_segment",
             json!({ "segment": { "key": "saved_from_view", "name_zh": "华东金卡", "name_en": "", "filters": "tier:gold" } }),
