@@ -34,6 +34,9 @@ wb_log=target/wasm-bindgen-install.log
 mkdir -p target
 scripts/wasm-bindgen.sh >"$wb_log" 2>&1 &
 wb_pid=$!
+# If a build below fails or is interrupted, the install stops with it.
+trap 'kill "$wb_pid" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
 
 step "building the browser side (app, hydrate) for wasm32 [$wasm_profile]"
 cargo build --package app --lib --target wasm32-unknown-unknown \
@@ -48,6 +51,7 @@ if ! wait "$wb_pid"; then
   echo "installing wasm-bindgen-cli failed (log above, also in $wb_log)" >&2
   exit 1
 fi
+trap - EXIT INT TERM
 grep -h '^==>\|Installed\|Finished' "$wb_log" || true
 rm -rf "$site/pkg"
 mkdir -p "$site/pkg"

@@ -11,10 +11,14 @@ cd "$(dirname "$0")/.."
 mkdir -p target
 scripts/fuzz-api.sh "${1:-25}" >target/fuzz-api.log 2>&1 &
 fuzz=$!
+# Interrupted, the fuzzer (and the server it started, through its own trap) stops too.
+trap 'kill -TERM "$fuzz" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
 (cd end2end && npm test)
 browser=$?
 wait "$fuzz"
 fuzzed=$?
+trap - EXIT INT TERM
 printf '\n==> the API fuzzer (scripts/fuzz-api.sh %s)\n' "${1:-25}"
 cat target/fuzz-api.log
 [[ $browser -eq 0 ]] || echo "the browser suite failed" >&2

@@ -9,9 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 WB_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-if wasm-bindgen --version 2>/dev/null | grep -q "$WB_VERSION"; then
+if wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $WB_VERSION"; then
   exit 0
 fi
 printf '\n==> installing wasm-bindgen-cli %s (once)\n' "$WB_VERSION"
 CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-  cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
+  exec cargo install wasm-bindgen-cli --version "$WB_VERSION" --force

@@ -97,6 +97,18 @@ pub async fn create_segment(segment: Segment) -> Result<Segment, ServerFnError> 
     ask(|e, who| e.create_segment(who, segment)).await
 }
 
+/// Renames a saved segment or changes its filters (operators and admins; audited).
+#[server(endpoint = "update_segment", input = Json)]
+pub async fn update_segment(segment: Segment) -> Result<Segment, ServerFnError> {
+    ask(|e, who| e.update_segment(who, segment)).await
+}
+
+/// Deletes a saved segment (operators and admins; audited).
+#[server(endpoint = "delete_segment", input = Json)]
+pub async fn delete_segment(key: String) -> Result<(), ServerFnError> {
+    ask(|e, who| e.delete_segment(who, key)).await
+}
+
 #[server(endpoint = "get_tier_migration", input = Json)]
 pub async fn get_tier_migration(query: TierMigrationQuery) -> Result<TierMigration, ServerFnError> {
     ask(|e, who| e.tier_migration(who, query)).await

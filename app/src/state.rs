@@ -38,6 +38,8 @@ pub trait Engine: Send + Sync + 'static {
     fn segment_names(&self, who: Viewer) -> EngineFuture<Vec<SegmentName>>;
     /// Saves a new segment (operators and admins); a key in use is a conflict.
     fn create_segment(&self, who: Viewer, segment: Segment) -> EngineFuture<Segment>;
+    fn update_segment(&self, who: Viewer, segment: Segment) -> EngineFuture<Segment>;
+    fn delete_segment(&self, who: Viewer, key: String) -> EngineFuture<()>;
     fn tier_migration(&self, who: Viewer, query: TierMigrationQuery) -> EngineFuture<TierMigration>;
     fn model_status(&self, who: Viewer) -> EngineFuture<ModelStatus>;
     fn alerts(&self, who: Viewer, query: AlertQuery) -> EngineFuture<Vec<AlertEvent>>;

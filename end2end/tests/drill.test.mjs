@@ -130,8 +130,13 @@ test('drill from a KPI to the members behind it and into one member', async () =
   assert.equal(saved.name_en, '下钻保存');
   await page.click('.save-segment .saved a');
   await page.waitForURL(/segment=from_the_drill/);
-  await page.waitForSelector('.list-total');
-  assert.equal(Number(await page.getAttribute('.list-total', 'data-total')), list.total);
+  await page.waitForSelector('.chip.segment[data-segment="from_the_drill"]');
+  const bySaved = await api('members?segment=from_the_drill');
+  assert.equal(bySaved.total, list.total);
+  await eventually(async () => {
+    const ids = await page.$$eval('table.member-list tbody tr', (rows) => rows.map((r) => r.dataset.member));
+    assert.deepEqual(ids, bySaved.rows.map((r) => r.member_id));
+  });
   await page.goto(membersUrl);
   await page.waitForSelector('body[data-hydrated="true"] table.member-list');
 
@@ -274,7 +279,8 @@ test('tier migration: the matrix equals the API, named in the page language, and
   await check(m);
   const zh = (await page.getAttribute('html', 'lang')).startsWith('zh');
   const gold = await page.$('table.tier-migration tbody tr[data-from="gold"] th');
-  if (gold) assert.equal((await gold.textContent()).trim(), zh ? '金卡' : 'Gold');
+  assert.ok(gold, 'a row for gold');
+  assert.equal((await gold.textContent()).trim(), zh ? '金卡' : 'Gold');
   await page.screenshot({ path: join(ARTIFACTS, 'tiers.png'), fullPage: true });
   // Another first date: the URL and the matrix follow it.
   await page.fill('#tiers-from', '2025-01-31');
@@ -282,5 +288,39 @@ test('tier migration: the matrix equals the API, named in the page language, and
   await page.waitForURL(/from=2025-01-31/);
   await page.waitForSelector('table.tier-migration[data-from="2025-01-31"]');
   await check(await api('tiers/migration?from=2025-01-31'));
+  await page.close();
+});
+
+test('a saved segment is renamed, refiltered and deleted on the segments page', async () => {
+  const base = env.server.base;
+  const created = await apiFetch(`${base}/api/v1/segments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key: 'to_edit', name_zh: '待编辑', name_en: 'To edit', filters: 'tier:gold' }),
+  });
+  assert.equal(created.status, 201, await created.text());
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${base}/segments`);
+  await page.waitForSelector('body[data-hydrated="true"] li[data-segment="to_edit"] .segment-editor');
+  const item = 'li[data-segment="to_edit"]';
+  await page.click(`${item} .segment-editor summary`);
+  await page.fill(`${item} input[name="name_zh"]`, '金银卡');
+  await page.fill(`${item} input[name="filters"]`, 'tier:gold|silver');
+  await page.click(`${item} button[type="submit"]`);
+  await eventually(async () => {
+    const s = await api('segments/to_edit');
+    assert.deepEqual([s.name_zh, s.filters], ['金银卡', 'tier:gold|silver']);
+  });
+  await page.waitForSelector(`${item} code:text("tier:gold|silver")`);
+  // A filter the server refuses is said on the page, and the segment stays as it was.
+  await page.click(`${item} .segment-editor summary`);
+  await page.fill(`${item} input[name="filters"]`, 'mood:happy');
+  await page.click(`${item} button[type="submit"]`);
+  await page.waitForSelector(`${item} .segment-editor p.error`);
+  assert.match(await page.textContent(`${item} .segment-editor p.error`), /mood/);
+  assert.equal((await api('segments/to_edit')).filters, 'tier:gold|silver');
+  await page.click(`${item} button.delete`);
+  await page.waitForSelector(item, { state: 'detached' });
+  assert.equal((await apiFetch(`${base}/api/v1/segments/to_edit`)).status, 404);
   await page.close();
 });

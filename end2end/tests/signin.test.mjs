@@ -73,9 +73,9 @@ test('an executive sees the dashboard but no member rows', async () => {
   const zh = (await page.getAttribute('html', 'lang')).startsWith('zh');
   assert.match(notice, zh ? /此页面不对您的角色开放/ : /not available for your role/);
   assert.doesNotMatch(notice, /ServerError|\|/);
+  assert.equal(await page.$('table.member-list tbody tr'), null);
   await page.click('.error[role="alert"] a[href="/"]');
   await page.waitForSelector('body[data-hydrated="true"] .kpi-grid.headline [data-kpi]');
-  assert.equal(await page.$('table.member-list tbody tr'), null);
   assert.deepEqual(page.violations, []);
   await page.context().close();
 });

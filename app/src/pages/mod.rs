@@ -11,6 +11,7 @@ pub mod members;
 pub mod model;
 pub mod overview;
 pub mod save_segment;
+pub mod saved_segments;
 pub mod segments;
 pub mod signin;
 pub mod tiers;

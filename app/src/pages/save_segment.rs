@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use super::use_view;
+use super::{use_param, use_view};
 use crate::{
     api::create_segment,
     error_template::{Failure, failure},
@@ -18,12 +18,17 @@ pub fn SaveSegment() -> impl IntoView {
     let view = use_view();
     let lang = use_lang();
     let role = crate::use_role();
+    // A look-up is not a segment: the form hides while `find` narrows the list.
+    let find = use_param("find");
     let (key, name_zh, name_en) =
         (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
     let status = RwSignal::new(None::<Result<String, String>>);
     let shown = move || {
         let v = view.get();
-        role.get().is_some_and(|r| r >= Role::Operator) && v.segment.is_none() && !v.filter_parts().is_empty()
+        role.get().is_some_and(|r| r >= Role::Operator)
+            && v.segment.is_none()
+            && find.get().is_none()
+            && !v.filter_parts().is_empty()
     };
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

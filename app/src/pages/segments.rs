@@ -7,7 +7,7 @@ use leptos_router::hooks::use_navigate;
 
 use super::{FilterChips, Loading, Toolbar, use_view};
 use crate::{
-    api::{get_breakdown, get_saved_segments, get_segment_names},
+    api::{get_breakdown, get_segment_names},
     chart::{Chart, ChartClick, options},
     error_template::ErrorTemplate,
     format,
@@ -34,7 +34,6 @@ pub fn SegmentsPage() -> impl IntoView {
     let named = Resource::new(move || view.get(), |v| get_breakdown(ltv_by(&v, Dimension::RfmSegment)));
     let names = Resource::new(|| (), |_| get_segment_names());
     let grid = LocalResource::new(move || get_breakdown(ltv_by(&view.get(), Dimension::RfmCell)));
-    let saved = Resource::new(|| (), |_| get_saved_segments());
     let resolved = Signal::derive(move || named.get().and_then(|b| b.ok()).map(|b| b.as_of));
     let navigate = use_navigate();
     let grid_option = Signal::derive(move || {
@@ -107,29 +106,7 @@ pub fn SegmentsPage() -> impl IntoView {
             <h2 class="section-title">{tr("rfm.grid")}</h2>
             <Chart id="rfm-grid" option=grid_option label=tr("rfm.grid")() on_click=on_cell/>
             <h2 class="section-title">{tr("saved_segments")}</h2>
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    let saved = saved.await.unwrap_or_default();
-                    if saved.is_empty() {
-                        return view! { <p class="empty">{tr("empty")}</p> }.into_any();
-                    }
-                    view! {
-                        <ul class="saved-segments">
-                            {saved.into_iter().map(|s| {
-                                let name = match lang.get_untracked() { Lang::Zh => s.name_zh.clone(), Lang::En => s.name_en.clone() };
-                                let v = super::View { segment: Some(s.key.clone()), ..view.get_untracked() };
-                                view! {
-                                    <li>
-                                        <a href=v.link("/", &[])>{name}</a>
-                                        " · " <code>{s.filters.clone()}</code> " · "
-                                        <a href=v.link("/members", &[])>{tr("members.list")}</a>
-                                    </li>
-                                }
-                            }).collect_view()}
-                        </ul>
-                    }.into_any()
-                })}
-            </Transition>
+            <super::saved_segments::SavedSegments/>
         </section>
     }
 }

@@ -234,13 +234,20 @@ fn page_of(
         Some(key) => Some(
             Sql::new(
                 "SELECT member_id FROM members WHERE member_id = $find
-                 UNION SELECT member_id FROM members WHERE phone = $find ORDER BY 1",
+                 UNION SELECT member_id FROM members WHERE phone = $find ORDER BY 1 LIMIT $most",
             )
             .bind("find", key)
+            .bind("most", (MAX_FOUND + 1) as i64)
             .rows(conn, |r| r.get(0))?,
         ),
         None => None,
     };
+    if found.as_ref().is_some_and(|ids| ids.len() > MAX_FOUND) {
+        return Err(Error::bad_param(
+            "find",
+            format!("more than {MAX_FOUND} members have this number; filter the list instead"),
+        ));
+    }
     let scope = Scope::of(criteria, None).with_rules(rules);
     if found.as_ref().is_some_and(Vec::is_empty) {
         return Ok(MemberPage {
@@ -302,7 +309,7 @@ const MAX_FIND: usize = 64;
 
 /// What a look-up matches: the text without spaces (none for an empty one); a 400 past
 /// [`MAX_FIND`] characters or with control characters.
-fn find_key(find: Option<&str>) -> Result<Option<String>> {
+pub fn find_key(find: Option<&str>) -> Result<Option<String>> {
     let Some(text) = find else { return Ok(None) };
     let key: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if key.is_empty() {
@@ -317,17 +324,18 @@ fn find_key(find: Option<&str>) -> Result<Option<String>> {
     Ok(Some(key))
 }
 
-/// A look-up text as the audit log keeps it: a number that could be a phone (seven or more
-/// digits, with `+`, `-` or spaces) masked like a phone; a member id as given.
-pub fn find_for_audit(find: &str) -> String {
-    let digits = find.chars().filter(char::is_ascii_digit).count();
-    let phone_like = digits >= 7 && find.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c));
-    if phone_like {
-        mask_phone(&find.chars().filter(|c| !c.is_whitespace()).collect::<String>())
-    } else {
-        find.to_string()
-    }
+/// A look-up key (as [`find_key`] gives it) as the audit log keeps it: one without letters
+/// that holds seven or more numerals of any script — it could be a phone number, however
+/// written — masked like a phone; a member id with letters as given (an all-digit member
+/// id of seven or more digits is masked too).
+pub fn find_for_audit(key: &str) -> String {
+    let numerals = key.chars().filter(|c| c.is_numeric()).count();
+    if numerals >= 7 && !key.chars().any(char::is_alphabetic) { mask_phone(key) } else { key.to_string() }
 }
+
+/// The most members one look-up may match (a look-up is for one member; a placeholder
+/// phone shared by thousands is a 400 asking for filters instead).
+pub const MAX_FOUND: usize = 100;
 
 /// One member's profile, summary, orders and points, newest first.
 pub fn profile(

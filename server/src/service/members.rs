@@ -10,8 +10,7 @@ impl Services {
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
         let filters = self.filters(who, query.filters.as_deref(), query.segment.as_deref()).await?;
-        // A look-up by phone is audited with the number masked.
-        let audited = MembersQuery { find: query.find.as_deref().map(crate::members::find_for_audit), ..query.clone() };
+        let audited = audited_lookup(&query)?;
         self.audit_member_read(who, "member.list", None, &audited).await?;
         let personal = personal(who);
         self.analytics.read(move |conn| crate::members::list_in(conn, &query, filters, cfg, rules, personal)).await
@@ -37,7 +36,7 @@ impl Services {
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;
         let filters = self.filters(who, query.filters.as_deref(), query.segment.as_deref()).await?;
-        let audited = MembersQuery { find: query.find.as_deref().map(crate::members::find_for_audit), ..query.clone() };
+        let audited = audited_lookup(&query)?;
         self.audit_member_read(who, "member.export", None, &audited).await?;
         let personal = personal(who);
         self.analytics.read(move |conn| crate::members::export_csv(conn, &query, filters, cfg, rules, personal)).await
@@ -52,6 +51,13 @@ impl Services {
         let personal = personal(who);
         self.analytics.read(move |conn| crate::members::profile(conn, &member_id, cfg, &rules, personal)).await
     }
+}
+
+/// The query as the audit log keeps it: a look-up checked first (a bad one is a 400 and no
+/// read) and kept with a number masked.
+fn audited_lookup(query: &MembersQuery) -> Result<MembersQuery> {
+    let key = crate::members::find_key(query.find.as_deref())?;
+    Ok(MembersQuery { find: key.as_deref().map(crate::members::find_for_audit), ..query.clone() })
 }
 
 /// How names and phones reach this caller.

@@ -38,6 +38,7 @@ impl Engine for Services {
         cohorts(query: CohortQuery) -> Cohorts, "cohorts";
         members(query: MembersQuery) -> MemberPage, "members";
         create_segment(segment: Segment) -> Segment, "save segment";
+        update_segment(segment: Segment) -> Segment, "update segment";
         tier_migration(query: TierMigrationQuery) -> TierMigration, "tier migration";
         model_status() -> ModelStatus, "model status";
         alerts(query: AlertQuery) -> Vec<AlertEvent>, "alerts";
@@ -52,6 +53,11 @@ impl Engine for Services {
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("no member {member_id:?}")))
         })
+    }
+
+    fn delete_segment(&self, who: Viewer, key: String) -> EngineFuture<()> {
+        let s = self.clone();
+        for_pages("delete segment", async move { s.delete_segment(&Caller::signed_in(&who), &key).await })
     }
 
     fn saved_segments(&self, who: Viewer) -> EngineFuture<Vec<Segment>> {

@@ -193,6 +193,12 @@ async fn every_route_and_server_function_checks_the_role() {
         ("get_model_status", json!({}), Some(EXECUTIVE)),
         ("get_tier_migration", json!({ "query": {} }), Some(EXECUTIVE)),
         (
+            "update_segment",
+            json!({ "segment": { "key": "no_such_segment", "name_zh": "无", "name_en": "None", "filters": "tier:gold" } }),
+            Some(OPERATOR),
+        ),
+        ("delete_segment", json!({ "key": "no_such_segment" }), Some(OPERATOR)),
+        (
             "create_segment",
             json!({ "segment": { "key": "saved_from_view", "name_zh": "华东金卡", "name_en": "", "filters": "tier:gold" } }),
             Some(OPERATOR),
@@ -277,6 +283,11 @@ async fn every_route_and_server_function_checks_the_role() {
     assert_eq!(part["total"], 0, "a part of a number finds no one: {part}");
     let (status, _, _) = site.ask(exec, "GET", &format!("/api/v1/members?find={phone}"), None).await;
     assert_eq!(status, 403);
+    // A refused look-up (a control character) is a 400 and no read: nothing of it is audited.
+    let (status, _, _) = site.ask(oper, "GET", &format!("/api/v1/members?find={phone}%00"), None).await;
+    assert_eq!(status, 400);
+    let (status, _, _) = site.ask(oper, "GET", &format!("/api/v1/members.csv?find={phone}%09"), None).await;
+    assert_eq!(status, 200, "a tab is a space: the same look-up, exported");
 
     // The audit log holds who listed, viewed and exported members, with the filter.
     let (_, log, _) = site.ask(admin, "GET", "/api/v1/audit?action=member.&limit=1000", None).await;

@@ -176,6 +176,21 @@ fn a_member_is_found_by_id_or_whole_phone() {
         }
     }
     assert_eq!(members::find_for_audit("13812345678"), "138****5678");
-    assert_eq!(members::find_for_audit("+86 138-1234-5678"), "+86****5678");
+    assert_eq!(members::find_for_audit("+86138-1234-5678"), "+86****5678");
+    assert_eq!(members::find_for_audit("(138)1234.5678"), "(13****5678");
+    assert_eq!(members::find_for_audit("１３８１２３４５６７８"), "１３８****５６７８");
     assert_eq!(members::find_for_audit("M0001747"), "M0001747");
+    // A number a hundred and one members share (a placeholder) is a 400 asking for filters.
+    a.writer()
+        .execute_batch(
+            "INSERT INTO members (member_id, joined_at, phone)
+             SELECT 'P' || i, TIMESTAMP '2023-01-01 00:00:00', '00000000000' FROM range(101) t(i)",
+        )
+        .unwrap();
+    match find("00000000000", None) {
+        Err(server::Error::BadParam { param, .. }) => assert_eq!(param, "find"),
+        other => panic!("{other:?}"),
+    }
+    // Whatever spaces were typed (a tab, the ideographic space), the key is the number.
+    assert_eq!(members::find_key(Some("138\u{3000}1234\t5678")).unwrap().as_deref(), Some("13812345678"));
 }

@@ -1,0 +1,119 @@
+//! The saved segments on the segments page: each opens the overview and its members;
+//! operators and admins rename one, change its filters or delete it (the server checks
+//! the role and the filters, and audits every change).
+
+use leptos::prelude::*;
+
+use super::{Loading, View, use_view};
+use crate::{
+    api::{delete_segment, get_saved_segments, update_segment},
+    error_template::{Failure, failure},
+    i18n::{Lang, t, tr, use_lang},
+    model::{Role, Segment},
+};
+
+/// A failed change's message as the reader should see it.
+fn said(lang: Lang, e: leptos::prelude::ServerFnError) -> String {
+    match failure(&e.to_string()) {
+        Failure::Other(m) => m,
+        Failure::NotForYourRole => t(lang, "error.not_for_role").to_string(),
+        Failure::SignedOut => t(lang, "error.signed_out").to_string(),
+    }
+}
+
+#[component]
+pub fn SavedSegments() -> impl IntoView {
+    let view = use_view();
+    let lang = use_lang();
+    let role = crate::use_role();
+    let changed = RwSignal::new(0u32);
+    let saved = Resource::new(move || changed.get(), |_| get_saved_segments());
+    let may_edit = move || role.get().is_some_and(|r| r >= Role::Operator);
+    view! {
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                let saved = saved.await.unwrap_or_default();
+                if saved.is_empty() {
+                    return view! { <p class="empty">{tr("empty")}</p> }.into_any();
+                }
+                view! {
+                    <ul class="saved-segments">
+                        {saved.into_iter().map(|s| {
+                            let name = match lang.get_untracked() { Lang::Zh => s.name_zh.clone(), Lang::En => s.name_en.clone() };
+                            let v = View { segment: Some(s.key.clone()), ..view.get_untracked() };
+                            let key = s.key.clone();
+                            view! {
+                                <li data-segment=key>
+                                    <a href=v.link("/", &[])>{name}</a>
+                                    " · " <code>{s.filters.clone()}</code> " · "
+                                    <a href=v.link("/members", &[])>{tr("members.list")}</a>
+                                    <Show when=may_edit>
+                                        <Editor segment=s.clone() changed/>
+                                    </Show>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+/// Rename, change the filters of, or delete one saved segment.
+#[component]
+fn Editor(segment: Segment, changed: RwSignal<u32>) -> impl IntoView {
+    let lang = use_lang();
+    let key = segment.key.clone();
+    let (name_zh, name_en, filters) =
+        (RwSignal::new(segment.name_zh), RwSignal::new(segment.name_en), RwSignal::new(segment.filters));
+    let status = RwSignal::new(None::<String>);
+    let save = {
+        let key = key.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let s = Segment {
+                key: key.clone(),
+                name_zh: name_zh.get_untracked(),
+                name_en: name_en.get_untracked(),
+                filters: filters.get_untracked(),
+            };
+            leptos::task::spawn_local(async move {
+                match update_segment(s).await {
+                    Ok(_) => changed.update(|n| *n += 1),
+                    Err(e) => status.set(Some(said(lang.get_untracked(), e))),
+                }
+            });
+        }
+    };
+    let delete = move |_| {
+        let key = key.clone();
+        leptos::task::spawn_local(async move {
+            match delete_segment(key).await {
+                Ok(()) => changed.update(|n| *n += 1),
+                Err(e) => status.set(Some(said(lang.get_untracked(), e))),
+            }
+        });
+    };
+    let field = move |label: &'static str, name: &'static str, value: RwSignal<String>| {
+        view! {
+            <label>{tr(label)}
+                <input name=name type="text" required prop:value=move || value.get()
+                    on:input=move |ev| value.set(event_target_value(&ev))/>
+            </label>
+        }
+    };
+    view! {
+        <details class="segment-editor">
+            <summary>{tr("segment.edit")}</summary>
+            <form class="segment-edit" on:submit=save>
+                {field("segment.name_zh", "name_zh", name_zh)}
+                {field("segment.name_en.required", "name_en", name_en)}
+                {field("filters", "filters", filters)}
+                <button type="submit">{tr("segment.save.button")}</button>
+                <button type="button" class="delete" on:click=delete>{tr("segment.delete")}</button>
+            </form>
+            {move || status.get().map(|m| view! { <p class="error" role="status">{m}</p> })}
+        </details>
+    }
+}
