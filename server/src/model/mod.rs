@@ -53,8 +53,12 @@ impl BgNbd {
         for s in members {
             *counts.entry([s.x.to_bits(), s.t_x.to_bits(), s.t.to_bits()]).or_default() += 1.0;
         }
+        // In a fixed order (not the hash map's), so that the sums add up the same way in
+        // every run: the same data gives the same fit, bit for bit.
+        let mut groups: Vec<([u64; 3], f64)> = counts.into_iter().collect();
+        groups.sort_unstable_by_key(|(k, _)| *k);
         BgNbd(
-            counts
+            groups
                 .into_iter()
                 .map(|(k, n)| {
                     let [x, t_x, t] = k.map(f64::from_bits);
@@ -162,10 +166,10 @@ fn par_sum<T: Sync, const K: usize>(
     part: impl Fn(&[T]) -> (f64, [f64; K]) + Sync + Send,
 ) -> (f64, [f64; K]) {
     use rayon::prelude::*;
-    items
-        .par_chunks(4096)
-        .map(part)
-        .reduce(|| (0.0, [0.0; K]), |(l1, g1), (l2, g2)| (l1 + l2, std::array::from_fn(|i| g1[i] + g2[i])))
+    // The chunks' sums are added in chunk order (not in the order threads finish), so the
+    // result does not depend on scheduling.
+    let parts: Vec<(f64, [f64; K])> = items.par_chunks(4096).map(part).collect();
+    parts.into_iter().fold((0.0, [0.0; K]), |(l1, g1), (l2, g2)| (l1 + l2, std::array::from_fn(|i| g1[i] + g2[i])))
 }
 
 /// Minimises −LL / n over log-parameters, so the optimiser sees an unconstrained problem
@@ -326,7 +330,9 @@ pub fn fit_gamma_gamma(members: &[Summary]) -> Result<Fit> {
             "too little data for Gamma-Gamma: {repeaters} repeat buyers with positive spend (need 30)"
         )));
     }
-    let positive: Vec<Summary> = members.iter().copied().filter(|s| s.x > 0.0 && s.m > 0.0).collect();
+    let mut positive: Vec<Summary> = members.iter().copied().filter(|s| s.x > 0.0 && s.m > 0.0).collect();
+    // In a fixed order whatever order the members came in (DuckDB's aggregation has none).
+    positive.sort_unstable_by(|a, b| a.x.total_cmp(&b.x).then(a.m.total_cmp(&b.m)));
     let model = GammaGamma(&positive);
     maximise("Gamma-Gamma", positive.len(), &[1.0, 1.0, 1.0], |p| {
         let (ll, g) = model.ll(p);
