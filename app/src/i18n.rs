@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Dimension, Text};
+use crate::model::{Dimension, SegmentName, Text};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Lang {
@@ -111,6 +111,18 @@ pub fn value_label(lang: Lang, dimension: Dimension, value: &str) -> String {
         _ => Family::None,
     };
     stored_label(lang, family, value)
+}
+
+/// A dimension's value as shown, with the RFM rule table's names (`names`, from
+/// `get_segment_names`) taking the place of the default rules' for RFM segments.
+pub fn value_label_named(lang: Lang, dimension: Dimension, value: &str, names: &[SegmentName]) -> String {
+    match names.iter().find(|n| dimension == Dimension::RfmSegment && n.key == value) {
+        Some(n) => match lang {
+            Lang::Zh => n.name_zh.clone(),
+            Lang::En => n.name_en.clone(),
+        },
+        None => value_label(lang, dimension, value),
+    }
 }
 
 /// The kinds of stored values that have names (SPEC §3's enumerations and the derived keys).
@@ -480,5 +492,11 @@ mod tests {
         assert_eq!(value_label(Lang::En, Dimension::JoinChannel, "mini_program"), "Mini-program");
         assert_eq!(value_label(Lang::Zh, Dimension::RfmSegment, "vip_custom"), "vip_custom");
         assert_eq!(value_of(Lang::Zh, Dimension::PreferredChannel, ["store", "web"], "网店"), "web");
+        // A renamed rule's names win over the defaults; other dimensions are untouched.
+        let names = [SegmentName { key: "potential".into(), name_zh: "潜力股".into(), name_en: "Rising".into() }];
+        assert_eq!(value_label_named(Lang::Zh, Dimension::RfmSegment, "potential", &names), "潜力股");
+        assert_eq!(value_label_named(Lang::En, Dimension::RfmSegment, "potential", &names), "Rising");
+        assert_eq!(value_label_named(Lang::Zh, Dimension::RfmSegment, "lost", &names), "已流失");
+        assert_eq!(value_label_named(Lang::Zh, Dimension::Tier, "potential", &names), "potential");
     }
 }

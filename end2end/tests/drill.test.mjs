@@ -324,3 +324,25 @@ test('a saved segment is renamed, refiltered and deleted on the segments page', 
   assert.equal((await apiFetch(`${base}/api/v1/segments/to_edit`)).status, 404);
   await page.close();
 });
+
+test('RFM segments are shown by the rule table names after an admin renames one', async () => {
+  const base = env.server.base;
+  const rules = await api('rfm-rules');
+  const put = (body) => apiFetch(`${base}/api/v1/rfm-rules`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const renamed = rules.map((r) => (r.key === 'potential' ? { ...r, name_zh: '潜力股', name_en: 'Rising' } : r));
+  assert.equal((await put(renamed)).status, 200);
+  try {
+    const page = await env.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${base}/breakdown?metric=members&dimension=rfm_segment`);
+    await page.waitForSelector('body[data-hydrated="true"] table.breakdown tbody tr[data-value="potential"]');
+    const zh = (await page.getAttribute('html', 'lang')).startsWith('zh');
+    assert.equal((await page.textContent('tr[data-value="potential"] th')).trim(), zh ? '潜力股' : 'Rising');
+    await page.close();
+  } finally {
+    assert.equal((await put(rules)).status, 200);
+  }
+});

@@ -8,12 +8,12 @@ use leptos_router::hooks::use_navigate;
 
 use super::{FilterChips, Loading, Toolbar, use_param, use_view};
 use crate::{
-    api::get_breakdown,
+    api::{get_breakdown, get_segment_names},
     chart::{Chart, ChartClick, options},
     error_template::ErrorTemplate,
     format,
-    i18n::{t, tr, use_lang, value_label, value_of},
-    model::{Breakdown, BreakdownQuery, BreakdownRow, Dimension, Metric},
+    i18n::{t, tr, use_lang, value_label_named},
+    model::{Breakdown, BreakdownQuery, BreakdownRow, Dimension, Metric, SegmentName},
 };
 
 /// Table order: `value`, `current`, `comparison`, `change`, `-` first for descending.
@@ -56,6 +56,7 @@ pub fn BreakdownPage() -> impl IntoView {
         }
     };
     let data = Resource::new(query, get_breakdown);
+    let names = Resource::new(|| (), |_| get_segment_names());
     let resolved = Signal::derive(move || data.get().and_then(|b| b.ok()).map(|b| b.as_of));
     let here = move |m: Option<String>, d: Option<String>, s: Option<String>| {
         view.get_untracked().link("/breakdown", &[("metric", m), ("dimension", d), ("sort", s)])
@@ -96,7 +97,9 @@ pub fn BreakdownPage() -> impl IntoView {
                         // The order is the page's, not the query's: re-render on a new sort.
                         let order = sort.get();
                         Suspend::new(async move {
-                            data.await.map(|b| view! { <BreakdownView breakdown=b sort=order/> })
+                            // RFM segments by the rule table's names (an admin may rename them).
+                            let names = names.await.unwrap_or_default();
+                            data.await.map(|b| view! { <BreakdownView breakdown=b sort=order names/> })
                         })
                     }}
                 </ErrorBoundary>
@@ -106,7 +109,7 @@ pub fn BreakdownPage() -> impl IntoView {
 }
 
 #[component]
-fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
+fn BreakdownView(breakdown: Breakdown, sort: Option<String>, names: Vec<SegmentName>) -> impl IntoView {
     let view = use_view();
     let lang = use_lang();
     let navigate = use_navigate();
@@ -114,7 +117,8 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
     let sort = sort.unwrap_or_else(|| "value".into());
     let rows = sorted(breakdown.rows.clone(), &sort);
     let values: Vec<String> = rows.iter().map(|r| r.value.clone()).collect();
-    let categories: Vec<String> = values.iter().map(|v| value_label(lang.get_untracked(), dimension, v)).collect();
+    let label = move |v: &str| value_label_named(lang.get_untracked(), dimension, v, &names);
+    let categories: Vec<String> = values.iter().map(|v| label(v)).collect();
     let option = {
         let cur: Vec<Option<f64>> = rows.iter().map(|r| r.current.value).collect();
         let cmp: Vec<Option<f64>> = rows.iter().map(|r| r.comparison.value).collect();
@@ -123,7 +127,11 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
     };
     let members_of = move |value: &str| view.get_untracked().with_filter(dimension.key(), value).link("/members", &[]);
     let on_click = Callback::new(move |c: ChartClick| {
-        let value = value_of(lang.get_untracked(), dimension, values.iter().map(String::as_str), &c.name);
+        let value = values
+            .iter()
+            .zip(&categories)
+            .find(|(_, shown)| **shown == c.name)
+            .map_or_else(|| c.name.clone(), |(v, _)| v.clone());
         navigate(&members_of(&value), Default::default());
     });
     // A header link sorts by its column, again for the other direction.
@@ -157,7 +165,7 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>) -> impl IntoView {
         };
         view! {
             <tr data-value=r.value.clone() class:total=total>
-                <th scope="row">{if total { t(lang.get_untracked(), "total").to_string() } else { value_label(lang.get_untracked(), dimension, &r.value) }}</th>
+                <th scope="row">{if total { t(lang.get_untracked(), "total").to_string() } else { label(&r.value) }}</th>
                 <td class="num current" title=r.current.reason.clone().unwrap_or_default()>{format::measure(unit, &r.current)}</td>
                 <td class="num comparison">{format::measure(unit, &r.comparison)}</td>
                 <td class="num">{change}</td>

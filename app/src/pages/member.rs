@@ -8,12 +8,12 @@ use serde_json::json;
 
 use super::Loading;
 use crate::{
-    api::get_member,
+    api::{get_member, get_segment_names},
     chart::Chart,
     error_template::ErrorTemplate,
     format,
-    i18n::{Family, Lang, stored_label, t, tr, use_lang, value_label},
-    model::{Dimension, Member360},
+    i18n::{Family, Lang, stored_label, t, tr, use_lang, value_label, value_label_named},
+    model::{Dimension, Member360, SegmentName},
 };
 
 #[component]
@@ -21,11 +21,15 @@ pub fn MemberPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let data = Resource::new(id, get_member);
+    let names = Resource::new(|| (), |_| get_segment_names());
     view! {
         <section class="member">
             <Transition fallback=Loading>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
-                    {move || Suspend::new(async move { data.await.map(|m| view! { <Member360View member=m/> }) })}
+                    {move || Suspend::new(async move {
+                        let names = names.await.unwrap_or_default();
+                        data.await.map(|m| view! { <Member360View member=m names/> })
+                    })}
                 </ErrorBoundary>
             </Transition>
         </section>
@@ -136,7 +140,7 @@ fn timeline_chart(m: &Member360, lang: Lang) -> serde_json::Value {
 }
 
 #[component]
-fn Member360View(member: Member360) -> impl IntoView {
+fn Member360View(member: Member360, names: Vec<SegmentName>) -> impl IntoView {
     let lang = use_lang();
     let m = &member.member;
     let events = timeline(&member);
@@ -156,7 +160,13 @@ fn Member360View(member: Member360) -> impl IntoView {
     let rfm = move || {
         rfm.as_ref()
             .map(|r| {
-                format!("R{} F{} M{} · {}", r.r, r.f, r.m, value_label(lang.get(), Dimension::RfmSegment, &r.segment))
+                format!(
+                    "R{} F{} M{} · {}",
+                    r.r,
+                    r.f,
+                    r.m,
+                    value_label_named(lang.get(), Dimension::RfmSegment, &r.segment, &names)
+                )
             })
             .unwrap_or_else(|| "—".into())
     };
