@@ -59,7 +59,9 @@ pub fn SaveSegment() -> impl IntoView {
             </label>
         }
     };
+    // Inside a Suspense: the role comes from a resource (the signed-in viewer).
     view! {
+        <Suspense>
         <Show when=shown>
             <details class="save-segment">
                 <summary>{tr("segment.save")}</summary>
@@ -78,5 +80,6 @@ pub fn SaveSegment() -> impl IntoView {
                 })}
             </details>
         </Show>
+        </Suspense>
     }
 }
