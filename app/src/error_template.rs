@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::{t, use_lang};
+use crate::i18n::{Lang, t, use_lang};
 
 /// What a failed server function means for the reader.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +34,23 @@ pub fn failure(text: &str) -> Failure {
     } else {
         Failure::Other(message.to_string())
     }
+}
+
+impl Failure {
+    /// What a form tells its reader when the server refused: the server's message, or,
+    /// for a role that may not or a lapsed session, a sentence in the reader's language.
+    pub fn said(self, lang: Lang) -> String {
+        match self {
+            Failure::Other(m) => m,
+            Failure::NotForYourRole => t(lang, "error.not_for_role").to_string(),
+            Failure::SignedOut => t(lang, "error.signed_out").to_string(),
+        }
+    }
+}
+
+/// A failed server function as a form shows it (see [`Failure::said`]).
+pub fn said(lang: Lang, e: &ServerFnError) -> String {
+    failure(&e.to_string()).said(lang)
 }
 
 #[component]
@@ -100,5 +117,7 @@ mod tests {
         // A message that itself holds a bar keeps it; only a leading variant name goes.
         assert_eq!(failure("filters: expected a|b"), Failure::Other("filters: expected a|b".into()));
         assert_eq!(failure("plain text"), Failure::Other("plain text".into()));
+        assert_eq!(failure("ServerError|threshold: expected a number").said(Lang::En), "threshold: expected a number");
+        assert_eq!(Failure::SignedOut.said(Lang::Zh), t(Lang::Zh, "error.signed_out"));
     }
 }

@@ -7,17 +7,12 @@ use leptos::prelude::*;
 
 use crate::{
     api::{create_token, get_audit, get_loads, get_tokens, get_users, revoke_token, save_user},
-    error_template::ErrorTemplate,
+    error_template::{ErrorTemplate, said},
     i18n::{tr, use_lang},
     model::{AuditQuery, Role, TokenRequest, UserChange},
 };
 
 use super::Loading;
-
-/// A server function's error message, without the framework's prefix.
-fn message(e: ServerFnError) -> String {
-    e.to_string().trim_start_matches("error running server function: ").to_string()
-}
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
@@ -119,6 +114,7 @@ fn Loads() -> impl IntoView {
 
 #[component]
 fn Users(changed: RwSignal<u32>) -> impl IntoView {
+    let lang = use_lang();
     let users = Resource::new(move || changed.get(), |_| get_users());
     let (name, password, role) =
         (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new("operator".to_string()));
@@ -130,7 +126,7 @@ fn Users(changed: RwSignal<u32>) -> impl IntoView {
                     status.set(Some((true, format!("{} · {}", u.name, u.role.key()))));
                     changed.update(|n| *n += 1);
                 }
-                Err(e) => status.set(Some((false, message(e)))),
+                Err(e) => status.set(Some((false, said(lang.get_untracked(), &e)))),
             }
         })
     };
@@ -214,6 +210,7 @@ fn Users(changed: RwSignal<u32>) -> impl IntoView {
 
 #[component]
 fn Tokens(changed: RwSignal<u32>) -> impl IntoView {
+    let lang = use_lang();
     let tokens = Resource::new(move || changed.get(), |_| get_tokens());
     let (name, scope, role) =
         (RwSignal::new(String::new()), RwSignal::new("ingest".to_string()), RwSignal::new("executive".to_string()));
@@ -231,7 +228,7 @@ fn Tokens(changed: RwSignal<u32>) -> impl IntoView {
                     shown.set(t.secret.map(Ok));
                     changed.update(|n| *n += 1);
                 }
-                Err(e) => shown.set(Some(Err(message(e)))),
+                Err(e) => shown.set(Some(Err(said(lang.get_untracked(), &e)))),
             }
         });
     };

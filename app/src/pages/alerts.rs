@@ -8,7 +8,7 @@ use leptos_router::hooks::use_navigate;
 use super::{Loading, use_param};
 use crate::{
     api::{act_on_alert, get_alerts},
-    error_template::ErrorTemplate,
+    error_template::{ErrorTemplate, said},
     format,
     i18n::{t, tr, use_lang},
     live::use_live_alerts,
@@ -286,10 +286,7 @@ fn RuleForm(rule: crate::model::AlertRule, saved: RwSignal<u32>) -> impl IntoVie
                             saved.update(|n| *n += 1);
                         }
                     }
-                    Err(e) => message.set(Some((
-                        false,
-                        e.to_string().trim_start_matches("error running server function: ").to_string(),
-                    ))),
+                    Err(e) => message.set(Some((false, said(lang.get_untracked(), &e)))),
                 }
             }),
         }

@@ -8,8 +8,8 @@ use leptos::prelude::*;
 use super::{use_param, use_view};
 use crate::{
     api::create_segment,
-    error_template::{Failure, failure},
-    i18n::{t, tr, use_lang},
+    error_template::said,
+    i18n::{tr, use_lang},
     model::{Role, Segment},
 };
 
@@ -43,11 +43,7 @@ pub fn SaveSegment() -> impl IntoView {
         leptos::task::spawn_local(async move {
             status.set(Some(match create_segment(segment).await {
                 Ok(s) => Ok(s.key),
-                Err(e) => Err(match failure(&e.to_string()) {
-                    Failure::Other(m) => m,
-                    Failure::NotForYourRole => t(lang.get_untracked(), "error.not_for_role").to_string(),
-                    Failure::SignedOut => t(lang.get_untracked(), "error.signed_out").to_string(),
-                }),
+                Err(e) => Err(said(lang.get_untracked(), &e)),
             }));
         });
     };

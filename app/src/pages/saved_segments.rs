@@ -7,19 +7,10 @@ use leptos::prelude::*;
 use super::{Loading, View, use_view};
 use crate::{
     api::{delete_segment, get_saved_segments, update_segment},
-    error_template::{Failure, failure},
-    i18n::{Lang, t, tr, use_lang},
+    error_template::said,
+    i18n::{Lang, tr, use_lang},
     model::{Role, Segment},
 };
-
-/// A failed change's message as the reader should see it.
-fn said(lang: Lang, e: leptos::prelude::ServerFnError) -> String {
-    match failure(&e.to_string()) {
-        Failure::Other(m) => m,
-        Failure::NotForYourRole => t(lang, "error.not_for_role").to_string(),
-        Failure::SignedOut => t(lang, "error.signed_out").to_string(),
-    }
-}
 
 #[component]
 pub fn SavedSegments() -> impl IntoView {
@@ -81,7 +72,7 @@ fn Editor(segment: Segment, changed: RwSignal<u32>) -> impl IntoView {
             leptos::task::spawn_local(async move {
                 match update_segment(s).await {
                     Ok(_) => changed.update(|n| *n += 1),
-                    Err(e) => status.set(Some(said(lang.get_untracked(), e))),
+                    Err(e) => status.set(Some(said(lang.get_untracked(), &e))),
                 }
             });
         }
@@ -91,7 +82,7 @@ fn Editor(segment: Segment, changed: RwSignal<u32>) -> impl IntoView {
         leptos::task::spawn_local(async move {
             match delete_segment(key).await {
                 Ok(()) => changed.update(|n| *n += 1),
-                Err(e) => status.set(Some(said(lang.get_untracked(), e))),
+                Err(e) => status.set(Some(said(lang.get_untracked(), &e))),
             }
         });
     };
