@@ -249,49 +249,41 @@ fn page_of(
         ));
     }
     let scope = Scope::of(criteria, None).with_rules(rules);
-    if found.as_ref().is_some_and(Vec::is_empty) {
-        return Ok(MemberPage {
-            as_of: as_of.to_string(),
-            filters: scope.filters.clone(),
-            ranges: scope.ranges.clone(),
-            sort,
-            page,
-            page_size,
-            total: 0,
-            rows: Vec::new(),
+    let (total, rows) = if found.as_ref().is_some_and(Vec::is_empty) {
+        // No member has that id or number: nothing to read.
+        (0, Vec::new())
+    } else {
+        scope.prepare(conn, as_of, cfg)?;
+        let join = scope.join("s");
+        // A look-up reads each table for the members found only: their ids as one fragment
+        // (`$found0, $found1, …`) that every statement takes with its arguments.
+        let found = found.map(|ids| {
+            let names: Vec<String> = (0..ids.len()).map(|i| format!("$found{i}")).collect();
+            ids.into_iter()
+                .enumerate()
+                .fold(Sql::new(names.join(", ")), |sql, (i, id)| sql.bind(&format!("found{i}"), id))
         });
-    }
-    scope.prepare(conn, as_of, cfg)?;
-    let join = scope.join("s");
-    let table = |name: &str| match &found {
-        Some(ids) => {
-            let list: Vec<String> = (0..ids.len()).map(|i| format!("$found{i}")).collect();
-            format!("(SELECT * FROM {name} WHERE member_id IN ({}))", list.join(", "))
-        }
-        None => name.to_string(),
+        let table = |name: &str| match &found {
+            Some(ids) => format!("(SELECT * FROM {name} WHERE member_id IN ({}))", ids.text()),
+            None => name.to_string(),
+        };
+        let (summary, people, scores) = (table("member_summary"), table("members"), table("member_scores"));
+        let ids = found.unwrap_or_default();
+        let total: i64 =
+            Sql::new(format!("SELECT count(*) FROM {summary} s {join}")).with(&ids).row(conn, |r| r.get(0))?;
+        let direction = if descending { "DESC" } else { "ASC" };
+        let offset = i64::from(page - 1) * i64::from(page_size);
+        let rows = Sql::new(format!(
+            "SELECT {ROW} FROM {summary} s LEFT JOIN {people} m USING (member_id)
+             LEFT JOIN {scores} ps USING (member_id) {join}
+             ORDER BY {column} {direction} NULLS LAST, s.member_id LIMIT $limit OFFSET $offset"
+        ))
+        .with(&ids)
+        .bind("limit", i64::from(page_size))
+        .bind("offset", offset)
+        .rows(conn, |r| row(r, personal))?;
+        (total, rows)
     };
-    let (summary, people, scores) = (table("member_summary"), table("members"), table("member_scores"));
-    let with_found = |mut sql: Sql| {
-        for (i, id) in found.iter().flatten().enumerate() {
-            sql = sql.bind(&format!("found{i}"), id.clone());
-        }
-        sql
-    };
-    let total: i64 = with_found(Sql::new(format!("SELECT count(*) FROM {summary} s {join}")))
-        .rows(conn, |r| r.get(0))?
-        .into_iter()
-        .next()
-        .unwrap_or(0);
-    let direction = if descending { "DESC" } else { "ASC" };
-    let offset = i64::from(page - 1) * i64::from(page_size);
-    let rows = with_found(Sql::new(format!(
-        "SELECT {ROW} FROM {summary} s LEFT JOIN {people} m USING (member_id)
-         LEFT JOIN {scores} ps USING (member_id) {join}
-         ORDER BY {column} {direction} NULLS LAST, s.member_id LIMIT $limit OFFSET $offset"
-    )))
-    .bind("limit", i64::from(page_size))
-    .bind("offset", offset)
-    .rows(conn, |r| row(r, personal))?;
     Ok(MemberPage {
         as_of: as_of.to_string(),
         filters: scope.filters.clone(),
