@@ -27,8 +27,8 @@ pub(super) async fn generate_into(
 ) -> Result<()> {
     let started = Instant::now();
     let opts = generate::Options { members, seed, end, progress: true, ..Default::default() };
-    let analytics = analytics.clone();
-    let summary = tokio::task::spawn_blocking(move || generate::generate(&analytics, &opts, replace)).await??;
+    let generating = analytics.clone();
+    let summary = tokio::task::spawn_blocking(move || generate::generate(&generating, &opts, replace)).await??;
     println!(
         "generated {} members, {} stores, {} orders, {} order items, {} points entries in {:.1}s",
         summary.members,
@@ -38,6 +38,11 @@ pub(super) async fn generate_into(
         summary.points,
         started.elapsed().as_secs_f64()
     );
+    let started = Instant::now();
+    let cfg = crate::metrics::MetricConfig::default();
+    if let Some(t) = analytics.read(move |conn| crate::metrics::facts::refresh(conn, cfg)).await? {
+        println!("member facts made for {t} in {:.1}s", started.elapsed().as_secs_f64());
+    }
     Ok(())
 }
 

@@ -271,6 +271,17 @@ pub async fn run(cli: Cli) -> Result<()> {
                     let counts = Analytics::counts(conn)?;
                     println!("data: {}", counts.iter().map(|(t, n)| format!("{n} {t}")).collect::<Vec<_>>().join(", "));
                     let req = crate::metrics::resolve(conn, &query)?;
+                    let started = Instant::now();
+                    match crate::metrics::facts::refresh(conn, cfg)? {
+                        Some(t) => println!(
+                            "member facts made for {t} in {:.2} s (once per change of the data, in the background when serving)",
+                            started.elapsed().as_secs_f64()
+                        ),
+                        None => println!("member facts current"),
+                    }
+                    if !crate::metrics::facts::current_for(conn, req.window.end)? {
+                        println!("(T is not the latest day: groups are computed from the raw tables)");
+                    }
                     println!(
                         "as of {} · {}-day window · median of {rounds} runs each
 {:<62} {:>10} {:>10} {:>7}  numbers",

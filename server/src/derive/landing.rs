@@ -86,6 +86,14 @@ pub fn unfolded_loads(conn: &Connection) -> Result<i64> {
 /// hold yet, and returns how many landed. New members, orders and points also go to the
 /// `queue` for [`fold`], in the caller's transaction.
 pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], queue: Queue) -> Result<i64> {
+    let landed = land_new_rows(conn, table, rows, values, queue)?;
+    if landed > 0 {
+        super::facts::changed(conn)?;
+    }
+    Ok(landed)
+}
+
+fn land_new_rows(conn: &Connection, table: &str, rows: &str, values: &[Value], queue: Queue) -> Result<i64> {
     let params = || params_from_iter(values);
     if !TRACKED.contains(&table) {
         let n = conn.execute(&format!("INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {rows}"), params())?;

@@ -116,12 +116,13 @@ fn member_days(members: &str) -> String {
 
 /// The `points_days` rows of the members in `{members}`.
 const POINTS_DAYS: &str = "
-    SELECT member_id, CAST(occurred_at AS DATE) AS day,
-           CAST(coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS BIGINT) AS earned,
-           CAST(coalesce(sum(points) FILTER (WHERE kind = 'redeem'), 0) AS BIGINT) AS redeemed,
-           CAST(coalesce(sum(points) FILTER (WHERE kind = 'expire'), 0) AS BIGINT) AS expired,
-           CAST(coalesce(sum(points) FILTER (WHERE kind = 'adjust'), 0) AS BIGINT) AS adjusted
-    FROM points WHERE member_id IN (SELECT member_id FROM {members})
+    SELECT p.member_id, CAST(p.occurred_at AS DATE) AS day,
+           CAST(coalesce(sum(p.points) FILTER (WHERE p.kind = 'earn'), 0) AS BIGINT) AS earned,
+           CAST(coalesce(sum(p.points) FILTER (WHERE p.kind = 'redeem'), 0) AS BIGINT) AS redeemed,
+           CAST(coalesce(sum(p.points) FILTER (WHERE p.kind = 'expire'), 0) AS BIGINT) AS expired,
+           CAST(coalesce(sum(p.points) FILTER (WHERE p.kind = 'adjust'), 0) AS BIGINT) AS adjusted,
+           k.member_no
+    FROM points p JOIN (SELECT member_id, member_no FROM {members}) k USING (member_id)
     GROUP BY ALL";
 
 const DAY_TABLES: &str = "
@@ -143,7 +144,8 @@ const DAY_TABLES: &str = "
         earned    BIGINT NOT NULL,
         redeemed  BIGINT NOT NULL,
         expired   BIGINT NOT NULL,
-        adjusted  BIGINT NOT NULL
+        adjusted  BIGINT NOT NULL,
+        member_no BIGINT NOT NULL
     );";
 
 fn days_of(template: &str, members: &str) -> String {
@@ -178,7 +180,8 @@ pub fn rebuild(conn: &Connection) -> Result<()> {
         member_days = member_days("member_summary"),
         points_days = days_of(POINTS_DAYS, "member_summary"),
     ))?;
-    Ok(())
+    // Members are numbered again: the facts are of another numbering.
+    super::facts::changed(conn)
 }
 
 /// Derives the summary and the day tables again from the raw tables when a bulk load's
@@ -418,8 +421,9 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
              points_adjusted = s.points_adjusted + f.points_adjusted",
         )?;
         conn.execute_batch(&format!(
-            "CREATE OR REPLACE TEMP TABLE mp_touched AS SELECT DISTINCT member_id FROM {queued};
-             DELETE FROM points_days WHERE member_id IN (SELECT member_id FROM mp_touched);
+            "CREATE OR REPLACE TEMP TABLE mp_touched AS
+                 SELECT member_id, member_no FROM mp_named WHERE member_id IN (SELECT member_id FROM {queued});
+             DELETE FROM points_days WHERE member_no IN (SELECT member_no FROM mp_touched);
              INSERT INTO points_days SELECT * FROM ({points_days}) ORDER BY day;
              DROP TABLE mp_touched;",
             points_days = days_of(POINTS_DAYS, "mp_touched"),
@@ -440,6 +444,9 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
     }
     if queue == Queue::Load {
         conn.execute_batch("DELETE FROM unfolded_loads")?;
+    }
+    if members + orders + points > 0 {
+        super::facts::changed(conn)?;
     }
     Ok(members + orders + points)
 }

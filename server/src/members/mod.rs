@@ -24,7 +24,7 @@ const SORTS: [(&str, &str); 10] = [
     ("last_purchase_at", "s.last_purchase_at"),
     ("purchases", "s.purchases"),
     ("revenue", "s.revenue_cents"),
-    ("points_balance", "points_balance"),
+    ("points_balance", "(s.points_earned - s.points_redeemed - s.points_expired + s.points_adjusted)"),
     ("p_alive", "ps.p_alive"),
     ("clv_12m", "ps.clv_12m"),
     ("revenue_12m", "ps.revenue_12m_cents"),
@@ -254,7 +254,7 @@ fn page_of(
         (0, Vec::new())
     } else {
         scope.prepare(conn, as_of, cfg)?;
-        let join = scope.join("s");
+        let join = scope.join_numbered("s");
         // A look-up reads each table for the members found only: their ids as one fragment
         // (`$found0, $found1, …`) that every statement takes with its arguments.
         let found = found.map(|ids| {
@@ -267,16 +267,29 @@ fn page_of(
             Some(ids) => format!("(SELECT * FROM {name} WHERE member_id IN ({}))", ids.text()),
             None => name.to_string(),
         };
-        let (summary, people, scores) = (table("member_summary"), table("members"), table("member_scores"));
+        let summary = table("member_summary");
+        // The page's members are picked with only the table the order needs beside the
+        // summary, then read whole: joining every member's profile and scores first, to
+        // keep fifty, cost most of the time.
+        let needs = match column.split_once('.').map(|(alias, _)| alias.trim_start_matches('(')) {
+            Some("m") => format!("LEFT JOIN {} m USING (member_id)", table("members")),
+            Some("ps") => format!("LEFT JOIN {} ps USING (member_id)", table("member_scores")),
+            _ => String::new(),
+        };
         let ids = found.unwrap_or_default();
         let total: i64 =
             Sql::new(format!("SELECT count(*) FROM {summary} s {join}")).with(&ids).row(conn, |r| r.get(0))?;
         let direction = if descending { "DESC" } else { "ASC" };
         let offset = i64::from(page - 1) * i64::from(page_size);
+        let order = format!("{column} {direction} NULLS LAST, s.member_id");
         let rows = Sql::new(format!(
-            "SELECT {ROW} FROM {summary} s LEFT JOIN {people} m USING (member_id)
-             LEFT JOIN {scores} ps USING (member_id) {join}
-             ORDER BY {column} {direction} NULLS LAST, s.member_id LIMIT $limit OFFSET $offset"
+            "WITH page AS (
+                 SELECT s.member_no FROM {summary} s {needs} {join}
+                 ORDER BY {order} LIMIT $limit OFFSET $offset
+             )
+             SELECT {ROW} FROM page JOIN member_summary s USING (member_no)
+             LEFT JOIN members m USING (member_id) LEFT JOIN member_scores ps USING (member_id)
+             ORDER BY {order}"
         ))
         .with(&ids)
         .bind("limit", i64::from(page_size))
@@ -349,7 +362,19 @@ pub fn profile(
     let member = row(r, personal)?;
     let (gender, birth_year, home_store_id) = (r.get(16)?, r.get(17)?, r.get(18)?);
     let as_of = metrics::day_or_latest(conn, "as_of", None)?;
-    let stage = scope::stage_of(conn, member_id, as_of, cfg)?.unwrap_or_else(|| "(not a member)".to_string());
+    // Stage and RFM scores are read from the member facts when they are current (they
+    // rank the member among all members); otherwise computed as of T.
+    let kept = metrics::facts::current(conn)? == Some(as_of);
+    let stage = match kept {
+        true => Sql::new("SELECT stage FROM member_facts WHERE member_id = $member AND as_of = CAST($as_of AS DATE)")
+            .bind("member", member_id.to_string())
+            .bind("as_of", crate::store::sql::day(as_of))
+            .rows(conn, |r| r.get(0))?
+            .into_iter()
+            .next(),
+        false => scope::stage_of(conn, member_id, as_of, cfg)?,
+    }
+    .unwrap_or_else(|| "(not a member)".to_string());
     let orders = of_member(
         conn,
         "SELECT order_id, strftime(ordered_at, '%Y-%m-%d %H:%M:%S'), CAST(net_amount * 100 AS BIGINT), channel, store_id, item_count
@@ -405,18 +430,19 @@ pub fn profile(
         .optional()?;
     let rfm = {
         let segment = crate::metrics::rfm::segment_expression(rules);
-        Sql::new(format!(
-            "SELECT rfm.r, rfm.f, rfm.m, {} FROM members m {} WHERE m.member_id = $member AND rfm.r IS NOT NULL",
-            segment.text(),
-            crate::metrics::rfm::SCORES
-        ))
-        .with(&segment)
-        .bind("lookback_from", crate::metrics::rfm::lookback_from(as_of))
-        .bind("after", midnight(as_of + chrono::Days::new(1)))
-        .bind("member", member_id.to_string())
-        .rows(conn, |r| Ok(MemberRfm { r: r.get(0)?, f: r.get(1)?, m: r.get(2)?, segment: r.get(3)? }))?
-        .into_iter()
-        .next()
+        let from = match kept {
+            true => "member_facts rfm WHERE rfm.member_id = $member AND rfm.as_of = CAST($as_of AS DATE)".to_string(),
+            false => format!("members m {} WHERE m.member_id = $member", crate::metrics::rfm::SCORES),
+        };
+        Sql::new(format!("SELECT rfm.r, rfm.f, rfm.m, {} FROM {from} AND rfm.r IS NOT NULL", segment.text()))
+            .with(&segment)
+            .bind("lookback_from", crate::metrics::rfm::lookback_from(as_of))
+            .bind("after", midnight(as_of + chrono::Days::new(1)))
+            .bind("as_of", crate::store::sql::day(as_of))
+            .bind("member", member_id.to_string())
+            .rows(conn, |r| Ok(MemberRfm { r: r.get(0)?, f: r.get(1)?, m: r.get(2)?, segment: r.get(3)? }))?
+            .into_iter()
+            .next()
     };
     let tier_changes = of_member(
         conn,

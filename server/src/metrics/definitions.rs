@@ -16,7 +16,7 @@ pub fn grouped(
     scope: &Scope,
 ) -> Result<Vec<(String, i64, i64)>> {
     let (start, end, after) = (day(w.start()), day(w.end), midnight(w.after()));
-    let (join, grp) = (scope.join("o"), scope.group());
+    let (join, numbered, grp) = (scope.join("o"), scope.join_numbered("o"), scope.group());
     // A member's first purchase day in W, as a condition on a `member_days` row.
     let first_in_w = "o.purchases > 0 AND o.day BETWEEN $start AND $end
                       AND (o.prev_purchase_day IS NULL OR o.prev_purchase_day < $start)";
@@ -31,9 +31,9 @@ pub fn grouped(
             Sql::new(format!(
                 "SELECT grp, sum(cents), sum(heads) FROM (
                      SELECT {grp} AS grp, sum(o.revenue_cents) AS cents, count(*) AS heads
-                     FROM member_summary o {join} WHERE o.joined_day <= $end GROUP BY 1
+                     FROM member_summary o {numbered} WHERE o.joined_day <= $end GROUP BY 1
                      UNION ALL
-                     SELECT {grp}, -sum(o.cents), 0 FROM member_days o {join}
+                     SELECT {grp}, -sum(o.cents), 0 FROM member_days o {numbered}
                      WHERE o.day > $end AND o.joined_day <= $end GROUP BY 1
                  ) GROUP BY grp"
             ))
@@ -45,7 +45,7 @@ pub fn grouped(
         Metric::RepurchaseRate => run(
             Sql::new(format!(
                 "SELECT {grp}, count(*) FILTER (WHERE o.next_purchase_day <= $end), count(*)
-                 FROM member_days o {join}
+                 FROM member_days o {numbered}
                  WHERE {first_in_w} GROUP BY 1"
             ))
             .bind("start", start)
@@ -56,7 +56,7 @@ pub fn grouped(
         Metric::PointsUsageRate => run(
             Sql::new(format!(
                 "SELECT {grp}, CAST(coalesce(sum(o.redeemed), 0) AS BIGINT), CAST(coalesce(sum(o.earned), 0) AS BIGINT)
-                 FROM points_days o {join}
+                 FROM points_days o {numbered}
                  WHERE o.day BETWEEN $start AND $end GROUP BY 1"
             ))
             .bind("start", start)
@@ -87,7 +87,7 @@ pub fn grouped(
                             count(*) FILTER (WHERE o.day < $recent_from
                                              AND (o.next_purchase_day IS NULL OR o.next_purchase_day > $end {gap})),
                             count(*)
-                     FROM member_days o {join}
+                     FROM member_days o {numbered}
                      WHERE o.purchases > 0 AND o.day BETWEEN $base_from AND $base_to
                        AND (o.next_purchase_day IS NULL OR o.next_purchase_day > $base_to)
                      GROUP BY 1"
@@ -115,7 +115,7 @@ pub fn grouped(
         // 活跃会员: members with at least one purchase in W (one row each: their first
         // purchase day in W).
         Metric::ActiveMembers => run(
-            Sql::new(format!("SELECT {grp}, count(*), 1 FROM member_days o {join} WHERE {first_in_w} GROUP BY 1"))
+            Sql::new(format!("SELECT {grp}, count(*), 1 FROM member_days o {numbered} WHERE {first_in_w} GROUP BY 1"))
                 .bind("start", start)
                 .bind("end", end),
         ),
@@ -131,7 +131,7 @@ pub fn grouped(
                             count(*) FILTER (WHERE o.next_purchase_day <= o.day + CAST($follow_up AS INTEGER)
                                              AND o.next_purchase_day <= $end),
                             count(*)
-                     FROM member_days o {join}
+                     FROM member_days o {numbered}
                      WHERE o.purchases > 0 AND o.prev_purchase_day IS NULL
                        AND o.day >= $cohort_from AND o.day < $start
                      GROUP BY 1"
@@ -150,7 +150,7 @@ pub fn grouped(
             run(
                 Sql::new(format!(
                     "SELECT {grp}, count(*) FILTER (WHERE o.next_purchase_day <= $end), count(*)
-                     FROM member_days o {join}
+                     FROM member_days o {numbered}
                      WHERE o.purchases > 0 AND o.day < $active_from
                        AND (o.next_purchase_day IS NULL OR o.next_purchase_day >= $start)
                      GROUP BY 1"
@@ -172,7 +172,7 @@ pub fn grouped(
             .row(conn, |r| r.get(0))?;
             let rows = run(
                 Sql::new(format!(
-                    "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), 0 FROM member_days o {join}
+                    "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), 0 FROM member_days o {numbered}
                      WHERE o.day BETWEEN $start AND $end GROUP BY 1"
                 ))
                 .bind("start", start)
@@ -188,7 +188,7 @@ pub fn grouped(
         Metric::Aov => run(
             Sql::new(format!(
                 "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), CAST(coalesce(sum(o.purchases), 0) AS BIGINT)
-                 FROM member_days o {join}
+                 FROM member_days o {numbered}
                  WHERE o.day BETWEEN $start AND $end GROUP BY 1"
             ))
             .bind("start", start)
@@ -199,7 +199,7 @@ pub fn grouped(
             Sql::new(format!(
                 "SELECT {grp}, CAST(sum(o.purchases) AS BIGINT),
                         count(*) FILTER (WHERE o.prev_purchase_day IS NULL OR o.prev_purchase_day < $start)
-                 FROM member_days o {join}
+                 FROM member_days o {numbered}
                  WHERE o.purchases > 0 AND o.day BETWEEN $start AND $end GROUP BY 1"
             ))
             .bind("start", start)
@@ -218,7 +218,7 @@ pub fn grouped(
                     "SELECT grp, count(*) FILTER (WHERE {which}), 1 FROM (
                          SELECT o.member_id, {grp} AS grp, bool_or(o.store_purchases > 0) AS in_store,
                                 bool_or(o.online_purchases > 0) AS online
-                         FROM member_days o {join}
+                         FROM member_days o {numbered}
                          WHERE o.purchases > 0 AND o.day BETWEEN $start AND $end
                          GROUP BY o.member_id, grp
                      ) GROUP BY grp"
@@ -236,7 +236,7 @@ pub fn grouped(
                      SELECT {grp} AS grp,
                             o.points_earned + o.points_adjusted - o.points_redeemed - o.points_expired
                                 - coalesce(later.balance, 0) AS balance
-                     FROM member_summary o {join}
+                     FROM member_summary o {numbered}
                      LEFT JOIN (SELECT member_id, sum(earned + adjusted - redeemed - expired) AS balance
                                 FROM points_days WHERE day > $end GROUP BY member_id) later
                             ON later.member_id = o.member_id
@@ -331,7 +331,7 @@ pub fn grouped(
                      SELECT {grp} AS grp,
                             o.points_earned - coalesce(later.earned, 0) AS earned,
                             o.points_redeemed - coalesce(later.redeemed, 0) AS redeemed
-                     FROM member_summary o {join}
+                     FROM member_summary o {numbered}
                      LEFT JOIN (SELECT member_id, sum(earned) AS earned, sum(redeemed) AS redeemed
                                 FROM points_days WHERE day > $end GROUP BY member_id) later
                             ON later.member_id = o.member_id

@@ -16,6 +16,7 @@
 
 pub mod cohorts;
 mod definitions;
+pub mod facts;
 pub mod reference;
 pub mod rfm;
 pub mod scope;

@@ -111,67 +111,106 @@ pub fn run(
     report(&overview);
     cases.push(overview);
 
-    let by_region = case(
-        "breakdown by region: 4 headline KPIs, window + comparison",
-        rounds,
-        || {
-            let scope = Scope::new(Vec::new(), Some(Dimension::Region));
-            let mut rows = Vec::new();
-            for m in Metric::HEADLINE {
-                let b = metrics::breakdown(conn, m, req, &scope, cfg)?;
-                for r in &b.rows {
-                    rows.push((tag(0, m, &r.value), r.current.numerator, r.current.denominator));
-                    rows.push((tag(1, m, &r.value), r.comparison.numerator, r.comparison.denominator));
-                }
-            }
-            Ok(rows)
-        },
-        || {
-            let mut rows = Vec::new();
-            for m in Metric::HEADLINE {
-                for (i, w) in windows.iter().enumerate() {
-                    let region = "coalesce(m.region, '(none)')";
-                    for (g, n, d) in raw_headline(conn, m, w, cfg, Some(region))? {
-                        rows.push((tag(i, m, &g), n, d));
+    // A breakdown per kind of dimension: a member attribute, the RFM segments, the
+    // lifecycle stages (both as of each window's end) and the model's churn risk.
+    for (d, kind) in [
+        (Dimension::Region, "member attribute"),
+        (Dimension::RfmSegment, "RFM"),
+        (Dimension::LifecycleStage, "lifecycle"),
+        (Dimension::ChurnRisk, "churn risk"),
+    ] {
+        let by = case(
+            &format!("breakdown by {} ({kind}): 4 headline KPIs, window + comparison", d.key()),
+            rounds,
+            || {
+                let scope = Scope::new(Vec::new(), Some(d)).with_rules(rules.clone());
+                let mut rows = Vec::new();
+                for m in Metric::HEADLINE {
+                    let b = metrics::breakdown(conn, m, req, &scope, cfg)?;
+                    for r in &b.rows {
+                        rows.push((tag(0, m, &r.value), r.current.numerator, r.current.denominator));
+                        rows.push((tag(1, m, &r.value), r.comparison.numerator, r.comparison.denominator));
                     }
                 }
-            }
-            Ok(rows)
-        },
-    )?;
-    report(&by_region);
-    cases.push(by_region);
+                Ok(rows)
+            },
+            || {
+                let mut rows = Vec::new();
+                for m in Metric::HEADLINE {
+                    for (i, w) in windows.iter().enumerate() {
+                        for (g, n, d) in raw_headline(conn, m, w, cfg, Some(&raw_group(d, w.end, cfg, &rules)))? {
+                            rows.push((tag(i, m, &g), n, d));
+                        }
+                    }
+                }
+                Ok(rows)
+            },
+        )?;
+        report(&by);
+        cases.push(by);
+    }
 
+    // A segment's member list: the total and the first 50 by each column, largest first.
     if let Some(rule) = rules.iter().find(|r| r.key == "at_risk").or(rules.first()) {
         let key = rule.key.clone();
-        let list = case(
-            &format!("RFM segment list: {key}, first 50 by revenue, with total"),
+        for (column, raw_column) in LIST_COLUMNS {
+            let list = case(
+                &format!("RFM segment list: {key}, first 50 by {column}, with total"),
+                rounds,
+                || {
+                    let page = members::list(
+                        conn,
+                        &MembersQuery {
+                            filters: Some(format!("rfm_segment:{key}")),
+                            as_of: Some(req.window.end.to_string()),
+                            sort: Some(format!("-{column}")),
+                            page: Some(1),
+                            page_size: Some(50),
+                            segment: None,
+                            find: None,
+                        },
+                        cfg,
+                        rules.clone(),
+                    )?;
+                    let mut rows = vec![("total".to_string(), page.total, 1)];
+                    rows.extend(page.rows.iter().enumerate().map(|(i, r)| (format!("{i:02} {}", r.member_id), 0, 1)));
+                    Ok(rows)
+                },
+                || raw_segment_list(conn, req.window.end, &rules, &key, raw_column),
+            )?;
+            report(&list);
+            cases.push(list);
+        }
+    }
+
+    // A look-up by a whole phone number (the last member's).
+    let phone: Option<String> =
+        Sql::new("SELECT max_by(phone, member_id) FROM members WHERE phone IS NOT NULL").row(conn, |r| r.get(0))?;
+    if let Some(phone) = phone {
+        let found = case(
+            "member look-up by whole phone number",
             rounds,
             || {
                 let page = members::list(
                     conn,
                     &MembersQuery {
-                        filters: Some(format!("rfm_segment:{key}")),
+                        find: Some(phone.clone()),
                         as_of: Some(req.window.end.to_string()),
-                        sort: Some("-revenue".to_string()),
-                        page: Some(1),
-                        page_size: Some(50),
-                        segment: None,
-                        find: None,
+                        ..Default::default()
                     },
                     cfg,
                     rules.clone(),
                 )?;
-                let mut rows = vec![("total".to_string(), page.total, 1)];
-                rows.extend(
-                    page.rows.iter().enumerate().map(|(i, r)| (format!("{i:02} {}", r.member_id), r.revenue_cents, 1)),
-                );
-                Ok(rows)
+                Ok(page.rows.iter().map(|r| (r.member_id.clone(), 1, 1)).collect())
             },
-            || raw_segment_list(conn, req.window.end, &rules, &key),
+            || {
+                Sql::new("SELECT member_id, 1, 1 FROM members WHERE phone = $phone")
+                    .bind("phone", phone.clone())
+                    .rows(conn, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            },
         )?;
-        report(&list);
-        cases.push(list);
+        report(&found);
+        cases.push(found);
     }
     Ok(cases)
 }
@@ -184,7 +223,7 @@ pub fn raw_headline(
     metric: Metric,
     w: &Window,
     cfg: MetricConfig,
-    group: Option<&str>,
+    group: Option<&RawGroup>,
 ) -> Result<Numbers> {
     let (per_member, sql) = match metric {
         Metric::HistoricalLtv => (
@@ -226,20 +265,70 @@ pub fn raw_headline(
             "SELECT 'all', CAST(coalesce(sum(n), 0) AS BIGINT), CAST(coalesce(sum(d), 0) AS BIGINT) FROM ({per_member})"
         ),
         Some(g) => format!(
-            "SELECT {g}, CAST(coalesce(sum(n), 0) AS BIGINT), CAST(coalesce(sum(d), 0) AS BIGINT)
-             FROM ({per_member}) x LEFT JOIN members m USING (member_id) GROUP BY 1"
+            "SELECT {}, CAST(coalesce(sum(n), 0) AS BIGINT), CAST(coalesce(sum(d), 0) AS BIGINT)
+             FROM ({per_member}) x LEFT JOIN members m USING (member_id) {} GROUP BY 1",
+            g.value.text(),
+            g.joins
         ),
     };
+    let group_args = group.map(|g| g.value.clone()).unwrap_or_default();
     Sql::new(text)
         .with(&sql)
+        .with(&group_args)
         .bind("start", midnight(w.start()))
         .bind("after", midnight(w.end + Days::new(1)))
         .rows(conn, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
 }
 
+/// A group of members for [`raw_headline`]: its value over `members m` and what it joins.
+pub struct RawGroup {
+    pub value: Sql,
+    pub joins: String,
+}
+
+/// A dimension's groups as of `t` by the straightforward SQL: members' attributes as
+/// stored, stages and RFM scores from the raw orders (with the stage and segment rules of
+/// [`super::scope`]), churn risk from the scores. Binds `$after` as `raw_headline` does.
+fn raw_group(d: Dimension, t: chrono::NaiveDate, cfg: MetricConfig, rules: &[RfmRule]) -> RawGroup {
+    let (value, joins) = match d {
+        Dimension::Region => (Sql::new("coalesce(m.region, '(none)')"), String::new()),
+        Dimension::RfmSegment => (rfm::segment_expression(rules), rfm::SCORES.to_string()),
+        Dimension::LifecycleStage => {
+            (super::scope::compiled(d, t, cfg, rules), super::scope::LAST_PURCHASE.to_string())
+        }
+        Dimension::ChurnRisk => {
+            (super::scope::compiled(d, t, cfg, rules), "LEFT JOIN member_scores ps USING (member_id)".to_string())
+        }
+        other => unreachable!("no reference grouping for {other:?}"),
+    };
+    RawGroup { value: value.bind("lookback_from", rfm::lookback_from(t)), joins }
+}
+
+/// The member list's columns and each one's value by the straightforward SQL over the
+/// raw tables (`vals` in [`raw_segment_list`]).
+const LIST_COLUMNS: [(&str, &str); 10] = [
+    ("member_id", "member_id"),
+    ("joined_at", "joined_at"),
+    ("first_purchase_at", "first_purchase_at"),
+    ("last_purchase_at", "last_purchase_at"),
+    ("purchases", "purchases"),
+    ("revenue", "cents"),
+    ("points_balance", "balance"),
+    ("p_alive", "p_alive"),
+    ("clv_12m", "clv_12m"),
+    ("revenue_12m", "revenue_12m_cents"),
+];
+
 /// The members of one named RFM segment as of T, scored by the straightforward SQL over
-/// the raw orders: the total, then the first 50 by lifetime net revenue.
-fn raw_segment_list(conn: &Connection, as_of: chrono::NaiveDate, rules: &[RfmRule], key: &str) -> Result<Numbers> {
+/// the raw orders: the total, then the first 50 by `column` (of [`LIST_COLUMNS`]),
+/// largest first.
+fn raw_segment_list(
+    conn: &Connection,
+    as_of: chrono::NaiveDate,
+    rules: &[RfmRule],
+    key: &str,
+    column: &str,
+) -> Result<Numbers> {
     let segment = rfm::segment_expression(rules);
     Sql::new(format!(
         "WITH scored AS (
@@ -255,14 +344,26 @@ fn raw_segment_list(conn: &Connection, as_of: chrono::NaiveDate, rules: &[RfmRul
                    GROUP BY member_id HAVING count(*) FILTER (WHERE net_amount > 0) > 0)
          ), picked AS (
              SELECT member_id FROM scored rfm WHERE ({segment}) = $key
-         ), lifetime AS (
-             SELECT member_id, CAST(sum(net_amount) * 100 AS BIGINT) AS cents FROM orders
-             WHERE member_id IN (SELECT member_id FROM picked) GROUP BY member_id
+         ), vals AS (
+             SELECT p.member_id, m.joined_at, o.first_purchase_at, o.last_purchase_at,
+                    coalesce(o.purchases, 0) AS purchases, coalesce(o.cents, 0) AS cents,
+                    coalesce(pt.balance, 0) AS balance, ps.p_alive, ps.clv_12m, ps.revenue_12m_cents
+             FROM picked p LEFT JOIN members m USING (member_id)
+             LEFT JOIN (SELECT member_id, min(ordered_at) FILTER (WHERE net_amount > 0) AS first_purchase_at,
+                               max(ordered_at) FILTER (WHERE net_amount > 0) AS last_purchase_at,
+                               count(*) FILTER (WHERE net_amount > 0) AS purchases,
+                               CAST(sum(net_amount) * 100 AS BIGINT) AS cents
+                        FROM orders WHERE member_id IN (SELECT member_id FROM picked) GROUP BY member_id) o
+                    USING (member_id)
+             LEFT JOIN (SELECT member_id, sum(CASE WHEN kind IN ('earn', 'adjust') THEN points ELSE -points END) AS balance
+                        FROM points WHERE member_id IN (SELECT member_id FROM picked) GROUP BY member_id) pt
+                    USING (member_id)
+             LEFT JOIN member_scores ps USING (member_id)
          )
          SELECT 'total', (SELECT count(*) FROM picked), 1
          UNION ALL
-         SELECT * FROM (SELECT lpad(CAST(row_number() OVER (ORDER BY cents DESC, member_id) - 1 AS VARCHAR), 2, '0') || ' ' || member_id, cents, 1
-                        FROM lifetime ORDER BY cents DESC, member_id LIMIT 50)",
+         SELECT * FROM (SELECT lpad(CAST(row_number() OVER (ORDER BY {column} DESC NULLS LAST, member_id) - 1 AS VARCHAR), 2, '0') || ' ' || member_id, 0, 1
+                        FROM vals ORDER BY {column} DESC NULLS LAST, member_id LIMIT 50)",
         segment = segment.text()
     ))
     .with(&segment)

@@ -21,7 +21,7 @@ use crate::{
 /// at most one purchase), registered (never purchased), active (last purchase at most
 /// `active_days` ago), dormant (at most `churn_days`), churned. RFM segments take their
 /// CASE from the rules.
-fn compiled(d: Dimension, as_of: NaiveDate, cfg: MetricConfig, rules: &[RfmRule]) -> Sql {
+pub(super) fn compiled(d: Dimension, as_of: NaiveDate, cfg: MetricConfig, rules: &[RfmRule]) -> Sql {
     let days_ago = |n: u32| midnight(as_of - Days::new(u64::from(n)));
     match d {
         Dimension::Region => Sql::new("coalesce(m.region, '(none)')"),
@@ -63,9 +63,28 @@ fn compiled(d: Dimension, as_of: NaiveDate, cfg: MetricConfig, rules: &[RfmRule]
     }
 }
 
+/// A dimension's value of member `rfm` in `member_facts` (made for T, see
+/// [`super::facts`]): what [`compiled`] gives, read from the column it was kept in.
+fn from_facts(d: Dimension, as_of: NaiveDate, cfg: MetricConfig, rules: &[RfmRule]) -> Sql {
+    let kept = |column: &str| Sql::new(format!("rfm.{column}"));
+    match d {
+        Dimension::Region => kept("region"),
+        Dimension::Store => kept("home_store"),
+        Dimension::Tier => kept("tier"),
+        Dimension::JoinChannel => kept("join_channel"),
+        Dimension::JoinCohort => kept("join_cohort"),
+        Dimension::Gender => kept("gender"),
+        Dimension::AgeBand => kept("age_band"),
+        Dimension::LifecycleStage => kept("stage"),
+        Dimension::FavouriteCategory => kept("favourite_category"),
+        Dimension::PreferredChannel => kept("preferred_channel"),
+        Dimension::RfmSegment | Dimension::RfmCell | Dimension::ChurnRisk => compiled(d, as_of, cfg, rules),
+    }
+}
+
 /// The last purchase and the purchases up to T per member, joined as `lp` for lifecycle
 /// stages; binds `$after` (T + 1 day, midnight).
-const LAST_PURCHASE: &str = "LEFT JOIN (SELECT member_id, max(ordered_at) AS last_purchase_at, count(*) AS purchases
+pub(super) const LAST_PURCHASE: &str = "LEFT JOIN (SELECT member_id, max(ordered_at) AS last_purchase_at, count(*) AS purchases
                                 FROM orders
                                 WHERE member_id IS NOT NULL AND net_amount > 0 AND ordered_at < CAST($after AS TIMESTAMP)
                                 GROUP BY member_id) lp USING (member_id)";
@@ -263,32 +282,48 @@ impl Scope {
 
     /// Materialises the scope as of `as_of` in the connection's temp table `mp_scope`
     /// (member_id, grp), unless it is every member in one group.
+    ///
+    /// When the member facts are current for `as_of` (the latest day, see
+    /// [`super::facts`]), every group is read from them: no order is grouped by member.
     pub fn prepare(&self, conn: &Connection, as_of: NaiveDate, cfg: MetricConfig) -> Result<()> {
         if self.is_all() {
             return Ok(());
         }
+        let kept = super::facts::current_for(conn, as_of)?;
+        let value = |d: Dimension| match kept {
+            true => from_facts(d, as_of, cfg, &self.rfm_rules),
+            false => compiled(d, as_of, cfg, &self.rfm_rules),
+        };
         let grp = match self.dimension {
-            Some(d) => compiled(d, as_of, cfg, &self.rfm_rules),
+            Some(d) => value(d),
             None => Sql::new("'all'"),
         };
         let uses = |d: Dimension| self.dimension == Some(d) || self.filters.iter().any(|f| f.dimension == d);
+        let scored = uses(Dimension::ChurnRisk) || self.ranges.iter().any(|r| r.measure.predicted());
         let mut joins = String::new();
-        if uses(Dimension::LifecycleStage) {
+        if kept {
+            if !self.ranges.is_empty() {
+                joins.push_str("\nLEFT JOIN member_summary s ON s.member_no = rfm.member_no");
+            }
+            if scored {
+                joins.push_str("\nLEFT JOIN member_scores ps ON ps.member_id = rfm.member_id");
+            }
+        } else if uses(Dimension::LifecycleStage) {
             joins.push_str(LAST_PURCHASE);
         }
-        if uses(Dimension::Tier) {
+        if !kept && uses(Dimension::Tier) {
             joins.push('\n');
             joins.push_str(&tier_join("th", "after"));
         }
-        if uses(Dimension::RfmSegment) || uses(Dimension::RfmCell) {
+        if !kept && (uses(Dimension::RfmSegment) || uses(Dimension::RfmCell)) {
             joins.push('\n');
             joins.push_str(rfm::SCORES);
         }
-        if uses(Dimension::FavouriteCategory) || uses(Dimension::PreferredChannel) {
+        if !kept && (uses(Dimension::FavouriteCategory) || uses(Dimension::PreferredChannel)) {
             joins.push('\n');
             joins.push_str(rfm::EXTENDED);
         }
-        if uses(Dimension::ChurnRisk) || self.ranges.iter().any(|r| r.measure.predicted()) {
+        if !kept && scored {
             joins.push_str("\nLEFT JOIN member_scores ps USING (member_id)");
         }
         let mut conditions = Vec::new();
@@ -299,7 +334,7 @@ impl Scope {
                 conditions.push("FALSE".to_string());
                 continue;
             }
-            let dimension = compiled(f.dimension, as_of, cfg, &self.rfm_rules);
+            let dimension = value(f.dimension);
             values = values.with(&dimension);
             let mut marks = Vec::new();
             for (j, v) in f.values.iter().enumerate() {
@@ -318,11 +353,18 @@ impl Scope {
                 }
             }
         }
+        if kept {
+            conditions.push("rfm.as_of = CAST($as_of AS DATE)".to_string());
+        }
         let filter = if conditions.is_empty() { "TRUE".to_string() } else { conditions.join(" AND ") };
-        Sql::new(format!(
+        let (from, member) = match kept {
+            true => ("member_facts rfm", "rfm"),
+            false => ("member_summary s LEFT JOIN members m USING (member_id)", "s"),
+        };
+        let made = Sql::new(format!(
             "CREATE OR REPLACE TEMP TABLE mp_scope AS
-             SELECT s.member_id, {grp} AS grp
-             FROM member_summary s LEFT JOIN members m USING (member_id) {joins}
+             SELECT {member}.member_id, {member}.member_no, {grp} AS grp
+             FROM {from} {joins}
              WHERE {filter}",
             grp = grp.text()
         ))
@@ -330,8 +372,26 @@ impl Scope {
         .with(&values)
         .bind("as_of", day(as_of))
         .bind("after", midnight(as_of + Days::new(1)))
-        .bind("lookback_from", rfm::lookback_from(as_of))
-        .execute(conn)?;
+        .bind("lookback_from", rfm::lookback_from(as_of));
+        // The metrics of one view share one preparation on a connection while the data
+        // stays the same (model scores change without the data: a scope that reads them is
+        // made each time).
+        let (text, args) = made.build();
+        let key = format!("{text} {args:?}");
+        conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS mp_scope_made (key VARCHAR, changes BIGINT)")?;
+        let changes = crate::derive::facts::changes(conn)?;
+        let same: i64 = Sql::new("SELECT count(*) FROM mp_scope_made WHERE key = $key AND changes = $changes")
+            .bind("key", key.clone())
+            .bind("changes", changes)
+            .row(conn, |r| r.get(0))?;
+        if same == 0 || scored {
+            made.execute(conn)?;
+            conn.execute_batch("DELETE FROM mp_scope_made")?;
+            Sql::new("INSERT INTO mp_scope_made VALUES ($key, $changes)")
+                .bind("key", key)
+                .bind("changes", changes)
+                .execute(conn)?;
+        }
         Ok(())
     }
 
@@ -356,6 +416,12 @@ impl Scope {
     /// The join that restricts facts aliased `alias` to the scope ("" for every member).
     pub fn join(&self, alias: &str) -> String {
         if self.is_all() { String::new() } else { format!("JOIN mp_scope sc ON sc.member_id = {alias}.member_id") }
+    }
+
+    /// [`Scope::join`] for the tables that carry the member's number (the summary and the
+    /// day tables): a join on integers, several times faster than on ids.
+    pub fn join_numbered(&self, alias: &str) -> String {
+        if self.is_all() { String::new() } else { format!("JOIN mp_scope sc ON sc.member_no = {alias}.member_no") }
     }
 
     /// The group of a row joined by [`Scope::join`].

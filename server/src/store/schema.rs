@@ -164,10 +164,20 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     CREATE TABLE IF NOT EXISTS unfolded_loads (landed_at TIMESTAMP NOT NULL);
     "#,
     ),
+    (
+        10,
+        r#"
+    -- points_days gains member_no (the derived tables are made again). member_facts
+    -- (crate::derive::facts), each member's groups as of the latest day, is current while
+    -- the rows of data_changes (one per change of the raw data, appended in the change's
+    -- transaction) are as many as when it was made.
+    CREATE TABLE IF NOT EXISTS member_facts_made (as_of DATE NOT NULL, changes BIGINT NOT NULL);
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.
-pub(crate) const DERIVED_VERSIONS: [i32; 4] = [2, 3, 7, 8];
+pub(crate) const DERIVED_VERSIONS: [i32; 5] = [2, 3, 7, 8, 10];
 
 /// The tables of the data contract, in load order.
 pub const TABLES: [&str; 6] = ["stores", "members", "orders", "order_items", "points", "tier_changes"];

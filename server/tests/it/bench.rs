@@ -33,7 +33,7 @@ async fn engine_equals_raw_sql_for_many_windows() {
             Request { window: Window { end: NaiveDate::from_ymd_opt(end.0, end.1, end.2).unwrap(), days }, compare };
         let cfg = MetricConfig { churn_days, ..MetricConfig::default() };
         let cases = reference::run(&conn, req, cfg, rules.clone(), 0, |_| {}).unwrap();
-        assert_eq!(cases.len(), 3);
+        assert_eq!(cases.len(), 16);
         for c in &cases {
             assert!(c.identical, "{end:?} {days}d {}: {:?} vs {:?}", c.name, c.engine, c.raw);
             assert!(!c.engine.is_empty(), "{}: nothing computed", c.name);
@@ -42,6 +42,16 @@ async fn engine_equals_raw_sql_for_many_windows() {
     }
     // Nearly every headline metric × window × request had something to count.
     assert!(checked >= 6 * Metric::HEADLINE.len() * 2 - 4, "{checked}");
+    // With the member facts made for the latest day, the engine reads its groups there.
+    let cfg = MetricConfig::default();
+    let t = server::metrics::facts::refresh(&conn, cfg).unwrap().expect("facts made");
+    assert_eq!(server::metrics::facts::current(&conn).unwrap(), Some(t));
+    for compare in [Compare::Previous, Compare::YearEarlier] {
+        let req = Request { window: Window { end: t, days: 30 }, compare };
+        for c in reference::run(&conn, req, cfg, rules.clone(), 0, |_| {}).unwrap() {
+            assert!(c.identical, "facts, {compare:?} {}: {:?} vs {:?}", c.name, c.engine, c.raw);
+        }
+    }
 }
 
 /// Points expiring soon: the per-lot formula equals the FIFO over lots by year, for days

@@ -159,3 +159,73 @@ fn lifecycle_stages_as_of_t() {
     let by_region = members(Scope::new(active, Some(Dimension::Region)));
     assert_eq!(current(&by_region), vec![(s("(none)"), 1, 1), (s("East"), 2, 1), (s("West"), 1, 1)]);
 }
+
+/// The member facts made for the latest day put every member in the group, and every
+/// filter picks the members, that the raw tables give; a change of the data makes them
+/// stale until they are made again.
+#[tokio::test(flavor = "multi_thread")]
+async fn member_facts_give_the_groups_of_the_raw_tables() {
+    let (dir, a) = common::generated(1_500, 5);
+    let ops = server::store::operational::connect(&format!("sqlite://{}", dir.path().join("ops.sqlite").display()))
+        .await
+        .unwrap();
+    let rules = metrics::rfm::rules(&ops).await.unwrap();
+    let conn = a.reader().unwrap();
+    let cfg = MetricConfig::default();
+    let t = metrics::latest_order_date(&conn).unwrap().unwrap();
+    let criteria = |text: &str| scope::parse(text).unwrap();
+    // Every dimension, and ranges over the summary and the scores beside a filter.
+    let mut scopes: Vec<Scope> =
+        Dimension::ALL.iter().map(|&d| Scope::new(vec![], Some(d)).with_rules(rules.clone())).collect();
+    scopes.push(
+        Scope::of(criteria("revenue:100..;days_since_purchase:..200;region:华东|华南"), Some(Dimension::Tier))
+            .with_rules(rules.clone()),
+    );
+    scopes.push(
+        Scope::of(criteria("purchases:2..;rfm_segment:at_risk|high_value_loyal"), None).with_rules(rules.clone()),
+    );
+    let groups = |conn: &duckdb::Connection| -> Vec<Vec<(String, i64, String)>> {
+        let mut all = Vec::new();
+        for s in &scopes {
+            s.prepare(conn, t, cfg).unwrap();
+            let mut stmt = conn.prepare("SELECT member_id, member_no, grp FROM mp_scope ORDER BY member_id").unwrap();
+            all.push(
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect(),
+            );
+        }
+        all
+    };
+    assert_eq!(metrics::facts::current(&conn).unwrap(), None, "the generator made no facts");
+    let raw = groups(&conn);
+    assert_eq!(metrics::facts::refresh(&conn, cfg).unwrap(), Some(t));
+    assert_eq!(metrics::facts::current(&conn).unwrap(), Some(t));
+    assert_eq!(metrics::facts::refresh(&conn, cfg).unwrap(), None, "current facts are not made again");
+    let kept = groups(&a.reader().unwrap());
+    for ((s, raw), kept) in scopes.iter().zip(&raw).zip(&kept) {
+        assert!(!raw.is_empty(), "{:?}: nobody", s.dimension);
+        assert_eq!(raw, kept, "{:?} {:?} {:?}", s.dimension, s.filters, s.ranges);
+    }
+    // Each dimension filtered by its first group picks the same members both ways.
+    let firsts: Vec<Scope> = Dimension::ALL
+        .iter()
+        .zip(&raw)
+        .map(|(&d, members)| {
+            Scope::new(vec![Filter { dimension: d, values: vec![members[0].2.clone()] }], None)
+                .with_rules(rules.clone())
+        })
+        .collect();
+    let picked = |conn: &duckdb::Connection| -> Vec<i64> {
+        firsts
+            .iter()
+            .map(|s| {
+                s.prepare(conn, t, cfg).unwrap();
+                conn.query_row("SELECT count(*) FROM mp_scope", [], |r| r.get(0)).unwrap()
+            })
+            .collect()
+    };
+    let with_facts = picked(&conn);
+    server::derive::facts::changed(&a.writer()).unwrap();
+    assert_eq!(metrics::facts::current(&conn).unwrap(), None, "a change makes the facts stale");
+    assert_eq!(picked(&conn), with_facts);
+    assert!(with_facts.iter().all(|&n| n > 0), "{with_facts:?}");
+}

@@ -175,6 +175,8 @@ pub fn differences(a: &Analytics) -> i64 {
         .query_row(
             "SELECT (SELECT count(*) - count(DISTINCT member_no) FROM kept_member_summary)
                   + (SELECT count(*) FROM kept_member_days d LEFT JOIN kept_member_summary s USING (member_id)
+                     WHERE s.member_no IS DISTINCT FROM d.member_no)
+                  + (SELECT count(*) FROM kept_points_days d LEFT JOIN kept_member_summary s USING (member_id)
                      WHERE s.member_no IS DISTINCT FROM d.member_no)",
             [],
             |r| r.get(0),
@@ -185,7 +187,7 @@ pub fn differences(a: &Analytics) -> i64 {
         + DERIVED
             .iter()
             .map(|t| {
-                let all = if *t == "points_days" { "*" } else { "* EXCLUDE (member_no)" };
+                let all = "* EXCLUDE (member_no)";
                 conn.query_row(
                     &format!(
                         "SELECT count(*) FROM ((SELECT {all} FROM kept_{t} EXCEPT ALL SELECT {all} FROM {t})

@@ -1,0 +1,132 @@
+//! Member facts: every member's group in each dimension as of the days the default view
+//! asks about — the latest day T (the day of the latest order) and the end of the
+//! default comparison window, T − 30 days — kept in `member_facts` and made again once
+//! per change of the data (`crate::derive::facts`), not per view. A breakdown, a filter
+//! or a member list for those days reads a member's tier, lifecycle stage, RFM scores,
+//! favourite category and preferred channel from one row instead of grouping every order
+//! by member; for any other day, or while the facts are being made again,
+//! [`super::scope`] computes the groups from the raw tables as before. Both give the
+//! same groups (a test compares them under every dimension).
+
+use app::model::Dimension;
+use chrono::{Days, NaiveDate};
+use duckdb::{Connection, OptionalExt};
+
+use crate::{
+    Result,
+    derive::facts::changes,
+    metrics::{
+        self, MetricConfig,
+        rfm::{self, RfmRule},
+        scope::{LAST_PURCHASE, compiled, tier_join},
+    },
+    store::sql::{Sql, day, midnight},
+};
+
+/// The days before T whose facts are made beside T's: the end of the default comparison
+/// window (30 days, the previous window).
+pub const BEFORE: [u64; 1] = [30];
+
+/// Whether the facts are current for `day`: made for it at the present count of changes.
+pub fn current_for(conn: &Connection, day: NaiveDate) -> Result<bool> {
+    Ok(current(conn)?.is_some_and(|t| t == day || BEFORE.iter().any(|&n| t - Days::new(n) == day)))
+}
+
+/// The latest day the facts are current for (T): `None` unless they were made at the
+/// present count of changes.
+pub fn current(conn: &Connection) -> Result<Option<NaiveDate>> {
+    let made: Option<String> = conn
+        .query_row(
+            "SELECT CAST(as_of AS VARCHAR) FROM member_facts_made
+             WHERE changes = (SELECT count(*) FROM data_changes)",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(made.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+}
+
+/// Makes the facts again unless they are current, in one transaction on `conn` (what it
+/// reads and the count it records are of one moment). Returns the day they were made for,
+/// or `None` when they were current.
+pub fn refresh(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    let made = (|| -> Result<Option<NaiveDate>> {
+        let at = changes(conn)?;
+        let made_at: Option<i64> =
+            conn.query_row("SELECT max(changes) FROM member_facts_made", [], |r| r.get(0)).optional()?.flatten();
+        if made_at == Some(at) {
+            return Ok(None);
+        }
+        let as_of = metrics::day_or_latest(conn, "as_of", None)?;
+        let days: Vec<NaiveDate> = std::iter::once(as_of).chain(BEFORE.map(|n| as_of - Days::new(n))).collect();
+        make(conn, &days, cfg)?;
+        conn.execute_batch("DELETE FROM member_facts_made")?;
+        Sql::new("INSERT INTO member_facts_made VALUES (CAST($as_of AS DATE), $at)")
+            .bind("as_of", day(as_of))
+            .bind("at", at)
+            .execute(conn)?;
+        Ok(Some(as_of))
+    })();
+    match made {
+        Ok(made) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(made)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The dimensions kept as columns, each as [`compiled`] gives it for T.
+const KEPT: [(&str, Dimension); 10] = [
+    ("region", Dimension::Region),
+    ("home_store", Dimension::Store),
+    ("tier", Dimension::Tier),
+    ("join_channel", Dimension::JoinChannel),
+    ("join_cohort", Dimension::JoinCohort),
+    ("gender", Dimension::Gender),
+    ("age_band", Dimension::AgeBand),
+    ("stage", Dimension::LifecycleStage),
+    ("favourite_category", Dimension::FavouriteCategory),
+    ("preferred_channel", Dimension::PreferredChannel),
+];
+
+/// Makes `member_facts` whole: one row per member and day of `days`, ordered by day.
+fn make(conn: &Connection, days: &[NaiveDate], cfg: MetricConfig) -> Result<()> {
+    conn.execute_batch("DROP TABLE IF EXISTS member_facts")?;
+    for (i, &as_of) in days.iter().enumerate() {
+        let no_rules: [RfmRule; 0] = [];
+        let mut columns = Sql::default();
+        let mut list = Vec::new();
+        for (name, d) in KEPT {
+            let value = compiled(d, as_of, cfg, &no_rules);
+            list.push(format!("{} AS {name}", value.text()));
+            columns = columns.with(&value);
+        }
+        // Each day is one statement, so that one day's orders are grouped at a time.
+        let into = if i == 0 { "CREATE TABLE member_facts AS" } else { "INSERT INTO member_facts" };
+        Sql::new(format!(
+            "{into}
+             SELECT CAST($as_of AS DATE) AS as_of, s.member_no, s.member_id, {list}, rfm.r, rfm.f, rfm.m
+             FROM member_summary s LEFT JOIN members m USING (member_id)
+             {LAST_PURCHASE}
+             {tiers}
+             {scores}
+             {extended}
+             ORDER BY s.member_no",
+            list = list.join(", "),
+            tiers = tier_join("th", "after"),
+            scores = rfm::SCORES,
+            extended = rfm::EXTENDED,
+        ))
+        .with(&columns)
+        .bind("as_of", day(as_of))
+        .bind("after", midnight(as_of + Days::new(1)))
+        .bind("lookback_from", rfm::lookback_from(as_of))
+        .execute(conn)?;
+    }
+    Ok(())
+}
