@@ -240,3 +240,63 @@ pub struct TrendPoint {
     pub end: String,
     pub measure: Measure,
 }
+
+/// What the overview page asks for, one request per panel, for a view (T, window,
+/// comparison, filters, segment). The server computes the default view's panels ahead,
+/// once per change of the figures (`server::jobs::facts`), by these same requests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OverviewPanels {
+    pub headline: OverviewQuery,
+    pub trend: TrendQuery,
+    pub lifecycle: BreakdownQuery,
+    pub tiers: BreakdownQuery,
+    pub channels_and_points: OverviewQuery,
+    pub cohorts: CohortQuery,
+    pub rest: OverviewQuery,
+}
+
+impl OverviewPanels {
+    /// The channel mix of the channel-and-points panel.
+    pub const CHANNELS: [Metric; 3] = [Metric::StoreOnlyMembers, Metric::OnlineOnlyMembers, Metric::OmnichannelMembers];
+    /// Its points figures.
+    pub const POINTS: [Metric; 4] =
+        [Metric::PointsUsageRate, Metric::PointsLiability, Metric::PointsExpiring30, Metric::PointsExpiring90];
+
+    /// The panels of the view `base` (its metrics and the breakdowns' fields unset).
+    pub fn of(base: &OverviewQuery) -> OverviewPanels {
+        let overview = |metrics: &mut dyn Iterator<Item = Metric>| OverviewQuery {
+            metrics: Some(metrics.map(|m| m.key()).collect::<Vec<_>>().join(",")),
+            ..base.clone()
+        };
+        let mix = |dimension: Dimension| BreakdownQuery {
+            metric: Some(Metric::Members.key().to_string()),
+            dimension: Some(dimension.key().to_string()),
+            as_of: base.as_of.clone(),
+            window: base.window.clone(),
+            compare: base.compare.clone(),
+            filters: base.filters.clone(),
+            segment: base.segment.clone(),
+        };
+        OverviewPanels {
+            headline: overview(&mut Metric::HEADLINE.into_iter()),
+            trend: TrendQuery {
+                as_of: base.as_of.clone(),
+                window: base.window.clone(),
+                metrics: None,
+                points: Some(8),
+                filters: base.filters.clone(),
+                segment: base.segment.clone(),
+            },
+            lifecycle: mix(Dimension::LifecycleStage),
+            tiers: mix(Dimension::Tier),
+            channels_and_points: overview(&mut Self::CHANNELS.into_iter().chain(Self::POINTS)),
+            cohorts: CohortQuery {
+                as_of: base.as_of.clone(),
+                cohorts: Some(12),
+                filters: base.filters.clone(),
+                segment: base.segment.clone(),
+            },
+            rest: overview(&mut Metric::ALL.into_iter().filter(|m| !Metric::HEADLINE.contains(m))),
+        }
+    }
+}

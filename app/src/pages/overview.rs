@@ -13,31 +13,21 @@ use crate::{
     chart::{Chart, ChartClick, options},
     error_template::ErrorTemplate,
     format,
-    i18n::{t, tr, use_lang, value_label, value_of},
-    model::{BreakdownQuery, CohortQuery, Dimension, Kpi, Metric, OverviewQuery, Trend, TrendQuery},
+    i18n::{Lang, t, tr, use_lang, value_label, value_of},
+    model::{Dimension, Kpi, Metric, OverviewPanels, OverviewQuery, Trend, Unit},
 };
 
-fn overview_query(v: &View, metrics: &[Metric]) -> OverviewQuery {
-    OverviewQuery {
+/// The panels' requests for the view (the same the server computes ahead for the default
+/// view).
+fn panels(v: &View) -> OverviewPanels {
+    OverviewPanels::of(&OverviewQuery {
         as_of: v.as_of.clone(),
         window: v.window.clone(),
         compare: v.compare.clone(),
         filters: v.filters.clone(),
         segment: v.segment.clone(),
-        metrics: Some(metrics.iter().map(|m| m.key()).collect::<Vec<_>>().join(",")),
-    }
-}
-
-fn breakdown_query(v: &View, metric: Metric, dimension: Dimension) -> BreakdownQuery {
-    BreakdownQuery {
-        metric: Some(metric.key().to_string()),
-        dimension: Some(dimension.key().to_string()),
-        as_of: v.as_of.clone(),
-        window: v.window.clone(),
-        compare: v.compare.clone(),
-        filters: v.filters.clone(),
-        segment: v.segment.clone(),
-    }
+        metrics: None,
+    })
 }
 
 /// Where a KPI drills to: its breakdown by region under this view.
@@ -48,18 +38,8 @@ fn drill(v: &View, metric: Metric) -> String {
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let view = use_view();
-    let headline = Resource::new(move || view.get(), |v| get_overview(overview_query(&v, &Metric::HEADLINE)));
-    let trend = LocalResource::new(move || {
-        let v = view.get();
-        get_trend(TrendQuery {
-            as_of: v.as_of,
-            window: v.window,
-            metrics: None,
-            points: Some(8),
-            filters: v.filters,
-            segment: v.segment,
-        })
-    });
+    let headline = Resource::new(move || view.get(), |v| get_overview(panels(&v).headline));
+    let trend = LocalResource::new(move || get_trend(panels(&view.get()).trend));
     let resolved = Signal::derive(move || headline.get().and_then(|o| o.ok()).map(|o| o.as_of));
     view! {
         <section class="overview">
@@ -108,8 +88,12 @@ pub fn OverviewPage() -> impl IntoView {
 fn KpiCard(kpi: Kpi, #[prop(optional)] trend: Option<LocalResource<Result<Trend, ServerFnError>>>) -> impl IntoView {
     let lang = use_lang();
     let view = use_view();
-    let value = format::measure(kpi.unit, &kpi.current);
-    let previous = format::measure(kpi.unit, &kpi.comparison);
+    // Shown as a reader of the language expects (万/亿 in Chinese); exactly in `data-exact`
+    // and the title.
+    let (unit, current, comparison) = (kpi.unit, kpi.current.clone(), kpi.comparison.clone());
+    let (exact, exact_previous) = (format::measure(unit, &current), format::measure(unit, &comparison));
+    let value = move || format::measure_in(lang.get(), unit, &current);
+    let previous = move || format::measure_in(lang.get(), unit, &comparison);
     let (trend_class, change) = match format::change(kpi.unit, &kpi.current, &kpi.comparison) {
         Some((delta, text)) => {
             let good = (delta > 0.0) == kpi.key.higher_is_better();
@@ -124,7 +108,7 @@ fn KpiCard(kpi: Kpi, #[prop(optional)] trend: Option<LocalResource<Result<Trend,
         }
         None => ("change flat", "—".to_string()),
     };
-    let title = kpi.current.reason.clone().unwrap_or_default();
+    let title = kpi.current.reason.clone().unwrap_or_else(|| exact.clone());
     let key = kpi.key;
     let spark = trend.map(|trend| {
         let option = Signal::derive(move || {
@@ -141,9 +125,9 @@ fn KpiCard(kpi: Kpi, #[prop(optional)] trend: Option<LocalResource<Result<Trend,
     view! {
         <a class="kpi" data-kpi=key.key() title=title href=move || drill(&view.get(), key)>
             <h3 class="kpi-label">{move || lang.get().pick(key.name()).to_string()}</h3>
-            <p class="kpi-value">{value}</p>
+            <p class="kpi-value" data-exact=exact>{value}</p>
             <p class="kpi-compare">
-                <span class="kpi-previous">{previous}</span>
+                <span class="kpi-previous" data-exact=exact_previous>{previous}</span>
                 " "
                 <span class=trend_class>{change}</span>
             </p>
@@ -169,7 +153,8 @@ fn TrendPanel(trend: LocalResource<Result<Trend, ServerFnError>>) -> impl IntoVi
         };
         let categories: Vec<String> = series.points.iter().map(|p| p.end.clone()).collect();
         let values: Vec<Option<f64>> = series.points.iter().map(|p| p.measure.value).collect();
-        options::lines(&categories, &[(lang.get().pick(key.name()).to_string(), values)])
+        let money = matches!(key.unit(), Unit::Money | Unit::Amount) && lang.get() == Lang::Zh;
+        options::in_yuan_zh(options::lines(&categories, &[(lang.get().pick(key.name()).to_string(), values)]), money)
     });
     let on_click = Callback::new(move |c: ChartClick| {
         let v = View { as_of: Some(c.name), ..view.get_untracked() };
@@ -204,7 +189,10 @@ fn MixPanel(title: &'static str, dimension: Dimension) -> impl IntoView {
     let view = use_view();
     let lang = use_lang();
     let navigate = use_navigate();
-    let data = LocalResource::new(move || get_breakdown(breakdown_query(&view.get(), Metric::Members, dimension)));
+    let data = LocalResource::new(move || {
+        let p = panels(&view.get());
+        get_breakdown(if dimension == Dimension::Tier { p.tiers } else { p.lifecycle })
+    });
     let option = Signal::derive(move || match data.get() {
         Some(Ok(b)) => options::pie(
             &b.rows
@@ -239,16 +227,11 @@ fn MixPanel(title: &'static str, dimension: Dimension) -> impl IntoView {
 /// Channel mix and the points panel, from the window's metrics.
 #[component]
 fn ChannelAndPoints() -> impl IntoView {
-    const CHANNELS: [Metric; 3] = [Metric::StoreOnlyMembers, Metric::OnlineOnlyMembers, Metric::OmnichannelMembers];
-    const POINTS: [Metric; 4] =
-        [Metric::PointsUsageRate, Metric::PointsLiability, Metric::PointsExpiring30, Metric::PointsExpiring90];
+    const CHANNELS: [Metric; 3] = OverviewPanels::CHANNELS;
     let view = use_view();
     let lang = use_lang();
     let navigate = use_navigate();
-    let data = LocalResource::new(move || {
-        let metrics: Vec<Metric> = CHANNELS.iter().chain(POINTS.iter()).copied().collect();
-        get_overview(overview_query(&view.get(), &metrics))
-    });
+    let data = LocalResource::new(move || get_overview(panels(&view.get()).channels_and_points));
     let channel_option = Signal::derive(move || match data.get() {
         Some(Ok(o)) => options::pie(
             &o.kpis
@@ -281,7 +264,7 @@ fn ChannelAndPoints() -> impl IntoView {
                             <tr><th scope="row">{t(lang, "points.earned").to_string()}</th><td class="num" data-points="earned">{format::count(u.current.denominator as f64)}</td></tr>
                             <tr><th scope="row">{t(lang, "points.redeemed").to_string()}</th><td class="num" data-points="redeemed">{format::count(u.current.numerator as f64)}</td></tr>
                         });
-                        let metrics = o.kpis.into_iter().filter(|k| POINTS.contains(&k.key)).map(|k| {
+                        let metrics = o.kpis.into_iter().filter(|k| OverviewPanels::POINTS.contains(&k.key)).map(|k| {
                             let href = drill(&view.get_untracked(), k.key);
                             view! {
                                 <tr>
@@ -304,10 +287,7 @@ fn CohortPanel() -> impl IntoView {
     let view = use_view();
     let lang = use_lang();
     let navigate = use_navigate();
-    let data = LocalResource::new(move || {
-        let v = view.get();
-        get_cohorts(CohortQuery { as_of: v.as_of, cohorts: Some(12), filters: v.filters, segment: v.segment })
-    });
+    let data = LocalResource::new(move || get_cohorts(panels(&view.get()).cohorts));
     let cohorts = Signal::derive(move || data.get().and_then(|c| c.ok()));
     let option = Signal::derive(move || {
         let Some(c) = cohorts.get() else {
@@ -355,10 +335,7 @@ fn CohortPanel() -> impl IntoView {
 #[component]
 fn MoreMetrics() -> impl IntoView {
     let view = use_view();
-    let data = LocalResource::new(move || {
-        let rest: Vec<Metric> = Metric::ALL.into_iter().filter(|m| !Metric::HEADLINE.contains(m)).collect();
-        get_overview(overview_query(&view.get(), &rest))
-    });
+    let data = LocalResource::new(move || get_overview(panels(&view.get()).rest));
     view! {
         <h2 class="section-title">{tr("more_metrics")}</h2>
         <Suspense fallback=Loading>

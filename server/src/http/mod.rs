@@ -142,6 +142,7 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     tokio::spawn(crate::jobs::refit::run(services.clone(), opts.refit_gap));
     // Rows that landed through the ingest API (or before a crash) are folded in.
     tokio::spawn(crate::jobs::folder::run(services.clone()));
+    tokio::spawn(crate::jobs::ahead::run(services.clone()));
     services.refit_if_stale().await?;
     let listener = tokio::net::TcpListener::bind(opts.addr).await?;
     let addr = listener.local_addr()?;

@@ -129,8 +129,15 @@ impl Services {
         }
     }
 
-    /// Join-month cohorts as of T: retention matrix and LTV by age (a heavy read).
+    /// Join-month cohorts as of T: retention matrix and LTV by age (a heavy read), shared
+    /// like [`Self::overview`].
     pub async fn cohorts(&self, who: &Caller, query: CohortQuery) -> Result<Cohorts> {
+        let key = format!("{:?} {query:?}", self.withheld_under(who));
+        let version = *self.data_version.borrow();
+        self.cohorts_memo.get(key, version, || self.cohorts_now(who, query)).await
+    }
+
+    async fn cohorts_now(&self, who: &Caller, query: CohortQuery) -> Result<Cohorts> {
         let cfg = self.metrics;
         let min = self.withheld_under(who);
         let filters = self.filters(who, query.filters.as_deref(), query.segment.as_deref()).await?;
@@ -182,8 +189,14 @@ impl Services {
             .await
     }
 
-    /// A metric broken down by a dimension, under filters.
+    /// A metric broken down by a dimension, under filters, shared like [`Self::overview`].
     pub async fn breakdown(&self, who: &Caller, query: BreakdownQuery) -> Result<Breakdown> {
+        let key = format!("{:?} {query:?}", self.withheld_under(who));
+        let version = *self.data_version.borrow();
+        self.breakdown_memo.get(key, version, || self.breakdown_now(who, query)).await
+    }
+
+    async fn breakdown_now(&self, who: &Caller, query: BreakdownQuery) -> Result<Breakdown> {
         let cfg = self.metrics;
         let min = self.withheld_under(who);
         let rules = rfm::rules(&self.ops).await?;
@@ -232,6 +245,26 @@ impl Services {
                 Ok(breakdown)
             })
             .await
+    }
+}
+
+impl Services {
+    /// Computes the default overview's panels ahead, as executives and as everyone else see
+    /// them, so that the pages opened after a change of the figures find them shared
+    /// (`crate::jobs::ahead`). Returns how many panels it computed.
+    pub async fn overview_ahead(&self) -> Result<usize> {
+        let panels = app::model::OverviewPanels::of(&OverviewQuery::default());
+        let executive = Caller { role: Role::Executive, ..Caller::system() };
+        for who in [Caller::system(), executive] {
+            self.overview(&who, panels.headline.clone()).await?;
+            self.trend(&who, panels.trend.clone()).await?;
+            self.breakdown(&who, panels.lifecycle.clone()).await?;
+            self.breakdown(&who, panels.tiers.clone()).await?;
+            self.overview(&who, panels.channels_and_points.clone()).await?;
+            self.cohorts(&who, panels.cohorts.clone()).await?;
+            self.overview(&who, panels.rest.clone()).await?;
+        }
+        Ok(14)
     }
 }
 

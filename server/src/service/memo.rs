@@ -2,9 +2,11 @@
 //!
 //! Every open dashboard asks for the same figures when the server pushes that data
 //! landed, so the first request computes them and the others (arriving meanwhile or
-//! after) share its answer while the data version is the same. An answer also expires
-//! after [`FRESH_FOR`], which bounds anything that changes figures without landing data
-//! (a refit, a new RFM table, a saved segment edited) to that delay. Errors are not kept.
+//! after) share its answer while the data version is the same. The version counts every
+//! change of the figures (data landed, a refit, a new RFM table, a saved segment edited:
+//! `Services::figures_changed`); an answer also expires after [`FRESH_FOR`], a bound for
+//! anything that might change figures unannounced. The default overview's answers are
+//! computed ahead (`crate::jobs::ahead`). Errors are not kept.
 
 use std::{
     collections::HashMap,
@@ -18,7 +20,7 @@ use tokio::sync::OnceCell;
 use crate::Result;
 
 /// How long an answer is shared at most.
-pub const FRESH_FOR: Duration = Duration::from_secs(1);
+pub const FRESH_FOR: Duration = Duration::from_secs(15 * 60);
 
 /// Answers kept at most; past that, stale ones go first, then all.
 const KEPT: usize = 256;
@@ -87,7 +89,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_is_shared_until_the_data_changes_or_it_expires() {
-        let memo = Memo::<usize>::default();
+        let fresh_for = Duration::from_millis(300);
+        let memo = Memo::<usize>::kept_for(fresh_for);
         let computed = AtomicUsize::new(0);
         let ask = |key: &str, version: u64| {
             memo.get(key.to_string(), version, || async {
@@ -102,8 +105,8 @@ mod tests {
         assert_eq!(ask("other", 1).await.unwrap(), 1);
         assert_eq!(ask("kpis", 2).await.unwrap(), 2);
         assert_eq!(ask("kpis", 2).await.unwrap(), 2);
-        // Past FRESH_FOR: computed again.
-        tokio::time::sleep(FRESH_FOR).await;
+        // Past its freshness: computed again.
+        tokio::time::sleep(fresh_for).await;
         assert_eq!(ask("kpis", 2).await.unwrap(), 3);
         // An error is not kept.
         let failed: Result<usize> =

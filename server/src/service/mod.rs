@@ -79,9 +79,12 @@ pub struct Services {
     pub import_dir: Arc<Path>,
     /// Whether alert webhooks may reach internal addresses (`--allow-private-webhooks`).
     pub allow_private_webhooks: bool,
-    /// The overview and trend answers shared by the dashboards asking at one data version.
+    /// The overview, trend, breakdown and cohort answers shared by the dashboards asking at
+    /// one data version.
     overview_memo: Arc<Memo<Overview>>,
     trend_memo: Arc<Memo<Trend>>,
+    breakdown_memo: Arc<Memo<Breakdown>>,
+    cohorts_memo: Arc<Memo<Cohorts>>,
     /// Holdout checks, by model fit, T and days held out.
     holdouts: Arc<Memo<Holdout>>,
     /// Permits for heavy reads (see [`Services::heavy`]).
@@ -115,6 +118,8 @@ impl Services {
             allow_private_webhooks: false,
             overview_memo: Arc::default(),
             trend_memo: Arc::default(),
+            breakdown_memo: Arc::default(),
+            cohorts_memo: Arc::default(),
             holdouts: Arc::new(Memo::kept_for(Duration::from_secs(24 * 3600))),
             heavy: Arc::new(tokio::sync::Semaphore::new(1)),
         }
