@@ -59,6 +59,24 @@ mod browser {
         fn dispose(this: &ECharts);
     }
 
+    /// Turns the option's [`super::options::YUAN_ZH`] markers into the function they name.
+    fn with_formatters(option: &JsValue) {
+        let get =
+            |v: &JsValue, key: &str| js_sys::Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+        for (outer, inner, key) in [("yAxis", Some("axisLabel"), "formatter"), ("tooltip", None, "valueFormatter")] {
+            let mut holder = get(option, outer);
+            if let Some(inner) = inner {
+                holder = get(&holder, inner);
+            }
+            if get(&holder, key).as_string().as_deref() == Some(super::options::YUAN_ZH) {
+                let f = Closure::<dyn Fn(JsValue) -> String>::new(|v: JsValue| {
+                    v.as_f64().map(crate::format::money_zh).unwrap_or_default()
+                });
+                let _ = js_sys::Reflect::set(&holder, &JsValue::from_str(key), &f.into_js_value());
+            }
+        }
+    }
+
     fn text(v: &JsValue, key: &str) -> String {
         js_sys::Reflect::get(v, &JsValue::from_str(key)).ok().and_then(|v| v.as_string()).unwrap_or_default()
     }
@@ -108,6 +126,7 @@ mod browser {
                 }
             };
             if let Ok(js) = js_sys::JSON::parse(&option.to_string()) {
+                with_formatters(&js);
                 c.set_option(&js, true);
             }
             // A chart drawn before its box is laid out (e.g. while a transition still
@@ -186,6 +205,19 @@ pub mod options {
             "yAxis": { "type": "value", "scale": true },
             "series": series
         })
+    }
+
+    /// What a value axis or tooltip formatter names to write money in 万/亿 (the chart
+    /// makes it a function, `crate::format::money_zh`, when it draws).
+    pub const YUAN_ZH: &str = "mp:yuan-zh";
+
+    /// `option` with its value axis and tooltip in 万/亿, when `zh_money` (Chinese, money).
+    pub fn in_yuan_zh(mut option: Value, zh_money: bool) -> Value {
+        if zh_money {
+            option["yAxis"]["axisLabel"] = json!({ "formatter": YUAN_ZH });
+            option["tooltip"]["valueFormatter"] = json!(YUAN_ZH);
+        }
+        option
     }
 
     /// A tiny line without axes.

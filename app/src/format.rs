@@ -10,6 +10,29 @@ pub fn money(value: f64) -> String {
     format!("{sign}¥{}.{:02}", count((cents / 100) as f64), cents % 100)
 }
 
+/// Money as a Chinese reader expects a large amount: from ¥10,000 in 万 (ten thousands),
+/// from ¥100,000,000 in 亿, with two decimals of that unit (`¥1,234.57万`, `¥3.20亿`);
+/// smaller amounts as [`money`]. The exact amount goes beside it (a title).
+pub fn money_zh(value: f64) -> String {
+    let (unit, scale) = match value.abs() {
+        v if v >= 1e8 => ("亿", 1e8),
+        v if v >= 1e4 => ("万", 1e4),
+        _ => return money(value),
+    };
+    let hundredths = (value / scale * 100.0).round() as i64;
+    let sign = if hundredths < 0 { "-" } else { "" };
+    let hundredths = hundredths.unsigned_abs();
+    format!("{sign}¥{}.{:02}{unit}", count((hundredths / 100) as f64), hundredths % 100)
+}
+
+/// Money in `lang`: [`money_zh`] in Chinese, [`money`] in English.
+pub fn money_in(lang: crate::i18n::Lang, value: f64) -> String {
+    match lang {
+        crate::i18n::Lang::Zh => money_zh(value),
+        _ => money(value),
+    }
+}
+
 /// A whole number grouped in thousands: `1234567` → `1,234,567`.
 pub fn count(value: f64) -> String {
     let n = value.round() as i64;
@@ -29,7 +52,16 @@ pub fn percent(value: f64) -> String {
     format!("{:.1}%", value * 100.0)
 }
 
-/// A measure as shown on a KPI card; `—` when it has no value.
+/// A measure as shown on a KPI card in `lang` (large money in 万/亿 in Chinese); `—` when
+/// it has no value.
+pub fn measure_in(lang: crate::i18n::Lang, unit: Unit, m: &Measure) -> String {
+    match (m.value, unit) {
+        (Some(v), Unit::Money | Unit::Amount) => money_in(lang, v),
+        _ => measure(unit, m),
+    }
+}
+
+/// A measure as shown in a table, exactly; `—` when it has no value.
 pub fn measure(unit: Unit, m: &Measure) -> String {
     match (m.value, unit) {
         (None, _) => "—".to_string(),
@@ -101,6 +133,20 @@ pub fn link(path: &str, params: &[(&str, Option<String>)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn large_money_in_wan_and_yi_for_chinese_readers() {
+        assert_eq!(money_zh(9_999.99), "¥9,999.99");
+        assert_eq!(money_zh(10_000.0), "¥1.00万");
+        assert_eq!(money_zh(123_456_78.9), "¥1,234.57万");
+        assert_eq!(money_zh(99_999_999.0), "¥10,000.00万");
+        assert_eq!(money_zh(320_000_000.0), "¥3.20亿");
+        assert_eq!(money_zh(-45_678.0), "-¥4.57万");
+        assert_eq!(money_in(crate::i18n::Lang::En, 320_000_000.0), "¥320,000,000.00");
+        let m = Measure { numerator: 0, denominator: 1, value: Some(1_234_567.0), reason: None };
+        assert_eq!(measure_in(crate::i18n::Lang::Zh, Unit::Money, &m), "¥123.46万");
+        assert_eq!(measure_in(crate::i18n::Lang::Zh, Unit::Count, &m), "1,234,567");
+    }
 
     #[test]
     fn money_groups_and_rounds() {

@@ -19,7 +19,7 @@ test('orders ingested through the API show on an open dashboard within 2 s', asy
   // Let the stream connect and the panels settle.
   await page.waitForSelector('article.firing ul.firing-list, article.firing p.empty');
   await page.waitForLoadState('networkidle');
-  const shown = async () => parseShown(await page.textContent('[data-kpi="historical_ltv"] .kpi-value'));
+  const shown = async () => parseShown(await page.getAttribute('[data-kpi="historical_ltv"] .kpi-value', 'data-exact'));
   const before = await shown();
   const end = await page.getAttribute('.window-caption', 'data-window-end');
 

@@ -11,8 +11,10 @@ async function shownKpis(page) {
   return page.$$eval('[data-kpi]', (cards) =>
     cards.map((c) => ({
       key: c.dataset.kpi,
-      value: c.querySelector('.kpi-value').textContent,
-      previous: c.querySelector('.kpi-previous').textContent,
+      value: c.querySelector('.kpi-value').dataset.exact,
+      previous: c.querySelector('.kpi-previous').dataset.exact,
+      shown: c.querySelector('.kpi-value').textContent,
+      zh: document.documentElement.lang === 'zh-CN',
     })),
   );
 }
@@ -24,6 +26,14 @@ function assertMatches(shown, api) {
     assert.ok(card, `card for ${kpi.key}`);
     // Shown to the cent for money, to 0.1 percentage point for shares, whole for counts.
     const tolerance = { money: 0.005, amount: 0.005, ratio: 0.0005, count: 0, number: 0.005 }[kpi.unit];
+    // In Chinese, large money is shown in 万/亿 (to the hundredth of that unit), the exact
+    // amount beside it.
+    if (card.zh && kpi.current.value !== null && ['money', 'amount'].includes(kpi.unit)) {
+      const scale = Math.abs(kpi.current.value) >= 1e8 ? 1e8 : Math.abs(kpi.current.value) >= 1e4 ? 1e4 : 0;
+      assert.equal(card.shown.endsWith('亿'), scale === 1e8, `${kpi.key}: ${card.shown}`);
+      assert.equal(card.shown.endsWith('万'), scale === 1e4, `${kpi.key}: ${card.shown}`);
+      assert.ok(Math.abs(parseShown(card.shown) - kpi.current.value) <= (scale ? scale / 200 : 0.005) + 1e-9, `${kpi.key}: ${card.shown}`);
+    }
     for (const [text, measure] of [[card.value, kpi.current], [card.previous, kpi.comparison]]) {
       const n = parseShown(text);
       if (measure.value === null) {

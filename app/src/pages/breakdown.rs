@@ -12,8 +12,8 @@ use crate::{
     chart::{Chart, ChartClick, options},
     error_template::ErrorTemplate,
     format,
-    i18n::{t, tr, use_lang, value_label_named},
-    model::{Breakdown, BreakdownQuery, BreakdownRow, Dimension, Metric, SegmentName},
+    i18n::{Lang, t, tr, use_lang, value_label_named},
+    model::{Breakdown, BreakdownQuery, BreakdownRow, Dimension, Metric, SegmentName, Unit},
 };
 
 /// Table order: `value`, `current`, `comparison`, `change`, `-` first for descending.
@@ -123,7 +123,11 @@ fn BreakdownView(breakdown: Breakdown, sort: Option<String>, names: Vec<SegmentN
         let cur: Vec<Option<f64>> = rows.iter().map(|r| r.current.value).collect();
         let cmp: Vec<Option<f64>> = rows.iter().map(|r| r.comparison.value).collect();
         let l = lang.get_untracked();
-        options::bars(&categories, &[(t(l, "current").to_string(), cur), (t(l, "previous").to_string(), cmp)])
+        let money = matches!(unit, Unit::Money | Unit::Amount) && l == Lang::Zh;
+        options::in_yuan_zh(
+            options::bars(&categories, &[(t(l, "current").to_string(), cur), (t(l, "previous").to_string(), cmp)]),
+            money,
+        )
     };
     let members_of = move |value: &str| view.get_untracked().with_filter(dimension.key(), value).link("/members", &[]);
     let on_click = Callback::new(move |c: ChartClick| {
