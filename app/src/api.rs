@@ -7,9 +7,9 @@ use leptos::{prelude::*, server_fn::codec::Json};
 
 use crate::model::{
     AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
-    Cohorts, Holdout, HoldoutQuery, LoadRecord, Member360, MemberPage, MembersQuery, ModelStatus, Overview,
-    OverviewQuery, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery, User,
-    UserChange, Viewer,
+    Cohorts, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage, MembersQuery, ModelStatus, Overview,
+    OverviewQuery, RfmRule, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery,
+    User, UserChange, Viewer,
 };
 
 /// Who signed in: the request's viewer, which the server's access layer put there.
@@ -84,6 +84,16 @@ pub async fn get_member(member_id: String) -> Result<Member360, ServerFnError> {
 #[server(endpoint = "get_saved_segments", input = Json)]
 pub async fn get_saved_segments() -> Result<Vec<Segment>, ServerFnError> {
     ask(|e, who| e.saved_segments(who)).await
+}
+
+#[server(endpoint = "get_rfm_rules", input = Json)]
+pub async fn get_rfm_rules() -> Result<Vec<RfmRule>, ServerFnError> {
+    ask(|e, who| e.rfm_rules(who)).await
+}
+
+#[server(endpoint = "save_rfm_rules", input = Json)]
+pub async fn save_rfm_rules(rules: Vec<RfmRule>) -> Result<Vec<RfmRule>, ServerFnError> {
+    ask(|e, who| e.save_rfm_rules(who, rules)).await
 }
 
 #[server(endpoint = "get_segment_names", input = Json)]
@@ -172,6 +182,11 @@ pub async fn revoke_token(id: i64) -> Result<ApiToken, ServerFnError> {
 #[server(endpoint = "get_loads", input = Json)]
 pub async fn get_loads() -> Result<Vec<LoadRecord>, ServerFnError> {
     ask(|e, who| e.loads(who)).await
+}
+
+#[server(endpoint = "get_load_rejects", input = Json)]
+pub async fn get_load_rejects(id: i64) -> Result<Vec<LoadReject>, ServerFnError> {
+    ask(|e, who| e.load_rejects(who, id)).await
 }
 
 #[server(endpoint = "get_audit", input = Json)]

@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("model") view=pages::model::ModelPage/>
                     <Route path=StaticSegment("alerts") view=pages::alerts::AlertsPage/>
                     <Route path=StaticSegment("admin") view=pages::admin::AdminPage/>
+                    <Route path=StaticSegment("loads") view=pages::loads::LoadsPage/>
                     <Route path=StaticSegment("signin") view=pages::signin::SignInPage/>
                 </Routes>
             </main>
@@ -151,6 +152,7 @@ fn TopBar() -> impl IntoView {
                 {item("/tiers", "nav.tiers")}
                 <Show when=move || may(Role::Operator)>{item("/members", "nav.members")}</Show>
                 {item("/model", "nav.model")}
+                <Show when=move || may(Role::Admin)>{item("/loads", "nav.loads")}</Show>
                 <Show when=move || may(Role::Admin)>{item("/admin", "nav.admin")}</Show>
             </nav>
             // Find a member by id or whole phone number (operators and admins; audited).

@@ -8,9 +8,9 @@ use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::model::{
     AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
-    Cohorts, Holdout, HoldoutQuery, LoadRecord, Member360, MemberPage, MembersQuery, ModelStatus, Overview,
-    OverviewQuery, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery, User,
-    UserChange, Viewer,
+    Cohorts, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage, MembersQuery, ModelStatus, Overview,
+    OverviewQuery, RfmRule, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery,
+    User, UserChange, Viewer,
 };
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
@@ -36,6 +36,11 @@ pub trait Engine: Send + Sync + 'static {
     fn saved_segments(&self, who: Viewer) -> EngineFuture<Vec<Segment>>;
     /// The named RFM segments' keys and names, in priority order.
     fn segment_names(&self, who: Viewer) -> EngineFuture<Vec<SegmentName>>;
+    /// The RFM rule table, by priority.
+    fn rfm_rules(&self, who: Viewer) -> EngineFuture<Vec<RfmRule>>;
+    /// Replaces the whole RFM rule table (admins); a bad rule is a 400 naming
+    /// `rules[i].field`.
+    fn save_rfm_rules(&self, who: Viewer, rules: Vec<RfmRule>) -> EngineFuture<Vec<RfmRule>>;
     /// Saves a new segment (operators and admins); a key in use is a conflict.
     fn create_segment(&self, who: Viewer, segment: Segment) -> EngineFuture<Segment>;
     fn update_segment(&self, who: Viewer, segment: Segment) -> EngineFuture<Segment>;
@@ -58,6 +63,8 @@ pub trait Engine: Send + Sync + 'static {
     fn audit(&self, who: Viewer, query: AuditQuery) -> EngineFuture<Vec<AuditEntry>>;
     /// The latest data loads, newest first (admins).
     fn loads(&self, who: Viewer) -> EngineFuture<Vec<LoadRecord>>;
+    /// The rows one load rejected, as its report lists them (admins).
+    fn load_rejects(&self, who: Viewer, id: i64) -> EngineFuture<Vec<LoadReject>>;
     /// Keeps the viewer's language, `zh` or `en`.
     fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()>;
 }

@@ -121,14 +121,17 @@ test('an admin manages users and tokens and reads the audit log', async () => {
   assert.equal(await nina.getAttribute('#who', 'data-role'), 'executive');
   await nina.context().close();
 
-  // A file uploaded from the admin page's form: loaded, listed with its counts.
+  // A file uploaded from the loads page's form (linked from the admin page): loaded,
+  // listed with its counts.
+  await Promise.all([page.waitForURL(/\/loads$/), page.click('#to-loads')]);
+  await page.waitForSelector('body[data-hydrated="true"] #upload');
   await page.setInputFiles('#upload input[name="file"]', {
     name: 'new-members.csv',
     mimeType: 'text/csv',
     buffer: Buffer.from('member_id,joined_at,region\nup-1,2024-02-01,华东\nup-2,not a date,华南\n'),
   });
   await page.selectOption('#upload select[name="table"]', 'members');
-  await Promise.all([page.waitForURL(/\/admin#loads$/), page.click('#upload button[type="submit"]')]);
+  await Promise.all([page.waitForURL(/\/loads$/), page.click('#upload button[type="submit"]')]);
   const row = await page.waitForSelector('#load-history tbody tr:first-child');
   assert.deepEqual(
     (await row.$$eval('td', (tds) => tds.map((t) => t.textContent))).slice(1),

@@ -90,6 +90,17 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+/// A row a load rejected: where it is in the file and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LoadReject {
+    /// Line in the file (the header is line 1); for Parquet, the row number.
+    pub line: i64,
+    pub field: String,
+    pub value: Option<String>,
+    pub reason: String,
+}
+
 /// One finished data load, as the load history keeps it (admins).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

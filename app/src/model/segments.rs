@@ -92,6 +92,24 @@ pub struct RangeFilter {
     pub max: Option<i64>,
 }
 
+/// A named segment of the RFM rule table (SPEC §5): members whose R, F and M scores all
+/// lie in these inclusive ranges (`[min, max]`, 1–5), unless a rule of lower priority
+/// number took them first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RfmRule {
+    pub priority: i64,
+    pub key: String,
+    pub name_zh: String,
+    pub name_en: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<i64>))]
+    pub r: (i64, i64),
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<i64>))]
+    pub f: (i64, i64),
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<i64>))]
+    pub m: (i64, i64),
+}
+
 /// A named RFM segment's key and names.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentName {

@@ -1,12 +1,12 @@
-//! Admin: the data loads (upload a file; the load history), the users (add, change
-//! role, disable), the API tokens (make, revoke; a new secret shown once) and the audit
-//! log with its CSV export. The server refuses all of
+//! Admin: the users (add, change role, disable), the API tokens (make, revoke; a new
+//! secret shown once) and the audit log with its CSV export (data loads have their own
+//! page, [`super::loads`]). The server refuses all of
 //! it to anyone but an admin; the page only follows.
 
 use leptos::prelude::*;
 
 use crate::{
-    api::{create_token, get_audit, get_loads, get_tokens, get_users, revoke_token, save_user},
+    api::{create_token, get_audit, get_tokens, get_users, revoke_token, save_user},
     error_template::{ErrorTemplate, said},
     i18n::{tr, use_lang},
     model::{AuditQuery, Role, TokenRequest, UserChange},
@@ -20,7 +20,7 @@ pub fn AdminPage() -> impl IntoView {
     let changed = RwSignal::new(0u32);
     view! {
         <section class="admin">
-            <Loads/>
+            <p class="panel-note"><a href="/loads" id="to-loads">{tr("nav.loads")} " →"</a></p>
             <Users changed/>
             <Tokens changed/>
             <Audit changed/>
@@ -55,61 +55,6 @@ fn role_options() -> impl IntoView {
             view! { <option value=r.key()>{move || lang.get().pick(r.name())}</option> }
         })
         .collect_view()
-}
-
-/// The tables a file can hold (its columns named as in the data contract).
-const TABLES: [&str; 6] = ["members", "orders", "order_items", "points", "stores", "tier_changes"];
-
-/// Uploading a file (a plain form: it works before the page hydrates; the server loads
-/// it and comes back here) and the latest loads.
-#[component]
-fn Loads() -> impl IntoView {
-    let loads = Resource::new(|| (), |_| get_loads());
-    let failed = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("load_error"));
-    view! {
-        <h2 id="loads">{tr("admin.loads")}</h2>
-        <form class="upload" id="upload" method="post" action="/api/v1/loads/upload" enctype="multipart/form-data">
-            <label>{tr("admin.table")}
-                <select name="table">{TABLES.map(|t| view! { <option value=t>{t}</option> }).collect_view()}</select>
-            </label>
-            <label>{tr("admin.file")}
-                <input name="file" type="file" required accept=".csv,.parquet,.csv.gz,.tsv,.txt"/>
-            </label>
-            <button type="submit">{tr("admin.upload")}</button>
-        </form>
-        <p class="panel-note">{tr("admin.upload_note")}</p>
-        {failed.map(|m| view! { <p class="error" role="status" id="load-error">{tr("admin.load_failed")} " " {m}</p> })}
-        <Suspense fallback=Loading>
-            <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors/> }>
-                {move || loads.get().map(|r| r.map(|list| view! {
-                    <table class="loads" id="load-history">
-                        <thead><tr>
-                            <th scope="col">{tr("admin.when")}</th>
-                            <th scope="col">{tr("admin.file")}</th>
-                            <th scope="col">{tr("admin.table")}</th>
-                            <th scope="col" class="num">{tr("admin.rows_read")}</th>
-                            <th scope="col" class="num">{tr("admin.inserted")}</th>
-                            <th scope="col" class="num">{tr("admin.duplicates")}</th>
-                            <th scope="col" class="num">{tr("admin.rejected")}</th>
-                        </tr></thead>
-                        <tbody>
-                            {list.into_iter().map(|l| view! {
-                                <tr data-load=l.id>
-                                    <td>{l.finished_at}</td>
-                                    <td>{l.source}</td>
-                                    <td>{l.target}</td>
-                                    <td class="num">{l.rows_read}</td>
-                                    <td class="num">{l.rows_inserted}</td>
-                                    <td class="num">{l.rows_duplicate}</td>
-                                    <td class="num">{l.rows_rejected}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }))}
-            </ErrorBoundary>
-        </Suspense>
-    }
 }
 
 #[component]

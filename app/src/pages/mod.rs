@@ -6,10 +6,12 @@
 pub mod admin;
 pub mod alerts;
 pub mod breakdown;
+pub mod loads;
 pub mod member;
 pub mod members;
 pub mod model;
 pub mod overview;
+pub mod rfm_rules;
 pub mod save_segment;
 pub mod saved_segments;
 pub mod segments;

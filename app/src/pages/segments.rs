@@ -105,6 +105,8 @@ pub fn SegmentsPage() -> impl IntoView {
             </Transition>
             <h2 class="section-title">{tr("rfm.grid")}</h2>
             <Chart id="rfm-grid" option=grid_option label=tr("rfm.grid")() on_click=on_cell/>
+            <h2 class="section-title" id="rfm-rules-title">{tr("rfm_rules")}</h2>
+            <super::rfm_rules::RfmRules/>
             <h2 class="section-title">{tr("saved_segments")}</h2>
             <super::saved_segments::SavedSegments/>
         </section>

@@ -8,7 +8,7 @@
 
 use chrono::{Days, NaiveDate};
 use duckdb::types::Value;
-use serde::{Deserialize, Serialize};
+
 use sqlx::Row;
 
 use crate::{
@@ -21,21 +21,7 @@ use crate::{
 
 pub const LOOKBACK_DAYS: u64 = 365;
 
-/// A named segment: members whose R, F and M scores all lie in these inclusive ranges
-/// (`[min, max]`, 1–5), unless a rule of lower priority number took them first.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RfmRule {
-    pub priority: i64,
-    pub key: String,
-    pub name_zh: String,
-    pub name_en: String,
-    #[schema(value_type = Vec<i64>)]
-    pub r: (i64, i64),
-    #[schema(value_type = Vec<i64>)]
-    pub f: (i64, i64),
-    #[schema(value_type = Vec<i64>)]
-    pub m: (i64, i64),
-}
+pub use app::model::RfmRule;
 
 /// Checks a whole rule table; the error names the rule and field at fault.
 pub fn validate(rules: &[RfmRule]) -> Result<()> {

@@ -7,11 +7,28 @@ use crate::load::ingest::{IngestReport, Landed, records, validate};
 
 use super::*;
 
+/// How many rejected rows of one load a page lists.
+pub const REJECTS_SHOWN: usize = 1000;
+
 impl Services {
     /// The latest data loads, newest first (admins).
     pub async fn loads(&self, who: &Caller, limit: i64) -> Result<Vec<operational::LoadRecord>> {
         who.require(Role::Admin)?;
         operational::recent_loads(&self.ops, limit).await
+    }
+
+    /// The first [`REJECTS_SHOWN`] rows load `id` rejected, in file order (admins; the
+    /// load's record has how many there were).
+    pub async fn load_rejects(&self, who: &Caller, id: i64) -> Result<Vec<app::model::LoadReject>> {
+        who.require(Role::Admin)?;
+        let report = operational::load_report(&self.ops, id).await?;
+        let report: LoadReport = serde_json::from_str(&report).unwrap_or_default();
+        Ok(report
+            .rejected
+            .into_iter()
+            .take(REJECTS_SHOWN)
+            .map(|r| app::model::LoadReject { line: r.line, field: r.field, value: r.value, reason: r.reason })
+            .collect())
     }
 
     /// Loads one file through the single writer and records the load; `progress` hears

@@ -65,6 +65,16 @@ impl Engine for Services {
         for_pages("segments", async move { s.segments(&Caller::signed_in(&who)).await })
     }
 
+    fn rfm_rules(&self, who: Viewer) -> EngineFuture<Vec<app::model::RfmRule>> {
+        let s = self.clone();
+        for_pages("rfm rules", async move { s.rfm_rules(&Caller::signed_in(&who)).await })
+    }
+
+    fn save_rfm_rules(&self, who: Viewer, rules: Vec<app::model::RfmRule>) -> EngineFuture<Vec<app::model::RfmRule>> {
+        let s = self.clone();
+        for_pages("save rfm rules", async move { s.replace_rfm_rules(&Caller::signed_in(&who), rules).await })
+    }
+
     fn segment_names(&self, who: Viewer) -> EngineFuture<Vec<SegmentName>> {
         let s = self.clone();
         for_pages("segment names", async move {
@@ -135,6 +145,11 @@ impl Engine for Services {
     fn loads(&self, who: Viewer) -> EngineFuture<Vec<app::model::LoadRecord>> {
         let s = self.clone();
         for_pages("loads", async move { s.loads(&Caller::signed_in(&who), 50).await })
+    }
+
+    fn load_rejects(&self, who: Viewer, id: i64) -> EngineFuture<Vec<app::model::LoadReject>> {
+        let s = self.clone();
+        for_pages("load rejects", async move { s.load_rejects(&Caller::signed_in(&who), id).await })
     }
 
     fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()> {

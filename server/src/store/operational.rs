@@ -53,6 +53,15 @@ pub async fn record_load(pool: &Pool, report: &crate::load::import::LoadReport) 
     Ok(row.get(0))
 }
 
+/// The report load `id` kept (JSON of `crate::load::import::LoadReport`).
+pub async fn load_report(pool: &Pool, id: i64) -> Result<String> {
+    sqlx::query_scalar("SELECT report FROM loads WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| crate::Error::NotFound(format!("no load {id}")))
+}
+
 pub async fn recent_loads(pool: &Pool, limit: i64) -> Result<Vec<LoadRecord>> {
     let rows = sqlx::query(
         "SELECT id, finished_at, source, target, rows_read, rows_inserted, rows_duplicate, rows_rejected

@@ -216,6 +216,11 @@ async fn every_route_and_server_function_checks_the_role() {
         ("create_token", json!({ "request": { "name": "y", "scope": "ingest", "role": null } }), Some(ADMIN)),
         ("revoke_token", json!({ "id": 999 }), Some(ADMIN)),
         ("get_audit", json!({ "query": {} }), Some(ADMIN)),
+        ("get_loads", json!({}), Some(ADMIN)),
+        ("get_load_rejects", json!({ "id": 999 }), Some(ADMIN)),
+        ("get_rfm_rules", json!({}), Some(EXECUTIVE)),
+        // An empty table: refused as bad input (the table stays) once the role is checked.
+        ("save_rfm_rules", json!({ "rules": [] }), Some(ADMIN)),
         ("save_language", json!({ "lang": "zh" }), Some(EXECUTIVE)),
     ];
     for (name, args, least) in &functions {

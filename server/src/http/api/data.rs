@@ -65,8 +65,8 @@ pub(super) async fn upload(
     let loaded = receive_upload(&api.services, &caller, form).await;
     if from_page {
         let to = match &loaded {
-            Ok(_) => "/admin#loads".to_string(),
-            Err(e) => format!("/admin?load_error={}#loads", app::format::url_encode(&e.public_message())),
+            Ok(_) => "/loads".to_string(),
+            Err(e) => format!("/loads?load_error={}", app::format::url_encode(&e.public_message())),
         };
         return Ok(axum::response::Redirect::to(&to).into_response());
     }
