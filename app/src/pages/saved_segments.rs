@@ -6,10 +6,10 @@ use leptos::prelude::*;
 
 use super::{Loading, View, use_view};
 use crate::{
-    api::{delete_segment, get_saved_segments, update_segment},
+    api::{delete_segment, get_saved_segments, get_trend, update_segment},
     error_template::said,
     i18n::{Lang, tr, use_lang},
-    model::{Role, Segment},
+    model::{Metric, Role, Segment, TrendQuery},
 };
 
 #[component]
@@ -38,6 +38,7 @@ pub fn SavedSegments() -> impl IntoView {
                                     <a href=v.link("/", &[])>{name}</a>
                                     " · " <code>{s.filters.clone()}</code> " · "
                                     <a href=v.link("/members", &[])>{tr("members.list")}</a>
+                                    <Size key=key.clone()/>
                                     <Show when=may_edit>
                                         <Editor segment=s.clone() changed/>
                                     </Show>
@@ -48,6 +49,42 @@ pub fn SavedSegments() -> impl IntoView {
                 }.into_any()
             })}
         </Transition>
+    }
+}
+
+/// The segment's members at the end of each of the last eight 30-day windows: the latest
+/// count and a sparkline (as the trend API gives them; executives see small groups
+/// withheld).
+#[component]
+fn Size(key: String) -> impl IntoView {
+    let view = use_view();
+    let trend = LocalResource::new(move || {
+        let v = view.get();
+        get_trend(TrendQuery {
+            as_of: v.as_of,
+            window: Some("30d".into()),
+            metrics: Some(Metric::Members.key().into()),
+            points: Some(8),
+            filters: None,
+            segment: Some(key.clone()),
+        })
+    });
+    let values = move || -> Vec<Option<f64>> {
+        match trend.get() {
+            Some(Ok(t)) => t.series.first().map(|s| s.points.iter().map(|p| p.measure.value).collect()).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    };
+    let latest = move || values().last().copied().flatten().map(crate::format::count);
+    let option = Signal::derive(move || {
+        let v = values();
+        if v.is_empty() { serde_json::Value::Null } else { crate::chart::options::sparkline(&v) }
+    });
+    view! {
+        <span class="segment-size" title=tr("segment.size_over_time")>
+            " · " {tr("size")} " " <span class="size-now">{latest}</span>
+            <span class="sparkline inline"><crate::chart::Chart option=option label=tr("segment.size_over_time")()/></span>
+        </span>
     }
 }
 
