@@ -138,7 +138,7 @@ mod tests {
     fn large_money_in_wan_and_yi_for_chinese_readers() {
         assert_eq!(money_zh(9_999.99), "¥9,999.99");
         assert_eq!(money_zh(10_000.0), "¥1.00万");
-        assert_eq!(money_zh(123_456_78.9), "¥1,234.57万");
+        assert_eq!(money_zh(12_345_678.9), "¥1,234.57万");
         assert_eq!(money_zh(99_999_999.0), "¥10,000.00万");
         assert_eq!(money_zh(320_000_000.0), "¥3.20亿");
         assert_eq!(money_zh(-45_678.0), "-¥4.57万");

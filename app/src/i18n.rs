@@ -220,7 +220,9 @@ fn text(key: &str) -> Option<Text> {
         "nav.model" => ("预测模型", "Model"),
         "nav.admin" => ("管理", "Admin"),
         "nav.loads" => ("数据导入", "Data loads"),
-        "segment.size_over_time" => ("近8个30天窗口末的会员数", "Members at the end of each of the last eight 30-day windows"),
+        "segment.size_over_time" => {
+            ("近8个30天窗口末的会员数", "Members at the end of each of the last eight 30-day windows")
+        }
         "rfm_rules" => ("RFM分群规则", "RFM segment rules"),
         "rfm_rules.priority" => ("优先级", "Priority"),
         "rfm_rules.key" => ("键", "Key"),

@@ -111,3 +111,26 @@ test('a load lists its rejected rows by line, field and reason', async () => {
   await page.screenshot({ path: join(ARTIFACTS, 'loads-rejects.png'), fullPage: true });
   await page.close();
 });
+
+test('a saved segment shows its size now and over the last eight windows', async () => {
+  const base = env.server.base;
+  const key = 'wb_gold';
+  const made = await apiFetch(`${base}/api/v1/segments`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key, name_zh: '金卡会员', name_en: 'Gold members', filters: 'tier:gold' }),
+  });
+  assert.ok(made.ok, `${made.status}`);
+  const trend = await getJson(`${base}/api/v1/trend?metrics=members&points=8&window=30d&segment=${key}`);
+  const points = trend.series[0].points;
+  assert.equal(points.length, 8);
+  const page = await env.browser.newPage({ viewport: { width: 1280, height: 1400 } });
+  await page.goto(`${base}/segments`);
+  const size = await page.waitForSelector(`body[data-hydrated="true"] li[data-segment="${key}"] .size-now:not(:empty)`);
+  assert.equal(Number((await size.textContent()).replace(/,/g, '')), points[7].measure.value);
+  await page.waitForSelector(`li[data-segment="${key}"] .segment-size canvas`, { state: 'attached' });
+  await page.screenshot({ path: join(ARTIFACTS, 'saved-segment-size.png'), fullPage: true });
+  await page.close();
+  const gone = await apiFetch(`${base}/api/v1/segments/${key}`, { method: 'DELETE' });
+  assert.ok(gone.ok, `${gone.status}`);
+});

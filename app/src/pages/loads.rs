@@ -67,9 +67,13 @@ fn History(list: Vec<LoadRecord>) -> impl IntoView {
             </tr></thead>
             <tbody>
                 {list.into_iter().map(|l| {
-                    let rejected = (l.rows_rejected > 0).then(|| view! {
-                        <a class="rejects-link" href=format!("/loads?load={}#rejects", l.id)>{format::count(l.rows_rejected as f64)}</a>
-                    }.into_any()).unwrap_or_else(|| "0".into_any());
+                    let rejected = if l.rows_rejected > 0 {
+                        view! {
+                            <a class="rejects-link" href=format!("/loads?load={}#rejects", l.id)>{format::count(l.rows_rejected as f64)}</a>
+                        }.into_any()
+                    } else {
+                        "0".into_any()
+                    };
                     view! {
                         <tr data-load=l.id>
                             <td>{l.finished_at}</td>

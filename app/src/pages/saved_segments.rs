@@ -71,7 +71,9 @@ fn Size(key: String) -> impl IntoView {
     });
     let values = move || -> Vec<Option<f64>> {
         match trend.get() {
-            Some(Ok(t)) => t.series.first().map(|s| s.points.iter().map(|p| p.measure.value).collect()).unwrap_or_default(),
+            Some(Ok(t)) => {
+                t.series.first().map(|s| s.points.iter().map(|p| p.measure.value).collect()).unwrap_or_default()
+            }
             _ => Vec::new(),
         }
     };

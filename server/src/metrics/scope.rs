@@ -374,17 +374,25 @@ impl Scope {
         .bind("after", midnight(as_of + Days::new(1)))
         .bind("lookback_from", rfm::lookback_from(as_of));
         // The metrics of one view share one preparation on a connection while the data
-        // stays the same (model scores change without the data: a scope that reads them is
-        // made each time).
+        // stays the same, and, for a scope that reads the model's scores, the scores too (a
+        // fit is repeatable: the same data and T give the same scores).
         let (text, args) = made.build();
-        let key = format!("{text} {args:?}");
+        let scores = match scored {
+            true => conn.query_row(
+                "SELECT count(*) || ' ' || coalesce(CAST(max(as_of) AS VARCHAR), '') FROM member_scores",
+                [],
+                |r| r.get::<_, String>(0),
+            )?,
+            false => String::new(),
+        };
+        let key = format!("{text} {args:?} {scores}");
         conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS mp_scope_made (key VARCHAR, changes BIGINT)")?;
         let changes = crate::derive::facts::changes(conn)?;
         let same: i64 = Sql::new("SELECT count(*) FROM mp_scope_made WHERE key = $key AND changes = $changes")
             .bind("key", key.clone())
             .bind("changes", changes)
             .row(conn, |r| r.get(0))?;
-        if same == 0 || scored {
+        if same == 0 {
             made.execute(conn)?;
             conn.execute_batch("DELETE FROM mp_scope_made")?;
             Sql::new("INSERT INTO mp_scope_made VALUES ($key, $changes)")
