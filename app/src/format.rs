@@ -14,12 +14,15 @@ pub fn money(value: f64) -> String {
 /// from ¥100,000,000 in 亿, with two decimals of that unit (`¥1,234.57万`, `¥3.20亿`);
 /// smaller amounts as [`money`]. The exact amount goes beside it (a title).
 pub fn money_zh(value: f64) -> String {
-    let (unit, scale) = match value.abs() {
-        v if v >= 1e8 => ("亿", 1e8),
-        v if v >= 1e4 => ("万", 1e4),
-        _ => return money(value),
+    // The unit is chosen after rounding: ¥9,999.995 is ¥1.00万, and 9,999.999万 is ¥1.00亿.
+    if (value * 100.0).round().abs() < 1e6 {
+        return money(value);
+    }
+    let (unit, hundredths) = match (value / 1e4 * 100.0).round() {
+        wan if wan.abs() < 1e6 => ("万", wan),
+        _ => ("亿", (value / 1e8 * 100.0).round()),
     };
-    let hundredths = (value / scale * 100.0).round() as i64;
+    let hundredths = hundredths as i64;
     let sign = if hundredths < 0 { "-" } else { "" };
     let hundredths = hundredths.unsigned_abs();
     format!("{sign}¥{}.{:02}{unit}", count((hundredths / 100) as f64), hundredths % 100)
@@ -139,7 +142,9 @@ mod tests {
         assert_eq!(money_zh(9_999.99), "¥9,999.99");
         assert_eq!(money_zh(10_000.0), "¥1.00万");
         assert_eq!(money_zh(12_345_678.9), "¥1,234.57万");
-        assert_eq!(money_zh(99_999_999.0), "¥10,000.00万");
+        assert_eq!(money_zh(99_999_999.0), "¥1.00亿");
+        assert_eq!(money_zh(9_999.995), "¥1.00万");
+        assert_eq!(money_zh(9_999.994), "¥9,999.99");
         assert_eq!(money_zh(320_000_000.0), "¥3.20亿");
         assert_eq!(money_zh(-45_678.0), "-¥4.57万");
         assert_eq!(money_in(crate::i18n::Lang::En, 320_000_000.0), "¥320,000,000.00");

@@ -52,7 +52,15 @@ pub fn RfmRules() -> impl IntoView {
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
-                let table = stored.await.unwrap_or_default();
+                // A table that did not load is not shown as empty: saving it would replace
+                // every rule.
+                let table = match stored.await {
+                    Ok(table) => table,
+                    Err(e) => {
+                        return view! { <p class="error" role="status" id="rfm-status">{said(lang.get_untracked(), &e)}</p> }
+                            .into_any();
+                    }
+                };
                 rules.set(table);
                 view! {
                     <form class="rfm-rules" id="rfm-rules" on:submit=save>
@@ -84,6 +92,7 @@ pub fn RfmRules() -> impl IntoView {
                         {move || status.get().map(|m| view! { <p class="status" role="status" id="rfm-status">{m}</p> })}
                     </form>
                 }
+                .into_any()
             })}
         </Suspense>
     }
@@ -150,7 +159,10 @@ fn Rule(
             {range("m", |x| x.m, |x, v| x.m = v)}
             <td>
                 <Show when=move || may_edit.get()>
-                    <button type="button" class="rfm-remove" on:click=move |_| rules.update(|r| { if i < r.len() { r.remove(i); } })>
+                    <button type="button" class="rfm-remove" on:click=move |_| {
+                        bad.set(None);
+                        rules.update(|r| { if i < r.len() { r.remove(i); } })
+                    }>
                         {tr("rfm_rules.remove")}
                     </button>
                 </Show>

@@ -20,6 +20,7 @@ use crate::{
 
 pub(super) async fn generate_into(
     analytics: &Analytics,
+    cfg: crate::metrics::MetricConfig,
     members: u64,
     seed: u64,
     end: NaiveDate,
@@ -39,7 +40,6 @@ pub(super) async fn generate_into(
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    let cfg = crate::metrics::MetricConfig::default();
     if let Some(t) = analytics.read(move |conn| crate::metrics::facts::refresh(conn, cfg)).await? {
         println!("member facts made for {t} in {:.1}s", started.elapsed().as_secs_f64());
     }

@@ -93,7 +93,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 let empty = Analytics::is_empty(&services.analytics.reader()?)?;
                 if empty {
                     println!("First start: generating a demo retailer of {demo_members} members…");
-                    generate_into(&services.analytics, demo_members, 42, default_end(), false).await?;
+                    generate_into(&services.analytics, services.metrics, demo_members, 42, default_end(), false)
+                        .await?;
                 }
             }
             http::serve(
@@ -117,7 +118,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Generate { members, seed, end, replace } => {
             let services = open(&cli).await?;
-            generate_into(&services.analytics, members, seed, end, replace).await
+            generate_into(&services.analytics, services.metrics, members, seed, end, replace).await
         }
         Command::Import { ref files, ref table, ref mapping, json } => {
             let mapping = match (mapping, table) {
@@ -279,7 +280,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         ),
                         None => println!("member facts current"),
                     }
-                    if !crate::metrics::facts::current_for(conn, req.window.end)? {
+                    if !crate::metrics::facts::current_for(conn, req.window.end, cfg)? {
                         println!("(T is not the latest day: groups are computed from the raw tables)");
                     }
                     println!(

@@ -476,7 +476,11 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
         vec![landing::land_new(&tx, kind.name(), &rows_sql, &[], Queue::Stored)?]
     } else {
         let mut inserted = vec![0; requests.len()];
-        for landed in landing::land_indexed(&tx, kind.name(), &rows_sql)? {
+        let landed = landing::land_indexed(&tx, kind.name(), &rows_sql)?;
+        if !landed.is_empty() {
+            crate::derive::facts::changed(&tx)?;
+        }
+        for landed in landed {
             if let Some(request) = owner.get(&Some(landed)) {
                 inserted[*request] += 1;
             }

@@ -364,7 +364,7 @@ pub fn profile(
     let as_of = metrics::day_or_latest(conn, "as_of", None)?;
     // Stage and RFM scores are read from the member facts when they are current (they
     // rank the member among all members); otherwise computed as of T.
-    let kept = metrics::facts::current(conn)? == Some(as_of);
+    let kept = metrics::facts::current(conn, cfg)? == Some(as_of);
     let stage = match kept {
         true => Sql::new("SELECT stage FROM member_facts WHERE member_id = $member AND as_of = CAST($as_of AS DATE)")
             .bind("member", member_id.to_string())

@@ -10,7 +10,7 @@
 
 use app::model::Dimension;
 use chrono::{Days, NaiveDate};
-use duckdb::{Connection, OptionalExt};
+use duckdb::Connection;
 
 use crate::{
     Result,
@@ -27,22 +27,28 @@ use crate::{
 /// window (30 days, the previous window).
 pub const BEFORE: [u64; 1] = [30];
 
-/// Whether the facts are current for `day`: made for it at the present count of changes.
-pub fn current_for(conn: &Connection, day: NaiveDate) -> Result<bool> {
-    Ok(current(conn)?.is_some_and(|t| t == day || BEFORE.iter().any(|&n| t - Days::new(n) == day)))
+/// Whether the facts are current for `day`: made for it, with `cfg`, at the present count
+/// of changes.
+pub fn current_for(conn: &Connection, day: NaiveDate, cfg: MetricConfig) -> Result<bool> {
+    Ok(current(conn, cfg)?.is_some_and(|t| t == day || BEFORE.iter().any(|&n| t - Days::new(n) == day)))
 }
 
-/// The latest day the facts are current for (T): `None` unless they were made at the
-/// present count of changes.
-pub fn current(conn: &Connection) -> Result<Option<NaiveDate>> {
-    let made: Option<String> = conn
-        .query_row(
-            "SELECT CAST(as_of AS VARCHAR) FROM member_facts_made
-             WHERE changes = (SELECT count(*) FROM data_changes)",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+/// The settings the facts depend on, as they are recorded with them.
+fn settings(cfg: MetricConfig) -> String {
+    format!("{cfg:?}")
+}
+
+/// The latest day the facts are current for (T): `None` unless they were made with `cfg`
+/// at the present count of changes.
+pub fn current(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>> {
+    let made: Option<String> = Sql::new(
+        "SELECT CAST(as_of AS VARCHAR) FROM member_facts_made
+         WHERE changes = (SELECT count(*) FROM data_changes) AND settings = $settings",
+    )
+    .bind("settings", settings(cfg))
+    .rows(conn, |r| r.get(0))?
+    .into_iter()
+    .next();
     Ok(made.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
 }
 
@@ -53,19 +59,20 @@ pub fn refresh(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>
     conn.execute_batch("BEGIN TRANSACTION")?;
     let made = (|| -> Result<Option<NaiveDate>> {
         let at = changes(conn)?;
-        let made_at: Option<i64> =
-            conn.query_row("SELECT max(changes) FROM member_facts_made", [], |r| r.get(0)).optional()?.flatten();
-        if made_at == Some(at) {
+        if current(conn, cfg)?.is_some() {
             return Ok(None);
         }
         let as_of = metrics::day_or_latest(conn, "as_of", None)?;
         let days: Vec<NaiveDate> = std::iter::once(as_of).chain(BEFORE.map(|n| as_of - Days::new(n))).collect();
         make(conn, &days, cfg)?;
         conn.execute_batch("DELETE FROM member_facts_made")?;
-        Sql::new("INSERT INTO member_facts_made VALUES (CAST($as_of AS DATE), $at)")
-            .bind("as_of", day(as_of))
-            .bind("at", at)
-            .execute(conn)?;
+        Sql::new(
+            "INSERT INTO member_facts_made (as_of, changes, settings) VALUES (CAST($as_of AS DATE), $at, $settings)",
+        )
+        .bind("as_of", day(as_of))
+        .bind("at", at)
+        .bind("settings", settings(cfg))
+        .execute(conn)?;
         Ok(Some(as_of))
     })();
     match made {

@@ -289,7 +289,18 @@ impl Scope {
         if self.is_all() {
             return Ok(());
         }
-        let kept = super::facts::current_for(conn, as_of)?;
+        let kept = super::facts::current_for(conn, as_of, cfg)?;
+        self.prepare_from(conn, as_of, cfg, kept)?;
+        // Facts made again meanwhile (for a new latest day) may hold no row for this day:
+        // then the groups are computed from the raw tables after all.
+        if kept && !super::facts::current_for(conn, as_of, cfg)? {
+            self.prepare_from(conn, as_of, cfg, false)?;
+        }
+        Ok(())
+    }
+
+    /// [`Scope::prepare`] from the member facts (`kept`) or the raw tables.
+    fn prepare_from(&self, conn: &Connection, as_of: NaiveDate, cfg: MetricConfig, kept: bool) -> Result<()> {
         let value = |d: Dimension| match kept {
             true => from_facts(d, as_of, cfg, &self.rfm_rules),
             false => compiled(d, as_of, cfg, &self.rfm_rules),
@@ -374,12 +385,13 @@ impl Scope {
         .bind("after", midnight(as_of + Days::new(1)))
         .bind("lookback_from", rfm::lookback_from(as_of));
         // The metrics of one view share one preparation on a connection while the data
-        // stays the same, and, for a scope that reads the model's scores, the scores too (a
-        // fit is repeatable: the same data and T give the same scores).
+        // stays the same, and, for a scope that reads the model's scores, the scores too
+        // (their count, T and sum of P(alive)).
         let (text, args) = made.build();
         let scores = match scored {
             true => conn.query_row(
-                "SELECT count(*) || ' ' || coalesce(CAST(max(as_of) AS VARCHAR), '') FROM member_scores",
+                "SELECT count(*) || ' ' || coalesce(CAST(max(as_of) AS VARCHAR), '') || ' ' || coalesce(CAST(sum(p_alive) AS VARCHAR), '')
+                 FROM member_scores",
                 [],
                 |r| r.get::<_, String>(0),
             )?,

@@ -22,7 +22,8 @@ impl Services {
     pub async fn load_rejects(&self, who: &Caller, id: i64) -> Result<Vec<app::model::LoadReject>> {
         who.require(Role::Admin)?;
         let report = operational::load_report(&self.ops, id).await?;
-        let report: LoadReport = serde_json::from_str(&report).unwrap_or_default();
+        let report: LoadReport = serde_json::from_str(&report)
+            .map_err(|e| Error::Internal(format!("load {id}: its stored report does not read: {e}")))?;
         Ok(report
             .rejected
             .into_iter()
@@ -170,7 +171,14 @@ impl Services {
         rejected.extend(refused);
         rejected.sort_by_key(|r| r.index);
         if inserted > 0 {
-            services.landed.notify_one();
+            if crate::derive::landing::TRACKED.contains(&kind.name()) {
+                // Folded into the summary within a second; the fold tells the pages.
+                services.landed.notify_one();
+            } else {
+                // Stores, order items and tier changes are not folded: they change figures
+                // (tiers, favourite categories) now.
+                services.data_landed();
+            }
         }
         Ok(IngestReport {
             table: kind.name().to_string(),

@@ -174,6 +174,15 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     CREATE TABLE IF NOT EXISTS member_facts_made (as_of DATE NOT NULL, changes BIGINT NOT NULL);
     "#,
     ),
+    (
+        11,
+        r#"
+    -- The member facts also record the settings they were made with (stage thresholds,
+    -- …): a server started with others makes them again.
+    ALTER TABLE member_facts_made ADD COLUMN settings VARCHAR DEFAULT '';
+    DELETE FROM member_facts_made;
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.

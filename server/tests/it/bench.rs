@@ -45,7 +45,7 @@ async fn engine_equals_raw_sql_for_many_windows() {
     // With the member facts made for the latest day, the engine reads its groups there.
     let cfg = MetricConfig::default();
     let t = server::metrics::facts::refresh(&conn, cfg).unwrap().expect("facts made");
-    assert_eq!(server::metrics::facts::current(&conn).unwrap(), Some(t));
+    assert_eq!(server::metrics::facts::current(&conn, cfg).unwrap(), Some(t));
     for compare in [Compare::Previous, Compare::YearEarlier] {
         let req = Request { window: Window { end: t, days: 30 }, compare };
         for c in reference::run(&conn, req, cfg, rules.clone(), 0, |_| {}).unwrap() {

@@ -195,10 +195,12 @@ async fn member_facts_give_the_groups_of_the_raw_tables() {
         }
         all
     };
-    assert_eq!(metrics::facts::current(&conn).unwrap(), None, "the generator made no facts");
+    assert_eq!(metrics::facts::current(&conn, cfg).unwrap(), None, "the generator made no facts");
     let raw = groups(&conn);
     assert_eq!(metrics::facts::refresh(&conn, cfg).unwrap(), Some(t));
-    assert_eq!(metrics::facts::current(&conn).unwrap(), Some(t));
+    assert_eq!(metrics::facts::current(&conn, cfg).unwrap(), Some(t));
+    let other = MetricConfig { active_days: 60, ..cfg };
+    assert_eq!(metrics::facts::current(&conn, other).unwrap(), None, "facts of other settings are not current");
     assert_eq!(metrics::facts::refresh(&conn, cfg).unwrap(), None, "current facts are not made again");
     let kept = groups(&a.reader().unwrap());
     for ((s, raw), kept) in scopes.iter().zip(&raw).zip(&kept) {
@@ -225,7 +227,7 @@ async fn member_facts_give_the_groups_of_the_raw_tables() {
     };
     let with_facts = picked(&conn);
     server::derive::facts::changed(&a.writer()).unwrap();
-    assert_eq!(metrics::facts::current(&conn).unwrap(), None, "a change makes the facts stale");
+    assert_eq!(metrics::facts::current(&conn, cfg).unwrap(), None, "a change makes the facts stale");
     assert_eq!(picked(&conn), with_facts);
     assert!(with_facts.iter().all(|&n| n > 0), "{with_facts:?}");
 }

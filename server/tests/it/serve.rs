@@ -126,3 +126,50 @@ fn import_hands_the_file_to_the_running_server() {
     drop(server);
     std::thread::sleep(Duration::from_millis(200));
 }
+
+/// Tier changes sent through the ingest API are not folded into the summary, yet they
+/// change the figures at once: the shared answers and the member facts follow them.
+#[test]
+fn ingested_tier_changes_show_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    let base = server.base.clone();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let post = |table: &str, rows: serde_json::Value| {
+        let (status, report) = rt.block_on(common::call("POST", &format!("{base}/api/v1/ingest/{table}"), Some(rows)));
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["inserted"], 1, "{report}");
+    };
+    post("members", serde_json::json!([{ "member_id": "m1", "joined_at": "2024-01-01T00:00:00", "tier": "silver" }]));
+    post(
+        "orders",
+        serde_json::json!([{ "order_id": "o1", "ordered_at": "2024-03-01T10:00:00", "net_amount": "10.00", "member_id": "m1" }]),
+    );
+    let tiers = || -> Vec<String> {
+        let (status, b) = get(&format!("{base}/api/v1/breakdown?metric=members&dimension=tier"));
+        assert_eq!(status, 200, "{b}");
+        // The members by tier at T (the comparison window's groups may differ).
+        b["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["current"]["numerator"].as_i64() > Some(0))
+            .map(|r| r["value"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let until = |want: &str| {
+        for _ in 0..50 {
+            if tiers() == [want] {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the tier breakdown stayed {:?}, not [{want}]", tiers());
+    };
+    until("silver");
+    post(
+        "tier_changes",
+        serde_json::json!([{ "member_id": "m1", "changed_at": "2024-02-01T00:00:00", "tier": "gold" }]),
+    );
+    until("gold");
+}
