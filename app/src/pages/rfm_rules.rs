@@ -120,6 +120,7 @@ fn Rule(
                 {move || refused(field).map(|why| view! { <span class="field-error">{why}</span> })}
             </td>
         }
+        .into_any()
     };
     let range = move |field: &'static str, read: fn(&RfmRule) -> (i64, i64), write: fn(&mut RfmRule, (i64, i64))| {
         let side = move |hi: bool| {
@@ -142,6 +143,7 @@ fn Rule(
                 {move || refused(field).map(|why| view! { <span class="field-error">{why}</span> })}
             </td>
         }
+        .into_any()
     };
     view! {
         <tr data-rule=i>
@@ -169,6 +171,7 @@ fn Rule(
             </td>
         </tr>
     }
+    .into_any()
 }
 
 #[cfg(test)]
