@@ -58,10 +58,12 @@ pub fn SavedSegments() -> impl IntoView {
 #[component]
 fn Size(key: String) -> impl IntoView {
     let view = use_view();
+    // Asked again when T changes, not on every data push: a size over 30-day windows does
+    // not need it, and a push while the list was still loading left the size blank.
+    let as_of = Memo::new(move |_| view.with(|v| v.as_of.clone()));
     let trend = LocalResource::new(move || {
-        let v = view.get();
         get_trend(TrendQuery {
-            as_of: v.as_of,
+            as_of: as_of.get(),
             window: Some("30d".into()),
             metrics: Some(Metric::Members.key().into()),
             points: Some(8),
