@@ -4,14 +4,25 @@
 use super::*;
 
 impl Services {
+    /// `compute`'s answer to `query`, or the one computed for the same question at the
+    /// same figures version (see [`crate::memo`]); executives' answers, with small groups
+    /// withheld, are kept apart from everyone else's.
+    async fn shared<T, Q, F, Fut>(&self, memo: &Memo<T>, who: &Caller, query: Q, compute: F) -> Result<T>
+    where
+        T: Clone,
+        Q: std::fmt::Debug,
+        F: FnOnce(Q) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let key = format!("{:?} {query:?}", self.withheld_under(who));
+        let version = *self.data_version.borrow();
+        memo.get(key, version, || compute(query)).await
+    }
+
     /// The overview, shared by every dashboard asking the same at the same data version
     /// (see [`crate::memo`]).
     pub async fn overview(&self, who: &Caller, query: OverviewQuery) -> Result<Overview> {
-        let min = self.withheld_under(who);
-        let key = format!("{min:?} {query:?}");
-        let version = *self.data_version.borrow();
-        let who = who.clone();
-        self.overview_memo.get(key, version, || self.overview_now(who, query)).await
+        self.shared(&self.overview_memo, who, query, |q| self.overview_now(who.clone(), q)).await
     }
 
     /// The overview computed now, never shared: the alert evaluator's readings are of the
@@ -59,11 +70,7 @@ impl Services {
     /// Metrics over consecutive windows ending at T (sparklines, the trend chart), shared
     /// like [`Self::overview`]. More than a dozen windows is a heavy read.
     pub async fn trend(&self, who: &Caller, query: TrendQuery) -> Result<Trend> {
-        let min = self.withheld_under(who);
-        let key = format!("{min:?} {query:?}");
-        let version = *self.data_version.borrow();
-        let who = who.clone();
-        self.trend_memo.get(key, version, || self.trend_now(who, query)).await
+        self.shared(&self.trend_memo, who, query, |q| self.trend_now(who.clone(), q)).await
     }
 
     async fn trend_now(&self, who: Caller, query: TrendQuery) -> Result<Trend> {
@@ -132,9 +139,7 @@ impl Services {
     /// Join-month cohorts as of T: retention matrix and LTV by age (a heavy read), shared
     /// like [`Self::overview`].
     pub async fn cohorts(&self, who: &Caller, query: CohortQuery) -> Result<Cohorts> {
-        let key = format!("{:?} {query:?}", self.withheld_under(who));
-        let version = *self.data_version.borrow();
-        self.cohorts_memo.get(key, version, || self.cohorts_now(who, query)).await
+        self.shared(&self.cohorts_memo, who, query, |q| self.cohorts_now(who, q)).await
     }
 
     async fn cohorts_now(&self, who: &Caller, query: CohortQuery) -> Result<Cohorts> {
@@ -191,9 +196,7 @@ impl Services {
 
     /// A metric broken down by a dimension, under filters, shared like [`Self::overview`].
     pub async fn breakdown(&self, who: &Caller, query: BreakdownQuery) -> Result<Breakdown> {
-        let key = format!("{:?} {query:?}", self.withheld_under(who));
-        let version = *self.data_version.borrow();
-        self.breakdown_memo.get(key, version, || self.breakdown_now(who, query)).await
+        self.shared(&self.breakdown_memo, who, query, |q| self.breakdown_now(who, q)).await
     }
 
     async fn breakdown_now(&self, who: &Caller, query: BreakdownQuery) -> Result<Breakdown> {
