@@ -1,8 +1,9 @@
 //! Changes of the raw data, counted: each transaction that lands rows, folds them or
 //! derives the summary again appends one row to `data_changes` (appends never conflict, so
-//! a load and the ingest API never hold each other up here). What is made from the data
-//! as a whole — the member facts of `crate::metrics::facts` — records the count it was
-//! made at, and is current while the count is the same.
+//! a load and the ingest API never hold each other up here), and so does storing a model
+//! fit's member scores. What is made from the data as a whole — the member facts of
+//! `crate::metrics::facts` — records the count it was made at, and is current while the
+//! count is the same.
 
 use duckdb::Connection;
 

@@ -269,11 +269,12 @@ fn page_of(
         };
         let summary = table("member_summary");
         // The page's members are picked with only the table the order needs beside the
-        // summary, then read whole: joining every member's profile and scores first, to
-        // keep fifty, cost most of the time.
+        // summary, joined after the scope (so only the scope's members are looked up),
+        // then read whole, each table narrowed to the page's members first: joining
+        // every member's profile and scores, to keep fifty, cost most of the time.
         let needs = match column.split_once('.').map(|(alias, _)| alias.trim_start_matches('(')) {
-            Some("m") => format!("LEFT JOIN {} m USING (member_id)", table("members")),
-            Some("ps") => format!("LEFT JOIN {} ps USING (member_id)", table("member_scores")),
+            Some("m") => format!("LEFT JOIN {} m ON m.member_id = s.member_id", table("members")),
+            Some("ps") => format!("LEFT JOIN {} ps ON ps.member_id = s.member_id", table("member_scores")),
             _ => String::new(),
         };
         let ids = found.unwrap_or_default();
@@ -284,11 +285,14 @@ fn page_of(
         let order = format!("{column} {direction} NULLS LAST, s.member_id");
         let rows = Sql::new(format!(
             "WITH page AS (
-                 SELECT s.member_no FROM {summary} s {needs} {join}
+                 SELECT s.member_no, s.member_id FROM {summary} s {join} {needs}
                  ORDER BY {order} LIMIT $limit OFFSET $offset
              )
              SELECT {ROW} FROM page JOIN member_summary s USING (member_no)
-             LEFT JOIN members m USING (member_id) LEFT JOIN member_scores ps USING (member_id)
+             LEFT JOIN (SELECT * FROM members WHERE member_id IN (SELECT member_id FROM page)) m
+                    ON m.member_id = s.member_id
+             LEFT JOIN (SELECT * FROM member_scores WHERE member_id IN (SELECT member_id FROM page)) ps
+                    ON ps.member_id = s.member_id
              ORDER BY {order}"
         ))
         .with(&ids)

@@ -15,12 +15,39 @@ pub fn grouped(
     cfg: MetricConfig,
     scope: &Scope,
 ) -> Result<Vec<(String, i64, i64)>> {
+    let Some(sql) = statement(metric, w, cfg, scope) else {
+        return Ok(Vec::new());
+    };
+    let rows = sql.rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+    if metric != Metric::MemberSalesShare {
+        return Ok(rows);
+    }
+    // The sales share's denominator is all net revenue in W, guests included: the same
+    // for every group.
+    let all: i64 = Sql::new(
+        "SELECT CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT) FROM orders
+         WHERE ordered_at >= $from AND ordered_at < $after",
+    )
+    .bind("from", midnight(w.start()))
+    .bind("after", midnight(w.after()))
+    .row(conn, |r| r.get(0))?;
+    if rows.is_empty() {
+        // Members who spent nothing still have a share: none of all revenue.
+        return Ok(vec![("all".to_string(), 0, all)]);
+    }
+    Ok(rows.into_iter().map(|(g, n, _)| (g, n, all)).collect())
+}
+
+/// The statement that gives [`grouped`]'s rows: (group, numerator, denominator) per group
+/// of `scope`, or `None` when nothing can count (no lot of points expires in the horizon).
+/// The sales share's denominator is left 0 here, to be filled in by [`grouped`].
+pub(super) fn statement(metric: Metric, w: &Window, cfg: MetricConfig, scope: &Scope) -> Option<Sql> {
     let (start, end, after) = (day(w.start()), day(w.end), midnight(w.after()));
     let (join, numbered, grp) = (scope.join("o"), scope.join_numbered("o"), scope.group());
     // A member's first purchase day in W, as a condition on a `member_days` row.
     let first_in_w = "o.purchases > 0 AND o.day BETWEEN $start AND $end
                       AND (o.prev_purchase_day IS NULL OR o.prev_purchase_day < $start)";
-    let run = |sql: Sql| sql.rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)));
+    let run = Some;
     match metric {
         // 历史LTV: mean cumulative net revenue (returns included) per member, over the
         // members who joined on or before T, counting their orders up to the end of T.
@@ -162,28 +189,14 @@ pub fn grouped(
         }
         // 会员销售占比: the members' net revenue ÷ all net revenue in W (guests included,
         // returns on both sides). The denominator is the same for every group.
-        Metric::MemberSalesShare => {
-            let all: i64 = Sql::new(
-                "SELECT CAST(coalesce(sum(net_amount), 0) * 100 AS BIGINT) FROM orders
-                 WHERE ordered_at >= $from AND ordered_at < $after",
-            )
-            .bind("from", midnight(w.start()))
-            .bind("after", after)
-            .row(conn, |r| r.get(0))?;
-            let rows = run(
-                Sql::new(format!(
-                    "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), 0 FROM member_days o {numbered}
-                     WHERE o.day BETWEEN $start AND $end GROUP BY 1"
-                ))
-                .bind("start", start)
-                .bind("end", end),
-            )?;
-            if rows.is_empty() {
-                // Members who spent nothing still have a share: none of all revenue.
-                return Ok(vec![("all".to_string(), 0, all)]);
-            }
-            Ok(rows.into_iter().map(|(g, n, _)| (g, n, all)).collect())
-        }
+        Metric::MemberSalesShare => run(
+            Sql::new(format!(
+                "SELECT {grp}, CAST(coalesce(sum(o.cents), 0) AS BIGINT), 0 FROM member_days o {numbered}
+                 WHERE o.day BETWEEN $start AND $end GROUP BY 1"
+            ))
+            .bind("start", start)
+            .bind("end", end),
+        ),
         // 客单价: members' net revenue in W (returns lower it) ÷ their purchases in W.
         Metric::Aov => run(
             Sql::new(format!(
@@ -254,7 +267,7 @@ pub fn grouped(
         Metric::PointsExpiring30 | Metric::PointsExpiring90 => {
             let days = if metric == Metric::PointsExpiring30 { 30 } else { 90 };
             if cfg.points_expiry_years == 0 {
-                return Ok(Vec::new());
+                return None;
             }
             let last = w.end + Days::new(days);
             let lots: Vec<i64> = (w.end.year()..=last.year())
@@ -262,7 +275,7 @@ pub fn grouped(
                 .map(|y| i64::from(y) - i64::from(cfg.points_expiry_years))
                 .collect();
             if lots.is_empty() {
-                return Ok(Vec::new());
+                return None;
             }
             let gain = "(o.kind = 'earn' OR (o.kind = 'adjust' AND o.points > 0))";
             let mut columns = String::new();

@@ -7,8 +7,15 @@
 //! by member; for any other day, or while the facts are being made again,
 //! [`super::scope`] computes the groups from the raw tables as before. Both give the
 //! same groups (a test compares them under every dimension).
+//!
+//! Beside the groups, each row keeps the member's part of every metric that adds up over
+//! members ([`keeps`]) for the default window, the 30 days ending on the row's day: the
+//! numerator and denominator the metric's own SQL ([`super::definitions::statement`])
+//! gives with each member in a group of their own. A breakdown or a filtered view of
+//! those windows is then one pass over the facts, summing two columns per group, instead
+//! of a join of the day tables to the scope per metric and window.
 
-use app::model::Dimension;
+use app::model::{Dimension, Metric};
 use chrono::{Days, NaiveDate};
 use duckdb::Connection;
 
@@ -16,9 +23,9 @@ use crate::{
     Result,
     derive::facts::changes,
     metrics::{
-        self, MetricConfig,
+        self, MetricConfig, Window, definitions,
         rfm::{self, RfmRule},
-        scope::{LAST_PURCHASE, compiled, tier_join},
+        scope::{LAST_PURCHASE, Scope, compiled, tier_join},
     },
     store::sql::{Sql, day, midnight},
 };
@@ -33,9 +40,28 @@ pub fn current_for(conn: &Connection, day: NaiveDate, cfg: MetricConfig) -> Resu
     Ok(current(conn, cfg)?.is_some_and(|t| t == day || BEFORE.iter().any(|&n| t - Days::new(n) == day)))
 }
 
-/// The settings the facts depend on, as they are recorded with them.
+/// The length of the window whose metrics the facts keep per member: the default view's.
+pub const WINDOW_DAYS: u32 = 30;
+
+/// Whether the facts keep each member's part of `metric` for `w` (when they are current
+/// for its end): a metric of the default window length whose numerator and denominator
+/// are sums over members. Not the sales share (its denominator is all revenue, guests
+/// included) nor the predicted metrics (they read the model's scores, which a fit
+/// replaces without a change of the data).
+pub fn keeps(metric: Metric, w: &Window) -> bool {
+    w.days == WINDOW_DAYS && metric != Metric::MemberSalesShare && !Metric::PREDICTED.contains(&metric)
+}
+
+/// The columns a kept metric's numerator and denominator are in.
+pub fn columns(metric: Metric) -> [String; 2] {
+    [format!("{}_n", metric.key()), format!("{}_d", metric.key())]
+}
+
+/// The settings the facts depend on, as they are recorded with them, and the facts'
+/// layout (facts of another layout, from an older or newer version, are made again).
 fn settings(cfg: MetricConfig) -> String {
-    format!("{cfg:?}")
+    let kept: Vec<&str> = KEPT.iter().map(|(name, _)| *name).collect();
+    format!("{kept:?} and metrics over {WINDOW_DAYS} days; {cfg:?}")
 }
 
 /// The latest day the facts are current for (T): `None` unless they were made with `cfg`
@@ -88,7 +114,7 @@ pub fn refresh(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>
 }
 
 /// The dimensions kept as columns, each as [`compiled`] gives it for T.
-const KEPT: [(&str, Dimension); 10] = [
+const KEPT: [(&str, Dimension); 11] = [
     ("region", Dimension::Region),
     ("home_store", Dimension::Store),
     ("tier", Dimension::Tier),
@@ -99,11 +125,14 @@ const KEPT: [(&str, Dimension); 10] = [
     ("stage", Dimension::LifecycleStage),
     ("favourite_category", Dimension::FavouriteCategory),
     ("preferred_channel", Dimension::PreferredChannel),
+    ("churn_risk", Dimension::ChurnRisk),
 ];
 
 /// Makes `member_facts` whole: one row per member and day of `days`, ordered by day.
 fn make(conn: &Connection, days: &[NaiveDate], cfg: MetricConfig) -> Result<()> {
     conn.execute_batch("DROP TABLE IF EXISTS member_facts")?;
+    let kept: Vec<Metric> =
+        Metric::ALL.into_iter().filter(|&m| keeps(m, &Window { end: days[0], days: WINDOW_DAYS })).collect();
     for (i, &as_of) in days.iter().enumerate() {
         let no_rules: [RfmRule; 0] = [];
         let mut columns = Sql::default();
@@ -112,6 +141,29 @@ fn make(conn: &Connection, days: &[NaiveDate], cfg: MetricConfig) -> Result<()> 
             let value = compiled(d, as_of, cfg, &no_rules);
             list.push(format!("{} AS {name}", value.text()));
             columns = columns.with(&value);
+        }
+        // Each member's part of each kept metric, by the metric's own SQL with every
+        // member in a group of their own, one temp table per metric.
+        let window = Window { end: as_of, days: WINDOW_DAYS };
+        let mut parts = String::new();
+        for &m in &kept {
+            let [n, d] = self::columns(m);
+            let table = format!("mp_part_{}", m.key());
+            match definitions::statement(m, &window, cfg, &Scope::per_member()) {
+                Some(part) => {
+                    Sql::new(format!(
+                        "CREATE OR REPLACE TEMP TABLE {table} AS
+                         SELECT CAST(member_no AS BIGINT) AS member_no, CAST(n AS BIGINT) AS n, CAST(d AS BIGINT) AS d
+                         FROM ({}) AS part(member_no, n, d)",
+                        part.text()
+                    ))
+                    .with(&part)
+                    .execute(conn)?;
+                    parts.push_str(&format!("\nLEFT JOIN {table} ON {table}.member_no = s.member_no"));
+                    list.push(format!("coalesce({table}.n, 0) AS {n}, coalesce({table}.d, 0) AS {d}"));
+                }
+                None => list.push(format!("CAST(0 AS BIGINT) AS {n}, CAST(0 AS BIGINT) AS {d}")),
+            }
         }
         // Each day is one statement, so that one day's orders are grouped at a time.
         let into = if i == 0 { "CREATE TABLE member_facts AS" } else { "INSERT INTO member_facts" };
@@ -123,6 +175,8 @@ fn make(conn: &Connection, days: &[NaiveDate], cfg: MetricConfig) -> Result<()> 
              {tiers}
              {scores}
              {extended}
+             LEFT JOIN member_scores ps USING (member_id)
+             {parts}
              ORDER BY s.member_no",
             list = list.join(", "),
             tiers = tier_join("th", "after"),
@@ -134,6 +188,9 @@ fn make(conn: &Connection, days: &[NaiveDate], cfg: MetricConfig) -> Result<()> 
         .bind("after", midnight(as_of + Days::new(1)))
         .bind("lookback_from", rfm::lookback_from(as_of))
         .execute(conn)?;
+        for &m in &kept {
+            conn.execute_batch(&format!("DROP TABLE IF EXISTS mp_part_{}", m.key()))?;
+        }
     }
     Ok(())
 }

@@ -278,14 +278,33 @@ pub fn kpis(conn: &Connection, req: Request, cfg: MetricConfig, metrics: &[Metri
 /// Some metrics for one window over the members of `scope` (no dimension), which this
 /// prepares for the window's T on `conn`.
 fn scoped(conn: &Connection, metrics: &[Metric], w: &Window, cfg: MetricConfig, scope: &Scope) -> Result<Vec<Measure>> {
-    scope.prepare(conn, w.end, cfg)?;
     metrics
         .iter()
         .map(|&m| {
-            let rows = grouped(conn, m, w, cfg, scope)?;
+            let rows = match kept(conn, m, w, cfg, scope)? {
+                Some(rows) => rows,
+                None => {
+                    scope.prepare(conn, w.end, cfg)?;
+                    grouped(conn, m, w, cfg, scope)?
+                }
+            };
             Ok(finish(m, rows.first().map_or((0, 0), |r| (r.1, r.2))))
         })
         .collect()
+}
+
+/// One metric for one window per group of `scope`, as [`grouped`] gives it, read from
+/// the member facts when they keep the metric for this window and are current for its
+/// end (see [`facts::keeps`]); `None` otherwise. Every group of the scope has a row.
+fn kept(conn: &Connection, metric: Metric, w: &Window, cfg: MetricConfig, scope: &Scope) -> Result<Option<Vec<(String, i64, i64)>>> {
+    if !facts::keeps(metric, w) || !facts::current_for(conn, w.end, cfg)? {
+        return Ok(None);
+    }
+    let rows = scope
+        .over_facts(w.end, cfg, &facts::columns(metric))
+        .rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+    // Facts made again meanwhile (for a new latest day) may hold no row for this day.
+    Ok(facts::current_for(conn, w.end, cfg)?.then_some(rows))
 }
 
 /// Each (metric, window) over every member, in order. The queries are small; several at
@@ -383,16 +402,23 @@ pub fn breakdown(
     let cmp = req.compare.of(&req.window);
     let mut per_window = Vec::new();
     let mut groups = Vec::new();
-    for (i, w) in [&req.window, &cmp].into_iter().enumerate() {
-        if i == 0 || scope.depends_on_as_of() {
-            scope.prepare(conn, w.end, cfg)?;
-        }
-        for g in scope.groups(conn)? {
+    for w in [&req.window, &cmp] {
+        let (rows, present) = match kept(conn, metric, w, cfg, scope)? {
+            Some(rows) => {
+                let present = rows.iter().map(|r| r.0.clone()).collect();
+                (rows, present)
+            }
+            None => {
+                // Groups that change with T are taken at each window's end; others at T.
+                scope.prepare(conn, if scope.depends_on_as_of() { w.end } else { req.window.end }, cfg)?;
+                (grouped(conn, metric, w, cfg, scope)?, scope.groups(conn)?)
+            }
+        };
+        for g in present {
             if !groups.contains(&g) {
                 groups.push(g);
             }
         }
-        let rows = grouped(conn, metric, w, cfg, scope)?;
         let total = if metric == Metric::MemberSalesShare {
             let den = rows.first().map_or(0, |r| r.2);
             (rows.iter().map(|r| r.1).sum(), den)

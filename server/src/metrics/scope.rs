@@ -78,7 +78,8 @@ fn from_facts(d: Dimension, as_of: NaiveDate, cfg: MetricConfig, rules: &[RfmRul
         Dimension::LifecycleStage => kept("stage"),
         Dimension::FavouriteCategory => kept("favourite_category"),
         Dimension::PreferredChannel => kept("preferred_channel"),
-        Dimension::RfmSegment | Dimension::RfmCell | Dimension::ChurnRisk => compiled(d, as_of, cfg, rules),
+        Dimension::ChurnRisk => kept("churn_risk"),
+        Dimension::RfmSegment | Dimension::RfmCell => compiled(d, as_of, cfg, rules),
     }
 }
 
@@ -253,11 +254,14 @@ pub struct Scope {
     pub dimension: Option<Dimension>,
     /// The named RFM segments, needed when the scope groups or filters by them.
     pub rfm_rules: Vec<RfmRule>,
+    /// Each member in a group of their own, their number: how the member facts keep each
+    /// member's part of a metric (see [`super::facts`]).
+    per_member: bool,
 }
 
 impl Scope {
     pub fn new(filters: Vec<Filter>, dimension: Option<Dimension>) -> Scope {
-        Scope { filters, ranges: Vec::new(), dimension, rfm_rules: Vec::new() }
+        Scope { filters, ranges: Vec::new(), dimension, rfm_rules: Vec::new(), per_member: false }
     }
 
     /// The members of `criteria`, grouped by `dimension`.
@@ -275,9 +279,15 @@ impl Scope {
         Scope::default()
     }
 
+    /// Every member, each in a group named by their number (`member_summary.member_no`,
+    /// a BIGINT); nothing to prepare.
+    pub(super) fn per_member() -> Scope {
+        Scope { per_member: true, ..Scope::default() }
+    }
+
     /// Every member, ungrouped.
     pub fn is_all(&self) -> bool {
-        self.filters.is_empty() && self.ranges.is_empty() && self.dimension.is_none()
+        self.filters.is_empty() && self.ranges.is_empty() && self.dimension.is_none() && !self.per_member
     }
 
     /// Materialises the scope as of `as_of` in the connection's temp table `mp_scope`
@@ -286,7 +296,7 @@ impl Scope {
     /// When the member facts are current for `as_of` (the latest day, see
     /// [`super::facts`]), every group is read from them: no order is grouped by member.
     pub fn prepare(&self, conn: &Connection, as_of: NaiveDate, cfg: MetricConfig) -> Result<()> {
-        if self.is_all() {
+        if self.is_all() || self.per_member {
             return Ok(());
         }
         let kept = super::facts::current_for(conn, as_of, cfg)?;
@@ -299,8 +309,9 @@ impl Scope {
         Ok(())
     }
 
-    /// [`Scope::prepare`] from the member facts (`kept`) or the raw tables.
-    fn prepare_from(&self, conn: &Connection, as_of: NaiveDate, cfg: MetricConfig, kept: bool) -> Result<()> {
+    /// The scope's members as rows of the member facts for `as_of` (`kept`, aliased `rfm`)
+    /// or of the summary (aliased `s`, the members `m`), and their group.
+    fn selection(&self, as_of: NaiveDate, cfg: MetricConfig, kept: bool) -> Selection {
         let value = |d: Dimension| match kept {
             true => from_facts(d, as_of, cfg, &self.rfm_rules),
             false => compiled(d, as_of, cfg, &self.rfm_rules),
@@ -313,10 +324,11 @@ impl Scope {
         let scored = uses(Dimension::ChurnRisk) || self.ranges.iter().any(|r| r.measure.predicted());
         let mut joins = String::new();
         if kept {
+            // Churn risk is kept; ranges read the summary and the scores.
             if !self.ranges.is_empty() {
                 joins.push_str("\nLEFT JOIN member_summary s ON s.member_no = rfm.member_no");
             }
-            if scored {
+            if self.ranges.iter().any(|r| r.measure.predicted()) {
                 joins.push_str("\nLEFT JOIN member_scores ps ON ps.member_id = rfm.member_id");
             }
         } else if uses(Dimension::LifecycleStage) {
@@ -368,22 +380,53 @@ impl Scope {
             conditions.push("rfm.as_of = CAST($as_of AS DATE)".to_string());
         }
         let filter = if conditions.is_empty() { "TRUE".to_string() } else { conditions.join(" AND ") };
-        let (from, member) = match kept {
-            true => ("member_facts rfm", "rfm"),
-            false => ("member_summary s LEFT JOIN members m USING (member_id)", "s"),
+        let from = match kept {
+            true => "member_facts rfm",
+            false => "member_summary s LEFT JOIN members m USING (member_id)",
         };
+        let rows = Sql::new(format!("FROM {from} {joins} WHERE {filter}"))
+            .with(&values)
+            .bind("as_of", day(as_of))
+            .bind("after", midnight(as_of + Days::new(1)))
+            .bind("lookback_from", rfm::lookback_from(as_of));
+        Selection { member: if kept { "rfm" } else { "s" }, grp, rows, scored }
+    }
+
+    /// The sums of some member-facts columns over the scope's members as of `as_of`, per
+    /// group, read from the facts alone (which must be current for that day):
+    /// `SELECT grp, sum(c1), sum(c2), … GROUP BY grp`, as BIGINTs. Every group of the
+    /// scope has a row, with 0 where nothing counts.
+    pub fn over_facts(&self, as_of: NaiveDate, cfg: MetricConfig, columns: &[String]) -> Sql {
+        let Selection { grp, rows, .. } = self.selection(as_of, cfg, true);
+        let sums = |of: &str| -> String {
+            columns.iter().map(|c| format!("CAST(sum({of}.{c}) AS BIGINT) AS {c}")).collect::<Vec<_>>().join(", ")
+        };
+        let sql = match self.dimension {
+            // An RFM group is a function of the three scores: sum per (R, F, M) first, then
+            // name the 125 cells' groups, rather than weigh every member against the rules.
+            Some(Dimension::RfmSegment | Dimension::RfmCell) => format!(
+                "SELECT {grp} AS grp, {outer} FROM (SELECT rfm.r, rfm.f, rfm.m, {inner} {rows} GROUP BY ALL) rfm GROUP BY 1",
+                grp = grp.text(),
+                outer = sums("rfm"),
+                inner = sums("rfm"),
+                rows = rows.text()
+            ),
+            _ => format!("SELECT {} AS grp, {} {} GROUP BY 1", grp.text(), sums("rfm"), rows.text()),
+        };
+        Sql::new(sql).with(&grp).with(&rows)
+    }
+
+    /// [`Scope::prepare`] from the member facts (`kept`) or the raw tables.
+    fn prepare_from(&self, conn: &Connection, as_of: NaiveDate, cfg: MetricConfig, kept: bool) -> Result<()> {
+        let Selection { member, grp, rows, scored } = self.selection(as_of, cfg, kept);
         let made = Sql::new(format!(
             "CREATE OR REPLACE TEMP TABLE mp_scope AS
-             SELECT {member}.member_id, {member}.member_no, {grp} AS grp
-             FROM {from} {joins}
-             WHERE {filter}",
-            grp = grp.text()
+             SELECT {member}.member_id, {member}.member_no, {grp} AS grp {rows}",
+            grp = grp.text(),
+            rows = rows.text()
         ))
         .with(&grp)
-        .with(&values)
-        .bind("as_of", day(as_of))
-        .bind("after", midnight(as_of + Days::new(1)))
-        .bind("lookback_from", rfm::lookback_from(as_of));
+        .with(&rows);
         // The metrics of one view share one preparation on a connection while the data
         // stays the same, and, for a scope that reads the model's scores, the scores too
         // (their count, T and sum of P(alive)).
@@ -435,18 +478,30 @@ impl Scope {
 
     /// The join that restricts facts aliased `alias` to the scope ("" for every member).
     pub fn join(&self, alias: &str) -> String {
-        if self.is_all() { String::new() } else { format!("JOIN mp_scope sc ON sc.member_id = {alias}.member_id") }
+        match (self.is_all(), self.per_member) {
+            (true, _) => String::new(),
+            (_, true) => format!("JOIN member_summary sc ON sc.member_id = {alias}.member_id"),
+            _ => format!("JOIN mp_scope sc ON sc.member_id = {alias}.member_id"),
+        }
     }
 
     /// [`Scope::join`] for the tables that carry the member's number (the summary and the
     /// day tables): a join on integers, several times faster than on ids.
     pub fn join_numbered(&self, alias: &str) -> String {
-        if self.is_all() { String::new() } else { format!("JOIN mp_scope sc ON sc.member_no = {alias}.member_no") }
+        match (self.is_all(), self.per_member) {
+            (true, _) => String::new(),
+            (_, true) => format!("JOIN member_summary sc ON sc.member_no = {alias}.member_no"),
+            _ => format!("JOIN mp_scope sc ON sc.member_no = {alias}.member_no"),
+        }
     }
 
     /// The group of a row joined by [`Scope::join`].
     pub fn group(&self) -> &'static str {
-        if self.is_all() { "'all'" } else { "sc.grp" }
+        match (self.is_all(), self.per_member) {
+            (true, _) => "'all'",
+            (_, true) => "sc.member_no",
+            _ => "sc.grp",
+        }
     }
 
     /// The groups present in the scope, sorted.
@@ -458,6 +513,16 @@ impl Scope {
         let groups = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<duckdb::Result<Vec<_>>>()?;
         Ok(groups)
     }
+}
+
+/// A scope's members as rows of a table: `FROM … WHERE …` with its arguments.
+struct Selection {
+    /// The alias of the table that names each member (`member_id`, `member_no`).
+    member: &'static str,
+    grp: Sql,
+    rows: Sql,
+    /// Whether the rows read the model's scores.
+    scored: bool,
 }
 
 /// Both sets of filters at once: a dimension filtered in both keeps the values in both.

@@ -50,6 +50,8 @@ pub fn store_scores(
         app.append_record_batch(batch)?;
         app.flush()?;
     }
+    // The member facts keep each member's churn risk: new scores make them stale.
+    crate::derive::facts::changed(&tx)?;
     tx.commit()?;
     Ok(())
 }
