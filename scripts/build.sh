@@ -61,8 +61,11 @@ wasm-bindgen --target web --no-typescript --out-dir "$site/pkg" --out-name membe
 mv "$site/pkg/memberpulse_bg.wasm" "$site/pkg/memberpulse.wasm"
 if $release; then
   step "optimising the wasm (wasm-opt -Oz)"
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals -o "$site/pkg/memberpulse.wasm" "$site/pkg/memberpulse.wasm"
+  # The features rustc's wasm32 target turns on (reference types: wasm-bindgen's externref
+  # table); binaryen from npm (scripts/setup.sh --release).
+  target/binaryen/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    -o "$site/pkg/memberpulse.wasm" "$site/pkg/memberpulse.wasm"
 fi
 
 step "copying the stylesheet and the assets"

@@ -60,12 +60,14 @@ fi
 mkdir -p public/vendor
 cp -u node_modules/echarts/dist/echarts.min.js public/vendor/
 
-if [[ "${1:-}" == "--release" ]] && ! command -v wasm-opt >/dev/null 2>&1; then
-  # The optimiser of the release site's wasm (Debian's binaryen).
-  step "installing wasm-opt (Debian's binaryen)"
-  if [[ $(id -u) -eq 0 ]]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q binaryen
+WASM_OPT=target/binaryen/node_modules/.bin/wasm-opt
+if [[ "${1:-}" == "--release" ]] && [[ ! -x $WASM_OPT ]]; then
+  # The optimiser of the release site's wasm: binaryen from npm, pinned, into target/ (104
+  # MB, so not in package.json). Debian's binaryen 108 breaks the wasm: it mangles the
+  # externref table wasm-bindgen's glue fills, and the page never hydrates.
+  need_npm
+  step "installing wasm-opt (binaryen 132 from npm)"
+  npm install --prefix target/binaryen --no-save --no-audit --no-fund binaryen@132.0.0
 fi
 
 if [[ "${1:-}" == "--test" ]]; then

@@ -81,6 +81,21 @@ mod browser {
         js_sys::Reflect::get(v, &JsValue::from_str(key)).ok().and_then(|v| v.as_string()).unwrap_or_default()
     }
 
+    thread_local! {
+        /// Whether ECharts has run: its script loads `async` (see `shell`), so a chart may
+        /// come before it and waits for its load event.
+        static READY: ArcRwSignal<bool> = {
+            let loaded = js_sys::Reflect::has(&window(), &JsValue::from_str("echarts")).unwrap_or(false);
+            let ready = ArcRwSignal::new(loaded);
+            if !loaded && let Some(script) = document().get_element_by_id("echarts") {
+                let set = ready.clone();
+                let on_load = Closure::once_into_js(move || set.set(true));
+                let _ = script.add_event_listener_with_callback("load", on_load.unchecked_ref());
+            }
+            ready
+        };
+    }
+
     /// Draws `option` into `node` whenever it changes; clicks call `on_click`.
     pub fn draw(
         node: NodeRef<leptos::html::Div>,
@@ -91,6 +106,9 @@ mod browser {
         let keep = chart.clone();
         Effect::new(move |_| {
             let option = option.get();
+            if !READY.with(|ready| ready.get()) {
+                return;
+            }
             let Some(el) = node.get() else { return };
             if option.is_null() {
                 return;

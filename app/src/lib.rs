@@ -48,8 +48,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
-                // Apache ECharts from npm (scripts/setup.sh copies it into the site).
-                <script defer src="/vendor/echarts.min.js" nonce=nonce></script>
+                // Apache ECharts from npm (scripts/setup.sh copies it into the site), run
+                // whenever it has loaded — while the wasm compiles, not before it starts
+                // (charts wait for it: `chart::browser`).
+                <script async id="echarts" src="/vendor/echarts.min.js" nonce=nonce></script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
