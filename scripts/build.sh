@@ -63,6 +63,10 @@ if $release; then
   step "optimising the wasm (wasm-opt -Oz)"
   # The features rustc's wasm32 target turns on (reference types: wasm-bindgen's externref
   # table); binaryen from npm (scripts/setup.sh --release).
+  if [[ ! -x target/binaryen/node_modules/.bin/wasm-opt ]]; then
+    echo "no wasm-opt in target/binaryen: run scripts/setup.sh --release (make release does)" >&2
+    exit 1
+  fi
   target/binaryen/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     -o "$site/pkg/memberpulse.wasm" "$site/pkg/memberpulse.wasm"

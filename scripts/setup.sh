@@ -3,7 +3,7 @@
 # Safe to run again: every step checks first.
 #   scripts/setup.sh          build tools (the wasm target) and the npm
 #                             packages: DuckDB's release library, Apache ECharts
-#   scripts/setup.sh --release  also wasm-opt (Debian's binaryen), for `make release`
+#   scripts/setup.sh --release  also wasm-opt (binaryen from npm), for `make release`
 #   scripts/setup.sh --test   also Chromium, the end2end npm packages, the Python
 #                             reference for the model tests (lifetimes, in target/pyenv)
 #                             and the API fuzzer (schemathesis, in target/fuzzenv);
@@ -61,7 +61,7 @@ mkdir -p public/vendor
 cp -u node_modules/echarts/dist/echarts.min.js public/vendor/
 
 WASM_OPT=target/binaryen/node_modules/.bin/wasm-opt
-if [[ "${1:-}" == "--release" ]] && [[ ! -x $WASM_OPT ]]; then
+if [[ "${1:-}" == "--release" ]] && ! { [[ -x $WASM_OPT ]] && "$WASM_OPT" --version | grep -q "version 132"; }; then
   # The optimiser of the release site's wasm: binaryen from npm, pinned, into target/ (104
   # MB, so not in package.json). Debian's binaryen 108 breaks the wasm: it mangles the
   # externref table wasm-bindgen's glue fills, and the page never hydrates.

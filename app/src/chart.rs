@@ -15,6 +15,9 @@ pub struct ChartClick {
     pub value: serde_json::Value,
 }
 
+/// The id of the ECharts script element in the page's head (see `shell`).
+pub const SCRIPT_ID: &str = "echarts-script";
+
 #[component]
 pub fn Chart(
     /// The ECharts option (see echarts.apache.org/en/option.html).
@@ -83,14 +86,21 @@ mod browser {
 
     thread_local! {
         /// Whether ECharts has run: its script loads `async` (see `shell`), so a chart may
-        /// come before it and waits for its load event.
+        /// come before it and waits for its script's load (or error) event. `echarts.init`
+        /// being a function is the test: an element with the id `echarts` would also be
+        /// `window.echarts`. With no script element to wait for, charts go ahead (and a
+        /// missing ECharts is logged when one draws).
         static READY: ArcRwSignal<bool> = {
-            let loaded = js_sys::Reflect::has(&window(), &JsValue::from_str("echarts")).unwrap_or(false);
-            let ready = ArcRwSignal::new(loaded);
-            if !loaded && let Some(script) = document().get_element_by_id("echarts") {
-                let set = ready.clone();
-                let on_load = Closure::once_into_js(move || set.set(true));
-                let _ = script.add_event_listener_with_callback("load", on_load.unchecked_ref());
+            let echarts = js_sys::Reflect::get(&window(), &JsValue::from_str("echarts")).unwrap_or(JsValue::UNDEFINED);
+            let loaded = js_sys::Reflect::get(&echarts, &JsValue::from_str("init")).is_ok_and(|f| f.is_function());
+            let script = document().get_element_by_id(super::SCRIPT_ID);
+            let ready = ArcRwSignal::new(loaded || script.is_none());
+            if let (false, Some(script)) = (loaded, script) {
+                for event in ["load", "error"] {
+                    let set = ready.clone();
+                    let done = Closure::once_into_js(move || set.set(true));
+                    let _ = script.add_event_listener_with_callback(event, done.unchecked_ref());
+                }
             }
             ready
         };

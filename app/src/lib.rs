@@ -51,7 +51,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Apache ECharts from npm (scripts/setup.sh copies it into the site), run
                 // whenever it has loaded — while the wasm compiles, not before it starts
                 // (charts wait for it: `chart::browser`).
-                <script async id="echarts" src="/vendor/echarts.min.js" nonce=nonce></script>
+                <script async id=chart::SCRIPT_ID src="/vendor/echarts.min.js" nonce=nonce></script>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
