@@ -153,8 +153,10 @@ pub enum Command {
     },
     /// Rebuild the per-member summary from the raw tables.
     RebuildSummary,
-    /// Time the overview, a breakdown by region and an RFM segment list against the
-    /// straightforward SQL over the raw tables, and check they give the same numbers.
+    /// Time the overview, a breakdown per kind of dimension (region, RFM segment,
+    /// lifecycle stage, churn risk), an RFM segment list sorted by each column and a phone
+    /// look-up against the straightforward SQL over the raw tables, and check they give the
+    /// same numbers.
     Bench {
         #[arg(long)]
         as_of: Option<String>,

@@ -1,9 +1,9 @@
 //! Changes of the raw data, counted: each transaction that lands rows, folds them or
 //! derives the summary again appends one row to `data_changes` (appends never conflict, so
-//! a load and the ingest API never hold each other up here), and so does storing a model
-//! fit's member scores. What is made from the data as a whole — the member facts of
-//! `crate::metrics::facts` — records the count it was made at, and is current while the
-//! count is the same.
+//! a load and the ingest API never hold each other up here); storing a model fit's member
+//! scores appends one to `score_changes`. What is made from the data as a whole — the
+//! member facts of `crate::metrics::facts` — records the counts it was made at, and is
+//! current while they are the same.
 
 use duckdb::Connection;
 
@@ -18,4 +18,15 @@ pub fn changed(conn: &Connection) -> Result<()> {
 /// How many changes the data has had.
 pub fn changes(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT count(*) FROM data_changes", [], |r| r.get(0))?)
+}
+
+/// Records that the model's member scores were stored again, in the caller's transaction.
+pub fn scored(conn: &Connection) -> Result<()> {
+    conn.execute_batch("INSERT INTO score_changes VALUES (current_timestamp)")?;
+    Ok(())
+}
+
+/// How many times the model's member scores have been stored.
+pub fn scorings(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT count(*) FROM score_changes", [], |r| r.get(0))?)
 }

@@ -47,7 +47,10 @@ fn migrate(conn: &Connection) -> Result<()> {
     )?;
     // Every change of the raw data appends a row here (crate::derive::facts), the rebuilds
     // below too, so it comes before any version.
-    conn.execute_batch("CREATE TABLE IF NOT EXISTS data_changes (changed_at TIMESTAMP NOT NULL)")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS data_changes (changed_at TIMESTAMP NOT NULL);
+         CREATE TABLE IF NOT EXISTS score_changes (changed_at TIMESTAMP NOT NULL);",
+    )?;
     let current: i32 = conn.query_row("SELECT coalesce(max(version), 0) FROM schema_version", [], |r| r.get(0))?;
     for (version, ddl) in SCHEMA.iter().filter(|(v, _)| *v > current) {
         let derived = DERIVED_VERSIONS.contains(version);

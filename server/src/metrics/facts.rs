@@ -21,7 +21,7 @@ use duckdb::Connection;
 
 use crate::{
     Result,
-    derive::facts::changes,
+    derive::facts::{changes, scorings},
     metrics::{
         self, MetricConfig, Window, definitions,
         rfm::{self, RfmRule},
@@ -65,11 +65,12 @@ fn settings(cfg: MetricConfig) -> String {
 }
 
 /// The latest day the facts are current for (T): `None` unless they were made with `cfg`
-/// at the present count of changes.
+/// at the present counts of changes and of stored scores.
 pub fn current(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>> {
     let made: Option<String> = Sql::new(
         "SELECT CAST(as_of AS VARCHAR) FROM member_facts_made
-         WHERE changes = (SELECT count(*) FROM data_changes) AND settings = $settings",
+         WHERE changes = (SELECT count(*) FROM data_changes) AND scores = (SELECT count(*) FROM score_changes)
+           AND settings = $settings",
     )
     .bind("settings", settings(cfg))
     .rows(conn, |r| r.get(0))?
@@ -79,24 +80,45 @@ pub fn current(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>
 }
 
 /// Makes the facts again unless they are current, in one transaction on `conn` (what it
-/// reads and the count it records are of one moment). Returns the day they were made for,
-/// or `None` when they were current.
+/// reads and the counts it records are of one moment). When only the model's scores
+/// changed since, only each member's churn risk is set again (a refit after each load
+/// would otherwise make them all twice). Returns the day they were made for, or `None`
+/// when they were current.
 pub fn refresh(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>> {
     conn.execute_batch("BEGIN TRANSACTION")?;
     let made = (|| -> Result<Option<NaiveDate>> {
-        let at = changes(conn)?;
+        let (at, scored) = (changes(conn)?, scorings(conn)?);
         if current(conn, cfg)?.is_some() {
             return Ok(None);
         }
-        let as_of = metrics::day_or_latest(conn, "as_of", None)?;
-        let days: Vec<NaiveDate> = std::iter::once(as_of).chain(BEFORE.map(|n| as_of - Days::new(n))).collect();
-        make(conn, &days, cfg)?;
+        let same_data: Option<String> = Sql::new(
+            "SELECT CAST(as_of AS VARCHAR) FROM member_facts_made WHERE changes = $at AND settings = $settings",
+        )
+        .bind("at", at)
+        .bind("settings", settings(cfg))
+        .rows(conn, |r| r.get(0))?
+        .into_iter()
+        .next();
+        let as_of = match same_data.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()) {
+            Some(as_of) => {
+                rescore(conn, as_of, cfg)?;
+                as_of
+            }
+            None => {
+                let as_of = metrics::day_or_latest(conn, "as_of", None)?;
+                let days: Vec<NaiveDate> = std::iter::once(as_of).chain(BEFORE.map(|n| as_of - Days::new(n))).collect();
+                make(conn, &days, cfg)?;
+                as_of
+            }
+        };
         conn.execute_batch("DELETE FROM member_facts_made")?;
         Sql::new(
-            "INSERT INTO member_facts_made (as_of, changes, settings) VALUES (CAST($as_of AS DATE), $at, $settings)",
+            "INSERT INTO member_facts_made (as_of, changes, scores, settings)
+             VALUES (CAST($as_of AS DATE), $at, $scored, $settings)",
         )
         .bind("as_of", day(as_of))
         .bind("at", at)
+        .bind("scored", scored)
         .bind("settings", settings(cfg))
         .execute(conn)?;
         Ok(Some(as_of))
@@ -111,6 +133,20 @@ pub fn refresh(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>
             Err(e)
         }
     }
+}
+
+/// Sets each member's churn risk again from the stored scores (the member's group
+/// without a score: `(none)`), as [`make`] sets it.
+fn rescore(conn: &Connection, as_of: NaiveDate, cfg: MetricConfig) -> Result<()> {
+    let risk = compiled(Dimension::ChurnRisk, as_of, cfg, &[]);
+    conn.execute_batch("UPDATE member_facts SET churn_risk = '(none)'")?;
+    Sql::new(format!(
+        "UPDATE member_facts SET churn_risk = {} FROM member_scores ps WHERE ps.member_id = member_facts.member_id",
+        risk.text()
+    ))
+    .with(&risk)
+    .execute(conn)?;
+    Ok(())
 }
 
 /// The dimensions kept as columns, each as [`compiled`] gives it for T.

@@ -296,7 +296,13 @@ fn scoped(conn: &Connection, metrics: &[Metric], w: &Window, cfg: MetricConfig, 
 /// One metric for one window per group of `scope`, as [`grouped`] gives it, read from
 /// the member facts when they keep the metric for this window and are current for its
 /// end (see [`facts::keeps`]); `None` otherwise. Every group of the scope has a row.
-fn kept(conn: &Connection, metric: Metric, w: &Window, cfg: MetricConfig, scope: &Scope) -> Result<Option<Vec<(String, i64, i64)>>> {
+fn kept(
+    conn: &Connection,
+    metric: Metric,
+    w: &Window,
+    cfg: MetricConfig,
+    scope: &Scope,
+) -> Result<Option<Vec<(String, i64, i64)>>> {
     if !facts::keeps(metric, w) || !facts::current_for(conn, w.end, cfg)? {
         return Ok(None);
     }

@@ -51,7 +51,7 @@ pub fn store_scores(
         app.flush()?;
     }
     // The member facts keep each member's churn risk: new scores make them stale.
-    crate::derive::facts::changed(&tx)?;
+    crate::derive::facts::scored(&tx)?;
     tx.commit()?;
     Ok(())
 }

@@ -183,6 +183,15 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     DELETE FROM member_facts_made;
     "#,
     ),
+    (
+        12,
+        r#"
+    -- The member facts keep each member's churn risk, from the model's scores: they also
+    -- record how many times scores had been stored (rows of score_changes) when made.
+    ALTER TABLE member_facts_made ADD COLUMN scores BIGINT DEFAULT 0;
+    DELETE FROM member_facts_made;
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.

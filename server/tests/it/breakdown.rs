@@ -293,7 +293,11 @@ async fn metrics_kept_in_the_facts_equal_the_day_tables() {
     let raw_year = numbers(&conn, Compare::YearEarlier);
     assert_eq!(metrics::facts::refresh(&conn, cfg).unwrap(), Some(t));
     let fresh = a.reader().unwrap();
-    assert_eq!(numbers(&fresh, Compare::YearEarlier), raw_year, "the window from the facts, a year earlier from the day tables");
+    assert_eq!(
+        numbers(&fresh, Compare::YearEarlier),
+        raw_year,
+        "the window from the facts, a year earlier from the day tables"
+    );
     conn.execute_batch(
         "BEGIN TRANSACTION; DELETE FROM orders; DELETE FROM points; DELETE FROM member_days; DELETE FROM points_days;",
     )
