@@ -61,7 +61,7 @@ pub fn columns(metric: Metric) -> [String; 2] {
 /// layout (facts of another layout, from an older or newer version, are made again).
 fn settings(cfg: MetricConfig) -> String {
     let kept: Vec<&str> = KEPT.iter().map(|(name, _)| *name).collect();
-    format!("{kept:?} and metrics over {WINDOW_DAYS} days; {cfg:?}")
+    format!("{kept:?}, the RFM cell and metrics over {WINDOW_DAYS} days; {cfg:?}")
 }
 
 /// The latest day the facts are current for (T): `None` unless they were made with `cfg`
@@ -135,13 +135,17 @@ pub fn refresh(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>
     }
 }
 
-/// Sets each member's churn risk again from the stored scores (the member's group
-/// without a score: `(none)`), as [`make`] sets it.
+/// Sets each member's churn risk again from the stored scores, as [`make`] sets it. The
+/// table is made again (with its rows in the same order) rather than updated in place: an
+/// updated column scanned 2.5 times slower until DuckDB's next checkpoint (3.2 s against
+/// 0.3 s to change at 1M members, against 17 s to make the facts whole).
 fn rescore(conn: &Connection, as_of: NaiveDate, cfg: MetricConfig) -> Result<()> {
     let risk = compiled(Dimension::ChurnRisk, as_of, cfg, &[]);
-    conn.execute_batch("UPDATE member_facts SET churn_risk = '(none)'")?;
     Sql::new(format!(
-        "UPDATE member_facts SET churn_risk = {} FROM member_scores ps WHERE ps.member_id = member_facts.member_id",
+        "CREATE OR REPLACE TABLE member_facts AS
+         SELECT f.* REPLACE ({} AS churn_risk)
+         FROM member_facts f LEFT JOIN member_scores ps ON ps.member_id = f.member_id
+         ORDER BY f.as_of DESC, f.member_no",
         risk.text()
     ))
     .with(&risk)
@@ -205,7 +209,8 @@ fn make(conn: &Connection, days: &[NaiveDate], cfg: MetricConfig) -> Result<()> 
         let into = if i == 0 { "CREATE TABLE member_facts AS" } else { "INSERT INTO member_facts" };
         Sql::new(format!(
             "{into}
-             SELECT CAST($as_of AS DATE) AS as_of, s.member_no, s.member_id, {list}, rfm.r, rfm.f, rfm.m
+             SELECT CAST($as_of AS DATE) AS as_of, s.member_no, s.member_id, {list}, rfm.r, rfm.f, rfm.m,
+                    CAST(rfm.r * 100 + rfm.f * 10 + rfm.m AS SMALLINT) AS rfm_cell
              FROM member_summary s LEFT JOIN members m USING (member_id)
              {LAST_PURCHASE}
              {tiers}

@@ -402,10 +402,14 @@ impl Scope {
             columns.iter().map(|c| format!("CAST(sum({of}.{c}) AS BIGINT) AS {c}")).collect::<Vec<_>>().join(", ")
         };
         let sql = match self.dimension {
-            // An RFM group is a function of the three scores: sum per (R, F, M) first, then
-            // name the 125 cells' groups, rather than weigh every member against the rules.
+            // An RFM group is a function of the three scores: sum per cell first (kept as
+            // one number, R·100 + F·10 + M), then name the 125 cells' groups, rather than
+            // weigh every member against the rules.
             Some(Dimension::RfmSegment | Dimension::RfmCell) => format!(
-                "SELECT {grp} AS grp, {outer} FROM (SELECT rfm.r, rfm.f, rfm.m, {inner} {rows} GROUP BY ALL) rfm GROUP BY 1",
+                "SELECT {grp} AS grp, {outer} FROM (
+                     SELECT rfm.rfm_cell // 100 AS r, rfm.rfm_cell // 10 % 10 AS f, rfm.rfm_cell % 10 AS m, {inner}
+                     {rows} GROUP BY rfm.rfm_cell
+                 ) rfm GROUP BY 1",
                 grp = grp.text(),
                 outer = sums("rfm"),
                 inner = sums("rfm"),
