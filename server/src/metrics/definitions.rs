@@ -18,7 +18,7 @@ pub fn grouped(
     let Some(sql) = statement(metric, w, cfg, scope) else {
         return Ok(Vec::new());
     };
-    let rows = sql.rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+    let rows = group_rows(conn, &sql)?;
     if metric != Metric::MemberSalesShare {
         return Ok(rows);
     }
@@ -36,6 +36,11 @@ pub fn grouped(
         return Ok(vec![("all".to_string(), 0, all)]);
     }
     Ok(rows.into_iter().map(|(g, n, _)| (g, n, all)).collect())
+}
+
+/// Runs a statement of (group, numerator, denominator) rows.
+pub(super) fn group_rows(conn: &Connection, sql: &Sql) -> Result<Vec<(String, i64, i64)>> {
+    sql.rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
 }
 
 /// The statement that gives [`grouped`]'s rows: (group, numerator, denominator) per group

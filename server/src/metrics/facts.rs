@@ -21,7 +21,6 @@ use duckdb::Connection;
 
 use crate::{
     Result,
-    derive::facts::{changes, scorings},
     metrics::{
         self, MetricConfig, Window, definitions,
         rfm::{self, RfmRule},
@@ -64,19 +63,49 @@ fn settings(cfg: MetricConfig) -> String {
     format!("{kept:?}, the RFM cell and metrics over {WINDOW_DAYS} days; {cfg:?}")
 }
 
+/// The facts' record beside the present counts of changes and of stored scores, read in
+/// one statement (so at one moment).
+struct Record {
+    changes: i64,
+    scores: i64,
+    /// T, and the counts and settings they were made at, if the facts were made.
+    made: Option<(NaiveDate, i64, i64, String)>,
+}
+
+impl Record {
+    fn read(conn: &Connection) -> Result<Record> {
+        let (changes, scores, made) = Sql::new(
+            "SELECT (SELECT count(*) FROM data_changes), (SELECT count(*) FROM score_changes),
+                    CAST(m.as_of AS VARCHAR), m.changes, m.scores, m.settings
+             FROM (SELECT 1) LEFT JOIN member_facts_made m ON TRUE",
+        )
+        .row(conn, |r| {
+            let made = match r.get::<_, Option<String>>(2)? {
+                Some(day) => Some((day, r.get(3)?, r.get(4)?, r.get(5)?)),
+                None => None,
+            };
+            Ok((r.get(0)?, r.get(1)?, made))
+        })?;
+        let made = made.and_then(|(day, c, s, settings): (String, i64, i64, String)| {
+            NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok().map(|d| (d, c, s, settings))
+        });
+        Ok(Record { changes, scores, made })
+    }
+
+    /// T, if the facts were made with `cfg` at the present count of changes (and, with
+    /// `scores`, of stored scores).
+    fn made_for(&self, cfg: MetricConfig, scores: bool) -> Option<NaiveDate> {
+        let (as_of, changes, made_scores, made_settings) = self.made.as_ref()?;
+        let same =
+            *changes == self.changes && (!scores || *made_scores == self.scores) && *made_settings == settings(cfg);
+        same.then_some(*as_of)
+    }
+}
+
 /// The latest day the facts are current for (T): `None` unless they were made with `cfg`
 /// at the present counts of changes and of stored scores.
 pub fn current(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>> {
-    let made: Option<String> = Sql::new(
-        "SELECT CAST(as_of AS VARCHAR) FROM member_facts_made
-         WHERE changes = (SELECT count(*) FROM data_changes) AND scores = (SELECT count(*) FROM score_changes)
-           AND settings = $settings",
-    )
-    .bind("settings", settings(cfg))
-    .rows(conn, |r| r.get(0))?
-    .into_iter()
-    .next();
-    Ok(made.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+    Ok(Record::read(conn)?.made_for(cfg, true))
 }
 
 /// Makes the facts again unless they are current, in one transaction on `conn` (what it
@@ -87,19 +116,11 @@ pub fn current(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>
 pub fn refresh(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>> {
     conn.execute_batch("BEGIN TRANSACTION")?;
     let made = (|| -> Result<Option<NaiveDate>> {
-        let (at, scored) = (changes(conn)?, scorings(conn)?);
-        if current(conn, cfg)?.is_some() {
+        let record = Record::read(conn)?;
+        if record.made_for(cfg, true).is_some() {
             return Ok(None);
         }
-        let same_data: Option<String> = Sql::new(
-            "SELECT CAST(as_of AS VARCHAR) FROM member_facts_made WHERE changes = $at AND settings = $settings",
-        )
-        .bind("at", at)
-        .bind("settings", settings(cfg))
-        .rows(conn, |r| r.get(0))?
-        .into_iter()
-        .next();
-        let as_of = match same_data.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()) {
+        let as_of = match record.made_for(cfg, false) {
             Some(as_of) => {
                 rescore(conn, as_of, cfg)?;
                 as_of
@@ -117,8 +138,8 @@ pub fn refresh(conn: &Connection, cfg: MetricConfig) -> Result<Option<NaiveDate>
              VALUES (CAST($as_of AS DATE), $at, $scored, $settings)",
         )
         .bind("as_of", day(as_of))
-        .bind("at", at)
-        .bind("scored", scored)
+        .bind("at", record.changes)
+        .bind("scored", record.scores)
         .bind("settings", settings(cfg))
         .execute(conn)?;
         Ok(Some(as_of))

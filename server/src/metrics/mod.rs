@@ -306,9 +306,7 @@ fn kept(
     if !facts::keeps(metric, w) || !facts::current_for(conn, w.end, cfg)? {
         return Ok(None);
     }
-    let rows = scope
-        .over_facts(w.end, cfg, &facts::columns(metric))
-        .rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+    let rows = definitions::group_rows(conn, &scope.over_facts(w.end, cfg, &facts::columns(metric)))?;
     // Facts made again meanwhile (for a new latest day) may hold no row for this day.
     Ok(facts::current_for(conn, w.end, cfg)?.then_some(rows))
 }

@@ -400,24 +400,21 @@ impl Scope {
     /// scope has a row, with 0 where nothing counts.
     pub fn over_facts(&self, as_of: NaiveDate, cfg: MetricConfig, columns: &[String]) -> Sql {
         let Selection { grp, rows, .. } = self.selection(as_of, cfg, true);
-        let sums = |of: &str| -> String {
-            columns.iter().map(|c| format!("CAST(sum({of}.{c}) AS BIGINT) AS {c}")).collect::<Vec<_>>().join(", ")
-        };
+        let sums =
+            columns.iter().map(|c| format!("CAST(sum(rfm.{c}) AS BIGINT) AS {c}")).collect::<Vec<_>>().join(", ");
         let sql = match self.dimension {
             // An RFM group is a function of the three scores: sum per cell first (kept as
             // one number, R·100 + F·10 + M), then name the 125 cells' groups, rather than
             // weigh every member against the rules.
             Some(Dimension::RfmSegment | Dimension::RfmCell) => format!(
-                "SELECT {grp} AS grp, {outer} FROM (
-                     SELECT rfm.rfm_cell // 100 AS r, rfm.rfm_cell // 10 % 10 AS f, rfm.rfm_cell % 10 AS m, {inner}
+                "SELECT {grp} AS grp, {sums} FROM (
+                     SELECT rfm.rfm_cell // 100 AS r, rfm.rfm_cell // 10 % 10 AS f, rfm.rfm_cell % 10 AS m, {sums}
                      {rows} GROUP BY rfm.rfm_cell
                  ) rfm GROUP BY 1",
                 grp = grp.text(),
-                outer = sums("rfm"),
-                inner = sums("rfm"),
                 rows = rows.text()
             ),
-            _ => format!("SELECT {} AS grp, {} {} GROUP BY 1", grp.text(), sums("rfm"), rows.text()),
+            _ => format!("SELECT {} AS grp, {sums} {} GROUP BY 1", grp.text(), rows.text()),
         };
         Sql::new(sql).with(&grp).with(&rows)
     }
@@ -434,16 +431,11 @@ impl Scope {
         .with(&grp)
         .with(&rows);
         // The metrics of one view share one preparation on a connection while the data
-        // stays the same, and, for a scope that reads the model's scores, the scores too
-        // (their count, T and sum of P(alive)).
+        // stays the same, and, for a scope that reads the model's scores, while no fit has
+        // stored new ones.
         let (text, args) = made.build();
         let scores = match scored {
-            true => conn.query_row(
-                "SELECT count(*) || ' ' || coalesce(CAST(max(as_of) AS VARCHAR), '') || ' ' || coalesce(CAST(sum(p_alive) AS VARCHAR), '')
-                 FROM member_scores",
-                [],
-                |r| r.get::<_, String>(0),
-            )?,
+            true => crate::derive::facts::scorings(conn)?.to_string(),
             false => String::new(),
         };
         let key = format!("{text} {args:?} {scores}");

@@ -160,16 +160,21 @@ fn lifecycle_stages_as_of_t() {
     assert_eq!(current(&by_region), vec![(s("(none)"), 1, 1), (s("East"), 2, 1), (s("West"), 1, 1)]);
 }
 
+/// The RFM rule table a new operational store in `dir` starts with.
+async fn default_rules(dir: &tempfile::TempDir) -> Vec<metrics::rfm::RfmRule> {
+    let ops = server::store::operational::connect(&format!("sqlite://{}", dir.path().join("ops.sqlite").display()))
+        .await
+        .unwrap();
+    metrics::rfm::rules(&ops).await.unwrap()
+}
+
 /// The member facts made for the latest day put every member in the group, and every
 /// filter picks the members, that the raw tables give; a change of the data makes them
 /// stale until they are made again.
 #[tokio::test(flavor = "multi_thread")]
 async fn member_facts_give_the_groups_of_the_raw_tables() {
     let (dir, a) = common::generated(1_500, 5);
-    let ops = server::store::operational::connect(&format!("sqlite://{}", dir.path().join("ops.sqlite").display()))
-        .await
-        .unwrap();
-    let rules = metrics::rfm::rules(&ops).await.unwrap();
+    let rules = default_rules(&dir).await;
     let conn = a.reader().unwrap();
     let cfg = MetricConfig::default();
     let t = metrics::latest_order_date(&conn).unwrap().unwrap();
@@ -239,10 +244,7 @@ async fn member_facts_give_the_groups_of_the_raw_tables() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_kept_in_the_facts_equal_the_day_tables() {
     let (dir, a) = common::generated(1_200, 17);
-    let ops = server::store::operational::connect(&format!("sqlite://{}", dir.path().join("ops.sqlite").display()))
-        .await
-        .unwrap();
-    let rules = metrics::rfm::rules(&ops).await.unwrap();
+    let rules = default_rules(&dir).await;
     let conn = a.reader().unwrap();
     let cfg = MetricConfig { churn_days: 120, ..MetricConfig::default() };
     let t = metrics::latest_order_date(&conn).unwrap().unwrap();
