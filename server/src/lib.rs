@@ -10,6 +10,7 @@
 //!   what executives may be shown ([`access::disclosure`]).
 //! - [`alerts`]: alert rules and events, where notices may go, their delivery.
 //! - [`members`]: member lists and the member 360 record, masked.
+//! - [`privacy`]: the members' rights under PIPL — consent changes, access, erasure.
 //! - [`model`]: BG/NBD and Gamma-Gamma — fits, scores, the holdout check.
 //! - [`metrics`]: the metric catalogue (SPEC §4), scopes and filters, cohorts, tiers, RFM,
 //!   and the straightforward reference SQL the engine is checked against.
@@ -29,6 +30,7 @@ pub mod load;
 pub mod members;
 pub mod metrics;
 pub mod model;
+pub mod privacy;
 pub mod service;
 pub mod store;
 

@@ -21,6 +21,13 @@ pub struct MembersQuery {
     /// ignored, a part of a number finds nothing). Combines with the filters. Audited
     /// with the number masked.
     pub find: Option<String>,
+    /// Marketing consent: `given` (the member's latest consent is yes) or `not_given`
+    /// (withdrawn, or never recorded).
+    pub consent: Option<String>,
+    /// `outreach` for a CSV meant for contacting members: it holds only members who gave
+    /// consent, and says how many of the selection it left out (the
+    /// `X-MemberPulse-Left-Out` header).
+    pub purpose: Option<String>,
 }
 
 /// A member as listed; name and phone are masked (`张*`, `138****5678`).
@@ -49,6 +56,9 @@ pub struct MemberRow {
     pub revenue_12m_cents: Option<i64>,
     /// In the top 20% by predicted or historical value at the fit's T.
     pub high_value: Option<bool>,
+    /// The member's latest marketing consent (none when never recorded).
+    #[serde(default)]
+    pub marketing_consent: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,6 +119,39 @@ pub struct Member360 {
     pub rfm: Option<MemberRfm>,
     /// Tier history, newest first.
     pub tier_changes: Vec<MemberTierChange>,
+    /// Every recorded marketing consent change, newest first (the first is the
+    /// member's consent now).
+    #[serde(default)]
+    pub consent_history: Vec<ConsentChange>,
+}
+
+/// One recorded marketing consent change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ConsentChange {
+    /// Given (true) or withdrawn (false).
+    pub consent: bool,
+    /// When the member gave or withdrew it.
+    pub given_at: String,
+    /// Through which channel (store, app, mini_program, web, …).
+    pub channel: Option<String>,
+    /// `load` (a members file or the ingest API) or `api` (the consent API).
+    pub source: String,
+    /// When MemberPulse recorded it.
+    pub recorded_at: String,
+}
+
+/// A consent change sent to `POST /api/v1/members/{member_id}/consent`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ConsentRequest {
+    /// Given (true) or withdrawn (false).
+    pub consent: bool,
+    /// When the member gave or withdrew it (ISO-8601; default: now, in the retailer's
+    /// time zone).
+    pub given_at: Option<String>,
+    /// Through which channel.
+    pub channel: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,4 +192,31 @@ pub struct MemberScore {
     pub spend_per_purchase: f64,
     /// Expected net revenue in the next 12 months, discounted.
     pub clv_12m: f64,
+}
+
+/// Which member a privacy request is about: by id, or by a whole phone number (exactly
+/// one member must have it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PrivacyRequest {
+    pub member_id: Option<String>,
+    pub phone: Option<String>,
+    /// Erasure only: why (the request's reference); kept with the erasure.
+    pub reason: Option<String>,
+    /// Access only: `html` for a readable page instead of JSON.
+    pub format: Option<String>,
+}
+
+/// What an erasure did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ErasureReport {
+    /// The id that now stands for the member everywhere.
+    pub pseudonym: String,
+    /// Rows whose member id became the pseudonym, per analytics table.
+    pub rows: Vec<(String, usize)>,
+    /// Rows of the operational store (alert events, notices, audit) that named the member.
+    pub operational_rows: u64,
+    /// The analytics file's size before and after it was copied anew.
+    pub file_bytes: (u64, u64),
 }

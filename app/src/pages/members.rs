@@ -21,6 +21,7 @@ pub fn MembersPage() -> impl IntoView {
     let sort = use_param("sort");
     let page = use_param("page");
     let find = use_param("find");
+    let consent = use_param("consent");
     let query = move || {
         let v = view.get();
         MembersQuery {
@@ -31,6 +32,8 @@ pub fn MembersPage() -> impl IntoView {
             page_size: Some(PAGE_SIZE),
             segment: v.segment,
             find: find.get(),
+            consent: consent.get().filter(|c| !c.is_empty()),
+            purpose: None,
         }
     };
     let data = Resource::new(query, get_members);

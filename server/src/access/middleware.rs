@@ -72,7 +72,11 @@ pub async fn resolve(State(access): State<Access>, mut req: Request, next: Next)
     match &caller {
         Some(c) => {
             if let Via::Token(scope) = &c.via {
-                let ingest = req.method() == Method::POST && path.starts_with("/api/v1/ingest/");
+                // Ingest tokens land data, member consent changes included (a till or a
+                // mini-program relays them).
+                let ingest = req.method() == Method::POST
+                    && (path.starts_with("/api/v1/ingest/")
+                        || (path.starts_with("/api/v1/members/") && path.ends_with("/consent")));
                 let allowed = match scope.as_str() {
                     "ingest" => ingest,
                     _ => !unsafe_method(req.method()) && path.starts_with("/api/v1/"),

@@ -226,6 +226,9 @@ pub struct Reading {
     /// Whether executives' view of the rule's metric and segment showed the value.
     pub executives_see: bool,
     pub members: Vec<AlertMember>,
+    /// Members behind the breach left out of `members` for want of marketing consent
+    /// (a notice is meant for contacting them).
+    pub left_out_without_consent: Option<i64>,
     pub link: String,
 }
 
@@ -276,6 +279,7 @@ pub fn notice_payload(rule: &AlertRule, event_id: i64, notice: &str, r: &Reading
         "comparison_value": r.comparison_value,
         "members_total": r.members_total,
         "members": r.members.iter().take(20).collect::<Vec<_>>(),
+        "members_left_out_without_consent": r.left_out_without_consent,
         "link": r.link,
     })
 }

@@ -27,7 +27,7 @@ use tokio::sync::oneshot;
 use crate::{
     Error, Result,
     derive::landing::{self, Queue},
-    load::import::{Field, Kind, Type},
+    load::import::{FALSE_TEXTS, Field, Kind, TRUE_TEXTS, Type},
     store::analytics::Analytics,
 };
 
@@ -188,6 +188,7 @@ fn check_value(ty: Type, v: &Json, zone: Tz) -> std::result::Result<Option<Strin
     let text = match v {
         Json::String(s) => s.trim().to_string(),
         Json::Number(n) if !matches!(ty, Type::Timestamp | Type::Enum(_)) => n.to_string(),
+        Json::Bool(b) if matches!(ty, Type::Bool) => b.to_string(),
         _ => return Err(format!("not {}", ty.describe())),
     };
     if text.is_empty() {
@@ -203,12 +204,20 @@ fn check_value(ty: Type, v: &Json, zone: Tz) -> std::result::Result<Option<Strin
             let lower = text.to_lowercase();
             values.iter().find(|v| **v == lower).ok_or_else(bad)?.to_string()
         }
+        Type::Bool => {
+            let lower = text.to_lowercase();
+            match (TRUE_TEXTS.contains(&lower.as_str()), FALSE_TEXTS.contains(&lower.as_str())) {
+                (true, _) => "true".into(),
+                (_, true) => "false".into(),
+                _ => return Err(bad()),
+            }
+        }
     }))
 }
 
 /// ISO-8601: a date, a local date-time (the retailer's), or one with an offset or `Z`,
 /// turned into the retailer's local time in `zone`.
-fn timestamp(text: &str, zone: Tz) -> Option<String> {
+pub(crate) fn timestamp(text: &str, zone: Tz) -> Option<String> {
     let local = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
@@ -456,6 +465,7 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
                 Type::Money | Type::Price => "DECIMAL(18,2)",
                 Type::Int => "BIGINT",
                 Type::Text | Type::Enum(_) => "VARCHAR",
+                Type::Bool => "BOOLEAN",
             };
             if f.name == "line_no" {
                 // Lines without a number are numbered per order in request order.

@@ -3,8 +3,8 @@
 //! passes [`Personal::Shown`] (admins).
 
 use app::model::{
-    Member360, MemberOrder, MemberPage, MemberPoints, MemberPrediction, MemberRfm, MemberRow, MemberScore,
-    MemberTierChange, MembersQuery,
+    ConsentChange, Member360, MemberOrder, MemberPage, MemberPoints, MemberPrediction, MemberRfm, MemberRow,
+    MemberScore, MemberTierChange, MembersQuery,
 };
 use duckdb::{Connection, OptionalExt, params};
 
@@ -82,7 +82,12 @@ const ROW: &str = "s.member_id, m.name, m.phone, m.region, m.tier, m.join_channe
                    strftime(m.joined_at, '%Y-%m-%d %H:%M:%S'), strftime(s.first_purchase_at, '%Y-%m-%d %H:%M:%S'),
                    strftime(s.last_purchase_at, '%Y-%m-%d %H:%M:%S'), s.purchases, s.revenue_cents,
                    s.points_earned - s.points_redeemed - s.points_expired + s.points_adjusted AS points_balance,
-                   ps.p_alive, ps.clv_12m, ps.revenue_12m_cents, ps.high_value";
+                   ps.p_alive, ps.clv_12m, ps.revenue_12m_cents, ps.high_value, mc.consent";
+
+/// The latest consent of the page's members.
+const PAGE_CONSENT: &str =
+    "SELECT member_id, consent FROM consent_events WHERE member_id IN (SELECT member_id FROM page)
+     QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY given_at DESC, recorded_at DESC, consent) = 1";
 
 fn row(r: &duckdb::Row<'_>, personal: Personal) -> duckdb::Result<MemberRow> {
     Ok(MemberRow {
@@ -102,6 +107,7 @@ fn row(r: &duckdb::Row<'_>, personal: Personal) -> duckdb::Result<MemberRow> {
         clv_12m: r.get(13)?,
         revenue_12m_cents: r.get(14)?,
         high_value: r.get(15)?,
+        marketing_consent: r.get(16)?,
     })
 }
 
@@ -127,9 +133,17 @@ pub fn list_in(
 /// The most rows a CSV export holds.
 pub const MAX_EXPORT_ROWS: u32 = 100_000;
 
+/// A CSV export, and for one meant for outreach how many members of the selection it
+/// left out for want of consent.
+pub struct Export {
+    pub csv: String,
+    pub left_out: Option<i64>,
+}
+
 /// Every member the query selects (its page and page size ignored), in its order, as
 /// CSV with a UTF-8 byte-order mark (so that spreadsheet programs read the Chinese right);
-/// names and phones as `personal` says. More than [`MAX_EXPORT_ROWS`] is a 400.
+/// names and phones as `personal` says. More than [`MAX_EXPORT_ROWS`] is a 400. An export
+/// for outreach (`purpose=outreach`) holds only the members who gave marketing consent.
 pub fn export_csv(
     conn: &Connection,
     q: &MembersQuery,
@@ -137,9 +151,31 @@ pub fn export_csv(
     cfg: MetricConfig,
     rules: Vec<RfmRule>,
     personal: Personal,
-) -> Result<String> {
-    let q = MembersQuery { page: Some(1), page_size: Some(MAX_EXPORT_ROWS), ..q.clone() };
+) -> Result<Export> {
+    let outreach = match q.purpose.as_deref().filter(|p| !p.is_empty()) {
+        None => false,
+        Some("outreach") if q.consent.as_deref().is_none_or(|c| c.is_empty() || c == "given") => true,
+        Some("outreach") => {
+            return Err(Error::bad_param("consent", "an export for outreach holds only members who gave consent"));
+        }
+        Some(other) => return Err(Error::bad_param("purpose", format!("expected outreach, got {other:?}"))),
+    };
+    let q = MembersQuery {
+        page: Some(1),
+        page_size: Some(MAX_EXPORT_ROWS),
+        consent: if outreach { Some("given".into()) } else { q.consent.clone() },
+        ..q.clone()
+    };
+    let left_out = match outreach {
+        true => {
+            let everyone = MembersQuery { consent: None, page_size: Some(1), ..q.clone() };
+            let all = page_of(conn, &everyone, criteria.clone(), cfg, rules.clone(), MAX_EXPORT_ROWS, personal)?.total;
+            Some(all)
+        }
+        false => None,
+    };
     let page = page_of(conn, &q, criteria, cfg, rules, MAX_EXPORT_ROWS, personal)?;
+    let left_out = left_out.map(|all| all - page.total);
     if page.total > i64::from(MAX_EXPORT_ROWS) {
         return Err(Error::bad_param(
             "filters",
@@ -170,16 +206,17 @@ pub fn export_csv(
             r.clv_12m.map(|c| format!("{c:.2}")).unwrap_or_default(),
             r.revenue_12m_cents.map(cents).unwrap_or_default(),
             r.high_value.map(|h| h.to_string()).unwrap_or_default(),
+            r.marketing_consent.map(|c| c.to_string()).unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&line.join(","));
         out.push('\n');
     }
-    Ok(out)
+    Ok(Export { csv: out, left_out })
 }
 
 /// The columns of [`export_csv`].
-pub const CSV_HEADER: &str = "member_id,name,phone,region,tier,join_channel,joined_at,first_purchase_at,last_purchase_at,purchases,revenue,points_balance,p_alive,clv_12m,revenue_12m,high_value";
+pub const CSV_HEADER: &str = "member_id,name,phone,region,tier,join_channel,joined_at,first_purchase_at,last_purchase_at,purchases,revenue,points_balance,p_alive,clv_12m,revenue_12m,high_value,marketing_consent";
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
 pub fn csv_field(f: &str) -> String {
@@ -248,6 +285,14 @@ fn page_of(
             format!("more than {MAX_FOUND} members have this number; filter the list instead"),
         ));
     }
+    let consent = match q.consent.as_deref().filter(|c| !c.is_empty()) {
+        None => "",
+        Some("given") => "WHERE s.member_id IN (SELECT member_id FROM member_consent WHERE consent)",
+        Some("not_given") => "WHERE s.member_id NOT IN (SELECT member_id FROM member_consent WHERE consent)",
+        Some(other) => {
+            return Err(Error::bad_param("consent", format!("expected given or not_given, got {other:?}")));
+        }
+    };
     let scope = Scope::of(criteria, None).with_rules(rules);
     let (total, rows) = if found.as_ref().is_some_and(Vec::is_empty) {
         // No member has that id or number: nothing to read.
@@ -278,14 +323,15 @@ fn page_of(
             _ => String::new(),
         };
         let ids = found.unwrap_or_default();
-        let total: i64 =
-            Sql::new(format!("SELECT count(*) FROM {summary} s {join}")).with(&ids).row(conn, |r| r.get(0))?;
+        let total: i64 = Sql::new(format!("SELECT count(*) FROM {summary} s {join} {consent}"))
+            .with(&ids)
+            .row(conn, |r| r.get(0))?;
         let direction = if descending { "DESC" } else { "ASC" };
         let offset = i64::from(page - 1) * i64::from(page_size);
         let order = format!("{column} {direction} NULLS LAST, s.member_id");
         let rows = Sql::new(format!(
             "WITH page AS (
-                 SELECT s.member_no, s.member_id FROM {summary} s {join} {needs}
+                 SELECT s.member_no, s.member_id FROM {summary} s {join} {needs} {consent}
                  ORDER BY {order} LIMIT $limit OFFSET $offset
              )
              SELECT {ROW} FROM page JOIN member_summary s USING (member_no)
@@ -293,6 +339,7 @@ fn page_of(
                     ON m.member_id = s.member_id
              LEFT JOIN (SELECT * FROM member_scores WHERE member_id IN (SELECT member_id FROM page)) ps
                     ON ps.member_id = s.member_id
+             LEFT JOIN ({PAGE_CONSENT}) mc ON mc.member_id = s.member_id
              ORDER BY {order}"
         ))
         .with(&ids)
@@ -357,14 +404,18 @@ pub fn profile(
     let mut stmt = conn.prepare(&format!(
         "SELECT {ROW}, m.gender, m.birth_year, m.home_store_id
          FROM member_summary s LEFT JOIN members m USING (member_id)
-         LEFT JOIN member_scores ps USING (member_id) WHERE s.member_id = ?"
+         LEFT JOIN member_scores ps USING (member_id)
+         LEFT JOIN (SELECT member_id, consent FROM consent_events WHERE member_id = ?
+                    QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY given_at DESC, recorded_at DESC, consent) = 1) mc
+                USING (member_id)
+         WHERE s.member_id = ?"
     ))?;
-    let mut rows = stmt.query(params![member_id])?;
+    let mut rows = stmt.query(params![member_id, member_id])?;
     let Some(r) = rows.next()? else {
         return Ok(None);
     };
     let member = row(r, personal)?;
-    let (gender, birth_year, home_store_id) = (r.get(16)?, r.get(17)?, r.get(18)?);
+    let (gender, birth_year, home_store_id) = (r.get(17)?, r.get(18)?, r.get(19)?);
     let as_of = metrics::day_or_latest(conn, "as_of", None)?;
     // Stage and RFM scores are read from the member facts when they are current (they
     // rank the member among all members); otherwise computed as of T.
@@ -455,6 +506,7 @@ pub fn profile(
         member_id,
         |r| Ok(MemberTierChange { changed_at: r.get(0)?, tier: r.get(1)? }),
     )?;
+    let consent_history = consent_history(conn, member_id)?;
     Ok(Some(Member360 {
         member,
         gender,
@@ -466,7 +518,27 @@ pub fn profile(
         prediction,
         rfm,
         tier_changes,
+        consent_history,
     }))
+}
+
+/// A member's recorded consent changes, newest first.
+pub fn consent_history(conn: &Connection, member_id: &str) -> Result<Vec<ConsentChange>> {
+    of_member(
+        conn,
+        "SELECT consent, strftime(given_at, '%Y-%m-%d %H:%M:%S'), channel, source, strftime(recorded_at, '%Y-%m-%d %H:%M:%S')
+         FROM consent_events WHERE member_id = ? ORDER BY given_at DESC, recorded_at DESC, consent",
+        member_id,
+        |r| {
+            Ok(ConsentChange {
+                consent: r.get(0)?,
+                given_at: r.get(1)?,
+                channel: r.get(2)?,
+                source: r.get(3)?,
+                recorded_at: r.get(4)?,
+            })
+        },
+    )
 }
 
 /// The rows `sql` returns for one member (its one parameter), read by `read`.

@@ -167,7 +167,7 @@ pub fn run(
                             page: Some(1),
                             page_size: Some(50),
                             segment: None,
-                            find: None,
+                            ..Default::default()
                         },
                         cfg,
                         rules.clone(),

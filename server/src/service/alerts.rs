@@ -195,20 +195,21 @@ impl Services {
             .first()
             .is_none_or(|k| k.current.reason.as_deref().is_none_or(|r| !r.contains("executives")));
         let at_risk = matches!(metric, Metric::HighValueAtRisk | Metric::RevenueAtStake);
-        let (members_total, members, link) = if at_risk {
+        let (members_total, members, left_out, link) = if at_risk {
             let filters = "churn_risk:high_value_at_risk".to_string();
-            let page = services
-                .members(
-                    &Caller::system(),
-                    MembersQuery {
-                        filters: Some(filters.clone()),
-                        segment: rule.segment.clone(),
-                        sort: Some("-revenue_12m".into()),
-                        page_size: Some(rules::MEMBERS_KEPT),
-                        ..Default::default()
-                    },
-                )
-                .await?;
+            let query = MembersQuery {
+                filters: Some(filters.clone()),
+                segment: rule.segment.clone(),
+                sort: Some("-revenue_12m".into()),
+                page_size: Some(rules::MEMBERS_KEPT),
+                ..Default::default()
+            };
+            // Everyone behind the breach counts; the notice names only those who gave
+            // marketing consent, and says how many it left out.
+            let total =
+                services.members(&Caller::system(), MembersQuery { page_size: Some(1), ..query.clone() }).await?.total;
+            let page =
+                services.members(&Caller::system(), MembersQuery { consent: Some("given".into()), ..query }).await?;
             let members = page
                 .rows
                 .into_iter()
@@ -222,7 +223,7 @@ impl Services {
                 "/members",
                 &[("filters", Some(filters)), ("segment", rule.segment.clone()), ("sort", Some("-revenue_12m".into()))],
             );
-            (Some(page.total), members, link)
+            (Some(total), members, Some(total - page.total), link)
         } else {
             let link = format_link(
                 "/breakdown",
@@ -233,7 +234,7 @@ impl Services {
                     ("segment", rule.segment.clone()),
                 ],
             );
-            (None, Vec::new(), link)
+            (None, Vec::new(), None, link)
         };
         Ok(rules::Reading {
             as_of: overview.as_of,
@@ -245,6 +246,7 @@ impl Services {
             population: overview.population,
             executives_see,
             members,
+            left_out_without_consent: left_out,
             link,
         })
     }

@@ -31,7 +31,7 @@ impl Services {
     }
 
     /// The members of a query as CSV (see [`crate::members::export_csv`]). Audited.
-    pub async fn members_csv(&self, who: &Caller, query: MembersQuery) -> Result<String> {
+    pub async fn members_csv(&self, who: &Caller, query: MembersQuery) -> Result<crate::members::Export> {
         who.require(Role::Operator)?;
         let cfg = self.metrics;
         let rules = rfm::rules(&self.ops).await?;

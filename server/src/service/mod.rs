@@ -14,6 +14,7 @@ mod members;
 pub mod memo;
 mod model;
 mod pages;
+mod privacy;
 mod segments;
 
 pub use self::model::{FitReport, Refit, RefitState};

@@ -154,6 +154,45 @@ impl Analytics {
             .collect()
     }
 
+    /// Copies the store into a new file and puts it in the old one's place, holding every
+    /// connection meanwhile, so that nothing DuckDB has let go of (the old values of
+    /// updated or deleted rows, which stay in the file's free blocks) survives on disk
+    /// under this path: what an erasure needs (`crate::privacy::erase`). Returns the
+    /// file's size before and after. Blocking; readers already running finish on the old
+    /// file.
+    pub fn rewrite(&self) -> Result<(u64, u64)> {
+        let mut root = lock(&self.root);
+        let mut folder = lock(&self.folder);
+        let mut lander = lock(&self.lander);
+        let mut readers = lock(&self.readers);
+        let path = self.path.as_path();
+        let fresh = path.with_extension("rewrite");
+        let wal = |p: &Path| std::path::PathBuf::from(format!("{}.wal", p.display()));
+        for stale in [fresh.clone(), wal(&fresh)] {
+            if stale.exists() {
+                std::fs::remove_file(&stale)?;
+            }
+        }
+        let before = std::fs::metadata(path)?.len();
+        let memory: String = root.query_row("SELECT current_setting('memory_limit')", [], |r| r.get(0))?;
+        let database: String = root.query_row("SELECT current_database()", [], |r| r.get(0))?;
+        let quote = |s: &str| s.replace('\'', "''");
+        root.execute_batch(&format!(
+            "CHECKPOINT; ATTACH '{}' AS mp_fresh; COPY FROM DATABASE \"{}\" TO mp_fresh; DETACH mp_fresh;",
+            quote(&fresh.display().to_string()),
+            database.replace('"', "\"\""),
+        ))?;
+        std::fs::rename(&fresh, path)?;
+        let conn = Connection::open(path)?;
+        conn.execute_batch(&format!("SET checkpoint_threshold = '1GB'; SET memory_limit = '{}'", quote(&memory)))?;
+        *folder = conn.try_clone()?;
+        *lander = conn.try_clone()?;
+        *readers = conn.try_clone()?;
+        *root = conn;
+        let after = std::fs::metadata(path)?.len();
+        Ok((before, after))
+    }
+
     /// Whether the store has no members and no orders yet.
     pub fn is_empty(conn: &Connection) -> Result<bool> {
         let n: i64 =

@@ -28,7 +28,9 @@ pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// Connects and applies `migrations/`.
 pub async fn connect(url: &str) -> Result<Pool> {
-    let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
+    // secure_delete: a deleted or updated row's old bytes are overwritten, not left in
+    // free pages (an erased member's id, see crate::privacy::erase).
+    let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true).pragma("secure_delete", "ON");
     let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
     sqlx::migrate!("../migrations").run(&pool).await?;
     Ok(pool)

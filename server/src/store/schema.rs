@@ -192,6 +192,32 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     DELETE FROM member_facts_made;
     "#,
     ),
+    (
+        13,
+        r#"
+    -- Marketing consent (PIPL; crate::derive::consent): every recorded change is a row,
+    -- never overwritten; a member's consent is their latest row by given_at.
+    CREATE TABLE IF NOT EXISTS consent_events (
+        member_id   VARCHAR NOT NULL,
+        consent     BOOLEAN NOT NULL,
+        given_at    TIMESTAMP NOT NULL,
+        channel     VARCHAR,
+        source      VARCHAR NOT NULL,
+        recorded_at TIMESTAMP NOT NULL
+    );
+    CREATE OR REPLACE VIEW member_consent AS
+        SELECT member_id, consent, given_at, channel FROM consent_events
+        QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY given_at DESC, recorded_at DESC, consent) = 1;
+    -- Erased members (crate::privacy::erase): the pseudonym that replaced a member id,
+    -- when, by whom and why; never the erased values.
+    CREATE TABLE IF NOT EXISTS erasures (
+        pseudonym VARCHAR PRIMARY KEY,
+        erased_at TIMESTAMP NOT NULL,
+        erased_by VARCHAR NOT NULL,
+        reason    VARCHAR NOT NULL
+    );
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.

@@ -92,6 +92,7 @@ fn reading(value: f64) -> Reading {
         population: None,
         executives_see: true,
         members: vec![],
+        left_out_without_consent: None,
         link: "/breakdown?metric=active_members".into(),
     }
 }

@@ -17,6 +17,7 @@ mod members;
 mod model;
 mod parsers;
 mod predicted;
+mod privacy;
 mod rfm;
 mod segments;
 mod serve;

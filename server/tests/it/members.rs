@@ -132,8 +132,9 @@ fn csv_export_is_the_list() {
         ..Default::default()
     };
     let criteria = server::metrics::scope::parse("region:East|West").unwrap();
-    let csv =
-        members::export_csv(&conn, &q, criteria, MetricConfig::default(), vec![], members::Personal::Masked).unwrap();
+    let csv = members::export_csv(&conn, &q, criteria, MetricConfig::default(), vec![], members::Personal::Masked)
+        .unwrap()
+        .csv;
     assert!(csv.starts_with('\u{feff}'));
     let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
     assert_eq!(lines[0], members::CSV_HEADER);
@@ -143,7 +144,7 @@ fn csv_export_is_the_list() {
     assert_eq!(ids, ["A", "B", "H", "D", "C"]);
     assert_eq!(
         lines[1],
-        "A,张*,138****5678,East,gold,,2023-01-10 00:00:00,2024-01-15 10:00:00,2024-03-20 11:00:00,5,385.00,140,,,,"
+        "A,张*,138****5678,East,gold,,2023-01-10 00:00:00,2024-01-15 10:00:00,2024-03-20 11:00:00,5,385.00,140,,,,,"
     );
 }
 

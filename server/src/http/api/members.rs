@@ -8,6 +8,7 @@ pub(super) fn router() -> Router<ApiState> {
         .route("/api/v1/members", get(member_list))
         .route("/api/v1/members.csv", get(member_csv))
         .route("/api/v1/members/{member_id}", get(member))
+        .route("/api/v1/members/{member_id}/consent", post(member_consent))
 }
 
 /// The members matching the filters (as of `as_of`), one page, with the total.
@@ -44,12 +45,40 @@ pub(super) async fn member_csv(
     caller: Caller,
     Query(query): Query<MembersQuery>,
 ) -> Result<impl axum::response::IntoResponse> {
-    let csv = api.services.members_csv(&caller, query).await?;
-    Ok((
+    let export = api.services.members_csv(&caller, query).await?;
+    let mut response = axum::response::IntoResponse::into_response((
         [
             (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"members.csv\""),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                if export.left_out.is_some() {
+                    "attachment; filename=\"members-outreach.csv\""
+                } else {
+                    "attachment; filename=\"members.csv\""
+                },
+            ),
         ],
-        csv,
-    ))
+        export.csv,
+    ));
+    if let Some(n) = export.left_out {
+        response.headers_mut().insert("x-memberpulse-left-out", n.into());
+    }
+    Ok(response)
+}
+
+/// Records a change of the member's marketing consent (given or withdrawn, when, through
+/// which channel) as a new row of their consent history; repeating the member's consent
+/// now changes nothing (`recorded: false`). Operators, admins, and ingest tokens.
+#[utoipa::path(post, path = "/api/v1/members/{member_id}/consent", params(("member_id" = String, Path)),
+    request_body = ConsentRequest,
+    responses((status = 200, description = "`{\"recorded\": bool}`", body = Object),
+              (status = 404, body = ApiError), (status = 400, body = ApiError)))]
+pub(super) async fn member_consent(
+    State(api): State<ApiState>,
+    caller: Caller,
+    Path(member_id): Path<String>,
+    Body(req): Body<ConsentRequest>,
+) -> Result<Json<Value>> {
+    let recorded = api.services.change_consent(&caller, member_id, req).await?;
+    Ok(Json(json!({ "recorded": recorded })))
 }

@@ -1,9 +1,10 @@
 //! The JSON API under `/api/v1`. The pages use the same [`Services`].
 
 use app::model::{
-    AlertEvent, AlertQuery, AlertRule, Breakdown, BreakdownQuery, CohortQuery, Cohorts, Dimension, FitRequest, Holdout,
-    HoldoutQuery, Member360, MemberPage, MembersQuery, Metric, ModelStatus, Overview, OverviewQuery, Segment,
-    SnoozeRequest, TierMigration, TierMigrationQuery, Trend, TrendQuery,
+    AlertEvent, AlertQuery, AlertRule, Breakdown, BreakdownQuery, CohortQuery, Cohorts, ConsentRequest, Dimension,
+    ErasureReport, FitRequest, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery, Metric, ModelStatus,
+    Overview, OverviewQuery, PrivacyRequest, Segment, SnoozeRequest, TierMigration, TierMigrationQuery, Trend,
+    TrendQuery,
 };
 use axum::{
     Json, Router,
@@ -30,6 +31,7 @@ mod data;
 mod members;
 mod model;
 mod openapi;
+mod privacy;
 mod segments;
 
 use alerts::*;
@@ -39,6 +41,7 @@ use members::*;
 use model::*;
 pub use openapi::openapi_document;
 use openapi::*;
+use privacy::*;
 use segments::*;
 
 #[derive(Clone)]
@@ -58,6 +61,7 @@ pub fn router(services: Services, upload_max_bytes: usize) -> Router {
         .merge(segments::router())
         .merge(data::router(upload_max_bytes))
         .merge(alerts::router())
+        .merge(privacy::router())
         .with_state(ApiState { services })
 }
 

@@ -105,7 +105,7 @@ pub fn generate(analytics: &Analytics, opts: &Options, replace: bool) -> Result<
     let bar = progress(opts);
     {
         let tx = conn.transaction()?;
-        for table in crate::store::analytics::TABLES {
+        for table in crate::store::analytics::TABLES.iter().chain(&["consent_events", "erasures"]) {
             tx.execute(&format!("DELETE FROM {table}"), [])?;
         }
         for table in REMADE {
@@ -123,6 +123,7 @@ pub fn generate(analytics: &Analytics, opts: &Options, replace: bool) -> Result<
     bar.set_message("tier history");
     let tx = conn.transaction()?;
     tx.execute_batch(TIER_HISTORY)?;
+    tx.execute_batch(CONSENT)?;
     tx.commit()?;
     bar.set_message("member summary");
     let tx = conn.transaction()?;
@@ -167,6 +168,17 @@ const TIER_HISTORY: &str = "
     UPDATE members SET tier = t.tier
     FROM (SELECT member_id, arg_max(tier, changed_at) AS tier FROM tier_changes GROUP BY member_id) t
     WHERE members.member_id = t.member_id;";
+
+/// Marketing consent: about two in three members give it when they join, through the
+/// channel they join by; one in ten of those withdraws it later. Drawn from a hash of the
+/// member id, so the same members always do.
+const CONSENT: &str = "
+    INSERT INTO consent_events
+    SELECT member_id, true, joined_at, join_channel, 'load', joined_at FROM members WHERE hash(member_id) % 100 < 66;
+    INSERT INTO consent_events
+    SELECT member_id, false, joined_at + INTERVAL (30 + hash(member_id || 'w') % 400) DAY, 'app', 'load',
+           joined_at + INTERVAL (30 + hash(member_id || 'w') % 400) DAY
+    FROM members WHERE hash(member_id) % 100 < 66 AND hash(member_id || 'w') % 10 = 0;";
 
 /// Appends every row, committing each chunk of members (the appenders' flush commits
 /// outside a transaction).

@@ -73,6 +73,13 @@ impl Kind {
             f("birth_year", Int, false),
             f("name", Text, false),
             f("phone", Text, false),
+            // Marketing consent as the member gave or withdrew it, when and through
+            // which channel (when empty: at joined_at). A row that differs from every
+            // consent recorded for the member adds to their history
+            // (`crate::derive::consent`), a member already stored included.
+            f("marketing_consent", Bool, false),
+            f("consent_at", Timestamp, false),
+            f("consent_channel", Text, false),
         ];
         const ORDERS: &[Field] = &[
             f("order_id", Text, true),
@@ -139,7 +146,13 @@ pub(crate) enum Type {
     /// A whole number; `6.0` reads as 6, `6.5` is rejected.
     Int,
     Enum(&'static [&'static str]),
+    /// `true`/`false`, also `1`/`0`, `yes`/`no`, `y`/`n`, `是`/`否` (any case).
+    Bool,
 }
+
+/// The texts a [`Type::Bool`] takes for true and for false.
+pub(crate) const TRUE_TEXTS: [&str; 5] = ["true", "1", "yes", "y", "是"];
+pub(crate) const FALSE_TEXTS: [&str; 5] = ["false", "0", "no", "n", "否"];
 
 impl Type {
     pub(crate) fn describe(self) -> String {
@@ -150,6 +163,7 @@ impl Type {
             Type::Price => "a price below 10,000,000,000 with at most 4 decimals".into(),
             Type::Int => "a whole number below 1,000,000,000".into(),
             Type::Enum(values) => format!("one of {}", values.join(", ")),
+            Type::Bool => "true or false (or 1/0, yes/no, 是/否)".into(),
         }
     }
 

@@ -187,6 +187,15 @@ impl Plan {
                         let marks = vec!["?"; values.len()].join(", ");
                         format!("CASE WHEN lower({r}) IN ({marks}) THEN lower({r}) END")
                     }
+                    Type::Bool => {
+                        let list =
+                            |texts: [&str; 5]| texts.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
+                        format!(
+                            "CASE WHEN lower({r}) IN ({}) THEN true WHEN lower({r}) IN ({}) THEN false END",
+                            list(super::contract::TRUE_TEXTS),
+                            list(super::contract::FALSE_TEXTS)
+                        )
+                    }
                 }
             };
             typed_exprs.push(format!("{typed} AS {}", field.name));

@@ -123,7 +123,7 @@ pub(super) fn native(field: Type, column: &str) -> bool {
     match field {
         Type::Timestamp => column == "DATE" || (column.starts_with("TIMESTAMP") && !column.contains("TIME ZONE")),
         Type::Money | Type::Price | Type::Int => column.starts_with("DECIMAL") || EXACT.contains(&column),
-        Type::Text | Type::Enum(_) => false,
+        Type::Text | Type::Enum(_) | Type::Bool => false,
     }
 }
 

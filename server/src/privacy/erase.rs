@@ -1,0 +1,94 @@
+//! Erasure (PIPL art. 47): a member's name and phone are removed from every table that
+//! holds them, and their id is replaced everywhere by a random pseudonym, so that every
+//! row they stand behind (orders, points, tier history, scores, consent history, the
+//! derived tables) still counts in every aggregate exactly as before. The erasure is
+//! recorded in `erasures` (the pseudonym, when, by whom, why), never the erased values.
+//!
+//! The rows are changed in one transaction; the file still holds the old values in
+//! blocks DuckDB has let go of until [`crate::store::Analytics::rewrite`] copies the store
+//! into a new file (the service does both).
+
+use duckdb::{Connection, params};
+use rand::RngCore;
+
+use crate::{Error, Result};
+
+/// The longest reason kept.
+pub const MAX_REASON: usize = 200;
+
+/// What one erasure changed.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Erased {
+    pub pseudonym: String,
+    /// Rows whose member id became the pseudonym, per table.
+    pub rows: Vec<(String, usize)>,
+}
+
+/// A pseudonym no member id has: `erased-` and 16 random hex digits.
+fn pseudonym() -> String {
+    let mut bytes = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("erased-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// The tables (not views) with a `member_id` column.
+fn tables_naming_members(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT c.table_name FROM duckdb_columns() c JOIN duckdb_tables() t
+           ON t.schema_name = c.schema_name AND t.table_name = c.table_name
+         WHERE c.schema_name = 'main' AND c.column_name = 'member_id' AND NOT t.temporary
+         ORDER BY 1",
+    )?;
+    Ok(stmt.query_map([], |r| r.get(0))?.collect::<duckdb::Result<Vec<String>>>()?)
+}
+
+/// Erases the stored member `member_id` (see the module). A 404 when no member has it.
+pub fn erase(conn: &mut Connection, member_id: &str, by: &str, reason: &str) -> Result<Erased> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON || reason.chars().any(char::is_control) {
+        return Err(Error::bad_param(
+            "reason",
+            format!("say why (the request's reference, at most {MAX_REASON} characters)"),
+        ));
+    }
+    let tx = conn.transaction()?;
+    let known: bool =
+        tx.query_row("SELECT count(*) > 0 FROM members WHERE member_id = ?", [member_id], |r| r.get(0))?;
+    if !known {
+        return Err(Error::NotFound(format!("no member {member_id:?}")));
+    }
+    let pseudonym = pseudonym();
+    let mut rows = Vec::new();
+    for table in tables_naming_members(&tx)? {
+        let personal = if table.ends_with("members") { ", name = NULL, phone = NULL" } else { "" };
+        let n = tx.execute(
+            &format!("UPDATE {table} SET member_id = ?{personal} WHERE member_id = ?"),
+            params![pseudonym, member_id],
+        )?;
+        if n > 0 {
+            rows.push((table, n));
+        }
+    }
+    tx.execute("INSERT INTO erasures VALUES (?, CAST(now() AS TIMESTAMP), ?, ?)", params![pseudonym, by, reason])?;
+    // Views made from the data before (the member facts, a connection's scope) name the
+    // old id: they are made again.
+    crate::derive::facts::changed(&tx)?;
+    tx.commit()?;
+    Ok(Erased { pseudonym, rows })
+}
+
+/// The one stored member whose phone is `phone` (spaces ignored): a 404 when none has
+/// it, a 409 when several do (name the member by id instead).
+pub fn member_with_phone(conn: &Connection, phone: &str) -> Result<String> {
+    let key: String = phone.chars().filter(|c| !c.is_whitespace()).collect();
+    if key.is_empty() {
+        return Err(Error::bad_param("phone", "empty"));
+    }
+    let mut stmt = conn.prepare("SELECT member_id FROM members WHERE phone = ? ORDER BY 1 LIMIT 2")?;
+    let ids = stmt.query_map([&key], |r| r.get(0))?.collect::<duckdb::Result<Vec<String>>>()?;
+    match ids.as_slice() {
+        [] => Err(Error::NotFound("no member has this phone number".into())),
+        [one] => Ok(one.clone()),
+        _ => Err(Error::Conflict("several members have this phone number; name the member by id".into())),
+    }
+}
