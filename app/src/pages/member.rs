@@ -192,7 +192,34 @@ fn Member360View(member: Member360, names: Vec<SegmentName>) -> impl IntoView {
             {field("points_balance", format::count(m.points_balance as f64))}
             <div class="field" data-field="rfm"><dt>{move || t(lang.get(), "rfm").to_string()}</dt><dd>{rfm}</dd></div>
             {prediction}
+            <div class="field" data-field="consent"><dt>{tr("consent")}</dt>
+                <dd data-value=m.marketing_consent.map(|c| c.to_string()).unwrap_or_default()>{
+                    let now = m.marketing_consent;
+                    move || t(lang.get(), match now {
+                        Some(true) => "consent.given",
+                        Some(false) => "consent.withdrawn",
+                        None => "consent.unrecorded",
+                    }).to_string()
+                }</dd></div>
         </dl>
+        <h2 class="section-title">{tr("consent.history")}</h2>
+        <table class="data consent-history">
+            <thead><tr><th scope="col">{tr("when")}</th><th scope="col">{tr("consent")}</th>
+                <th scope="col">{tr("consent.channel")}</th><th scope="col">{tr("consent.recorded")}</th></tr></thead>
+            <tbody>
+                {member.consent_history.iter().map(|c| {
+                    let given = c.consent;
+                    view! {
+                        <tr data-consent=given.to_string()>
+                            <td>{c.given_at.clone()}</td>
+                            <td>{move || t(lang.get(), if given { "consent.given" } else { "consent.withdrawn" }).to_string()}</td>
+                            <td>{c.channel.clone().unwrap_or_default()}</td>
+                            <td>{format!("{} ({})", c.recorded_at, c.source)}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
         <h2 class="section-title">{tr("timeline")}</h2>
         <Chart id="member-timeline" option=Signal::stored(chart) label=tr("timeline")()/>
         <table class="data timeline">

@@ -52,7 +52,10 @@ pub fn MembersPage() -> impl IntoView {
             }})}
             <Transition fallback=Loading>
                 <ErrorBoundary fallback=|errors| view! { <ErrorTemplate errors=errors/> }>
-                    {move || Suspend::new(async move { data.await.map(|p| view! { <MemberTable page=p/> }) })}
+                    {move || Suspend::new(async move {
+                        let consent = consent.get_untracked().filter(|c| !c.is_empty());
+                        data.await.map(|p| view! { <MemberTable page=p consent=consent/> })
+                    })}
                 </ErrorBoundary>
             </Transition>
         </section>
@@ -60,17 +63,37 @@ pub fn MembersPage() -> impl IntoView {
 }
 
 #[component]
-fn MemberTable(page: MemberPage) -> impl IntoView {
+fn MemberTable(page: MemberPage, consent: Option<String>) -> impl IntoView {
     let view = use_view();
     let lang = use_lang();
     let sort = page.sort.clone();
     let v = view.get_untracked();
     let link = {
-        let v = v.clone();
+        let (v, consent) = (v.clone(), consent.clone());
         move |sort: String, page: u32| {
-            v.link("/members", &[("sort", Some(sort)), ("page", (page > 1).then(|| page.to_string()))])
+            v.link(
+                "/members",
+                &[("sort", Some(sort)), ("page", (page > 1).then(|| page.to_string())), ("consent", consent.clone())],
+            )
         }
     };
+    // Marketing consent: all members, those who gave it, those who did not.
+    let consent_filter = ["", "given", "not_given"]
+        .into_iter()
+        .map(|key| {
+            let href = v.link(
+                "/members",
+                &[("sort", Some(page.sort.clone())), ("consent", (!key.is_empty()).then(|| key.to_string()))],
+            );
+            let current = consent.as_deref().unwrap_or("") == key;
+            let label = if key.is_empty() { "consent.all" } else { key_label(key) };
+            view! { <a href=href data-consent=key aria-current=current.then_some("true")>{tr(label)}</a> }
+        })
+        .collect_view();
+    let outreach = v.link(
+        "/api/v1/members.csv",
+        &[("sort", Some(page.sort.clone())), ("consent", Some("given".into())), ("purpose", Some("outreach".into()))],
+    );
     let header = {
         let link = link.clone();
         move |key: &'static str, label: &'static str| {
@@ -80,7 +103,7 @@ fn MemberTable(page: MemberPage) -> impl IntoView {
         }
     };
     let pages = ((page.total + i64::from(page.page_size) - 1) / i64::from(page.page_size)).max(1) as u32;
-    let csv = v.link("/api/v1/members.csv", &[("sort", Some(page.sort.clone()))]);
+    let csv = v.link("/api/v1/members.csv", &[("sort", Some(page.sort.clone())), ("consent", consent.clone())]);
     let summary = format!("{} {}", format::count(page.total as f64), t(lang.get_untracked(), "members.total"));
     let rows = page
         .rows
@@ -101,6 +124,9 @@ fn MemberTable(page: MemberPage) -> impl IntoView {
                     <td data-col="last_purchase_at">{m.last_purchase_at.clone().unwrap_or_default()}</td>
                     <td class="num" data-col="p_alive">{m.p_alive.map(|p| format!("{p:.2}")).unwrap_or_default()}</td>
                     <td class="num" data-col="clv_12m">{m.clv_12m.map(format::money).unwrap_or_default()}</td>
+                    <td data-col="consent" data-value=m.marketing_consent.map(|c| c.to_string()).unwrap_or_default()>{
+                        match m.marketing_consent { Some(true) => "✓", Some(false) => "✗", None => "—" }
+                    }</td>
                 </tr>
             }
         })
@@ -112,7 +138,10 @@ fn MemberTable(page: MemberPage) -> impl IntoView {
     view! {
         <div class="list-head">
             <p class="list-total" data-total=page.total>{summary}</p>
+            <nav class="consent-filter" aria-label=tr("consent")>{consent_filter}</nav>
             <a class="button" id="export-csv" href=csv download="members.csv">{tr("export_csv")}</a>
+            <a class="button" id="export-outreach" href=outreach download="members-outreach.csv"
+               title=tr("export_outreach.help")>{tr("export_outreach")}</a>
         </div>
         {if page.total == 0 {
             view! { <p class="empty">{tr("empty")}</p> }.into_any()
@@ -130,6 +159,7 @@ fn MemberTable(page: MemberPage) -> impl IntoView {
                             {header("last_purchase_at", "last_purchase_at")}
                             {header("p_alive", "p_alive")}
                             {header("clv_12m", "clv_12m")}
+                            <th scope="col">{tr("consent")}</th>
                         </tr></thead>
                         <tbody>{rows}</tbody>
                     </table>
@@ -141,5 +171,13 @@ fn MemberTable(page: MemberPage) -> impl IntoView {
             <span class="page-no" data-page=page.page>{format!("{} / {}", page.page, pages)}</span>
             {next.map(|h| view! { <a href=h rel="next" id="next-page">{tr("next_page")}</a> })}
         </nav>
+    }
+}
+
+/// The label key of a consent filter's value.
+fn key_label(key: &str) -> &'static str {
+    match key {
+        "given" => "consent.given",
+        _ => "consent.not_given",
     }
 }

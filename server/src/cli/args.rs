@@ -207,6 +207,12 @@ pub enum Command {
         #[arg(long)]
         as_of: Option<String>,
     },
+    /// A member's rights (PIPL): everything held on them, or their erasure. Handed to the
+    /// server running on the data dir, if one is.
+    Privacy {
+        #[command(subcommand)]
+        action: PrivacyAction,
+    },
     /// List, save or delete saved segments.
     Segments {
         #[command(subcommand)]
@@ -301,6 +307,31 @@ pub enum TokenAction {
 
 fn parse_role(text: &str) -> std::result::Result<app::model::Role, String> {
     app::model::Role::parse(text).ok_or_else(|| format!("{text:?}: expected executive, operator or admin"))
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum PrivacyAction {
+    /// Print the access document (PIPL art. 45) of one member, as JSON (or HTML).
+    Access {
+        #[arg(long, conflicts_with = "phone", required_unless_present = "phone")]
+        member: Option<String>,
+        /// A whole phone number that exactly one member has.
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        html: bool,
+    },
+    /// Erase one member (PIPL art. 47): name and phone removed everywhere, the id replaced
+    /// by a pseudonym so that no figure changes.
+    Erase {
+        #[arg(long, conflicts_with = "phone", required_unless_present = "phone")]
+        member: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        /// Why: the request's reference (kept with the erasure).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -8,7 +8,7 @@ pub mod loadgen;
 mod people;
 mod report;
 
-pub use args::{Cli, Command, SegmentAction, TokenAction, UserAction};
+pub use args::{Cli, Command, PrivacyAction, SegmentAction, TokenAction, UserAction};
 
 use std::{process::ExitCode, time::Instant};
 
@@ -250,6 +250,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let services = open(&cli).await?;
             segments(&services, action.clone()).await
         }
+        Command::Privacy { ref action } => people::privacy(&cli, action.clone()).await,
         Command::User { ref action } => user(&open_ops(&cli).await?, action.clone()).await,
         Command::Token { ref action } => token(&open_ops(&cli).await?, action.clone()).await,
         Command::BenchModel { ref as_of, ref python } => {

@@ -1,4 +1,5 @@
-//! `memberpulse user`, `token` and `segments`: people, ingest tokens and saved segments.
+//! `memberpulse user`, `token`, `segments` and `privacy`: people, ingest tokens, saved
+//! segments and members' rights.
 
 use app::model::Segment;
 
@@ -101,5 +102,56 @@ pub(super) async fn segments(services: &Services, action: Option<SegmentAction>)
             println!("deleted segment {key}");
         }
     }
+    Ok(())
+}
+
+/// `memberpulse privacy access|erase`: asked of the running server (as its local admin)
+/// when there is one, else of the stores opened here.
+pub(super) async fn privacy(cli: &super::Cli, action: super::PrivacyAction) -> Result<()> {
+    use app::model::PrivacyRequest;
+    let (path, request) = match action {
+        super::PrivacyAction::Access { member, phone, html } => (
+            "access",
+            PrivacyRequest { member_id: member, phone, reason: None, format: html.then(|| "html".to_string()) },
+        ),
+        super::PrivacyAction::Erase { member, phone, reason } => {
+            ("erase", PrivacyRequest { member_id: member, phone, reason: Some(reason), format: None })
+        }
+    };
+    if let Some(info) = crate::http::ServerInfo::read(&cli.data_dir) {
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/api/v1/privacy/{path}", info.addr))
+            .bearer_auth(&info.token)
+            .json(&request)
+            .send()
+            .await;
+        match response {
+            Ok(r) => {
+                let ok = r.status().is_success();
+                let text = r.text().await.map_err(|e| Error::Internal(format!("server reply: {e}")))?;
+                if !ok {
+                    let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                    return Err(Error::Load(body["message"].as_str().unwrap_or(&text).to_string()));
+                }
+                println!("{text}");
+                return Ok(());
+            }
+            Err(e) if e.is_connect() => {}
+            Err(e) => return Err(Error::Internal(format!("server at {}: {e}", info.addr))),
+        }
+    }
+    let services = super::open(cli).await?;
+    let who = Caller::cli();
+    let text = match path {
+        "access" => {
+            let document = services.access_document(&who, &request).await?;
+            match request.format.as_deref() {
+                Some("html") => crate::privacy::access::html(&document),
+                _ => serde_json::to_string_pretty(&document).unwrap_or_default(),
+            }
+        }
+        _ => serde_json::to_string_pretty(&services.erase_member(&who, &request).await?).unwrap_or_default(),
+    };
+    println!("{text}");
     Ok(())
 }

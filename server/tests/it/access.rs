@@ -144,6 +144,13 @@ async fn every_route_and_server_function_checks_the_role() {
         ("DELETE", "/api/v1/tokens/999".into(), None, Some(ADMIN)),
         ("GET", "/api/v1/audit".into(), None, Some(ADMIN)),
         ("GET", "/api/v1/audit.csv".into(), None, Some(ADMIN)),
+        ("POST", "/api/v1/privacy/access".into(), Some(json!({ "member_id": "no-such-member" })), Some(ADMIN)),
+        (
+            "POST",
+            "/api/v1/privacy/erase".into(),
+            Some(json!({ "member_id": "no-such-member", "reason": "t" })),
+            Some(ADMIN),
+        ),
         ("POST", "/api/v1/ingest/orders".into(), Some(json!([])), None),
     ];
     let mut checked = 0;
@@ -172,6 +179,18 @@ async fn every_route_and_server_function_checks_the_role() {
         assert_eq!(least.is_none(), ![401, 403].contains(&status), "{method} {path} with an ingest token: {status}");
     }
     assert_eq!(checked, routes.len() * 3);
+    // A consent change: operators and admins, and ingest tokens (a till relays it).
+    let consent = json!({ "consent": true, "channel": "store" });
+    let path = format!("/api/v1/members/{member_id}/consent");
+    for (who, allowed) in
+        [(exec, false), (oper, true), (admin, true), (&read, false), (&ingest, true), (&Who::Nobody, false)]
+    {
+        let (status, answer, _) = site.ask(who, "POST", &path, Some(&consent)).await;
+        assert_eq!(allowed, status == 200, "consent: {status} {answer}");
+        if !allowed {
+            assert!([401, 403].contains(&status) && refused(&answer), "consent: {status} {answer}");
+        }
+    }
     // A file path only the CLI on this machine names (its local secret): no session or token.
     let named = json!({ "path": "/etc/passwd", "mapping": { "kind": "orders" } });
     for who in sessions.iter().chain([&read, &ingest]) {

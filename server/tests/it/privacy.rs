@@ -151,6 +151,12 @@ async fn consent_is_kept_as_history_and_filters_lists_and_outreach() {
     assert_eq!((status, body["param"].as_str()), (400, Some("consent")));
     let (status, _, _) = site.ask(&executive, "GET", "/api/v1/members.csv?purpose=outreach", None).await;
     assert_eq!(status, 403);
+
+    // The CLI asks the running server for D's access document.
+    let out =
+        Command::new(BIN).args(["privacy", "access", "--member", "D", "--data-dir"]).arg(f.data()).output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{out:?}"));
+    assert_eq!((doc["member_id"].as_str(), doc["profile"]["member"]["name"].as_str()), (Some("D"), Some("赵六")));
 }
 
 /// Every headline figure over two windows and a breakdown, as JSON.

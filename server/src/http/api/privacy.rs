@@ -14,7 +14,9 @@ pub(super) fn router() -> Router<ApiState> {
 /// items, points, tier changes, scores, RFM and saved segments, alert events and audit
 /// rows naming them; JSON, or a readable page with `"format": "html"`. Admins; audited.
 #[utoipa::path(post, path = "/api/v1/privacy/access", request_body = PrivacyRequest,
-    responses((status = 200, body = Object), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+    responses((status = 200, description = "the document: JSON, or an HTML page with `format: html`",
+               content((Object = "application/json"), (String = "text/html"))),
+              (status = 400, body = ApiError), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
 pub(super) async fn privacy_access(
     State(api): State<ApiState>,
     caller: Caller,
@@ -37,7 +39,8 @@ pub(super) async fn privacy_access(
 /// pseudonym in every table so that every figure stays as it was, the analytics file
 /// copied anew. Needs a `reason`. Admins; audited under the pseudonym.
 #[utoipa::path(post, path = "/api/v1/privacy/erase", request_body = PrivacyRequest,
-    responses((status = 200, body = ErasureReport), (status = 404, body = ApiError), (status = 400, body = ApiError)))]
+    responses((status = 200, body = ErasureReport), (status = 400, body = ApiError), (status = 404, body = ApiError),
+              (status = 409, body = ApiError)))]
 pub(super) async fn privacy_erase(
     State(api): State<ApiState>,
     caller: Caller,
