@@ -55,6 +55,25 @@ async fn the_server_fits_on_start_and_on_request() {
         let m = call("GET", &format!("{api}/members/{}", first["member_id"].as_str().unwrap()), None).await.1;
         assert_eq!(m["prediction"]["p_alive"], first["p_alive"]);
     }
+    // The shipped at-risk alert counts everyone behind it but names only members who gave
+    // marketing consent (the demo gives about two in three).
+    let given = call(
+        "GET",
+        &format!("{api}/members?filters=churn_risk:high_value_at_risk&sort=-revenue_12m&consent=given&page_size=500"),
+        None,
+    )
+    .await
+    .1;
+    assert!(given["total"].as_i64() < page["total"].as_i64(), "{given}");
+    let (status, _) = call("POST", &format!("{api}/alerts/evaluate"), None).await;
+    assert_eq!(status, 200);
+    let events = call("GET", &format!("{api}/alerts"), None).await.1;
+    let event = events.as_array().unwrap().iter().find(|e| e["metric"] == "high_value_at_risk").expect("at-risk event");
+    assert_eq!(event["members_total"], page["total"], "{event}");
+    let named: Vec<&Value> = event["members"].as_array().unwrap().iter().map(|m| &m["member_id"]).collect();
+    let with_consent: Vec<&Value> = given["rows"].as_array().unwrap().iter().map(|m| &m["member_id"]).collect();
+    assert!(!named.is_empty() && named.iter().all(|m| with_consent.contains(m)), "{event}");
+    assert_eq!(named[..], with_consent[..named.len()], "most value at stake first, consenting only");
 
     // A fit on request, as of another day; a bad day is a 400 naming it.
     let (status, body) = call("POST", &format!("{api}/model/fit"), Some(json!({ "as_of": "2026-02-30" }))).await;
