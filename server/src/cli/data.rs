@@ -56,14 +56,9 @@ pub(super) async fn hand_to_server(data_dir: &Path, request: &LoadRequest) -> Re
     let import_dir = info.import_dir.clone().unwrap_or_else(|| data_dir.join("imports"));
     let staged = Staged::in_folder(&import_dir, &request.path)?;
     let named = LoadRequest { path: staged.path.clone(), mapping: request.mapping.clone(), name: request.name.clone() };
-    let client = reqwest::Client::new();
-    let response =
-        client.post(format!("http://{}/api/v1/loads", info.addr)).bearer_auth(&info.token).json(&named).send().await;
-    let response = match response {
-        Ok(r) => r,
-        // A server that left its file behind and is gone: load here.
-        Err(e) if e.is_connect() => return Ok(None),
-        Err(e) => return Err(Error::Internal(format!("server at {}: {e}", info.addr))),
+    // A server that left its file behind and is gone: load here.
+    let Some(response) = post_to_server(&info, "/api/v1/loads", &named).await? else {
+        return Ok(None);
     };
     eprintln!("handed {} to the running server at {}", request.display_name(), info.addr);
     let status = response.status();
@@ -74,6 +69,21 @@ pub(super) async fn hand_to_server(data_dir: &Path, request: &LoadRequest) -> Re
         return Err(Error::Load(message));
     }
     serde_json::from_value(body).map(Some).map_err(|e| Error::Internal(format!("server reply: {e}")))
+}
+
+/// Posts `body` to the running server at `path` as its local admin; None when it is gone
+/// (it left its `server.json` behind).
+pub(super) async fn post_to_server(
+    info: &ServerInfo,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> Result<Option<reqwest::Response>> {
+    let sent = reqwest::Client::new().post(format!("http://{}{path}", info.addr)).bearer_auth(&info.token).json(body);
+    match sent.send().await {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if e.is_connect() => Ok(None),
+        Err(e) => Err(Error::Internal(format!("server at {}: {e}", info.addr))),
+    }
 }
 
 /// A file as the server may read it: inside the import folder (as it was, or a link or

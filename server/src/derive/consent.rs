@@ -1,5 +1,5 @@
 //! Marketing consent as it lands (PIPL): every change is a row of `consent_events`, never an
-//! overwrite, and a member's consent is their latest row (the `member_consent` view).
+//! overwrite, and a member's consent is their latest row ([`latest`]).
 //!
 //! A row is recorded when it changes the member's consent (value or channel); a row that
 //! repeats the member's current consent, or one already in their history, changes nothing,
@@ -29,6 +29,19 @@ impl Source {
             Source::Api => "api",
         }
     }
+}
+
+/// A member's consent rows, newest first: the first is their consent now.
+pub const NEWEST_FIRST: &str = "given_at DESC, recorded_at DESC, consent";
+
+/// The consent now (member_id, consent, given_at, channel) of the members `members` (a
+/// query of member ids, or `None` for every member).
+pub fn latest(members: Option<&str>) -> String {
+    let of = members.map(|m| format!("WHERE member_id IN ({m})")).unwrap_or_default();
+    format!(
+        "SELECT member_id, consent, given_at, channel FROM consent_events {of}
+         QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY {NEWEST_FIRST}) = 1"
+    )
 }
 
 /// Records the consent that the members `rows` carry (a relation, with the values of its
@@ -64,16 +77,13 @@ pub fn record(conn: &Connection, events: &str, values: &[Value], source: Source)
             "INSERT INTO consent_events
              SELECT e.member_id, e.consent, {given_at}, e.channel, '{source}', CAST(now() AS TIMESTAMP)
              FROM (SELECT DISTINCT member_id, consent, consent_at, channel, joined_at FROM {events}) e
-             LEFT JOIN (SELECT member_id, consent, given_at, channel FROM consent_events
-                        WHERE member_id IN (SELECT member_id FROM {events})
-                        QUALIFY row_number() OVER (PARTITION BY member_id
-                                                   ORDER BY given_at DESC, recorded_at DESC, consent) = 1) c
-                    ON c.member_id = e.member_id
+             LEFT JOIN ({latest}) c ON c.member_id = e.member_id
              WHERE (c.member_id IS NULL OR c.consent <> e.consent OR c.channel IS DISTINCT FROM e.channel)
                AND NOT EXISTS (SELECT 1 FROM consent_events x
                                WHERE x.member_id = e.member_id AND x.consent = e.consent
                                  AND x.given_at = {given_at} AND x.channel IS NOT DISTINCT FROM e.channel)",
-            source = source.name()
+            source = source.name(),
+            latest = latest(Some(&format!("SELECT member_id FROM {events}"))),
         ),
         params_from_iter(values.iter().chain(values)),
     )?;

@@ -104,7 +104,7 @@ fn land_new_rows(conn: &Connection, table: &str, rows: &str, values: &[Value], q
     if queue == Queue::Stored {
         let count: i64 = conn.query_row(&format!("SELECT count(*) FROM {rows}"), params(), |r| r.get(0))?;
         if count <= SMALL_BATCH {
-            return Ok(land_indexed(conn, table, rows)?.len() as i64);
+            return Ok(land_indexed_rows(conn, table, rows)?.len() as i64);
         }
     }
     let stored: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
@@ -204,6 +204,11 @@ pub fn restore_keys(conn: &Connection) -> Result<()> {
 /// queues them in `pending_<table>`; returns the keys that landed.
 pub fn land_indexed(conn: &Connection, table: &str, rows: &str) -> Result<Vec<String>> {
     let rows = if table == "members" { super::consent::split(conn, rows, &[])? } else { rows.to_string() };
+    land_indexed_rows(conn, table, &rows)
+}
+
+/// [`land_indexed`] for rows whose consent fields, if any, are already recorded.
+fn land_indexed_rows(conn: &Connection, table: &str, rows: &str) -> Result<Vec<String>> {
     let key = key_of(table);
     // The rows that landed come back from the insert and go to `pending_<table>` as they are.
     let mut insert =

@@ -10,6 +10,7 @@ use duckdb::{Connection, OptionalExt, params};
 
 use crate::{
     Error, Result,
+    derive::consent,
     metrics::rfm::RfmRule,
     metrics::scope::{self, Criteria, Scope},
     metrics::{self, MetricConfig},
@@ -83,11 +84,6 @@ const ROW: &str = "s.member_id, m.name, m.phone, m.region, m.tier, m.join_channe
                    strftime(s.last_purchase_at, '%Y-%m-%d %H:%M:%S'), s.purchases, s.revenue_cents,
                    s.points_earned - s.points_redeemed - s.points_expired + s.points_adjusted AS points_balance,
                    ps.p_alive, ps.clv_12m, ps.revenue_12m_cents, ps.high_value, mc.consent";
-
-/// The latest consent of the page's members.
-const PAGE_CONSENT: &str =
-    "SELECT member_id, consent FROM consent_events WHERE member_id IN (SELECT member_id FROM page)
-     QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY given_at DESC, recorded_at DESC, consent) = 1";
 
 fn row(r: &duckdb::Row<'_>, personal: Personal) -> duckdb::Result<MemberRow> {
     Ok(MemberRow {
@@ -285,10 +281,13 @@ fn page_of(
             format!("more than {MAX_FOUND} members have this number; filter the list instead"),
         ));
     }
-    let consent = match q.consent.as_deref().filter(|c| !c.is_empty()) {
-        None => "",
-        Some("given") => "WHERE s.member_id IN (SELECT member_id FROM member_consent WHERE consent)",
-        Some("not_given") => "WHERE s.member_id NOT IN (SELECT member_id FROM member_consent WHERE consent)",
+    let with_consent = match q.consent.as_deref().filter(|c| !c.is_empty()) {
+        None => String::new(),
+        Some(given @ ("given" | "not_given")) => format!(
+            "WHERE s.member_id {} IN (SELECT member_id FROM ({}) WHERE consent)",
+            if given == "given" { "" } else { "NOT" },
+            consent::latest(None)
+        ),
         Some(other) => {
             return Err(Error::bad_param("consent", format!("expected given or not_given, got {other:?}")));
         }
@@ -323,7 +322,7 @@ fn page_of(
             _ => String::new(),
         };
         let ids = found.unwrap_or_default();
-        let total: i64 = Sql::new(format!("SELECT count(*) FROM {summary} s {join} {consent}"))
+        let total: i64 = Sql::new(format!("SELECT count(*) FROM {summary} s {join} {with_consent}"))
             .with(&ids)
             .row(conn, |r| r.get(0))?;
         let direction = if descending { "DESC" } else { "ASC" };
@@ -331,7 +330,7 @@ fn page_of(
         let order = format!("{column} {direction} NULLS LAST, s.member_id");
         let rows = Sql::new(format!(
             "WITH page AS (
-                 SELECT s.member_no, s.member_id FROM {summary} s {join} {needs} {consent}
+                 SELECT s.member_no, s.member_id FROM {summary} s {join} {needs} {with_consent}
                  ORDER BY {order} LIMIT $limit OFFSET $offset
              )
              SELECT {ROW} FROM page JOIN member_summary s USING (member_no)
@@ -339,8 +338,9 @@ fn page_of(
                     ON m.member_id = s.member_id
              LEFT JOIN (SELECT * FROM member_scores WHERE member_id IN (SELECT member_id FROM page)) ps
                     ON ps.member_id = s.member_id
-             LEFT JOIN ({PAGE_CONSENT}) mc ON mc.member_id = s.member_id
-             ORDER BY {order}"
+             LEFT JOIN ({page_consent}) mc ON mc.member_id = s.member_id
+             ORDER BY {order}",
+            page_consent = consent::latest(Some("SELECT member_id FROM page")),
         ))
         .with(&ids)
         .bind("limit", i64::from(page_size))
@@ -405,10 +405,9 @@ pub fn profile(
         "SELECT {ROW}, m.gender, m.birth_year, m.home_store_id
          FROM member_summary s LEFT JOIN members m USING (member_id)
          LEFT JOIN member_scores ps USING (member_id)
-         LEFT JOIN (SELECT member_id, consent FROM consent_events WHERE member_id = ?
-                    QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY given_at DESC, recorded_at DESC, consent) = 1) mc
-                USING (member_id)
-         WHERE s.member_id = ?"
+         LEFT JOIN ({}) mc USING (member_id)
+         WHERE s.member_id = ?",
+        consent::latest(Some("?"))
     ))?;
     let mut rows = stmt.query(params![member_id, member_id])?;
     let Some(r) = rows.next()? else {
@@ -526,8 +525,11 @@ pub fn profile(
 pub fn consent_history(conn: &Connection, member_id: &str) -> Result<Vec<ConsentChange>> {
     of_member(
         conn,
-        "SELECT consent, strftime(given_at, '%Y-%m-%d %H:%M:%S'), channel, source, strftime(recorded_at, '%Y-%m-%d %H:%M:%S')
-         FROM consent_events WHERE member_id = ? ORDER BY given_at DESC, recorded_at DESC, consent",
+        &format!(
+            "SELECT consent, strftime(given_at, '%Y-%m-%d %H:%M:%S'), channel, source, strftime(recorded_at, '%Y-%m-%d %H:%M:%S')
+             FROM consent_events WHERE member_id = ? ORDER BY {}",
+            consent::NEWEST_FIRST
+        ),
         member_id,
         |r| {
             Ok(ConsentChange {

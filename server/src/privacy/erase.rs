@@ -52,11 +52,7 @@ pub fn erase(conn: &mut Connection, member_id: &str, by: &str, reason: &str) -> 
         ));
     }
     let tx = conn.transaction()?;
-    let known: bool =
-        tx.query_row("SELECT count(*) > 0 FROM members WHERE member_id = ?", [member_id], |r| r.get(0))?;
-    if !known {
-        return Err(Error::NotFound(format!("no member {member_id:?}")));
-    }
+    super::require_member(&tx, member_id)?;
     let pseudonym = pseudonym();
     let mut rows = Vec::new();
     for table in tables_naming_members(&tx)? {

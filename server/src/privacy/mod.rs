@@ -16,6 +16,13 @@ pub mod erase;
 /// The longest consent channel taken.
 const MAX_CHANNEL: usize = 32;
 
+/// Ok when a member has the id; a 404 otherwise.
+fn require_member(conn: &Connection, member_id: &str) -> Result<()> {
+    let known: bool =
+        conn.query_row("SELECT count(*) > 0 FROM members WHERE member_id = ?", [member_id], |r| r.get(0))?;
+    if known { Ok(()) } else { Err(Error::NotFound(format!("no member {member_id:?}"))) }
+}
+
 /// Records a consent change for one stored member; returns whether it was recorded (false
 /// when it repeats the member's consent now or a change already in their history).
 pub fn change_consent(conn: &mut Connection, member_id: &str, req: &ConsentRequest, zone: Tz) -> Result<bool> {
@@ -31,11 +38,7 @@ pub fn change_consent(conn: &mut Connection, member_id: &str, req: &ConsentReque
         return Err(Error::bad_param("channel", format!("expected at most {MAX_CHANNEL} characters")));
     }
     let tx = conn.transaction()?;
-    let known: bool =
-        tx.query_row("SELECT count(*) > 0 FROM members WHERE member_id = ?", [member_id], |r| r.get(0))?;
-    if !known {
-        return Err(Error::NotFound(format!("no member {member_id:?}")));
-    }
+    require_member(&tx, member_id)?;
     let values = [
         Value::Text(member_id.to_string()),
         Value::Boolean(req.consent),

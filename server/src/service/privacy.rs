@@ -38,10 +38,10 @@ impl Services {
         who.require(Role::Admin)?;
         let member_id = self.privacy_target(req).await?;
         let (cfg, rules) = (self.metrics, rfm::rules(&self.ops).await?);
-        let id = member_id.clone();
+        let (id, all_rules) = (member_id.clone(), rules.clone());
         let stored = self
             .analytics
-            .read(move |conn| crate::privacy::access::analytics_part(conn, &id, cfg, &rules))
+            .read(move |conn| crate::privacy::access::analytics_part(conn, &id, cfg, &all_rules))
             .await?
             .ok_or_else(|| Error::NotFound(format!("no member {member_id:?}")))?;
         // The saved segments the member is in now.
@@ -50,7 +50,7 @@ impl Services {
             let criteria = self.filters(who, None, Some(&segment.key)).await?;
             let q =
                 app::model::MembersQuery { find: Some(member_id.clone()), page_size: Some(1), ..Default::default() };
-            let rules = rfm::rules(&self.ops).await?;
+            let rules = rules.clone();
             let page = self
                 .analytics
                 .read(move |conn| {

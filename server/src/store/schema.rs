@@ -196,7 +196,8 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
         13,
         r#"
     -- Marketing consent (PIPL; crate::derive::consent): every recorded change is a row,
-    -- never overwritten; a member's consent is their latest row by given_at.
+    -- never overwritten; a member's consent is their latest row by given_at
+    -- (crate::derive::consent::latest).
     CREATE TABLE IF NOT EXISTS consent_events (
         member_id   VARCHAR NOT NULL,
         consent     BOOLEAN NOT NULL,
@@ -205,9 +206,6 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
         source      VARCHAR NOT NULL,
         recorded_at TIMESTAMP NOT NULL
     );
-    CREATE OR REPLACE VIEW member_consent AS
-        SELECT member_id, consent, given_at, channel FROM consent_events
-        QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY given_at DESC, recorded_at DESC, consent) = 1;
     -- Erased members (crate::privacy::erase): the pseudonym that replaced a member id,
     -- when, by whom and why; never the erased values.
     CREATE TABLE IF NOT EXISTS erasures (
