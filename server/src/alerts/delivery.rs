@@ -12,7 +12,11 @@ use app::model::Channel;
 use chrono::Utc;
 use sqlx::Row;
 
-use crate::{Result, alerts::rules::stamp, store::operational::Pool};
+use crate::{
+    Result,
+    alerts::rules::stamp,
+    store::{Seal, operational::Pool},
+};
 
 #[derive(Clone, Debug)]
 pub struct DeliveryConfig {
@@ -150,7 +154,7 @@ fn body_error(channel: &Channel, body: &str) -> Option<String> {
 }
 
 /// Sends what is due; returns how many were sent.
-pub async fn send_due(pool: &Pool, http: &reqwest::Client, cfg: &DeliveryConfig) -> Result<usize> {
+pub async fn send_due(pool: &Pool, seal: &Seal, http: &reqwest::Client, cfg: &DeliveryConfig) -> Result<usize> {
     let now = Utc::now();
     let due = sqlx::query(
         "SELECT id, channel, payload, attempts FROM alert_outbox o
@@ -166,7 +170,7 @@ pub async fn send_due(pool: &Pool, http: &reqwest::Client, cfg: &DeliveryConfig)
     let mut sent = 0;
     for row in due {
         let (id, attempts): (i64, i64) = (row.get(0), row.get(3));
-        let channel: Option<Channel> = serde_json::from_str(row.get::<&str, _>(1)).ok();
+        let channel: Option<Channel> = crate::alerts::rules::open_channels(seal, row.get::<&str, _>(1));
         let payload: serde_json::Value = serde_json::from_str(row.get::<&str, _>(2)).unwrap_or_default();
         let outcome: std::result::Result<u16, (Option<u16>, String)> =
             match channel.as_ref().map(|c| (c, render(c, &payload, id, &cfg.public_url))) {
@@ -302,10 +306,10 @@ pub fn client_for(cfg: &DeliveryConfig) -> reqwest::Client {
     crate::alerts::webhook::client(cfg.allow_private)
 }
 
-pub async fn run(pool: Pool, cfg: DeliveryConfig) {
+pub async fn run(pool: Pool, seal: Seal, cfg: DeliveryConfig) {
     let http = client_for(&cfg);
     loop {
-        if let Err(e) = send_due(&pool, &http, &cfg).await {
+        if let Err(e) = send_due(&pool, &seal, &http, &cfg).await {
             tracing::error!(error = %e, "alert outbox");
         }
         tokio::time::sleep(cfg.tick).await;

@@ -9,7 +9,10 @@ use app::model::{AlertEvent, AlertMember, AlertQuery, AlertRule, Channel, Metric
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use crate::{Error, Result, store::operational::Pool};
+use crate::{
+    Error, Result,
+    store::{Seal, operational::Pool},
+};
 
 pub const COMPARISONS: [&str; 4] = ["above", "below", "drop_pct", "rise_pct"];
 pub const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
@@ -98,7 +101,41 @@ pub fn validate(rule: &AlertRule) -> Result<Metric> {
 const RULE: &str = "id, name, metric, segment, comparison, threshold, window_days, schedule_minutes, severity,
                     channels, renotify_minutes, enabled";
 
-fn rule_of(r: &sqlx::sqlite::SqliteRow) -> AlertRule {
+/// A rule's or notice's channels as stored: sealed (`crate::store::seal`), since their URLs
+/// hold robot keys and tokens. The same channels always seal alike, so the outbox can tell
+/// one channel's notices apart.
+pub fn seal_channels<T: serde::Serialize>(seal: &Seal, channels: &T) -> String {
+    seal.seal_fixed(&serde_json::to_string(channels).unwrap_or_default())
+}
+
+/// Channels as [`seal_channels`] stored them (or stored before they were sealed); None
+/// when they do not open.
+pub fn open_channels<T: serde::de::DeserializeOwned>(seal: &Seal, stored: &str) -> Option<T> {
+    serde_json::from_str(&seal.open(stored).ok()?).ok()
+}
+
+/// Seals the channels of rules and queued notices stored before channels were sealed;
+/// returns how many rows changed.
+pub async fn seal_stored_channels(pool: &Pool, seal: &Seal) -> Result<u64> {
+    let mut changed = 0;
+    for (table, column) in [("alert_rules", "channels"), ("alert_outbox", "channel")] {
+        let rows = sqlx::query(&format!("SELECT id, {column} FROM {table} WHERE {column} NOT LIKE 'enc1:%'"))
+            .fetch_all(pool)
+            .await?;
+        for row in rows {
+            let sealed = seal.seal_fixed(row.get::<&str, _>(1));
+            sqlx::query(&format!("UPDATE {table} SET {column} = ? WHERE id = ?"))
+                .bind(sealed)
+                .bind(row.get::<i64, _>(0))
+                .execute(pool)
+                .await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
+fn rule_of(seal: &Seal, r: &sqlx::sqlite::SqliteRow) -> AlertRule {
     AlertRule {
         id: r.get(0),
         name: r.get(1),
@@ -109,23 +146,23 @@ fn rule_of(r: &sqlx::sqlite::SqliteRow) -> AlertRule {
         window_days: r.get::<i64, _>(6) as u32,
         schedule_minutes: r.get::<i64, _>(7) as u32,
         severity: r.get(8),
-        channels: serde_json::from_str(r.get::<&str, _>(9)).unwrap_or_default(),
+        channels: open_channels(seal, r.get::<&str, _>(9)).unwrap_or_default(),
         renotify_minutes: r.get::<i64, _>(10) as u32,
         enabled: r.get::<i64, _>(11) != 0,
     }
 }
 
-pub async fn rules(pool: &Pool) -> Result<Vec<AlertRule>> {
+pub async fn rules(pool: &Pool, seal: &Seal) -> Result<Vec<AlertRule>> {
     let rows = sqlx::query(&format!("SELECT {RULE} FROM alert_rules ORDER BY id")).fetch_all(pool).await?;
-    Ok(rows.iter().map(rule_of).collect())
+    Ok(rows.iter().map(|r| rule_of(seal, r)).collect())
 }
 
-pub async fn rule(pool: &Pool, id: i64) -> Result<AlertRule> {
+pub async fn rule(pool: &Pool, seal: &Seal, id: i64) -> Result<AlertRule> {
     sqlx::query(&format!("SELECT {RULE} FROM alert_rules WHERE id = ?"))
         .bind(id)
         .fetch_optional(pool)
         .await?
-        .map(|r| rule_of(&r))
+        .map(|r| rule_of(seal, &r))
         .ok_or_else(|| Error::NotFound(format!("no alert rule {id}")))
 }
 
@@ -133,6 +170,7 @@ pub async fn rule(pool: &Pool, id: i64) -> Result<AlertRule> {
 fn bind_fields<'q>(
     q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
     rule: &'q AlertRule,
+    seal: &Seal,
 ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
     q.bind(rule.name.trim())
         .bind(&rule.metric)
@@ -142,7 +180,7 @@ fn bind_fields<'q>(
         .bind(i64::from(rule.window_days))
         .bind(i64::from(rule.schedule_minutes))
         .bind(&rule.severity)
-        .bind(serde_json::to_string(&rule.channels).unwrap_or_default())
+        .bind(seal_channels(seal, &rule.channels))
         .bind(i64::from(rule.renotify_minutes))
         .bind(rule.enabled)
 }
@@ -167,7 +205,7 @@ fn bind_reading<'q>(
 }
 
 /// Stores a new rule (validated by the caller); returns its id.
-pub async fn create(pool: &Pool, rule: &AlertRule) -> Result<i64> {
+pub async fn create(pool: &Pool, seal: &Seal, rule: &AlertRule) -> Result<i64> {
     let now = stamp(Utc::now());
     let row = bind_fields(
         sqlx::query(
@@ -176,6 +214,7 @@ pub async fn create(pool: &Pool, rule: &AlertRule) -> Result<i64> {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         ),
         rule,
+        seal,
     )
     .bind(&now)
     .bind(&now)
@@ -184,7 +223,7 @@ pub async fn create(pool: &Pool, rule: &AlertRule) -> Result<i64> {
     Ok(row.get(0))
 }
 
-pub async fn update(pool: &Pool, rule: &AlertRule) -> Result<()> {
+pub async fn update(pool: &Pool, seal: &Seal, rule: &AlertRule) -> Result<()> {
     let done = bind_fields(
         sqlx::query(
             "UPDATE alert_rules SET name = ?, metric = ?, segment = ?, comparison = ?, threshold = ?, window_days = ?,
@@ -193,6 +232,7 @@ pub async fn update(pool: &Pool, rule: &AlertRule) -> Result<()> {
          WHERE id = ?",
         ),
         rule,
+        seal,
     )
     .bind(stamp(Utc::now()))
     .bind(rule.id)
@@ -248,7 +288,7 @@ pub fn breached(rule: &AlertRule, r: &Reading) -> Option<bool> {
 }
 
 /// Rules due at `now`: enabled, and not evaluated within their schedule (or `all`).
-pub async fn due(pool: &Pool, now: DateTime<Utc>, all: bool) -> Result<Vec<AlertRule>> {
+pub async fn due(pool: &Pool, seal: &Seal, now: DateTime<Utc>, all: bool) -> Result<Vec<AlertRule>> {
     let rows = sqlx::query(&format!("SELECT {RULE}, evaluated_at FROM alert_rules WHERE enabled = 1 ORDER BY id"))
         .fetch_all(pool)
         .await?;
@@ -261,7 +301,7 @@ pub async fn due(pool: &Pool, now: DateTime<Utc>, all: bool) -> Result<Vec<Alert
                     .is_ok_and(|t| now - t >= chrono::Duration::minutes(r.get::<i64, _>(7))),
             }
         })
-        .map(rule_of)
+        .map(|r| rule_of(seal, r))
         .collect())
 }
 
@@ -290,7 +330,13 @@ pub fn notice_payload(rule: &AlertRule, event_id: i64, notice: &str, r: &Reading
 /// while firing (a snooze that has ended counts as firing), queues a renotify; the end of
 /// a breach resolves the event with one recovery notice. Returns the open or resolved
 /// event's id, if any.
-pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTime<Utc>) -> Result<Option<i64>> {
+pub async fn apply(
+    pool: &Pool,
+    seal: &Seal,
+    rule: &AlertRule,
+    reading: &Reading,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
     let now_s = stamp(now);
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE alert_rules SET evaluated_at = ? WHERE id = ?")
@@ -396,7 +442,7 @@ pub async fn apply(pool: &Pool, rule: &AlertRule, reading: &Reading, now: DateTi
             )
             .bind(event_id)
             .bind(notice)
-            .bind(serde_json::to_string(channel).unwrap_or_default())
+            .bind(seal_channels(seal, channel))
             .bind(&payload)
             .bind(&now_s)
             .bind(&now_s)

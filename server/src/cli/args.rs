@@ -15,6 +15,11 @@ pub struct Cli {
     /// RAM). Above it, large loads, generation and rebuilds spill to `<store>.tmp` on disk.
     #[arg(long, env = "MEMBERPULSE_DUCKDB_MEMORY_LIMIT", global = true, value_parser = parse_memory_limit)]
     pub duckdb_memory_limit: Option<String>,
+    /// The privacy key (64 hex digits, mode 0600) that seals names, phones and alert channel
+    /// secrets at rest. Default: `MEMBERPULSE_PRIVACY_KEY` (the key itself), else
+    /// `<data-dir>/privacy.key`, made on first start. Keep it away from the data's backups.
+    #[arg(long, env = "MEMBERPULSE_PRIVACY_KEY_FILE", global = true)]
+    pub privacy_key_file: Option<PathBuf>,
     /// Operational store (sqlx URL); default `sqlite://<data-dir>/memberpulse.sqlite`.
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,

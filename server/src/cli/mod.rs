@@ -367,7 +367,8 @@ async fn open_ops(cli: &Cli) -> Result<operational::Pool> {
 
 /// Opens both stores of a data directory.
 pub async fn open(cli: &Cli) -> Result<Services> {
-    let analytics = Analytics::open(&cli.data_dir.join("memberpulse.duckdb")).map_err(|e| match e {
+    let key = crate::store::seal::KeySource { file: cli.privacy_key_file.clone() };
+    let analytics = Analytics::open_with(&cli.data_dir.join("memberpulse.duckdb"), &key).map_err(|e| match e {
         Error::DuckDb(inner) if inner.to_string().contains("lock") => Error::Load(format!(
             "{}: the analytics store is in use by another process ({inner})",
             cli.data_dir.display()
@@ -378,6 +379,10 @@ pub async fn open(cli: &Cli) -> Result<Services> {
         analytics.limit_memory(limit)?;
     }
     let ops = open_ops(cli).await?;
+    let sealed = crate::alerts::rules::seal_stored_channels(&ops, analytics.seal()).await?;
+    if sealed > 0 {
+        tracing::info!(rows = sealed, "sealed the alert channels stored before");
+    }
     Ok(Services::new(
         analytics,
         ops,

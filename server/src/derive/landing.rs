@@ -86,7 +86,11 @@ pub fn unfolded_loads(conn: &Connection) -> Result<i64> {
 /// hold yet, and returns how many landed. New members, orders and points also go to the
 /// `queue` for [`fold`], in the caller's transaction.
 pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], queue: Queue) -> Result<i64> {
-    let rows = if table == "members" { super::consent::split(conn, rows, values)? } else { rows.to_string() };
+    let rows = if table == "members" {
+        super::personal::seal(conn, &super::consent::split(conn, rows, values)?, values)?
+    } else {
+        rows.to_string()
+    };
     let landed = land_new_rows(conn, table, &rows, values, queue)?;
     if landed > 0 {
         super::facts::changed(conn)?;
@@ -203,7 +207,11 @@ pub fn restore_keys(conn: &Connection) -> Result<()> {
 /// whose key `table` does not hold yet through the key's index (point lookups), and
 /// queues them in `pending_<table>`; returns the keys that landed.
 pub fn land_indexed(conn: &Connection, table: &str, rows: &str) -> Result<Vec<String>> {
-    let rows = if table == "members" { super::consent::split(conn, rows, &[])? } else { rows.to_string() };
+    let rows = if table == "members" {
+        super::personal::seal(conn, &super::consent::split(conn, rows, &[])?, &[])?
+    } else {
+        rows.to_string()
+    };
     land_indexed_rows(conn, table, &rows)
 }
 

@@ -5,4 +5,5 @@ pub mod consent;
 pub mod facts;
 pub mod landing;
 pub mod open;
+pub mod personal;
 pub mod summary;

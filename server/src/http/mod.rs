@@ -151,6 +151,7 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     tokio::spawn(crate::jobs::evaluator::publish_open(services.clone()));
     tokio::spawn(crate::alerts::delivery::run(
         services.ops.clone(),
+        services.analytics.seal().clone(),
         crate::alerts::delivery::DeliveryConfig {
             tick: std::time::Duration::from_millis(500),
             backoff: opts.retry_base,

@@ -457,6 +457,20 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
         }
         conn.execute_batch("DELETE FROM mp_ingest WHERE mp_index IN (SELECT key FROM mp_collide)")?;
     }
+    // Rows naming an erased member (by id or phone) are refused: the person does not come
+    // back (`crate::derive::personal`).
+    if crate::derive::personal::any_erased(conn)? {
+        let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+        let erased = crate::derive::personal::erased_rows(conn, "mp_ingest", "mp_index", &names)?;
+        for (index, field) in &erased {
+            let reason = crate::derive::personal::ERASED.to_string();
+            refused.push(IngestReject { index: *index as usize, field: (*field).into(), value: None, reason });
+        }
+        let indexes: Vec<String> = erased.iter().map(|(i, _)| i.to_string()).collect();
+        if !indexes.is_empty() {
+            conn.execute_batch(&format!("DELETE FROM mp_ingest WHERE mp_index IN ({})", indexes.join(", ")))?;
+        }
+    }
     let typed: Vec<String> = fields
         .iter()
         .map(|f| {

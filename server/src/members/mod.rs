@@ -79,7 +79,7 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{}****{}", head.iter().collect::<String>(), tail.iter().collect::<String>())
 }
 
-const ROW: &str = "s.member_id, m.name, m.phone, m.region, m.tier, m.join_channel,
+const ROW: &str = "s.member_id, mp_open(m.name), mp_open(m.phone), m.region, m.tier, m.join_channel,
                    strftime(m.joined_at, '%Y-%m-%d %H:%M:%S'), strftime(s.first_purchase_at, '%Y-%m-%d %H:%M:%S'),
                    strftime(s.last_purchase_at, '%Y-%m-%d %H:%M:%S'), s.purchases, s.revenue_cents,
                    s.points_earned - s.points_redeemed - s.points_expired + s.points_adjusted AS points_balance,
@@ -267,7 +267,7 @@ fn page_of(
         Some(key) => Some(
             Sql::new(
                 "SELECT member_id FROM members WHERE member_id = $find
-                 UNION SELECT member_id FROM members WHERE phone = $find ORDER BY 1 LIMIT $most",
+                 UNION SELECT member_id FROM members WHERE starts_with(phone, mp_phone_key($find) || ':') ORDER BY 1 LIMIT $most",
             )
             .bind("find", key)
             .bind("most", (MAX_FOUND + 1) as i64)

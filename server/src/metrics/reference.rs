@@ -185,7 +185,8 @@ pub fn run(
 
     // A look-up by a whole phone number (the last member's).
     let phone: Option<String> =
-        Sql::new("SELECT max_by(phone, member_id) FROM members WHERE phone IS NOT NULL").row(conn, |r| r.get(0))?;
+        Sql::new("SELECT mp_open(max_by(phone, member_id)) FROM members WHERE phone IS NOT NULL")
+            .row(conn, |r| r.get(0))?;
     if let Some(phone) = phone {
         let found = case(
             "member look-up by whole phone number",
@@ -204,7 +205,7 @@ pub fn run(
                 Ok(page.rows.iter().map(|r| (r.member_id.clone(), 1, 1)).collect())
             },
             || {
-                Sql::new("SELECT member_id, 1, 1 FROM members WHERE phone = $phone")
+                Sql::new("SELECT member_id, 1, 1 FROM members WHERE starts_with(phone, mp_phone_key($phone) || ':')")
                     .bind("phone", phone.clone())
                     .rows(conn, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             },

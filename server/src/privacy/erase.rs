@@ -2,7 +2,8 @@
 //! holds them, and their id is replaced everywhere by a random pseudonym, so that every
 //! row they stand behind (orders, points, tier history, scores, consent history, the
 //! derived tables) still counts in every aggregate exactly as before. The erasure is
-//! recorded in `erasures` (the pseudonym, when, by whom, why), never the erased values.
+//! recorded in `erasures` (the pseudonym, when, by whom, why, and keyed hashes of the id
+//! and phone that refuse a later load carrying them), never the erased values.
 //!
 //! The rows are changed in one transaction; the file still holds the old values in
 //! blocks DuckDB has let go of until [`crate::store::Analytics::rewrite`] copies the store
@@ -54,6 +55,14 @@ pub fn erase(conn: &mut Connection, member_id: &str, by: &str, reason: &str) -> 
     let tx = conn.transaction()?;
     super::require_member(&tx, member_id)?;
     let pseudonym = pseudonym();
+    // Keyed hashes of the id and phone, so that a later load carrying either is refused
+    // (`crate::derive::personal`); a sealed phone starts with its hash.
+    let phone_key: Option<String> = tx.query_row(
+        "SELECT CASE WHEN contains(phone, ':enc1:') THEN split_part(phone, ':', 1) ELSE mp_phone_key(phone) END
+         FROM members WHERE member_id = ?",
+        [member_id],
+        |r| r.get(0),
+    )?;
     let mut rows = Vec::new();
     for table in tables_naming_members(&tx)? {
         let personal = if table.ends_with("members") { ", name = NULL, phone = NULL" } else { "" };
@@ -65,7 +74,11 @@ pub fn erase(conn: &mut Connection, member_id: &str, by: &str, reason: &str) -> 
             rows.push((table, n));
         }
     }
-    tx.execute("INSERT INTO erasures VALUES (?, CAST(now() AS TIMESTAMP), ?, ?)", params![pseudonym, by, reason])?;
+    tx.execute(
+        "INSERT INTO erasures (pseudonym, erased_at, erased_by, reason, member_key, phone_key)
+         VALUES (?, CAST(now() AS TIMESTAMP), ?, ?, mp_member_key(?), ?)",
+        params![pseudonym, by, reason, member_id, phone_key],
+    )?;
     // Views made from the data before (the member facts, a connection's scope) name the
     // old id: they are made again.
     crate::derive::facts::changed(&tx)?;
@@ -76,12 +89,12 @@ pub fn erase(conn: &mut Connection, member_id: &str, by: &str, reason: &str) -> 
 /// The one stored member whose phone is `phone` (spaces ignored): a 404 when none has
 /// it, a 409 when several do (name the member by id instead).
 pub fn member_with_phone(conn: &Connection, phone: &str) -> Result<String> {
-    let key: String = phone.chars().filter(|c| !c.is_whitespace()).collect();
-    if key.is_empty() {
+    if crate::store::seal::normal_phone(phone).is_empty() {
         return Err(Error::bad_param("phone", "empty"));
     }
-    let mut stmt = conn.prepare("SELECT member_id FROM members WHERE phone = ? ORDER BY 1 LIMIT 2")?;
-    let ids = stmt.query_map([&key], |r| r.get(0))?.collect::<duckdb::Result<Vec<String>>>()?;
+    let mut stmt = conn
+        .prepare("SELECT member_id FROM members WHERE starts_with(phone, mp_phone_key(?) || ':') ORDER BY 1 LIMIT 2")?;
+    let ids = stmt.query_map([phone], |r| r.get(0))?.collect::<duckdb::Result<Vec<String>>>()?;
     match ids.as_slice() {
         [] => Err(Error::NotFound("no member has this phone number".into())),
         [one] => Ok(one.clone()),

@@ -12,12 +12,12 @@ impl Services {
     /// see them without path and query (see [`crate::alerts::webhook::redact`]).
     pub async fn alert_rules(&self, who: &Caller) -> Result<Vec<AlertRule>> {
         who.require(Role::Operator)?;
-        Ok(rules::rules(&self.ops).await?.into_iter().map(|r| redacted_for(who, r)).collect())
+        Ok(rules::rules(&self.ops, self.analytics.seal()).await?.into_iter().map(|r| redacted_for(who, r)).collect())
     }
 
     pub async fn alert_rule(&self, who: &Caller, id: i64) -> Result<AlertRule> {
         who.require(Role::Operator)?;
-        Ok(redacted_for(who, rules::rule(&self.ops, id).await?))
+        Ok(redacted_for(who, rules::rule(&self.ops, self.analytics.seal(), id).await?))
     }
 
     /// Checks a rule: its fields, that its segment exists, and where its channels point
@@ -47,7 +47,7 @@ impl Services {
             who.require(Role::Admin)?;
         }
         self.check_rule(&rule).await?;
-        let id = rules::create(&self.ops, &rule).await?;
+        let id = rules::create(&self.ops, self.analytics.seal(), &rule).await?;
         audit::record(&self.ops, who, "rule.create", Some(&format!("{id}:{}", rule.name)), None).await?;
         self.data_changed.notify_one();
         self.alert_rule(who, id).await
@@ -57,7 +57,7 @@ impl Services {
     /// those keep the stored ones; any other change of channels is an admin's.
     pub async fn update_alert_rule(&self, who: &Caller, mut rule: AlertRule) -> Result<AlertRule> {
         who.require(Role::Operator)?;
-        let before = rules::rule(&self.ops, rule.id).await?;
+        let before = rules::rule(&self.ops, self.analytics.seal(), rule.id).await?;
         if rule.channels == redacted_for(who, before.clone()).channels {
             rule.channels = before.channels.clone();
         }
@@ -65,7 +65,7 @@ impl Services {
             who.require(Role::Admin)?;
         }
         self.check_rule(&rule).await?;
-        rules::update(&self.ops, &rule).await?;
+        rules::update(&self.ops, self.analytics.seal(), &rule).await?;
         let action = if before.channels != rule.channels { "channel.update" } else { "rule.update" };
         audit::record(&self.ops, who, action, Some(&format!("{}:{}", rule.id, rule.name)), None).await?;
         self.data_changed.notify_one();
@@ -254,12 +254,12 @@ impl Services {
     /// Evaluates the due rules (every enabled one when `all`); returns how many were read.
     pub async fn evaluate(&self, now: chrono::DateTime<chrono::Utc>, all: bool) -> Result<usize> {
         let services = self;
-        let rules = rules::due(&services.ops, now, all).await?;
+        let rules = rules::due(&services.ops, services.analytics.seal(), now, all).await?;
         let mut n = 0;
         for rule in rules {
             match services.read_rule(&rule).await {
                 Ok(reading) => {
-                    rules::apply(&services.ops, &rule, &reading, now).await?;
+                    rules::apply(&services.ops, services.analytics.seal(), &rule, &reading, now).await?;
                     n += 1;
                 }
                 // A rule that cannot be read (e.g. its segment was deleted) waits for a fix.

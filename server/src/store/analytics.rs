@@ -11,6 +11,7 @@ use std::{
 
 use duckdb::Connection;
 
+use super::Seal;
 use crate::Result;
 
 pub use super::schema::TABLES;
@@ -33,6 +34,8 @@ pub struct Analytics {
     folder: Arc<Mutex<Connection>>,
     /// Where readers are cloned from, so that a running load never holds them up.
     readers: Arc<Mutex<Connection>>,
+    /// The key personal fields are sealed with (`super::seal`).
+    seal: Seal,
 }
 
 /// Holds ingest batches back while a bulk load lands; dropping it lets them land again.
@@ -63,7 +66,7 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 
 impl Analytics {
     /// The handles of a store `conn` opened at `path` (its schema already up to date).
-    pub(crate) fn from_connection(path: &Path, conn: Connection) -> Result<Self> {
+    pub(crate) fn from_connection(path: &Path, conn: Connection, seal: Seal) -> Result<Self> {
         let readers = conn.try_clone()?;
         let lander = conn.try_clone()?;
         let folder = conn.try_clone()?;
@@ -73,11 +76,17 @@ impl Analytics {
             lander: Arc::new(Mutex::new(lander)),
             folder: Arc::new(Mutex::new(folder)),
             readers: Arc::new(Mutex::new(readers)),
+            seal,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The key this store's personal fields are sealed with.
+    pub fn seal(&self) -> &Seal {
+        &self.seal
     }
 
     /// The writer connection. Blocking: call from a blocking thread or the CLI.
@@ -184,6 +193,7 @@ impl Analytics {
         ))?;
         std::fs::rename(&fresh, path)?;
         let conn = Connection::open(path)?;
+        self.seal.register(&conn)?;
         conn.execute_batch(&format!("SET checkpoint_threshold = '1GB'; SET memory_limit = '{}'", quote(&memory)))?;
         *folder = conn.try_clone()?;
         *lander = conn.try_clone()?;

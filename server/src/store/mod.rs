@@ -4,7 +4,9 @@
 pub mod analytics;
 pub mod operational;
 pub mod schema;
+pub mod seal;
 pub mod sql;
 
 pub use analytics::Analytics;
+pub use seal::Seal;
 pub use sql::Sql;

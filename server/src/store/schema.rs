@@ -216,6 +216,18 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     );
     "#,
     ),
+    (
+        14,
+        r#"
+    -- Names and phones are sealed (crate::store::seal): the check value of the key they
+    -- are sealed with, so that a wrong key stops the open.
+    CREATE TABLE IF NOT EXISTS sealing (key_check VARCHAR NOT NULL, sealed_at TIMESTAMP NOT NULL);
+    -- An erasure keeps keyed hashes of the erased id and phone, so that a later load that
+    -- carries either is refused (crate::derive::personal), never the values.
+    ALTER TABLE erasures ADD COLUMN member_key VARCHAR;
+    ALTER TABLE erasures ADD COLUMN phone_key VARCHAR;
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.

@@ -159,44 +159,44 @@ async fn an_event_lives_and_notices_are_queued_once() {
     let dir = tempfile::tempdir().unwrap();
     let pool = pool(&dir).await;
     let mut r = rule(vec![Channel::Webhook { url: "http://127.0.0.1:9/hook".into() }]);
-    r.id = rules::create(&pool, &r).await.unwrap();
+    r.id = rules::create(&pool, &common::seal(), &r).await.unwrap();
     let t0 = Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0).unwrap();
     let at = |m: i64| t0 + chrono::Duration::minutes(m);
 
-    assert_eq!(rules::apply(&pool, &r, &reading(2.0), at(0)).await.unwrap(), None);
-    let id = rules::apply(&pool, &r, &reading(4.0), at(60)).await.unwrap().unwrap();
+    assert_eq!(rules::apply(&pool, &common::seal(), &r, &reading(2.0), at(0)).await.unwrap(), None);
+    let id = rules::apply(&pool, &common::seal(), &r, &reading(4.0), at(60)).await.unwrap().unwrap();
     assert_eq!(outbox(&pool).await, [("firing".into(), "pending".into())]);
     // Still in breach an hour later: the interval (2 h) has not passed.
-    rules::apply(&pool, &r, &reading(5.0), at(120)).await.unwrap();
+    rules::apply(&pool, &common::seal(), &r, &reading(5.0), at(120)).await.unwrap();
     assert_eq!(outbox(&pool).await.len(), 1);
     let e = rules::event(&pool, id).await.unwrap();
     assert_eq!((e.state.as_str(), e.value), ("firing", Some(5.0)));
     // Two hours after the first notice: one renotify.
-    rules::apply(&pool, &r, &reading(5.0), at(180)).await.unwrap();
+    rules::apply(&pool, &common::seal(), &r, &reading(5.0), at(180)).await.unwrap();
     assert_eq!(outbox(&pool).await.iter().filter(|n| n.0 == "renotify").count(), 1);
     // Acknowledged: quiet however long it lasts.
     rules::act(&pool, id, "acknowledge", None, at(181)).await.unwrap();
-    rules::apply(&pool, &r, &reading(5.0), at(600)).await.unwrap();
+    rules::apply(&pool, &common::seal(), &r, &reading(5.0), at(600)).await.unwrap();
     assert_eq!(outbox(&pool).await.len(), 2);
     assert_eq!(rules::event(&pool, id).await.unwrap().state, "acknowledged");
     // Snoozed for an hour: quiet until then, firing (and due a notice) after.
     rules::act(&pool, id, "snooze", Some(at(660)), at(601)).await.unwrap();
-    rules::apply(&pool, &r, &reading(5.0), at(630)).await.unwrap();
+    rules::apply(&pool, &common::seal(), &r, &reading(5.0), at(630)).await.unwrap();
     assert_eq!(outbox(&pool).await.len(), 2);
     assert_eq!(rules::event(&pool, id).await.unwrap().state, "snoozed");
-    rules::apply(&pool, &r, &reading(5.0), at(661)).await.unwrap();
+    rules::apply(&pool, &common::seal(), &r, &reading(5.0), at(661)).await.unwrap();
     assert_eq!(rules::event(&pool, id).await.unwrap().state, "firing");
     assert_eq!(outbox(&pool).await.len(), 3);
     // Back under the threshold: resolved, one recovery notice; and nothing more after.
-    rules::apply(&pool, &r, &reading(3.0), at(700)).await.unwrap();
-    rules::apply(&pool, &r, &reading(2.0), at(800)).await.unwrap();
+    rules::apply(&pool, &common::seal(), &r, &reading(3.0), at(700)).await.unwrap();
+    rules::apply(&pool, &common::seal(), &r, &reading(2.0), at(800)).await.unwrap();
     let notices: Vec<String> = outbox(&pool).await.into_iter().map(|n| n.0).collect();
     assert_eq!(notices, ["firing", "renotify", "renotify", "resolved"]);
     let e = rules::event(&pool, id).await.unwrap();
     assert_eq!(e.state, "resolved");
     assert!(matches!(rules::act(&pool, id, "acknowledge", None, at(801)).await, Err(server::Error::Conflict(_))));
     // A new breach is a new event.
-    let again = rules::apply(&pool, &r, &reading(9.0), at(900)).await.unwrap().unwrap();
+    let again = rules::apply(&pool, &common::seal(), &r, &reading(9.0), at(900)).await.unwrap().unwrap();
     assert_ne!(again, id);
     let open = rules::events(&pool, &AlertQuery { state: Some("open".into()), ..Default::default() }).await.unwrap();
     assert_eq!(open.iter().map(|e| e.id).collect::<Vec<_>>(), [again]);
@@ -253,10 +253,10 @@ async fn delivery_retries_until_the_receiver_is_back_and_sends_once() {
         Channel::Wecom { url: url(&wecom) },
         Channel::Feishu { url: url(&feishu) },
     ]);
-    r.id = rules::create(&pool, &r).await.unwrap();
+    r.id = rules::create(&pool, &common::seal(), &r).await.unwrap();
     let t0 = Utc::now() - chrono::Duration::minutes(5);
-    let id = rules::apply(&pool, &r, &reading(4.0), t0).await.unwrap().unwrap();
-    rules::apply(&pool, &r, &reading(2.0), Utc::now()).await.unwrap();
+    let id = rules::apply(&pool, &common::seal(), &r, &reading(4.0), t0).await.unwrap().unwrap();
+    rules::apply(&pool, &common::seal(), &r, &reading(2.0), Utc::now()).await.unwrap();
     let cfg = DeliveryConfig {
         // The receivers here are on loopback.
         allow_private: true,
@@ -267,7 +267,7 @@ async fn delivery_retries_until_the_receiver_is_back_and_sends_once() {
     };
     let http = delivery::client_for(&cfg);
     for _ in 0..60 {
-        delivery::send_due(&pool, &http, &cfg).await.unwrap();
+        delivery::send_due(&pool, &common::seal(), &http, &cfg).await.unwrap();
         if outbox(&pool).await.iter().all(|n| n.1 == "sent") {
             break;
         }
@@ -275,7 +275,7 @@ async fn delivery_retries_until_the_receiver_is_back_and_sends_once() {
     }
     assert!(outbox(&pool).await.iter().all(|n| n.1 == "sent"), "{:?}", outbox(&pool).await);
     // More rounds send nothing again.
-    delivery::send_due(&pool, &http, &cfg).await.unwrap();
+    delivery::send_due(&pool, &common::seal(), &http, &cfg).await.unwrap();
     let got = hook.accepted.lock().unwrap().clone();
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!((got[0]["notice"].as_str(), got[0]["event_id"].as_i64()), (Some("firing"), Some(id)));
@@ -423,10 +423,10 @@ async fn email_reaches_an_smtp_sink_once() {
     let pool = pool(&dir).await;
     let (addr, mail) = smtp_sink().await;
     let mut r = rule(vec![Channel::Email { to: vec!["ops@example.com".into(), "店长@example.com".into()] }]);
-    r.id = rules::create(&pool, &r).await.unwrap();
+    r.id = rules::create(&pool, &common::seal(), &r).await.unwrap();
     let t0 = Utc::now() - chrono::Duration::minutes(5);
-    rules::apply(&pool, &r, &reading(4.0), t0).await.unwrap();
-    rules::apply(&pool, &r, &reading(1.0), Utc::now()).await.unwrap();
+    rules::apply(&pool, &common::seal(), &r, &reading(4.0), t0).await.unwrap();
+    rules::apply(&pool, &common::seal(), &r, &reading(1.0), Utc::now()).await.unwrap();
     let cfg = DeliveryConfig {
         // The receivers here are on loopback.
         allow_private: true,
@@ -436,7 +436,7 @@ async fn email_reaches_an_smtp_sink_once() {
     };
     let http = delivery::client_for(&cfg);
     for _ in 0..3 {
-        delivery::send_due(&pool, &http, &cfg).await.unwrap();
+        delivery::send_due(&pool, &common::seal(), &http, &cfg).await.unwrap();
     }
     let errors: Vec<String> =
         sqlx::query_scalar("SELECT coalesce(error, '') FROM alert_attempts").fetch_all(&pool).await.unwrap();

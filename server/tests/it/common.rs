@@ -64,6 +64,7 @@ pub fn retailer() -> (tempfile::TempDir, Analytics) {
             "#,
         )
         .unwrap();
+        server::derive::open::seal_plain(&conn).unwrap();
         summary::rebuild(&conn).unwrap();
     }
     (dir, analytics)
@@ -74,6 +75,8 @@ pub fn retailer() -> (tempfile::TempDir, Analytics) {
 pub fn add(analytics: &Analytics, sql: &str) {
     let conn = analytics.writer();
     conn.execute_batch(sql).unwrap();
+    // Names and phones are sealed as a load seals them.
+    server::derive::open::seal_plain(&conn).unwrap();
     summary::rebuild(&conn).unwrap();
 }
 
@@ -316,4 +319,9 @@ impl Site {
 pub fn refused(body: &serde_json::Value) -> bool {
     body.as_object().is_some_and(|o| o.keys().all(|k| ["error", "message", "param"].contains(&k.as_str())))
         || body.as_str().is_some_and(|s| s.len() < 200 && !s.contains("member_id"))
+}
+
+/// A fixed privacy key for tests that use the operational store on its own.
+pub fn seal() -> server::store::Seal {
+    server::store::Seal::from_master(&[1u8; 32], "test")
 }

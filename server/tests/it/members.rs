@@ -188,6 +188,7 @@ fn a_member_is_found_by_id_or_whole_phone() {
              SELECT 'P' || i, TIMESTAMP '2023-01-01 00:00:00', '00000000000' FROM range(101) t(i)",
         )
         .unwrap();
+    server::derive::open::seal_plain(&a.writer()).unwrap();
     match find("00000000000", None) {
         Err(server::Error::BadParam { param, .. }) => assert_eq!(param, "find"),
         other => panic!("{other:?}"),

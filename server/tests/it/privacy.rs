@@ -42,6 +42,8 @@ fn import(data: &std::path::Path, file: &std::path::Path, table: &str) -> String
     stdout
 }
 
+const INGEST_TOKEN: &str = "privacy-ingest-token";
+
 /// A served store with the fixture loaded, and its admin's, operator's and executive's
 /// sessions.
 struct Fixture {
@@ -53,7 +55,7 @@ impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let server = common::serve(&data, &[]);
+        let server = common::serve(&data, &["--ingest-token", INGEST_TOKEN]);
         for (name, text) in [("members", MEMBERS), ("orders", ORDERS), ("points", POINTS)] {
             let file = dir.path().join(format!("{name}.csv"));
             std::fs::write(&file, text).unwrap();
@@ -230,7 +232,9 @@ async fn access_lists_what_is_held_and_erasure_changes_no_figure_and_leaves_no_t
 
     let before = figures(&site, &executive).await;
     let name = "欧阳娜娜".as_bytes();
-    assert!(!files_holding(&f.data(), b"13812345678").is_empty(), "the phone is stored before");
+    // Sealed at rest: even before the erasure, no file holds the name or the phone.
+    assert_eq!(files_holding(&f.data(), name), Vec::<String>::new());
+    assert_eq!(files_holding(&f.data(), b"13812345678"), Vec::<String>::new());
 
     // Erasure: operators may not; a reason is needed; then A is a pseudonym.
     let erase = json!({ "member_id": "A", "reason": "DSR-2024-001" });
@@ -279,4 +283,39 @@ async fn access_lists_what_is_held_and_erasure_changes_no_figure_and_leaves_no_t
     assert!(import(&f.data(), &more, "orders").contains("orders: 1 inserted"));
     let (_, d, _) = site.ask(&admin, "GET", "/api/v1/members/D", None).await;
     assert_eq!(d["member"]["purchases"], 3);
+
+    // The erased person does not come back: rows carrying A's id or phone again are
+    // refused by line (a file) or by index (the ingest API), the others land.
+    let again = f.dir.path().join("again.csv");
+    std::fs::write(
+        &again,
+        "member_id,joined_at,name,phone\nA,2024-04-01 00:00:00,欧阳娜娜,13900000000\n\
+         Z,2024-04-01 00:00:00,欧阳娜娜,138 1234 5678\nY,2024-04-01 00:00:00,杨,13900009999\n",
+    )
+    .unwrap();
+    let out = import(&f.data(), &again, "members");
+    assert!(out.contains("members: 1 inserted"), "{out}");
+    assert!(out.contains("again.csv:2: member_id") && out.contains("again.csv:3: phone"), "{out}");
+    assert!(out.contains("erased at their request"), "{out}");
+    let orders = json!([
+        { "order_id": "a9", "ordered_at": "2024-04-01T10:00:00", "net_amount": "9.00", "member_id": "A" },
+        { "order_id": "d9", "ordered_at": "2024-04-01T10:00:00", "net_amount": "9.00", "member_id": "D" }
+    ]);
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/v1/ingest/orders", f.server.base))
+        .bearer_auth(INGEST_TOKEN)
+        .json(&orders)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let landed: Value = answer.json().await.unwrap();
+    assert_eq!(landed["inserted"], 1, "{landed}");
+    assert_eq!(
+        (landed["rejected"][0]["index"].as_u64(), landed["rejected"][0]["field"].as_str()),
+        (Some(0), Some("member_id"))
+    );
+    let (status, _, _) = site.ask(&admin, "GET", "/api/v1/members/A", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(files_holding(&f.data(), name), Vec::<String>::new());
 }

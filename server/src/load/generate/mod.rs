@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use crate::{
     Error, Result,
     derive::landing::{REMADE, restore_keys},
-    store::{analytics::Analytics, schema::unkeyed_columns},
+    store::{Seal, analytics::Analytics, schema::unkeyed_columns},
 };
 
 mod world;
@@ -117,7 +117,7 @@ pub fn generate(analytics: &Analytics, opts: &Options, replace: bool) -> Result<
         tx.execute_batch("INSERT INTO unfolded_loads VALUES (current_timestamp)")?;
         tx.commit()?;
     }
-    let summary = write_all(&conn, opts, &bar)?;
+    let summary = write_all(&conn, opts, analytics.seal(), &bar)?;
     bar.set_message("keys");
     restore_keys(&conn)?;
     bar.set_message("tier history");
@@ -180,9 +180,9 @@ const CONSENT: &str = "
            joined_at + INTERVAL (30 + hash(member_id || 'w') % 400) DAY
     FROM members WHERE hash(member_id) % 100 < 66 AND hash(member_id || 'w') % 10 = 0;";
 
-/// Appends every row, committing each chunk of members (the appenders' flush commits
+/// Appends every row (names and phones sealed with `seal`), committing each chunk of members (the appenders' flush commits
 /// outside a transaction).
-fn write_all(conn: &Connection, opts: &Options, bar: &ProgressBar) -> Result<Summary> {
+fn write_all(conn: &Connection, opts: &Options, seal: &Seal, bar: &ProgressBar) -> Result<Summary> {
     let world = World::new(opts);
     let mut summary = Summary::default();
 
@@ -201,7 +201,16 @@ fn write_all(conn: &Connection, opts: &Options, bar: &ProgressBar) -> Result<Sum
         points: conn.appender("points")?,
         summary,
     };
-    sink.generate(opts.members, 20_000, |i| world.member(i), |n| bar.inc(n))?;
+    // Names and phones are sealed as they are made (`crate::store::seal`).
+    let member = |i| {
+        let mut batch = world.member(i);
+        if let Some(m) = &mut batch.member {
+            m.name = seal.seal(&m.name);
+            m.phone = seal.seal_phone(&m.phone);
+        }
+        batch
+    };
+    sink.generate(opts.members, 20_000, member, |n| bar.inc(n))?;
     // Guest sales: about one sale in five has no member.
     bar.set_message("guest sales");
     sink.generate(opts.members * 2, 80_000, |j| world.guest(j), |_| {})?;

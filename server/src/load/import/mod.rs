@@ -112,7 +112,8 @@ pub fn land<'c>(conn: &'c mut Connection, request: &LoadRequest, progress: Progr
         .map_err(|e| Error::Load(format!("{file}: cannot read: {}", duckdb_message(&e))))?;
     let result = (|| -> Result<LoadReport> {
         stage("validating");
-        let plan = Plan::new(mapping, &columns).map_err(|m| Error::Load(format!("{file}: {m}")))?;
+        let mut plan = Plan::new(mapping, &columns).map_err(|m| Error::Load(format!("{file}: {m}")))?;
+        plan.erased = crate::derive::personal::any_erased(conn)?;
         let typed = plan.typed(&raw, &[]);
         let check = plan.check(conn, &typed)?;
         stage("checking");

@@ -15,6 +15,8 @@ pub(super) struct Rule {
 pub(super) struct Plan {
     pub(super) kind: Kind,
     pub(super) fields: Vec<(Field, Option<Input>)>,
+    /// Whether members have been erased: rows naming one are then refused.
+    pub(super) erased: bool,
 }
 
 /// What one pass over a file's typed rows found.
@@ -100,7 +102,7 @@ impl Plan {
             }
             fields.push((*field, input));
         }
-        Ok(Plan { kind: mapping.kind, fields })
+        Ok(Plan { kind: mapping.kind, fields, erased: false })
     }
 
     /// The typed rows of `raw`: for each field `r_<name>` (the trimmed text, or the typed
@@ -298,6 +300,17 @@ impl Plan {
                 reason: "the line's amount (quantity × unit price) is 10,000,000,000 or more".into(),
                 rank: 99,
             });
+        }
+        for field in ["member_id", "phone"] {
+            if self.erased && self.has(field) {
+                rules.push(Rule {
+                    broken: crate::derive::personal::erased(field, field),
+                    field,
+                    value: "NULL".into(),
+                    reason: crate::derive::personal::ERASED.into(),
+                    rank: 150,
+                });
+            }
         }
         if self.has("points") && self.has("kind") {
             rules.push(Rule {

@@ -43,6 +43,7 @@ fn small_groups(data: &Path) {
            ('N0', TIMESTAMP '2024-01-05 10:00:00', 'gold'), ('N0', TIMESTAMP '2024-02-01 00:00:00', 'platinum');",
     )
     .unwrap();
+    server::derive::open::seal_plain(&conn).unwrap();
     server::derive::summary::rebuild(&conn).unwrap();
 }
 

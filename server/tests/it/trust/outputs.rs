@@ -116,7 +116,7 @@ async fn webhooks_reach_no_private_address_follow_no_redirect_and_stay_secret() 
         .unwrap();
     let mut r: app::model::AlertRule = serde_json::from_value(stored).unwrap();
     r.name = "stored before".into();
-    server::alerts::rules::create(&ops, &r).await.unwrap();
+    server::alerts::rules::create(&ops, &crate::common::seal(), &r).await.unwrap();
     let server = common::serve(&data, &["--retry-base-ms", "100", "--retry-max-secs", "1"]);
     let site = Site::new(&server.base);
     let admin = site.session("ada").await;
