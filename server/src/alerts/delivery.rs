@@ -193,7 +193,8 @@ pub async fn send_due(pool: &Pool, seal: &Seal, http: &reqwest::Client, cfg: &De
                         .send()
                         .await
                     {
-                        Err(e) => Err((None, crate::alerts::webhook::describe(&e))),
+                        // Without the URL: it holds the robot key, and attempts are stored.
+                        Err(e) => Err((None, crate::alerts::webhook::describe(&e.without_url()))),
                         Ok(r) => {
                             let status = r.status().as_u16();
                             let text = r.text().await.unwrap_or_default();

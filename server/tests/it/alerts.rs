@@ -449,3 +449,38 @@ async fn email_reaches_an_smtp_sink_once() {
     assert!(got[0].1.contains("活跃会员过多") && got[0].1.contains("Firing"), "{}", got[0].1);
     assert!(got[1].1.contains("已恢复 Resolved"), "{}", got[1].1);
 }
+
+/// Channels hold robot keys and tokens: rules and queued notices keep them sealed in the
+/// operational store and read them back whole; channels stored before sealing are sealed
+/// on the next start; another key reads none.
+#[tokio::test]
+async fn channels_are_sealed_in_the_operational_store() {
+    use sqlx::Row;
+    let dir = tempfile::tempdir().unwrap();
+    let pool = pool(&dir).await;
+    let seal = common::seal();
+    // As a start does: the shipped rules' (empty) channels are sealed too.
+    assert!(rules::seal_stored_channels(&pool, &seal).await.unwrap() > 0);
+    let url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=ROBOT-KEY-7f3a";
+    let mut r = rule(vec![Channel::Wecom { url: url.into() }]);
+    r.id = rules::create(&pool, &seal, &r).await.unwrap();
+    rules::apply(&pool, &seal, &r, &reading(4.0), Utc::now()).await.unwrap();
+    assert_eq!(rules::rule(&pool, &seal, r.id).await.unwrap().channels, r.channels);
+    let queued: String = sqlx::query("SELECT channel FROM alert_outbox").fetch_one(&pool).await.unwrap().get(0);
+    assert!(queued.starts_with("enc1:"), "{queued}");
+    assert_eq!(rules::open_channels::<Channel>(&seal, &queued), Some(r.channels[0].clone()));
+    assert_eq!(rules::open_channels::<Channel>(&server::store::Seal::from_master(&[2u8; 32], "other"), &queued), None);
+    // A rule stored before channels were sealed is sealed on the next start.
+    sqlx::query("UPDATE alert_rules SET channels = ? WHERE id = ?")
+        .bind(serde_json::to_string(&r.channels).unwrap())
+        .bind(r.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rules::seal_stored_channels(&pool, &seal).await.unwrap(), 1);
+    assert_eq!(rules::seal_stored_channels(&pool, &seal).await.unwrap(), 0);
+    assert_eq!(rules::rule(&pool, &seal, r.id).await.unwrap().channels, r.channels);
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!(common::files_holding(dir.path(), b"ROBOT-KEY-7f3a"), Vec::<String>::new());
+}

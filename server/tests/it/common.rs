@@ -325,3 +325,19 @@ pub fn refused(body: &serde_json::Value) -> bool {
 pub fn seal() -> server::store::Seal {
     server::store::Seal::from_master(&[1u8; 32], "test")
 }
+
+/// Files under `dir` holding `needle`.
+pub fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}

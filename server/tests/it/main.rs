@@ -19,6 +19,7 @@ mod parsers;
 mod predicted;
 mod privacy;
 mod rfm;
+mod sealing;
 mod segments;
 mod serve;
 mod summary;

@@ -177,22 +177,6 @@ async fn figures(site: &Site, who: &Who) -> Vec<Value> {
     out
 }
 
-/// Files under `dir` holding `needle`.
-fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, needle));
-        } else if let Ok(bytes) = std::fs::read(&path)
-            && bytes.windows(needle.len()).any(|w| w == needle)
-        {
-            found.push(path.display().to_string());
-        }
-    }
-    found
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_lists_what_is_held_and_erasure_changes_no_figure_and_leaves_no_trace() {
     let f = Fixture::new();
@@ -233,8 +217,8 @@ async fn access_lists_what_is_held_and_erasure_changes_no_figure_and_leaves_no_t
     let before = figures(&site, &executive).await;
     let name = "欧阳娜娜".as_bytes();
     // Sealed at rest: even before the erasure, no file holds the name or the phone.
-    assert_eq!(files_holding(&f.data(), name), Vec::<String>::new());
-    assert_eq!(files_holding(&f.data(), b"13812345678"), Vec::<String>::new());
+    assert_eq!(common::files_holding(&f.data(), name), Vec::<String>::new());
+    assert_eq!(common::files_holding(&f.data(), b"13812345678"), Vec::<String>::new());
 
     // Erasure: operators may not; a reason is needed; then A is a pseudonym.
     let erase = json!({ "member_id": "A", "reason": "DSR-2024-001" });
@@ -266,8 +250,8 @@ async fn access_lists_what_is_held_and_erasure_changes_no_figure_and_leaves_no_t
 
     // No file of the data directory holds the name, the phone or the old id in the
     // audit log; the erasure is audited under the pseudonym.
-    assert_eq!(files_holding(&f.data(), name), Vec::<String>::new());
-    assert_eq!(files_holding(&f.data(), b"13812345678"), Vec::<String>::new());
+    assert_eq!(common::files_holding(&f.data(), name), Vec::<String>::new());
+    assert_eq!(common::files_holding(&f.data(), b"13812345678"), Vec::<String>::new());
     // (A look-up of A after the erasure is audited as asked.)
     let (_, audit, _) = site.ask(&admin, "GET", "/api/v1/audit", None).await;
     let rows = audit.as_array().unwrap();
@@ -317,5 +301,5 @@ async fn access_lists_what_is_held_and_erasure_changes_no_figure_and_leaves_no_t
     );
     let (status, _, _) = site.ask(&admin, "GET", "/api/v1/members/A", None).await;
     assert_eq!(status, 404);
-    assert_eq!(files_holding(&f.data(), name), Vec::<String>::new());
+    assert_eq!(common::files_holding(&f.data(), name), Vec::<String>::new());
 }
