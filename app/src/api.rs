@@ -7,9 +7,9 @@ use leptos::{prelude::*, server_fn::codec::Json};
 
 use crate::model::{
     AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
-    Cohorts, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage, MembersQuery, ModelStatus, Overview,
-    OverviewQuery, RfmRule, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery,
-    User, UserChange, Viewer,
+    Cohorts, ErasureReport, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage, MembersQuery,
+    ModelStatus, Overview, OverviewQuery, PrivacyRequest, RetentionPreview, RfmRule, Segment, SegmentName,
+    TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
 };
 
 /// Who signed in: the request's viewer, which the server's access layer put there.
@@ -192,4 +192,19 @@ pub async fn get_load_rejects(id: i64) -> Result<Vec<LoadReject>, ServerFnError>
 #[server(endpoint = "get_audit", input = Json)]
 pub async fn get_audit(query: AuditQuery) -> Result<Vec<AuditEntry>, ServerFnError> {
     ask(|e, who| e.audit(who, query)).await
+}
+
+#[server(endpoint = "privacy_access", input = Json)]
+pub async fn privacy_access(request: PrivacyRequest) -> Result<String, ServerFnError> {
+    ask(|e, who| e.privacy_access(who, request)).await
+}
+
+#[server(endpoint = "erase_member", input = Json)]
+pub async fn erase_member(request: PrivacyRequest) -> Result<ErasureReport, ServerFnError> {
+    ask(|e, who| e.erase_member(who, request)).await
+}
+
+#[server(endpoint = "get_retention_preview", input = Json)]
+pub async fn get_retention_preview(days: Option<u32>) -> Result<RetentionPreview, ServerFnError> {
+    ask(|e, who| e.retention_preview(who, days)).await
 }

@@ -8,9 +8,9 @@ use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::model::{
     AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
-    Cohorts, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage, MembersQuery, ModelStatus, Overview,
-    OverviewQuery, RfmRule, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery,
-    User, UserChange, Viewer,
+    Cohorts, ErasureReport, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage, MembersQuery,
+    ModelStatus, Overview, OverviewQuery, PrivacyRequest, RetentionPreview, RfmRule, Segment, SegmentName,
+    TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
 };
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
@@ -65,6 +65,12 @@ pub trait Engine: Send + Sync + 'static {
     fn loads(&self, who: Viewer) -> EngineFuture<Vec<LoadRecord>>;
     /// The rows one load rejected, as its report lists them (admins).
     fn load_rejects(&self, who: Viewer, id: i64) -> EngineFuture<Vec<LoadReject>>;
+    /// Everything held on one member (PIPL art. 45), as indented JSON (admins; audited).
+    fn privacy_access(&self, who: Viewer, request: PrivacyRequest) -> EngineFuture<String>;
+    /// Erases a member (PIPL art. 47; admins; audited under the pseudonym).
+    fn erase_member(&self, who: Viewer, request: PrivacyRequest) -> EngineFuture<ErasureReport>;
+    /// How many members a retention period (or the server's) would strip now (admins).
+    fn retention_preview(&self, who: Viewer, days: Option<u32>) -> EngineFuture<RetentionPreview>;
     /// Keeps the viewer's language, `zh` or `en`.
     fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()>;
 }

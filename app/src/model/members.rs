@@ -207,6 +207,31 @@ pub struct PrivacyRequest {
     pub format: Option<String>,
 }
 
+/// The retention period a preview is asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct RetentionQuery {
+    /// Days without a purchase or consent activity (default: the server's period).
+    pub days: Option<u32>,
+}
+
+/// What the retention job would do (a preview) or did: the members with no purchase and
+/// no consent activity since the cutoff, whose name and phone it removes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RetentionPreview {
+    /// The retention period, in days.
+    pub days: u32,
+    /// No activity since this time (the retailer's local time, `YYYY-MM-DD HH:MM:SS`).
+    pub cutoff: String,
+    /// How many members it strips.
+    pub members: i64,
+    /// The first of them by id (at most 100).
+    pub first: Vec<String>,
+    /// The period the server's daily job runs with (`--personal-data-retention-days`), if on.
+    pub configured_days: Option<u32>,
+}
+
 /// What an erasure did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -11,6 +11,7 @@ pub mod member;
 pub mod members;
 pub mod model;
 pub mod overview;
+pub mod privacy;
 pub mod rfm_rules;
 pub mod save_segment;
 pub mod saved_segments;

@@ -113,6 +113,11 @@ pub enum Command {
         /// addresses (refused by default, when a rule is saved and when a notice is sent).
         #[arg(long, env = "MEMBERPULSE_ALLOW_PRIVATE_WEBHOOKS")]
         allow_private_webhooks: bool,
+        /// Remove the name and phone of members with no purchase and no consent activity
+        /// for this many days, once at start and then daily (off by default; preview the
+        /// count on the privacy page first).
+        #[arg(long, env = "MEMBERPULSE_PERSONAL_DATA_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        personal_data_retention_days: Option<u32>,
         /// How many heavy reads (cohorts, long trends, the holdout check) run at once;
         /// the others wait their turn, so dashboards and ingest keep theirs.
         #[arg(long, env = "MEMBERPULSE_HEAVY_READS", default_value_t = 1)]

@@ -66,6 +66,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             upload_max_mb,
             ref trusted_proxy,
             allow_private_webhooks,
+            personal_data_retention_days,
             heavy_reads,
         } => {
             let trusted = trusted_proxy
@@ -82,6 +83,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .with_min_group(min_group_size)
                 .with_import_dir(&import_dir)?
                 .with_private_webhooks(allow_private_webhooks)
+                .with_retention(personal_data_retention_days)
                 .with_heavy_reads(heavy_reads);
             if crate::access::users::count(&services.ops).await? == 0 {
                 println!(

@@ -149,6 +149,9 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     // Background work: alert evaluation (schedule, loads, refits) and the outbox sender.
     tokio::spawn(crate::jobs::evaluator::run(services.clone(), services.data_changed.clone(), opts.alert_tick));
     tokio::spawn(crate::jobs::evaluator::publish_open(services.clone()));
+    if let Some(days) = services.retention_days {
+        tokio::spawn(crate::jobs::retention::run(services.clone(), days));
+    }
     tokio::spawn(crate::alerts::delivery::run(
         services.ops.clone(),
         services.analytics.seal().clone(),

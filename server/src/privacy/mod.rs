@@ -1,5 +1,5 @@
 //! The members' rights under PIPL (SPEC §10; `docs/privacy.md`): consent changes through
-//! the API, the access document (art. 45) and erasure (art. 47).
+//! the API, the access document (art. 45), erasure (art. 47) and retention.
 //!
 //! Consent as it lands with members rows is kept by `crate::derive::consent`; this module
 //! adds the changes people and systems send later.
@@ -12,6 +12,7 @@ use crate::{Error, Result, derive::consent};
 
 pub mod access;
 pub mod erase;
+pub mod retention;
 
 /// The longest consent channel taken.
 const MAX_CHANNEL: usize = 32;

@@ -80,6 +80,9 @@ pub struct Services {
     pub import_dir: Arc<Path>,
     /// Whether alert webhooks may reach internal addresses (`--allow-private-webhooks`).
     pub allow_private_webhooks: bool,
+    /// Names and phones of members inactive this many days are removed daily
+    /// (`--personal-data-retention-days`; `crate::privacy::retention`).
+    pub retention_days: Option<u32>,
     /// The overview, trend, breakdown and cohort answers shared by the dashboards asking at
     /// one data version.
     overview_memo: Arc<Memo<Overview>>,
@@ -117,6 +120,7 @@ impl Services {
             min_group: MIN_GROUP_SIZE,
             import_dir: Arc::from(Path::new("imports")),
             allow_private_webhooks: false,
+            retention_days: None,
             overview_memo: Arc::default(),
             trend_memo: Arc::default(),
             breakdown_memo: Arc::default(),
@@ -137,6 +141,11 @@ impl Services {
     /// The same services letting alert webhooks reach internal addresses (or not).
     pub fn with_private_webhooks(self, allow: bool) -> Services {
         Services { allow_private_webhooks: allow, ..self }
+    }
+
+    /// The same services with a retention period for personal data (or none).
+    pub fn with_retention(self, days: Option<u32>) -> Services {
+        Services { retention_days: days, ..self }
     }
 
     /// The same services running at most `n` heavy reads at once.

@@ -152,6 +152,28 @@ impl Engine for Services {
         for_pages("load rejects", async move { s.load_rejects(&Caller::signed_in(&who), id).await })
     }
 
+    fn privacy_access(&self, who: Viewer, request: app::model::PrivacyRequest) -> EngineFuture<String> {
+        let s = self.clone();
+        for_pages("privacy access", async move {
+            let document = s.access_document(&Caller::signed_in(&who), &request).await?;
+            Ok(serde_json::to_string_pretty(&document).unwrap_or_default())
+        })
+    }
+
+    fn erase_member(
+        &self,
+        who: Viewer,
+        request: app::model::PrivacyRequest,
+    ) -> EngineFuture<app::model::ErasureReport> {
+        let s = self.clone();
+        for_pages("erase member", async move { s.erase_member(&Caller::signed_in(&who), &request).await })
+    }
+
+    fn retention_preview(&self, who: Viewer, days: Option<u32>) -> EngineFuture<app::model::RetentionPreview> {
+        let s = self.clone();
+        for_pages("retention preview", async move { s.retention_preview(&Caller::signed_in(&who), days).await })
+    }
+
     fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()> {
         let ops = self.ops.clone();
         for_pages("save language", async move { crate::access::users::set_language(&ops, &who.name, &lang).await })

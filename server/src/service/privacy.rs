@@ -2,7 +2,7 @@
 //! access document and erasure (admins). Every call is audited; an erasure's audit row
 //! names the pseudonym, never the erased id.
 
-use app::model::{ConsentRequest, ErasureReport, PrivacyRequest};
+use app::model::{ConsentRequest, ErasureReport, PrivacyRequest, RetentionPreview};
 use serde_json::{Value, json};
 
 use super::*;
@@ -137,5 +137,41 @@ impl Services {
         let analytics = self.analytics.clone();
         let file_bytes = tokio::task::spawn_blocking(move || analytics.rewrite()).await??;
         Ok(ErasureReport { pseudonym: erased.pseudonym, rows: erased.rows, operational_rows, file_bytes })
+    }
+
+    /// The time now in the retailer's zone (stored times are its local times).
+    fn local_now(&self) -> chrono::NaiveDateTime {
+        chrono::Utc::now().with_timezone(&self.zone).naive_local()
+    }
+
+    /// How many members a retention period (`days`, or the server's) would strip now.
+    /// Admins.
+    pub async fn retention_preview(&self, who: &Caller, days: Option<u32>) -> Result<RetentionPreview> {
+        who.require(Role::Admin)?;
+        let days = days.or(self.retention_days).ok_or_else(|| {
+            Error::bad_param("days", "give a period in days (the server runs without --personal-data-retention-days)")
+        })?;
+        let now = self.local_now();
+        let mut preview = self.analytics.read(move |conn| crate::privacy::retention::preview(conn, days, now)).await?;
+        preview.configured_days = self.retention_days;
+        Ok(preview)
+    }
+
+    /// Strips the names and phones the retention period `days` says are due (the daily
+    /// job), then copies the analytics file anew so that no old value stays in it.
+    /// Audited as the system when it strips any.
+    pub async fn apply_retention(&self, days: u32) -> Result<RetentionPreview> {
+        let now = self.local_now();
+        let mut done =
+            self.analytics.write_bulk(move |conn, _landing| crate::privacy::retention::strip(conn, days, now)).await?;
+        done.configured_days = self.retention_days;
+        if done.members > 0 {
+            let what = format!("{} members", done.members);
+            let filter = format!("days={days}&cutoff={}", done.cutoff);
+            audit::record(&self.ops, &Caller::system(), "privacy.retention", Some(&what), Some(&filter)).await?;
+            let analytics = self.analytics.clone();
+            tokio::task::spawn_blocking(move || analytics.rewrite()).await??;
+        }
+        Ok(done)
     }
 }

@@ -151,6 +151,7 @@ async fn every_route_and_server_function_checks_the_role() {
             Some(json!({ "member_id": "no-such-member", "reason": "t" })),
             Some(ADMIN),
         ),
+        ("GET", "/api/v1/privacy/retention?days=365".into(), None, Some(ADMIN)),
         ("POST", "/api/v1/ingest/orders".into(), Some(json!([])), None),
     ];
     let mut checked = 0;
@@ -241,6 +242,9 @@ async fn every_route_and_server_function_checks_the_role() {
         // An empty table: refused as bad input (the table stays) once the role is checked.
         ("save_rfm_rules", json!({ "rules": [] }), Some(ADMIN)),
         ("save_language", json!({ "lang": "zh" }), Some(EXECUTIVE)),
+        ("privacy_access", json!({ "request": { "member_id": "no-such-member" } }), Some(ADMIN)),
+        ("erase_member", json!({ "request": { "member_id": "no-such-member", "reason": "t" } }), Some(ADMIN)),
+        ("get_retention_preview", json!({ "days": 365 }), Some(ADMIN)),
     ];
     for (name, args, least) in &functions {
         let path = format!("/api/{name}");

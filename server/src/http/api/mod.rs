@@ -3,8 +3,8 @@
 use app::model::{
     AlertEvent, AlertQuery, AlertRule, Breakdown, BreakdownQuery, CohortQuery, Cohorts, ConsentRequest, Dimension,
     ErasureReport, FitRequest, Holdout, HoldoutQuery, Member360, MemberPage, MembersQuery, Metric, ModelStatus,
-    Overview, OverviewQuery, PrivacyRequest, Segment, SnoozeRequest, TierMigration, TierMigrationQuery, Trend,
-    TrendQuery,
+    Overview, OverviewQuery, PrivacyRequest, RetentionPreview, RetentionQuery, Segment, SnoozeRequest, TierMigration,
+    TierMigrationQuery, Trend, TrendQuery,
 };
 use axum::{
     Json, Router,

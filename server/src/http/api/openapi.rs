@@ -25,6 +25,7 @@ use super::*;
         member_consent,
         privacy_access,
         privacy_erase,
+        privacy_retention,
         segment_list,
         segment_get,
         segment_create,

@@ -1,4 +1,5 @@
-//! The members' rights (PIPL): the access document and erasure, for admins. Requests
+//! The members' rights (PIPL): the access document, erasure and the retention preview, for
+//! admins. Requests
 //! name the member in the body (by id or phone), so no phone number reaches a URL or a
 //! log line.
 
@@ -8,6 +9,7 @@ pub(super) fn router() -> Router<ApiState> {
     Router::new()
         .route("/api/v1/privacy/access", post(privacy_access))
         .route("/api/v1/privacy/erase", post(privacy_erase))
+        .route("/api/v1/privacy/retention", get(privacy_retention))
 }
 
 /// Everything held on one member (PIPL art. 45): profile, consent history, orders with
@@ -47,4 +49,17 @@ pub(super) async fn privacy_erase(
     Body(req): Body<PrivacyRequest>,
 ) -> Result<Json<ErasureReport>> {
     Ok(Json(api.services.erase_member(&caller, &req).await?))
+}
+
+/// How many members a retention period (`days`, or the server's
+/// `--personal-data-retention-days`) would strip of name and phone now, and the first of
+/// them; nothing is changed. Admins.
+#[utoipa::path(get, path = "/api/v1/privacy/retention", params(RetentionQuery),
+    responses((status = 200, body = RetentionPreview), (status = 400, body = ApiError)))]
+pub(super) async fn privacy_retention(
+    State(api): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<RetentionQuery>,
+) -> Result<Json<RetentionPreview>> {
+    Ok(Json(api.services.retention_preview(&caller, q.days).await?))
 }
