@@ -1,11 +1,12 @@
 // Sign-in in Chromium: the form, a refusal, each role's pages (operators see masked
 // names and no admin page; executives no member rows), sign-out, and the admin page
-// (users, a new password, a token shown once, the audit log). Every page hydrates under the
+// (users, a new password, a token shown once, the audit log), and the privacy page (an
+// access document, an erasure, a retention preview). Every page hydrates under the
 // Content-Security-Policy, with no violation reported.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, USERS, launchBrowser, startServer } from './support.mjs';
+import { ARTIFACTS, USERS, apiFetch, getJson, launchBrowser, startServer } from './support.mjs';
 
 const env = {};
 before(async () => {
@@ -137,6 +138,40 @@ test('an admin manages users and tokens and reads the audit log', async () => {
     (await row.$$eval('td', (tds) => tds.map((t) => t.textContent))).slice(1),
     ['new-members.csv', 'members', '2', '1', '0', '1'],
   );
+  assert.deepEqual(page.violations, []);
+  await page.context().close();
+});
+
+test('an admin answers an access request, erases the member and previews retention', async () => {
+  const base = env.server.base;
+  const first = await getJson(`${base}/api/v1/members?sort=member_id&page_size=1`);
+  const id = first.rows[0].member_id;
+  const page = await freshPage();
+  await page.goto(`${base}/privacy`);
+  await signIn(page, USERS.admin);
+  await page.waitForSelector('body[data-hydrated="true"] #privacy-access');
+  assert.ok(await page.$('nav a[href="/privacy"]'), 'admins have the privacy link');
+
+  await page.fill('#privacy-access input[name="member"]', id);
+  await page.click('#privacy-access button[type="submit"]');
+  const document = JSON.parse(await (await page.waitForSelector('#access-document')).textContent());
+  assert.equal(document.member_id, id);
+  assert.equal(document.profile.member.name, first.rows[0].name, 'unmasked for the admin');
+
+  await page.fill('#privacy-erase input[name="member"]', id);
+  await page.fill('#privacy-erase input[name="reason"]', 'DSR-e2e-1');
+  await page.check('#privacy-erase input[name="sure"]');
+  await page.click('#privacy-erase button[type="submit"]');
+  const pseudonym = (await (await page.waitForSelector('#pseudonym', { timeout: 60_000 })).textContent()).trim();
+  assert.match(pseudonym, /^erased-[0-9a-f]{16}$/);
+  const gone = await apiFetch(`${base}/api/v1/members/${encodeURIComponent(id)}`);
+  assert.equal(gone.status, 404, 'the erased id is gone');
+
+  await page.fill('#privacy-retention input[name="days"]', '30');
+  await page.click('#privacy-retention button[type="submit"]');
+  const preview = await page.waitForSelector('#retention-preview');
+  assert.ok(Number(await preview.getAttribute('data-members')) > 0);
+  await page.screenshot({ path: join(ARTIFACTS, 'privacy.png'), fullPage: true });
   assert.deepEqual(page.violations, []);
   await page.context().close();
 });
