@@ -58,11 +58,17 @@ impl Analytics {
         migrate(&conn)?;
         let sealed = seal_stored(&conn, &seal)?;
         super::summary::recover(&conn)?;
+        let wanted = Analytics::copy_wanted(&conn)?;
         let analytics = Analytics::from_connection(path, conn, seal)?;
         if sealed > 0 {
-            // The plain values stay in blocks DuckDB has let go of until the file is copied.
+            tracing::info!(rows = sealed, "sealed the names and phones stored before");
+        }
+        if wanted {
+            // Old values (plain names before sealing, an erased member's) stay in blocks
+            // DuckDB has let go of until the file is copied.
+            let started = std::time::Instant::now();
             let (before, after) = analytics.rewrite()?;
-            tracing::info!(members = sealed, before, after, "sealed the names and phones stored before");
+            tracing::info!(before, after, secs = started.elapsed().as_secs_f64(), "copied the store anew");
         }
         Ok(analytics)
     }
@@ -118,6 +124,9 @@ fn seal_stored(conn: &Connection, seal: &Seal) -> Result<usize> {
     let sealed = (|| -> Result<usize> {
         let n = seal_plain(conn)?;
         conn.execute("INSERT INTO sealing VALUES (?, CAST(now() AS TIMESTAMP))", [seal.check()])?;
+        if n > 0 {
+            Analytics::ask_for_copy(conn, "sealing")?;
+        }
         Ok(n)
     })();
     match sealed {

@@ -82,6 +82,7 @@ pub fn erase(conn: &mut Connection, member_id: &str, by: &str, reason: &str) -> 
     // Views made from the data before (the member facts, a connection's scope) name the
     // old id: they are made again.
     crate::derive::facts::changed(&tx)?;
+    crate::store::Analytics::ask_for_copy(&tx, "erasure")?;
     tx.commit()?;
     Ok(Erased { pseudonym, rows })
 }

@@ -73,6 +73,9 @@ pub fn strip(conn: &mut Connection, days: u32, now: NaiveDateTime) -> Result<Ret
     let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<duckdb::Result<Vec<_>>>()?;
     drop(stmt);
     tx.execute_batch("DROP TABLE mp_retention")?;
+    if !ids.is_empty() {
+        crate::store::Analytics::ask_for_copy(&tx, "retention")?;
+    }
     tx.commit()?;
     Ok(report(days, cutoff, ids))
 }

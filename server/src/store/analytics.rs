@@ -166,7 +166,8 @@ impl Analytics {
     /// Copies the store into a new file and puts it in the old one's place, holding every
     /// connection meanwhile, so that nothing DuckDB has let go of (the old values of
     /// updated or deleted rows, which stay in the file's free blocks) survives on disk
-    /// under this path: what an erasure needs (`crate::privacy::erase`). Returns the
+    /// under this path: what an erasure needs (`crate::privacy::erase`). Clears
+    /// `copy_wanted` ([`Analytics::ask_for_copy`]). Returns the
     /// file's size before and after. Blocking; readers already running finish on the old
     /// file.
     pub fn rewrite(&self) -> Result<(u64, u64)> {
@@ -194,6 +195,8 @@ impl Analytics {
         std::fs::rename(&fresh, path)?;
         let conn = Connection::open(path)?;
         self.seal.register(&conn)?;
+        // The new file holds no old value: what asked for the copy is answered.
+        conn.execute_batch("DELETE FROM copy_wanted")?;
         conn.execute_batch(&format!("SET checkpoint_threshold = '1GB'; SET memory_limit = '{}'", quote(&memory)))?;
         *folder = conn.try_clone()?;
         *lander = conn.try_clone()?;
@@ -201,6 +204,19 @@ impl Analytics {
         *root = conn;
         let after = std::fs::metadata(path)?.len();
         Ok((before, after))
+    }
+
+    /// Asks, in the caller's transaction, for the file to be copied anew
+    /// ([`Analytics::rewrite`]): a change whose old values must leave the file. A crash
+    /// before the copy leaves the request, and the next open copies.
+    pub fn ask_for_copy(conn: &Connection, why: &str) -> Result<()> {
+        conn.execute("INSERT INTO copy_wanted VALUES (CAST(now() AS TIMESTAMP), ?)", [why])?;
+        Ok(())
+    }
+
+    /// Whether the file is to be copied anew ([`Analytics::ask_for_copy`]).
+    pub fn copy_wanted(conn: &Connection) -> Result<bool> {
+        Ok(conn.query_row("SELECT count(*) > 0 FROM copy_wanted", [], |r| r.get(0))?)
     }
 
     /// Whether the store has no members and no orders yet.

@@ -226,6 +226,10 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     -- carries either is refused (crate::derive::personal), never the values.
     ALTER TABLE erasures ADD COLUMN member_key VARCHAR;
     ALTER TABLE erasures ADD COLUMN phone_key VARCHAR;
+    -- A change that must leave no old value in the file (sealing, an erasure, retention)
+    -- asks here, in its own transaction, for the file to be copied anew; the copy clears
+    -- it, and an open finds any a crash left (crate::store::Analytics::rewrite).
+    CREATE TABLE IF NOT EXISTS copy_wanted (wanted_at TIMESTAMP NOT NULL, why VARCHAR NOT NULL);
     "#,
     ),
 ];
