@@ -226,6 +226,9 @@ fn text(key: &str) -> Option<Text> {
         ),
         "privacy.access" => ("查阅请求（第四十五条）", "Access request (art. 45)"),
         "privacy.member" => ("会员编号或完整手机号", "Member id or whole phone number"),
+        "privacy.by" => ("按", "By"),
+        "privacy.by_id" => ("会员编号", "member id"),
+        "privacy.by_phone" => ("手机号", "phone number"),
         "privacy.show" => ("生成文档", "Produce the document"),
         "privacy.erase" => ("删除请求（第四十七条）", "Erasure request (art. 47)"),
         "privacy.erase_note" => (

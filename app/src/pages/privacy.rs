@@ -23,15 +23,13 @@ pub fn PrivacyPage() -> impl IntoView {
     }
 }
 
-/// The member a request names: a phone when the text looks like one (seven or more
-/// digits and no letters), else an id.
-fn request(text: &str) -> PrivacyRequest {
-    let text = text.trim().to_string();
-    let digits = text.chars().filter(char::is_ascii_digit).count();
-    if digits >= 7 && !text.chars().any(char::is_alphabetic) {
-        PrivacyRequest { phone: Some(text), ..Default::default() }
-    } else {
-        PrivacyRequest { member_id: Some(text), ..Default::default() }
+/// The member a request names: by id, or (`by` = `phone`) by a whole phone number (card
+/// numbers are ids too, so the person asking says which).
+fn request(text: &str, by: &str) -> PrivacyRequest {
+    let text = Some(text.trim().to_string());
+    match by {
+        "phone" => PrivacyRequest { phone: text, ..Default::default() },
+        _ => PrivacyRequest { member_id: text, ..Default::default() },
     }
 }
 
@@ -44,14 +42,26 @@ fn field(label: &'static str, name: &'static str, value: RwSignal<String>) -> im
     }
 }
 
+/// Whether the member is named by id or by phone, bound to `by`.
+fn named_by(by: RwSignal<String>) -> impl IntoView {
+    view! {
+        <label>{tr("privacy.by")}
+            <select name="by" prop:value=move || by.get() on:change=move |ev| by.set(event_target_value(&ev))>
+                <option value="id">{tr("privacy.by_id")}</option>
+                <option value="phone">{tr("privacy.by_phone")}</option>
+            </select>
+        </label>
+    }
+}
+
 #[component]
 fn Access() -> impl IntoView {
     let lang = use_lang();
-    let who = RwSignal::new(String::new());
+    let (who, by) = (RwSignal::new(String::new()), RwSignal::new("id".to_string()));
     let document = RwSignal::new(None::<Result<String, String>>);
     let ask = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let req = request(&who.get_untracked());
+        let req = request(&who.get_untracked(), &by.get_untracked());
         leptos::task::spawn_local(async move {
             document.set(Some(privacy_access(req).await.map_err(|e| said(lang.get_untracked(), &e))));
         });
@@ -59,6 +69,7 @@ fn Access() -> impl IntoView {
     view! {
         <h2>{tr("privacy.access")}</h2>
         <form class="privacy-access" id="privacy-access" on:submit=ask>
+            {named_by(by)}
             {field("privacy.member", "member", who)}
             <button type="submit">{tr("privacy.show")}</button>
         </form>
@@ -73,10 +84,14 @@ fn Access() -> impl IntoView {
 fn Erase() -> impl IntoView {
     let lang = use_lang();
     let (who, reason, sure) = (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(false));
+    let by = RwSignal::new("id".to_string());
     let outcome = RwSignal::new(None::<Result<String, String>>);
     let erase = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let req = PrivacyRequest { reason: Some(reason.get_untracked()), ..request(&who.get_untracked()) };
+        let req = PrivacyRequest {
+            reason: Some(reason.get_untracked()),
+            ..request(&who.get_untracked(), &by.get_untracked())
+        };
         leptos::task::spawn_local(async move {
             let done = erase_member(req).await;
             if done.is_ok() {
@@ -90,6 +105,7 @@ fn Erase() -> impl IntoView {
         <h2>{tr("privacy.erase")}</h2>
         <p class="panel-note">{tr("privacy.erase_note")}</p>
         <form class="privacy-erase" id="privacy-erase" on:submit=erase>
+            {named_by(by)}
             {field("privacy.member", "member", who)}
             {field("privacy.reason", "reason", reason)}
             <label class="confirm">

@@ -114,9 +114,33 @@ pub fn open_channels<T: serde::de::DeserializeOwned>(seal: &Seal, stored: &str) 
     serde_json::from_str(&seal.open(stored).ok()?).ok()
 }
 
-/// Seals the channels of rules and queued notices stored before channels were sealed;
-/// returns how many rows changed.
+/// Checks that `seal` is the key the operational store's channels are sealed with (a
+/// store without one takes it), then seals the channels of rules and queued notices stored
+/// before channels were sealed; returns how many rows changed. Another key is an error,
+/// before any channel is read or written.
 pub async fn seal_stored_channels(pool: &Pool, seal: &Seal) -> Result<u64> {
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT key_check FROM privacy_key LIMIT 1").fetch_optional(pool).await?;
+    match stored {
+        Some(check) if check != seal.check() => {
+            return Err(Error::Load(format!(
+                "the operational store's alert channels are sealed with another privacy key than the one from {}; \
+                 nothing was changed",
+                seal.origin()
+            )));
+        }
+        Some(_) => {}
+        None => {
+            sqlx::query(concat!(
+                "INSERT INTO privacy_key (key_check, set_at) VALUES (?, ",
+                crate::store::operational::now_sql!(),
+                ")"
+            ))
+            .bind(seal.check())
+            .execute(pool)
+            .await?;
+        }
+    }
     let mut changed = 0;
     for (table, column) in [("alert_rules", "channels"), ("alert_outbox", "channel")] {
         let rows = sqlx::query(&format!("SELECT id, {column} FROM {table} WHERE {column} NOT LIKE 'enc1:%'"))

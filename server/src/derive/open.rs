@@ -105,8 +105,10 @@ pub fn seal_plain(conn: &Connection) -> Result<usize> {
     for table in crate::store::seal::personal_tables(conn)? {
         n += conn.execute(
             &format!(
-                "UPDATE {table} SET name = mp_seal(name), phone = mp_seal_phone(phone)
-                 WHERE NOT starts_with(name, '{SEALED}') OR NOT contains(phone, '{SEALED}')"
+                "UPDATE {table}
+                 SET name = CASE WHEN starts_with(name, '{SEALED}') THEN name ELSE mp_seal(name) END,
+                     phone = CASE WHEN contains(phone, ':{SEALED}') THEN phone ELSE mp_seal_phone(phone) END
+                 WHERE NOT starts_with(name, '{SEALED}') OR NOT contains(phone, ':{SEALED}')"
             ),
             [],
         )?;

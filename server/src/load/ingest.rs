@@ -403,8 +403,69 @@ pub struct Landed {
 }
 
 /// Lands the good rows of some requests of one kind in one transaction; answers what
-/// became of each. Several requests only for members, orders or points.
+/// became of each. Several requests only for members, orders or points. Rows naming an
+/// erased member (by id or phone) are refused: the person does not come back
+/// (`crate::derive::personal`).
 pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> Result<Vec<Landed>> {
+    let erased = erased_rows(conn, kind, requests)?;
+    if erased.iter().all(Vec::is_empty) {
+        return land_kept(conn, kind, requests);
+    }
+    let kept: Vec<Vec<(usize, Row)>> = requests
+        .iter()
+        .zip(&erased)
+        .map(|(batch, refused)| batch.iter().filter(|(i, _)| !refused.iter().any(|r| r.index == *i)).cloned().collect())
+        .collect();
+    let kept: Vec<&[(usize, Row)]> = kept.iter().map(Vec::as_slice).collect();
+    let landed = land_kept(conn, kind, &kept)?;
+    Ok(landed
+        .into_iter()
+        .zip(erased)
+        .map(|(mut landed, mut refused)| {
+            refused.append(&mut landed.refused);
+            refused.sort_by_key(|r| r.index);
+            Landed { refused, ..landed }
+        })
+        .collect())
+}
+
+/// The rows of each request that name an erased member, refused with the reason.
+fn erased_rows(conn: &Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> Result<Vec<Vec<IngestReject>>> {
+    let mut refused: Vec<Vec<IngestReject>> = requests.iter().map(|_| Vec::new()).collect();
+    let fields = kind.fields();
+    let at = |name: &str| fields.iter().position(|f| f.name == name);
+    let (id_at, phone_at) = (at("member_id"), at("phone"));
+    if (id_at.is_none() && phone_at.is_none()) || !crate::derive::personal::any_erased(conn)? {
+        return Ok(refused);
+    }
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE mp_erased_check (mp_key BIGINT, member_id VARCHAR, phone VARCHAR)",
+    )?;
+    {
+        let mut appender = conn.appender("mp_erased_check")?;
+        for (request, batch) in requests.iter().enumerate() {
+            for (index, row) in batch.iter() {
+                let text = |at: Option<usize>| at.and_then(|i| row[i].clone()).map_or(Value::Null, Value::Text);
+                let key = Value::BigInt(((request as i64) << 32) | *index as i64);
+                appender.append_row(appender_params_from_iter([key, text(id_at), text(phone_at)]))?;
+            }
+        }
+        appender.flush()?;
+    }
+    let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+    for (key, field) in crate::derive::personal::erased_rows(conn, "mp_erased_check", "mp_key", &names)? {
+        refused[(key >> 32) as usize].push(IngestReject {
+            index: (key & 0xffff_ffff) as usize,
+            field: field.into(),
+            value: None,
+            reason: crate::derive::personal::ERASED.to_string(),
+        });
+    }
+    conn.execute_batch("DROP TABLE mp_erased_check")?;
+    Ok(refused)
+}
+
+fn land_kept(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> Result<Vec<Landed>> {
     let sizes: Vec<i64> = requests.iter().map(|r| r.len() as i64).collect();
     if sizes.iter().all(|n| *n == 0) {
         return Ok(sizes.iter().map(|_| Landed::default()).collect());
@@ -456,20 +517,6 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
             refused.push(IngestReject { index: index as usize, field: "line_no".into(), value: None, reason });
         }
         conn.execute_batch("DELETE FROM mp_ingest WHERE mp_index IN (SELECT key FROM mp_collide)")?;
-    }
-    // Rows naming an erased member (by id or phone) are refused: the person does not come
-    // back (`crate::derive::personal`).
-    if crate::derive::personal::any_erased(conn)? {
-        let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
-        let erased = crate::derive::personal::erased_rows(conn, "mp_ingest", "mp_index", &names)?;
-        for (index, field) in &erased {
-            let reason = crate::derive::personal::ERASED.to_string();
-            refused.push(IngestReject { index: *index as usize, field: (*field).into(), value: None, reason });
-        }
-        let indexes: Vec<String> = erased.iter().map(|(i, _)| i.to_string()).collect();
-        if !indexes.is_empty() {
-            conn.execute_batch(&format!("DELETE FROM mp_ingest WHERE mp_index IN ({})", indexes.join(", ")))?;
-        }
     }
     let typed: Vec<String> = fields
         .iter()

@@ -9,7 +9,7 @@
 //! blocks DuckDB has let go of until [`crate::store::Analytics::rewrite`] copies the store
 //! into a new file (the service does both).
 
-use duckdb::{Connection, params};
+use duckdb::{Connection, OptionalExt, params};
 use rand::RngCore;
 
 use crate::{Error, Result};
@@ -56,13 +56,20 @@ pub fn erase(conn: &mut Connection, member_id: &str, by: &str, reason: &str) -> 
     super::require_member(&tx, member_id)?;
     let pseudonym = pseudonym();
     // Keyed hashes of the id and phone, so that a later load carrying either is refused
-    // (`crate::derive::personal`); a sealed phone starts with its hash.
-    let phone_key: Option<String> = tx.query_row(
-        "SELECT CASE WHEN contains(phone, ':enc1:') THEN split_part(phone, ':', 1) ELSE mp_phone_key(phone) END
-         FROM members WHERE member_id = ?",
-        [member_id],
-        |r| r.get(0),
-    )?;
+    // (`crate::derive::personal`); a sealed phone starts with its hash. A phone other
+    // members have too (a shop's placeholder number) is not kept: it would refuse them.
+    let phone_key: Option<String> = tx
+        .query_row(
+            "WITH k AS (SELECT CASE WHEN contains(phone, ':enc1:') THEN split_part(phone, ':', 1)
+                               ELSE mp_phone_key(phone) END AS key
+                    FROM members WHERE member_id = ?)
+         SELECT k.key FROM k
+         WHERE (SELECT count(*) FROM members m WHERE starts_with(m.phone, k.key || ':')) = 1",
+            [member_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
     let mut rows = Vec::new();
     for table in tables_naming_members(&tx)? {
         let personal = if table.ends_with("members") { ", name = NULL, phone = NULL" } else { "" };

@@ -108,11 +108,26 @@ impl Services {
             .analytics
             .write_bulk(move |conn, _landing| crate::privacy::erase::erase(conn, &id, &by, &reason))
             .await?;
-        let needle = serde_json::to_string(&member_id).unwrap_or_default();
-        let pseudonym = serde_json::to_string(&erased.pseudonym).unwrap_or_default();
+        // The file is copied anew whatever becomes of the operational store's part (an
+        // error there is answered after the copy; `copy_wanted` asked for it already).
+        let forgotten = self.forget_in_operational(who, &member_id, &erased.pseudonym).await;
+        let analytics = self.analytics.clone();
+        let file_bytes = tokio::task::spawn_blocking(move || analytics.rewrite()).await??;
+        let operational_rows = forgotten?;
+        Ok(ErasureReport { pseudonym: erased.pseudonym, rows: erased.rows, operational_rows, file_bytes })
+    }
+
+    /// The operational store's part of an erasure: the id becomes the pseudonym in alert
+    /// events, queued notices, the load history and audit rows; the erasure is audited;
+    /// SQLite's log is truncated. Returns the rows changed.
+    async fn forget_in_operational(&self, who: &Caller, member_id: &str, pseudonym_id: &str) -> Result<u64> {
+        let needle = serde_json::to_string(member_id).unwrap_or_default();
+        let pseudonym = serde_json::to_string(pseudonym_id).unwrap_or_default();
         let mut tx = self.ops.begin().await?;
         let mut operational_rows = 0;
-        for (table, column) in [("alert_events", "members"), ("alert_outbox", "payload"), ("audit_log", "filter")] {
+        for (table, column) in
+            [("alert_events", "members"), ("alert_outbox", "payload"), ("audit_log", "filter"), ("loads", "report")]
+        {
             operational_rows += sqlx::query(&format!(
                 "UPDATE {table} SET {column} = replace({column}, ?, ?) WHERE instr({column}, ?) > 0"
             ))
@@ -124,19 +139,17 @@ impl Services {
             .rows_affected();
         }
         operational_rows += sqlx::query("UPDATE audit_log SET target = ? WHERE target = ?")
-            .bind(&erased.pseudonym)
-            .bind(&member_id)
+            .bind(pseudonym_id)
+            .bind(member_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
         tx.commit().await?;
-        audit::record(&self.ops, who, "privacy.erase", Some(&erased.pseudonym), None).await?;
-        // The old values leave the operational store's log and the analytics file's
-        // free blocks (secure_delete overwrites SQLite's).
+        audit::record(&self.ops, who, "privacy.erase", Some(pseudonym_id), None).await?;
+        // The old values leave the operational store's log (secure_delete overwrites
+        // SQLite's free pages).
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.ops).await?;
-        let analytics = self.analytics.clone();
-        let file_bytes = tokio::task::spawn_blocking(move || analytics.rewrite()).await??;
-        Ok(ErasureReport { pseudonym: erased.pseudonym, rows: erased.rows, operational_rows, file_bytes })
+        Ok(operational_rows)
     }
 
     /// The time now in the retailer's zone (stored times are its local times).
@@ -168,9 +181,11 @@ impl Services {
         if done.members > 0 {
             let what = format!("{} members", done.members);
             let filter = format!("days={days}&cutoff={}", done.cutoff);
-            audit::record(&self.ops, &Caller::system(), "privacy.retention", Some(&what), Some(&filter)).await?;
+            let audited =
+                audit::record(&self.ops, &Caller::system(), "privacy.retention", Some(&what), Some(&filter)).await;
             let analytics = self.analytics.clone();
             tokio::task::spawn_blocking(move || analytics.rewrite()).await??;
+            audited?;
         }
         Ok(done)
     }

@@ -108,6 +108,13 @@ impl Seal {
     /// that is missing, or a key that is not 64 hex digits, is an error.
     pub fn find(source: &KeySource, data_dir: &Path) -> Result<Option<Seal>> {
         let read = |path: &Path| -> Result<Seal> {
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(path) {
+                use std::os::unix::fs::PermissionsExt;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), "the privacy key file can be read by others: chmod 600 it");
+                }
+            }
             let text = std::fs::read_to_string(path)
                 .map_err(|e| Error::Load(format!("{}: cannot read the privacy key ({e})", path.display())))?;
             let key = parse_hex(&text).ok_or_else(|| {
@@ -118,7 +125,8 @@ impl Seal {
         if let Some(file) = &source.file {
             return read(file).map(Some);
         }
-        if let Ok(text) = std::env::var(ENV_KEY) {
+        if let Some(text) = std::env::var_os(ENV_KEY) {
+            let text = text.to_string_lossy();
             let key =
                 parse_hex(&text).ok_or_else(|| Error::Load(format!("{ENV_KEY} must be 64 hex digits (32 bytes)")))?;
             return Ok(Some(Seal::from_master(&key, ENV_KEY)));
@@ -133,15 +141,21 @@ impl Seal {
         let path = data_dir.join(KEY_FILE);
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
+        // Written whole beside, then linked into place: a crash never leaves a partial key,
+        // and an existing key is never replaced.
+        let partial = data_dir.join(format!("{KEY_FILE}.{}.new", std::process::id()));
+        let cannot = |e: std::io::Error| Error::Load(format!("{}: cannot make the privacy key ({e})", path.display()));
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&path)
-            .map_err(|e| Error::Load(format!("{}: cannot make the privacy key ({e})", path.display())))?;
+        let mut file = options.open(&partial).map_err(cannot)?;
         writeln!(file, "{}", hex(&key))?;
         file.sync_all()?;
+        drop(file);
+        let linked = std::fs::hard_link(&partial, &path);
+        let _ = std::fs::remove_file(&partial);
+        linked.map_err(cannot)?;
         tracing::info!(path = %path.display(), "made a new privacy key: keep a copy of it away from the data");
         Ok(Seal::from_master(&key, &path.display().to_string()))
     }
@@ -186,9 +200,12 @@ impl Seal {
     /// The text of a sealed value (a sealed phone too); text that is not sealed comes back
     /// as it is. A value this key did not seal is an error.
     pub fn open(&self, text: &str) -> Result<String> {
-        let Some(at) = text.find(SEALED) else { return Ok(text.to_string()) };
+        // `enc1:…`, or a phone's `<32 hex>:enc1:…`.
+        let phone = || text.get(..33).filter(|h| h.ends_with(':') && h[..32].bytes().all(|b| b.is_ascii_hexdigit()));
+        let body = text.strip_prefix(SEALED).or_else(|| phone().and_then(|_| text[33..].strip_prefix(SEALED)));
+        let Some(body) = body else { return Ok(text.to_string()) };
         let bad = || Error::Internal(format!("a sealed value does not open with the privacy key from {}", self.0.from));
-        let bytes = URL_SAFE_NO_PAD.decode(&text[at + SEALED.len()..]).map_err(|_| bad())?;
+        let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| bad())?;
         if bytes.len() < 12 + 16 {
             return Err(bad());
         }
@@ -279,17 +296,19 @@ struct OpenFn;
 struct PhoneKeyFn;
 struct MemberKeyFn;
 
+// Sealing takes every text as plain (a name that happens to start with `enc1:` is sealed
+// too): what is already sealed is told apart by the caller (`seal_plain`), never here.
 impl TextFn for SealFn {
     const VOLATILE: bool = true;
     fn apply(seal: &Seal, text: &str) -> std::result::Result<String, Box<dyn std::error::Error>> {
-        Ok(if text.starts_with(SEALED) { text.to_string() } else { seal.seal(text) })
+        Ok(seal.seal(text))
     }
 }
 
 impl TextFn for SealPhoneFn {
     const VOLATILE: bool = true;
     fn apply(seal: &Seal, text: &str) -> std::result::Result<String, Box<dyn std::error::Error>> {
-        Ok(if text.contains(SEALED) { text.to_string() } else { seal.seal_phone(text) })
+        Ok(seal.seal_phone(text))
     }
 }
 
@@ -327,6 +346,9 @@ mod tests {
         assert_ne!(a, s.seal("张伟"));
         assert_eq!(s.open(&a).unwrap(), "张伟");
         assert_eq!(s.open("plain").unwrap(), "plain");
+        assert_eq!(s.open("a name with enc1: inside").unwrap(), "a name with enc1: inside");
+        let odd = s.seal("enc1:looks-sealed");
+        assert_eq!(s.open(&odd).unwrap(), "enc1:looks-sealed");
         assert!(Seal::from_master(&[8u8; 32], "other").open(&a).is_err());
         let p = s.seal_phone("138 1234-5678");
         assert!(p.starts_with(&format!("{}:", s.phone_key("13812345678"))));

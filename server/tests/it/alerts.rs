@@ -469,7 +469,7 @@ async fn channels_are_sealed_in_the_operational_store() {
     let queued: String = sqlx::query("SELECT channel FROM alert_outbox").fetch_one(&pool).await.unwrap().get(0);
     assert!(queued.starts_with("enc1:"), "{queued}");
     assert_eq!(rules::open_channels::<Channel>(&seal, &queued), Some(r.channels[0].clone()));
-    assert_eq!(rules::open_channels::<Channel>(&server::store::Seal::from_master(&[2u8; 32], "other"), &queued), None);
+    assert_eq!(rules::open_channels::<Channel>(&server::store::Seal::from_master(&[2u8; 32], "o"), &queued), None);
     // A rule stored before channels were sealed is sealed on the next start.
     sqlx::query("UPDATE alert_rules SET channels = ? WHERE id = ?")
         .bind(serde_json::to_string(&r.channels).unwrap())
@@ -480,6 +480,10 @@ async fn channels_are_sealed_in_the_operational_store() {
     assert_eq!(rules::seal_stored_channels(&pool, &seal).await.unwrap(), 1);
     assert_eq!(rules::seal_stored_channels(&pool, &seal).await.unwrap(), 0);
     assert_eq!(rules::rule(&pool, &seal, r.id).await.unwrap().channels, r.channels);
+    // A start with another key stops before any channel is read or written.
+    let other = server::store::Seal::from_master(&[2u8; 32], "other");
+    let err = rules::seal_stored_channels(&pool, &other).await.unwrap_err().to_string();
+    assert!(err.contains("sealed with another privacy key"), "{err}");
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
     pool.close().await;
     assert_eq!(common::files_holding(dir.path(), b"ROBOT-KEY-7f3a"), Vec::<String>::new());

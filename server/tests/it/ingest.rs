@@ -406,3 +406,40 @@ async fn a_bulk_import_lands_while_ingest_requests_stream_in() {
     assert_eq!(count("SELECT count(*) FROM orders WHERE order_id LIKE 'LG%'"), report.rows_landed);
     assert_eq!(differences(&a), 0);
 }
+
+/// Ingest requests that land together (a batch of several): a row naming an erased member
+/// is refused in its own request, by its own index, and every other row of every request
+/// lands.
+#[test]
+fn a_batch_refuses_only_the_rows_naming_an_erased_member() {
+    use server::load::{import::Kind, ingest};
+    let (_dir, a) = common::generated(300, 5);
+    let erased = "M0000007";
+    server::privacy::erase::erase(&mut a.writer(), erased, "test", "DSR-batch").unwrap();
+    let rows = |orders: &[(&str, &str)]| {
+        let body = serde_json::to_vec(
+            &orders
+                .iter()
+                .map(|(id, member)| {
+                    json!({ "order_id": id, "ordered_at": "2026-06-30T10:00:00", "net_amount": "5.00", "member_id": member })
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let (good, rejected) = ingest::validate(Kind::Orders, ingest::records(&body).unwrap(), chrono_tz::UTC);
+        assert!(rejected.is_empty());
+        good
+    };
+    let first = rows(&[("x1", "M0000001"), ("x2", erased), ("x3", "M0000002")]);
+    let second = rows(&[("y1", "M0000003"), ("y2", "M0000004")]);
+    let landed = ingest::land(&mut a.writer(), Kind::Orders, &[&first, &second]).unwrap();
+    assert_eq!((landed[0].inserted, landed[0].duplicates), (2, 0), "{landed:?}");
+    assert_eq!(landed[0].refused.iter().map(|r| (r.index, r.field.as_str())).collect::<Vec<_>>(), [(1, "member_id")]);
+    assert_eq!((landed[1].inserted, landed[1].duplicates, landed[1].refused.len()), (2, 0, 0), "{landed:?}");
+    let stored: i64 = a
+        .reader()
+        .unwrap()
+        .query_row("SELECT count(*) FROM orders WHERE order_id IN ('x1', 'x2', 'x3', 'y1', 'y2')", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 4);
+}
