@@ -6,7 +6,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, RwLock},
 };
 
 use duckdb::Connection;
@@ -36,6 +36,9 @@ pub struct Analytics {
     readers: Arc<Mutex<Connection>>,
     /// The key personal fields are sealed with (`super::seal`).
     seal: Seal,
+    /// Held (shared) by every [`Analytics::read`] while it runs, and (alone) by
+    /// [`Analytics::rewrite`]: no read runs on the old file while it is swapped.
+    swap: Arc<RwLock<()>>,
 }
 
 /// Holds ingest batches back while a bulk load lands; dropping it lets them land again.
@@ -77,6 +80,7 @@ impl Analytics {
             folder: Arc::new(Mutex::new(folder)),
             readers: Arc::new(Mutex::new(readers)),
             seal,
+            swap: Arc::default(),
         })
     }
 
@@ -120,14 +124,19 @@ impl Analytics {
         tokio::task::spawn_blocking(move || f(&mut lock(&folder))).await?
     }
 
-    /// Runs `f` on a reader connection on a blocking thread.
+    /// Runs `f` on a reader connection on a blocking thread (never across a
+    /// [`Analytics::rewrite`]: the connection is taken once none runs).
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let conn = self.reader()?;
-        tokio::task::spawn_blocking(move || f(&conn)).await?
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _no_swap = this.swap.read().unwrap_or_else(|poison| poison.into_inner());
+            f(&this.reader()?)
+        })
+        .await?
     }
 
     /// Runs `f` with the single writer connection on a blocking thread.
@@ -168,9 +177,12 @@ impl Analytics {
     /// updated or deleted rows, which stay in the file's free blocks) survives on disk
     /// under this path: what an erasure needs (`crate::privacy::erase`). Clears
     /// `copy_wanted` ([`Analytics::ask_for_copy`]). Returns the
-    /// file's size before and after. Blocking; readers already running finish on the old
-    /// file.
+    /// file's size before and after. Blocking: it waits for running reads and writes.
     pub fn rewrite(&self) -> Result<(u64, u64)> {
+        // Reads running on the old database finish first (one that wrote — the member
+        // facts are made through a read — would write to the old file's log, which has
+        // the new file's name); later ones take the new connection.
+        let _swap = self.swap.write().unwrap_or_else(|poison| poison.into_inner());
         let mut root = lock(&self.root);
         let mut folder = lock(&self.folder);
         let mut lander = lock(&self.lander);
