@@ -488,3 +488,53 @@ async fn channels_are_sealed_in_the_operational_store() {
     pool.close().await;
     assert_eq!(common::files_holding(dir.path(), b"ROBOT-KEY-7f3a"), Vec::<String>::new());
 }
+
+/// The shipped high-value-at-risk rule on a generated retailer with a fit: its notice
+/// counts every member behind the breach, names only those whose latest consent is a yes
+/// (found here with plain SQL over `consent_events`), and says how many it left out.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_at_risk_notice_names_consenting_members_and_counts_the_others() {
+    use app::model::MembersQuery;
+    let (dir, analytics) = common::generated(3_000, 4);
+    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display())).await.unwrap();
+    let services = Services::new(analytics.clone(), ops.clone(), MetricConfig::default());
+    services.fit(&Caller::system(), Some("2026-06-30".into())).await.unwrap();
+    let rule = rules::rules(&ops, &common::seal())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.metric == "high_value_at_risk")
+        .expect("shipped");
+    let reading = services.read_rule(&rule).await.unwrap();
+    let query = MembersQuery {
+        filters: Some("churn_risk:high_value_at_risk".into()),
+        as_of: Some(reading.as_of.clone()),
+        page_size: Some(500),
+        ..Default::default()
+    };
+    let page = services.members(&Caller::system(), query).await.unwrap();
+    assert_eq!(reading.members_total, Some(page.total));
+    assert!(page.total > 20 && page.total <= 500, "{}", page.total);
+    let ids: Vec<String> = page.rows.iter().map(|r| format!("'{}'", r.member_id)).collect();
+    let consenting: Vec<String> = {
+        let conn = analytics.reader().unwrap();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT member_id FROM (SELECT member_id, arg_max(consent, given_at) AS yes FROM consent_events GROUP BY 1)
+                 WHERE yes AND member_id IN ({}) ORDER BY 1",
+                ids.join(", ")
+            ))
+            .unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    let left_out = page.total - consenting.len() as i64;
+    assert!(left_out > 0 && !consenting.is_empty(), "{left_out}");
+    assert_eq!(reading.left_out_without_consent, Some(left_out));
+    let payload = rules::notice_payload(&rule, 1, "firing", &reading, "firing");
+    assert_eq!(payload["members_left_out_without_consent"], left_out);
+    assert_eq!(payload["members_total"], page.total);
+    let named: Vec<&str> =
+        payload["members"].as_array().unwrap().iter().map(|m| m["member_id"].as_str().unwrap()).collect();
+    assert_eq!(named.len(), consenting.len().min(20));
+    assert!(named.iter().all(|m| consenting.iter().any(|c| c == m)), "{named:?}");
+}
