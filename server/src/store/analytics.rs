@@ -172,21 +172,19 @@ impl Analytics {
             .collect()
     }
 
-    /// Copies the store into a new file and puts it in the old one's place, holding every
-    /// connection meanwhile, so that nothing DuckDB has let go of (the old values of
+    /// Copies the store into a new file and puts it in the old one's place, so that
+    /// nothing DuckDB has let go of (the old values of
     /// updated or deleted rows, which stay in the file's free blocks) survives on disk
     /// under this path: what an erasure needs (`crate::privacy::erase`). Clears
     /// `copy_wanted` ([`Analytics::ask_for_copy`]). Returns the
-    /// file's size before and after. Blocking: it waits for running reads and writes.
+    /// file's size before and after. Blocking: writes wait for the whole copy, reads only
+    /// for the swap at its end.
     pub fn rewrite(&self) -> Result<(u64, u64)> {
-        // Reads running on the old database finish first (one that wrote — the member
-        // facts are made through a read — would write to the old file's log, which has
-        // the new file's name); later ones take the new connection.
-        let _swap = self.swap.write().unwrap_or_else(|poison| poison.into_inner());
+        // Writers wait for the whole copy (what lands meanwhile would miss the new file);
+        // dashboards keep reading the old file while it is copied.
         let mut root = lock(&self.root);
         let mut folder = lock(&self.folder);
         let mut lander = lock(&self.lander);
-        let mut readers = lock(&self.readers);
         let path = self.path.as_path();
         let fresh = path.with_extension("rewrite");
         let wal = |p: &Path| std::path::PathBuf::from(format!("{}.wal", p.display()));
@@ -204,6 +202,15 @@ impl Analytics {
             quote(&fresh.display().to_string()),
             database.replace('"', "\"\""),
         ))?;
+        // Then reads running on the old database finish (one that writes — the member
+        // facts are made through a read — must not write to the old file's log, which
+        // has the new file's name), and the old database closes before the new file
+        // takes its name; reads after take the new one.
+        let _swap = self.swap.write().unwrap_or_else(|poison| poison.into_inner());
+        let mut readers = lock(&self.readers);
+        for conn in [&mut *root, &mut *folder, &mut *lander, &mut *readers] {
+            *conn = Connection::open_in_memory()?;
+        }
         std::fs::rename(&fresh, path)?;
         let conn = Connection::open(path)?;
         self.seal.register(&conn)?;
