@@ -65,3 +65,29 @@ pub fn erased_rows(conn: &Connection, table: &str, index: &str, fields: &[&str])
     found.dedup_by_key(|(i, _)| *i);
     Ok(found)
 }
+
+/// Of rows given as (batch, index, member id, phone), those that name an erased member,
+/// with the field that does: (batch, index, `member_id` or `phone`). Nothing is looked at
+/// until a member has been erased.
+pub fn erased_in(
+    conn: &Connection,
+    rows: impl Iterator<Item = (usize, usize, Option<String>, Option<String>)>,
+) -> Result<Vec<(usize, usize, &'static str)>> {
+    if !any_erased(conn)? {
+        return Ok(Vec::new());
+    }
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE mp_erased_check (mp_key BIGINT, member_id VARCHAR, phone VARCHAR)",
+    )?;
+    {
+        let mut appender = conn.appender("mp_erased_check")?;
+        for (batch, index, member_id, phone) in rows {
+            let key = ((batch as i64) << 32) | index as i64;
+            appender.append_row(duckdb::params![key, member_id, phone])?;
+        }
+        appender.flush()?;
+    }
+    let found = erased_rows(conn, "mp_erased_check", "mp_key", &["member_id", "phone"])?;
+    conn.execute_batch("DROP TABLE mp_erased_check")?;
+    Ok(found.into_iter().map(|(key, field)| ((key >> 32) as usize, (key & 0xffff_ffff) as usize, field)).collect())
+}

@@ -432,36 +432,19 @@ pub fn land(conn: &mut Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> 
 /// The rows of each request that name an erased member, refused with the reason.
 fn erased_rows(conn: &Connection, kind: Kind, requests: &[&[(usize, Row)]]) -> Result<Vec<Vec<IngestReject>>> {
     let mut refused: Vec<Vec<IngestReject>> = requests.iter().map(|_| Vec::new()).collect();
-    let fields = kind.fields();
-    let at = |name: &str| fields.iter().position(|f| f.name == name);
+    let at = |name: &str| kind.fields().iter().position(|f| f.name == name);
     let (id_at, phone_at) = (at("member_id"), at("phone"));
-    if (id_at.is_none() && phone_at.is_none()) || !crate::derive::personal::any_erased(conn)? {
+    if id_at.is_none() && phone_at.is_none() {
         return Ok(refused);
     }
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE mp_erased_check (mp_key BIGINT, member_id VARCHAR, phone VARCHAR)",
-    )?;
-    {
-        let mut appender = conn.appender("mp_erased_check")?;
-        for (request, batch) in requests.iter().enumerate() {
-            for (index, row) in batch.iter() {
-                let text = |at: Option<usize>| at.and_then(|i| row[i].clone()).map_or(Value::Null, Value::Text);
-                let key = Value::BigInt(((request as i64) << 32) | *index as i64);
-                appender.append_row(appender_params_from_iter([key, text(id_at), text(phone_at)]))?;
-            }
-        }
-        appender.flush()?;
+    let text = |row: &Row, at: Option<usize>| at.and_then(|i| row[i].clone());
+    let rows = requests.iter().enumerate().flat_map(|(request, batch)| {
+        batch.iter().map(move |(index, row)| (request, *index, text(row, id_at), text(row, phone_at)))
+    });
+    for (request, index, field) in crate::derive::personal::erased_in(conn, rows)? {
+        let reason = crate::derive::personal::ERASED.to_string();
+        refused[request].push(IngestReject { index, field: field.into(), value: None, reason });
     }
-    let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
-    for (key, field) in crate::derive::personal::erased_rows(conn, "mp_erased_check", "mp_key", &names)? {
-        refused[(key >> 32) as usize].push(IngestReject {
-            index: (key & 0xffff_ffff) as usize,
-            field: field.into(),
-            value: None,
-            reason: crate::derive::personal::ERASED.to_string(),
-        });
-    }
-    conn.execute_batch("DROP TABLE mp_erased_check")?;
     Ok(refused)
 }
 

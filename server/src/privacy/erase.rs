@@ -32,17 +32,6 @@ fn pseudonym() -> String {
     format!("erased-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-/// The tables (not views) with a `member_id` column.
-fn tables_naming_members(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT c.table_name FROM duckdb_columns() c JOIN duckdb_tables() t
-           ON t.schema_name = c.schema_name AND t.table_name = c.table_name
-         WHERE c.schema_name = 'main' AND c.column_name = 'member_id' AND NOT t.temporary
-         ORDER BY 1",
-    )?;
-    Ok(stmt.query_map([], |r| r.get(0))?.collect::<duckdb::Result<Vec<String>>>()?)
-}
-
 /// Erases the stored member `member_id` (see the module). A 404 when no member has it.
 pub fn erase(conn: &mut Connection, member_id: &str, by: &str, reason: &str) -> Result<Erased> {
     let reason = reason.trim();
@@ -71,7 +60,7 @@ pub fn erase(conn: &mut Connection, member_id: &str, by: &str, reason: &str) -> 
         .optional()?
         .flatten();
     let mut rows = Vec::new();
-    for table in tables_naming_members(&tx)? {
+    for table in crate::store::schema::tables_with_column(&tx, "member_id")? {
         let personal = if table.ends_with("members") { ", name = NULL, phone = NULL" } else { "" };
         let n = tx.execute(
             &format!("UPDATE {table} SET member_id = ?{personal} WHERE member_id = ?"),

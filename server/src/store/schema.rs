@@ -28,6 +28,18 @@ pub fn unkeyed_columns(table: &str) -> &'static str {
     }
 }
 
+/// The stored tables (not views, not temporary) of the main schema with a column named
+/// `column`, by name.
+pub fn tables_with_column(conn: &duckdb::Connection, column: &str) -> crate::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT c.table_name FROM duckdb_columns() c JOIN duckdb_tables() t
+           ON t.schema_name = c.schema_name AND t.table_name = c.table_name
+         WHERE c.schema_name = 'main' AND c.column_name = ? AND NOT t.temporary
+         ORDER BY 1",
+    )?;
+    Ok(stmt.query_map([column], |r| r.get(0))?.collect::<duckdb::Result<Vec<String>>>()?)
+}
+
 /// Versioned DDL, applied in order on open; each version applies once.
 pub(crate) const SCHEMA: &[(i32, &str)] = &[
     (

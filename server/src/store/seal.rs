@@ -238,13 +238,7 @@ impl Seal {
 /// The tables that hold names and phones (`members` and the queues of members waiting
 /// to be folded).
 pub fn personal_tables(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT c.table_name FROM duckdb_columns() c JOIN duckdb_tables() t
-           ON t.schema_name = c.schema_name AND t.table_name = c.table_name
-         WHERE c.schema_name = 'main' AND c.column_name = 'phone' AND NOT t.temporary
-         ORDER BY 1",
-    )?;
-    Ok(stmt.query_map([], |r| r.get(0))?.collect::<duckdb::Result<Vec<String>>>()?)
+    super::schema::tables_with_column(conn, "phone")
 }
 
 /// One text → text function of the key.
