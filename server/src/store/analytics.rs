@@ -197,8 +197,11 @@ impl Analytics {
         let memory: String = root.query_row("SELECT current_setting('memory_limit')", [], |r| r.get(0))?;
         let database: String = root.query_row("SELECT current_database()", [], |r| r.get(0))?;
         let quote = |s: &str| s.replace('\'', "''");
+        // The copy reads one snapshot, log included; a checkpoint first only shortens the
+        // old database's close (it fails while a read writes the member facts: no matter).
+        let _ = root.execute_batch("CHECKPOINT");
         root.execute_batch(&format!(
-            "CHECKPOINT; ATTACH '{}' AS mp_fresh; COPY FROM DATABASE \"{}\" TO mp_fresh; DETACH mp_fresh;",
+            "ATTACH '{}' AS mp_fresh; COPY FROM DATABASE \"{}\" TO mp_fresh; DETACH mp_fresh;",
             quote(&fresh.display().to_string()),
             database.replace('"', "\"\""),
         ))?;
@@ -211,18 +214,41 @@ impl Analytics {
         for conn in [&mut *root, &mut *folder, &mut *lander, &mut *readers] {
             *conn = Connection::open_in_memory()?;
         }
-        std::fs::rename(&fresh, path)?;
-        let conn = Connection::open(path)?;
-        self.seal.register(&conn)?;
-        // The new file holds no old value: what asked for the copy is answered.
-        conn.execute_batch("DELETE FROM copy_wanted")?;
-        conn.execute_batch(&format!("SET checkpoint_threshold = '1GB'; SET memory_limit = '{}'", quote(&memory)))?;
+        // Whatever the old database's close left in its log is in the copy already (every
+        // write was held since before it) or derived (the member facts, made again).
+        if wal(path).exists() {
+            std::fs::remove_file(wal(path))?;
+        }
+        let opened = std::fs::rename(&fresh, path).map_err(crate::Error::from).and_then(|()| self.reopen(path, true));
+        // Should the new file fail to open, the one under the path is opened again: the
+        // store keeps answering (its copy is asked for again at the next open).
+        let conn = match opened {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::error!(error = %e, "copying the store anew failed; going on with the file as it is");
+                self.reopen(path, false)?
+            }
+        };
+        conn.execute_batch(&format!("SET memory_limit = '{}'", quote(&memory)))?;
         *folder = conn.try_clone()?;
         *lander = conn.try_clone()?;
         *readers = conn.try_clone()?;
         *root = conn;
         let after = std::fs::metadata(path)?.len();
         Ok((before, after))
+    }
+
+    /// A connection to the file at `path` as [`Analytics::rewrite`] leaves it: the SQL
+    /// functions of the key, the checkpoint threshold, and (`fresh`: the new copy, which
+    /// holds no old value) `copy_wanted` answered.
+    fn reopen(&self, path: &Path, fresh: bool) -> Result<Connection> {
+        let conn = Connection::open(path)?;
+        self.seal.register(&conn)?;
+        conn.execute_batch("SET checkpoint_threshold = '1GB'")?;
+        if fresh {
+            conn.execute_batch("DELETE FROM copy_wanted")?;
+        }
+        Ok(conn)
     }
 
     /// Asks, in the caller's transaction, for the file to be copied anew
@@ -306,6 +332,45 @@ mod tests {
             assert!(shape(table).iter().any(|c| c.starts_with("PRIMARY KEY")), "{table}");
             conn.execute_batch("DROP TABLE again").unwrap();
         }
+    }
+
+    /// A copy while a read holds a write open (the member facts are made through reads)
+    /// still copies: it reads one snapshot, the write's rows are not in it, and the store
+    /// answers on the new file after.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_copy_goes_on_while_a_read_writes_and_answers_on_the_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Analytics::open(&dir.path().join("a.duckdb")).unwrap();
+        a.writer().execute_batch("INSERT INTO stores VALUES ('S1', 'One', 'East', 'Shanghai', 'store')").unwrap();
+        Analytics::ask_for_copy(&a.writer(), "test").unwrap();
+        let (started, finish) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let reader = a.clone();
+        let reading = tokio::spawn(async move {
+            reader
+                .read(move |conn| {
+                    conn.execute_batch("BEGIN; INSERT INTO data_changes VALUES (now())")?;
+                    started.0.send(()).unwrap();
+                    finish.1.recv().unwrap();
+                    conn.execute_batch("COMMIT")?;
+                    Ok(())
+                })
+                .await
+        });
+        started.1.recv().unwrap();
+        let copy = {
+            let a = a.clone();
+            tokio::task::spawn_blocking(move || a.rewrite())
+        };
+        // The copy is made while the read runs; the swap waits for it.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(dir.path().join("a.rewrite").exists() || copy.is_finished());
+        finish.0.send(()).unwrap();
+        reading.await.unwrap().unwrap();
+        copy.await.unwrap().unwrap();
+        let conn = a.reader().unwrap();
+        assert_eq!(Analytics::counts(&conn).unwrap()[0], ("stores", 1));
+        assert!(!Analytics::copy_wanted(&conn).unwrap());
+        assert!(!dir.path().join("a.rewrite").exists());
     }
 
     #[test]
