@@ -11,6 +11,8 @@
 //! - [`alerts`]: alert rules and events, where notices may go, their delivery.
 //! - [`members`]: member lists and the member 360 record, masked.
 //! - [`privacy`]: the members' rights under PIPL — consent changes, access, erasure.
+//! - [`identity`]: one member across channels — identities, matching rules, merges and
+//!   their undoing (SPEC §11).
 //! - [`model`]: BG/NBD and Gamma-Gamma — fits, scores, the holdout check.
 //! - [`metrics`]: the metric catalogue (SPEC §4), scopes and filters, cohorts, tiers, RFM,
 //!   and the straightforward reference SQL the engine is checked against.
@@ -25,6 +27,7 @@ pub mod cli;
 pub mod derive;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod jobs;
 pub mod load;
 pub mod members;

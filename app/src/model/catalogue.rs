@@ -114,6 +114,13 @@ metrics! {
     StoreOnlyMembers = "store_only_members", "仅门店会员", "Store-only members", Count, Up, "";
     OnlineOnlyMembers = "online_only_members", "仅线上会员", "Online-only members", Count, Up, "";
     OmnichannelMembers = "omnichannel_members", "全渠道会员", "Omnichannel members", Count, Up, "";
+    /// Members (joined by T) with more than one identity: an identity loaded for them or a
+    /// member merged into them, besides their member id (SPEC §11).
+    MultiIdentityShare = "multi_identity_share", "多身份会员占比", "Members with several identities", Ratio, Up,
+        "no members had joined by the end of the window";
+    /// Identities per member (joined by T), their member id included.
+    IdentitiesPerMember = "identities_per_member", "人均身份数", "Identities per member", Number, Up,
+        "no members had joined by the end of the window";
     PointsLiability = "points_liability", "积分负债", "Points liability", Amount, Down, "";
     PointsExpiring30 = "points_expiring_30d", "30天内到期积分", "Points expiring in 30 days", Amount, Down, "";
     PointsExpiring90 = "points_expiring_90d", "90天内到期积分", "Points expiring in 90 days", Amount, Down, "";

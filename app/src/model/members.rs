@@ -123,6 +123,10 @@ pub struct Member360 {
     /// member's consent now).
     #[serde(default)]
     pub consent_history: Vec<ConsentChange>,
+    /// The member's identities and those of members merged into them (masked unless the
+    /// viewer is an admin; a phone shows as its keyed hash only).
+    #[serde(default)]
+    pub identities: Vec<Identity>,
 }
 
 /// One recorded marketing consent change.

@@ -223,6 +223,13 @@ pub enum Command {
         #[command(subcommand)]
         action: PrivacyAction,
     },
+    /// One member across channels: the pairs the matching rules propose, merging members
+    /// into a survivor and undoing it. Handed to the server running on the data dir, if
+    /// one is.
+    Identity {
+        #[command(subcommand)]
+        action: IdentityAction,
+    },
     /// List, save or delete saved segments.
     Segments {
         #[command(subcommand)]
@@ -342,6 +349,32 @@ pub enum PrivacyAction {
         #[arg(long)]
         reason: String,
     },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum IdentityAction {
+    /// Print the pairs of members the matching rules say are one person, with the evidence.
+    Candidates {
+        /// One rule's id (all rules when absent).
+        #[arg(long)]
+        rule: Option<i64>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Merge members into a survivor: their orders, points and tier history follow.
+    Merge {
+        #[arg(long)]
+        survivor: String,
+        /// A member to merge (repeat for several).
+        #[arg(long, required = true)]
+        merged: Vec<String>,
+    },
+    /// Undo a merge exactly.
+    Undo { merge_id: i64 },
+    /// Merge every pair the automatic rules propose.
+    Automatic,
+    /// Print the merges, newest first.
+    Merges,
 }
 
 #[derive(Subcommand, Debug, Clone)]

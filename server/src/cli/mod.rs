@@ -4,11 +4,12 @@
 
 mod args;
 mod data;
+mod identity;
 pub mod loadgen;
 mod people;
 mod report;
 
-pub use args::{Cli, Command, PrivacyAction, SegmentAction, TokenAction, UserAction};
+pub use args::{Cli, Command, IdentityAction, PrivacyAction, SegmentAction, TokenAction, UserAction};
 
 use std::{process::ExitCode, time::Instant};
 
@@ -253,6 +254,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             segments(&services, action.clone()).await
         }
         Command::Privacy { ref action } => people::privacy(&cli, action.clone()).await,
+        Command::Identity { ref action } => identity::identity(&cli, action.clone()).await,
         Command::User { ref action } => user(&open_ops(&cli).await?, action.clone()).await,
         Command::Token { ref action } => token(&open_ops(&cli).await?, action.clone()).await,
         Command::BenchModel { ref as_of, ref python } => {

@@ -14,6 +14,7 @@ pub fn key_of(table: &str) -> &'static str {
         "orders" => "order_id",
         "points" => "entry_id",
         "tier_changes" => "member_id, changed_at",
+        "member_identities" => "member_id, kind, value",
         _ => "order_id, line_no",
     }
 }
@@ -86,8 +87,16 @@ pub fn unfolded_loads(conn: &Connection) -> Result<i64> {
 /// hold yet, and returns how many landed. New members, orders and points also go to the
 /// `queue` for [`fold`], in the caller's transaction.
 pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], queue: Queue) -> Result<i64> {
+    super::aliases::record(conn, table, rows, values)?;
+    let rows = &super::aliases::resolve(conn, table, rows)?;
     let rows = if table == "members" {
         super::personal::seal(conn, &super::consent::split(conn, rows, values)?, values)?
+    } else if table == "member_identities" {
+        // A phone is kept as its keyed hash, never its number.
+        format!(
+            "(SELECT member_id, kind, CASE WHEN kind = 'phone' THEN mp_phone_key(value) ELSE trim(value) END AS value
+              FROM {rows})"
+        )
     } else {
         rows.to_string()
     };
@@ -207,6 +216,8 @@ pub fn restore_keys(conn: &Connection) -> Result<()> {
 /// whose key `table` does not hold yet through the key's index (point lookups), and
 /// queues them in `pending_<table>`; returns the keys that landed.
 pub fn land_indexed(conn: &Connection, table: &str, rows: &str) -> Result<Vec<String>> {
+    super::aliases::record(conn, table, rows, &[])?;
+    let rows = &super::aliases::resolve(conn, table, rows)?;
     let rows = if table == "members" {
         super::personal::seal(conn, &super::consent::split(conn, rows, &[])?, &[])?
     } else {

@@ -184,6 +184,47 @@ pub fn rebuild(conn: &Connection) -> Result<()> {
     super::facts::changed(conn)
 }
 
+/// Derives again, from the raw tables, the summary rows and the days of the members whose
+/// ids the temporary table `ids` (one column, `member_id`) holds: what a merge or its undo
+/// changed (`crate::identity::merge`). Members keep their numbers; a member new to the
+/// summary gets the next one; a member with no row left in the raw tables leaves it. Run
+/// in the caller's transaction, with no landed row waiting to be folded.
+pub fn derive_again(conn: &Connection, ids: &str) -> Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE mp_again AS
+             SELECT i.member_id, coalesce(s.member_no,
+                        (SELECT coalesce(max(member_no), 0) FROM member_summary)
+                        + row_number() OVER (PARTITION BY s.member_no IS NULL ORDER BY i.member_id)) AS member_no
+             FROM (SELECT DISTINCT member_id FROM {ids}) i LEFT JOIN member_summary s USING (member_id)
+             WHERE i.member_id IN (SELECT member_id FROM members)
+                OR i.member_id IN (SELECT member_id FROM orders WHERE member_id IS NOT NULL)
+                OR i.member_id IN (SELECT member_id FROM points);
+         DELETE FROM member_days WHERE member_id IN (SELECT member_id FROM {ids});
+         DELETE FROM points_days WHERE member_id IN (SELECT member_id FROM {ids});
+         DELETE FROM member_summary WHERE member_id IN (SELECT member_id FROM {ids});
+         INSERT INTO member_summary ({COLUMNS})
+         SELECT k.member_id, CAST(m.joined_at AS DATE), o.first_purchase_at, o.last_purchase_at,
+                coalesce(o.purchases, 0), coalesce(o.revenue_cents, 0), coalesce(o.returns_cents, 0),
+                coalesce(p.points_earned, 0), coalesce(p.points_redeemed, 0),
+                coalesce(p.points_expired, 0), coalesce(p.points_adjusted, 0), o.last_order_at, k.member_no
+         FROM mp_again k
+         LEFT JOIN members m USING (member_id)
+         LEFT JOIN ({orders}) o USING (member_id)
+         LEFT JOIN ({points}) p USING (member_id);
+         INSERT INTO member_days SELECT * FROM ({member_days}) ORDER BY day;
+         INSERT INTO points_days SELECT * FROM ({points_days}) ORDER BY day;
+         DROP TABLE mp_again;",
+        orders = facts(ORDER_FACTS, "(SELECT * FROM orders WHERE member_id IN (SELECT member_id FROM mp_again))"),
+        points = facts(POINT_FACTS, "(SELECT * FROM points WHERE member_id IN (SELECT member_id FROM mp_again))"),
+        member_days = MEMBER_DAYS.replace(
+            "{day_facts}",
+            &day_facts("(SELECT * FROM orders WHERE member_id IN (SELECT member_id FROM mp_again))", "mp_again")
+        ),
+        points_days = days_of(POINTS_DAYS, "mp_again"),
+    ))?;
+    super::facts::changed(conn)
+}
+
 /// Derives the summary and the day tables again from the raw tables when a bulk load's
 /// rows landed but their fold did not commit (the process died between the two, or the
 /// fold failed). One transaction: the rows waiting in `pending_<table>` that it sees are

@@ -38,8 +38,15 @@ pub const FOLD_EVERY: Duration = Duration::from_millis(1000);
 const LANDER_TURN: Duration = Duration::from_secs(1);
 
 /// The tables the ingest API takes.
-pub const TABLES: [Kind; 6] =
-    [Kind::Stores, Kind::Members, Kind::Orders, Kind::OrderItems, Kind::Points, Kind::TierChanges];
+pub const TABLES: [Kind; 7] = [
+    Kind::Stores,
+    Kind::Members,
+    Kind::Orders,
+    Kind::OrderItems,
+    Kind::Points,
+    Kind::TierChanges,
+    Kind::MemberIdentities,
+];
 
 /// One rejected row of a request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -506,6 +506,10 @@ pub fn profile(
         |r| Ok(MemberTierChange { changed_at: r.get(0)?, tier: r.get(1)? }),
     )?;
     let consent_history = consent_history(conn, member_id)?;
+    let mut identities = crate::identity::of_person(conn, member_id)?;
+    if personal == Personal::Masked {
+        identities.iter_mut().filter(|i| i.kind != "phone").for_each(|i| i.value = mask_phone(&i.value));
+    }
     Ok(Some(Member360 {
         member,
         gender,
@@ -518,6 +522,7 @@ pub fn profile(
         rfm,
         tier_changes,
         consent_history,
+        identities,
     }))
 }
 

@@ -135,6 +135,27 @@ pub(super) fn statement(metric: Metric, w: &Window, cfg: MetricConfig, scope: &S
             Sql::new(format!("SELECT {grp}, count(*), 1 FROM members o {join} WHERE o.joined_at < $after GROUP BY 1"))
                 .bind("after", after),
         ),
+        // 多身份会员占比 and 人均身份数 (SPEC §11): of the members who joined by T, the share
+        // with an identity besides their member id (one loaded for them or for a member
+        // merged into them, or a merged member's id), and the identities per member,
+        // counting their member id as one. A member's own phone is contact data, not
+        // counted. Identities are as they are now (they carry no date).
+        Metric::MultiIdentityShare | Metric::IdentitiesPerMember => {
+            let numerator = match metric {
+                Metric::MultiIdentityShare => "count(*) FILTER (WHERE n.ids > 0)",
+                _ => "count(*) + coalesce(sum(n.ids), 0)",
+            };
+            run(Sql::new(format!(
+                "SELECT {grp}, {numerator}, count(*) FROM members o {join}
+                 LEFT JOIN (SELECT coalesce(a.person, x.member_id) AS person, count(*) AS ids
+                            FROM (SELECT member_id FROM member_identities
+                                  UNION ALL SELECT merged FROM merges WHERE undone_at IS NULL) x
+                            LEFT JOIN {aliases} a ON a.alias = x.member_id GROUP BY 1) n ON n.person = o.member_id
+                 WHERE o.joined_at < $after GROUP BY 1",
+                aliases = crate::derive::aliases::aliases(),
+            ))
+            .bind("after", after))
+        }
         // 新增会员: members who joined in W.
         Metric::NewMembers => run(
             Sql::new(format!(

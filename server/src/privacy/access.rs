@@ -37,7 +37,9 @@ pub fn analytics_part(
             }))
         })?
         .collect::<duckdb::Result<Vec<_>>>()?;
-    Ok(Some(json!({ "profile": profile, "order_items": items })))
+    // The merges that made this person of several members (their identities are in the profile).
+    let merges = crate::identity::merge::of_person(conn, member_id)?;
+    Ok(Some(json!({ "profile": profile, "order_items": items, "merges": merges })))
 }
 
 /// The document as a page a person reads: every object a table of its fields, every list

@@ -43,44 +43,86 @@ pub fn erase(conn: &mut Connection, member_id: &str, by: &str, reason: &str) -> 
     }
     let tx = conn.transaction()?;
     super::require_member(&tx, member_id)?;
+    // The person's identities go; so do the members merged into them
+    // (`crate::identity::merge`), each under a pseudonym of its own.
+    let mut ids = vec![member_id.to_string()];
+    {
+        let mut stmt = tx
+            .prepare(&format!("SELECT alias FROM {} WHERE person = ? ORDER BY 1", crate::derive::aliases::aliases()))?;
+        for alias in stmt.query_map([member_id], |r| r.get::<_, String>(0))? {
+            ids.push(alias?);
+        }
+    }
+    let mut rows: Vec<(String, usize)> = Vec::new();
+    let mut first = None;
+    for id in &ids {
+        rows.push(("member_identities".into(), tx.execute("DELETE FROM member_identities WHERE member_id = ?", [id])?));
+        let pseudonym = pseudonym_of(&tx, id, by, reason, &mut rows)?;
+        first.get_or_insert(pseudonym);
+    }
+    rows.retain(|(_, n)| *n > 0);
+    let pseudonym = first.unwrap_or_default();
+    // Views made from the data before (the member facts, a connection's scope) name the
+    // old id: they are made again.
+    crate::derive::facts::changed(&tx)?;
+    crate::store::Analytics::ask_for_copy(&tx, "erasure")?;
+    tx.commit()?;
+    let mut merged: Vec<(String, usize)> = Vec::new();
+    for (table, n) in rows {
+        match merged.iter_mut().find(|(t, _)| *t == table) {
+            Some((_, total)) => *total += n,
+            None => merged.push((table, n)),
+        }
+    }
+    Ok(Erased { pseudonym, rows: merged })
+}
+
+/// Replaces the member id `member_id` (a member, or one merged into them) by a new
+/// pseudonym in every table, clears names and phones, and records the erasure; adds the
+/// rows changed to `rows`. Returns the pseudonym.
+fn pseudonym_of(
+    tx: &Connection,
+    member_id: &str,
+    by: &str,
+    reason: &str,
+    rows: &mut Vec<(String, usize)>,
+) -> Result<String> {
     let pseudonym = pseudonym();
     // Keyed hashes of the id and phone, so that a later load carrying either is refused
     // (`crate::derive::personal`); a sealed phone starts with its hash. A phone other
     // members have too (a shop's placeholder number) is not kept: it would refuse them.
     let phone_key: Option<String> = tx
         .query_row(
-            "WITH k AS (SELECT CASE WHEN contains(phone, ':enc1:') THEN split_part(phone, ':', 1)
+            "WITH everyone AS (SELECT member_id, phone FROM members UNION ALL SELECT member_id, phone FROM merged_members),
+                  k AS (SELECT CASE WHEN contains(phone, ':enc1:') THEN split_part(phone, ':', 1)
                                ELSE mp_phone_key(phone) END AS key
-                    FROM members WHERE member_id = ?)
+                        FROM everyone WHERE member_id = ?)
          SELECT k.key FROM k
-         WHERE (SELECT count(*) FROM members m WHERE starts_with(m.phone, k.key || ':')) = 1",
+         WHERE (SELECT count(*) FROM everyone m WHERE starts_with(m.phone, k.key || ':')) = 1",
             [member_id],
             |r| r.get(0),
         )
         .optional()?
         .flatten();
-    let mut rows = Vec::new();
-    for table in crate::store::schema::tables_with_column(&tx, "member_id")? {
+    for table in crate::store::schema::tables_with_column(tx, "member_id")? {
         let personal = if table.ends_with("members") { ", name = NULL, phone = NULL" } else { "" };
         let n = tx.execute(
             &format!("UPDATE {table} SET member_id = ?{personal} WHERE member_id = ?"),
             params![pseudonym, member_id],
         )?;
-        if n > 0 {
-            rows.push((table, n));
-        }
+        rows.push((table, n));
+    }
+    for column in ["survivor", "merged"] {
+        let n =
+            tx.execute(&format!("UPDATE merges SET {column} = ? WHERE {column} = ?"), params![pseudonym, member_id])?;
+        rows.push(("merges".into(), n));
     }
     tx.execute(
         "INSERT INTO erasures (pseudonym, erased_at, erased_by, reason, member_key, phone_key)
          VALUES (?, CAST(now() AS TIMESTAMP), ?, ?, mp_member_key(?), ?)",
         params![pseudonym, by, reason, member_id, phone_key],
     )?;
-    // Views made from the data before (the member facts, a connection's scope) name the
-    // old id: they are made again.
-    crate::derive::facts::changed(&tx)?;
-    crate::store::Analytics::ask_for_copy(&tx, "erasure")?;
-    tx.commit()?;
-    Ok(Erased { pseudonym, rows })
+    Ok(pseudonym)
 }
 
 /// The one stored member whose phone is `phone` (spaces ignored): a 404 when none has

@@ -10,6 +10,7 @@
 mod alerts;
 mod dashboard;
 mod data;
+mod identity;
 mod members;
 pub mod memo;
 mod model;

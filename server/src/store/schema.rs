@@ -244,10 +244,49 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     CREATE TABLE IF NOT EXISTS copy_wanted (wanted_at TIMESTAMP NOT NULL, why VARCHAR NOT NULL);
     "#,
     ),
+    (
+        15,
+        r#"
+    -- Identities (SPEC §11; crate::identity): a member's other ids as loaded, by kind
+    -- (POS card, mini-program openid, WeChat unionid, app or web account; a phone as its
+    -- keyed hash). The same identity on two members is evidence that they are one person.
+    CREATE TABLE IF NOT EXISTS member_identities (
+        member_id VARCHAR NOT NULL,
+        kind      VARCHAR NOT NULL,
+        value     VARCHAR NOT NULL,
+        PRIMARY KEY (member_id, kind, value)
+    );
+    -- Merges (crate::identity::merge): `merged` became part of `survivor`. While a merge
+    -- stands, `merged` names the survivor wherever data lands; undoing it sets undone_at.
+    CREATE TABLE IF NOT EXISTS merges (
+        merge_id  BIGINT PRIMARY KEY,
+        survivor  VARCHAR NOT NULL,
+        merged    VARCHAR NOT NULL,
+        merged_at TIMESTAMP NOT NULL,
+        merged_by VARCHAR NOT NULL,
+        rule      VARCHAR,
+        undone_at TIMESTAMP,
+        undone_by VARCHAR
+    );
+    -- The merged member's own row (out of `members`, which holds persons) and scores,
+    -- put back by an undo.
+    CREATE TABLE IF NOT EXISTS merged_members AS SELECT CAST(NULL AS BIGINT) AS merge_id, * FROM members LIMIT 0;
+    CREATE TABLE IF NOT EXISTS merged_scores AS SELECT CAST(NULL AS BIGINT) AS merge_id, * FROM member_scores LIMIT 0;
+    -- The rows (orders, points, tier changes) a merge moved to the survivor, or that landed
+    -- under the merged id while it stood: an undo gives back exactly these.
+    CREATE TABLE IF NOT EXISTS merge_moves (
+        merge_id BIGINT NOT NULL,
+        tbl      VARCHAR NOT NULL,
+        row_key  VARCHAR NOT NULL,
+        PRIMARY KEY (merge_id, tbl, row_key)
+    );
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.
 pub(crate) const DERIVED_VERSIONS: [i32; 5] = [2, 3, 7, 8, 10];
 
 /// The tables of the data contract, in load order.
-pub const TABLES: [&str; 6] = ["stores", "members", "orders", "order_items", "points", "tier_changes"];
+pub const TABLES: [&str; 7] =
+    ["stores", "members", "orders", "order_items", "points", "tier_changes", "member_identities"];

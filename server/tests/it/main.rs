@@ -10,6 +10,7 @@ mod breakdown;
 mod clv;
 mod cohorts;
 mod generate;
+mod identity;
 mod import;
 mod ingest;
 mod kpis;

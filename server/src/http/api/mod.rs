@@ -28,6 +28,7 @@ use crate::{
 mod alerts;
 mod dashboard;
 mod data;
+mod identity;
 mod members;
 mod model;
 mod openapi;
@@ -37,6 +38,7 @@ mod segments;
 use alerts::*;
 use dashboard::*;
 use data::*;
+use identity::*;
 use members::*;
 use model::*;
 pub use openapi::openapi_document;
@@ -62,6 +64,7 @@ pub fn router(services: Services, upload_max_bytes: usize) -> Router {
         .merge(data::router(upload_max_bytes))
         .merge(alerts::router())
         .merge(privacy::router())
+        .merge(identity::router())
         .with_state(ApiState { services })
 }
 

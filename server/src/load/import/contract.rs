@@ -14,6 +14,7 @@ pub enum Kind {
     Points,
     OrderLines,
     TierChanges,
+    MemberIdentities,
 }
 
 impl Kind {
@@ -26,11 +27,12 @@ impl Kind {
             "points" => Kind::Points,
             "order_lines" => Kind::OrderLines,
             "tier_changes" => Kind::TierChanges,
+            "member_identities" => Kind::MemberIdentities,
             _ => {
                 return Err(Error::bad_param(
                     "table",
                     format!(
-                        "expected stores, members, orders, order_items, points, tier_changes or order_lines, got {text:?}"
+                        "expected stores, members, orders, order_items, points, tier_changes, member_identities or order_lines, got {text:?}"
                     ),
                 ));
             }
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Points => "points",
             Kind::OrderLines => "order_lines",
             Kind::TierChanges => "tier_changes",
+            Kind::MemberIdentities => "member_identities",
         }
     }
 
@@ -123,7 +126,11 @@ impl Kind {
         ];
         const TIERCHANGES: &[Field] =
             &[f("member_id", Text, true), f("changed_at", Timestamp, true), f("tier", Text, true)];
+        // A member's other ids (`crate::identity`); a phone is kept as its keyed hash.
+        const IDENTITIES: &[Field] =
+            &[f("member_id", Text, true), f("kind", Enum(&app::model::IDENTITY_KINDS), true), f("value", Text, true)];
         match self {
+            Kind::MemberIdentities => IDENTITIES,
             Kind::TierChanges => TIERCHANGES,
             Kind::Stores => STORES,
             Kind::Members => MEMBERS,

@@ -41,7 +41,7 @@ pub(super) fn insert(
         good
     };
     match mapping.kind {
-        Kind::Stores | Kind::Members | Kind::Orders | Kind::Points | Kind::TierChanges => {
+        Kind::Stores | Kind::Members | Kind::Orders | Kind::Points | Kind::TierChanges | Kind::MemberIdentities => {
             // These kinds are tables of the same name.
             let table = mapping.kind.name();
             let key = landing::key_of(table);

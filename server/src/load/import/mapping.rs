@@ -42,11 +42,41 @@ pub struct Mapping {
     /// joined at their first order.
     #[serde(default)]
     pub derive_members: bool,
+    /// For orders, points and tier changes: the file names members by this identity
+    /// (`pos_card`, `mini_program_openid`, `wechat_unionid`, `app_account`, `web_account`,
+    /// `phone`) in the `member_id` field, not by member id; each row lands on the member
+    /// who has it (`crate::identity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_identity: Option<String>,
 }
 
 impl Mapping {
     pub fn identity(kind: Kind) -> Mapping {
-        Mapping { kind, fields: BTreeMap::new(), delimiter: None, return_prefix: None, derive_members: false }
+        Mapping {
+            kind,
+            fields: BTreeMap::new(),
+            delimiter: None,
+            return_prefix: None,
+            derive_members: false,
+            member_identity: None,
+        }
+    }
+
+    /// The identity kind the `member_id` field holds, if the mapping names one; an error
+    /// for an unknown kind, a table without members or members derived from orders.
+    pub fn identity_kind(&self) -> std::result::Result<Option<&'static str>, String> {
+        let Some(text) = self.member_identity.as_deref() else { return Ok(None) };
+        let kind = crate::identity::kind("member_identity", text).map_err(|e| e.to_string())?;
+        if !matches!(self.kind, Kind::Orders | Kind::Points | Kind::TierChanges | Kind::OrderLines) {
+            return Err(format!(
+                "member_identity: only orders, order lines, points and tier changes name members by an identity, not {}",
+                self.kind.name()
+            ));
+        }
+        if self.derive_members {
+            return Err("member_identity: members cannot be derived from orders that name them by an identity".into());
+        }
+        Ok(Some(kind))
     }
 
     pub fn from_file(path: &Path) -> Result<Mapping> {
@@ -58,6 +88,7 @@ impl Mapping {
     /// A mapping from its TOML text; errors name `origin` (the file, or an upload's field).
     pub fn from_toml(text: &str, origin: &str) -> Result<Mapping> {
         let mapping: Mapping = toml::from_str(text).map_err(|e| Error::Load(format!("{origin}: {e}")))?;
+        mapping.identity_kind().map_err(|e| Error::Load(format!("{origin}: {e}")))?;
         for name in mapping.fields.keys() {
             if !mapping.kind.fields().iter().any(|f| f.name == name) {
                 let known: Vec<_> = mapping.kind.fields().iter().map(|f| f.name).collect();

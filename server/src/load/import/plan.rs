@@ -17,6 +17,8 @@ pub(super) struct Plan {
     pub(super) fields: Vec<(Field, Option<Input>)>,
     /// Whether members have been erased: rows naming one are then refused.
     pub(super) erased: bool,
+    /// The identity kind the `member_id` field holds (`Mapping::member_identity`).
+    pub(super) identity: Option<&'static str>,
 }
 
 /// What one pass over a file's typed rows found.
@@ -102,7 +104,7 @@ impl Plan {
             }
             fields.push((*field, input));
         }
-        Ok(Plan { kind: mapping.kind, fields, erased: false })
+        Ok(Plan { kind: mapping.kind, fields, erased: false, identity: mapping.identity_kind()? })
     }
 
     /// The typed rows of `raw`: for each field `r_<name>` (the trimmed text, or the typed
@@ -150,7 +152,10 @@ impl Plan {
                 Some(Input::Column { ty, format: None, integer: false, .. }) => exact_cast(field.ty, ty, &r),
                 _ => None,
             };
-            let typed = if let Some(typed) = exact {
+            let typed = if let (Some(kind), "member_id") = (self.identity, field.name) {
+                // The member who has the identity (NULL when none or several).
+                crate::identity::owner(kind, &r)
+            } else if let Some(typed) = exact {
                 typed
             } else if tidy && matches!(field.ty, Type::Enum(_)) {
                 r.clone()
@@ -224,7 +229,7 @@ impl Plan {
         // The key of the kinds that land as they are; others (order items, invoice lines)
         // are grouped or numbered on landing anyway.
         let distinct = match self.kind {
-            Kind::Stores | Kind::Members | Kind::Orders | Kind::Points | Kind::TierChanges => {
+            Kind::Stores | Kind::Members | Kind::Orders | Kind::Points | Kind::TierChanges | Kind::MemberIdentities => {
                 format!("count(DISTINCT ({}))", landing::key_of(self.kind.name()))
             }
             Kind::OrderItems | Kind::OrderLines => "-1".into(),
@@ -284,11 +289,17 @@ impl Plan {
                     rank,
                 });
             }
+            let reason = match (self.identity, name) {
+                (Some(kind), "member_id") => {
+                    format!("no one member has this {kind} (none has it, or members who are not merged into one do)")
+                }
+                _ => format!("not {}", field.ty.describe()),
+            };
             rules.push(Rule {
                 broken: format!("r_{name} IS NOT NULL AND {name} IS NULL"),
                 field: name,
                 value: format!("CAST(r_{name} AS VARCHAR)"),
-                reason: format!("not {}", field.ty.describe()),
+                reason,
                 rank,
             });
         }
