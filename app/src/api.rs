@@ -6,10 +6,11 @@
 use leptos::{prelude::*, server_fn::codec::Json};
 
 use crate::model::{
-    AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
-    Cohorts, ErasureReport, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage, MembersQuery,
-    ModelStatus, Overview, OverviewQuery, PrivacyRequest, RetentionPreview, RfmRule, Segment, SegmentName,
-    TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
+    AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, Candidate,
+    CohortQuery, Cohorts, ErasureReport, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage,
+    MembersQuery, MergeRecord, MergeReport, MergeRequest, ModelStatus, Overview, OverviewQuery, PrivacyRequest,
+    RetentionPreview, RfmRule, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend,
+    TrendQuery, User, UserChange, Viewer,
 };
 
 /// Who signed in: the request's viewer, which the server's access layer put there.
@@ -207,4 +208,24 @@ pub async fn erase_member(request: PrivacyRequest) -> Result<ErasureReport, Serv
 #[server(endpoint = "get_retention_preview", input = Json)]
 pub async fn get_retention_preview(days: Option<u32>) -> Result<RetentionPreview, ServerFnError> {
     ask(|e, who| e.retention_preview(who, days)).await
+}
+
+#[server(endpoint = "get_identity_candidates", input = Json)]
+pub async fn get_identity_candidates() -> Result<Vec<Candidate>, ServerFnError> {
+    ask(|e, who| e.identity_candidates(who)).await
+}
+
+#[server(endpoint = "get_merges", input = Json)]
+pub async fn get_merges() -> Result<Vec<MergeRecord>, ServerFnError> {
+    ask(|e, who| e.merges(who)).await
+}
+
+#[server(endpoint = "merge_members", input = Json)]
+pub async fn merge_members(request: MergeRequest) -> Result<MergeReport, ServerFnError> {
+    ask(|e, who| e.merge_members(who, request)).await
+}
+
+#[server(endpoint = "undo_merge", input = Json)]
+pub async fn undo_merge(merge_id: i64) -> Result<MergeReport, ServerFnError> {
+    ask(|e, who| e.undo_merge(who, merge_id)).await
 }

@@ -100,6 +100,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("admin") view=pages::admin::AdminPage/>
                     <Route path=StaticSegment("loads") view=pages::loads::LoadsPage/>
                     <Route path=StaticSegment("privacy") view=pages::privacy::PrivacyPage/>
+                    <Route path=StaticSegment("identity") view=pages::identity::IdentityPage/>
                     <Route path=StaticSegment("signin") view=pages::signin::SignInPage/>
                 </Routes>
             </main>
@@ -158,6 +159,7 @@ fn TopBar() -> impl IntoView {
                 <Show when=move || may(Role::Admin)>{item("/loads", "nav.loads")}</Show>
                 <Show when=move || may(Role::Admin)>{item("/admin", "nav.admin")}</Show>
                 <Show when=move || may(Role::Admin)>{item("/privacy", "nav.privacy")}</Show>
+                <Show when=move || may(Role::Admin)>{item("/identity", "nav.identity")}</Show>
             </nav>
             // Find a member by id or whole phone number (operators and admins; audited).
             <Show when=move || may(Role::Operator)>

@@ -7,10 +7,11 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::model::{
-    AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, CohortQuery,
-    Cohorts, ErasureReport, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage, MembersQuery,
-    ModelStatus, Overview, OverviewQuery, PrivacyRequest, RetentionPreview, RfmRule, Segment, SegmentName,
-    TierMigration, TierMigrationQuery, TokenRequest, Trend, TrendQuery, User, UserChange, Viewer,
+    AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, Candidate,
+    CohortQuery, Cohorts, ErasureReport, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage,
+    MembersQuery, MergeRecord, MergeReport, MergeRequest, ModelStatus, Overview, OverviewQuery, PrivacyRequest,
+    RetentionPreview, RfmRule, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend,
+    TrendQuery, User, UserChange, Viewer,
 };
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
@@ -71,6 +72,14 @@ pub trait Engine: Send + Sync + 'static {
     fn erase_member(&self, who: Viewer, request: PrivacyRequest) -> EngineFuture<ErasureReport>;
     /// How many members a retention period (or the server's) would strip now (admins).
     fn retention_preview(&self, who: Viewer, days: Option<u32>) -> EngineFuture<RetentionPreview>;
+    /// The pairs the identity rules propose as one person (admins; audited).
+    fn identity_candidates(&self, who: Viewer) -> EngineFuture<Vec<Candidate>>;
+    /// The merges, newest first (admins).
+    fn merges(&self, who: Viewer) -> EngineFuture<Vec<MergeRecord>>;
+    /// Merges members into a survivor (admins; audited).
+    fn merge_members(&self, who: Viewer, request: MergeRequest) -> EngineFuture<MergeReport>;
+    /// Undoes a merge exactly (admins; audited).
+    fn undo_merge(&self, who: Viewer, merge_id: i64) -> EngineFuture<MergeReport>;
     /// Keeps the viewer's language, `zh` or `en`.
     fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()>;
 }

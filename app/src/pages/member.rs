@@ -220,6 +220,16 @@ fn Member360View(member: Member360, names: Vec<SegmentName>) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+        <h2 class="section-title">{tr("identity.identities")}</h2>
+        <table class="data identities" id="member-identities">
+            <thead><tr><th scope="col">{tr("identity.kind")}</th><th scope="col">{tr("identity.value")}</th>
+                <th scope="col">{tr("identity.loaded_for")}</th></tr></thead>
+            <tbody>
+                {member.identities.iter().map(|i| view! {
+                    <tr data-kind=i.kind.clone()><td>{i.kind.clone()}</td><td>{i.value.clone()}</td><td>{i.member_id.clone()}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
         <h2 class="section-title">{tr("timeline")}</h2>
         <Chart id="member-timeline" option=Signal::stored(chart) label=tr("timeline")()/>
         <table class="data timeline">

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod breakdown;
+pub mod identity;
 pub mod loads;
 pub mod member;
 pub mod members;

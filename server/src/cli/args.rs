@@ -375,6 +375,13 @@ pub enum IdentityAction {
     Automatic,
     /// Print the merges, newest first.
     Merges,
+    /// Merge `--pairs` pairs of members picked at random (seeded) in one request while
+    /// dashboard reads run, and print the merge's time and the reads' latencies (before
+    /// and during). Changes the store: run it on a copy.
+    Bench {
+        #[arg(long, default_value_t = 50_000)]
+        pairs: usize,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -100,11 +100,15 @@ pub fn candidates(conn: &Connection, rule: &IdentityRule, limit: i64) -> Result<
          found AS (
              SELECT p.a, p.b, p.evidence{birth_evidence} AS evidence FROM pairs p {birth}),
          facts AS (
-             SELECT m.member_id, CAST(m.joined_at AS VARCHAR) AS joined_at, m.join_channel, coalesce(s.purchases, 0) AS purchases,
-                    coalesce(s.revenue_cents, 0) AS revenue_cents, m.joined_at AS joined,
-                    (SELECT list(DISTINCT o.channel ORDER BY o.channel) FROM orders o
-                     WHERE o.member_id = m.member_id AND o.channel IS NOT NULL) AS channels
-             FROM members m LEFT JOIN member_summary s USING (member_id)
+             SELECT m.member_id, CAST(m.joined_at AS VARCHAR) AS joined_at, m.join_channel,
+                    coalesce(o.purchases, 0) AS purchases, coalesce(o.revenue_cents, 0) AS revenue_cents,
+                    m.joined_at AS joined, o.channels
+             FROM members m
+             LEFT JOIN (SELECT member_id, count(*) FILTER (WHERE net_amount > 0) AS purchases,
+                               CAST(sum(net_amount) * 100 AS BIGINT) AS revenue_cents,
+                               list(DISTINCT channel ORDER BY channel) FILTER (WHERE channel IS NOT NULL) AS channels
+                        FROM orders WHERE member_id IN (SELECT a FROM found UNION SELECT b FROM found)
+                        GROUP BY member_id) o USING (member_id)
              WHERE m.member_id IN (SELECT a FROM found UNION SELECT b FROM found))
          SELECT fa.member_id, fa.joined_at, fa.join_channel, fa.purchases, fa.revenue_cents, coalesce(fa.channels, []),
                 fb.member_id, fb.joined_at, fb.join_channel, fb.purchases, fb.revenue_cents, coalesce(fb.channels, []),

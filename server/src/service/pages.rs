@@ -174,6 +174,29 @@ impl Engine for Services {
         for_pages("retention preview", async move { s.retention_preview(&Caller::signed_in(&who), days).await })
     }
 
+    fn identity_candidates(&self, who: Viewer) -> EngineFuture<Vec<app::model::Candidate>> {
+        let s = self.clone();
+        for_pages(
+            "identity candidates",
+            async move { s.identity_candidates(&Caller::signed_in(&who), None, None).await },
+        )
+    }
+
+    fn merges(&self, who: Viewer) -> EngineFuture<Vec<app::model::MergeRecord>> {
+        let s = self.clone();
+        for_pages("merges", async move { s.merges(&Caller::signed_in(&who), Some(50)).await })
+    }
+
+    fn merge_members(&self, who: Viewer, request: app::model::MergeRequest) -> EngineFuture<app::model::MergeReport> {
+        let s = self.clone();
+        for_pages("merge members", async move { s.merge_members(&Caller::signed_in(&who), request).await })
+    }
+
+    fn undo_merge(&self, who: Viewer, merge_id: i64) -> EngineFuture<app::model::MergeReport> {
+        let s = self.clone();
+        for_pages("undo merge", async move { s.undo_merge(&Caller::signed_in(&who), merge_id).await })
+    }
+
     fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()> {
         let ops = self.ops.clone();
         for_pages("save language", async move { crate::access::users::set_language(&ops, &who.name, &lang).await })
