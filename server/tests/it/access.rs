@@ -152,6 +152,30 @@ async fn every_route_and_server_function_checks_the_role() {
             Some(ADMIN),
         ),
         ("GET", "/api/v1/privacy/retention?days=365".into(), None, Some(ADMIN)),
+        ("GET", "/api/v1/identity/rules".into(), None, Some(ADMIN)),
+        (
+            "POST",
+            "/api/v1/identity/rules".into(),
+            Some(json!({ "name": "same app account", "match_on": ["app_account"] })),
+            Some(ADMIN),
+        ),
+        (
+            "PUT",
+            "/api/v1/identity/rules/999".into(),
+            Some(json!({ "name": "x", "match_on": ["pos_card"] })),
+            Some(ADMIN),
+        ),
+        ("DELETE", "/api/v1/identity/rules/999".into(), None, Some(ADMIN)),
+        ("GET", "/api/v1/identity/candidates".into(), None, Some(ADMIN)),
+        ("GET", "/api/v1/identity/merges".into(), None, Some(ADMIN)),
+        (
+            "POST",
+            "/api/v1/identity/merges".into(),
+            Some(json!({ "survivor": "no-such-member", "merged": ["nor-this-one"] })),
+            Some(ADMIN),
+        ),
+        ("POST", "/api/v1/identity/merges/automatic".into(), None, Some(ADMIN)),
+        ("POST", "/api/v1/identity/merges/999/undo".into(), None, Some(ADMIN)),
         ("POST", "/api/v1/ingest/orders".into(), Some(json!([])), None),
     ];
     let mut checked = 0;
@@ -245,6 +269,10 @@ async fn every_route_and_server_function_checks_the_role() {
         ("privacy_access", json!({ "request": { "member_id": "no-such-member" } }), Some(ADMIN)),
         ("erase_member", json!({ "request": { "member_id": "no-such-member", "reason": "t" } }), Some(ADMIN)),
         ("get_retention_preview", json!({ "days": 365 }), Some(ADMIN)),
+        ("get_identity_candidates", json!({}), Some(ADMIN)),
+        ("get_merges", json!({}), Some(ADMIN)),
+        ("merge_members", json!({ "request": { "survivor": "no-such-member", "merged": ["nor-this"] } }), Some(ADMIN)),
+        ("undo_merge", json!({ "merge_id": 999 }), Some(ADMIN)),
     ];
     for (name, args, least) in &functions {
         let path = format!("/api/{name}");

@@ -123,6 +123,9 @@ async fn a_store_member_and_a_mini_program_member_merge_into_one_omnichannel_per
     assert_eq!(of(&before, "store_only_members"), (2, 1));
     assert_eq!(of(&before, "online_only_members"), (1, 1));
     assert_eq!(of(&before, "omnichannel_members"), (0, 1));
+    // Everyone has an identity besides their id; 3 ids and 5 identities over 3 members.
+    assert_eq!(of(&before, "multi_identity_share"), (3, 3));
+    assert_eq!(of(&before, "identities_per_member"), (8, 3));
 
     // The rules propose S and M (S joined first, so survives), with the evidence.
     for who in [&operator, &executive] {
@@ -187,6 +190,9 @@ async fn a_store_member_and_a_mini_program_member_merge_into_one_omnichannel_per
     assert_eq!(of(&after, "store_only_members"), (1, 1));
     assert_eq!(of(&after, "online_only_members"), (0, 1));
     assert_eq!(of(&after, "omnichannel_members"), (1, 1));
+    // S: 2 ids (S, M) and 4 identities; K: 1 and 1.
+    assert_eq!(of(&after, "multi_identity_share"), (2, 2));
+    assert_eq!(of(&after, "identities_per_member"), (8, 2));
     // No candidate left: they are one person.
     let (_, candidates, _) = site.ask(&admin, "GET", "/api/v1/identity/candidates", None).await;
     assert_eq!(candidates, json!([]));
@@ -252,6 +258,32 @@ async fn a_store_member_and_a_mini_program_member_merge_into_one_omnichannel_per
     assert_eq!(merges.as_array().unwrap().len(), 2, "{merges}");
     assert!(merges[1]["undone_at"].is_string() && merges[0]["undone_at"].is_null(), "{merges}");
 
+    // An automatic rule merges what it finds: K2 shares K's POS card, and joined later.
+    let member = json!([{ "member_id": "K2", "joined_at": "2023-09-01", "join_channel": "app" }]);
+    let card = json!([{ "member_id": "K2", "kind": "pos_card", "value": "CARD-2" }]);
+    for (table, rows) in [("members", member), ("member_identities", card)] {
+        let (status, landed) =
+            common::call("POST", &format!("{}/api/v1/ingest/{table}", server.base), Some(rows)).await;
+        assert_eq!((status, landed["inserted"].as_i64()), (200, Some(1)), "{landed}");
+    }
+    let auto = json!({ "name": "same POS card", "match_on": ["pos_card"], "automatic": true });
+    let (status, rule, _) = site.ask(&admin, "POST", "/api/v1/identity/rules", Some(&auto)).await;
+    assert_eq!(status, 201, "{rule}");
+    let bad = json!({ "name": "by birth year alone", "match_on": ["birth_year"] });
+    assert_eq!(site.ask(&admin, "POST", "/api/v1/identity/rules", Some(&bad)).await.0, 400);
+    assert_eq!(site.ask(&admin, "POST", "/api/v1/identity/rules", Some(&auto)).await.0, 409, "a taken name");
+    let (status, merged, _) = site.ask(&admin, "POST", "/api/v1/identity/merges/automatic", None).await;
+    assert_eq!((status, merged["merge_ids"].as_array().map(Vec::len)), (200, Some(1)), "{merged}");
+    let (_, merges, _) = site.ask(&admin, "GET", "/api/v1/identity/merges", None).await;
+    assert_eq!((merges[0]["survivor"].as_str(), merges[0]["merged"].as_str()), (Some("K"), Some("K2")));
+    assert_eq!(merges[0]["rule"], "same POS card");
+    // An alert rule may watch how unified the programme is.
+    let watch = json!({ "name": "unification", "metric": "multi_identity_share", "comparison": "below",
+                        "threshold": 0.5, "window_days": 30, "schedule_minutes": 60, "severity": "info",
+                        "channels": [], "renotify_minutes": 0 });
+    let (status, made, _) = site.ask(&admin, "POST", "/api/v1/alerts/rules", Some(&watch)).await;
+    assert_eq!(status, 201, "{made}");
+
     // The kept summary is what a rebuild makes.
     drop(server);
     let analytics = server::store::Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
@@ -313,4 +345,32 @@ fn merges_of_merges_undo_exactly_in_either_order() {
         exp.retain(|s| !s.starts_with("s:B"));
         assert_eq!(now, exp, "undone in order {order:?}");
     }
+}
+
+/// Erasing a person erases the members merged into them too: their identities go, and
+/// each merged id gets a pseudonym of its own, in the merge record as well.
+#[test]
+fn an_erasure_reaches_the_members_merged_into_the_person() {
+    use server::identity::merge::{Pair, merge};
+    let (_dir, a) = common::retailer();
+    a.writer()
+        .execute_batch(
+            "INSERT INTO member_identities VALUES ('A', 'pos_card', 'CARD-A'), ('B', 'mini_program_openid', 'OPEN-B')",
+        )
+        .unwrap();
+    merge(&mut a.writer(), &[Pair { survivor: "A".into(), merged: "B".into() }], "test", None).unwrap();
+    let erased = server::privacy::erase::erase(&mut a.writer(), "A", "test", "DSR-1").unwrap();
+    let conn = a.reader().unwrap();
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM member_identities"), 0);
+    assert_eq!(count("SELECT count(*) FROM erasures"), 2);
+    assert_eq!(count("SELECT count(*) FROM merges WHERE survivor IN ('A', 'B') OR merged IN ('A', 'B')"), 0);
+    assert_eq!(
+        count("SELECT count(*) FROM merged_members WHERE member_id = 'B' OR name IS NOT NULL OR phone IS NOT NULL"),
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM orders WHERE member_id IN ('A', 'B')"), 0);
+    let survivor: String = conn.query_row("SELECT survivor FROM merges", [], |r| r.get(0)).unwrap();
+    assert_eq!(survivor, erased.pseudonym);
+    assert_eq!(common::differences(&a), 0);
 }
