@@ -11,13 +11,13 @@
 //! - [`alerts`]: alert rules and events, where notices may go, their delivery.
 //! - [`members`]: member lists and the member 360 record, masked.
 //! - [`privacy`]: the members' rights under PIPL — consent changes, access, erasure.
-//! - [`identity`]: one member across channels — identities, matching rules, merges and
-//!   their undoing (SPEC §11).
 //! - [`model`]: BG/NBD and Gamma-Gamma — fits, scores, the holdout check.
 //! - [`metrics`]: the metric catalogue (SPEC §4), scopes and filters, cohorts, tiers, RFM,
 //!   and the straightforward reference SQL the engine is checked against.
 //! - [`load`]: the data contract, file loads through mappings, the ingest API, the
 //!   synthetic retailer.
+//! - [`identity`]: one member across channels — identities, matching rules, merges and
+//!   their undoing (SPEC §11).
 //! - [`derive`]: the per-member summary and day tables, kept as data lands.
 //! - [`store`]: the two stores — DuckDB (analytics) and sqlx (operational).
 

@@ -4,6 +4,7 @@
 pub mod aliases;
 pub mod consent;
 pub mod facts;
+pub mod identities;
 pub mod landing;
 pub mod open;
 pub mod personal;

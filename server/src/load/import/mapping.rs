@@ -66,7 +66,7 @@ impl Mapping {
     /// for an unknown kind, a table without members or members derived from orders.
     pub fn identity_kind(&self) -> std::result::Result<Option<&'static str>, String> {
         let Some(text) = self.member_identity.as_deref() else { return Ok(None) };
-        let kind = crate::identity::kind("member_identity", text).map_err(|e| e.to_string())?;
+        let kind = crate::derive::identities::kind("member_identity", text).map_err(|e| e.to_string())?;
         if !matches!(self.kind, Kind::Orders | Kind::Points | Kind::TierChanges | Kind::OrderLines) {
             return Err(format!(
                 "member_identity: only orders, order lines, points and tier changes name members by an identity, not {}",

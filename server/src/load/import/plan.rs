@@ -154,7 +154,7 @@ impl Plan {
             };
             let typed = if let (Some(kind), "member_id") = (self.identity, field.name) {
                 // The member who has the identity (NULL when none or several).
-                crate::identity::owner(kind, &r)
+                crate::derive::identities::owner(kind, &r)
             } else if let Some(typed) = exact {
                 typed
             } else if tidy && matches!(field.ty, Type::Enum(_)) {
