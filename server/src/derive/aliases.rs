@@ -72,7 +72,12 @@ pub fn record(conn: &Connection, table: &str, rows: &str, values: &[Value]) -> R
         return Ok(());
     }
     let new = match table {
-        "tier_changes" => String::new(),
+        // A tier change is new when its person has none at that instant.
+        "tier_changes" => format!(
+            "AND NOT EXISTS (SELECT 1 FROM tier_changes t JOIN {aliases} a ON a.person = t.member_id
+                             WHERE a.alias = r.member_id AND t.changed_at = r.changed_at)",
+            aliases = aliases()
+        ),
         _ => format!(
             "AND NOT EXISTS (SELECT 1 FROM {table} t WHERE {} = {key})",
             row_key(table, "t").unwrap_or_default()

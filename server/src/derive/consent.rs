@@ -38,9 +38,14 @@ pub const NEWEST_FIRST: &str = "given_at DESC, recorded_at DESC, consent";
 /// query of member ids, or `None` for every member).
 pub fn latest(members: Option<&str>) -> String {
     let of = members.map(|m| format!("WHERE member_id IN ({m})")).unwrap_or_default();
+    // A person's consent is their latest decision under any of their ids (members merged
+    // into them included, `crate::identity`).
     format!(
-        "SELECT member_id, consent, given_at, channel FROM consent_events {of}
-         QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY {NEWEST_FIRST}) = 1"
+        "SELECT member_id, consent, given_at, channel FROM (
+             SELECT coalesce(a.person, e.member_id) AS member_id, e.consent, e.given_at, e.channel, e.recorded_at
+             FROM consent_events e LEFT JOIN {aliases} a ON a.alias = e.member_id) {of}
+         QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY {NEWEST_FIRST}) = 1",
+        aliases = super::aliases::aliases()
     )
 }
 

@@ -88,9 +88,14 @@ pub fn unfolded_loads(conn: &Connection) -> Result<i64> {
 /// `queue` for [`fold`], in the caller's transaction.
 pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], queue: Queue) -> Result<i64> {
     super::aliases::record(conn, table, rows, values)?;
+    // Consent is recorded as given, under the id it came with (a merged member's too).
+    let rows = &match table {
+        "members" => super::consent::split(conn, rows, values)?,
+        _ => rows.to_string(),
+    };
     let rows = &super::aliases::resolve(conn, table, rows)?;
     let rows = if table == "members" {
-        super::personal::seal(conn, &super::consent::split(conn, rows, values)?, values)?
+        super::personal::seal(conn, rows, values)?
     } else if table == "member_identities" {
         // A phone is kept as its keyed hash, never its number.
         format!(
@@ -217,12 +222,12 @@ pub fn restore_keys(conn: &Connection) -> Result<()> {
 /// queues them in `pending_<table>`; returns the keys that landed.
 pub fn land_indexed(conn: &Connection, table: &str, rows: &str) -> Result<Vec<String>> {
     super::aliases::record(conn, table, rows, &[])?;
-    let rows = &super::aliases::resolve(conn, table, rows)?;
-    let rows = if table == "members" {
-        super::personal::seal(conn, &super::consent::split(conn, rows, &[])?, &[])?
-    } else {
-        rows.to_string()
+    let rows = &match table {
+        "members" => super::consent::split(conn, rows, &[])?,
+        _ => rows.to_string(),
     };
+    let rows = &super::aliases::resolve(conn, table, rows)?;
+    let rows = if table == "members" { super::personal::seal(conn, rows, &[])? } else { rows.to_string() };
     land_indexed_rows(conn, table, &rows)
 }
 

@@ -113,6 +113,11 @@ pub fn undo(conn: &mut Connection, merge_id: i64, by: &str) -> Result<Moved> {
         .query_row(&format!("SELECT person FROM {} WHERE alias = ?", aliases::aliases()), [&survivor], |r| r.get(0))
         .optional()?
         .unwrap_or_else(|| survivor.clone());
+    // The standing merges that took the survivor on since (its chain to its person).
+    let onward: Vec<i64> = {
+        let mut stmt = tx.prepare(&format!("SELECT merge_id FROM {} WHERE alias = ?", aliases::chain()))?;
+        stmt.query_map([&survivor], |r| r.get(0))?.collect::<duckdb::Result<_>>()?
+    };
     let mut moved = Moved { merge_ids: vec![merge_id], ..Default::default() };
     for table in FOLLOWING {
         let key = aliases::row_key(table, table).unwrap_or_default();
@@ -125,19 +130,27 @@ pub fn undo(conn: &mut Connection, merge_id: i64, by: &str) -> Result<Moved> {
         )? as i64;
         set(&mut moved, table, n);
     }
-    // The rows given back are the merged member's again: later merges that moved them on
-    // (with the survivor) moved them no more. Earlier ones that brought them to the merged
-    // member still stand.
+    // The rows given back are the merged member's again: the merges that moved them on
+    // with the survivor moved them no more. Earlier ones that brought them to the merged
+    // member still stand, and other merges' rows are theirs.
+    tx.execute_batch("CREATE OR REPLACE TEMP TABLE mp_onward (merge_id BIGINT)")?;
+    for id in std::iter::once(merge_id).chain(onward) {
+        tx.execute("INSERT INTO mp_onward VALUES (?)", [id])?;
+    }
     tx.execute(
-        "DELETE FROM merge_moves WHERE merge_id >= ? AND EXISTS (SELECT 1 FROM merge_moves x
+        "DELETE FROM merge_moves WHERE merge_id IN (SELECT merge_id FROM mp_onward) AND EXISTS (SELECT 1 FROM merge_moves x
              WHERE x.merge_id = ? AND x.tbl = merge_moves.tbl AND x.row_key = merge_moves.row_key)",
-        [merge_id, merge_id],
+        [merge_id],
     )?;
+    tx.execute_batch("DROP TABLE mp_onward")?;
     tx.execute("INSERT INTO members SELECT * EXCLUDE (merge_id) FROM merged_members WHERE merge_id = ?", [merge_id])?;
     tx.execute("DELETE FROM merged_members WHERE merge_id = ?", [merge_id])?;
+    // The scores set aside come back only when no fit came since (the refit that follows
+    // gives the member new ones anyway).
     tx.execute(
         "INSERT INTO member_scores SELECT * EXCLUDE (merge_id) FROM merged_scores
-         WHERE merge_id = ? AND member_id NOT IN (SELECT member_id FROM member_scores)",
+         WHERE merge_id = ? AND member_id NOT IN (SELECT member_id FROM member_scores)
+           AND as_of = (SELECT max(as_of) FROM member_scores)",
         [merge_id],
     )?;
     tx.execute("DELETE FROM merged_scores WHERE merge_id = ?", [merge_id])?;
@@ -189,7 +202,12 @@ fn check_pairs(conn: &Connection) -> Result<()> {
                      FROM mp_pairs_in WHERE survivor IN (SELECT merged FROM mp_pairs_in)
                  UNION ALL SELECT p.n, 'both members have a tier change at ' || CAST(a.changed_at AS VARCHAR)
                      FROM mp_pairs_in p JOIN tier_changes a ON a.member_id = p.merged
-                     JOIN tier_changes b ON b.member_id = p.survivor AND b.changed_at = a.changed_at)
+                     JOIN tier_changes b ON b.member_id = p.survivor AND b.changed_at = a.changed_at
+                 UNION ALL SELECT p.n, 'has a tier change at ' || CAST(a.changed_at AS VARCHAR)
+                                       || ' as another member merged into the same survivor'
+                     FROM mp_pairs_in p JOIN mp_pairs_in q ON q.survivor = p.survivor AND q.n < p.n
+                     JOIN tier_changes a ON a.member_id = p.merged
+                     JOIN tier_changes b ON b.member_id = q.merged AND b.changed_at = a.changed_at)
              ORDER BY n LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),

@@ -17,6 +17,15 @@ pub mod rules;
 
 pub use crate::derive::identities::{IDENTITIES, kind, owner, stored_value};
 
+/// The person `member_id` belongs to now: itself, or the member it was merged into.
+pub fn person_of(conn: &Connection, member_id: &str) -> Result<String> {
+    use duckdb::OptionalExt;
+    let person: Option<String> = conn
+        .query_row(&format!("SELECT person FROM {} WHERE alias = ?", aliases::aliases()), [member_id], |r| r.get(0))
+        .optional()?;
+    Ok(person.unwrap_or_else(|| member_id.to_string()))
+}
+
 /// The identities of the person `member_id`: theirs and those of members merged into them.
 pub fn of_person(conn: &Connection, member_id: &str) -> Result<Vec<Identity>> {
     let mut stmt = conn.prepare(&format!(
@@ -150,9 +159,22 @@ pub fn check_rule(rule: &IdentityRule) -> Result<()> {
 /// name joins both): each group's earliest member (then smallest id) survives.
 pub fn automatic_pairs(conn: &Connection, rules: &[IdentityRule]) -> Result<Vec<(merge::Pair, String)>> {
     let mut edges: Vec<(CandidateMember, CandidateMember, String)> = Vec::new();
+    // A pair once merged and undone was judged not one person: listed for review, never
+    // merged again by a rule.
+    let mut undone = std::collections::HashSet::new();
+    {
+        let mut stmt = conn.prepare("SELECT survivor, merged FROM merges WHERE undone_at IS NOT NULL")?;
+        for pair in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (a, b) = pair?;
+            undone.insert((a.clone(), b.clone()));
+            undone.insert((b, a));
+        }
+    }
     for rule in rules.iter().filter(|r| r.automatic) {
         for c in candidates(conn, rule, 1_000_000)? {
-            edges.push((c.survivor, c.merged, rule.name.clone()));
+            if !undone.contains(&(c.survivor.member_id.clone(), c.merged.member_id.clone())) {
+                edges.push((c.survivor, c.merged, rule.name.clone()));
+            }
         }
     }
     // Union-find over member ids, the root being the earliest to join.

@@ -24,6 +24,7 @@ fn rule(r: &sqlx::sqlite::SqliteRow) -> IdentityRule {
 
 /// Adds a rule (checked by `super::check_rule`); a 409 when the name is taken.
 pub async fn create(pool: &Pool, rule: &IdentityRule, by: &str) -> Result<IdentityRule> {
+    let rule = &tidy(rule);
     super::check_rule(rule)?;
     let id: i64 = sqlx::query(
         "INSERT INTO identity_rules (name, match_on, automatic, updated_by, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
@@ -42,6 +43,7 @@ pub async fn create(pool: &Pool, rule: &IdentityRule, by: &str) -> Result<Identi
 
 /// Replaces rule `id`; a 404 when there is none.
 pub async fn update(pool: &Pool, id: i64, rule: &IdentityRule, by: &str) -> Result<IdentityRule> {
+    let rule = &tidy(rule);
     super::check_rule(rule)?;
     let done = sqlx::query(
         "UPDATE identity_rules SET name = ?, match_on = ?, automatic = ?, updated_by = ?, updated_at = ? WHERE id = ?",
@@ -87,4 +89,15 @@ fn taken(e: sqlx::Error) -> Error {
         }
         _ => e.into(),
     }
+}
+
+/// The rule with each field to match on once, in order.
+fn tidy(rule: &IdentityRule) -> IdentityRule {
+    let mut match_on: Vec<String> = Vec::new();
+    for m in &rule.match_on {
+        if !match_on.contains(m) {
+            match_on.push(m.clone());
+        }
+    }
+    IdentityRule { match_on, ..rule.clone() }
 }

@@ -1,5 +1,6 @@
 //! The background refit: after every data load (and on start when the stored scores are
-//! older than the data) the predictive model is fitted again as of the latest order
+//! older than the data) the automatic identity rules merge what they find
+//! (`crate::identity`), then the predictive model is fitted again as of the latest order
 //! day, one fit at a time; requests that arrive while a fit runs are folded into one, and
 //! fits start at least a configured gap apart.
 
@@ -13,6 +14,12 @@ pub async fn run(services: Services, gap: std::time::Duration) {
         refit.wanted().await;
         refit.set(|s| s.running = true);
         let started = std::time::Instant::now();
+        // Persons first: the fit is of the members as the automatic rules make them.
+        match services.merge_automatic(&crate::access::Caller::system()).await {
+            Ok(m) if !m.merge_ids.is_empty() => tracing::info!(merges = m.merge_ids.len(), "automatic identity merges"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "automatic identity merges failed"),
+        }
         let outcome = services.fit(&crate::access::Caller::system(), None).await;
         refit.set(|s| {
             s.running = false;

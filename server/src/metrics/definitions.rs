@@ -147,9 +147,9 @@ pub(super) fn statement(metric: Metric, w: &Window, cfg: MetricConfig, scope: &S
             };
             run(Sql::new(format!(
                 "SELECT {grp}, {numerator}, count(*) FROM members o {join}
-                 LEFT JOIN (SELECT coalesce(a.person, x.member_id) AS person, count(*) AS ids
-                            FROM (SELECT member_id FROM member_identities
-                                  UNION ALL SELECT merged FROM merges WHERE undone_at IS NULL) x
+                 LEFT JOIN (SELECT coalesce(a.person, x.member_id) AS person, count(DISTINCT x.identity) AS ids
+                            FROM (SELECT member_id, kind || ':' || value AS identity FROM member_identities
+                                  UNION ALL SELECT merged, 'member_id:' || merged FROM merges WHERE undone_at IS NULL) x
                             LEFT JOIN {aliases} a ON a.alias = x.member_id GROUP BY 1) n ON n.person = o.member_id
                  WHERE o.joined_at < $after GROUP BY 1",
                 aliases = crate::derive::aliases::aliases(),

@@ -131,8 +131,14 @@ pub fn member_with_phone(conn: &Connection, phone: &str) -> Result<String> {
     if crate::store::seal::normal_phone(phone).is_empty() {
         return Err(Error::bad_param("phone", "empty"));
     }
-    let mut stmt = conn
-        .prepare("SELECT member_id FROM members WHERE starts_with(phone, mp_phone_key(?) || ':') ORDER BY 1 LIMIT 2")?;
+    // A merged member's phone names the person they belong to now.
+    let mut stmt = conn.prepare(&format!(
+        "SELECT DISTINCT coalesce(a.person, m.member_id) FROM
+             (SELECT member_id, phone FROM members UNION ALL SELECT member_id, phone FROM merged_members) m
+         LEFT JOIN {} a ON a.alias = m.member_id
+         WHERE starts_with(m.phone, mp_phone_key(?) || ':') ORDER BY 1 LIMIT 2",
+        crate::derive::aliases::aliases()
+    ))?;
     let ids = stmt.query_map([phone], |r| r.get(0))?.collect::<duckdb::Result<Vec<String>>>()?;
     match ids.as_slice() {
         [] => Err(Error::NotFound("no member has this phone number".into())),

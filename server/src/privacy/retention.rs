@@ -64,7 +64,10 @@ pub fn strip(conn: &mut Connection, days: u32, now: NaiveDateTime) -> Result<Ret
         tx.execute(
             &format!(
                 "UPDATE {table} SET name = NULL, phone = NULL
-                 WHERE member_id IN (SELECT member_id FROM mp_retention) AND (name IS NOT NULL OR phone IS NOT NULL)"
+                 WHERE (member_id IN (SELECT member_id FROM mp_retention)
+                        OR member_id IN (SELECT alias FROM {aliases} WHERE person IN (SELECT member_id FROM mp_retention)))
+                   AND (name IS NOT NULL OR phone IS NOT NULL)",
+                aliases = crate::derive::aliases::aliases()
             ),
             [],
         )?;

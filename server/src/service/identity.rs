@@ -121,7 +121,12 @@ impl Services {
         if !moved.merge_ids.is_empty() {
             let what = format!("merges={}", moved.merge_ids.len());
             audit::record(&self.ops, who, "identity.merge.automatic", None, Some(&what)).await?;
-            self.data_landed();
+            // Run by the refit job (as `system`) the fit follows anyway; asked for, it is requested.
+            self.figures_changed();
+            self.data_changed.notify_one();
+            if who.name != "system" {
+                self.refit.request();
+            }
         }
         Ok(report(moved))
     }

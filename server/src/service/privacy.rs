@@ -19,12 +19,16 @@ impl Services {
         Ok(recorded)
     }
 
-    /// The member a privacy request names (by id, or by the one member with that phone).
+    /// The member a privacy request names (by id, or by the one member with that phone); a
+    /// member merged into another names the person they belong to now.
     async fn privacy_target(&self, req: &PrivacyRequest) -> Result<String> {
         let id = req.member_id.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let phone = req.phone.as_deref().map(str::trim).filter(|s| !s.is_empty());
         match (id, phone) {
-            (Some(id), None) => Ok(id.to_string()),
+            (Some(id), None) => {
+                let id = id.to_string();
+                self.analytics.read(move |conn| crate::identity::person_of(conn, &id)).await
+            }
             (None, Some(phone)) => {
                 let phone = phone.to_string();
                 self.analytics.read(move |conn| crate::privacy::erase::member_with_phone(conn, &phone)).await
