@@ -109,11 +109,21 @@ impl Services {
                 for name in names {
                     let these: Vec<merge::Pair> =
                         pairs.iter().filter(|(_, r)| *r == name).map(|(p, _)| p.clone()).collect();
-                    let moved = merge::merge(conn, &these, &by, Some(&name))?;
-                    all.merge_ids.extend(moved.merge_ids);
-                    all.orders += moved.orders;
-                    all.points += moved.points;
-                    all.tier_changes += moved.tier_changes;
+                    // A pair the checks refuse (tier changes at one instant) is left for
+                    // review; the others merge one by one then.
+                    let done = match merge::merge(conn, &these, &by, Some(&name)) {
+                        Err(Error::Conflict(_)) => these
+                            .iter()
+                            .filter_map(|p| merge::merge(conn, std::slice::from_ref(p), &by, Some(&name)).ok())
+                            .collect(),
+                        other => vec![other?],
+                    };
+                    for moved in done {
+                        all.merge_ids.extend(moved.merge_ids);
+                        all.orders += moved.orders;
+                        all.points += moved.points;
+                        all.tier_changes += moved.tier_changes;
+                    }
                 }
                 Ok(all)
             })
