@@ -39,6 +39,9 @@ pub fn change_consent(conn: &mut Connection, member_id: &str, req: &ConsentReque
         return Err(Error::bad_param("channel", format!("expected at most {MAX_CHANNEL} characters")));
     }
     let tx = conn.transaction()?;
+    // A member merged into another gives consent as the person they belong to now.
+    let person = crate::identity::person_of(&tx, member_id)?;
+    let member_id = person.as_str();
     require_member(&tx, member_id)?;
     let values = [
         Value::Text(member_id.to_string()),

@@ -287,6 +287,19 @@ async fn a_store_member_and_a_mini_program_member_merge_into_one_omnichannel_per
     let (status, made, _) = site.ask(&admin, "POST", "/api/v1/alerts/rules", Some(&watch)).await;
     assert_eq!(status, 201, "{made}");
 
+    // A consent change sent under M's id is the person's: S's consent now.
+    let (status, _, _) = site
+        .ask(
+            &operator,
+            "POST",
+            "/api/v1/members/M/consent",
+            Some(&json!({ "consent": false, "channel": "mini_program" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, s, _) = site.ask(&admin, "GET", "/api/v1/members/S", None).await;
+    assert_eq!(s["member"]["marketing_consent"], false, "{}", s["member"]);
+
     // The kept summary is what a rebuild makes.
     drop(server);
     let analytics = server::store::Analytics::open(&data.join("memberpulse.duckdb")).unwrap();
