@@ -8,6 +8,8 @@
 //!   each call checks the caller's role.
 //! - [`access`]: who is asking (sessions, tokens, sign-in, lockout), the audit log, and
 //!   what executives may be shown ([`access::disclosure`]).
+//! - [`campaigns`]: campaigns against a control group — the readout's statistics (issue 24, in
+//!   progress).
 //! - [`alerts`]: alert rules and events, where notices may go, their delivery.
 //! - [`members`]: member lists and the member 360 record, masked.
 //! - [`privacy`]: the members' rights under PIPL — consent changes, access, erasure.
@@ -23,6 +25,7 @@
 
 pub mod access;
 pub mod alerts;
+pub mod campaigns;
 pub mod cli;
 pub mod derive;
 pub mod error;

@@ -19,6 +19,7 @@ mod model;
 mod parsers;
 mod predicted;
 mod privacy;
+mod readout;
 mod rfm;
 mod sealing;
 mod segments;
