@@ -142,8 +142,30 @@ impl Services {
     /// Validates one ingest request's body for `kind` and lands its good rows (with
     /// whatever other requests wait meanwhile, see [`Waiting`]): ingest tokens and the
     /// CLI's secret only.
-    pub async fn ingest(&self, who: &Caller, kind: Kind, body: axum::body::Bytes) -> Result<IngestReport> {
+    pub async fn ingest(
+        &self,
+        who: &Caller,
+        kind: Kind,
+        identity: Option<&str>,
+        body: axum::body::Bytes,
+    ) -> Result<IngestReport> {
         who.require_ingest()?;
+        let identity = match identity {
+            None => None,
+            Some(text) => {
+                let identity = crate::derive::identities::kind("member_identity", text)?;
+                if !matches!(kind, Kind::Orders | Kind::Points | Kind::TierChanges) {
+                    return Err(Error::bad_param(
+                        "member_identity",
+                        format!(
+                            "only orders, points and tier changes name members by an identity, not {}",
+                            kind.name()
+                        ),
+                    ));
+                }
+                Some(identity)
+            }
+        };
         let services = self;
         let started = Instant::now();
         // Parsing and checking a body of up to 64 MiB is CPU work and memory (a JSON tree of
@@ -158,6 +180,14 @@ impl Services {
         })
         .await??;
         drop(permit);
+        let good = match identity {
+            None => good,
+            Some(identity) => {
+                let (named, unknown) = self.members_by_identity(kind, identity, good).await?;
+                rejected.extend(unknown);
+                named
+            }
+        };
         let landed = if good.is_empty() {
             Landed::default()
         } else {
@@ -188,5 +218,65 @@ impl Services {
             rejected,
             seconds: started.elapsed().as_secs_f64(),
         })
+    }
+}
+
+impl Services {
+    /// Rows whose `member_id` holds an identity of `identity`, with the member who has it
+    /// in its place; rows no one member has are rejected by index (a row without a member,
+    /// a guest sale, stays as it is).
+    async fn members_by_identity(
+        &self,
+        kind: Kind,
+        identity: &'static str,
+        rows: Vec<(usize, crate::load::ingest::Row)>,
+    ) -> Result<(Vec<(usize, crate::load::ingest::Row)>, Vec<crate::load::ingest::IngestReject>)> {
+        let at = kind.fields().iter().position(|f| f.name == "member_id").unwrap_or_default();
+        let mut values: Vec<String> = rows.iter().filter_map(|(_, r)| r[at].clone()).collect();
+        values.sort();
+        values.dedup();
+        let owners: std::collections::HashMap<String, String> = self
+            .analytics
+            .read(move |conn| {
+                conn.execute_batch("CREATE OR REPLACE TEMP TABLE mp_identity_values (v VARCHAR)")?;
+                {
+                    let mut appender = conn.appender("mp_identity_values")?;
+                    for v in &values {
+                        appender.append_row([v])?;
+                    }
+                    appender.flush()?;
+                }
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT v, owner FROM (SELECT v, {} AS owner FROM mp_identity_values) WHERE owner IS NOT NULL",
+                    crate::derive::identities::owner(identity, "v")
+                ))?;
+                let found = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                    .collect::<duckdb::Result<_>>()?;
+                conn.execute_batch("DROP TABLE mp_identity_values")?;
+                Ok(found)
+            })
+            .await?;
+        let (mut named, mut unknown) = (Vec::new(), Vec::new());
+        for (index, mut row) in rows {
+            match row[at].clone() {
+                Some(value) => match owners.get(&value) {
+                    Some(owner) => {
+                        row[at] = Some(owner.clone());
+                        named.push((index, row));
+                    }
+                    None => unknown.push(crate::load::ingest::IngestReject {
+                        index,
+                        field: "member_id".into(),
+                        value: Some(value),
+                        reason: format!(
+                            "no one member has this {identity} (none has it, or members who are not merged into one do)"
+                        ),
+                    }),
+                },
+                None => named.push((index, row)),
+            }
+        }
+        Ok((named, unknown))
     }
 }

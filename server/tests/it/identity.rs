@@ -287,6 +287,37 @@ async fn a_store_member_and_a_mini_program_member_merge_into_one_omnichannel_per
     let (status, made, _) = site.ask(&admin, "POST", "/api/v1/alerts/rules", Some(&watch)).await;
     assert_eq!(status, 201, "{made}");
 
+    // The ingest API names members by an identity too: m5 by openid lands on S; an unknown
+    // openid is rejected by index; a table without members refuses the parameter.
+    let by_openid = json!([
+        { "order_id": "m5", "ordered_at": "2024-03-31T12:00:00", "net_amount": "5.00", "member_id": "OPEN-1", "channel": "mini_program" },
+        { "order_id": "m6", "ordered_at": "2024-03-31T12:00:00", "net_amount": "5.00", "member_id": "OPEN-NONE", "channel": "mini_program" },
+    ]);
+    let url = format!("{}/api/v1/ingest/orders?member_identity=mini_program_openid", server.base);
+    let (status, landed) = common::call("POST", &url, Some(by_openid)).await;
+    assert_eq!((status, landed["inserted"].as_i64()), (200, Some(1)), "{landed}");
+    assert_eq!(
+        (landed["rejected"][0]["index"].as_i64(), landed["rejected"][0]["field"].as_str()),
+        (Some(1), Some("member_id"))
+    );
+    let url = format!("{}/api/v1/ingest/members?member_identity=pos_card", server.base);
+    assert_eq!(common::call("POST", &url, Some(json!([]))).await.0, 400);
+    let url = format!("{}/api/v1/ingest/orders?member_identity=passport", server.base);
+    assert_eq!(common::call("POST", &url, Some(json!([]))).await.0, 400);
+    // Folded into the summary (the figures) within a second: m5's ¥5 counts for S.
+    for _ in 0..50 {
+        if of(&figures(&site, &admin).await, "historical_ltv") == (33000, 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(of(&figures(&site, &admin).await, "historical_ltv"), (33000, 2));
+    let owner: Vec<String> = {
+        let (_, s, _) = site.ask(&admin, "GET", "/api/v1/members/S", None).await;
+        s["orders"].as_array().unwrap().iter().map(|o| o["order_id"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(owner.contains(&"m5".to_string()), "{owner:?}");
+
     // A consent change sent under M's id is the person's: S's consent now.
     let (status, _, _) = site
         .ask(

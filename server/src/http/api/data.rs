@@ -124,7 +124,17 @@ pub(super) const INGEST_MAX_BYTES: usize = 64 << 20;
 /// reason, and the good rows land in one transaction. A row whose id is already stored
 /// is a no-op, so a batch can be re-sent safely. Open dashboards show the new data
 /// within two seconds.
-#[utoipa::path(post, path = "/api/v1/ingest/{table}", params(("table" = String, Path)),
+/// `POST /api/v1/ingest/{table}?member_identity=…`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct IngestQuery {
+    /// For orders, points and tier changes: the rows' `member_id` holds this identity
+    /// (`pos_card`, `mini_program_openid`, `wechat_unionid`, `app_account`, `web_account`,
+    /// `phone`); each row lands on the member who has it, or is rejected.
+    member_identity: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/ingest/{table}", params(("table" = String, Path), IngestQuery),
     request_body(content = String, description = "a JSON array of row objects, or NDJSON", content_type = "application/json"),
     responses((status = 200, body = crate::load::ingest::IngestReport), (status = 400, body = ApiError),
               (status = 401, body = ApiError), (status = 413, description = "body over 64 MiB")))]
@@ -132,8 +142,9 @@ pub(super) async fn ingest(
     State(api): State<ApiState>,
     caller: Caller,
     Path(table): Path<String>,
+    Query(q): Query<IngestQuery>,
     body: axum::body::Bytes,
 ) -> Result<Json<crate::load::ingest::IngestReport>> {
     let kind = crate::load::ingest::table(&table)?;
-    Ok(Json(api.services.ingest(&caller, kind, body).await?))
+    Ok(Json(api.services.ingest(&caller, kind, q.member_identity.as_deref(), body).await?))
 }
