@@ -71,6 +71,18 @@ pub(super) async fn hand_to_server(data_dir: &Path, request: &LoadRequest) -> Re
     serde_json::from_value(body).map(Some).map_err(|e| Error::Internal(format!("server reply: {e}")))
 }
 
+/// Prints the running server's answer, or answers its message as the error.
+pub(super) async fn print_answer(r: reqwest::Response) -> Result<()> {
+    let ok = r.status().is_success();
+    let text = r.text().await.map_err(|e| Error::Internal(format!("server reply: {e}")))?;
+    if !ok {
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        return Err(Error::Load(body["message"].as_str().unwrap_or(&text).to_string()));
+    }
+    println!("{text}");
+    Ok(())
+}
+
 /// Posts `body` to the running server at `path` as its local admin; None when it is gone
 /// (it left its `server.json` behind).
 pub(super) async fn post_to_server(

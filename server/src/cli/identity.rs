@@ -26,14 +26,7 @@ pub(super) async fn identity(cli: &super::Cli, action: IdentityAction) -> Result
         && let Some(info) = crate::http::ServerInfo::read(&cli.data_dir)
         && let Some(r) = super::data::post_to_server(&info, &path, &body).await?
     {
-        let ok = r.status().is_success();
-        let text = r.text().await.map_err(|e| Error::Internal(format!("server reply: {e}")))?;
-        if !ok {
-            let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            return Err(Error::Load(body["message"].as_str().unwrap_or(&text).to_string()));
-        }
-        println!("{text}");
-        return Ok(());
+        return super::data::print_answer(r).await;
     }
     if path.is_empty() && crate::http::ServerInfo::read(&cli.data_dir).is_some() {
         return Err(Error::Load(

@@ -121,14 +121,7 @@ pub(super) async fn privacy(cli: &super::Cli, action: super::PrivacyAction) -> R
     if let Some(info) = crate::http::ServerInfo::read(&cli.data_dir)
         && let Some(r) = super::data::post_to_server(&info, &format!("/api/v1/privacy/{path}"), &request).await?
     {
-        let ok = r.status().is_success();
-        let text = r.text().await.map_err(|e| Error::Internal(format!("server reply: {e}")))?;
-        if !ok {
-            let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            return Err(Error::Load(body["message"].as_str().unwrap_or(&text).to_string()));
-        }
-        println!("{text}");
-        return Ok(());
+        return super::data::print_answer(r).await;
     }
     let services = super::open(cli).await?;
     let who = Caller::cli();
