@@ -134,7 +134,8 @@ test('a saved segment shows its size now and over the last eight windows', async
   }, 60_000);
   const page = await env.browser.newPage({ viewport: { width: 1280, height: 1400 } });
   await page.goto(`${base}/segments`);
-  const size = await page.waitForSelector(`body[data-hydrated="true"] li[data-segment="${key}"] .size-now:not(:empty)`);
+  // Beside the API fuzzer's server (make test runs both at once) on 2 cores, a minute.
+  const size = await page.waitForSelector(`body[data-hydrated="true"] li[data-segment="${key}"] .size-now:not(:empty)`, { timeout: 60_000 });
   assert.equal(Number((await size.textContent()).replace(/,/g, '')), points[7].measure.value);
   await page.waitForSelector(`li[data-segment="${key}"] .segment-size canvas`, { state: 'attached' });
   await page.screenshot({ path: join(ARTIFACTS, 'saved-segment-size.png'), fullPage: true });

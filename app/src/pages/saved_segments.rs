@@ -61,7 +61,11 @@ fn Size(key: String) -> impl IntoView {
     // Asked again when T changes, not on every data push: a size over 30-day windows does
     // not need it, and a push while the list was still loading left the size blank.
     let as_of = Memo::new(move |_| view.with(|v| v.as_of.clone()));
+    // A size the server could not give (busy, or the connection dropped) is asked again a
+    // few times, a few seconds apart, rather than left blank.
+    let retry = RwSignal::new(0u32);
     let trend = LocalResource::new(move || {
+        retry.track();
         get_trend(TrendQuery {
             as_of: as_of.get(),
             window: Some("30d".into()),
@@ -79,6 +83,11 @@ fn Size(key: String) -> impl IntoView {
             _ => Vec::new(),
         }
     };
+    Effect::new(move |_| {
+        if matches!(trend.get(), Some(Err(_))) && retry.get_untracked() < 5 {
+            set_timeout(move || retry.update(|n| *n += 1), std::time::Duration::from_secs(3));
+        }
+    });
     let latest = move || values().last().copied().flatten().map(crate::format::count);
     let option = Signal::derive(move || {
         let v = values();
