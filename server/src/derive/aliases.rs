@@ -29,6 +29,15 @@ pub fn chain() -> String {
     format!("(SELECT alias, merge_id FROM ({CHAIN}))")
 }
 
+/// The person `member_id` belongs to now: itself, or the member it was merged into.
+pub fn person_of(conn: &Connection, member_id: &str) -> Result<String> {
+    use duckdb::OptionalExt;
+    let person: Option<String> = conn
+        .query_row(&format!("SELECT person FROM {} WHERE alias = ?", aliases()), [member_id], |r| r.get(0))
+        .optional()?;
+    Ok(person.unwrap_or_else(|| member_id.to_string()))
+}
+
 /// Whether any merge stands (landing looks up aliases only then).
 pub fn any(conn: &Connection) -> Result<bool> {
     Ok(conn.query_row("SELECT count(*) > 0 FROM merges WHERE undone_at IS NULL", [], |r| r.get(0))?)

@@ -87,24 +87,7 @@ pub fn unfolded_loads(conn: &Connection) -> Result<i64> {
 /// hold yet, and returns how many landed. New members, orders and points also go to the
 /// `queue` for [`fold`], in the caller's transaction.
 pub fn land_new(conn: &Connection, table: &str, rows: &str, values: &[Value], queue: Queue) -> Result<i64> {
-    super::aliases::record(conn, table, rows, values)?;
-    // Consent is recorded as given, under the id it came with (a merged member's too).
-    let rows = &match table {
-        "members" => super::consent::split(conn, rows, values)?,
-        _ => rows.to_string(),
-    };
-    let rows = &super::aliases::resolve(conn, table, rows)?;
-    let rows = if table == "members" {
-        super::personal::seal(conn, rows, values)?
-    } else if table == "member_identities" {
-        // A phone is kept as its keyed hash, never its number.
-        format!(
-            "(SELECT member_id, kind, CASE WHEN kind = 'phone' THEN mp_phone_key(value) ELSE trim(value) END AS value
-              FROM {rows})"
-        )
-    } else {
-        rows.to_string()
-    };
+    let rows = as_stored(conn, table, rows, values)?;
     let landed = land_new_rows(conn, table, &rows, values, queue)?;
     if landed > 0 {
         super::facts::changed(conn)?;
@@ -221,14 +204,28 @@ pub fn restore_keys(conn: &Connection) -> Result<()> {
 /// whose key `table` does not hold yet through the key's index (point lookups), and
 /// queues them in `pending_<table>`; returns the keys that landed.
 pub fn land_indexed(conn: &Connection, table: &str, rows: &str) -> Result<Vec<String>> {
-    super::aliases::record(conn, table, rows, &[])?;
+    land_indexed_rows(conn, table, &as_stored(conn, table, rows, &[])?)
+}
+
+/// `rows` of `table` (with the values of its `?`s in `values`) as the store keeps them, in
+/// the landing's transaction: rows naming a merged member recorded and put on the person
+/// (`super::aliases`); a members row's consent recorded as given, under the id it came
+/// with, and its name and phone sealed; an identity's phone kept as its keyed hash.
+fn as_stored(conn: &Connection, table: &str, rows: &str, values: &[Value]) -> Result<String> {
+    super::aliases::record(conn, table, rows, values)?;
     let rows = &match table {
-        "members" => super::consent::split(conn, rows, &[])?,
+        "members" => super::consent::split(conn, rows, values)?,
         _ => rows.to_string(),
     };
     let rows = &super::aliases::resolve(conn, table, rows)?;
-    let rows = if table == "members" { super::personal::seal(conn, rows, &[])? } else { rows.to_string() };
-    land_indexed_rows(conn, table, &rows)
+    Ok(match table {
+        "members" => super::personal::seal(conn, rows, values)?,
+        "member_identities" => format!(
+            "(SELECT member_id, kind, CASE WHEN kind = 'phone' THEN mp_phone_key(value) ELSE trim(value) END AS value
+              FROM {rows})"
+        ),
+        _ => rows.to_string(),
+    })
 }
 
 /// [`land_indexed`] for rows whose consent fields, if any, are already recorded.

@@ -190,6 +190,7 @@ pub fn rebuild(conn: &Connection) -> Result<()> {
 /// summary gets the next one; a member with no row left in the raw tables leaves it. Run
 /// in the caller's transaction, with no landed row waiting to be folded.
 pub fn derive_again(conn: &Connection, ids: &str) -> Result<()> {
+    let orders = "(SELECT * FROM orders WHERE member_id IN (SELECT member_id FROM mp_again))";
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE mp_again AS
              SELECT i.member_id, coalesce(s.member_no,
@@ -214,12 +215,9 @@ pub fn derive_again(conn: &Connection, ids: &str) -> Result<()> {
          INSERT INTO member_days SELECT * FROM ({member_days}) ORDER BY day;
          INSERT INTO points_days SELECT * FROM ({points_days}) ORDER BY day;
          DROP TABLE mp_again;",
-        orders = facts(ORDER_FACTS, "(SELECT * FROM orders WHERE member_id IN (SELECT member_id FROM mp_again))"),
+        orders = facts(ORDER_FACTS, orders),
         points = facts(POINT_FACTS, "(SELECT * FROM points WHERE member_id IN (SELECT member_id FROM mp_again))"),
-        member_days = MEMBER_DAYS.replace(
-            "{day_facts}",
-            &day_facts("(SELECT * FROM orders WHERE member_id IN (SELECT member_id FROM mp_again))", "mp_again")
-        ),
+        member_days = MEMBER_DAYS.replace("{day_facts}", &day_facts(orders, "mp_again")),
         points_days = days_of(POINTS_DAYS, "mp_again"),
     ))?;
     super::facts::changed(conn)

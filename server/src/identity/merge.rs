@@ -109,10 +109,7 @@ pub fn undo(conn: &mut Connection, merge_id: i64, by: &str) -> Result<Moved> {
         return Err(Error::Conflict(format!("merge {merge_id} was undone already")));
     }
     // Where the survivor's rows are now: the survivor, or the person it was merged into since.
-    let person: String = tx
-        .query_row(&format!("SELECT person FROM {} WHERE alias = ?", aliases::aliases()), [&survivor], |r| r.get(0))
-        .optional()?
-        .unwrap_or_else(|| survivor.clone());
+    let person = aliases::person_of(&tx, &survivor)?;
     // The standing merges that took the survivor on since (its chain to its person).
     let onward: Vec<i64> = {
         let mut stmt = tx.prepare(&format!("SELECT merge_id FROM {} WHERE alias = ?", aliases::chain()))?;

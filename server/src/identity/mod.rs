@@ -15,16 +15,10 @@ use crate::{Error, Result, derive::aliases, store::operational::Pool};
 pub mod merge;
 pub mod rules;
 
-pub use crate::derive::identities::{IDENTITIES, kind, owner, stored_value};
-
-/// The person `member_id` belongs to now: itself, or the member it was merged into.
-pub fn person_of(conn: &Connection, member_id: &str) -> Result<String> {
-    use duckdb::OptionalExt;
-    let person: Option<String> = conn
-        .query_row(&format!("SELECT person FROM {} WHERE alias = ?", aliases::aliases()), [member_id], |r| r.get(0))
-        .optional()?;
-    Ok(person.unwrap_or_else(|| member_id.to_string()))
-}
+pub use crate::derive::{
+    aliases::person_of,
+    identities::{IDENTITIES, kind, owner, stored_value},
+};
 
 /// The identities of the person `member_id`: theirs and those of members merged into them.
 pub fn of_person(conn: &Connection, member_id: &str) -> Result<Vec<Identity>> {
