@@ -222,12 +222,15 @@ test('segments page: named segments and the RFM grid equal the API and open thei
   await page.waitForSelector('#rfm-grid canvas');
   await page.screenshot({ path: join(ARTIFACTS, 'segments.png'), fullPage: true });
   const biggest = [...named.rows].sort((a, b) => b.current.denominator - a.current.denominator)[0];
-  // A page served while the server derives the member facts again may take longer than
-  // Playwright's default 30 s on this 2-core machine: the navigation is given a minute.
-  await Promise.all([
-    page.waitForURL(/\/members\?/, { waitUntil: 'commit', timeout: 60_000 }),
-    page.click(`tr[data-segment="${biggest.value}"] a`),
-  ]);
+  // A data push can draw the table again just as the link is clicked (the click then lands
+  // on a row that is gone, and nothing navigates): click again until the page changes.
+  await eventually(async () => {
+    if (/\/members\?/.test(page.url())) return;
+    await Promise.all([
+      page.waitForURL(/\/members\?/, { waitUntil: 'commit', timeout: 15_000 }),
+      page.click(`tr[data-segment="${biggest.value}"] a`),
+    ]);
+  }, 60_000);
   await page.waitForSelector('.list-total', { timeout: 60_000 });
   const list = await api(`members?filters=${encodeURIComponent(`rfm_segment:${biggest.value}`)}`);
   assert.equal(Number(await page.getAttribute('.list-total', 'data-total')), list.total);
