@@ -39,5 +39,6 @@ pub mod model;
 pub mod privacy;
 pub mod service;
 pub mod store;
+pub mod triggers;
 
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@
 
 mod access;
 mod alerts;
+mod campaigns;
 mod catalogue;
 mod dashboard;
 mod identity;
@@ -12,6 +13,7 @@ mod segments;
 
 pub use access::*;
 pub use alerts::*;
+pub use campaigns::*;
 pub use catalogue::*;
 pub use dashboard::*;
 pub use identity::*;

@@ -74,7 +74,7 @@ impl Default for DeliveryConfig {
 /// A rule's name as the chat robots get it: operators choose names, so markup (links,
 /// images, mentions, emphasis, `scheme://`) and line breaks are taken out; letters, CJK
 /// and plain punctuation stay.
-fn plain(name: &str) -> String {
+pub fn plain(name: &str) -> String {
     name.replace("://", " ")
         .chars()
         .map(|c| if "[]()<>*_`#!|~\\&".contains(c) || c.is_control() { ' ' } else { c })
@@ -179,37 +179,8 @@ pub async fn send_due(pool: &Pool, seal: &Seal, http: &reqwest::Client, cfg: &De
                     send_mail(cfg, to, &payload, id).await.map(|_| 250).map_err(|e| (None, e))
                 }
                 Some((_, None)) => Err((None, "nothing to send".into())),
-                Some((_, Some((url, _))))
-                    if let Err(why) = crate::alerts::webhook::check_before_send(&url, cfg.allow_private) =>
-                {
-                    Err((None, format!("refused: {why}")))
-                }
                 Some((channel, Some((url, body)))) => {
-                    match http
-                        .post(&url)
-                        .header("Idempotency-Key", format!("memberpulse-{id}"))
-                        .json(&body)
-                        .timeout(Duration::from_secs(10))
-                        .send()
-                        .await
-                    {
-                        // Without the URL: it holds the robot key, and attempts are stored.
-                        Err(e) => Err((None, crate::alerts::webhook::describe(&e.without_url()))),
-                        Ok(r) => {
-                            let status = r.status().as_u16();
-                            let text = r.text().await.unwrap_or_default();
-                            if !(200..300).contains(&status) {
-                                Err((
-                                    Some(status),
-                                    format!("HTTP {status}: {}", text.chars().take(300).collect::<String>()),
-                                ))
-                            } else if let Some(e) = body_error(channel, &text) {
-                                Err((Some(status), e))
-                            } else {
-                                Ok(status)
-                            }
-                        }
-                    }
+                    post(http, channel, &url, &body, &format!("memberpulse-{id}"), cfg.allow_private).await
                 }
             };
         let now_s = stamp(Utc::now());
@@ -254,6 +225,37 @@ pub async fn send_due(pool: &Pool, seal: &Seal, http: &reqwest::Client, cfg: &De
         tx.commit().await?;
     }
     Ok(sent)
+}
+
+/// Posts `body` to a webhook or robot `url` with `Idempotency-Key: key`: the HTTP status
+/// when the receiver took it, or the status (if any) and why not. The URL is checked
+/// again first ([`crate::alerts::webhook::check_before_send`]); errors never carry it (it
+/// holds the robot key, and attempts are stored).
+pub async fn post(
+    http: &reqwest::Client,
+    channel: &Channel,
+    url: &str,
+    body: &serde_json::Value,
+    key: &str,
+    allow_private: bool,
+) -> std::result::Result<u16, (Option<u16>, String)> {
+    if let Err(why) = crate::alerts::webhook::check_before_send(url, allow_private) {
+        return Err((None, format!("refused: {why}")));
+    }
+    match http.post(url).header("Idempotency-Key", key).json(body).timeout(Duration::from_secs(10)).send().await {
+        Err(e) => Err((None, crate::alerts::webhook::describe(&e.without_url()))),
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            if !(200..300).contains(&status) {
+                Err((Some(status), format!("HTTP {status}: {}", text.chars().take(300).collect::<String>())))
+            } else if let Some(e) = body_error(channel, &text) {
+                Err((Some(status), e))
+            } else {
+                Ok(status)
+            }
+        }
+    }
 }
 
 /// One notice by e-mail: the text the robots get, the rule's name in the subject.

@@ -1,5 +1,9 @@
-//! Campaigns measured against a control group (SPEC §12, issue 24). Built so far: the
-//! readout's statistics ([`stats`]), checked against SciPy. Triggers, campaign
-//! definitions, the control draw and the readout page are not built yet.
+//! Campaigns measured against a control group (SPEC §12): a campaign targets a saved
+//! segment's members on its start date ([`saved`]), split into a treatment and a control
+//! arm by a seeded, stratified draw or an import ([`arms`]); its readout ([`readout`])
+//! compares the arms with the statistics of [`stats`].
 
+pub mod arms;
+pub mod readout;
+pub mod saved;
 pub mod stats;

@@ -189,6 +189,28 @@ pub fn rate_verdict(goal_zh: &str, goal_en: &str, u: &Uplift) -> (String, String
     }
 }
 
+/// The verdict of a mean's uplift (revenue per member, in yuan), Chinese then English, e.g.
+/// "treatment raised revenue per member by ¥12.30, 95% CI ¥3.10–¥21.50, p = 0.009".
+pub fn mean_verdict(goal_zh: &str, goal_en: &str, u: &Uplift) -> (String, String) {
+    let yuan = |x: f64| if x < 0.0 { format!("−¥{:.2}", -x) } else { format!("¥{x:.2}") };
+    let p = p_text(u.p_value);
+    let ci = format!("{}–{}", yuan(u.ci_low), yuan(u.ci_high));
+    match (u.p_value < 0.05, u.difference >= 0.0) {
+        (true, up) => {
+            let (zh, en) = if up { ("提升了", "raised") } else { ("降低了", "lowered") };
+            let by = yuan(u.difference.abs());
+            (
+                format!("实验组{zh}{goal_zh} {by}（95% 置信区间 {ci}，p = {p}）"),
+                format!("treatment {en} {goal_en} by {by}, 95% CI {ci}, p = {p}"),
+            )
+        }
+        (false, _) => (
+            format!("实验组未显著改变{goal_zh}（差异 {}，95% 置信区间 {ci}，p = {p}）", yuan(u.difference)),
+            format!("treatment did not significantly change {goal_en} ({}, 95% CI {ci}, p = {p})", yuan(u.difference)),
+        ),
+    }
+}
+
 /// A p-value as a reader expects it: three decimals, or `< 0.001`.
 pub fn p_text(p: f64) -> String {
     if p < 0.001 { "< 0.001".into() } else { format!("{p:.3}") }

@@ -152,18 +152,22 @@ pub async fn serve(opts: ServeOptions, services: Services) -> Result<()> {
     if let Some(days) = services.retention_days {
         tokio::spawn(crate::jobs::retention::run(services.clone(), days));
     }
+    let delivery = crate::alerts::delivery::DeliveryConfig {
+        tick: std::time::Duration::from_millis(500),
+        backoff: opts.retry_base,
+        max_backoff: opts.retry_max,
+        public_url: opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
+        smtp: opts.smtp.clone(),
+        allow_private: services.allow_private_webhooks,
+    };
     tokio::spawn(crate::alerts::delivery::run(
         services.ops.clone(),
         services.analytics.seal().clone(),
-        crate::alerts::delivery::DeliveryConfig {
-            tick: std::time::Duration::from_millis(500),
-            backoff: opts.retry_base,
-            max_backoff: opts.retry_max,
-            public_url: opts.public_url.clone().unwrap_or_else(|| format!("http://{addr}")),
-            smtp: opts.smtp.clone(),
-            allow_private: services.allow_private_webhooks,
-        },
+        delivery.clone(),
     ));
+    // Triggers: evaluated as data lands, their batches sent like alert notices.
+    tokio::spawn(crate::jobs::triggers::evaluate(services.clone()));
+    tokio::spawn(crate::jobs::triggers::deliver(services.clone(), delivery));
     let info = ServerInfo {
         addr: addr.to_string(),
         pid: std::process::id(),

@@ -6,3 +6,4 @@ pub mod evaluator;
 pub mod folder;
 pub mod refit;
 pub mod retention;
+pub mod triggers;

@@ -27,6 +27,7 @@ pub async fn run(services: Services, gap: std::time::Duration) {
         });
         if outcome.is_ok() {
             services.data_changed.notify_one();
+            services.triggers_wake.notify_one();
         }
         match outcome {
             Ok(r) => tracing::info!(

@@ -24,6 +24,13 @@ pub mod tiers;
 
 pub use definitions::{finish, grouped};
 
+/// One metric's part for each member over window `w`, by the metric's own SQL with every
+/// member in a group of their own: rows (member_no, numerator, denominator); `None` when
+/// nothing can count. (How a trigger reads, say, a member's points expiring.)
+pub fn per_member(metric: Metric, w: &Window, cfg: MetricConfig) -> Option<crate::store::sql::Sql> {
+    definitions::statement(metric, w, cfg, &scope::Scope::per_member())
+}
+
 use app::model::{Breakdown, BreakdownRow, DateRange, Kpi, Measure, Metric, Overview, OverviewQuery, Unit};
 use chrono::{Datelike, Days, Months, NaiveDate};
 use duckdb::{Connection, OptionalExt};

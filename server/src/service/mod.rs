@@ -8,6 +8,7 @@
 //! are audited.
 
 mod alerts;
+mod campaigns;
 mod dashboard;
 mod data;
 mod identity;
@@ -17,10 +18,12 @@ mod model;
 mod pages;
 mod privacy;
 mod segments;
+mod triggers;
 
 pub use self::model::{FitReport, Refit, RefitState};
 pub use data::{Upload, inside};
 pub use pages::app_state;
+pub use triggers::TriggerRun;
 
 use std::{
     path::{Path, PathBuf},
@@ -64,6 +67,10 @@ pub struct Services {
     pub refit: Refit,
     /// Told when the data or the model scores changed (alerts are evaluated again).
     pub data_changed: Arc<tokio::sync::Notify>,
+    /// Told when the triggers are to be evaluated (data landed, a refit, a trigger changed).
+    pub triggers_wake: Arc<tokio::sync::Notify>,
+    /// Held while the triggers are evaluated: one evaluation at a time.
+    trigger_run: Arc<tokio::sync::Mutex<()>>,
     /// Told when ingested rows landed and wait to be folded into the summary.
     pub landed: Arc<tokio::sync::Notify>,
     /// Ingest requests validated and waiting to land.
@@ -113,6 +120,8 @@ impl Services {
             metrics,
             refit: Refit::default(),
             data_changed: Arc::default(),
+            triggers_wake: Arc::default(),
+            trigger_run: Arc::default(),
             landed: Arc::default(),
             waiting: Arc::default(),
             data_version: Arc::new(tokio::sync::watch::channel(0).0),
@@ -184,6 +193,7 @@ impl Services {
     pub fn data_landed(&self) {
         self.figures_changed();
         self.data_changed.notify_one();
+        self.triggers_wake.notify_one();
         self.refit.request();
     }
 

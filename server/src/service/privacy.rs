@@ -129,9 +129,13 @@ impl Services {
         let pseudonym = serde_json::to_string(pseudonym_id).unwrap_or_default();
         let mut tx = self.ops.begin().await?;
         let mut operational_rows = 0;
-        for (table, column) in
-            [("alert_events", "members"), ("alert_outbox", "payload"), ("audit_log", "filter"), ("loads", "report")]
-        {
+        for (table, column) in [
+            ("alert_events", "members"),
+            ("alert_outbox", "payload"),
+            ("audit_log", "filter"),
+            ("loads", "report"),
+            ("trigger_outbox", "payload"),
+        ] {
             operational_rows += sqlx::query(&format!(
                 "UPDATE {table} SET {column} = replace({column}, ?, ?) WHERE instr({column}, ?) > 0"
             ))
@@ -142,6 +146,12 @@ impl Services {
             .await?
             .rows_affected();
         }
+        operational_rows += sqlx::query("UPDATE trigger_deliveries SET member_id = ? WHERE member_id = ?")
+            .bind(pseudonym_id)
+            .bind(member_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         operational_rows += sqlx::query("UPDATE audit_log SET target = ? WHERE target = ?")
             .bind(pseudonym_id)
             .bind(member_id)
@@ -157,7 +167,7 @@ impl Services {
     }
 
     /// The time now in the retailer's zone (stored times are its local times).
-    fn local_now(&self) -> chrono::NaiveDateTime {
+    pub(super) fn local_now(&self) -> chrono::NaiveDateTime {
         chrono::Utc::now().with_timezone(&self.zone).naive_local()
     }
 

@@ -282,6 +282,35 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     );
     "#,
     ),
+    (
+        16,
+        r#"
+    -- Campaign arms (SPEC §12; crate::campaigns): each target member's arm, `treatment` or
+    -- `control`, and the RFM segment the draw stratified by (none for imported arms).
+    CREATE TABLE IF NOT EXISTS campaign_arms (
+        campaign_id BIGINT  NOT NULL,
+        member_id   VARCHAR NOT NULL,
+        arm         VARCHAR NOT NULL,
+        stratum     VARCHAR,
+        PRIMARY KEY (campaign_id, member_id)
+    );
+    -- Trigger episodes (crate::triggers): a member is in episode `episode` of a trigger's
+    -- condition from `opened_at` until `closed_at` (open while NULL). `pending` marks an
+    -- episode whose opening (or, for a trigger on leaving a segment, closing) is still to
+    -- be handed to the operational store's deliveries; `facts` is what fired (JSON).
+    CREATE TABLE IF NOT EXISTS trigger_episodes (
+        trigger_id BIGINT    NOT NULL,
+        member_id  VARCHAR   NOT NULL,
+        episode    INTEGER   NOT NULL,
+        opened_at  TIMESTAMP NOT NULL,
+        closed_at  TIMESTAMP,
+        facts      VARCHAR   NOT NULL,
+        pending    BOOLEAN   NOT NULL
+    );
+    -- The triggers whose first evaluation (their baseline: nothing handed on) is done.
+    CREATE TABLE IF NOT EXISTS triggers_armed (trigger_id BIGINT NOT NULL, armed_at TIMESTAMP NOT NULL);
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.

@@ -25,6 +25,7 @@ use crate::{
     store::operational::LoadRecord,
 };
 
+mod activation;
 mod alerts;
 mod dashboard;
 mod data;
@@ -35,6 +36,7 @@ mod openapi;
 mod privacy;
 mod segments;
 
+use activation::*;
 use alerts::*;
 use dashboard::*;
 use data::*;
@@ -65,6 +67,7 @@ pub fn router(services: Services, upload_max_bytes: usize) -> Router {
         .merge(alerts::router())
         .merge(privacy::router())
         .merge(identity::router())
+        .merge(activation::router())
         .with_state(ApiState { services })
 }
 

@@ -1,0 +1,40 @@
+//! The triggers' background work: evaluation whenever data lands (each fold of ingested
+//! rows, each load, merge or refit: `Services::triggers_wake`), and the sending of the
+//! batches they queued, every tick.
+
+use std::time::Duration;
+
+use crate::{alerts::delivery::DeliveryConfig, service::Services, triggers};
+
+/// Evaluates the triggers each time they are woken (and once at start: an evaluation a
+/// crash cut short is finished then), until the process ends.
+pub async fn evaluate(services: Services) {
+    services.triggers_wake.notify_one();
+    loop {
+        services.triggers_wake.notified().await;
+        let started = std::time::Instant::now();
+        match services.run_triggers().await {
+            Ok(run) if run.opened + run.closed + run.queued + run.held_back > 0 => {
+                tracing::info!(?run, ms = started.elapsed().as_millis() as u64, "triggers evaluated")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "trigger evaluation failed"),
+        }
+    }
+}
+
+/// Sends due batches every `cfg.tick` until the process ends.
+pub async fn deliver(services: Services, cfg: DeliveryConfig) {
+    let http = crate::alerts::delivery::client_for(&cfg);
+    loop {
+        let sent = async {
+            let channels = triggers::saved::channels(&services.ops, services.analytics.seal()).await?;
+            triggers::send::send_due(&services.analytics, &services.ops, &channels, &http, &cfg).await
+        }
+        .await;
+        if let Err(e) = sent {
+            tracing::error!(error = %e, "trigger outbox");
+        }
+        tokio::time::sleep(cfg.tick.max(Duration::from_millis(200))).await;
+    }
+}

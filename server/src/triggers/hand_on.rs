@@ -1,0 +1,164 @@
+//! Recording episodes as deliveries in the operational store, in one transaction: each
+//! (trigger, member, episode) once — queued for the trigger's channels, or held back for
+//! want of consent, by the frequency cap, or as a campaign's control — and the queued
+//! members in batches on `trigger_outbox`, not to be sent before quiet hours end.
+
+use app::model::{Channel, ContactPolicy, MessagingChannel, Trigger};
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
+
+use super::{episodes::Pending, saved::minutes};
+use crate::{
+    Result,
+    store::operational::{Pool, stamp},
+};
+
+/// Members per batch: a webhook takes many; a group robot's message stays short.
+fn batch_size(c: &Channel) -> usize {
+    match c {
+        Channel::Webhook { .. } => 100,
+        _ => 20,
+    }
+}
+
+/// The first moment at or after `now` outside the quiet hours of `policy` in `zone`.
+pub fn not_before(policy: &ContactPolicy, zone: chrono_tz::Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    let (Some(from), Some(to)) = (policy.quiet_from.as_deref(), policy.quiet_to.as_deref()) else {
+        return now;
+    };
+    let (Ok(from), Ok(to)) = (minutes("quiet_from", from), minutes("quiet_to", to)) else {
+        return now;
+    };
+    let local = now.with_timezone(&zone);
+    let m = local.hour() * 60 + local.minute();
+    let quiet = if from < to { (from..to).contains(&m) } else { m >= from || m < to };
+    if !quiet {
+        return now;
+    }
+    let date = if m < to { local.date_naive() } else { local.date_naive() + Duration::days(1) };
+    let end = date.and_time(NaiveTime::from_hms_opt(to / 60, to % 60, 0).unwrap_or_default());
+    zone.from_local_datetime(&end).earliest().map(|t| t.with_timezone(&Utc)).unwrap_or(now)
+}
+
+/// What one hand-on recorded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recorded {
+    pub queued: usize,
+    pub held_back: usize,
+    /// Episodes recorded before (a repeat after a crash): nothing new.
+    pub repeated: usize,
+}
+
+/// Records `pending` episodes of trigger `t` (see the module).
+pub async fn record(
+    pool: &Pool,
+    t: &Trigger,
+    channels: &[MessagingChannel],
+    pending: &[Pending],
+    policy: &ContactPolicy,
+    zone: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Result<Recorded> {
+    let mut done = Recorded::default();
+    let now_s = stamp(now);
+    let since = stamp(now - Duration::days(i64::from(policy.per_days)));
+    let mut queued: Vec<&Pending> = Vec::new();
+    let mut tx = pool.begin().await?;
+    for p in pending {
+        let status = if !p.consent {
+            "no_consent"
+        } else if !p.treated {
+            "control"
+        } else if policy.max_contacts > 0 {
+            let contacts: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM trigger_deliveries WHERE member_id = ? AND status = 'queued' AND created_at > ?",
+            )
+            .bind(&p.member_id)
+            .bind(&since)
+            .fetch_one(&mut *tx)
+            .await?;
+            if contacts >= i64::from(policy.max_contacts) { "capped" } else { "queued" }
+        } else {
+            "queued"
+        };
+        let inserted = sqlx::query(
+            "INSERT OR IGNORE INTO trigger_deliveries (trigger_id, member_id, episode, facts, status, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(t.id)
+        .bind(&p.member_id)
+        .bind(p.episode)
+        .bind(&p.facts)
+        .bind(status)
+        .bind(&now_s)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        match (inserted, status) {
+            (0, _) => done.repeated += 1,
+            (_, "queued") => {
+                done.queued += 1;
+                queued.push(p);
+            }
+            _ => done.held_back += 1,
+        }
+    }
+    let at = stamp(not_before(policy, zone, now));
+    for c in channels.iter().filter(|c| t.channels.contains(&c.id)) {
+        for batch in queued.chunks(batch_size(&c.channel)) {
+            let members: Vec<serde_json::Value> = batch
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "member_id": p.member_id,
+                        "episode": p.episode,
+                        "facts": serde_json::from_str::<serde_json::Value>(&p.facts).unwrap_or_default(),
+                    })
+                })
+                .collect();
+            let payload = serde_json::json!({
+                "trigger": { "id": t.id, "name": t.name, "kind": t.when.key() },
+                "members": members,
+            });
+            sqlx::query(
+                "INSERT INTO trigger_outbox (trigger_id, channel_id, payload, status, next_attempt_at, created_at)
+                 VALUES (?, ?, ?, 'pending', ?, ?)",
+            )
+            .bind(t.id)
+            .bind(c.id)
+            .bind(payload.to_string())
+            .bind(&at)
+            .bind(&now_s)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(from: &str, to: &str) -> ContactPolicy {
+        ContactPolicy { max_contacts: 3, per_days: 7, quiet_from: Some(from.into()), quiet_to: Some(to.into()) }
+    }
+
+    /// Shanghai is UTC+8: 22:30 there is 14:30 UTC, inside 21:00–09:00, which ends at 09:00
+    /// the next day there (01:00 UTC); 12:00 there is outside.
+    #[test]
+    fn quiet_hours_hold_back_until_they_end_in_the_retailers_zone() {
+        let zone = chrono_tz::Asia::Shanghai;
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let p = policy("21:00", "09:00");
+        assert_eq!(not_before(&p, zone, at("2026-12-07T14:30:00Z")), at("2026-12-08T01:00:00Z"));
+        assert_eq!(not_before(&p, zone, at("2026-12-07T18:00:00Z")), at("2026-12-08T01:00:00Z"));
+        assert_eq!(not_before(&p, zone, at("2026-12-07T04:00:00Z")), at("2026-12-07T04:00:00Z"));
+        // Quiet hours within one day: 12:00–14:00.
+        let p = policy("12:00", "14:00");
+        assert_eq!(not_before(&p, zone, at("2026-12-07T04:30:00Z")), at("2026-12-07T06:00:00Z"));
+        assert_eq!(not_before(&p, zone, at("2026-12-07T06:00:00Z")), at("2026-12-07T06:00:00Z"));
+        let none = ContactPolicy { quiet_from: None, quiet_to: None, ..p };
+        assert_eq!(not_before(&none, zone, at("2026-12-07T04:30:00Z")), at("2026-12-07T04:30:00Z"));
+    }
+}
