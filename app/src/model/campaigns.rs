@@ -81,6 +81,10 @@ pub struct Trigger {
     pub sent: i64,
     #[serde(default)]
     pub held_back: i64,
+    /// Given by the server: when its first evaluation took its baseline (the members
+    /// already in its condition, not handed on); none before.
+    #[serde(default)]
+    pub armed_at: Option<String>,
 }
 
 fn yes() -> bool {

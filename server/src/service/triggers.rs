@@ -75,9 +75,15 @@ impl Services {
         audit::record(&self.ops, who, "messaging_channel.delete", Some(&id.to_string()), None).await
     }
 
+    /// Every trigger, with what it handed on and when its baseline was taken.
     pub async fn triggers(&self, who: &Caller) -> Result<Vec<Trigger>> {
         who.require(Role::Operator)?;
-        saved::triggers(&self.ops).await
+        let mut all = saved::triggers(&self.ops).await?;
+        let armed = self.analytics.read(episodes::armed).await?;
+        for t in &mut all {
+            t.armed_at = armed.iter().find(|(id, _)| *id == t.id).map(|(_, at)| at.clone());
+        }
+        Ok(all)
     }
 
     /// Checks a trigger against the store: its channels and campaign exist, its segment is saved.

@@ -124,6 +124,12 @@ pub fn handed_on(conn: &Connection, t: &Armed, done: &[Pending]) -> Result<()> {
     Ok(())
 }
 
+/// When each trigger's baseline was taken: (trigger id, `YYYY-MM-DD HH:MM:SS`).
+pub fn armed(conn: &Connection) -> Result<Vec<(i64, String)>> {
+    Sql::new("SELECT trigger_id, strftime(armed_at, '%Y-%m-%d %H:%M:%S') FROM triggers_armed")
+        .rows(conn, |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
 /// Forgets a trigger's episodes (deleted, or its condition changed: the next evaluation
 /// takes a new baseline).
 pub fn forget(conn: &Connection, trigger_id: i64) -> Result<()> {

@@ -182,6 +182,7 @@ fn trigger(r: &sqlx::sqlite::SqliteRow) -> Option<Trigger> {
         enabled: r.get::<i64, _>(5) != 0,
         sent: r.get(6),
         held_back: r.get(7),
+        armed_at: None,
     })
 }
 

@@ -47,6 +47,7 @@ fn np(name: &str, days: u32, channel: i64) -> Trigger {
         enabled: true,
         sent: 0,
         held_back: 0,
+        armed_at: None,
     }
 }
 
@@ -188,4 +189,95 @@ async fn members_are_handed_on_once_per_episode_within_consent_and_the_cap() {
     assert_eq!(body["members"][0]["name"], "张三");
     assert!(body["members"][0]["facts"]["days_since"].as_i64().unwrap() >= 60, "{body}");
     assert!(body["delivery_id"].as_str().unwrap().starts_with("trigger-"));
+}
+
+/// The real server killed (SIGKILL) right after first purchases landed through the ingest
+/// API — before, during or after their fold, evaluation and delivery — and started again:
+/// every new buyer reaches the webhook in exactly one batch (a receiver may see that batch
+/// twice, with the same delivery id, if the kill fell between its sending and its mark).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_between_landing_and_delivery_hands_each_member_on_once() {
+    const TOKEN: &str = "till-ingest-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--demo-members", "300", "--allow-private-webhooks", "--ingest-token", TOKEN];
+    let mut server = common::serve(dir.path(), &args);
+    let (addr, got) = receiver().await;
+    let (status, channel) = common::call(
+        "POST",
+        &format!("{}/api/v1/messaging-channels", server.base),
+        Some(json!({ "name": "hook", "channel": { "kind": "webhook", "url": format!("http://{addr}/hook") } })),
+    )
+    .await;
+    assert_eq!(status, 201, "{channel}");
+    let (status, trigger) = common::call(
+        "POST",
+        &format!("{}/api/v1/triggers", server.base),
+        Some(json!({ "name": "欢迎 welcome", "when": { "kind": "first_purchase", "within_days": 3650 }, "channels": [channel["id"]] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{trigger}");
+    // The baseline first (every buyer of the demo programme so far is in it).
+    for _ in 0..100 {
+        let (_, list) = common::call("GET", &format!("{}/api/v1/triggers", server.base), None).await;
+        if !list[0]["armed_at"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let mut expected = Vec::new();
+    for (round, wait_ms) in [0u64, 300, 1500].into_iter().enumerate() {
+        let orders: Vec<Value> = (0..20)
+            .map(|i| {
+                let member = format!("new-{round}-{i:02}");
+                expected.push(member.clone());
+                json!({ "order_id": format!("o-{member}"), "ordered_at": format!("{today} 09:00:00"),
+                        "net_amount": 88.0, "member_id": member, "channel": "mini_program" })
+            })
+            .collect();
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/ingest/orders", server.base))
+            .bearer_auth(TOKEN)
+            .json(&orders)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+        drop(server); // SIGKILL
+        server = common::serve(dir.path(), &args);
+    }
+    // Every new buyer arrives; then a while longer, for any second hand-on to show.
+    let handed = || -> Vec<(String, String)> {
+        got.lock()
+            .unwrap()
+            .iter()
+            .flat_map(|b| {
+                let batch = b["delivery_id"].as_str().unwrap_or("").to_string();
+                b["members"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |m| (m["member_id"].as_str().unwrap_or("").to_string(), batch.clone()))
+            })
+            .collect()
+    };
+    for _ in 0..300 {
+        if expected.iter().all(|m| handed().iter().any(|(h, _)| h == m)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let mut batches_per_member: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for (member, batch) in handed() {
+        batches_per_member.entry(member).or_default().insert(batch);
+    }
+    for m in &expected {
+        assert_eq!(batches_per_member.get(m).map(|b| b.len()), Some(1), "{m}: {batches_per_member:?}");
+    }
+    assert_eq!(batches_per_member.len(), expected.len(), "only the new buyers: {batches_per_member:?}");
+    drop(server);
 }
