@@ -39,7 +39,15 @@ pub fn analytics_part(
         .collect::<duckdb::Result<Vec<_>>>()?;
     // The merges that made this person of several members (their identities are in the profile).
     let merges = crate::identity::merge::of_person(conn, member_id)?;
-    Ok(Some(json!({ "profile": profile, "order_items": items, "merges": merges })))
+    // The campaigns they are in, and in which arm.
+    let mut stmt =
+        conn.prepare("SELECT campaign_id, arm FROM campaign_arms WHERE member_id = ? ORDER BY campaign_id")?;
+    let arms = stmt
+        .query_map(params![member_id], |r| {
+            Ok(json!({ "campaign_id": r.get::<_, i64>(0)?, "arm": r.get::<_, String>(1)? }))
+        })?
+        .collect::<duckdb::Result<Vec<_>>>()?;
+    Ok(Some(json!({ "profile": profile, "order_items": items, "merges": merges, "campaign_arms": arms })))
 }
 
 /// The document as a page a person reads: every object a table of its fields, every list

@@ -86,6 +86,19 @@ impl Services {
         .into_iter()
         .map(|(at, actor, role, action)| json!({ "at": at, "actor": actor, "role": role, "action": action }))
         .collect();
+        let handed: Vec<Value> = sqlx::query_as::<_, (i64, Option<String>, i64, String, String, String)>(
+            "SELECT d.trigger_id, t.name, d.episode, d.status, d.created_at, d.facts
+             FROM trigger_deliveries d LEFT JOIN triggers t ON t.id = d.trigger_id WHERE d.member_id = ? ORDER BY d.created_at",
+        )
+        .bind(&member_id)
+        .fetch_all(&self.ops)
+        .await?
+        .into_iter()
+        .map(|(id, name, episode, status, at, facts)| {
+            json!({ "trigger_id": id, "trigger": name, "episode": episode, "status": status, "at": at,
+                    "facts": serde_json::from_str::<Value>(&facts).unwrap_or_default() })
+        })
+        .collect();
         audit::record(&self.ops, who, "privacy.access", Some(&member_id), None).await?;
         Ok(json!({
             "document": "MemberPulse access document (PIPL art. 45)",
@@ -94,8 +107,10 @@ impl Services {
             "member_id": member_id,
             "profile": stored["profile"],
             "order_items": stored["order_items"],
+            "campaign_arms": stored["campaign_arms"],
             "saved_segments": segments,
             "alert_events": events,
+            "trigger_deliveries": handed,
             "audit": audit,
         }))
     }
