@@ -25,19 +25,19 @@ use crate::{
 /// The most members an imported arms file may name.
 pub const MAX_IMPORTED: usize = 2_000_000;
 
-/// Draws the arms of campaign `id` from the members of `criteria` as of `as_of` (see the
-/// module), replacing any arms it had. Returns (treatment, control) sizes.
+/// Draws the arms of campaign `id` from the members of `target` (a scope grouped by RFM
+/// segment, see [`target`]) as of `as_of` (see the module), replacing any arms it had.
+/// Returns (treatment, control) sizes.
 pub fn draw(
     conn: &Connection,
     id: i64,
-    criteria: Criteria,
-    rules: Vec<RfmRule>,
+    target: &Scope,
     as_of: NaiveDate,
     cfg: MetricConfig,
     seed: i64,
     control_share: f64,
 ) -> Result<(i64, i64)> {
-    Scope::of(criteria, Some(app::model::Dimension::RfmSegment)).with_rules(rules).prepare(conn, as_of, cfg)?;
+    target.prepare(conn, as_of, cfg)?;
     let tx = conn.unchecked_transaction()?;
     Sql::new("DELETE FROM campaign_arms WHERE campaign_id = $id").bind("id", id).execute(&tx)?;
     Sql::new(
@@ -55,6 +55,11 @@ pub fn draw(
     .execute(&tx)?;
     tx.commit()?;
     sizes(conn, id)
+}
+
+/// The members of `criteria`, grouped by their RFM segment (the draw's strata).
+pub fn target(criteria: Criteria, rules: Vec<RfmRule>) -> Scope {
+    Scope::of(criteria, Some(app::model::Dimension::RfmSegment)).with_rules(rules)
 }
 
 /// (treatment, control) sizes of campaign `id`.

@@ -32,7 +32,7 @@ impl Services {
         let criteria = self.filters(who, None, Some(&c.segment)).await?;
         let seed = c.seed.unwrap_or_else(|| rand::random::<u32>() as i64);
         let id = saved::create(&self.ops, &c, seed, &who.name).await?;
-        let rules = rfm::rules(&self.ops).await?;
+        let target = arms::target(criteria, rfm::rules(&self.ops).await?);
         let (cfg, share) = (self.metrics, c.control_share);
         let drawn = self
             .analytics
@@ -40,7 +40,7 @@ impl Services {
                 let latest = metrics::latest_order_date(conn)?
                     .ok_or_else(|| Error::bad_param("segment", "the store holds no orders yet: load data first"))?;
                 let as_of = (start - Days::new(1)).min(latest);
-                arms::draw(conn, id, criteria, rules, as_of, cfg, seed, share)
+                arms::draw(conn, id, &target, as_of, cfg, seed, share)
             })
             .await;
         match drawn {
