@@ -60,7 +60,6 @@ CREATE TABLE trigger_deliveries (
     episode    INTEGER NOT NULL,
     facts      TEXT    NOT NULL,         -- JSON: what fired
     status     TEXT    NOT NULL CHECK (status IN ('queued', 'no_consent', 'capped', 'control')),
-    batch_id   INTEGER,                  -- the trigger_outbox row carrying it (per channel: the first)
     created_at TEXT    NOT NULL,
     PRIMARY KEY (trigger_id, member_id, episode)
 );

@@ -58,6 +58,15 @@ impl Smtp {
     }
 }
 
+impl DeliveryConfig {
+    /// When to try again after `attempts` failed tries: `backoff` doubled per try, capped
+    /// at `max_backoff`.
+    pub fn retry_at(&self, attempts: i64) -> chrono::DateTime<Utc> {
+        let delay = self.backoff.saturating_mul(1u32 << attempts.clamp(0, 16) as u32).min(self.max_backoff);
+        Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default()
+    }
+}
+
 impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
@@ -203,8 +212,7 @@ pub async fn send_due(pool: &Pool, seal: &Seal, http: &reqwest::Client, cfg: &De
                 sent += 1;
             }
             Err((status, error)) => {
-                let delay = cfg.backoff.saturating_mul(1u32 << attempts.clamp(0, 16) as u32).min(cfg.max_backoff);
-                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                let next = cfg.retry_at(attempts);
                 sqlx::query("UPDATE alert_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?")
                     .bind(stamp(next))
                     .bind(id)

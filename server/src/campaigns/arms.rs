@@ -141,12 +141,3 @@ pub fn import(conn: &Connection, id: i64, arms: &[(String, String)]) -> Result<(
     tx.commit()?;
     sizes(conn, id)
 }
-
-/// Whether `member_id` is in campaign `id`'s arm `arm`, as a SQL condition on an alias's
-/// `member_id` (for triggers sending only the treatment).
-pub fn in_arm(alias: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM campaign_arms ca WHERE ca.campaign_id = $campaign AND ca.member_id = {alias}.member_id
-                 AND ca.arm = 'treatment')"
-    )
-}

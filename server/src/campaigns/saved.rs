@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use crate::{
     Error, Result,
-    store::operational::{Pool, stamp},
+    store::operational::{Pool, name_taken, stamp},
 };
 
 /// The longest window a campaign is read over, in days.
@@ -82,12 +82,7 @@ pub async fn create(pool: &Pool, c: &Campaign, seed: i64, by: &str) -> Result<i6
     .bind(stamp(chrono::Utc::now()))
     .fetch_one(pool)
     .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.message().contains("UNIQUE") => {
-            Error::Conflict("a campaign has this name already".into())
-        }
-        _ => e.into(),
-    })?
+    .map_err(name_taken("a campaign"))?
     .get(0);
     Ok(id)
 }

@@ -3,7 +3,10 @@
 use app::model::IdentityRule;
 use sqlx::Row;
 
-use crate::{Error, Result, store::operational::Pool};
+use crate::{
+    Error, Result,
+    store::operational::{Pool, name_taken},
+};
 
 /// Every rule, by id.
 pub async fn list(pool: &Pool) -> Result<Vec<IdentityRule>> {
@@ -36,7 +39,7 @@ pub async fn create(pool: &Pool, rule: &IdentityRule, by: &str) -> Result<Identi
     .bind(chrono::Utc::now().to_rfc3339())
     .fetch_one(pool)
     .await
-    .map_err(taken)?
+    .map_err(name_taken("an identity rule"))?
     .get(0);
     get(pool, id).await
 }
@@ -56,7 +59,7 @@ pub async fn update(pool: &Pool, id: i64, rule: &IdentityRule, by: &str) -> Resu
     .bind(id)
     .execute(pool)
     .await
-    .map_err(taken)?;
+    .map_err(name_taken("an identity rule"))?;
     if done.rows_affected() == 0 {
         return Err(Error::NotFound(format!("no identity rule {id}")));
     }
@@ -80,15 +83,6 @@ pub async fn get(pool: &Pool, id: i64) -> Result<IdentityRule> {
         .await?
         .ok_or_else(|| Error::NotFound(format!("no identity rule {id}")))?;
     Ok(rule(&row))
-}
-
-fn taken(e: sqlx::Error) -> Error {
-    match &e {
-        sqlx::Error::Database(d) if d.message().contains("UNIQUE") => {
-            Error::Conflict("an identity rule has this name already".into())
-        }
-        _ => e.into(),
-    }
 }
 
 /// The rule with each field to match on once, in order.

@@ -27,12 +27,7 @@ pub async fn evaluate(services: Services) {
 pub async fn deliver(services: Services, cfg: DeliveryConfig) {
     let http = crate::alerts::delivery::client_for(&cfg);
     loop {
-        let sent = async {
-            let channels = triggers::saved::channels(&services.ops, services.analytics.seal()).await?;
-            triggers::send::send_due(&services.analytics, &services.ops, &channels, &http, &cfg).await
-        }
-        .await;
-        if let Err(e) = sent {
+        if let Err(e) = triggers::send::send_due(&services.analytics, &services.ops, &http, &cfg).await {
             tracing::error!(error = %e, "trigger outbox");
         }
         tokio::time::sleep(cfg.tick.max(Duration::from_millis(200))).await;

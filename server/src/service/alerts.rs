@@ -141,14 +141,18 @@ impl Services {
     }
 }
 
+/// A channel's URL without path and query (see [`crate::alerts::webhook::redact`]), for
+/// those who may not see robot keys; also how operators see messaging channels.
+pub(super) fn redact_channel(c: &mut app::model::Channel) {
+    if let Some(url) = channel_url_mut(c) {
+        *url = crate::alerts::webhook::redact(url);
+    }
+}
+
 /// A rule as `who` may see it: operators get channel URLs without path and query.
 fn redacted_for(who: &Caller, mut rule: AlertRule) -> AlertRule {
     if !who.sees_personal_data() {
-        for c in &mut rule.channels {
-            if let Some(url) = channel_url_mut(c) {
-                *url = crate::alerts::webhook::redact(url);
-            }
-        }
+        rule.channels.iter_mut().for_each(redact_channel);
     }
     rule
 }

@@ -26,6 +26,17 @@ pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Maps a unique-name violation to a 409 saying `{what} has this name already`; other
+/// errors pass as they are.
+pub fn name_taken(what: &'static str) -> impl Fn(sqlx::Error) -> crate::Error {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.message().contains("UNIQUE") => {
+            crate::Error::Conflict(format!("{what} has this name already"))
+        }
+        _ => e.into(),
+    }
+}
+
 /// Connects and applies `migrations/`.
 pub async fn connect(url: &str) -> Result<Pool> {
     // secure_delete: a deleted or updated row's old bytes are overwritten, not left in

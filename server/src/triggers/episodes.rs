@@ -36,12 +36,13 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime) -> Result<(usize, 
         .bind("id", t.id)
         .row(&tx, |r| r.get(0))?;
     let leaving = t.on_leaving();
+    let now = now.format("%Y-%m-%d %H:%M:%S").to_string();
     let closed = Sql::new(
         "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP), pending = (e.pending OR $leaving)
          WHERE e.trigger_id = $id AND e.closed_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM mp_fired f WHERE f.member_id = e.member_id)",
     )
-    .bind("now", now.format("%Y-%m-%d %H:%M:%S").to_string())
+    .bind("now", now.clone())
     .bind("leaving", leaving && !baseline)
     .bind("id", t.id)
     .execute(&tx)?;
@@ -54,13 +55,13 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime) -> Result<(usize, 
          WHERE p.open IS NULL OR NOT p.open",
     )
     .bind("id", t.id)
-    .bind("now", now.format("%Y-%m-%d %H:%M:%S").to_string())
+    .bind("now", now.clone())
     .bind("pending", !leaving && !baseline)
     .execute(&tx)?;
     if baseline {
         Sql::new("INSERT INTO triggers_armed VALUES ($id, CAST($now AS TIMESTAMP))")
             .bind("id", t.id)
-            .bind("now", now.format("%Y-%m-%d %H:%M:%S").to_string())
+            .bind("now", now.clone())
             .execute(&tx)?;
     }
     tx.commit()?;
@@ -99,8 +100,8 @@ pub fn pending(conn: &Connection, t: &Armed) -> Result<Vec<Pending>> {
     })
 }
 
-/// Takes the pending mark off `t`'s episodes up to `episode` per member, once the
-/// operational store holds their deliveries.
+/// Takes the pending mark off the episodes `done` of `t`, once the operational store
+/// holds their deliveries.
 pub fn handed_on(conn: &Connection, t: &Armed, done: &[Pending]) -> Result<()> {
     if done.is_empty() {
         return Ok(());

@@ -9,21 +9,12 @@ use crate::{
     alerts::rules::{open_channels, seal_channels},
     store::{
         Seal,
-        operational::{Pool, stamp},
+        operational::{Pool, name_taken, stamp},
     },
 };
 
 fn now() -> String {
     stamp(chrono::Utc::now())
-}
-
-fn taken(what: &'static str) -> impl Fn(sqlx::Error) -> Error {
-    move |e| match &e {
-        sqlx::Error::Database(d) if d.message().contains("UNIQUE") => {
-            Error::Conflict(format!("a {what} has this name already"))
-        }
-        _ => e.into(),
-    }
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -89,7 +80,7 @@ pub async fn create_channel(pool: &Pool, seal: &Seal, c: &MessagingChannel, by: 
     .bind(now())
     .fetch_one(pool)
     .await
-    .map_err(taken("messaging channel"))?
+    .map_err(name_taken("a messaging channel"))?
     .get(0);
     Ok(id)
 }
@@ -106,7 +97,7 @@ pub async fn update_channel(pool: &Pool, seal: &Seal, id: i64, c: &MessagingChan
     .bind(id)
     .execute(pool)
     .await
-    .map_err(taken("messaging channel"))?;
+    .map_err(name_taken("a messaging channel"))?;
     if done.rows_affected() == 0 {
         return Err(Error::NotFound(format!("no messaging channel {id}")));
     }
@@ -214,7 +205,7 @@ pub async fn create(pool: &Pool, t: &Trigger, by: &str) -> Result<i64> {
     .bind(now())
     .fetch_one(pool)
     .await
-    .map_err(taken("trigger"))?
+    .map_err(name_taken("a trigger"))?
     .get(0);
     Ok(id)
 }
@@ -234,7 +225,7 @@ pub async fn update(pool: &Pool, id: i64, t: &Trigger, by: &str) -> Result<()> {
     .bind(id)
     .execute(pool)
     .await
-    .map_err(taken("trigger"))?;
+    .map_err(name_taken("a trigger"))?;
     if done.rows_affected() == 0 {
         return Err(Error::NotFound(format!("no trigger {id}")));
     }

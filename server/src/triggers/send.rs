@@ -5,7 +5,7 @@
 //! `delivery_id`); a failed try is retried with back-off, and every batch is marked sent
 //! once its receiver took it.
 
-use app::model::{Channel, MessagingChannel};
+use app::model::Channel;
 use chrono::Utc;
 use sqlx::Row;
 
@@ -88,11 +88,11 @@ async fn with_personal(analytics: &Analytics, mut payload: serde_json::Value) ->
     Ok(payload)
 }
 
-/// Sends the batches that are due; returns how many were sent.
+/// Sends the batches that are due; returns how many were sent. The channels are read
+/// (and opened) only when something is due.
 pub async fn send_due(
     analytics: &Analytics,
     pool: &crate::store::operational::Pool,
-    channels: &[MessagingChannel],
     http: &reqwest::Client,
     cfg: &DeliveryConfig,
 ) -> Result<usize> {
@@ -103,6 +103,10 @@ pub async fn send_due(
     .bind(stamp(Utc::now()))
     .fetch_all(pool)
     .await?;
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let channels = super::saved::channels(pool, analytics.seal()).await?;
     let mut sent = 0;
     for row in due {
         let (id, channel_id, attempts): (i64, i64, i64) = (row.get(0), row.get(1), row.get(3));
@@ -135,8 +139,7 @@ pub async fn send_due(
                 sent += 1;
             }
             Err((_, error)) => {
-                let delay = cfg.backoff.saturating_mul(1u32 << attempts.clamp(0, 16) as u32).min(cfg.max_backoff);
-                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                let next = cfg.retry_at(attempts);
                 sqlx::query("UPDATE trigger_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?")
                     .bind(stamp(next))
                     .bind(&error)

@@ -164,8 +164,7 @@ async fn members_are_handed_on_once_per_episode_within_consent_and_the_cap() {
     // facts that fired and — this channel is allowed them — the name.
     let cfg = DeliveryConfig { allow_private: true, ..Default::default() };
     let http = server::alerts::delivery::client_for(&cfg);
-    let channels = triggers::saved::channels(&ops, analytics.seal()).await.unwrap();
-    while triggers::send::send_due(&analytics, &ops, &channels, &http, &cfg).await.unwrap() > 0 {}
+    while triggers::send::send_due(&analytics, &ops, &http, &cfg).await.unwrap() > 0 {}
     let mut handed: Vec<(i64, String, i64)> = got
         .lock()
         .unwrap()
