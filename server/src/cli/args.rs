@@ -188,6 +188,15 @@ pub enum Command {
         #[arg(long)]
         python: Option<PathBuf>,
     },
+    /// Time what evaluating the triggers adds to a fold: one trigger of each kind, then
+    /// rounds of `rows` orders landed, folded and evaluated. Changes the store: run it on a
+    /// copy.
+    BenchTriggers {
+        #[arg(long, default_value_t = 15_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Print every metric for a window and its comparison window.
     Metrics {
         #[arg(long)]

@@ -3,6 +3,7 @@
 //! `people`: users, tokens and segments, `report`: metrics and bench output, `loadgen`).
 
 mod args;
+mod bench_triggers;
 mod data;
 mod identity;
 pub mod loadgen;
@@ -260,6 +261,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::BenchModel { ref as_of, ref python } => {
             let services = open(&cli).await?;
             bench_model(&services, as_of.clone(), python.clone()).await
+        }
+        Command::BenchTriggers { rows, rounds } => {
+            let services = open(&cli).await?;
+            bench_triggers::bench_triggers(&services, rows, rounds).await
         }
         Command::Bench { ref as_of, ref window, ref compare, rounds } => {
             let services = open(&cli).await?;

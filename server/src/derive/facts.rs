@@ -30,3 +30,22 @@ pub fn scored(conn: &Connection) -> Result<()> {
 pub fn scorings(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT count(*) FROM score_changes", [], |r| r.get(0))?)
 }
+
+/// Records the members `select` names (one column, `member_id`) as touched, for the
+/// triggers (`crate::triggers`), in the caller's transaction.
+pub fn touched(conn: &Connection, select: &str) -> Result<()> {
+    conn.execute_batch(&format!("INSERT INTO touched_members SELECT DISTINCT member_id FROM ({select})"))?;
+    Ok(())
+}
+
+/// Records a change no member list follows (the triggers look at every member again), in
+/// the caller's transaction.
+pub fn broad(conn: &Connection) -> Result<()> {
+    conn.execute_batch("INSERT INTO broad_changes VALUES (current_timestamp)")?;
+    Ok(())
+}
+
+/// How many changes no member list follows there have been.
+pub fn broad_changes(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("SELECT count(*) FROM broad_changes", [], |r| r.get(0))?)
+}

@@ -99,6 +99,9 @@ fn land_new_rows(conn: &Connection, table: &str, rows: &str, values: &[Value], q
     let params = || params_from_iter(values);
     if !TRACKED.contains(&table) {
         let n = conn.execute(&format!("INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {rows}"), params())?;
+        if n > 0 {
+            super::facts::broad(conn)?;
+        }
         return Ok(n as i64);
     }
     let key = key_of(table);

@@ -220,6 +220,7 @@ pub fn derive_again(conn: &Connection, ids: &str) -> Result<()> {
         member_days = MEMBER_DAYS.replace("{day_facts}", &day_facts(orders, "mp_again")),
         points_days = days_of(POINTS_DAYS, "mp_again"),
     ))?;
+    super::facts::touched(conn, &format!("SELECT member_id FROM {ids}"))?;
     super::facts::changed(conn)
 }
 
@@ -237,6 +238,8 @@ pub fn recover(conn: &Connection) -> Result<()> {
     conn.execute_batch("BEGIN TRANSACTION")?;
     let rebuilt = (|| -> Result<()> {
         rebuild(conn)?;
+        // The rows it took were never folded, so no fold named their members.
+        super::facts::broad(conn)?;
         for table in TRACKED {
             conn.execute_batch(&format!("DELETE FROM {}", Queue::Stored.table(table)))?;
         }
@@ -468,6 +471,9 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
             points_days = days_of(POINTS_DAYS, "mp_touched"),
             queued = queue.table("points"),
         ))?;
+    }
+    if members + orders + points > 0 {
+        super::facts::touched(conn, "SELECT member_id FROM mp_named")?;
     }
     conn.execute_batch("DROP TABLE IF EXISTS mp_named")?;
     tracing::debug!(

@@ -18,16 +18,7 @@ pub async fn run(services: Services) {
     loop {
         services.landed.notified().await;
         let started = Instant::now();
-        let folded = services
-            .analytics
-            .fold(|conn| {
-                let tx = conn.transaction()?;
-                let n = summary::fold(&tx, Queue::Stored)?;
-                tx.commit()?;
-                Ok(n)
-            })
-            .await;
-        match folded {
+        match fold(&services).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::debug!(rows = n, ms = started.elapsed().as_millis() as u64, "landed rows folded");
@@ -37,4 +28,18 @@ pub async fn run(services: Services) {
         }
         tokio::time::sleep(FOLD_EVERY.saturating_sub(started.elapsed())).await;
     }
+}
+
+/// Folds every landed row into the summary and day tables, in one transaction; answers
+/// how many rows it folded.
+pub async fn fold(services: &Services) -> crate::Result<i64> {
+    services
+        .analytics
+        .fold(|conn| {
+            let tx = conn.transaction()?;
+            let n = summary::fold(&tx, Queue::Stored)?;
+            tx.commit()?;
+            Ok(n)
+        })
+        .await
 }

@@ -7,7 +7,8 @@ use app::model::{ContactPolicy, MessagingChannel, Trigger, TriggerWhen};
 use super::*;
 use crate::triggers::{
     conditions::{self, Armed},
-    episodes, hand_on, saved,
+    episodes::{self, Read},
+    hand_on, saved,
 };
 
 /// What one evaluation of every trigger did.
@@ -19,6 +20,22 @@ pub struct TriggerRun {
     pub queued: usize,
     pub held_back: usize,
     pub repeated: usize,
+}
+
+/// How often a trigger on a saved segment's members is evaluated again on data that
+/// landed (each member's own changes cannot tell who entered: see
+/// [`conditions::by_member`]). A new latest day, a refit or a change of the rules
+/// evaluates it at once.
+const SEGMENTS_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// What a whole evaluation of `a` reads (`on`: the latest day, the scores, the broad
+/// changes, the metric settings and RFM rules), hashed: while it is the same, an
+/// evaluation of a member-level condition reads the touched members alone.
+fn basis(on: &str, a: &Armed) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!("{on}|{:?}|{:?}|{:?}", a.when, a.segment, a.campaign).hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 /// A messaging channel as `who` may see it (as alert channels: operators without the
@@ -180,19 +197,73 @@ impl Services {
         let channels = saved::channels(&self.ops, self.analytics.seal()).await?;
         let (cfg, now) = (self.metrics, self.local_now());
         let ready: Vec<Armed> = armed.iter().map(|(_, a)| a.clone()).collect();
+        let t0 = std::time::Instant::now();
         let stepped = self
             .analytics
             .fold(move |conn| {
                 let Some(as_of) = metrics::latest_order_date(conn)? else { return Ok(Vec::new()) };
+                let on = format!(
+                    "{as_of}|{}|{}|{cfg:?}|{rules:?}",
+                    crate::derive::facts::scorings(conn)?,
+                    crate::derive::facts::broad_changes(conn)?
+                );
+                conn.execute_batch(
+                    "CREATE OR REPLACE TEMP TABLE mp_touched AS
+                         SELECT DISTINCT t.member_id, s.member_no
+                         FROM touched_members t LEFT JOIN member_summary s USING (member_id)",
+                )?;
+                let touched: i64 = conn.query_row("SELECT count(*) FROM mp_touched", [], |r| r.get(0))?;
+                // The triggers with episodes waiting to be handed on before this evaluation
+                // (one cut short); the others' are those it opens or closes.
+                let waiting: Vec<i64> =
+                    crate::store::sql::Sql::new("SELECT DISTINCT trigger_id FROM trigger_episodes WHERE pending")
+                        .rows(conn, |r| r.get(0))?;
                 let mut out = Vec::new();
                 for a in &ready {
-                    conditions::fired(conn, a, as_of, cfg, &rules)?;
-                    let (opened, closed) = episodes::step(conn, a, now)?;
-                    out.push((opened, closed, episodes::pending(conn, a)?));
+                    let basis = basis(&on, a);
+                    let read = match episodes::mark(conn, a.id)? {
+                        Some((was, _)) if was != basis => Some(Read::Whole { basis: &basis }),
+                        None => Some(Read::Whole { basis: &basis }),
+                        Some(_) if touched == 0 => None,
+                        Some(_) if conditions::by_member(&a.when) => Some(Read::Touched),
+                        Some((_, at)) if now - at >= SEGMENTS_EVERY => Some(Read::Whole { basis: &basis }),
+                        Some(_) => None,
+                    };
+                    let (mut opened, mut closed) = (0, 0);
+                    if let Some(read) = read {
+                        let started = std::time::Instant::now();
+                        conditions::fired(conn, a, as_of, cfg, &rules, read == Read::Touched)?;
+                        let condition = started.elapsed();
+                        (opened, closed) = episodes::step(conn, a, now, read)?;
+                        tracing::debug!(
+                            trigger = a.id,
+                            kind = a.when.key(),
+                            whole = read != Read::Touched,
+                            condition_ms = condition.as_millis() as u64,
+                            episodes_ms = (started.elapsed() - condition).as_millis() as u64,
+                            "trigger evaluated"
+                        );
+                    }
+                    let pending = match opened + closed > 0 || waiting.contains(&a.id) {
+                        true => episodes::pending(conn, a)?,
+                        false => Vec::new(),
+                    };
+                    out.push((opened, closed, pending));
                 }
+                // Every trigger evaluated has read what was touched; a trigger not
+                // evaluated now (paused, its segment gone) looks at everyone when it is.
+                let tx = conn.transaction()?;
+                tx.execute_batch("DELETE FROM touched_members")?;
+                let kept: Vec<String> = ready.iter().map(|a| a.id.to_string()).collect();
+                tx.execute_batch(&format!(
+                    "DELETE FROM trigger_marks WHERE trigger_id NOT IN ({})",
+                    if kept.is_empty() { "NULL".to_string() } else { kept.join(", ") }
+                ))?;
+                tx.commit()?;
                 Ok(out)
             })
             .await?;
+        tracing::debug!(ms = t0.elapsed().as_millis() as u64, "stepped");
         for ((t, a), (opened, closed, pending)) in armed.into_iter().zip(stepped) {
             run.triggers += 1;
             run.opened += opened;
@@ -200,12 +271,21 @@ impl Services {
             if pending.is_empty() {
                 continue;
             }
+            let started = std::time::Instant::now();
             let done =
                 hand_on::record(&self.ops, &t, &channels, &pending, &policy, self.zone, chrono::Utc::now()).await?;
+            tracing::debug!(
+                trigger = t.id,
+                members = pending.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "recorded"
+            );
             run.queued += done.queued;
             run.held_back += done.held_back;
             run.repeated += done.repeated;
+            let t1 = std::time::Instant::now();
             self.analytics.fold(move |conn| episodes::handed_on(conn, &a, &pending)).await?;
+            tracing::debug!(ms = t1.elapsed().as_millis() as u64, "handed on");
         }
         Ok(run)
     }

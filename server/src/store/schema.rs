@@ -311,6 +311,23 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     CREATE TABLE IF NOT EXISTS triggers_armed (trigger_id BIGINT NOT NULL, armed_at TIMESTAMP NOT NULL);
     "#,
     ),
+    (
+        17,
+        r#"
+    -- The members whose data changed since the triggers last looked (crate::triggers):
+    -- each fold and each merge appends the members it touched, and the trigger evaluation
+    -- reads them and empties the table (all under the folder's connection).
+    CREATE TABLE IF NOT EXISTS touched_members (member_id VARCHAR NOT NULL);
+    -- Changes no member list follows (tier changes, stores, order items landed; the
+    -- summary derived again): one row each; a new count makes every trigger look at every
+    -- member again.
+    CREATE TABLE IF NOT EXISTS broad_changes (changed_at TIMESTAMP NOT NULL);
+    -- What each trigger's last whole evaluation was made on (latest day, scores, rules,
+    -- its condition, the broad changes), hashed: while the same, only touched members are
+    -- read again.
+    CREATE TABLE IF NOT EXISTS trigger_marks (trigger_id BIGINT NOT NULL, basis VARCHAR NOT NULL, whole_at TIMESTAMP NOT NULL);
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.

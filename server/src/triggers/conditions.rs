@@ -3,7 +3,7 @@
 //! read as of the latest data day T, from the summary, the scores, the metrics' own SQL or
 //! a saved segment's scope — the figures the dashboards show.
 
-use app::model::{Dimension, Metric, TriggerWhen};
+use app::model::{Metric, TriggerWhen};
 use chrono::{Days, NaiveDate};
 use duckdb::Connection;
 
@@ -12,7 +12,7 @@ use crate::{
     metrics::{
         self, MetricConfig, Window,
         rfm::RfmRule,
-        scope::{Criteria, Scope},
+        scope::{self, Criteria, Scope},
     },
     store::sql::{Sql, day, midnight},
 };
@@ -34,27 +34,49 @@ impl Armed {
     }
 }
 
-/// Fills `mp_fired` with the members in `t`'s condition as of `as_of`.
-pub fn fired(conn: &Connection, t: &Armed, as_of: NaiveDate, cfg: MetricConfig, rules: &[RfmRule]) -> Result<()> {
+/// Whether a kind's condition is read for the touched members alone between whole
+/// evaluations. A saved segment's members are not: RFM scores rank each member among all
+/// (a purchase moves others across a boundary), and its scope is worked out for everyone.
+pub fn by_member(when: &TriggerWhen) -> bool {
+    !matches!(when, TriggerWhen::EntersSegment { .. } | TriggerWhen::LeavesSegment { .. })
+}
+
+/// Fills `mp_fired` with the members in `t`'s condition as of `as_of`: every member, or
+/// (`touched`) only those in the temp table `mp_touched (member_id, member_no)`.
+pub fn fired(
+    conn: &Connection,
+    t: &Armed,
+    as_of: NaiveDate,
+    cfg: MetricConfig,
+    rules: &[RfmRule],
+    touched: bool,
+) -> Result<()> {
     let after = midnight(as_of + Days::new(1));
+    let only = |column: &str, of: &str| match touched {
+        true => format!("AND {column} IN (SELECT {of} FROM mp_touched)"),
+        false => String::new(),
+    };
     let select = match &t.when {
-        TriggerWhen::FirstPurchase { within_days } => Sql::new(
-            "SELECT member_id, '{\"first_purchase_day\":\"' || CAST(CAST(first_purchase_at AS DATE) AS VARCHAR) || '\"}'
-             FROM member_summary WHERE first_purchase_at >= $from AND first_purchase_at < $after",
-        )
+        TriggerWhen::FirstPurchase { within_days } => Sql::new(format!(
+            "SELECT member_id, '{{\"first_purchase_day\":\"' || CAST(CAST(first_purchase_at AS DATE) AS VARCHAR) || '\"}}'
+             FROM member_summary WHERE first_purchase_at >= $from AND first_purchase_at < $after {}",
+            only("member_no", "member_no")
+        ))
         .bind("from", midnight(as_of + Days::new(1) - Days::new(u64::from(*within_days))))
         .bind("after", after),
-        TriggerWhen::NoPurchase { days } => Sql::new(
-            "SELECT member_id, '{\"last_purchase_day\":\"' || CAST(CAST(last_purchase_at AS DATE) AS VARCHAR)
-                    || '\",\"days_since\":' || date_diff('day', CAST(last_purchase_at AS DATE), CAST($as_of AS DATE)) || '}'
-             FROM member_summary WHERE purchases > 0 AND last_purchase_at < $cut",
-        )
+        TriggerWhen::NoPurchase { days } => Sql::new(format!(
+            "SELECT member_id, '{{\"last_purchase_day\":\"' || CAST(CAST(last_purchase_at AS DATE) AS VARCHAR)
+                    || '\",\"days_since\":' || date_diff('day', CAST(last_purchase_at AS DATE), CAST($as_of AS DATE)) || '}}'
+             FROM member_summary WHERE purchases > 0 AND last_purchase_at < $cut {}",
+            only("member_no", "member_no")
+        ))
         .bind("cut", midnight(as_of + Days::new(1) - Days::new(u64::from(*days))))
         .bind("as_of", day(as_of)),
-        TriggerWhen::PAliveBelow { below } => Sql::new(
-            "SELECT member_id, '{\"p_alive\":' || round(p_alive, 4) || ',\"clv_12m\":' || round(clv_12m, 2) || '}'
-             FROM member_scores WHERE high_value AND p_alive < $below",
-        )
+        TriggerWhen::PAliveBelow { below } => Sql::new(format!(
+            "SELECT member_id, '{{\"p_alive\":' || round(p_alive, 4) || ',\"clv_12m\":' || round(clv_12m, 2) || '}}'
+             FROM member_scores WHERE high_value AND p_alive < $below {}",
+            only("member_id", "member_id")
+        ))
         .bind("below", *below),
         TriggerWhen::PointsExpiring { days, min_points } => {
             let metric = if *days == 30 { Metric::PointsExpiring30 } else { Metric::PointsExpiring90 };
@@ -73,14 +95,23 @@ pub fn fired(conn: &Connection, t: &Armed, as_of: NaiveDate, cfg: MetricConfig, 
             }
         }
         TriggerWhen::NearNextTier { next_tier, threshold_yuan, within_yuan } => {
-            Scope::of(Criteria::default(), Some(Dimension::Tier)).with_rules(rules.to_vec()).prepare(conn, as_of, cfg)?;
-            Sql::new(
-                "SELECT sc.member_id, '{\"spend_365d\":' || round(x.cents / 100.0, 2) || ',\"short_of\":'
-                        || round($threshold - x.cents / 100.0, 2) || '}'
-                 FROM mp_scope sc JOIN (SELECT member_no, sum(cents) AS cents FROM member_days
-                                         WHERE day > $from AND day <= $as_of GROUP BY member_no) x USING (member_no)
-                 WHERE coalesce(sc.grp, '') <> $tier AND x.cents >= ($threshold - $within) * 100 AND x.cents < $threshold * 100",
-            )
+            // The tier as the tier dimension reads it (`scope::tier_of`), for the members
+            // with a spend in the last 365 days.
+            Sql::new(format!(
+                "SELECT s.member_id, '{{\"spend_365d\":' || round(x.cents / 100.0, 2) || ',\"short_of\":'
+                        || round($threshold - x.cents / 100.0, 2) || '}}'
+                 FROM (SELECT member_no, sum(cents) AS cents FROM member_days
+                       WHERE day > $from AND day <= $as_of {days} GROUP BY member_no) x
+                 JOIN member_summary s ON s.member_no = x.member_no
+                 LEFT JOIN members m ON m.member_id = s.member_id
+                 LEFT JOIN (SELECT member_id, arg_max(tier, changed_at) FILTER (WHERE changed_at < CAST($after AS TIMESTAMP)) AS tier
+                            FROM tier_changes WHERE TRUE {changes} GROUP BY member_id) th ON th.member_id = s.member_id
+                 WHERE {tier} <> $tier AND x.cents >= ($threshold - $within) * 100 AND x.cents < $threshold * 100",
+                days = only("member_no", "member_no"),
+                changes = only("member_id", "member_id"),
+                tier = scope::tier_of("th"),
+            ))
+            .bind("after", after.clone())
             .bind("from", day(as_of - Days::new(365)))
             .bind("as_of", day(as_of))
             .bind("tier", next_tier.clone())
@@ -96,8 +127,9 @@ pub fn fired(conn: &Connection, t: &Armed, as_of: NaiveDate, cfg: MetricConfig, 
         }
     };
     Sql::new(format!(
-        "CREATE OR REPLACE TEMP TABLE mp_fired AS SELECT * FROM ({}) AS f(member_id, facts)",
-        select.text()
+        "CREATE OR REPLACE TEMP TABLE mp_fired AS SELECT * FROM ({}) AS f(member_id, facts) WHERE TRUE {}",
+        select.text(),
+        only("member_id", "member_id"),
     ))
     .with(&select)
     .execute(conn)?;

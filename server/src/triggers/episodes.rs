@@ -28,20 +28,45 @@ pub struct Pending {
     pub treated: bool,
 }
 
+/// How an evaluation read a trigger's condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read<'a> {
+    /// For every member, on `basis` (see [`mark`]).
+    Whole { basis: &'a str },
+    /// For the members in `mp_touched` alone: no one else's episode opens or closes.
+    Touched,
+}
+
+/// What a trigger's last whole evaluation was made on, if any (see [`Read::Whole`]), and when.
+pub fn mark(conn: &Connection, trigger_id: i64) -> Result<Option<(String, NaiveDateTime)>> {
+    let marks =
+        Sql::new("SELECT basis, strftime(whole_at, '%Y-%m-%d %H:%M:%S') FROM trigger_marks WHERE trigger_id = $id")
+            .bind("id", trigger_id)
+            .rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    Ok(marks
+        .into_iter()
+        .next()
+        .and_then(|(basis, at)| NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M:%S").ok().map(|at| (basis, at))))
+}
+
 /// Opens and closes `t`'s episodes from `mp_fired` at `now` (see the module); returns
 /// (opened, closed).
-pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime) -> Result<(usize, usize)> {
+pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Result<(usize, usize)> {
     let tx = conn.unchecked_transaction()?;
     let baseline: bool = Sql::new("SELECT count(*) = 0 FROM triggers_armed WHERE trigger_id = $id")
         .bind("id", t.id)
         .row(&tx, |r| r.get(0))?;
     let leaving = t.on_leaving();
     let now = now.format("%Y-%m-%d %H:%M:%S").to_string();
-    let closed = Sql::new(
+    let closed = Sql::new(format!(
         "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP), pending = (e.pending OR $leaving)
          WHERE e.trigger_id = $id AND e.closed_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM mp_fired f WHERE f.member_id = e.member_id)",
-    )
+           AND NOT EXISTS (SELECT 1 FROM mp_fired f WHERE f.member_id = e.member_id) {touched}",
+        touched = match read {
+            Read::Touched => "AND e.member_id IN (SELECT member_id FROM mp_touched)",
+            Read::Whole { .. } => "",
+        },
+    ))
     .bind("now", now.clone())
     .bind("leaving", leaving && !baseline)
     .bind("id", t.id)
@@ -51,7 +76,8 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime) -> Result<(usize, 
          SELECT $id, f.member_id, coalesce(p.last, 0) + 1, CAST($now AS TIMESTAMP), NULL, f.facts, $pending
          FROM (SELECT DISTINCT ON (member_id) member_id, facts FROM mp_fired) f
          LEFT JOIN (SELECT member_id, max(episode) AS last, bool_or(closed_at IS NULL) AS open
-                    FROM trigger_episodes WHERE trigger_id = $id GROUP BY member_id) p USING (member_id)
+                    FROM trigger_episodes WHERE trigger_id = $id AND member_id IN (SELECT member_id FROM mp_fired)
+                    GROUP BY member_id) p USING (member_id)
          WHERE p.open IS NULL OR NOT p.open",
     )
     .bind("id", t.id)
@@ -61,6 +87,14 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime) -> Result<(usize, 
     if baseline {
         Sql::new("INSERT INTO triggers_armed VALUES ($id, CAST($now AS TIMESTAMP))")
             .bind("id", t.id)
+            .bind("now", now.clone())
+            .execute(&tx)?;
+    }
+    if let Read::Whole { basis } = read {
+        Sql::new("DELETE FROM trigger_marks WHERE trigger_id = $id").bind("id", t.id).execute(&tx)?;
+        Sql::new("INSERT INTO trigger_marks VALUES ($id, $basis, CAST($now AS TIMESTAMP))")
+            .bind("id", t.id)
+            .bind("basis", basis.to_string())
             .bind("now", now.clone())
             .execute(&tx)?;
     }
@@ -137,6 +171,7 @@ pub fn forget(conn: &Connection, trigger_id: i64) -> Result<()> {
     let tx = conn.unchecked_transaction()?;
     Sql::new("DELETE FROM trigger_episodes WHERE trigger_id = $id").bind("id", trigger_id).execute(&tx)?;
     Sql::new("DELETE FROM triggers_armed WHERE trigger_id = $id").bind("id", trigger_id).execute(&tx)?;
+    Sql::new("DELETE FROM trigger_marks WHERE trigger_id = $id").bind("id", trigger_id).execute(&tx)?;
     tx.commit()?;
     Ok(())
 }

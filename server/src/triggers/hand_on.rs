@@ -63,43 +63,71 @@ pub async fn record(
     let since = stamp(now - Duration::days(i64::from(policy.per_days)));
     let mut queued: Vec<&Pending> = Vec::new();
     let mut tx = pool.begin().await?;
-    for p in pending {
-        let status = if !p.consent {
-            "no_consent"
-        } else if !p.treated {
-            "control"
-        } else if policy.max_contacts > 0 {
-            let contacts: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM trigger_deliveries WHERE member_id = ? AND status = 'queued' AND created_at > ?",
+    // Set-wise, a chunk at a time: each member's contacts in the cap's period in one
+    // query, then the chunk's deliveries in one insert (what it refuses was recorded before).
+    for chunk in pending.chunks(500) {
+        let ids = serde_json::json!(chunk.iter().map(|p| &p.member_id).collect::<Vec<_>>()).to_string();
+        let mut contacts: std::collections::HashMap<String, i64> = if policy.max_contacts > 0 {
+            sqlx::query_as(
+                "SELECT d.member_id, count(*) FROM trigger_deliveries d
+                 WHERE d.member_id IN (SELECT value FROM json_each(?)) AND d.status = 'queued' AND d.created_at > ?
+                 GROUP BY d.member_id",
             )
-            .bind(&p.member_id)
+            .bind(&ids)
             .bind(&since)
-            .fetch_one(&mut *tx)
-            .await?;
-            if contacts >= i64::from(policy.max_contacts) { "capped" } else { "queued" }
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect()
         } else {
-            "queued"
+            Default::default()
         };
-        let inserted = sqlx::query(
+        let statuses: Vec<&str> = chunk
+            .iter()
+            .map(|p| {
+                if !p.consent {
+                    return "no_consent";
+                }
+                if !p.treated {
+                    return "control";
+                }
+                let n = contacts.entry(p.member_id.clone()).or_default();
+                if policy.max_contacts > 0 && *n >= i64::from(policy.max_contacts) {
+                    return "capped";
+                }
+                *n += 1;
+                "queued"
+            })
+            .collect();
+        let rows = serde_json::Value::Array(
+            chunk
+                .iter()
+                .zip(&statuses)
+                .map(|(p, status)| serde_json::json!([p.member_id, p.episode, p.facts, status]))
+                .collect(),
+        )
+        .to_string();
+        let recorded: std::collections::HashSet<(String, i64)> = sqlx::query_as(
             "INSERT OR IGNORE INTO trigger_deliveries (trigger_id, member_id, episode, facts, status, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, ? FROM json_each(?)
+             RETURNING member_id, episode",
         )
         .bind(t.id)
-        .bind(&p.member_id)
-        .bind(p.episode)
-        .bind(&p.facts)
-        .bind(status)
         .bind(&now_s)
-        .execute(&mut *tx)
+        .bind(&rows)
+        .fetch_all(&mut *tx)
         .await?
-        .rows_affected();
-        match (inserted, status) {
-            (0, _) => done.repeated += 1,
-            (_, "queued") => {
-                done.queued += 1;
-                queued.push(p);
+        .into_iter()
+        .collect();
+        for (p, status) in chunk.iter().zip(statuses) {
+            match (recorded.contains(&(p.member_id.clone(), p.episode)), status) {
+                (false, _) => done.repeated += 1,
+                (_, "queued") => {
+                    done.queued += 1;
+                    queued.push(p);
+                }
+                _ => done.held_back += 1,
             }
-            _ => done.held_back += 1,
         }
     }
     let at = stamp(not_before(policy, zone, now));

@@ -160,6 +160,23 @@ async fn members_are_handed_on_once_per_episode_within_consent_and_the_cap() {
     assert_eq!(run.repeated, 3, "{run:?}");
     assert_eq!(deliveries(&ops).await, before);
 
+    // Within one latest day only the members a fold touched are read again. E's last
+    // purchase (09-01) is pushed back in the summary behind the folder's back: read again,
+    // E would enter both conditions, but no fold names E. A buys through the ingest path on
+    // 09-01 (T stays) and leaves both.
+    analytics
+        .writer()
+        .execute_batch("UPDATE member_summary SET last_purchase_at = TIMESTAMP '2024-01-02' WHERE member_id = 'E'")
+        .unwrap();
+    let body = r#"{"order_id":"a9","ordered_at":"2024-09-01T11:00:00","net_amount":"30.00","member_id":"A","channel":"store"}"#;
+    let landed = services.ingest(&Caller::cli(), server::load::import::Kind::Orders, None, body.into()).await.unwrap();
+    assert_eq!(landed.inserted, 1);
+    server::jobs::folder::fold(&services).await.unwrap();
+    let run = services.run_triggers().await.unwrap();
+    assert_eq!((run.opened, run.closed), (0, 2), "{run:?}");
+    let touched: i64 = analytics.writer().query_row("SELECT count(*) FROM touched_members", [], |r| r.get(0)).unwrap();
+    assert_eq!(touched, 0, "read, then let go");
+
     // The batches reach the webhook: each queued (trigger, member, episode) once, with the
     // facts that fired and — this channel is allowed them — the name.
     let cfg = DeliveryConfig { allow_private: true, ..Default::default() };
