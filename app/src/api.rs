@@ -6,11 +6,11 @@
 use leptos::{prelude::*, server_fn::codec::Json};
 
 use crate::model::{
-    AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, Candidate,
-    CohortQuery, Cohorts, ErasureReport, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage,
-    MembersQuery, MergeRecord, MergeReport, MergeRequest, ModelStatus, Overview, OverviewQuery, PrivacyRequest,
-    RetentionPreview, RfmRule, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend,
-    TrendQuery, User, UserChange, Viewer,
+    AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, Campaign,
+    Candidate, CohortQuery, Cohorts, ContactPolicy, ErasureReport, Holdout, HoldoutQuery, LoadRecord, LoadReject,
+    Member360, MemberPage, MembersQuery, MergeRecord, MergeReport, MergeRequest, MessagingChannel, ModelStatus,
+    Overview, OverviewQuery, PrivacyRequest, Readout, RetentionPreview, RfmRule, Segment, SegmentName, TierMigration,
+    TierMigrationQuery, TokenRequest, Trend, TrendQuery, Trigger, User, UserChange, Viewer,
 };
 
 /// Who signed in: the request's viewer, which the server's access layer put there.
@@ -228,4 +228,54 @@ pub async fn merge_members(request: MergeRequest) -> Result<MergeReport, ServerF
 #[server(endpoint = "undo_merge", input = Json)]
 pub async fn undo_merge(merge_id: i64) -> Result<MergeReport, ServerFnError> {
     ask(|e, who| e.undo_merge(who, merge_id)).await
+}
+
+#[server(endpoint = "get_campaigns", input = Json)]
+pub async fn get_campaigns() -> Result<Vec<Campaign>, ServerFnError> {
+    ask(|e, who| e.campaigns(who)).await
+}
+
+#[server(endpoint = "create_campaign", input = Json)]
+pub async fn create_campaign(campaign: Campaign) -> Result<Campaign, ServerFnError> {
+    ask(|e, who| e.create_campaign(who, campaign)).await
+}
+
+#[server(endpoint = "get_campaign_readout", input = Json)]
+pub async fn get_campaign_readout(id: i64) -> Result<Readout, ServerFnError> {
+    ask(|e, who| e.campaign_readout(who, id)).await
+}
+
+#[server(endpoint = "get_triggers", input = Json)]
+pub async fn get_triggers() -> Result<Vec<Trigger>, ServerFnError> {
+    ask(|e, who| e.triggers(who)).await
+}
+
+#[server(endpoint = "save_trigger", input = Json)]
+pub async fn save_trigger(trigger: Trigger) -> Result<Trigger, ServerFnError> {
+    ask(|e, who| e.save_trigger(who, trigger)).await
+}
+
+#[server(endpoint = "delete_trigger", input = Json)]
+pub async fn delete_trigger(id: i64) -> Result<(), ServerFnError> {
+    ask(|e, who| e.delete_trigger(who, id)).await
+}
+
+#[server(endpoint = "get_messaging_channels", input = Json)]
+pub async fn get_messaging_channels() -> Result<Vec<MessagingChannel>, ServerFnError> {
+    ask(|e, who| e.messaging_channels(who)).await
+}
+
+#[server(endpoint = "create_messaging_channel", input = Json)]
+pub async fn create_messaging_channel(channel: MessagingChannel) -> Result<MessagingChannel, ServerFnError> {
+    ask(|e, who| e.create_messaging_channel(who, channel)).await
+}
+
+#[server(endpoint = "get_contact_policy", input = Json)]
+pub async fn get_contact_policy() -> Result<ContactPolicy, ServerFnError> {
+    ask(|e, who| e.contact_policy(who)).await
+}
+
+#[server(endpoint = "save_contact_policy", input = Json)]
+pub async fn save_contact_policy(policy: ContactPolicy) -> Result<ContactPolicy, ServerFnError> {
+    ask(|e, who| e.save_contact_policy(who, policy)).await
 }

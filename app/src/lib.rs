@@ -101,6 +101,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("loads") view=pages::loads::LoadsPage/>
                     <Route path=StaticSegment("privacy") view=pages::privacy::PrivacyPage/>
                     <Route path=StaticSegment("identity") view=pages::identity::IdentityPage/>
+                    <Route path=StaticSegment("campaigns") view=pages::campaigns::CampaignsPage/>
+                    <Route path=(StaticSegment("campaigns"), ParamSegment("id")) view=pages::campaigns::CampaignPage/>
+                    <Route path=StaticSegment("triggers") view=pages::triggers::TriggersPage/>
                     <Route path=StaticSegment("signin") view=pages::signin::SignInPage/>
                 </Routes>
             </main>
@@ -156,6 +159,8 @@ fn TopBar() -> impl IntoView {
                 {item("/tiers", "nav.tiers")}
                 <Show when=move || may(Role::Operator)>{item("/members", "nav.members")}</Show>
                 {item("/model", "nav.model")}
+                {item("/campaigns", "nav.campaigns")}
+                <Show when=move || may(Role::Operator)>{item("/triggers", "nav.triggers")}</Show>
                 <Show when=move || may(Role::Admin)>{item("/loads", "nav.loads")}</Show>
                 <Show when=move || may(Role::Admin)>{item("/admin", "nav.admin")}</Show>
                 <Show when=move || may(Role::Admin)>{item("/privacy", "nav.privacy")}</Show>

@@ -7,11 +7,11 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::model::{
-    AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, Candidate,
-    CohortQuery, Cohorts, ErasureReport, Holdout, HoldoutQuery, LoadRecord, LoadReject, Member360, MemberPage,
-    MembersQuery, MergeRecord, MergeReport, MergeRequest, ModelStatus, Overview, OverviewQuery, PrivacyRequest,
-    RetentionPreview, RfmRule, Segment, SegmentName, TierMigration, TierMigrationQuery, TokenRequest, Trend,
-    TrendQuery, User, UserChange, Viewer,
+    AlertEvent, AlertQuery, AlertRule, ApiToken, AuditEntry, AuditQuery, Breakdown, BreakdownQuery, Campaign,
+    Candidate, CohortQuery, Cohorts, ContactPolicy, ErasureReport, Holdout, HoldoutQuery, LoadRecord, LoadReject,
+    Member360, MemberPage, MembersQuery, MergeRecord, MergeReport, MergeRequest, MessagingChannel, ModelStatus,
+    Overview, OverviewQuery, PrivacyRequest, Readout, RetentionPreview, RfmRule, Segment, SegmentName, TierMigration,
+    TierMigrationQuery, TokenRequest, Trend, TrendQuery, Trigger, User, UserChange, Viewer,
 };
 
 pub type EngineFuture<T> = Pin<Box<dyn Future<Output = Result<T, EngineError>> + Send>>;
@@ -80,6 +80,24 @@ pub trait Engine: Send + Sync + 'static {
     fn merge_members(&self, who: Viewer, request: MergeRequest) -> EngineFuture<MergeReport>;
     /// Undoes a merge exactly (admins; audited).
     fn undo_merge(&self, who: Viewer, merge_id: i64) -> EngineFuture<MergeReport>;
+    /// Every campaign, newest first, with its arms' sizes (any role).
+    fn campaigns(&self, who: Viewer) -> EngineFuture<Vec<Campaign>>;
+    /// Defines a campaign and draws its arms (operators; audited).
+    fn create_campaign(&self, who: Viewer, campaign: Campaign) -> EngineFuture<Campaign>;
+    /// A campaign's readout (any role; executives get no figures for a small arm).
+    fn campaign_readout(&self, who: Viewer, id: i64) -> EngineFuture<Readout>;
+    /// The triggers, with what each handed on (operators).
+    fn triggers(&self, who: Viewer) -> EngineFuture<Vec<Trigger>>;
+    /// Creates the trigger (id 0) or replaces it (operators; audited).
+    fn save_trigger(&self, who: Viewer, trigger: Trigger) -> EngineFuture<Trigger>;
+    fn delete_trigger(&self, who: Viewer, id: i64) -> EngineFuture<()>;
+    /// The messaging channels (operators see their URLs without path or query).
+    fn messaging_channels(&self, who: Viewer) -> EngineFuture<Vec<MessagingChannel>>;
+    /// Adds a messaging channel (admins; audited).
+    fn create_messaging_channel(&self, who: Viewer, channel: MessagingChannel) -> EngineFuture<MessagingChannel>;
+    fn contact_policy(&self, who: Viewer) -> EngineFuture<ContactPolicy>;
+    /// Sets the frequency cap and quiet hours (admins; audited).
+    fn save_contact_policy(&self, who: Viewer, policy: ContactPolicy) -> EngineFuture<ContactPolicy>;
     /// Keeps the viewer's language, `zh` or `en`.
     fn save_language(&self, who: Viewer, lang: String) -> EngineFuture<()>;
 }

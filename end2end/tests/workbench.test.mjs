@@ -30,6 +30,7 @@ test('every page in Chinese names every enumeration value in Chinese', async () 
   const member = (await getJson(`${base}/api/v1/members?sort=-purchases&page_size=1`)).rows[0].member_id;
   const pages = [
     '/', '/segments', '/tiers', '/members', `/members/${member}`, '/model', '/alerts', '/admin', '/loads',
+    '/campaigns', '/triggers',
     ...['lifecycle_stage', 'tier', 'preferred_channel', 'join_channel', 'churn_risk', 'rfm_segment', 'gender']
       .map((d) => `/breakdown?metric=members&dimension=${d}`),
   ];

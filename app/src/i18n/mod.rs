@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Dimension, SegmentName, Text};
 
+mod activation;
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Lang {
     #[default]
@@ -514,7 +516,7 @@ fn text(key: &str) -> Option<Text> {
         "model.30_days" => ("30天", "30 days"),
         "model.90_days" => ("90天", "90 days"),
         "model.180_days" => ("180天", "180 days"),
-        _ => return None,
+        _ => return activation::text(key),
     };
     Some(Text { zh, en })
 }

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod breakdown;
+pub mod campaigns;
 pub mod identity;
 pub mod loads;
 pub mod member;
@@ -19,6 +20,7 @@ pub mod saved_segments;
 pub mod segments;
 pub mod signin;
 pub mod tiers;
+pub mod triggers;
 
 use leptos::prelude::*;
 use leptos_router::{hooks::use_query_map, params::ParamsMap};

@@ -44,6 +44,34 @@ impl Engine for Services {
         alerts(query: AlertQuery) -> Vec<AlertEvent>, "alerts";
         alert_rules() -> Vec<AlertRule>, "alert rules";
         holdout(query: HoldoutQuery) -> Holdout, "holdout";
+        campaigns() -> Vec<app::model::Campaign>, "campaigns";
+        create_campaign(campaign: app::model::Campaign) -> app::model::Campaign, "create campaign";
+        campaign_readout(id: i64) -> app::model::Readout, "campaign readout";
+        triggers() -> Vec<app::model::Trigger>, "triggers";
+        delete_trigger(id: i64) -> (), "delete trigger";
+        messaging_channels() -> Vec<app::model::MessagingChannel>, "messaging channels";
+        create_messaging_channel(channel: app::model::MessagingChannel) -> app::model::MessagingChannel, "create messaging channel";
+        contact_policy() -> app::model::ContactPolicy, "contact policy";
+    }
+
+    fn save_trigger(&self, who: Viewer, trigger: app::model::Trigger) -> EngineFuture<app::model::Trigger> {
+        let s = self.clone();
+        for_pages("save trigger", async move {
+            let who = Caller::signed_in(&who);
+            match trigger.id {
+                0 => s.create_trigger(&who, trigger).await,
+                id => s.update_trigger(&who, id, trigger).await,
+            }
+        })
+    }
+
+    fn save_contact_policy(
+        &self,
+        who: Viewer,
+        policy: app::model::ContactPolicy,
+    ) -> EngineFuture<app::model::ContactPolicy> {
+        let s = self.clone();
+        for_pages("save contact policy", async move { s.set_contact_policy(&Caller::signed_in(&who), policy).await })
     }
 
     fn member(&self, who: Viewer, member_id: String) -> EngineFuture<Member360> {

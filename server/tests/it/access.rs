@@ -315,6 +315,33 @@ async fn every_route_and_server_function_checks_the_role() {
         ("get_merges", json!({}), Some(ADMIN)),
         ("merge_members", json!({ "request": { "survivor": "no-such-member", "merged": ["nor-this"] } }), Some(ADMIN)),
         ("undo_merge", json!({ "merge_id": 999 }), Some(ADMIN)),
+        ("get_campaigns", json!({}), Some(EXECUTIVE)),
+        ("get_campaign_readout", json!({ "id": 999 }), Some(EXECUTIVE)),
+        (
+            "create_campaign",
+            json!({ "campaign": { "name": "c", "segment": "no_such_segment", "start": "2026-01-01",
+                "window_days": 30, "goal": "repurchase", "control_share": 0.2 } }),
+            Some(OPERATOR),
+        ),
+        ("get_triggers", json!({}), Some(OPERATOR)),
+        (
+            "save_trigger",
+            json!({ "trigger": { "name": "t", "when": { "kind": "no_purchase", "days": 60 }, "channels": [999] } }),
+            Some(OPERATOR),
+        ),
+        ("delete_trigger", json!({ "id": 999 }), Some(OPERATOR)),
+        ("get_messaging_channels", json!({}), Some(OPERATOR)),
+        ("get_contact_policy", json!({}), Some(OPERATOR)),
+        (
+            "create_messaging_channel",
+            json!({ "channel": { "name": "m", "channel": { "kind": "webhook", "url": "http://10.0.0.1/x" } } }),
+            Some(ADMIN),
+        ),
+        (
+            "save_contact_policy",
+            json!({ "policy": { "max_contacts": 3, "per_days": 7, "quiet_from": "21:00", "quiet_to": "09:00" } }),
+            Some(ADMIN),
+        ),
     ];
     for (name, args, least) in &functions {
         let path = format!("/api/{name}");
