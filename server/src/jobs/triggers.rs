@@ -9,6 +9,9 @@ use crate::{alerts::delivery::DeliveryConfig, service::Services, triggers};
 /// Evaluates the triggers each time they are woken (and once at start: an evaluation a
 /// crash cut short is finished then), until the process ends.
 pub async fn evaluate(services: Services) {
+    if let Err(e) = services.analytics.watch(triggers::episodes::unmark).await {
+        tracing::error!(error = %e, "trigger marks");
+    }
     services.triggers_wake.notify_one();
     loop {
         services.triggers_wake.notified().await;
@@ -20,8 +23,14 @@ pub async fn evaluate(services: Services) {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "trigger evaluation failed"),
         }
+        // What lands meanwhile is read together at the next evaluation.
+        tokio::time::sleep(EVALUATE_EVERY.saturating_sub(started.elapsed())).await;
     }
 }
+
+/// At most one evaluation of the triggers this often while data lands: each costs a scan
+/// per trigger whatever it reads, so rows landing every second are read in one go.
+pub const EVALUATE_EVERY: Duration = Duration::from_secs(10);
 
 /// Sends due batches every `cfg.tick` until the process ends.
 pub async fn deliver(services: Services, cfg: DeliveryConfig) {

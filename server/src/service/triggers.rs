@@ -137,7 +137,7 @@ impl Services {
         let _running = self.trigger_run.lock().await;
         saved::update(&self.ops, id, &t, &who.name).await?;
         if before.when != t.when || before.campaign != t.campaign {
-            self.analytics.fold(move |conn| episodes::forget(conn, id)).await?;
+            self.analytics.watch(move |conn| episodes::forget(conn, id)).await?;
         }
         audit::record(&self.ops, who, "trigger.update", Some(t.name.trim()), Some(&audit::describe(&t.when))).await?;
         self.triggers_wake.notify_one();
@@ -149,7 +149,7 @@ impl Services {
         let t = saved::trigger_by_id(&self.ops, id).await?;
         let _running = self.trigger_run.lock().await;
         saved::delete(&self.ops, id).await?;
-        self.analytics.fold(move |conn| episodes::forget(conn, id)).await?;
+        self.analytics.watch(move |conn| episodes::forget(conn, id)).await?;
         audit::record(&self.ops, who, "trigger.delete", Some(&t.name), None).await
     }
 
@@ -200,67 +200,24 @@ impl Services {
         let t0 = std::time::Instant::now();
         let stepped = self
             .analytics
-            .fold(move |conn| {
+            .watch(move |conn| {
                 let Some(as_of) = metrics::latest_order_date(conn)? else { return Ok(Vec::new()) };
-                let on = format!(
-                    "{as_of}|{}|{}|{cfg:?}|{rules:?}",
-                    crate::derive::facts::scorings(conn)?,
-                    crate::derive::facts::broad_changes(conn)?
-                );
-                conn.execute_batch(
+                // The members touched so far, taken off the list in one transaction: folds
+                // go on meanwhile, and what they touch waits for the next evaluation.
+                let tx = conn.transaction()?;
+                tx.execute_batch(
                     "CREATE OR REPLACE TEMP TABLE mp_touched AS
                          SELECT DISTINCT t.member_id, s.member_no
-                         FROM touched_members t LEFT JOIN member_summary s USING (member_id)",
+                         FROM touched_members t LEFT JOIN member_summary s USING (member_id);
+                     DELETE FROM touched_members;",
                 )?;
-                let touched: i64 = conn.query_row("SELECT count(*) FROM mp_touched", [], |r| r.get(0))?;
-                // The triggers with episodes waiting to be handed on before this evaluation
-                // (one cut short); the others' are those it opens or closes.
-                let waiting: Vec<i64> =
-                    crate::store::sql::Sql::new("SELECT DISTINCT trigger_id FROM trigger_episodes WHERE pending")
-                        .rows(conn, |r| r.get(0))?;
-                let mut out = Vec::new();
-                for a in &ready {
-                    let basis = basis(&on, a);
-                    let read = match episodes::mark(conn, a.id)? {
-                        Some((was, _)) if was != basis => Some(Read::Whole { basis: &basis }),
-                        None => Some(Read::Whole { basis: &basis }),
-                        Some(_) if touched == 0 => None,
-                        Some(_) if conditions::by_member(&a.when) => Some(Read::Touched),
-                        Some((_, at)) if now - at >= SEGMENTS_EVERY => Some(Read::Whole { basis: &basis }),
-                        Some(_) => None,
-                    };
-                    let (mut opened, mut closed) = (0, 0);
-                    if let Some(read) = read {
-                        let started = std::time::Instant::now();
-                        conditions::fired(conn, a, as_of, cfg, &rules, read == Read::Touched)?;
-                        let condition = started.elapsed();
-                        (opened, closed) = episodes::step(conn, a, now, read)?;
-                        tracing::debug!(
-                            trigger = a.id,
-                            kind = a.when.key(),
-                            whole = read != Read::Touched,
-                            condition_ms = condition.as_millis() as u64,
-                            episodes_ms = (started.elapsed() - condition).as_millis() as u64,
-                            "trigger evaluated"
-                        );
-                    }
-                    let pending = match opened + closed > 0 || waiting.contains(&a.id) {
-                        true => episodes::pending(conn, a)?,
-                        false => Vec::new(),
-                    };
-                    out.push((opened, closed, pending));
-                }
-                // Every trigger evaluated has read what was touched; a trigger not
-                // evaluated now (paused, its segment gone) looks at everyone when it is.
-                let tx = conn.transaction()?;
-                tx.execute_batch("DELETE FROM touched_members")?;
-                let kept: Vec<String> = ready.iter().map(|a| a.id.to_string()).collect();
-                tx.execute_batch(&format!(
-                    "DELETE FROM trigger_marks WHERE trigger_id NOT IN ({})",
-                    if kept.is_empty() { "NULL".to_string() } else { kept.join(", ") }
-                ))?;
                 tx.commit()?;
-                Ok(out)
+                let evaluated = evaluate(conn, &ready, as_of, cfg, &rules, now);
+                if evaluated.is_err() {
+                    // Read again next time.
+                    let _ = conn.execute_batch("INSERT INTO touched_members SELECT member_id FROM mp_touched");
+                }
+                evaluated
             })
             .await?;
         tracing::debug!(ms = t0.elapsed().as_millis() as u64, "stepped");
@@ -284,9 +241,72 @@ impl Services {
             run.held_back += done.held_back;
             run.repeated += done.repeated;
             let t1 = std::time::Instant::now();
-            self.analytics.fold(move |conn| episodes::handed_on(conn, &a, &pending)).await?;
+            self.analytics.watch(move |conn| episodes::handed_on(conn, &a, &pending)).await?;
             tracing::debug!(ms = t1.elapsed().as_millis() as u64, "handed on");
         }
         Ok(run)
     }
+}
+
+/// Evaluates every trigger in `ready` as of `as_of` on the touched members in `mp_touched`
+/// or on everyone (see [`crate::triggers`]); answers each one's (opened, closed, pending).
+fn evaluate(
+    conn: &mut duckdb::Connection,
+    ready: &[Armed],
+    as_of: chrono::NaiveDate,
+    cfg: metrics::MetricConfig,
+    rules: &[metrics::rfm::RfmRule],
+    now: chrono::NaiveDateTime,
+) -> Result<Vec<(usize, usize, Vec<episodes::Pending>)>> {
+    let on = format!(
+        "{as_of}|{}|{}|{cfg:?}|{rules:?}",
+        crate::derive::facts::scorings(conn)?,
+        crate::derive::facts::broad_changes(conn)?
+    );
+    let touched: i64 = conn.query_row("SELECT count(*) FROM mp_touched", [], |r| r.get(0))?;
+    // The triggers with episodes waiting to be handed on before this evaluation
+    // (one cut short); the others' are those it opens or closes.
+    let waiting: Vec<i64> =
+        crate::store::sql::Sql::new("SELECT DISTINCT trigger_id FROM trigger_episodes WHERE pending")
+            .rows(conn, |r| r.get(0))?;
+    let mut out = Vec::new();
+    for a in ready {
+        let basis = basis(&on, a);
+        let read = match episodes::mark(conn, a.id)? {
+            Some((was, _)) if was != basis => Some(Read::Whole { basis: &basis }),
+            None => Some(Read::Whole { basis: &basis }),
+            Some(_) if touched == 0 => None,
+            Some(_) if conditions::by_member(&a.when) => Some(Read::Touched),
+            Some((_, at)) if now - at >= SEGMENTS_EVERY => Some(Read::Whole { basis: &basis }),
+            Some(_) => None,
+        };
+        let (mut opened, mut closed) = (0, 0);
+        if let Some(read) = read {
+            let started = std::time::Instant::now();
+            conditions::fired(conn, a, as_of, cfg, &rules, read == Read::Touched)?;
+            let condition = started.elapsed();
+            (opened, closed) = episodes::step(conn, a, now, read)?;
+            tracing::debug!(
+                trigger = a.id,
+                kind = a.when.key(),
+                whole = read != Read::Touched,
+                condition_ms = condition.as_millis() as u64,
+                episodes_ms = (started.elapsed() - condition).as_millis() as u64,
+                "trigger evaluated"
+            );
+        }
+        let pending = match opened + closed > 0 || waiting.contains(&a.id) {
+            true => episodes::pending(conn, a)?,
+            false => Vec::new(),
+        };
+        out.push((opened, closed, pending));
+    }
+    // A trigger not evaluated now (paused, its segment gone) has missed what was touched:
+    // it looks at everyone when it is.
+    let kept: Vec<String> = ready.iter().map(|a| a.id.to_string()).collect();
+    conn.execute_batch(&format!(
+        "DELETE FROM trigger_marks WHERE trigger_id NOT IN ({})",
+        if kept.is_empty() { "NULL".to_string() } else { kept.join(", ") }
+    ))?;
+    Ok(out)
 }

@@ -23,6 +23,8 @@ pub use super::schema::TABLES;
 ///   lock, so a load folds its rows into the summary while no other fold runs.
 /// - [`Analytics::land`]: ingest API batches, which only append raw and pending rows.
 /// - [`Analytics::fold`]: the folder, which moves pending rows into the summary.
+/// - [`Analytics::watch`]: the triggers' evaluation (`crate::triggers`), which reads the
+///   data while folds go on and writes only its own tables.
 #[derive(Clone)]
 pub struct Analytics {
     path: Arc<PathBuf>,
@@ -32,6 +34,8 @@ pub struct Analytics {
     lander: Arc<Mutex<Connection>>,
     /// Folds landed rows into the summary.
     folder: Arc<Mutex<Connection>>,
+    /// Evaluates the triggers.
+    watcher: Arc<Mutex<Connection>>,
     /// Where readers are cloned from, so that a running load never holds them up.
     readers: Arc<Mutex<Connection>>,
     /// The key personal fields are sealed with (`super::seal`).
@@ -44,10 +48,11 @@ pub struct Analytics {
 /// Holds ingest batches back while a bulk load lands; dropping it lets them land again.
 pub struct Landing<'a>(#[allow(dead_code)] MutexGuard<'a, Connection>);
 
-/// The writer connection, holding the folder's lock as well.
+/// The writer connection, holding the folder's and the triggers' locks as well.
 pub struct Writer<'a> {
     conn: MutexGuard<'a, Connection>,
     _folding: MutexGuard<'a, Connection>,
+    _watching: MutexGuard<'a, Connection>,
 }
 
 impl std::ops::Deref for Writer<'_> {
@@ -73,11 +78,13 @@ impl Analytics {
         let readers = conn.try_clone()?;
         let lander = conn.try_clone()?;
         let folder = conn.try_clone()?;
+        let watcher = conn.try_clone()?;
         Ok(Analytics {
             path: Arc::new(path.to_path_buf()),
             root: Arc::new(Mutex::new(conn)),
             lander: Arc::new(Mutex::new(lander)),
             folder: Arc::new(Mutex::new(folder)),
+            watcher: Arc::new(Mutex::new(watcher)),
             readers: Arc::new(Mutex::new(readers)),
             seal,
             swap: Arc::default(),
@@ -96,7 +103,8 @@ impl Analytics {
     /// The writer connection. Blocking: call from a blocking thread or the CLI.
     pub fn writer(&self) -> Writer<'_> {
         let conn = lock(&self.root);
-        Writer { conn, _folding: lock(&self.folder) }
+        let _folding = lock(&self.folder);
+        Writer { conn, _folding, _watching: lock(&self.watcher) }
     }
 
     /// A fresh reader connection on the same database; it sees what loads have committed.
@@ -122,6 +130,16 @@ impl Analytics {
     {
         let folder = self.folder.clone();
         tokio::task::spawn_blocking(move || f(&mut lock(&folder))).await?
+    }
+
+    /// Runs `f` with the triggers' connection on a blocking thread.
+    pub async fn watch<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let watcher = self.watcher.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&watcher))).await?
     }
 
     /// Runs `f` on a reader connection on a blocking thread (never across a
@@ -185,6 +203,7 @@ impl Analytics {
         let mut root = lock(&self.root);
         let mut folder = lock(&self.folder);
         let mut lander = lock(&self.lander);
+        let mut watcher = lock(&self.watcher);
         let path = self.path.as_path();
         let fresh = path.with_extension("rewrite");
         let wal = |p: &Path| std::path::PathBuf::from(format!("{}.wal", p.display()));
@@ -211,7 +230,7 @@ impl Analytics {
         // takes its name; reads after take the new one.
         let _swap = self.swap.write().unwrap_or_else(|poison| poison.into_inner());
         let mut readers = lock(&self.readers);
-        for conn in [&mut *root, &mut *folder, &mut *lander, &mut *readers] {
+        for conn in [&mut *root, &mut *folder, &mut *lander, &mut *watcher, &mut *readers] {
             *conn = Connection::open_in_memory()?;
         }
         // Whatever the old database's close left in its log is in the copy already (every
@@ -232,6 +251,7 @@ impl Analytics {
         conn.execute_batch(&format!("SET memory_limit = '{}'", quote(&memory)))?;
         *folder = conn.try_clone()?;
         *lander = conn.try_clone()?;
+        *watcher = conn.try_clone()?;
         *readers = conn.try_clone()?;
         *root = conn;
         let after = std::fs::metadata(path)?.len();

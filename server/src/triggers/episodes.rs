@@ -175,3 +175,11 @@ pub fn forget(conn: &Connection, trigger_id: i64) -> Result<()> {
     tx.commit()?;
     Ok(())
 }
+
+/// Forgets what every trigger's last whole evaluation was made on: the next evaluation
+/// reads everyone. Run when the process starts, since one cut short by a crash took the
+/// touched members off their list without reading them all.
+pub fn unmark(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch("DELETE FROM trigger_marks")?;
+    Ok(())
+}

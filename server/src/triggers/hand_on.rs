@@ -61,11 +61,14 @@ pub async fn record(
     let mut done = Recorded::default();
     let now_s = stamp(now);
     let since = stamp(now - Duration::days(i64::from(policy.per_days)));
-    let mut queued: Vec<&Pending> = Vec::new();
-    let mut tx = pool.begin().await?;
-    // Set-wise, a chunk at a time: each member's contacts in the cap's period in one
-    // query, then the chunk's deliveries in one insert (what it refuses was recorded before).
+    let at = stamp(not_before(policy, zone, now));
+    // Set-wise, a chunk at a time and a transaction each (a hand-on of many members does
+    // not hold the operational store for long): each member's contacts in the cap's
+    // period in one query, the chunk's deliveries in one insert (what it refuses was
+    // recorded before), and the batches of those queued.
     for chunk in pending.chunks(500) {
+        let mut tx = pool.begin().await?;
+        let mut queued: Vec<&Pending> = Vec::new();
         let ids = serde_json::json!(chunk.iter().map(|p| &p.member_id).collect::<Vec<_>>()).to_string();
         let mut contacts: std::collections::HashMap<String, i64> = if policy.max_contacts > 0 {
             sqlx::query_as(
@@ -129,8 +132,21 @@ pub async fn record(
                 _ => done.held_back += 1,
             }
         }
+        batches(&mut tx, t, channels, &queued, &at, &now_s).await?;
+        tx.commit().await?;
     }
-    let at = stamp(not_before(policy, zone, now));
+    Ok(done)
+}
+
+/// Puts `queued` on the outbox in batches for each of `t`'s channels, not to be sent before `at`.
+async fn batches(
+    tx: &mut sqlx::SqliteConnection,
+    t: &Trigger,
+    channels: &[MessagingChannel],
+    queued: &[&Pending],
+    at: &str,
+    now_s: &str,
+) -> Result<()> {
     for c in channels.iter().filter(|c| t.channels.contains(&c.id)) {
         for batch in queued.chunks(batch_size(&c.channel)) {
             let members: Vec<serde_json::Value> = batch
@@ -154,14 +170,13 @@ pub async fn record(
             .bind(t.id)
             .bind(c.id)
             .bind(payload.to_string())
-            .bind(&at)
-            .bind(&now_s)
+            .bind(at)
+            .bind(now_s)
             .execute(&mut *tx)
             .await?;
         }
     }
-    tx.commit().await?;
-    Ok(done)
+    Ok(())
 }
 
 #[cfg(test)]
