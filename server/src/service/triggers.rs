@@ -283,7 +283,7 @@ fn evaluate(
         let (mut opened, mut closed) = (0, 0);
         if let Some(read) = read {
             let started = std::time::Instant::now();
-            conditions::fired(conn, a, as_of, cfg, &rules, read == Read::Touched)?;
+            conditions::fired(conn, a, as_of, cfg, rules, read == Read::Touched)?;
             let condition = started.elapsed();
             (opened, closed) = episodes::step(conn, a, now, read)?;
             tracing::debug!(
