@@ -104,8 +104,9 @@ fn pseudonym_of(
         )
         .optional()?
         .flatten();
+    let with_phone = crate::store::schema::tables_with_column(tx, "phone")?;
     for table in crate::store::schema::tables_with_column(tx, "member_id")? {
-        let personal = if table.ends_with("members") { ", name = NULL, phone = NULL" } else { "" };
+        let personal = if with_phone.contains(&table) { ", name = NULL, phone = NULL" } else { "" };
         let n = tx.execute(
             &format!("UPDATE {table} SET member_id = ?{personal} WHERE member_id = ?"),
             params![pseudonym, member_id],
