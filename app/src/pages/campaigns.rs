@@ -54,7 +54,11 @@ pub fn CampaignsPage() -> impl IntoView {
                                             <td>{move || goal(lang.get(), &c.goal)}</td>
                                             <td>{c.start.clone()}</td>
                                             <td class="num">{c.window_days}</td>
-                                            <td class="num">{count(c.treatment_members as f64)}" / "{count(c.control_members as f64)}</td>
+                                            <td class="num">{match c.treatment_members + c.control_members {
+                                                // Withheld (an arm under the minimum group size).
+                                                0 => "—".to_string(),
+                                                _ => format!("{} / {}", count(c.treatment_members as f64), count(c.control_members as f64)),
+                                            }}</td>
                                             <td><a class="readout-link" href=format!("/campaigns/{}", c.id)>{tr("campaigns.readout")}</a></td>
                                         </tr>
                                     }).collect_view()}

@@ -14,7 +14,9 @@ pub async fn evaluate(services: Services) {
     }
     services.triggers_wake.notify_one();
     loop {
-        services.triggers_wake.notified().await;
+        // Woken by data landing, or once a minute: a saved-segment trigger whose data
+        // landed while it waited out its five minutes is read then.
+        let _ = tokio::time::timeout(Duration::from_secs(60), services.triggers_wake.notified()).await;
         let started = std::time::Instant::now();
         match services.run_triggers().await {
             Ok(run) if run.opened + run.closed + run.queued + run.held_back > 0 => {

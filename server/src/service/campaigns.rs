@@ -10,7 +10,7 @@ use crate::campaigns::{arms, readout, saved};
 
 impl Services {
     /// Every campaign, newest first, with its arms' sizes.
-    pub async fn campaigns(&self, _who: &Caller) -> Result<Vec<Campaign>> {
+    pub async fn campaigns(&self, who: &Caller) -> Result<Vec<Campaign>> {
         let mut all = saved::list(&self.ops).await?;
         let ids: Vec<i64> = all.iter().map(|c| c.id).collect();
         let sizes = self
@@ -18,9 +18,18 @@ impl Services {
             .read(move |conn| ids.iter().map(|&id| arms::sizes(conn, id)).collect::<Result<Vec<_>>>())
             .await?;
         for (c, (t, k)) in all.iter_mut().zip(sizes) {
-            (c.treatment_members, c.control_members) = (t, k);
+            (c.treatment_members, c.control_members) = self.arm_sizes(who, t, k);
         }
         Ok(all)
+    }
+
+    /// The arms' sizes as `who` may see them: none (0, 0) for an executive when an arm is
+    /// under the minimum group size, as the readout withholds it.
+    fn arm_sizes(&self, who: &Caller, treatment: i64, control: i64) -> (i64, i64) {
+        match self.withheld_under(who) {
+            Some(min) if treatment.min(control) < i64::from(min) => (0, 0),
+            _ => (treatment, control),
+        }
     }
 
     /// Defines a campaign and draws its arms from its segment's members on the day before
@@ -63,9 +72,10 @@ impl Services {
         Ok(made)
     }
 
-    pub async fn campaign(&self, _who: &Caller, id: i64) -> Result<Campaign> {
+    pub async fn campaign(&self, who: &Caller, id: i64) -> Result<Campaign> {
         let mut c = saved::get(&self.ops, id).await?;
-        (c.treatment_members, c.control_members) = self.analytics.read(move |conn| arms::sizes(conn, id)).await?;
+        let (t, k) = self.analytics.read(move |conn| arms::sizes(conn, id)).await?;
+        (c.treatment_members, c.control_members) = self.arm_sizes(who, t, k);
         Ok(c)
     }
 

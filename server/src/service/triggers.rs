@@ -174,6 +174,11 @@ impl Services {
         let all: Vec<Trigger> = saved::triggers(&self.ops).await?.into_iter().filter(|t| t.enabled).collect();
         let mut run = TriggerRun::default();
         if all.is_empty() {
+            // No trigger reads what folds touch: the list is let go, and a trigger enabled
+            // later reads everyone first.
+            self.analytics
+                .watch(|conn| Ok(conn.execute_batch("DELETE FROM touched_members; DELETE FROM trigger_marks;")?))
+                .await?;
             return Ok(run);
         }
         let mut armed = Vec::new();
@@ -273,12 +278,18 @@ fn evaluate(
     for a in ready {
         let basis = basis(&on, a);
         let read = match episodes::mark(conn, a.id)? {
-            Some((was, _)) if was != basis => Some(Read::Whole { basis: &basis }),
             None => Some(Read::Whole { basis: &basis }),
-            Some(_) if touched == 0 => None,
-            Some(_) if conditions::by_member(&a.when) => Some(Read::Touched),
-            Some((_, at)) if now - at >= SEGMENTS_EVERY => Some(Read::Whole { basis: &basis }),
-            Some(_) => None,
+            Some(m) if m.basis != basis => Some(Read::Whole { basis: &basis }),
+            Some(_) if conditions::by_member(&a.when) => (touched > 0).then_some(Read::Touched),
+            Some(m) if (m.dirty || touched > 0) && now - m.whole_at >= SEGMENTS_EVERY => {
+                Some(Read::Whole { basis: &basis })
+            }
+            Some(_) => {
+                if touched > 0 {
+                    episodes::dirty(conn, a.id)?;
+                }
+                None
+            }
         };
         let (mut opened, mut closed) = (0, 0);
         if let Some(read) = read {
@@ -304,9 +315,9 @@ fn evaluate(
     // A trigger not evaluated now (paused, its segment gone) has missed what was touched:
     // it looks at everyone when it is.
     let kept: Vec<String> = ready.iter().map(|a| a.id.to_string()).collect();
-    conn.execute_batch(&format!(
-        "DELETE FROM trigger_marks WHERE trigger_id NOT IN ({})",
-        if kept.is_empty() { "NULL".to_string() } else { kept.join(", ") }
-    ))?;
+    conn.execute_batch(&match kept.is_empty() {
+        true => "DELETE FROM trigger_marks".to_string(),
+        false => format!("DELETE FROM trigger_marks WHERE trigger_id NOT IN ({})", kept.join(", ")),
+    })?;
     Ok(out)
 }

@@ -324,8 +324,13 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     CREATE TABLE IF NOT EXISTS broad_changes (changed_at TIMESTAMP NOT NULL);
     -- What each trigger's last whole evaluation was made on (latest day, scores, rules,
     -- its condition, the broad changes), hashed: while the same, only touched members are
-    -- read again.
-    CREATE TABLE IF NOT EXISTS trigger_marks (trigger_id BIGINT NOT NULL, basis VARCHAR NOT NULL, whole_at TIMESTAMP NOT NULL);
+    -- read again. `dirty`: data landed since, not read yet (a saved-segment trigger).
+    CREATE TABLE IF NOT EXISTS trigger_marks (
+        trigger_id BIGINT    NOT NULL,
+        basis      VARCHAR   NOT NULL,
+        whole_at   TIMESTAMP NOT NULL,
+        dirty      BOOLEAN   NOT NULL DEFAULT false
+    );
     "#,
     ),
 ];

@@ -37,16 +37,31 @@ pub enum Read<'a> {
     Touched,
 }
 
-/// What a trigger's last whole evaluation was made on, if any (see [`Read::Whole`]), and when.
-pub fn mark(conn: &Connection, trigger_id: i64) -> Result<Option<(String, NaiveDateTime)>> {
-    let marks =
-        Sql::new("SELECT basis, strftime(whole_at, '%Y-%m-%d %H:%M:%S') FROM trigger_marks WHERE trigger_id = $id")
-            .bind("id", trigger_id)
-            .rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    Ok(marks
-        .into_iter()
-        .next()
-        .and_then(|(basis, at)| NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M:%S").ok().map(|at| (basis, at))))
+/// What a trigger's last whole evaluation was made on (see [`Read::Whole`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mark {
+    pub basis: String,
+    pub whole_at: NaiveDateTime,
+    /// Data landed since that this trigger has not read (see [`dirty`]).
+    pub dirty: bool,
+}
+
+/// `trigger_id`'s mark, if any.
+pub fn mark(conn: &Connection, trigger_id: i64) -> Result<Option<Mark>> {
+    let marks = Sql::new(
+        "SELECT basis, strftime(whole_at, '%Y-%m-%d %H:%M:%S'), dirty FROM trigger_marks WHERE trigger_id = $id",
+    )
+    .bind("id", trigger_id)
+    .rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)))?;
+    Ok(marks.into_iter().next().and_then(|(basis, at, dirty)| {
+        NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M:%S").ok().map(|whole_at| Mark { basis, whole_at, dirty })
+    }))
+}
+
+/// Notes that data landed which `trigger_id` did not read now (it reads everyone later).
+pub fn dirty(conn: &Connection, trigger_id: i64) -> Result<()> {
+    Sql::new("UPDATE trigger_marks SET dirty = true WHERE trigger_id = $id").bind("id", trigger_id).execute(conn)?;
+    Ok(())
 }
 
 /// Opens and closes `t`'s episodes from `mp_fired` at `now` (see the module); returns
@@ -92,7 +107,7 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Res
     }
     if let Read::Whole { basis } = read {
         Sql::new("DELETE FROM trigger_marks WHERE trigger_id = $id").bind("id", t.id).execute(&tx)?;
-        Sql::new("INSERT INTO trigger_marks VALUES ($id, $basis, CAST($now AS TIMESTAMP))")
+        Sql::new("INSERT INTO trigger_marks VALUES ($id, $basis, CAST($now AS TIMESTAMP), false)")
             .bind("id", t.id)
             .bind("basis", basis.to_string())
             .bind("now", now.clone())

@@ -171,6 +171,13 @@ async fn the_readout_equals_an_independent_count_and_hides_small_arms_from_execu
         let exec = Caller { role: Role::Executive, ..Caller::system() };
         let hidden = services.campaign_readout(&exec, c.id).await.unwrap();
         assert!(hidden.withheld && hidden.arms.is_empty() && hidden.rate.is_none() && hidden.revenue.is_none());
+        // Nor the arms' sizes, in the readout or the list.
+        assert_eq!((hidden.campaign.treatment_members, hidden.campaign.control_members), (0, 0));
+        let listed = services.campaigns(&exec).await.unwrap();
+        let mine = listed.iter().find(|l| l.id == c.id).unwrap();
+        assert_eq!((mine.treatment_members, mine.control_members), (0, 0));
+        let seen = services.campaigns(&Caller::system()).await.unwrap();
+        assert!(seen.iter().find(|l| l.id == c.id).unwrap().control_members > 0);
     }
 }
 
