@@ -31,10 +31,23 @@ pub fn scorings(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT count(*) FROM score_changes", [], |r| r.get(0))?)
 }
 
-/// Records the members `select` names (one column, `member_id`) as touched, for the
-/// triggers (`crate::triggers`), in the caller's transaction.
+/// Records the members `select` names as touched, for the triggers (`crate::triggers`), in
+/// the caller's transaction: `member_id, member_no, tier, first_purchase_at,
+/// last_purchase_at, purchases`, the tier being that of a member row landed with them
+/// (else NULL) and the rest their summary's figures now. Each row is numbered by the data
+/// changes so far, so that the latest of a member's rows tells their figures.
 pub fn touched(conn: &Connection, select: &str) -> Result<()> {
-    conn.execute_batch(&format!("INSERT INTO touched_members SELECT DISTINCT member_id FROM ({select})"))?;
+    conn.execute_batch(&format!(
+        "INSERT INTO touched_members
+         SELECT DISTINCT *, (SELECT count(*) FROM data_changes) FROM ({select})"
+    ))?;
+    Ok(())
+}
+
+/// Records the net cents of landed orders per member and day that `table` holds
+/// (`member_no, day, cents`), for the triggers, in the caller's transaction.
+pub fn touched_days(conn: &Connection, table: &str) -> Result<()> {
+    conn.execute_batch(&format!("INSERT INTO touched_days SELECT member_no, day, cents FROM {table}"))?;
     Ok(())
 }
 

@@ -220,7 +220,8 @@ pub fn derive_again(conn: &Connection, ids: &str) -> Result<()> {
         member_days = MEMBER_DAYS.replace("{day_facts}", &day_facts(orders, "mp_again")),
         points_days = days_of(POINTS_DAYS, "mp_again"),
     ))?;
-    super::facts::touched(conn, &format!("SELECT member_id FROM {ids}"))?;
+    // The triggers read everyone again: a merge moves scores and identities as well as days.
+    super::facts::broad(conn)?;
     super::facts::changed(conn)
 }
 
@@ -264,7 +265,7 @@ pub fn recover(conn: &Connection) -> Result<()> {
 /// Anyone else (an order back-dated before the member's last day, or a member row
 /// arriving after their orders, which changes the join day of their days) has their
 /// days derived again from the raw tables.
-fn fold_member_days(conn: &Connection, queue: Queue) -> Result<()> {
+fn fold_member_days(conn: &Connection, queue: Queue, touched: bool) -> Result<()> {
     let started = std::time::Instant::now();
     let ms = |since: std::time::Instant| since.elapsed().as_millis() as u64;
     let (orders, members) = (queue.table("orders"), queue.table("members"));
@@ -362,6 +363,9 @@ fn fold_member_days(conn: &Connection, queue: Queue) -> Result<()> {
              {slow_days})
          ORDER BY day;"
     ))?;
+    if touched {
+        super::facts::touched_days(conn, "mp_days")?;
+    }
     conn.execute_batch("DROP TABLE mp_days; DROP TABLE mp_slow; DROP TABLE mp_fast;")?;
     tracing::debug!(existing, slow, derived_ms, update_ms, insert_ms = ms(inserting), "member days folded");
     Ok(())
@@ -382,13 +386,13 @@ fn name_members(conn: &Connection, queue: Queue) -> Result<()> {
         "CREATE OR REPLACE TEMP TABLE mp_ids AS {named};
          CREATE OR REPLACE TEMP TABLE mp_known AS
              SELECT member_id, member_no, CAST(last_purchase_at AS DATE) AS p, CAST(last_order_at AS DATE) AS l,
-                    false AS new
+                    false AS new, first_purchase_at AS first0, last_purchase_at AS last0, purchases AS purchases0
              FROM member_summary WHERE member_id IN (SELECT member_id FROM mp_ids);
          CREATE OR REPLACE TEMP TABLE mp_named AS
              SELECT * FROM mp_known
              UNION ALL
              SELECT member_id, (SELECT coalesce(max(member_no), 0) FROM member_summary) + row_number() OVER (),
-                    NULL, NULL, true
+                    NULL, NULL, true, NULL, NULL, 0
              FROM mp_ids WHERE member_id NOT IN (SELECT member_id FROM mp_known);
          DROP TABLE mp_known; DROP TABLE mp_ids;
          INSERT INTO member_summary ({COLUMNS})
@@ -396,6 +400,10 @@ fn name_members(conn: &Connection, queue: Queue) -> Result<()> {
     ))?;
     Ok(())
 }
+
+/// The most members a fold lists as touched for the triggers; a larger one is a broad
+/// change (see [`super::facts`]).
+const TOUCHED_AT_MOST: i64 = 200_000;
 
 /// How many landed rows wait for [`fold`].
 pub fn pending(conn: &Connection) -> Result<i64> {
@@ -422,8 +430,12 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
     if members + orders + points > 0 {
         name_members(conn, queue)?;
     }
+    // The members named are listed for the triggers to read alone, unless there are so
+    // many (a bulk load) that reading everyone costs less.
+    let touched = members + orders + points > 0
+        && conn.query_row("SELECT count(*) <= ? FROM mp_named", [TOUCHED_AT_MOST], |r| r.get::<_, bool>(0))?;
     if members + orders > 0 {
-        fold_member_days(conn, queue)?;
+        fold_member_days(conn, queue, touched)?;
     }
     let summary_from = std::time::Instant::now();
     // Each kind of row updates the named members' summary rows by one join on their
@@ -432,8 +444,7 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
         conn.execute_batch(&format!(
             "CREATE OR REPLACE TEMP TABLE mp_facts AS
                  SELECT f.*, k.member_no FROM ({source}) f JOIN mp_named k USING (member_id);
-             UPDATE member_summary s SET {set} FROM mp_facts f WHERE s.member_no = f.member_no;
-             DROP TABLE mp_facts;"
+             UPDATE member_summary s SET {set} FROM mp_facts f WHERE s.member_no = f.member_no;"
         ))?;
         Ok(())
     };
@@ -452,6 +463,12 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
              revenue_cents = s.revenue_cents + f.revenue_cents,
              returns_cents = s.returns_cents + f.returns_cents,
              last_order_at = greatest(s.last_order_at, f.last_order_at)",
+        )?;
+        // What the triggers read of the summary, as it is now (see `super::facts::touched`).
+        conn.execute_batch(
+            "UPDATE mp_named n SET first0 = least(n.first0, f.first_purchase_at), last0 = greatest(n.last0, f.last_purchase_at),
+                                   purchases0 = n.purchases0 + f.purchases
+             FROM mp_facts f WHERE n.member_no = f.member_no",
         )?;
     }
     if points > 0 {
@@ -472,10 +489,19 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
             queued = queue.table("points"),
         ))?;
     }
-    if members + orders + points > 0 {
-        super::facts::touched(conn, "SELECT member_id FROM mp_named")?;
+    if members + orders + points > 0 && !touched {
+        super::facts::broad(conn)?;
+    } else if touched {
+        super::facts::touched(
+            conn,
+            &format!(
+                "SELECT n.member_id, n.member_no, m.tier, n.first0, n.last0, n.purchases0
+                 FROM mp_named n LEFT JOIN {} m USING (member_id)",
+                queue.table("members")
+            ),
+        )?;
     }
-    conn.execute_batch("DROP TABLE IF EXISTS mp_named")?;
+    conn.execute_batch("DROP TABLE IF EXISTS mp_named; DROP TABLE IF EXISTS mp_facts;")?;
     tracing::debug!(
         days_ms = (summary_from - started).as_millis() as u64,
         summary_ms = summary_from.elapsed().as_millis() as u64,

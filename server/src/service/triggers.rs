@@ -6,7 +6,7 @@ use app::model::{ContactPolicy, MessagingChannel, Trigger, TriggerWhen};
 
 use super::*;
 use crate::triggers::{
-    conditions::{self, Armed},
+    conditions::{self, Armed, Between},
     episodes::{self, Read},
     hand_on, saved,
 };
@@ -170,14 +170,18 @@ impl Services {
     /// Evaluates every enabled trigger as of the latest data day and hands on what entered
     /// (see [`crate::triggers`]); one evaluation at a time.
     pub async fn run_triggers(&self) -> Result<TriggerRun> {
-        let _running = self.trigger_run.lock().await;
+        let mut running = self.trigger_run.lock().await;
         let all: Vec<Trigger> = saved::triggers(&self.ops).await?.into_iter().filter(|t| t.enabled).collect();
         let mut run = TriggerRun::default();
         if all.is_empty() {
             // No trigger reads what folds touch: the list is let go, and a trigger enabled
             // later reads everyone first.
             self.analytics
-                .watch(|conn| Ok(conn.execute_batch("DELETE FROM touched_members; DELETE FROM trigger_marks;")?))
+                .watch(|conn| {
+                    Ok(conn.execute_batch(
+                        "DELETE FROM touched_members; DELETE FROM touched_days; DELETE FROM trigger_marks;",
+                    )?)
+                })
                 .await?;
             return Ok(run);
         }
@@ -202,30 +206,42 @@ impl Services {
         let channels = saved::channels(&self.ops, self.analytics.seal()).await?;
         let (cfg, now) = (self.metrics, self.local_now());
         let ready: Vec<Armed> = armed.iter().map(|(_, a)| a.clone()).collect();
-        let t0 = std::time::Instant::now();
-        let stepped = self
+        let mut book = running.take();
+        let (stepped, book) = self
             .analytics
             .watch(move |conn| {
-                let Some(as_of) = metrics::latest_order_date(conn)? else { return Ok(Vec::new()) };
+                let Some(as_of) = metrics::latest_order_date(conn)? else { return Ok((Vec::new(), None)) };
                 // The members touched so far, taken off the list in one transaction: folds
                 // go on meanwhile, and what they touch waits for the next evaluation.
+                // Each member's latest figures (`derive::facts::touched`).
                 let tx = conn.transaction()?;
                 tx.execute_batch(
                     "CREATE OR REPLACE TEMP TABLE mp_touched AS
-                         SELECT DISTINCT t.member_id, s.member_no
-                         FROM touched_members t LEFT JOIN member_summary s USING (member_id);
-                     DELETE FROM touched_members;",
+                         SELECT arg_max(member_id, seq) AS member_id, member_no,
+                                arg_max(first_purchase_at, seq) AS first_purchase_at,
+                                arg_max(last_purchase_at, seq) AS last_purchase_at,
+                                arg_max(purchases, seq) AS purchases, max(tier) AS tier, max(seq) AS seq
+                         FROM touched_members GROUP BY member_no;
+                     CREATE OR REPLACE TEMP TABLE mp_touched_days AS SELECT * FROM touched_days;
+                     DELETE FROM touched_members;
+                     DELETE FROM touched_days;",
                 )?;
                 tx.commit()?;
-                let evaluated = evaluate(conn, &ready, as_of, cfg, &rules, now);
+                let evaluated = evaluate(conn, &ready, as_of, cfg, &rules, now, &mut book);
                 if evaluated.is_err() {
-                    // Read again next time.
-                    let _ = conn.execute_batch("INSERT INTO touched_members SELECT member_id FROM mp_touched");
+                    // Read again next time (the spend book made anew).
+                    let _ = conn.execute_batch(
+                        "INSERT INTO touched_members
+                             SELECT member_id, member_no, tier, first_purchase_at, last_purchase_at, purchases, seq
+                             FROM mp_touched;
+                         INSERT INTO touched_days SELECT * FROM mp_touched_days;",
+                    );
+                    book = None;
                 }
-                evaluated
+                Ok((evaluated?, book))
             })
             .await?;
-        tracing::debug!(ms = t0.elapsed().as_millis() as u64, "stepped");
+        *running = book;
         for ((t, a), (opened, closed, pending)) in armed.into_iter().zip(stepped) {
             run.triggers += 1;
             run.opened += opened;
@@ -245,9 +261,7 @@ impl Services {
             run.queued += done.queued;
             run.held_back += done.held_back;
             run.repeated += done.repeated;
-            let t1 = std::time::Instant::now();
             self.analytics.watch(move |conn| episodes::handed_on(conn, &a, &pending)).await?;
-            tracing::debug!(ms = t1.elapsed().as_millis() as u64, "handed on");
         }
         Ok(run)
     }
@@ -262,39 +276,63 @@ fn evaluate(
     cfg: metrics::MetricConfig,
     rules: &[metrics::rfm::RfmRule],
     now: chrono::NaiveDateTime,
+    book: &mut Option<crate::triggers::spend::Book>,
 ) -> Result<Vec<(usize, usize, Vec<episodes::Pending>)>> {
     let on = format!(
         "{as_of}|{}|{}|{cfg:?}|{rules:?}",
         crate::derive::facts::scorings(conn)?,
         crate::derive::facts::broad_changes(conn)?
     );
+    let lap = std::time::Instant::now();
     let touched: i64 = conn.query_row("SELECT count(*) FROM mp_touched", [], |r| r.get(0))?;
     // The triggers with episodes waiting to be handed on before this evaluation
     // (one cut short); the others' are those it opens or closes.
     let waiting: Vec<i64> =
         crate::store::sql::Sql::new("SELECT DISTINCT trigger_id FROM trigger_episodes WHERE pending")
             .rows(conn, |r| r.get(0))?;
-    let mut out = Vec::new();
-    for a in ready {
-        let basis = basis(&on, a);
-        let read = match episodes::mark(conn, a.id)? {
-            None => Some(Read::Whole { basis: &basis }),
-            Some(m) if m.basis != basis => Some(Read::Whole { basis: &basis }),
-            Some(_) if conditions::by_member(&a.when) => (touched > 0).then_some(Read::Touched),
-            Some(m) if (m.dirty || touched > 0) && now - m.whole_at >= SEGMENTS_EVERY => {
-                Some(Read::Whole { basis: &basis })
-            }
-            Some(_) => {
-                if touched > 0 {
-                    episodes::dirty(conn, a.id)?;
+    let bases: Vec<String> = ready.iter().map(|a| basis(&on, a)).collect();
+    let marks = episodes::marks(conn)?;
+    let mut reads = Vec::new();
+    for (a, basis) in ready.iter().zip(&bases) {
+        reads.push(match marks.iter().find(|(id, _)| *id == a.id).map(|(_, m)| m.clone()) {
+            None => Some(Read::Whole { basis }),
+            Some(m) if m.basis != *basis => Some(Read::Whole { basis }),
+            Some(m) => match conditions::between(&a.when) {
+                Between::Touched => (touched > 0).then_some(Read::Touched),
+                Between::Unmoved => None,
+                Between::Whole if (m.dirty || touched > 0) && now - m.whole_at >= SEGMENTS_EVERY => {
+                    Some(Read::Whole { basis })
                 }
-                None
-            }
-        };
+                Between::Whole => {
+                    if touched > 0 {
+                        episodes::dirty(conn, a.id)?;
+                    }
+                    None
+                }
+            },
+        });
+    }
+    // What several triggers read is made once: the spend and tiers near-next-tier
+    // triggers read (kept between evaluations on the same basis), the touched members'
+    // episodes.
+    let near = ready.iter().zip(&reads).any(|(a, r)| r.is_some() && matches!(a.when, TriggerWhen::NearNextTier { .. }));
+    // A book no trigger reads while members are touched would miss what they landed.
+    match near {
+        true => crate::triggers::spend::keep(conn, book, &on, as_of)?,
+        false if touched > 0 => *book = None,
+        false => {}
+    }
+    let on_touched: Vec<i64> =
+        ready.iter().zip(&reads).filter(|(_, r)| **r == Some(Read::Touched)).map(|(a, _)| a.id).collect();
+    if !on_touched.is_empty() {
+        episodes::of_touched(conn, &on_touched)?;
+    }
+    let mut stepped = Vec::new();
+    for (a, read) in ready.iter().zip(reads) {
         let (mut opened, mut closed) = (0, 0);
         if let Some(read) = read {
             let started = std::time::Instant::now();
-            conditions::fired(conn, a, as_of, cfg, rules, read == Read::Touched)?;
+            conditions::fired(conn, a, as_of, cfg, rules, read == Read::Touched, book.as_ref())?;
             let condition = started.elapsed();
             (opened, closed) = episodes::step(conn, a, now, read)?;
             tracing::debug!(
@@ -306,12 +344,32 @@ fn evaluate(
                 "trigger evaluated"
             );
         }
-        let pending = match opened + closed > 0 || waiting.contains(&a.id) {
-            true => episodes::pending(conn, a)?,
+        stepped.push((opened, closed));
+    }
+    let shared_and_steps = lap.elapsed();
+    // What is to be handed on: what this evaluation opened or closed, and what an
+    // evaluation cut short left waiting.
+    let sending: Vec<&Armed> = ready
+        .iter()
+        .zip(&stepped)
+        .filter(|(a, (opened, closed))| opened + closed > 0 || waiting.contains(&a.id))
+        .map(|(a, _)| a)
+        .collect();
+    let mut pending = episodes::pending(conn, &sending)?.into_iter();
+    let mut out = Vec::new();
+    for (a, (opened, closed)) in ready.iter().zip(stepped) {
+        let p = match sending.iter().any(|s| s.id == a.id) {
+            true => pending.next().unwrap_or_default(),
             false => Vec::new(),
         };
-        out.push((opened, closed, pending));
+        out.push((opened, closed, p));
     }
+    tracing::debug!(
+        touched,
+        steps_ms = shared_and_steps.as_millis() as u64,
+        pending_ms = (lap.elapsed() - shared_and_steps).as_millis() as u64,
+        "triggers evaluated"
+    );
     // A trigger not evaluated now (paused, its segment gone) has missed what was touched:
     // it looks at everyone when it is.
     let kept: Vec<String> = ready.iter().map(|a| a.id.to_string()).collect();

@@ -333,6 +333,29 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     );
     "#,
     ),
+    (
+        18,
+        r#"
+    -- What a fold knows of the members it touched, for the triggers to read them alone:
+    -- each one's number, the tier of a member row it landed (none: no row landed), their
+    -- summary's first and last purchase and purchases after it, and `seq` (the data
+    -- changes before it: a member's latest row has the figures); and the net amount
+    -- (cents) of the orders it landed per member and day. Rows touched before this
+    -- version are let go; the next evaluation reads everyone.
+    DELETE FROM touched_members;
+    DELETE FROM trigger_marks;
+    ALTER TABLE touched_members ADD COLUMN member_no BIGINT;
+    ALTER TABLE touched_members ADD COLUMN tier VARCHAR;
+    ALTER TABLE touched_members ADD COLUMN first_purchase_at TIMESTAMP;
+    ALTER TABLE touched_members ADD COLUMN last_purchase_at TIMESTAMP;
+    ALTER TABLE touched_members ADD COLUMN purchases BIGINT;
+    ALTER TABLE touched_members ADD COLUMN seq BIGINT;
+    -- Each episode's member by number too (the touched members are read by number); those
+    -- opened before get theirs when the server starts (`crate::triggers::episodes::unmark`).
+    ALTER TABLE trigger_episodes ADD COLUMN member_no BIGINT;
+    CREATE TABLE IF NOT EXISTS touched_days (member_no BIGINT NOT NULL, day DATE NOT NULL, cents BIGINT NOT NULL);
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.

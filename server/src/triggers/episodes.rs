@@ -46,16 +46,20 @@ pub struct Mark {
     pub dirty: bool,
 }
 
-/// `trigger_id`'s mark, if any.
-pub fn mark(conn: &Connection, trigger_id: i64) -> Result<Option<Mark>> {
-    let marks = Sql::new(
-        "SELECT basis, strftime(whole_at, '%Y-%m-%d %H:%M:%S'), dirty FROM trigger_marks WHERE trigger_id = $id",
-    )
-    .bind("id", trigger_id)
-    .rows(conn, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)))?;
-    Ok(marks.into_iter().next().and_then(|(basis, at, dirty)| {
-        NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M:%S").ok().map(|whole_at| Mark { basis, whole_at, dirty })
-    }))
+/// Every trigger's mark: (trigger id, mark).
+pub fn marks(conn: &Connection) -> Result<Vec<(i64, Mark)>> {
+    let marks = Sql::new("SELECT trigger_id, basis, strftime(whole_at, '%Y-%m-%d %H:%M:%S'), dirty FROM trigger_marks")
+        .rows(conn, |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
+        })?;
+    Ok(marks
+        .into_iter()
+        .filter_map(|(id, basis, at, dirty)| {
+            NaiveDateTime::parse_from_str(&at, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|whole_at| (id, Mark { basis, whole_at, dirty }))
+        })
+        .collect())
 }
 
 /// Notes that data landed which `trigger_id` did not read now (it reads everyone later).
@@ -64,8 +68,24 @@ pub fn dirty(conn: &Connection, trigger_id: i64) -> Result<()> {
     Ok(())
 }
 
+/// Makes `mp_open (trigger_id, member_no, last, open)`: the latest episode of each
+/// touched member (`mp_touched`) in each trigger of `ids`, and whether it is open, for
+/// [`step`]s on the touched members (one read of the episodes for them all).
+pub fn of_touched(conn: &Connection, ids: &[i64]) -> Result<()> {
+    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE mp_open AS
+         SELECT e.trigger_id, e.member_no, max(e.episode) AS last, bool_or(e.closed_at IS NULL) AS open
+         FROM trigger_episodes e JOIN mp_touched t USING (member_no)
+         WHERE e.trigger_id IN ({}) GROUP BY ALL",
+        if ids.is_empty() { "NULL".to_string() } else { ids.join(", ") }
+    ))?;
+    Ok(())
+}
+
 /// Opens and closes `t`'s episodes from `mp_fired` at `now` (see the module); returns
-/// (opened, closed).
+/// (opened, closed). On the touched members ([`Read::Touched`]) their episodes are those
+/// [`of_touched`] found.
 pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Result<(usize, usize)> {
     let tx = conn.unchecked_transaction()?;
     let baseline: bool = Sql::new("SELECT count(*) = 0 FROM triggers_armed WHERE trigger_id = $id")
@@ -73,28 +93,59 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Res
         .row(&tx, |r| r.get(0))?;
     let leaving = t.on_leaving();
     let now = now.format("%Y-%m-%d %H:%M:%S").to_string();
-    let closed = Sql::new(format!(
-        "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP), pending = (e.pending OR $leaving)
-         WHERE e.trigger_id = $id AND e.closed_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM mp_fired f WHERE f.member_id = e.member_id) {touched}",
-        touched = match read {
-            Read::Touched => "AND e.member_id IN (SELECT member_id FROM mp_touched)",
-            Read::Whole { .. } => "",
-        },
+    // Each side: the episodes to close, and the members in the condition now with their
+    // number and latest episode in it (if any).
+    let (closed, fired) = match read {
+        Read::Whole { .. } => (
+            Sql::new(
+                "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP), pending = (e.pending OR $leaving)
+                 WHERE e.trigger_id = $id AND e.closed_at IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM mp_fired f WHERE f.member_id = e.member_id)",
+            ),
+            "(SELECT f.member_id, s.member_no, f.facts, p.last, p.open
+              FROM (SELECT DISTINCT ON (member_id) member_id, facts FROM mp_fired) f
+              LEFT JOIN member_summary s USING (member_id)
+              LEFT JOIN (SELECT member_id, max(episode) AS last, bool_or(closed_at IS NULL) AS open
+                         FROM trigger_episodes WHERE trigger_id = $id AND member_id IN (SELECT member_id FROM mp_fired)
+                         GROUP BY member_id) p USING (member_id))",
+        ),
+        // The touched members' open episodes that are not in the condition now, closed by
+        // their key (and only when there are some), from what `of_touched` found.
+        Read::Touched => (
+            Sql::new(
+                "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP), pending = (e.pending OR $leaving)
+                 FROM mp_closing c
+                 WHERE e.trigger_id = $id AND e.member_no = c.member_no AND e.episode = c.last AND e.closed_at IS NULL",
+            ),
+            "(SELECT f.member_id, f.member_no, f.facts, p.last, p.open
+              FROM (SELECT DISTINCT ON (f.member_id) f.member_id, t.member_no, f.facts
+                    FROM mp_fired f JOIN mp_touched t USING (member_id)) f
+              LEFT JOIN (SELECT member_no, last, open FROM mp_open WHERE trigger_id = $id) p USING (member_no))",
+        ),
+    };
+    let closing = match read {
+        Read::Whole { .. } => true,
+        Read::Touched => {
+            Sql::new(
+                "CREATE OR REPLACE TEMP TABLE mp_closing AS
+                 SELECT member_no, last FROM mp_open o
+                 WHERE o.trigger_id = $id AND o.open
+                   AND o.member_no NOT IN (SELECT t.member_no FROM mp_fired f JOIN mp_touched t USING (member_id))",
+            )
+            .bind("id", t.id)
+            .execute(&tx)?;
+            tx.query_row("SELECT count(*) > 0 FROM mp_closing", [], |r| r.get(0))?
+        }
+    };
+    let closed = match closing {
+        true => closed.bind("now", now.clone()).bind("leaving", leaving && !baseline).bind("id", t.id).execute(&tx)?,
+        false => 0,
+    };
+    let opened = Sql::new(format!(
+        "INSERT INTO trigger_episodes (trigger_id, member_id, episode, opened_at, closed_at, facts, pending, member_no)
+         SELECT $id, member_id, coalesce(last, 0) + 1, CAST($now AS TIMESTAMP), NULL, facts, $pending, member_no
+         FROM {fired} WHERE open IS NULL OR NOT open",
     ))
-    .bind("now", now.clone())
-    .bind("leaving", leaving && !baseline)
-    .bind("id", t.id)
-    .execute(&tx)?;
-    let opened = Sql::new(
-        "INSERT INTO trigger_episodes
-         SELECT $id, f.member_id, coalesce(p.last, 0) + 1, CAST($now AS TIMESTAMP), NULL, f.facts, $pending
-         FROM (SELECT DISTINCT ON (member_id) member_id, facts FROM mp_fired) f
-         LEFT JOIN (SELECT member_id, max(episode) AS last, bool_or(closed_at IS NULL) AS open
-                    FROM trigger_episodes WHERE trigger_id = $id AND member_id IN (SELECT member_id FROM mp_fired)
-                    GROUP BY member_id) p USING (member_id)
-         WHERE p.open IS NULL OR NOT p.open",
-    )
     .bind("id", t.id)
     .bind("now", now.clone())
     .bind("pending", !leaving && !baseline)
@@ -117,36 +168,50 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Res
     Ok((opened, closed))
 }
 
-/// `t`'s episodes waiting to be handed on, with the member's consent and arm.
-pub fn pending(conn: &Connection, t: &Armed) -> Result<Vec<Pending>> {
-    let treated = match t.campaign {
-        Some(_) => {
-            "EXISTS (SELECT 1 FROM campaign_arms ca WHERE ca.campaign_id = $campaign
-                            AND ca.member_id = e.member_id AND ca.arm = 'treatment')"
-        }
-        None => "TRUE",
-    };
-    let mut sql = Sql::new(format!(
-        "SELECT e.member_id, e.episode, e.facts, coalesce(c.consent, TRUE), {treated}
-         FROM trigger_episodes e
-         LEFT JOIN ({latest}) c USING (member_id)
-         WHERE e.trigger_id = $id AND e.pending
-         ORDER BY e.member_id, e.episode",
-        latest = consent::latest(Some("SELECT member_id FROM trigger_episodes WHERE pending"))
-    ))
-    .bind("id", t.id);
-    if let Some(c) = t.campaign {
-        sql = sql.bind("campaign", c);
+/// The episodes of the triggers `of` waiting to be handed on, with the member's consent
+/// and arm, in `of`'s order (one read of the consent for them all).
+pub fn pending(conn: &Connection, of: &[&Armed]) -> Result<Vec<Vec<Pending>>> {
+    if of.is_empty() {
+        return Ok(Vec::new());
     }
-    sql.rows(conn, |r| {
-        Ok(Pending {
-            member_id: r.get(0)?,
-            episode: r.get(1)?,
-            facts: r.get(2)?,
-            consent: r.get(3)?,
-            treated: r.get(4)?,
-        })
-    })
+    conn.execute_batch("CREATE OR REPLACE TEMP TABLE mp_sends (trigger_id BIGINT, campaign_id BIGINT)")?;
+    {
+        let mut app = conn.appender("mp_sends")?;
+        for t in of {
+            app.append_row(duckdb::params![t.id, t.campaign])?;
+        }
+        app.flush()?;
+    }
+    let rows = Sql::new(format!(
+        "WITH p AS MATERIALIZED (
+             SELECT e.trigger_id, e.member_id, e.episode, e.facts, s.campaign_id
+             FROM trigger_episodes e JOIN mp_sends s USING (trigger_id) WHERE e.pending)
+         SELECT p.trigger_id, p.member_id, p.episode, p.facts, coalesce(c.consent, TRUE),
+                p.campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaign_arms ca WHERE ca.campaign_id = p.campaign_id
+                                                 AND ca.member_id = p.member_id AND ca.arm = 'treatment')
+         FROM p LEFT JOIN ({latest}) c USING (member_id)
+         ORDER BY p.trigger_id, p.member_id, p.episode",
+        latest = consent::latest(Some("SELECT member_id FROM p"))
+    ))
+    .rows(conn, |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            Pending {
+                member_id: r.get(1)?,
+                episode: r.get(2)?,
+                facts: r.get(3)?,
+                consent: r.get(4)?,
+                treated: r.get(5)?,
+            },
+        ))
+    })?;
+    let mut out: Vec<Vec<Pending>> = of.iter().map(|_| Vec::new()).collect();
+    for (id, p) in rows {
+        if let Some(i) = of.iter().position(|t| t.id == id) {
+            out[i].push(p);
+        }
+    }
+    Ok(out)
 }
 
 /// Takes the pending mark off the episodes `done` of `t`, once the operational store
@@ -196,5 +261,14 @@ pub fn forget(conn: &Connection, trigger_id: i64) -> Result<()> {
 /// touched members off their list without reading them all.
 pub fn unmark(conn: &mut Connection) -> Result<()> {
     conn.execute_batch("DELETE FROM trigger_marks")?;
+    // Episodes from before their members' numbers were kept (schema version 18) get them.
+    let unnumbered: i64 =
+        conn.query_row("SELECT count(*) FROM trigger_episodes WHERE member_no IS NULL", [], |r| r.get(0))?;
+    if unnumbered > 0 {
+        conn.execute_batch(
+            "UPDATE trigger_episodes e SET member_no = s.member_no FROM member_summary s
+             WHERE e.member_no IS NULL AND s.member_id = e.member_id",
+        )?;
+    }
     Ok(())
 }

@@ -15,3 +15,4 @@ pub mod episodes;
 pub mod hand_on;
 pub mod saved;
 pub mod send;
+pub mod spend;

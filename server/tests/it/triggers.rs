@@ -297,3 +297,73 @@ async fn a_server_killed_between_landing_and_delivery_hands_each_member_on_once(
     assert_eq!(batches_per_member.len(), expected.len(), "only the new buyers: {batches_per_member:?}");
     drop(server);
 }
+
+/// Within one latest day the evaluation reads only the members folds touched, from what
+/// the folds recorded and the spend book it keeps (`server::triggers::spend`); reading
+/// everyone again must come to the same episodes. Rounds of orders through the ingest
+/// path — known members on T and back-dated, new members with a member row (half of them
+/// landing in the next tier already) — each folded and evaluated; then every trigger reads
+/// everyone and opens and closes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_the_touched_members_comes_to_what_reading_everyone_does() {
+    use rand::{Rng, SeedableRng};
+    let (dir, analytics) = common::generated(3_000, 11);
+    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display())).await.unwrap();
+    let services = Services::new(analytics.clone(), ops.clone(), MetricConfig::default());
+    let channel = MessagingChannel {
+        id: 0,
+        name: "sink".into(),
+        channel: Channel::Webhook { url: "https://hooks.example.com/sink".into() },
+        personal_fields: false,
+    };
+    let channel = triggers::saved::create_channel(&ops, analytics.seal(), &channel, "test").await.unwrap();
+    let whens = [
+        TriggerWhen::FirstPurchase { within_days: 7 },
+        TriggerWhen::NoPurchase { days: 30 },
+        TriggerWhen::NearNextTier { next_tier: "gold".into(), threshold_yuan: 5000.0, within_yuan: 5000.0 },
+    ];
+    for when in whens {
+        let t = Trigger { name: when.key().into(), when, ..np("", 1, channel) };
+        services.create_trigger(&Caller::system(), t).await.unwrap();
+    }
+    services.run_triggers().await.unwrap();
+    let t = analytics.read(server::metrics::latest_order_date).await.unwrap().unwrap();
+    let back = t - chrono::Days::new(40);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let (mut opened, mut closed) = (0, 0);
+    for round in 0..4 {
+        let (mut members, mut orders) = (String::new(), String::new());
+        for i in 0..20 {
+            let tier = if i % 2 == 0 { "gold" } else { "bronze" };
+            members.push_str(&format!(
+                "{{\"member_id\":\"N{round}-{i}\",\"joined_at\":\"{t}T09:00:00\",\"tier\":\"{tier}\"}}\n"
+            ));
+            orders.push_str(&format!(
+                "{{\"order_id\":\"n{round}-{i}\",\"ordered_at\":\"{t}T10:00:00\",\"net_amount\":\"{}.00\",\"member_id\":\"N{round}-{i}\",\"channel\":\"app\"}}\n",
+                rng.gen_range(10..3000)
+            ));
+        }
+        for i in 0..300 {
+            let day = if i % 10 == 0 { back } else { t };
+            orders.push_str(&format!(
+                "{{\"order_id\":\"k{round}-{i}\",\"ordered_at\":\"{day}T11:00:00\",\"net_amount\":\"{}.00\",\"member_id\":\"M{:07}\",\"channel\":\"store\"}}\n",
+                rng.gen_range(10..3000),
+                rng.gen_range(1..=3000)
+            ));
+        }
+        services.ingest(&Caller::cli(), server::load::import::Kind::Members, None, members.into()).await.unwrap();
+        services.ingest(&Caller::cli(), server::load::import::Kind::Orders, None, orders.into()).await.unwrap();
+        server::jobs::folder::fold(&services).await.unwrap();
+        let run = services.run_triggers().await.unwrap();
+        (opened, closed) = (opened + run.opened, closed + run.closed);
+    }
+    assert!(opened > 0 && closed > 0, "the touched members moved: opened {opened}, closed {closed}");
+    let open = |a: &server::store::analytics::Analytics| -> i64 {
+        a.writer().query_row("SELECT count(*) FROM trigger_episodes WHERE closed_at IS NULL", [], |r| r.get(0)).unwrap()
+    };
+    let before = open(&analytics);
+    analytics.writer().execute_batch("DELETE FROM trigger_marks").unwrap();
+    let run = services.run_triggers().await.unwrap();
+    assert_eq!((run.opened, run.closed), (0, 0), "reading everyone changed nothing: {run:?}");
+    assert_eq!(open(&analytics), before);
+}
