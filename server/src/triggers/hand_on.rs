@@ -67,7 +67,9 @@ pub async fn record(
     // period in one query, the chunk's deliveries in one insert (what it refuses was
     // recorded before), and the batches of those queued.
     for chunk in pending.chunks(500) {
-        let mut tx = pool.begin().await?;
+        // The write lock from the start: a deferred transaction that read first fails at
+        // once ("database is locked") if another connection wrote meanwhile.
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut queued: Vec<&Pending> = Vec::new();
         let ids = serde_json::json!(chunk.iter().map(|p| &p.member_id).collect::<Vec<_>>()).to_string();
         let mut contacts: std::collections::HashMap<String, i64> = if policy.max_contacts > 0 {
