@@ -62,3 +62,35 @@ pub fn broad(conn: &Connection) -> Result<()> {
 pub fn broad_changes(conn: &Connection) -> Result<i64> {
     Ok(conn.query_row("SELECT count(*) FROM broad_changes", [], |r| r.get(0))?)
 }
+
+/// After members were numbered again (the whole summary rebuilt, or the members `ids` names
+/// derived again): each trigger episode takes its member's number now (none for a member
+/// no longer in the summary, whose number a new member may get), and, on a rebuild, the
+/// touched lists (of the old numbering) go — a rebuild is followed by reading everyone. In
+/// the caller's transaction; nothing to do on a store without trigger tables yet.
+pub fn renumbered(conn: &Connection, ids: Option<&str>) -> Result<()> {
+    let made: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'trigger_episodes' AND NOT temporary",
+        [],
+        |r| r.get(0),
+    )?;
+    let numbered: bool = made && conn.query_row(
+        "SELECT count(*) > 0 FROM duckdb_columns() WHERE table_name = 'trigger_episodes' AND column_name = 'member_no'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !numbered {
+        return Ok(());
+    }
+    let only = ids.map(|ids| format!("AND e.member_id IN (SELECT member_id FROM {ids})")).unwrap_or_default();
+    conn.execute_batch(&format!(
+        "UPDATE trigger_episodes e SET member_no = s.member_no FROM member_summary s
+         WHERE e.member_id = s.member_id AND e.member_no IS DISTINCT FROM s.member_no {only};
+         UPDATE trigger_episodes e SET member_no = NULL
+         WHERE e.member_no IS NOT NULL AND e.member_id NOT IN (SELECT member_id FROM member_summary) {only};"
+    ))?;
+    if ids.is_none() {
+        conn.execute_batch("DELETE FROM touched_members; DELETE FROM touched_days;")?;
+    }
+    Ok(())
+}

@@ -181,6 +181,7 @@ pub fn rebuild(conn: &Connection) -> Result<()> {
         points_days = days_of(POINTS_DAYS, "member_summary"),
     ))?;
     // Members are numbered again: the facts are of another numbering.
+    super::facts::renumbered(conn, None)?;
     super::facts::changed(conn)
 }
 
@@ -221,6 +222,7 @@ pub fn derive_again(conn: &Connection, ids: &str) -> Result<()> {
         points_days = days_of(POINTS_DAYS, "mp_again"),
     ))?;
     // The triggers read everyone again: a merge moves scores and identities as well as days.
+    super::facts::renumbered(conn, Some(ids))?;
     super::facts::broad(conn)?;
     super::facts::changed(conn)
 }

@@ -8,7 +8,7 @@ use super::*;
 use crate::triggers::{
     conditions::{self, Armed, Between},
     episodes::{self, Read},
-    hand_on, saved,
+    hand_on, saved, spend,
 };
 
 /// What one evaluation of every trigger did.
@@ -183,6 +183,7 @@ impl Services {
                     )?)
                 })
                 .await?;
+            *running = None;
             return Ok(run);
         }
         let mut armed = Vec::new();
@@ -210,11 +211,22 @@ impl Services {
         let (stepped, book) = self
             .analytics
             .watch(move |conn| {
-                let Some(as_of) = metrics::latest_order_date(conn)? else { return Ok((Vec::new(), None)) };
                 // The members touched so far, taken off the list in one transaction: folds
                 // go on meanwhile, and what they touch waits for the next evaluation.
-                // Each member's latest figures (`derive::facts::touched`).
+                // Each member's latest figures (`derive::facts::touched`). What a whole
+                // evaluation is made on, and the table a stale spend book is made from,
+                // are read in it too: they see the same folds.
                 let tx = conn.transaction()?;
+                let Some(as_of) = metrics::latest_order_date(&tx)? else { return Ok((Vec::new(), None)) };
+                let on = format!(
+                    "{as_of}|{}|{}|{cfg:?}|{rules:?}",
+                    crate::derive::facts::scorings(&tx)?,
+                    crate::derive::facts::broad_changes(&tx)?
+                );
+                let near = ready.iter().any(|a| matches!(a.when, TriggerWhen::NearNextTier { .. }));
+                if near && spend::stale(&book, &on) {
+                    spend::table(&tx, as_of)?;
+                }
                 tx.execute_batch(
                     "CREATE OR REPLACE TEMP TABLE mp_touched AS
                          SELECT arg_max(member_id, seq) AS member_id, member_no,
@@ -227,7 +239,8 @@ impl Services {
                      DELETE FROM touched_days;",
                 )?;
                 tx.commit()?;
-                let evaluated = evaluate(conn, &ready, as_of, cfg, &rules, now, &mut book);
+                let at = At { on, as_of, cfg, rules, now };
+                let evaluated = evaluate(conn, &ready, &at, &mut book);
                 if evaluated.is_err() {
                     // Read again next time (the spend book made anew).
                     let _ = conn.execute_batch(
@@ -267,22 +280,27 @@ impl Services {
     }
 }
 
-/// Evaluates every trigger in `ready` as of `as_of` on the touched members in `mp_touched`
+/// What an evaluation reads the triggers at: `on` (what whole evaluations are made on:
+/// the latest day, the scores, the broad changes, the settings and rules), the latest day,
+/// the metric settings, the RFM rules and the local time now.
+struct At {
+    on: String,
+    as_of: chrono::NaiveDate,
+    cfg: metrics::MetricConfig,
+    rules: Vec<metrics::rfm::RfmRule>,
+    now: chrono::NaiveDateTime,
+}
+
+/// Evaluates every trigger in `ready` as of `at.as_of` on the touched members in `mp_touched`
 /// or on everyone (see [`crate::triggers`]); answers each one's (opened, closed, pending).
 fn evaluate(
     conn: &mut duckdb::Connection,
     ready: &[Armed],
-    as_of: chrono::NaiveDate,
-    cfg: metrics::MetricConfig,
-    rules: &[metrics::rfm::RfmRule],
-    now: chrono::NaiveDateTime,
-    book: &mut Option<crate::triggers::spend::Book>,
+    at: &At,
+    book: &mut Option<spend::Book>,
 ) -> Result<Vec<(usize, usize, Vec<episodes::Pending>)>> {
-    let on = format!(
-        "{as_of}|{}|{}|{cfg:?}|{rules:?}",
-        crate::derive::facts::scorings(conn)?,
-        crate::derive::facts::broad_changes(conn)?
-    );
+    let At { on, as_of, cfg, rules, now } = at;
+    let (on, as_of, cfg, rules, now) = (on.as_str(), *as_of, *cfg, rules.as_slice(), *now);
     let lap = std::time::Instant::now();
     let touched: i64 = conn.query_row("SELECT count(*) FROM mp_touched", [], |r| r.get(0))?;
     // The triggers with episodes waiting to be handed on before this evaluation
@@ -290,7 +308,7 @@ fn evaluate(
     let waiting: Vec<i64> =
         crate::store::sql::Sql::new("SELECT DISTINCT trigger_id FROM trigger_episodes WHERE pending")
             .rows(conn, |r| r.get(0))?;
-    let bases: Vec<String> = ready.iter().map(|a| basis(&on, a)).collect();
+    let bases: Vec<String> = ready.iter().map(|a| basis(on, a)).collect();
     let marks = episodes::marks(conn)?;
     let mut reads = Vec::new();
     for (a, basis) in ready.iter().zip(&bases) {
@@ -318,7 +336,7 @@ fn evaluate(
     let near = ready.iter().zip(&reads).any(|(a, r)| r.is_some() && matches!(a.when, TriggerWhen::NearNextTier { .. }));
     // A book no trigger reads while members are touched would miss what they landed.
     match near {
-        true => crate::triggers::spend::keep(conn, book, &on, as_of)?,
+        true => spend::keep(conn, book, on, as_of)?,
         false if touched > 0 => *book = None,
         false => {}
     }

@@ -55,16 +55,21 @@ fn window(sql: String, as_of: NaiveDate) -> Sql {
     Sql::new(sql).bind("from", day(as_of - Days::new(365))).bind("as_of", day(as_of))
 }
 
-/// Brings `book` up to date for `on` as of `as_of` (see the module): made from everyone
-/// when it was made on another basis (or not at all), else the touched members
-/// (`mp_touched`) and their landed days (`mp_touched_days`) added.
-pub fn keep(conn: &Connection, book: &mut Option<Book>, on: &str, as_of: NaiveDate) -> Result<()> {
-    let made = book.as_ref().is_none_or(|b| b.on != on);
-    if made {
-        // Tiers by number, and three integers a member (fetching a million names costs
-        // seconds).
-        let of = format!(
-            "SELECT s.member_no, coalesce(x.cents, 0) AS cents, x.member_no IS NOT NULL AS active,
+/// Whether `book` was made on another basis than `on` (or not at all): the next [`keep`]
+/// makes it from [`table`].
+pub fn stale(book: &Option<Book>, on: &str) -> bool {
+    book.as_ref().is_none_or(|b| b.on != on)
+}
+
+/// Makes the temp table `mp_book` that a stale book is made from, as of `as_of`. Run in
+/// the transaction that takes the touched members off their lists, so that it sees
+/// exactly the folds whose touched members it took (a fold committed between the two
+/// would count twice).
+pub fn table(conn: &Connection, as_of: NaiveDate) -> Result<()> {
+    window(
+        format!(
+            "CREATE OR REPLACE TEMP TABLE mp_book AS
+             SELECT s.member_no, coalesce(x.cents, 0) AS cents, x.member_no IS NOT NULL AS active,
                     th.member_id IS NOT NULL AS history, {tier} AS tier
              FROM member_summary s
              LEFT JOIN (SELECT member_no, sum(cents) AS cents FROM member_days
@@ -73,9 +78,22 @@ pub fn keep(conn: &Connection, book: &mut Option<Book>, on: &str, as_of: NaiveDa
              LEFT JOIN (SELECT member_id, arg_max(tier, changed_at) FILTER (WHERE changed_at < CAST($after AS TIMESTAMP)) AS tier
                         FROM tier_changes GROUP BY member_id) th ON th.member_id = s.member_id",
             tier = scope::tier_of("th"),
-        );
-        let after = midnight(as_of + Days::new(1));
-        window(format!("CREATE OR REPLACE TEMP TABLE mp_book AS {of}"), as_of).bind("after", after).execute(conn)?;
+        ),
+        as_of,
+    )
+    .bind("after", midnight(as_of + Days::new(1)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Brings `book` up to date for `on` as of `as_of` (see the module): made from `mp_book`
+/// ([`table`]) when [`stale`], else the touched members (`mp_touched`) and their landed
+/// days (`mp_touched_days`) added.
+pub fn keep(conn: &Connection, book: &mut Option<Book>, on: &str, as_of: NaiveDate) -> Result<()> {
+    let made = stale(book, on);
+    if made {
+        // Tiers by number, and three integers a member (fetching a million names costs
+        // seconds).
         let tiers =
             Sql::new("SELECT DISTINCT tier FROM mp_book ORDER BY tier").rows(conn, |r| r.get::<_, String>(0))?;
         let rows = Sql::new(

@@ -225,6 +225,14 @@ async fn a_server_killed_between_landing_and_delivery_hands_each_member_on_once(
     )
     .await;
     assert_eq!(status, 201, "{channel}");
+    // No quiet hours: the batches go at once whatever the hour of the run.
+    let (status, policy) = common::call(
+        "PUT",
+        &format!("{}/api/v1/contact-policy", server.base),
+        Some(json!({ "max_contacts": 3, "per_days": 7, "quiet_from": null, "quiet_to": null })),
+    )
+    .await;
+    assert_eq!(status, 200, "{policy}");
     let (status, trigger) = common::call(
         "POST",
         &format!("{}/api/v1/triggers", server.base),
