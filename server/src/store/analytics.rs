@@ -72,6 +72,16 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
+/// Runs `f` with the connection `conn` (one of the single-purpose ones) on a blocking thread.
+async fn with<T, F>(conn: &Arc<Mutex<Connection>>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+{
+    let conn = conn.clone();
+    tokio::task::spawn_blocking(move || f(&mut lock(&conn))).await?
+}
+
 impl Analytics {
     /// The handles of a store `conn` opened at `path` (its schema already up to date).
     pub(crate) fn from_connection(path: &Path, conn: Connection, seal: Seal) -> Result<Self> {
@@ -118,8 +128,7 @@ impl Analytics {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let lander = self.lander.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&lander))).await?
+        with(&self.lander, f).await
     }
 
     /// Runs `f` with the folder's connection on a blocking thread.
@@ -128,8 +137,7 @@ impl Analytics {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let folder = self.folder.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&folder))).await?
+        with(&self.folder, f).await
     }
 
     /// Runs `f` with the triggers' connection on a blocking thread.
@@ -138,8 +146,7 @@ impl Analytics {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let watcher = self.watcher.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&watcher))).await?
+        with(&self.watcher, f).await
     }
 
     /// Runs `f` on a reader connection on a blocking thread (never across a
