@@ -69,12 +69,8 @@ pub fn broad_changes(conn: &Connection) -> Result<i64> {
 /// touched lists (of the old numbering) go — a rebuild is followed by reading everyone. In
 /// the caller's transaction; nothing to do on a store without trigger tables yet.
 pub fn renumbered(conn: &Connection, ids: Option<&str>) -> Result<()> {
-    let made: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM duckdb_tables() WHERE table_name = 'trigger_episodes' AND NOT temporary",
-        [],
-        |r| r.get(0),
-    )?;
-    let numbered: bool = made && conn.query_row(
+    // A rebuild while the schema is brought up to date runs before version 18 made it.
+    let numbered: bool = conn.query_row(
         "SELECT count(*) > 0 FROM duckdb_columns() WHERE table_name = 'trigger_episodes' AND column_name = 'member_no'",
         [],
         |r| r.get(0),

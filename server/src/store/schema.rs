@@ -350,9 +350,10 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     ALTER TABLE touched_members ADD COLUMN last_purchase_at TIMESTAMP;
     ALTER TABLE touched_members ADD COLUMN purchases BIGINT;
     ALTER TABLE touched_members ADD COLUMN seq BIGINT;
-    -- Each episode's member by number too (the touched members are read by number); those
-    -- opened before get theirs when the server starts (`crate::triggers::episodes::unmark`).
+    -- Each episode's member by number too (the touched members are read by number), those
+    -- opened before included (member_summary is made at version 2).
     ALTER TABLE trigger_episodes ADD COLUMN member_no BIGINT;
+    UPDATE trigger_episodes e SET member_no = s.member_no FROM member_summary s WHERE s.member_id = e.member_id;
     CREATE TABLE IF NOT EXISTS touched_days (member_no BIGINT NOT NULL, day DATE NOT NULL, cents BIGINT NOT NULL);
     "#,
     ),

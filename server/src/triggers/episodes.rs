@@ -261,14 +261,5 @@ pub fn forget(conn: &Connection, trigger_id: i64) -> Result<()> {
 /// touched members off their list without reading them all.
 pub fn unmark(conn: &mut Connection) -> Result<()> {
     conn.execute_batch("DELETE FROM trigger_marks")?;
-    // Episodes from before their members' numbers were kept (schema version 18) get them.
-    let unnumbered: i64 =
-        conn.query_row("SELECT count(*) FROM trigger_episodes WHERE member_no IS NULL", [], |r| r.get(0))?;
-    if unnumbered > 0 {
-        conn.execute_batch(
-            "UPDATE trigger_episodes e SET member_no = s.member_no FROM member_summary s
-             WHERE e.member_no IS NULL AND s.member_id = e.member_id",
-        )?;
-    }
     Ok(())
 }
