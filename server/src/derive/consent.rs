@@ -37,15 +37,26 @@ pub const NEWEST_FIRST: &str = "given_at DESC, recorded_at DESC, consent";
 /// The consent now (member_id, consent, given_at, channel) of the members `members` (a
 /// query of member ids, or `None` for every member).
 pub fn latest(members: Option<&str>) -> String {
-    let of = members.map(|m| format!("WHERE member_id IN ({m})")).unwrap_or_default();
+    let aliases = super::aliases::aliases();
     // A person's consent is their latest decision under any of their ids (members merged
-    // into them included, `crate::identity`).
+    // into them included, `crate::identity`). For some members, only the events under
+    // their ids and their aliases' are read (`members` appears once: its `?`s bind once).
+    let (with, events, of) = match members {
+        Some(m) => (
+            format!("WITH wanted(member_id) AS MATERIALIZED ({m}) "),
+            format!(
+                "(SELECT * FROM consent_events WHERE member_id IN (SELECT member_id FROM wanted)
+                     OR member_id IN (SELECT alias FROM {aliases} WHERE person IN (SELECT member_id FROM wanted)))"
+            ),
+            "WHERE member_id IN (SELECT member_id FROM wanted)",
+        ),
+        None => (String::new(), "consent_events".to_string(), ""),
+    };
     format!(
-        "SELECT member_id, consent, given_at, channel FROM (
+        "{with}SELECT member_id, consent, given_at, channel FROM (
              SELECT coalesce(a.person, e.member_id) AS member_id, e.consent, e.given_at, e.channel, e.recorded_at
-             FROM consent_events e LEFT JOIN {aliases} a ON a.alias = e.member_id) {of}
-         QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY {NEWEST_FIRST}) = 1",
-        aliases = super::aliases::aliases()
+             FROM {events} e LEFT JOIN {aliases} a ON a.alias = e.member_id) {of}
+         QUALIFY row_number() OVER (PARTITION BY member_id ORDER BY {NEWEST_FIRST}) = 1"
     )
 }
 

@@ -407,7 +407,7 @@ pub fn profile(
          LEFT JOIN member_scores ps USING (member_id)
          LEFT JOIN ({}) mc USING (member_id)
          WHERE s.member_id = ?",
-        consent::latest(Some("?"))
+        consent::latest(Some("SELECT CAST(? AS VARCHAR)"))
     ))?;
     let mut rows = stmt.query(params![member_id, member_id])?;
     let Some(r) = rows.next()? else {

@@ -171,7 +171,8 @@ impl Services {
     /// (see [`crate::triggers`]); one evaluation at a time.
     pub async fn run_triggers(&self) -> Result<TriggerRun> {
         let mut running = self.trigger_run.lock().await;
-        let all: Vec<Trigger> = saved::triggers(&self.ops).await?.into_iter().filter(|t| t.enabled).collect();
+        let started = std::time::Instant::now();
+        let all = saved::enabled(&self.ops).await?;
         let mut run = TriggerRun::default();
         if all.is_empty() {
             // No trigger reads what folds touch: the list is let go, and a trigger enabled
@@ -207,8 +208,9 @@ impl Services {
         let channels = saved::channels(&self.ops, self.analytics.seal()).await?;
         let (cfg, now) = (self.metrics, self.local_now());
         let ready: Vec<Armed> = armed.iter().map(|(_, a)| a.clone()).collect();
+        let read = started.elapsed();
         let mut book = running.take();
-        let (stepped, book) = self
+        let (stepped, book, taken) = self
             .analytics
             .watch(move |conn| {
                 // The members touched so far, taken off the list in one transaction: folds
@@ -217,7 +219,9 @@ impl Services {
                 // evaluation is made on, and the table a stale spend book is made from,
                 // are read in it too: they see the same folds.
                 let tx = conn.transaction()?;
-                let Some(as_of) = metrics::latest_order_date(&tx)? else { return Ok((Vec::new(), None)) };
+                let Some(as_of) = metrics::latest_order_date(&tx)? else {
+                    return Ok((Vec::new(), None, started.elapsed()));
+                };
                 let on = format!(
                     "{as_of}|{}|{}|{cfg:?}|{rules:?}",
                     crate::derive::facts::scorings(&tx)?,
@@ -239,6 +243,7 @@ impl Services {
                      DELETE FROM touched_days;",
                 )?;
                 tx.commit()?;
+                let taken = started.elapsed();
                 let at = At { on, as_of, cfg, rules, now };
                 let evaluated = evaluate(conn, &ready, &at, &mut book);
                 if evaluated.is_err() {
@@ -251,31 +256,43 @@ impl Services {
                     );
                     book = None;
                 }
-                Ok((evaluated?, book))
+                Ok((evaluated?, book, taken))
             })
             .await?;
         *running = book;
-        for ((t, a), (opened, closed, pending)) in armed.into_iter().zip(stepped) {
+        let evaluated = started.elapsed();
+        let mut handed = Vec::new();
+        for ((t, _), (opened, closed, pending)) in armed.into_iter().zip(stepped) {
             run.triggers += 1;
             run.opened += opened;
             run.closed += closed;
             if pending.is_empty() {
                 continue;
             }
-            let started = std::time::Instant::now();
+            let recording = std::time::Instant::now();
             let done =
                 hand_on::record(&self.ops, &t, &channels, &pending, &policy, self.zone, chrono::Utc::now()).await?;
             tracing::debug!(
                 trigger = t.id,
                 members = pending.len(),
-                ms = started.elapsed().as_millis() as u64,
+                ms = recording.elapsed().as_millis() as u64,
                 "recorded"
             );
             run.queued += done.queued;
             run.held_back += done.held_back;
             run.repeated += done.repeated;
-            self.analytics.watch(move |conn| episodes::handed_on(conn, &a, &pending)).await?;
+            handed.push((t.id, pending));
         }
+        // Recorded; a crash before this hands them on again, and the operational store
+        // refuses them (`hand_on::Recorded::repeated`).
+        self.analytics.watch(move |conn| episodes::handed_on(conn, &handed)).await?;
+        tracing::debug!(
+            read_ms = read.as_millis() as u64,
+            take_ms = (taken - read).as_millis() as u64,
+            evaluate_ms = (evaluated - taken).as_millis() as u64,
+            hand_on_ms = (started.elapsed() - evaluated).as_millis() as u64,
+            "trigger run"
+        );
         Ok(run)
     }
 }

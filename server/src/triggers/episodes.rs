@@ -110,11 +110,14 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Res
                          GROUP BY member_id) p USING (member_id))",
         ),
         // The touched members' open episodes that are not in the condition now, closed by
-        // their key (and only when there are some), from what `of_touched` found.
+        // their key, from what `of_touched` found.
         Read::Touched => (
             Sql::new(
                 "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP), pending = (e.pending OR $leaving)
-                 FROM mp_closing c
+                 FROM (SELECT member_no, last FROM mp_open o
+                       WHERE o.trigger_id = $id AND o.open
+                         AND NOT EXISTS (SELECT 1 FROM mp_fired f JOIN mp_touched t USING (member_id)
+                                         WHERE t.member_no = o.member_no)) c
                  WHERE e.trigger_id = $id AND e.member_no = c.member_no AND e.episode = c.last AND e.closed_at IS NULL",
             ),
             "(SELECT f.member_id, f.member_no, f.facts, p.last, p.open
@@ -123,19 +126,16 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Res
               LEFT JOIN (SELECT member_no, last, open FROM mp_open WHERE trigger_id = $id) p USING (member_no))",
         ),
     };
+    // On the touched members, the episodes are read only when some close.
     let closing = match read {
         Read::Whole { .. } => true,
-        Read::Touched => {
-            Sql::new(
-                "CREATE OR REPLACE TEMP TABLE mp_closing AS
-                 SELECT member_no, last FROM mp_open o
-                 WHERE o.trigger_id = $id AND o.open
-                   AND o.member_no NOT IN (SELECT t.member_no FROM mp_fired f JOIN mp_touched t USING (member_id))",
-            )
-            .bind("id", t.id)
-            .execute(&tx)?;
-            tx.query_row("SELECT count(*) > 0 FROM mp_closing", [], |r| r.get(0))?
-        }
+        Read::Touched => Sql::new(
+            "SELECT count(*) > 0 FROM mp_open o
+             WHERE o.trigger_id = $id AND o.open
+               AND NOT EXISTS (SELECT 1 FROM mp_fired f JOIN mp_touched t USING (member_id) WHERE t.member_no = o.member_no)",
+        )
+        .bind("id", t.id)
+        .row(&tx, |r| r.get(0))?,
     };
     let closed = match closing {
         true => closed.bind("now", now.clone()).bind("leaving", leaving && !baseline).bind("id", t.id).execute(&tx)?,
@@ -214,27 +214,27 @@ pub fn pending(conn: &Connection, of: &[&Armed]) -> Result<Vec<Vec<Pending>>> {
     Ok(out)
 }
 
-/// Takes the pending mark off the episodes `done` of `t`, once the operational store
-/// holds their deliveries.
-pub fn handed_on(conn: &Connection, t: &Armed, done: &[Pending]) -> Result<()> {
-    if done.is_empty() {
+/// Takes the pending mark off the episodes `done` of each trigger, once the operational
+/// store holds their deliveries (one write for them all).
+pub fn handed_on(conn: &Connection, done: &[(i64, Vec<Pending>)]) -> Result<()> {
+    if done.iter().all(|(_, d)| d.is_empty()) {
         return Ok(());
     }
     let tx = conn.unchecked_transaction()?;
-    tx.execute_batch("CREATE OR REPLACE TEMP TABLE mp_handed (member_id VARCHAR, episode INTEGER)")?;
+    tx.execute_batch("CREATE OR REPLACE TEMP TABLE mp_handed (trigger_id BIGINT, member_id VARCHAR, episode INTEGER)")?;
     {
         let mut app = tx.appender("mp_handed")?;
-        for p in done {
-            app.append_row(duckdb::params![p.member_id, p.episode])?;
+        for (id, pending) in done {
+            for p in pending {
+                app.append_row(duckdb::params![id, p.member_id, p.episode])?;
+            }
         }
         app.flush()?;
     }
-    Sql::new(
+    tx.execute_batch(
         "UPDATE trigger_episodes e SET pending = FALSE FROM mp_handed h
-         WHERE e.trigger_id = $id AND e.member_id = h.member_id AND e.episode = h.episode",
-    )
-    .bind("id", t.id)
-    .execute(&tx)?;
+         WHERE e.trigger_id = h.trigger_id AND e.member_id = h.member_id AND e.episode = h.episode",
+    )?;
     tx.commit()?;
     Ok(())
 }

@@ -66,7 +66,7 @@ pub async fn record(
     // not hold the operational store for long): each member's contacts in the cap's
     // period in one query, the chunk's deliveries in one insert (what it refuses was
     // recorded before), and the batches of those queued.
-    for chunk in pending.chunks(500) {
+    for chunk in pending.chunks(2_000) {
         // The write lock from the start: a deferred transaction that read first fails at
         // once ("database is locked") if another connection wrote meanwhile.
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;

@@ -177,6 +177,18 @@ fn trigger(r: &sqlx::sqlite::SqliteRow) -> Option<Trigger> {
     })
 }
 
+/// The enabled triggers, for an evaluation: without what they handed on (counting every
+/// delivery at every evaluation grew with the deliveries).
+pub async fn enabled(pool: &Pool) -> Result<Vec<Trigger>> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.name, t.condition, t.channels, t.campaign, t.enabled, 0, 0
+         FROM triggers t WHERE t.enabled <> 0 ORDER BY t.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().filter_map(trigger).collect())
+}
+
 pub async fn triggers(pool: &Pool) -> Result<Vec<Trigger>> {
     let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM triggers t ORDER BY t.id")).fetch_all(pool).await?;
     Ok(rows.iter().filter_map(trigger).collect())
