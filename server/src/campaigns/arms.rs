@@ -62,12 +62,27 @@ pub fn target(criteria: Criteria, rules: Vec<RfmRule>) -> Scope {
     Scope::of(criteria, Some(app::model::Dimension::RfmSegment)).with_rules(rules)
 }
 
-/// (treatment, control) sizes of campaign `id`.
-pub fn sizes(conn: &Connection, id: i64) -> Result<(i64, i64)> {
-    Sql::new(
-        "SELECT count(*) FILTER (WHERE arm = 'treatment'), count(*) FILTER (WHERE arm = 'control')
-         FROM campaign_arms WHERE campaign_id = $id",
+/// The arms by person (campaign_id, member_id, arm): a member merged after the draw
+/// counts as the person they belong to now, where their orders and points land
+/// (`crate::identity`). One row per person and campaign: the person's own row if drawn,
+/// else that of the first of their merged ids. Undoing the merge gives the row back.
+pub fn by_person() -> String {
+    format!(
+        "(SELECT ca.campaign_id, coalesce(al.person, ca.member_id) AS member_id, ca.arm
+          FROM campaign_arms ca LEFT JOIN {aliases} al ON al.alias = ca.member_id
+          QUALIFY row_number() OVER (PARTITION BY ca.campaign_id, coalesce(al.person, ca.member_id)
+                                     ORDER BY al.person IS NULL DESC, ca.member_id) = 1)",
+        aliases = crate::derive::aliases::aliases()
     )
+}
+
+/// (treatment, control) sizes of campaign `id`, by person ([`by_person`]).
+pub fn sizes(conn: &Connection, id: i64) -> Result<(i64, i64)> {
+    Sql::new(format!(
+        "SELECT count(*) FILTER (WHERE arm = 'treatment'), count(*) FILTER (WHERE arm = 'control')
+         FROM {} WHERE campaign_id = $id",
+        by_person()
+    ))
     .bind("id", id)
     .row(conn, |r| Ok((r.get(0)?, r.get(1)?)))
 }

@@ -187,11 +187,14 @@ pub fn pending(conn: &Connection, of: &[&Armed]) -> Result<Vec<Vec<Pending>>> {
              SELECT e.trigger_id, e.member_id, e.episode, e.facts, s.campaign_id
              FROM trigger_episodes e JOIN mp_sends s USING (trigger_id) WHERE e.pending)
          SELECT p.trigger_id, p.member_id, p.episode, p.facts, coalesce(c.consent, TRUE),
-                p.campaign_id IS NULL OR EXISTS (SELECT 1 FROM campaign_arms ca WHERE ca.campaign_id = p.campaign_id
-                                                 AND ca.member_id = p.member_id AND ca.arm = 'treatment')
+                p.campaign_id IS NULL OR coalesce(a.arm = 'treatment', FALSE)
          FROM p LEFT JOIN ({latest}) c USING (member_id)
+         LEFT JOIN (SELECT campaign_id, member_id, arm FROM {arms}
+                    WHERE campaign_id IN (SELECT campaign_id FROM mp_sends)) a
+                ON a.campaign_id = p.campaign_id AND a.member_id = p.member_id
          ORDER BY p.trigger_id, p.member_id, p.episode",
-        latest = consent::latest(Some("SELECT member_id FROM p"))
+        latest = consent::latest(Some("SELECT member_id FROM p")),
+        arms = crate::campaigns::arms::by_person()
     ))
     .rows(conn, |r| {
         Ok((

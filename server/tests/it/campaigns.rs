@@ -208,3 +208,56 @@ async fn imported_arms_replace_the_drawn_ones_all_or_nothing() {
         [(2, 1, 1400), (1, 0, 0)]
     );
 }
+
+/// A member merged after the draw counts as the person they joined (their orders land
+/// there): merged into a member outside the campaign, their arm takes that member's
+/// window order; merged into another drawn member, the person counts once, in the
+/// survivor's arm. Undoing both gives the first readout back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_merged_after_the_draw_counts_as_the_person_they_joined() {
+    let (dir, analytics) = campaign_store();
+    // Outside the target group: bought ¥50 in the window.
+    common::add(
+        &analytics,
+        "INSERT INTO members (member_id, joined_at, region) VALUES ('w001', TIMESTAMP '2023-01-01', '西区');
+         INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel)
+             VALUES ('wo1', TIMESTAMP '2024-03-20 10:00:00', 50, 'w001', 'store');",
+    );
+    let services = services(&dir, &analytics).await;
+    let who = Caller::system();
+    let c = services.create_campaign(&who, campaign("合并", "reactivation", 5)).await.unwrap();
+    let before = services.campaign_readout(&who, c.id).await.unwrap();
+    let figures = |r: &app::model::Readout| -> Vec<(String, i64, i64, i64)> {
+        r.arms.iter().map(|a| (a.arm.clone(), a.members, a.conversions, a.revenue_cents)).collect()
+    };
+    let arm_of = |id: &str| arms(&analytics, c.id).into_iter().find(|(m, _, _)| m == id).unwrap().1;
+    // c001, c002 and c003 bought nothing in the window (only every fourth member did).
+    let (x, a, b) = ("c003", "c001", "c002");
+    let (arm_x, arm_b) = (arm_of(x), arm_of(b));
+    let merge = |survivor: &str, merged: &str| app::model::MergeRequest {
+        survivor: survivor.into(),
+        merged: vec![merged.into()],
+    };
+    let first = services.merge_members(&who, merge("w001", x)).await.unwrap();
+    let second = services.merge_members(&who, merge(a, b)).await.unwrap();
+    let after = services.campaign_readout(&who, c.id).await.unwrap();
+    let mut expected = figures(&before);
+    for row in &mut expected {
+        if row.0 == arm_x {
+            row.2 += 1;
+            row.3 += 5000;
+        }
+        if row.0 == arm_b {
+            row.1 -= 1;
+        }
+    }
+    assert_eq!(figures(&after), expected, "before: {:?}", figures(&before));
+    let listed = services.campaigns(&who).await.unwrap();
+    let mine = listed.iter().find(|l| l.id == c.id).unwrap();
+    assert_eq!(mine.treatment_members + mine.control_members, 199);
+    for m in first.merge_ids.iter().chain(&second.merge_ids) {
+        services.undo_merge(&who, *m).await.unwrap();
+    }
+    let undone = services.campaign_readout(&who, c.id).await.unwrap();
+    assert_eq!(figures(&undone), figures(&before));
+}
