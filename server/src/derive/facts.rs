@@ -54,14 +54,30 @@ pub fn touched_days(conn: &Connection, table: &str) -> Result<()> {
 /// Records a change no member list follows (the triggers look at every member again), in
 /// the caller's transaction.
 pub fn broad(conn: &Connection) -> Result<()> {
-    conn.execute_batch("INSERT INTO broad_changes VALUES (current_timestamp)")?;
+    conn.execute_batch("INSERT INTO broad_changes (changed_at, segments_only) VALUES (current_timestamp, false)")?;
     Ok(())
 }
 
-/// How many changes no member list follows there have been.
-pub fn broad_changes(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT count(*) FROM broad_changes", [], |r| r.get(0))?)
+/// Records a change of what only saved segments read (stores, order items, identities
+/// landed): the triggers on a segment look at every member again, the others do not.
+pub fn broad_for_segments(conn: &Connection) -> Result<()> {
+    conn.execute_batch("INSERT INTO broad_changes (changed_at, segments_only) VALUES (current_timestamp, true)")?;
+    Ok(())
 }
+
+/// How many changes no member list follows there have been: (all of them, those that are
+/// not for segments only).
+pub fn broad_changes(conn: &Connection) -> Result<(i64, i64)> {
+    Ok(conn.query_row(
+        "SELECT count(*), count(*) FILTER (WHERE NOT coalesce(segments_only, false)) FROM broad_changes",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
+/// The tables of the data contract that only saved segments read, of those no member
+/// list follows (a tier change is read by near next tier).
+pub const FOR_SEGMENTS_ONLY: [&str; 3] = ["stores", "order_items", "member_identities"];
 
 /// After members were numbered again (the whole summary rebuilt, or the members `ids` names
 /// derived again): each trigger episode takes its member's number now (none for a member

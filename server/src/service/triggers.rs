@@ -28,11 +28,22 @@ pub struct TriggerRun {
 /// evaluates it at once.
 const SEGMENTS_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
-/// What a whole evaluation of `a` reads (`on`: the latest day, the scores, the broad
-/// changes, the metric settings and RFM rules), hashed: while it is the same, an
-/// evaluation of a member-level condition reads the touched members alone.
-fn basis(on: &str, a: &Armed) -> String {
+/// What whole evaluations are made on: the latest day, the scores, the broad changes, the
+/// metric settings and RFM rules. Member-level conditions do not count the changes that
+/// only saved segments read (stores, order items, identities landed).
+struct On {
+    members: String,
+    segments: String,
+}
+
+/// What a whole evaluation of `a` reads, hashed: while it is the same, an evaluation of a
+/// member-level condition reads the touched members alone.
+fn basis(on: &On, a: &Armed) -> String {
     use std::hash::{Hash, Hasher};
+    let on = match conditions::between(&a.when) {
+        Between::Whole => &on.segments,
+        _ => &on.members,
+    };
     let mut h = std::collections::hash_map::DefaultHasher::new();
     format!("{on}|{:?}|{:?}|{:?}", a.when, a.segment, a.campaign).hash(&mut h);
     format!("{:016x}", h.finish())
@@ -222,13 +233,13 @@ impl Services {
                 let Some(as_of) = metrics::latest_order_date(&tx)? else {
                     return Ok((Vec::new(), None, started.elapsed()));
                 };
-                let on = format!(
-                    "{as_of}|{}|{}|{cfg:?}|{rules:?}",
-                    crate::derive::facts::scorings(&tx)?,
-                    crate::derive::facts::broad_changes(&tx)?
-                );
+                let (head, tail) =
+                    (format!("{as_of}|{}", crate::derive::facts::scorings(&tx)?), format!("{cfg:?}|{rules:?}"));
+                let (all, member_level) = crate::derive::facts::broad_changes(&tx)?;
+                let on =
+                    On { members: format!("{head}|{member_level}|{tail}"), segments: format!("{head}|{all}|{tail}") };
                 let near = ready.iter().any(|a| matches!(a.when, TriggerWhen::NearNextTier { .. }));
-                if near && spend::stale(&book, &on) {
+                if near && spend::stale(&book, &on.members) {
                     spend::table(&tx, as_of)?;
                 }
                 tx.execute_batch(
@@ -297,11 +308,10 @@ impl Services {
     }
 }
 
-/// What an evaluation reads the triggers at: `on` (what whole evaluations are made on:
-/// the latest day, the scores, the broad changes, the settings and rules), the latest day,
-/// the metric settings, the RFM rules and the local time now.
+/// What an evaluation reads the triggers at: `on` (what whole evaluations are made on),
+/// the latest day, the metric settings, the RFM rules and the local time now.
 struct At {
-    on: String,
+    on: On,
     as_of: chrono::NaiveDate,
     cfg: metrics::MetricConfig,
     rules: Vec<metrics::rfm::RfmRule>,
@@ -317,7 +327,7 @@ fn evaluate(
     book: &mut Option<spend::Book>,
 ) -> Result<Vec<(usize, usize, Vec<episodes::Pending>)>> {
     let At { on, as_of, cfg, rules, now } = at;
-    let (on, as_of, cfg, rules, now) = (on.as_str(), *as_of, *cfg, rules.as_slice(), *now);
+    let (as_of, cfg, rules, now) = (*as_of, *cfg, rules.as_slice(), *now);
     let lap = std::time::Instant::now();
     let touched: i64 = conn.query_row("SELECT count(*) FROM mp_touched", [], |r| r.get(0))?;
     // The triggers with episodes waiting to be handed on before this evaluation
@@ -353,7 +363,7 @@ fn evaluate(
     let near = ready.iter().zip(&reads).any(|(a, r)| r.is_some() && matches!(a.when, TriggerWhen::NearNextTier { .. }));
     // A book no trigger reads while members are touched would miss what they landed.
     match near {
-        true => spend::keep(conn, book, on, as_of)?,
+        true => spend::keep(conn, book, &on.members, as_of)?,
         false if touched > 0 => *book = None,
         false => {}
     }

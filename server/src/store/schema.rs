@@ -357,6 +357,14 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     CREATE TABLE IF NOT EXISTS touched_days (member_no BIGINT NOT NULL, day DATE NOT NULL, cents BIGINT NOT NULL);
     "#,
     ),
+    (
+        19,
+        r#"
+    -- Changes of what only saved segments read (stores, order items, identities landed):
+    -- member-level triggers go on reading the touched members alone.
+    ALTER TABLE broad_changes ADD COLUMN segments_only BOOLEAN DEFAULT false;
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.

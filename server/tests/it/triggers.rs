@@ -375,3 +375,63 @@ async fn reading_the_touched_members_comes_to_what_reading_everyone_does() {
     assert_eq!((run.opened, run.closed), (0, 0), "reading everyone changed nothing: {run:?}");
     assert_eq!(open(&analytics), before);
 }
+
+/// Stores, order items and identities landing are read by saved segments alone: a
+/// member-level trigger goes on reading the touched members (its basis stays), a segment
+/// trigger reads everyone; a tier change landing makes every trigger read everyone (near
+/// next tier reads tiers).
+#[tokio::test(flavor = "multi_thread")]
+async fn what_only_segments_read_leaves_member_level_triggers_on_the_touched_members() {
+    let (dir, analytics) = common::generated(500, 3);
+    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display())).await.unwrap();
+    let services = Services::new(analytics.clone(), ops.clone(), MetricConfig::default());
+    let who = Caller::system();
+    let channel = MessagingChannel {
+        id: 0,
+        name: "sink".into(),
+        channel: Channel::Webhook { url: "https://hooks.example.com/sink".into() },
+        personal_fields: false,
+    };
+    let channel = triggers::saved::create_channel(&ops, analytics.seal(), &channel, "test").await.unwrap();
+    let segment = app::model::Segment {
+        key: "at_risk".into(),
+        name_zh: "流失风险".into(),
+        name_en: "At risk".into(),
+        filters: "rfm_segment:at_risk".into(),
+    };
+    services.create_segment(&who, segment).await.unwrap();
+    let first =
+        Trigger { name: "welcome".into(), when: TriggerWhen::FirstPurchase { within_days: 7 }, ..np("", 1, channel) };
+    let first = services.create_trigger(&who, first).await.unwrap().id;
+    let when = TriggerWhen::EntersSegment { segment: "at_risk".into() };
+    let enters =
+        services.create_trigger(&who, Trigger { name: "at risk".into(), when, ..np("", 1, channel) }).await.unwrap().id;
+    services.run_triggers().await.unwrap();
+    let bases = || async {
+        let marks = analytics.read(triggers::episodes::marks).await.unwrap();
+        let of = |id: i64| marks.iter().find(|(t, _)| *t == id).map(|(_, m)| m.basis.clone()).unwrap();
+        (of(first), of(enters))
+    };
+    let before = bases().await;
+    let t = analytics.read(server::metrics::latest_order_date).await.unwrap().unwrap();
+    let cli = Caller::cli();
+    let land = |kind, body: String| services.ingest(&cli, kind, None, body.into());
+    use server::load::import::Kind;
+    land(Kind::Stores, "{\"store_id\":\"S-NEW\",\"name\":\"新店\",\"region\":\"东区\"}\n".into()).await.unwrap();
+    land(Kind::OrderItems, "{\"order_id\":\"X1\",\"sku\":\"SKU-1\",\"quantity\":1,\"amount\":\"9.90\"}\n".into())
+        .await
+        .unwrap();
+    services.run_triggers().await.unwrap();
+    let after_items = bases().await;
+    assert_eq!(after_items.0, before.0, "the welcome trigger reads the touched members alone");
+    assert_ne!(after_items.1, before.1, "the segment trigger read everyone");
+    land(
+        Kind::TierChanges,
+        format!("{{\"member_id\":\"M0000001\",\"changed_at\":\"{t}T09:00:00\",\"tier\":\"gold\"}}\n"),
+    )
+    .await
+    .unwrap();
+    services.run_triggers().await.unwrap();
+    let after_tiers = bases().await;
+    assert_ne!(after_tiers.0, after_items.0, "a tier change makes the welcome trigger read everyone");
+}
