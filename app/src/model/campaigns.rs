@@ -87,6 +87,23 @@ pub struct Trigger {
     pub armed_at: Option<String>,
 }
 
+impl Trigger {
+    /// A new, enabled trigger (the server gives the rest).
+    pub fn new(name: impl Into<String>, when: TriggerWhen, channels: Vec<i64>) -> Trigger {
+        Trigger {
+            id: 0,
+            name: name.into(),
+            when,
+            channels,
+            campaign: None,
+            enabled: true,
+            sent: 0,
+            held_back: 0,
+            armed_at: None,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }

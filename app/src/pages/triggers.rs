@@ -183,15 +183,8 @@ fn NewTrigger(
             _ => TriggerWhen::LeavesSegment { segment: segment.get_untracked() },
         };
         let trigger = Trigger {
-            id: 0,
-            name: name.get_untracked(),
-            when,
-            channels: chosen.get_untracked(),
             campaign: campaign.get_untracked().parse().ok(),
-            enabled: true,
-            sent: 0,
-            held_back: 0,
-            armed_at: None,
+            ..Trigger::new(name.get_untracked(), when, chosen.get_untracked())
         };
         leptos::task::spawn_local(async move {
             match save_trigger(trigger).await {

@@ -23,20 +23,7 @@ fn one_of_each(channel: i64, segment: &str, tag: u32) -> Vec<Trigger> {
         TriggerWhen::EntersSegment { segment: segment.into() },
         TriggerWhen::LeavesSegment { segment: segment.into() },
     ];
-    whens
-        .into_iter()
-        .map(|when| Trigger {
-            id: 0,
-            name: format!("bench {} {tag:08x}", when.key()),
-            when,
-            channels: vec![channel],
-            campaign: None,
-            enabled: true,
-            sent: 0,
-            held_back: 0,
-            armed_at: None,
-        })
-        .collect()
+    whens.into_iter().map(|when| Trigger::new(format!("bench {} {tag:08x}", when.key()), when, vec![channel])).collect()
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -38,17 +38,7 @@ async fn receiver() -> (std::net::SocketAddr, Arc<Mutex<Vec<Value>>>) {
 }
 
 fn np(name: &str, days: u32, channel: i64) -> Trigger {
-    Trigger {
-        id: 0,
-        name: name.into(),
-        when: TriggerWhen::NoPurchase { days },
-        channels: vec![channel],
-        campaign: None,
-        enabled: true,
-        sent: 0,
-        held_back: 0,
-        armed_at: None,
-    }
+    Trigger::new(name, TriggerWhen::NoPurchase { days }, vec![channel])
 }
 
 /// (trigger, member, episode, status) of every delivery, in order.
@@ -331,7 +321,7 @@ async fn reading_the_touched_members_comes_to_what_reading_everyone_does() {
         TriggerWhen::NearNextTier { next_tier: "gold".into(), threshold_yuan: 5000.0, within_yuan: 5000.0 },
     ];
     for when in whens {
-        let t = Trigger { name: when.key().into(), when, ..np("", 1, channel) };
+        let t = Trigger::new(when.key(), when, vec![channel]);
         services.create_trigger(&Caller::system(), t).await.unwrap();
     }
     services.run_triggers().await.unwrap();
@@ -400,12 +390,10 @@ async fn what_only_segments_read_leaves_member_level_triggers_on_the_touched_mem
         filters: "rfm_segment:at_risk".into(),
     };
     services.create_segment(&who, segment).await.unwrap();
-    let first =
-        Trigger { name: "welcome".into(), when: TriggerWhen::FirstPurchase { within_days: 7 }, ..np("", 1, channel) };
+    let first = Trigger::new("welcome", TriggerWhen::FirstPurchase { within_days: 7 }, vec![channel]);
     let first = services.create_trigger(&who, first).await.unwrap().id;
     let when = TriggerWhen::EntersSegment { segment: "at_risk".into() };
-    let enters =
-        services.create_trigger(&who, Trigger { name: "at risk".into(), when, ..np("", 1, channel) }).await.unwrap().id;
+    let enters = services.create_trigger(&who, Trigger::new("at risk", when, vec![channel])).await.unwrap().id;
     services.run_triggers().await.unwrap();
     let bases = || async {
         let marks = analytics.read(triggers::episodes::marks).await.unwrap();
