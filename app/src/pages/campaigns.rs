@@ -5,7 +5,10 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use super::Loading;
+use super::{
+    Loading,
+    list::{Col, Table, listed},
+};
 use crate::{
     api::{create_campaign, get_campaign_readout, get_campaigns, get_saved_segments},
     error_template::{ErrorTemplate, said},
@@ -32,40 +35,34 @@ pub fn CampaignsPage() -> impl IntoView {
             </Show>
             <Suspense fallback=Loading>
                 {move || Suspend::new(async move {
-                    match list.await {
-                        Err(e) => view! { <p class="error" role="status">{said(lang.get_untracked(), &e)}</p> }.into_any(),
-                        Ok(list) if list.is_empty() => view! { <p class="empty" id="no-campaigns">{tr("campaigns.none")}</p> }.into_any(),
-                        Ok(list) => view! {
-                            <table class="data" id="campaigns">
-                                <thead><tr>
-                                    <th scope="col">{tr("campaigns.name")}</th>
-                                    <th scope="col">{tr("campaigns.segment")}</th>
-                                    <th scope="col">{tr("campaigns.goal")}</th>
-                                    <th scope="col">{tr("campaigns.start")}</th>
-                                    <th scope="col" class="num">{tr("campaigns.window_days")}</th>
-                                    <th scope="col" class="num">{tr("campaigns.arms")}</th>
-                                    <th scope="col"></th>
-                                </tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|c| view! {
-                                        <tr data-campaign=c.id>
-                                            <td>{c.name.clone()}</td>
-                                            <td><code>{c.segment.clone()}</code></td>
-                                            <td>{move || goal(lang.get(), &c.goal)}</td>
-                                            <td>{c.start.clone()}</td>
-                                            <td class="num">{c.window_days}</td>
-                                            <td class="num">{match c.treatment_members + c.control_members {
-                                                // Withheld (an arm under the minimum group size).
-                                                0 => "—".to_string(),
-                                                _ => format!("{} / {}", count(c.treatment_members as f64), count(c.control_members as f64)),
-                                            }}</td>
-                                            <td><a class="readout-link" href=format!("/campaigns/{}", c.id)>{tr("campaigns.readout")}</a></td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                    }
+                    let table = Table {
+                        id: "campaigns",
+                        columns: &[
+                            Col::key("campaigns.name"),
+                            Col::key("campaigns.segment"),
+                            Col::key("campaigns.goal"),
+                            Col::key("campaigns.start"),
+                            Col::num("campaigns.window_days"),
+                            Col::num("campaigns.arms"),
+                            Col::blank(),
+                        ],
+                        empty: Some(("campaigns.none", Some("no-campaigns"))),
+                    };
+                    listed(lang.get_untracked(), list.await, table, move |c| view! {
+                        <tr data-campaign=c.id>
+                            <td>{c.name.clone()}</td>
+                            <td><code>{c.segment.clone()}</code></td>
+                            <td>{move || goal(lang.get(), &c.goal)}</td>
+                            <td>{c.start.clone()}</td>
+                            <td class="num">{c.window_days}</td>
+                            <td class="num">{match c.treatment_members + c.control_members {
+                                // Withheld (an arm under the minimum group size).
+                                0 => "—".to_string(),
+                                _ => format!("{} / {}", count(c.treatment_members as f64), count(c.control_members as f64)),
+                            }}</td>
+                            <td><a class="readout-link" href=format!("/campaigns/{}", c.id)>{tr("campaigns.readout")}</a></td>
+                        </tr>
+                    })
                 })}
             </Suspense>
         </section>

@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use super::list::{Col, Table, listed};
 use crate::{
     api::{get_identity_candidates, get_merges, merge_members, undo_merge},
     error_template::said,
@@ -44,74 +45,63 @@ pub fn IdentityPage() -> impl IntoView {
             <h2>{tr("identity.candidates")}</h2>
             <Suspense fallback=super::Loading>
                 {move || Suspend::new(async move {
-                    match candidates.await {
-                        Err(e) => view! { <p class="error" role="status">{said(lang.get_untracked(), &e)}</p> }.into_any(),
-                        Ok(list) if list.is_empty() => view! { <p class="empty" id="no-candidates">{tr("identity.none")}</p> }.into_any(),
-                        Ok(list) => view! {
-                            <table class="data" id="candidates">
-                                <thead><tr>
-                                    <th scope="col">{tr("identity.rule")}</th>
-                                    <th scope="col">{tr("identity.survivor")}</th>
-                                    <th scope="col">{tr("identity.merged")}</th>
-                                    <th scope="col">{tr("identity.evidence")}</th>
-                                    <th scope="col"></th>
-                                </tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|c| {
-                                        let (s, m) = (c.survivor.member_id.clone(), c.merged.member_id.clone());
-                                        let (row_s, row_m) = (s.clone(), m.clone());
-                                        view! {
-                                            <tr data-survivor=row_s data-merged=row_m>
-                                                <td>{c.rule.clone()}</td>
-                                                <td>{member(&c.survivor)}</td>
-                                                <td>{member(&c.merged)}</td>
-                                                <td>{c.evidence.join("; ")}</td>
-                                                <td><button type="button" class="merge" on:click=move |_| merge(s.clone(), m.clone())>{tr("identity.merge")}</button></td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                    }
+                    let table = Table {
+                        id: "candidates",
+                        columns: &[
+                            Col::key("identity.rule"),
+                            Col::key("identity.survivor"),
+                            Col::key("identity.merged"),
+                            Col::key("identity.evidence"),
+                            Col::blank(),
+                        ],
+                        empty: Some(("identity.none", Some("no-candidates"))),
+                    };
+                    listed(lang.get_untracked(), candidates.await, table, |c| {
+                        let (s, m) = (c.survivor.member_id.clone(), c.merged.member_id.clone());
+                        let (row_s, row_m) = (s.clone(), m.clone());
+                        view! {
+                            <tr data-survivor=row_s data-merged=row_m>
+                                <td>{c.rule.clone()}</td>
+                                <td>{member(&c.survivor)}</td>
+                                <td>{member(&c.merged)}</td>
+                                <td>{c.evidence.join("; ")}</td>
+                                <td><button type="button" class="merge" on:click=move |_| merge(s.clone(), m.clone())>{tr("identity.merge")}</button></td>
+                            </tr>
+                        }
+                    })
                 })}
             </Suspense>
             <h2>{tr("identity.merges")}</h2>
             <Suspense fallback=super::Loading>
                 {move || Suspend::new(async move {
-                    match merges.await {
-                        Err(e) => view! { <p class="error" role="status">{said(lang.get_untracked(), &e)}</p> }.into_any(),
-                        Ok(list) => view! {
-                            <table class="data" id="merges">
-                                <thead><tr>
-                                    <th scope="col">"#"</th>
-                                    <th scope="col">{tr("identity.survivor")}</th>
-                                    <th scope="col">{tr("identity.merged")}</th>
-                                    <th scope="col">{tr("identity.when")}</th>
-                                    <th scope="col"></th>
-                                </tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|r| {
-                                        let id = r.merge_id;
-                                        let standing = r.undone_at.is_none();
-                                        view! {
-                                            <tr data-merge=id>
-                                                <td>{id}</td>
-                                                <td><a href=format!("/members/{}", r.survivor)>{r.survivor.clone()}</a></td>
-                                                <td>{r.merged.clone()}</td>
-                                                <td>{r.merged_at.clone()}" · "{r.merged_by.clone()}</td>
-                                                <td>{if standing {
-                                                    view! { <button type="button" class="undo" on:click=move |_| undo(id)>{tr("identity.undo")}</button> }.into_any()
-                                                } else {
-                                                    view! { <span class="muted">{tr("identity.undone")}</span> }.into_any()
-                                                }}</td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                    }
+                    let table = Table {
+                        id: "merges",
+                        columns: &[
+                            Col::text("#"),
+                            Col::key("identity.survivor"),
+                            Col::key("identity.merged"),
+                            Col::key("identity.when"),
+                            Col::blank(),
+                        ],
+                        empty: None,
+                    };
+                    listed(lang.get_untracked(), merges.await, table, |r| {
+                        let id = r.merge_id;
+                        let standing = r.undone_at.is_none();
+                        view! {
+                            <tr data-merge=id>
+                                <td>{id}</td>
+                                <td><a href=format!("/members/{}", r.survivor)>{r.survivor.clone()}</a></td>
+                                <td>{r.merged.clone()}</td>
+                                <td>{r.merged_at.clone()}" · "{r.merged_by.clone()}</td>
+                                <td>{if standing {
+                                    view! { <button type="button" class="undo" on:click=move |_| undo(id)>{tr("identity.undo")}</button> }.into_any()
+                                } else {
+                                    view! { <span class="muted">{tr("identity.undone")}</span> }.into_any()
+                                }}</td>
+                            </tr>
+                        }
+                    })
                 })}
             </Suspense>
         </section>

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod breakdown;
 pub mod campaigns;
 pub mod identity;
+pub mod list;
 pub mod loads;
 pub mod member;
 pub mod members;

@@ -5,7 +5,10 @@
 
 use leptos::prelude::*;
 
-use super::Loading;
+use super::{
+    Loading,
+    list::{Col, Table, listed},
+};
 use crate::{
     api::{
         create_messaging_channel, delete_trigger, get_campaigns, get_contact_policy, get_messaging_channels,
@@ -77,52 +80,46 @@ pub fn TriggersPage() -> impl IntoView {
             <Suspense fallback=Loading>
                 {move || Suspend::new(async move {
                     let names = channels.await.unwrap_or_default();
-                    match triggers.await {
-                        Err(e) => view! { <p class="error" role="status">{said(lang.get_untracked(), &e)}</p> }.into_any(),
-                        Ok(list) if list.is_empty() => view! { <p class="empty" id="no-triggers">{tr("triggers.none")}</p> }.into_any(),
-                        Ok(list) => view! {
-                            <table class="data" id="triggers">
-                                <thead><tr>
-                                    <th scope="col">{tr("triggers.name")}</th>
-                                    <th scope="col">{tr("triggers.when")}</th>
-                                    <th scope="col">{tr("triggers.channels")}</th>
-                                    <th scope="col" class="num">{tr("triggers.sent")}</th>
-                                    <th scope="col" class="num">{tr("triggers.held_back")}</th>
-                                    <th scope="col">{tr("triggers.armed_at")}</th>
-                                    <th scope="col"></th>
-                                </tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|tg| {
-                                        let when = tg.when.clone();
-                                        let via: Vec<String> = tg.channels.iter()
-                                            .map(|id| names.iter().find(|c| c.id == *id).map_or(id.to_string(), |c| c.name.clone()))
-                                            .collect();
-                                        let (id, enabled, again) = (tg.id, tg.enabled, tg.clone());
-                                        view! {
-                                            <tr data-trigger=tg.id data-enabled=enabled.to_string()>
-                                                <td>{tg.name.clone()}{(!enabled).then(|| view! { <span class="muted">" · "{tr("triggers.paused")}</span> })}</td>
-                                                <td>{move || describe(lang.get(), &when)}</td>
-                                                <td>{via.join(", ")}</td>
-                                                <td class="num sent">{count(tg.sent as f64)}</td>
-                                                <td class="num held-back">{count(tg.held_back as f64)}</td>
-                                                <td class="armed-at">{match tg.armed_at.clone() {
-                                                    Some(at) => at.into_any(),
-                                                    None => view! { <span class="muted">{tr("triggers.not_armed")}</span> }.into_any(),
-                                                }}</td>
-                                                <td>
-                                                    <button type="button" class="toggle" on:click=move |_| toggle(again.clone())>
-                                                        {tr(if enabled { "triggers.pause" } else { "triggers.resume" })}
-                                                    </button>
-                                                    " "
-                                                    <button type="button" class="delete" on:click=move |_| remove(id)>{tr("triggers.delete")}</button>
-                                                </td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                    }
+                    let table = Table {
+                        id: "triggers",
+                        columns: &[
+                            Col::key("triggers.name"),
+                            Col::key("triggers.when"),
+                            Col::key("triggers.channels"),
+                            Col::num("triggers.sent"),
+                            Col::num("triggers.held_back"),
+                            Col::key("triggers.armed_at"),
+                            Col::blank(),
+                        ],
+                        empty: Some(("triggers.none", Some("no-triggers"))),
+                    };
+                    listed(lang.get_untracked(), triggers.await, table, |tg| {
+                        let when = tg.when.clone();
+                        let via: Vec<String> = tg.channels.iter()
+                            .map(|id| names.iter().find(|c| c.id == *id).map_or(id.to_string(), |c| c.name.clone()))
+                            .collect();
+                        let (id, enabled, again) = (tg.id, tg.enabled, tg.clone());
+                        view! {
+                            <tr data-trigger=tg.id data-enabled=enabled.to_string()>
+                                <td>{tg.name.clone()}{(!enabled).then(|| view! { <span class="muted">" · "{tr("triggers.paused")}</span> })}</td>
+                                <td>{move || describe(lang.get(), &when)}</td>
+                                <td>{via.join(", ")}</td>
+                                <td class="num sent">{count(tg.sent as f64)}</td>
+                                <td class="num held-back">{count(tg.held_back as f64)}</td>
+                                <td class="armed-at">{match tg.armed_at.clone() {
+                                    Some(at) => at.into_any(),
+                                    None => view! { <span class="muted">{tr("triggers.not_armed")}</span> }.into_any(),
+                                }}</td>
+                                <td>
+                                    <button type="button" class="toggle" on:click=move |_| toggle(again.clone())>
+                                        {tr(if enabled { "triggers.pause" } else { "triggers.resume" })}
+                                    </button>
+                                    " "
+                                    <button type="button" class="delete" on:click=move |_| remove(id)>{tr("triggers.delete")}</button>
+                                </td>
+                            </tr>
+                        }
+                    })
                 })}
             </Suspense>
             <NewTrigger channels changed/>
@@ -324,36 +321,32 @@ fn Channels(channels: Resource<Result<Vec<MessagingChannel>, ServerFnError>>, ch
         <p class="panel-note">{tr("channels.note")}</p>
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
-                let list = channels.await.unwrap_or_default();
-                if list.is_empty() {
-                    return view! { <p class="empty">{tr("channels.none")}</p> }.into_any();
-                }
-                view! {
-                    <table class="data" id="messaging-channels">
-                        <thead><tr>
-                            <th scope="col">{tr("triggers.name")}</th>
-                            <th scope="col">{tr("channels.kind")}</th>
-                            <th scope="col">{tr("channels.url")}</th>
-                            <th scope="col">{tr("channels.personal")}</th>
-                        </tr></thead>
-                        <tbody>{list.into_iter().map(|c| {
-                            let (kind, url) = match &c.channel {
-                                Channel::Webhook { url } => ("Webhook", url.clone()),
-                                Channel::Wecom { url } => ("企业微信 WeCom", url.clone()),
-                                Channel::Dingtalk { url } => ("钉钉 DingTalk", url.clone()),
-                                _ => ("", String::new()),
-                            };
-                            view! {
-                                <tr data-channel=c.id>
-                                    <td>{c.name.clone()}</td>
-                                    <td>{kind}</td>
-                                    <td><code>{url}</code></td>
-                                    <td>{tr(if c.personal_fields { "yes" } else { "no" })}</td>
-                                </tr>
-                            }
-                        }).collect_view()}</tbody>
-                    </table>
-                }.into_any()
+                let table = Table {
+                    id: "messaging-channels",
+                    columns: &[
+                        Col::key("triggers.name"),
+                        Col::key("channels.kind"),
+                        Col::key("channels.url"),
+                        Col::key("channels.personal"),
+                    ],
+                    empty: Some(("channels.none", None)),
+                };
+                listed(lang.get_untracked(), channels.await, table, |c| {
+                    let (kind, url) = match &c.channel {
+                        Channel::Webhook { url } => ("Webhook", url.clone()),
+                        Channel::Wecom { url } => ("企业微信 WeCom", url.clone()),
+                        Channel::Dingtalk { url } => ("钉钉 DingTalk", url.clone()),
+                        _ => ("", String::new()),
+                    };
+                    view! {
+                        <tr data-channel=c.id>
+                            <td>{c.name.clone()}</td>
+                            <td>{kind}</td>
+                            <td><code>{url}</code></td>
+                            <td>{tr(if c.personal_fields { "yes" } else { "no" })}</td>
+                        </tr>
+                    }
+                })
             })}
         </Suspense>
         <form class="rule" id="new-channel" on:submit=submit>
