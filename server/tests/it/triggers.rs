@@ -296,16 +296,13 @@ async fn a_server_killed_between_landing_and_delivery_hands_each_member_on_once(
     drop(server);
 }
 
-/// Within one latest day the evaluation reads only the members folds touched, from what
-/// the folds recorded and the spend book it keeps (`server::triggers::spend`); reading
-/// everyone again must come to the same episodes. Rounds of orders through the ingest
-/// path — known members on T and back-dated, new members with a member row (half of them
-/// landing in the next tier already) — each folded and evaluated; then every trigger reads
-/// everyone and opens and closes nothing.
-#[tokio::test(flavor = "multi_thread")]
-async fn reading_the_touched_members_comes_to_what_reading_everyone_does() {
-    use rand::{Rng, SeedableRng};
-    let (dir, analytics) = common::generated(3_000, 11);
+/// A generated store of `members` members (seed `seed`) with its services and one webhook
+/// channel (never sent to: these tests evaluate and record, no sender runs).
+async fn generated_with_a_channel(
+    members: u64,
+    seed: u64,
+) -> (tempfile::TempDir, server::store::analytics::Analytics, Services, i64) {
+    let (dir, analytics) = common::generated(members, seed);
     let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display())).await.unwrap();
     let services = Services::new(analytics.clone(), ops.clone(), MetricConfig::default());
     let channel = MessagingChannel {
@@ -315,6 +312,19 @@ async fn reading_the_touched_members_comes_to_what_reading_everyone_does() {
         personal_fields: false,
     };
     let channel = triggers::saved::create_channel(&ops, analytics.seal(), &channel, "test").await.unwrap();
+    (dir, analytics, services, channel)
+}
+
+/// Within one latest day the evaluation reads only the members folds touched, from what
+/// the folds recorded and the spend book it keeps (`server::triggers::spend`); reading
+/// everyone again must come to the same episodes. Rounds of orders through the ingest
+/// path — known members on T and back-dated, new members with a member row (half of them
+/// landing in the next tier already) — each folded and evaluated; then every trigger reads
+/// everyone and opens and closes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_the_touched_members_comes_to_what_reading_everyone_does() {
+    use rand::{Rng, SeedableRng};
+    let (_dir, analytics, services, channel) = generated_with_a_channel(3_000, 11).await;
     let whens = [
         TriggerWhen::FirstPurchase { within_days: 7 },
         TriggerWhen::NoPurchase { days: 30 },
@@ -372,17 +382,8 @@ async fn reading_the_touched_members_comes_to_what_reading_everyone_does() {
 /// next tier reads tiers).
 #[tokio::test(flavor = "multi_thread")]
 async fn what_only_segments_read_leaves_member_level_triggers_on_the_touched_members() {
-    let (dir, analytics) = common::generated(500, 3);
-    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display())).await.unwrap();
-    let services = Services::new(analytics.clone(), ops.clone(), MetricConfig::default());
+    let (_dir, analytics, services, channel) = generated_with_a_channel(500, 3).await;
     let who = Caller::system();
-    let channel = MessagingChannel {
-        id: 0,
-        name: "sink".into(),
-        channel: Channel::Webhook { url: "https://hooks.example.com/sink".into() },
-        personal_fields: false,
-    };
-    let channel = triggers::saved::create_channel(&ops, analytics.seal(), &channel, "test").await.unwrap();
     let segment = app::model::Segment {
         key: "at_risk".into(),
         name_zh: "流失风险".into(),
