@@ -65,11 +65,12 @@ pub fn target(criteria: Criteria, rules: Vec<RfmRule>) -> Scope {
 /// The arms by person (campaign_id, member_id, arm): a member merged after the draw
 /// counts as the person they belong to now, where their orders and points land
 /// (`crate::identity`). One row per person and campaign: the person's own row if drawn,
-/// else that of the first of their merged ids. Undoing the merge gives the row back.
-pub fn by_person() -> String {
+/// else that of the first of their merged ids. Undoing the merge gives the row back. Of
+/// the arm rows `filter` keeps (a condition on `campaign_arms`, applied before the rest).
+pub fn by_person(filter: &str) -> String {
     format!(
         "(SELECT ca.campaign_id, coalesce(al.person, ca.member_id) AS member_id, ca.arm
-          FROM campaign_arms ca LEFT JOIN {aliases} al ON al.alias = ca.member_id
+          FROM (SELECT * FROM campaign_arms WHERE {filter}) ca LEFT JOIN {aliases} al ON al.alias = ca.member_id
           QUALIFY row_number() OVER (PARTITION BY ca.campaign_id, coalesce(al.person, ca.member_id)
                                      ORDER BY al.person IS NULL DESC, ca.member_id) = 1)",
         aliases = crate::derive::aliases::aliases()
@@ -80,8 +81,8 @@ pub fn by_person() -> String {
 pub fn sizes(conn: &Connection, id: i64) -> Result<(i64, i64)> {
     Sql::new(format!(
         "SELECT count(*) FILTER (WHERE arm = 'treatment'), count(*) FILTER (WHERE arm = 'control')
-         FROM {} WHERE campaign_id = $id",
-        by_person()
+         FROM {}",
+        by_person("campaign_id = $id")
     ))
     .bind("id", id)
     .row(conn, |r| Ok((r.get(0)?, r.get(1)?)))

@@ -57,7 +57,7 @@ pub fn sums(
 ) -> Result<Vec<ArmSums>> {
     let active_from = first - Days::new(1) - Days::new(u64::from(cfg.active_days));
     let rows = Sql::new(format!(
-        "WITH a AS (SELECT member_id, arm FROM {arms} WHERE campaign_id = $id),
+        "WITH a AS (SELECT member_id, arm FROM {arms}),
          w AS (SELECT o.member_id, count(*) FILTER (WHERE o.net_amount > 0) AS purchases,
                       sum(o.net_amount) AS revenue
                FROM orders o JOIN a USING (member_id)
@@ -74,7 +74,7 @@ pub fn sums(
          FROM a LEFT JOIN w USING (member_id) LEFT JOIN b USING (member_id) LEFT JOIN r USING (member_id)
          GROUP BY a.arm ORDER BY a.arm DESC",
         converts = converts(goal),
-        arms = super::arms::by_person()
+        arms = super::arms::by_person("campaign_id = $id")
     ))
     .bind("id", id)
     .bind("from", midnight(first))

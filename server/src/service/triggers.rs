@@ -281,8 +281,16 @@ impl Services {
                 continue;
             }
             let recording = std::time::Instant::now();
-            let done =
-                hand_on::record(&self.ops, &t, &channels, &pending, &policy, self.zone, chrono::Utc::now()).await?;
+            let done = match hand_on::record(&self.ops, &t, &channels, &pending, &policy, self.zone, chrono::Utc::now())
+                .await
+            {
+                Ok(done) => done,
+                Err(e) => {
+                    // What the triggers before it recorded is handed on all the same.
+                    let _ = self.analytics.watch(move |conn| episodes::handed_on(conn, &handed)).await;
+                    return Err(e);
+                }
+            };
             tracing::debug!(
                 trigger = t.id,
                 members = pending.len(),

@@ -189,12 +189,10 @@ pub fn pending(conn: &Connection, of: &[&Armed]) -> Result<Vec<Vec<Pending>>> {
          SELECT p.trigger_id, p.member_id, p.episode, p.facts, coalesce(c.consent, TRUE),
                 p.campaign_id IS NULL OR coalesce(a.arm = 'treatment', FALSE)
          FROM p LEFT JOIN ({latest}) c USING (member_id)
-         LEFT JOIN (SELECT campaign_id, member_id, arm FROM {arms}
-                    WHERE campaign_id IN (SELECT campaign_id FROM mp_sends)) a
-                ON a.campaign_id = p.campaign_id AND a.member_id = p.member_id
+         LEFT JOIN {arms} a ON a.campaign_id = p.campaign_id AND a.member_id = p.member_id
          ORDER BY p.trigger_id, p.member_id, p.episode",
         latest = consent::latest(Some("SELECT member_id FROM p")),
-        arms = crate::campaigns::arms::by_person()
+        arms = crate::campaigns::arms::by_person("campaign_id IN (SELECT campaign_id FROM mp_sends)")
     ))
     .rows(conn, |r| {
         Ok((

@@ -261,3 +261,48 @@ async fn a_member_merged_after_the_draw_counts_as_the_person_they_joined() {
     let undone = services.campaign_readout(&who, c.id).await.unwrap();
     assert_eq!(figures(&undone), figures(&before));
 }
+
+/// A trigger on a campaign hands on its treatment arm alone: members of the control arm
+/// who enter its condition are held back (`control`), each by the arm the draw gave them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_campaign_trigger_hands_on_the_treatment_arm_alone() {
+    use app::model::{Channel, MessagingChannel, Trigger, TriggerWhen};
+    let (dir, analytics) = campaign_store();
+    let services = services(&dir, &analytics).await;
+    let who = Caller::system();
+    let c = services.create_campaign(&who, campaign("触达", "reactivation", 3)).await.unwrap();
+    let channel = MessagingChannel {
+        id: 0,
+        name: "sink".into(),
+        channel: Channel::Webhook { url: "https://hooks.example.com/sink".into() },
+        personal_fields: false,
+    };
+    let channel =
+        server::triggers::saved::create_channel(&services.ops, analytics.seal(), &channel, "test").await.unwrap();
+    let when = TriggerWhen::NoPurchase { days: 30 };
+    let t = Trigger { campaign: Some(c.id), ..Trigger::new("唤醒", when, vec![channel]) };
+    let t = services.create_trigger(&who, t).await.unwrap();
+    services.run_triggers().await.unwrap();
+    // T moves from 04-06 to 04-12: the 50 members who last bought on 03-10 reach 30 days.
+    common::add(
+        &analytics,
+        "INSERT INTO orders (order_id, ordered_at, net_amount, member_id, channel)
+             VALUES ('t-move', TIMESTAMP '2024-04-12 10:00:00', 10, 'E', 'store')",
+    );
+    services.run_triggers().await.unwrap();
+    let delivered: Vec<(String, String)> =
+        sqlx::query_as("SELECT member_id, status FROM trigger_deliveries WHERE trigger_id = ? ORDER BY member_id")
+            .bind(t.id)
+            .fetch_all(&services.ops)
+            .await
+            .unwrap();
+    let entered: Vec<&(String, String)> = delivered.iter().filter(|(m, _)| m.starts_with('c')).collect();
+    assert_eq!(entered.len(), 50, "{delivered:?}");
+    let arms = arms(&analytics, c.id);
+    let arm_of = |m: &str| arms.iter().find(|(id, _, _)| id == m).map(|(_, a, _)| a.as_str()).unwrap();
+    for (m, status) in &entered {
+        let expected = if arm_of(m) == "control" { "control" } else { "queued" };
+        assert_eq!(status, expected, "{m}");
+    }
+    assert!(entered.iter().any(|(_, s)| s == "control") && entered.iter().any(|(_, s)| s == "queued"));
+}

@@ -406,14 +406,20 @@ async fn what_only_segments_read_leaves_member_level_triggers_on_the_touched_mem
     let cli = Caller::cli();
     let land = |kind, body: String| services.ingest(&cli, kind, None, body.into());
     use server::load::import::Kind;
-    land(Kind::Stores, "{\"store_id\":\"S-NEW\",\"name\":\"新店\",\"region\":\"东区\"}\n".into()).await.unwrap();
-    land(Kind::OrderItems, "{\"order_id\":\"X1\",\"sku\":\"SKU-1\",\"quantity\":1,\"amount\":\"9.90\"}\n".into())
-        .await
-        .unwrap();
-    services.run_triggers().await.unwrap();
-    let after_items = bases().await;
-    assert_eq!(after_items.0, before.0, "the welcome trigger reads the touched members alone");
-    assert_ne!(after_items.1, before.1, "the segment trigger read everyone");
+    let mut last = before;
+    for (kind, row) in [
+        (Kind::Stores, "{\"store_id\":\"S-NEW\",\"name\":\"新店\",\"region\":\"东区\"}"),
+        (Kind::OrderItems, "{\"order_id\":\"X1\",\"sku\":\"SKU-1\",\"quantity\":1,\"amount\":\"9.90\"}"),
+        (Kind::MemberIdentities, "{\"member_id\":\"M0000002\",\"kind\":\"pos_card\",\"value\":\"C-1\"}"),
+    ] {
+        land(kind, format!("{row}\n")).await.unwrap();
+        services.run_triggers().await.unwrap();
+        let now = bases().await;
+        assert_eq!(now.0, last.0, "{kind:?}: the welcome trigger reads the touched members alone");
+        assert_ne!(now.1, last.1, "{kind:?}: the segment trigger read everyone");
+        last = now;
+    }
+    let after_items = last;
     land(
         Kind::TierChanges,
         format!("{{\"member_id\":\"M0000001\",\"changed_at\":\"{t}T09:00:00\",\"tier\":\"gold\"}}\n"),
