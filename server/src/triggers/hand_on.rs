@@ -63,15 +63,29 @@ pub async fn record(
     let since = stamp(now - Duration::days(i64::from(policy.per_days)));
     let at = stamp(not_before(policy, zone, now));
     // Set-wise, a chunk at a time and a transaction each (a hand-on of many members does
-    // not hold the operational store for long): each member's contacts in the cap's
-    // period in one query, the chunk's deliveries in one insert (what it refuses was
-    // recorded before), and the batches of those queued.
+    // not hold the operational store for long): what was recorded before (a repeat after
+    // a crash or an error: nothing new, and no contact counted) and each member's contacts
+    // in the cap's period in one query each, the chunk's new deliveries in one insert, and
+    // the batches of those queued.
     for chunk in pending.chunks(2_000) {
         // The write lock from the start: a deferred transaction that read first fails at
         // once ("database is locked") if another connection wrote meanwhile.
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut queued: Vec<&Pending> = Vec::new();
         let ids = serde_json::json!(chunk.iter().map(|p| &p.member_id).collect::<Vec<_>>()).to_string();
+        let mut seen: std::collections::HashSet<(String, i64)> = sqlx::query_as(
+            "SELECT member_id, episode FROM trigger_deliveries
+             WHERE trigger_id = ? AND member_id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(t.id)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
+        let fresh: Vec<&Pending> = chunk.iter().filter(|p| seen.insert((p.member_id.clone(), p.episode))).collect();
+        done.repeated += chunk.len() - fresh.len();
+        let chunk = fresh;
         let mut contacts: std::collections::HashMap<String, i64> = if policy.max_contacts > 0 {
             sqlx::query_as(
                 "SELECT d.member_id, count(*) FROM trigger_deliveries d
@@ -112,24 +126,21 @@ pub async fn record(
                 .collect(),
         )
         .to_string();
-        let recorded: std::collections::HashSet<(String, i64)> = sqlx::query_as(
-            "INSERT OR IGNORE INTO trigger_deliveries (trigger_id, member_id, episode, facts, status, created_at)
-             SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, ? FROM json_each(?)
-             RETURNING member_id, episode",
+        // Within the write lock taken above: nothing was recorded since `seen` was read.
+        sqlx::query(
+            "INSERT INTO trigger_deliveries (trigger_id, member_id, episode, facts, status, created_at)
+             SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, ? FROM json_each(?)",
         )
         .bind(t.id)
         .bind(&now_s)
         .bind(&rows)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+        .execute(&mut *tx)
+        .await?;
         for (p, status) in chunk.iter().zip(statuses) {
-            match (recorded.contains(&(p.member_id.clone(), p.episode)), status) {
-                (false, _) => done.repeated += 1,
-                (_, "queued") => {
+            match status {
+                "queued" => {
                     done.queued += 1;
-                    queued.push(p);
+                    queued.push(*p);
                 }
                 _ => done.held_back += 1,
             }

@@ -430,3 +430,35 @@ async fn what_only_segments_read_leaves_member_level_triggers_on_the_touched_mem
     let after_tiers = bases().await;
     assert_ne!(after_tiers.0, after_items.0, "a tier change makes the welcome trigger read everyone");
 }
+
+/// A repeated episode (recorded before a crash or an error, its mark still on) is not a
+/// new contact: with a cap of two, a member contacted once whose recorded episode comes
+/// again beside a new one gets the new one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_episode_does_not_count_against_the_cap() {
+    use triggers::{episodes::Pending, hand_on};
+    let dir = tempfile::tempdir().unwrap();
+    let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display())).await.unwrap();
+    let t = Trigger { id: 1, ..np("cap", 30, 1) };
+    let policy = ContactPolicy { max_contacts: 2, per_days: 7, quiet_from: None, quiet_to: None };
+    let episode =
+        |n: i64| Pending { member_id: "A".into(), episode: n, facts: "{}".into(), consent: true, treated: true };
+    let record = |pending: Vec<Pending>| {
+        let (ops, t, policy) = (ops.clone(), t.clone(), policy.clone());
+        async move {
+            hand_on::record(&ops, &t, &[], &pending, &policy, chrono_tz::Asia::Shanghai, chrono::Utc::now())
+                .await
+                .unwrap()
+        }
+    };
+    let first = record(vec![episode(1)]).await;
+    assert_eq!((first.queued, first.held_back, first.repeated), (1, 0, 0));
+    let again = record(vec![episode(1), episode(2)]).await;
+    assert_eq!((again.queued, again.held_back, again.repeated), (1, 0, 1), "{again:?}");
+    let statuses: Vec<(i64, String)> =
+        sqlx::query_as("SELECT episode, status FROM trigger_deliveries ORDER BY episode")
+            .fetch_all(&ops)
+            .await
+            .unwrap();
+    assert_eq!(statuses, vec![(1, "queued".to_string()), (2, "queued".to_string())]);
+}
