@@ -52,16 +52,13 @@ pub fn touched_days(conn: &Connection, table: &str) -> Result<()> {
 }
 
 /// Records a change no member list follows (the triggers look at every member again), in
-/// the caller's transaction.
-pub fn broad(conn: &Connection) -> Result<()> {
-    conn.execute_batch("INSERT INTO broad_changes (changed_at, segments_only) VALUES (current_timestamp, false)")?;
-    Ok(())
-}
-
-/// Records a change of what only saved segments read (stores, order items, identities
-/// landed): the triggers on a segment look at every member again, the others do not.
-pub fn broad_for_segments(conn: &Connection) -> Result<()> {
-    conn.execute_batch("INSERT INTO broad_changes (changed_at, segments_only) VALUES (current_timestamp, true)")?;
+/// the caller's transaction; `segments_only` for a change of what only saved segments read
+/// (stores, order items, identities landed: the other triggers do not look again).
+pub fn broad(conn: &Connection, segments_only: bool) -> Result<()> {
+    conn.execute(
+        "INSERT INTO broad_changes (changed_at, segments_only) VALUES (current_timestamp, ?)",
+        [segments_only],
+    )?;
     Ok(())
 }
 

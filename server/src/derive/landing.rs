@@ -99,10 +99,8 @@ fn land_new_rows(conn: &Connection, table: &str, rows: &str, values: &[Value], q
     let params = || params_from_iter(values);
     if !TRACKED.contains(&table) {
         let n = conn.execute(&format!("INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM {rows}"), params())?;
-        match n > 0 && super::facts::FOR_SEGMENTS_ONLY.contains(&table) {
-            true => super::facts::broad_for_segments(conn)?,
-            false if n > 0 => super::facts::broad(conn)?,
-            false => {}
+        if n > 0 {
+            super::facts::broad(conn, super::facts::FOR_SEGMENTS_ONLY.contains(&table))?;
         }
         return Ok(n as i64);
     }

@@ -223,7 +223,7 @@ pub fn derive_again(conn: &Connection, ids: &str) -> Result<()> {
     ))?;
     // The triggers read everyone again: a merge moves scores and identities as well as days.
     super::facts::renumbered(conn, Some(ids))?;
-    super::facts::broad(conn)?;
+    super::facts::broad(conn, false)?;
     super::facts::changed(conn)
 }
 
@@ -242,7 +242,7 @@ pub fn recover(conn: &Connection) -> Result<()> {
     let rebuilt = (|| -> Result<()> {
         rebuild(conn)?;
         // The rows it took were never folded, so no fold named their members.
-        super::facts::broad(conn)?;
+        super::facts::broad(conn, false)?;
         for table in TRACKED {
             conn.execute_batch(&format!("DELETE FROM {}", Queue::Stored.table(table)))?;
         }
@@ -492,7 +492,7 @@ pub fn fold(conn: &Connection, queue: Queue) -> Result<i64> {
         ))?;
     }
     if members + orders + points > 0 && !touched {
-        super::facts::broad(conn)?;
+        super::facts::broad(conn, false)?;
     } else if touched {
         super::facts::touched(
             conn,

@@ -272,7 +272,7 @@ impl Services {
             .await?;
         *running = book;
         let evaluated = started.elapsed();
-        let mut handed = Vec::new();
+        let (mut handed, mut failed) = (Vec::new(), None);
         for ((t, _), (opened, closed, pending)) in armed.into_iter().zip(stepped) {
             run.triggers += 1;
             run.opened += opened;
@@ -281,30 +281,33 @@ impl Services {
                 continue;
             }
             let recording = std::time::Instant::now();
-            let done = match hand_on::record(&self.ops, &t, &channels, &pending, &policy, self.zone, chrono::Utc::now())
-                .await
-            {
-                Ok(done) => done,
-                Err(e) => {
-                    // What the triggers before it recorded is handed on all the same.
-                    let _ = self.analytics.watch(move |conn| episodes::handed_on(conn, &handed)).await;
-                    return Err(e);
+            match hand_on::record(&self.ops, &t, &channels, &pending, &policy, self.zone, chrono::Utc::now()).await {
+                Ok(done) => {
+                    tracing::debug!(
+                        trigger = t.id,
+                        members = pending.len(),
+                        ms = recording.elapsed().as_millis() as u64,
+                        "recorded"
+                    );
+                    run.queued += done.queued;
+                    run.held_back += done.held_back;
+                    run.repeated += done.repeated;
+                    handed.push((t.id, pending));
                 }
-            };
-            tracing::debug!(
-                trigger = t.id,
-                members = pending.len(),
-                ms = recording.elapsed().as_millis() as u64,
-                "recorded"
-            );
-            run.queued += done.queued;
-            run.held_back += done.held_back;
-            run.repeated += done.repeated;
-            handed.push((t.id, pending));
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
-        // Recorded; a crash before this hands them on again, and the operational store
-        // refuses them (`hand_on::Recorded::repeated`).
-        self.analytics.watch(move |conn| episodes::handed_on(conn, &handed)).await?;
+        // Recorded (those of the triggers before a failed recording too); a crash before
+        // this hands them on again, and the operational store refuses them
+        // (`hand_on::Recorded::repeated`).
+        let marked = self.analytics.watch(move |conn| episodes::handed_on(conn, &handed)).await;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        marked?;
         tracing::debug!(
             read_ms = read.as_millis() as u64,
             take_ms = (taken - read).as_millis() as u64,

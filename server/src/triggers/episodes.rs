@@ -83,6 +83,12 @@ pub fn of_touched(conn: &Connection, ids: &[i64]) -> Result<()> {
     Ok(())
 }
 
+/// Of trigger `$id`'s episodes that [`of_touched`] found, those open whose member is not
+/// in the condition now (`mp_fired`): (member_no, last episode), to close.
+const CLOSING: &str = "SELECT member_no, last FROM mp_open o
+    WHERE o.trigger_id = $id AND o.open
+      AND NOT EXISTS (SELECT 1 FROM mp_fired f JOIN mp_touched t USING (member_id) WHERE t.member_no = o.member_no)";
+
 /// Opens and closes `t`'s episodes from `mp_fired` at `now` (see the module); returns
 /// (opened, closed). On the touched members ([`Read::Touched`]) their episodes are those
 /// [`of_touched`] found.
@@ -112,14 +118,11 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Res
         // The touched members' open episodes that are not in the condition now, closed by
         // their key, from what `of_touched` found.
         Read::Touched => (
-            Sql::new(
+            Sql::new(format!(
                 "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP), pending = (e.pending OR $leaving)
-                 FROM (SELECT member_no, last FROM mp_open o
-                       WHERE o.trigger_id = $id AND o.open
-                         AND NOT EXISTS (SELECT 1 FROM mp_fired f JOIN mp_touched t USING (member_id)
-                                         WHERE t.member_no = o.member_no)) c
+                 FROM ({CLOSING}) c
                  WHERE e.trigger_id = $id AND e.member_no = c.member_no AND e.episode = c.last AND e.closed_at IS NULL",
-            ),
+            )),
             "(SELECT f.member_id, f.member_no, f.facts, p.last, p.open
               FROM (SELECT DISTINCT ON (f.member_id) f.member_id, t.member_no, f.facts
                     FROM mp_fired f JOIN mp_touched t USING (member_id)) f
@@ -129,13 +132,9 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Res
     // On the touched members, the episodes are read only when some close.
     let closing = match read {
         Read::Whole { .. } => true,
-        Read::Touched => Sql::new(
-            "SELECT count(*) > 0 FROM mp_open o
-             WHERE o.trigger_id = $id AND o.open
-               AND NOT EXISTS (SELECT 1 FROM mp_fired f JOIN mp_touched t USING (member_id) WHERE t.member_no = o.member_no)",
-        )
-        .bind("id", t.id)
-        .row(&tx, |r| r.get(0))?,
+        Read::Touched => {
+            Sql::new(format!("SELECT count(*) > 0 FROM ({CLOSING})")).bind("id", t.id).row(&tx, |r| r.get(0))?
+        }
     };
     let closed = match closing {
         true => closed.bind("now", now.clone()).bind("leaving", leaving && !baseline).bind("id", t.id).execute(&tx)?,

@@ -159,7 +159,9 @@ pub fn validate(t: &Trigger) -> Result<()> {
     Ok(())
 }
 
-const COLUMNS: &str = "t.id, t.name, t.condition, t.channels, t.campaign, t.enabled,
+/// A trigger's settings, then what it handed on and held back (see [`trigger`]).
+const SETTINGS: &str = "t.id, t.name, t.condition, t.channels, t.campaign, t.enabled";
+const COUNTS: &str = "
     (SELECT count(*) FROM trigger_deliveries d WHERE d.trigger_id = t.id AND d.status = 'queued'),
     (SELECT count(*) FROM trigger_deliveries d WHERE d.trigger_id = t.id AND d.status <> 'queued')";
 
@@ -180,22 +182,20 @@ fn trigger(r: &sqlx::sqlite::SqliteRow) -> Option<Trigger> {
 /// The enabled triggers, for an evaluation: without what they handed on (counting every
 /// delivery at every evaluation grew with the deliveries).
 pub async fn enabled(pool: &Pool) -> Result<Vec<Trigger>> {
-    let rows = sqlx::query(
-        "SELECT t.id, t.name, t.condition, t.channels, t.campaign, t.enabled, 0, 0
-         FROM triggers t WHERE t.enabled <> 0 ORDER BY t.id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = sqlx::query(&format!("SELECT {SETTINGS}, 0, 0 FROM triggers t WHERE t.enabled <> 0 ORDER BY t.id"))
+        .fetch_all(pool)
+        .await?;
     Ok(rows.iter().filter_map(trigger).collect())
 }
 
 pub async fn triggers(pool: &Pool) -> Result<Vec<Trigger>> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM triggers t ORDER BY t.id")).fetch_all(pool).await?;
+    let rows =
+        sqlx::query(&format!("SELECT {SETTINGS}, {COUNTS} FROM triggers t ORDER BY t.id")).fetch_all(pool).await?;
     Ok(rows.iter().filter_map(trigger).collect())
 }
 
 pub async fn trigger_by_id(pool: &Pool, id: i64) -> Result<Trigger> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM triggers t WHERE t.id = ?"))
+    sqlx::query(&format!("SELECT {SETTINGS}, {COUNTS} FROM triggers t WHERE t.id = ?"))
         .bind(id)
         .fetch_optional(pool)
         .await?
