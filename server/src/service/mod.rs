@@ -69,9 +69,9 @@ pub struct Services {
     pub data_changed: Arc<tokio::sync::Notify>,
     /// Told when the triggers are to be evaluated (data landed, a refit, a trigger changed).
     pub triggers_wake: Arc<tokio::sync::Notify>,
-    /// Held while the triggers are evaluated: one evaluation at a time. It keeps what
-    /// near-next-tier triggers read between evaluations (`crate::triggers::spend`).
-    trigger_run: Arc<tokio::sync::Mutex<Option<crate::triggers::spend::Book>>>,
+    /// Held while the triggers are evaluated: one evaluation at a time. It keeps what the
+    /// next evaluation reads again (`crate::triggers::kept`).
+    trigger_run: Arc<tokio::sync::Mutex<crate::triggers::kept::Kept>>,
     /// Told when ingested rows landed and wait to be folded into the summary.
     pub landed: Arc<tokio::sync::Notify>,
     /// Ingest requests validated and waiting to land.

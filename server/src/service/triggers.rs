@@ -5,10 +5,13 @@
 use app::model::{ContactPolicy, MessagingChannel, Trigger, TriggerWhen};
 
 use super::*;
+use crate::store::sql::Sql;
 use crate::triggers::{
     conditions::{self, Armed, Between},
     episodes::{self, Read},
-    hand_on, saved, spend,
+    hand_on,
+    kept::Kept,
+    saved, spend,
 };
 
 /// What one evaluation of every trigger did.
@@ -145,9 +148,10 @@ impl Services {
         who.require(Role::Operator)?;
         self.check_trigger(&t).await?;
         let before = saved::trigger_by_id(&self.ops, id).await?;
-        let _running = self.trigger_run.lock().await;
+        let mut running = self.trigger_run.lock().await;
         saved::update(&self.ops, id, &t, &who.name).await?;
         if before.when != t.when || before.campaign != t.campaign {
+            running.forget(id);
             self.analytics.watch(move |conn| episodes::forget(conn, id)).await?;
         }
         audit::record(&self.ops, who, "trigger.update", Some(t.name.trim()), Some(&audit::describe(&t.when))).await?;
@@ -158,8 +162,9 @@ impl Services {
     pub async fn delete_trigger(&self, who: &Caller, id: i64) -> Result<()> {
         who.require(Role::Operator)?;
         let t = saved::trigger_by_id(&self.ops, id).await?;
-        let _running = self.trigger_run.lock().await;
+        let mut running = self.trigger_run.lock().await;
         saved::delete(&self.ops, id).await?;
+        running.forget(id);
         self.analytics.watch(move |conn| episodes::forget(conn, id)).await?;
         audit::record(&self.ops, who, "trigger.delete", Some(&t.name), None).await
     }
@@ -195,7 +200,7 @@ impl Services {
                     )?)
                 })
                 .await?;
-            *running = None;
+            *running = Kept::default();
             return Ok(run);
         }
         let mut armed = Vec::new();
@@ -220,8 +225,8 @@ impl Services {
         let (cfg, now) = (self.metrics, self.local_now());
         let ready: Vec<Armed> = armed.iter().map(|(_, a)| a.clone()).collect();
         let read = started.elapsed();
-        let mut book = running.take();
-        let (stepped, book, taken) = self
+        let mut kept = std::mem::take(&mut *running);
+        let (stepped, kept, taken) = self
             .analytics
             .watch(move |conn| {
                 // The members touched so far, taken off the list in one transaction: folds
@@ -231,7 +236,7 @@ impl Services {
                 // are read in it too: they see the same folds.
                 let tx = conn.transaction()?;
                 let Some(as_of) = metrics::latest_order_date(&tx)? else {
-                    return Ok((Vec::new(), None, started.elapsed()));
+                    return Ok((Vec::new(), Kept::default(), started.elapsed()));
                 };
                 let (head, tail) =
                     (format!("{as_of}|{}", crate::derive::facts::scorings(&tx)?), format!("{cfg:?}|{rules:?}"));
@@ -239,7 +244,7 @@ impl Services {
                 let on =
                     On { members: format!("{head}|{member_level}|{tail}"), segments: format!("{head}|{all}|{tail}") };
                 let near = ready.iter().any(|a| matches!(a.when, TriggerWhen::NearNextTier { .. }));
-                if near && spend::stale(&book, &on.members) {
+                if near && spend::stale(&kept.book, &on.members) {
                     spend::table(&tx, as_of)?;
                 }
                 tx.execute_batch(
@@ -256,21 +261,21 @@ impl Services {
                 tx.commit()?;
                 let taken = started.elapsed();
                 let at = At { on, as_of, cfg, rules, now };
-                let evaluated = evaluate(conn, &ready, &at, &mut book);
+                let evaluated = evaluate(conn, &ready, &at, &mut kept);
                 if evaluated.is_err() {
-                    // Read again next time (the spend book made anew).
+                    // Read again next time (what was kept read anew).
                     let _ = conn.execute_batch(
                         "INSERT INTO touched_members
                              SELECT member_id, member_no, tier, first_purchase_at, last_purchase_at, purchases, seq
                              FROM mp_touched;
                          INSERT INTO touched_days SELECT * FROM mp_touched_days;",
                     );
-                    book = None;
+                    kept = Kept::default();
                 }
-                Ok((evaluated?, book, taken))
+                Ok((evaluated?, kept, taken))
             })
             .await?;
-        *running = book;
+        *running = kept;
         let evaluated = started.elapsed();
         let (mut handed, mut failed) = (Vec::new(), None);
         for ((t, _), (opened, closed, pending)) in armed.into_iter().zip(stepped) {
@@ -335,7 +340,7 @@ fn evaluate(
     conn: &mut duckdb::Connection,
     ready: &[Armed],
     at: &At,
-    book: &mut Option<spend::Book>,
+    kept: &mut Kept,
 ) -> Result<Vec<(usize, usize, Vec<episodes::Pending>)>> {
     let At { on, as_of, cfg, rules, now } = at;
     let (as_of, cfg, rules, now) = (*as_of, *cfg, rules.as_slice(), *now);
@@ -344,8 +349,7 @@ fn evaluate(
     // The triggers with episodes waiting to be handed on before this evaluation
     // (one cut short); the others' are those it opens or closes.
     let waiting: Vec<i64> =
-        crate::store::sql::Sql::new("SELECT DISTINCT trigger_id FROM trigger_episodes WHERE pending")
-            .rows(conn, |r| r.get(0))?;
+        Sql::new("SELECT DISTINCT trigger_id FROM trigger_episodes WHERE pending").rows(conn, |r| r.get(0))?;
     let bases: Vec<String> = ready.iter().map(|a| basis(on, a)).collect();
     let marks = episodes::marks(conn)?;
     let mut reads = Vec::new();
@@ -369,38 +373,51 @@ fn evaluate(
         });
     }
     // What several triggers read is made once: the spend and tiers near-next-tier
-    // triggers read (kept between evaluations on the same basis), the touched members'
-    // episodes.
+    // triggers read (kept between evaluations on the same basis).
     let near = ready.iter().zip(&reads).any(|(a, r)| r.is_some() && matches!(a.when, TriggerWhen::NearNextTier { .. }));
     // A book no trigger reads while members are touched would miss what they landed.
     match near {
-        true => spend::keep(conn, book, &on.members, as_of)?,
-        false if touched > 0 => *book = None,
+        true => spend::keep(conn, &mut kept.book, &on.members, as_of)?,
+        false if touched > 0 => kept.book = None,
         false => {}
     }
-    let on_touched: Vec<i64> =
-        ready.iter().zip(&reads).filter(|(_, r)| **r == Some(Read::Touched)).map(|(a, _)| a.id).collect();
-    if !on_touched.is_empty() {
-        episodes::of_touched(conn, &on_touched)?;
-    }
-    let mut stepped = Vec::new();
-    for (a, read) in ready.iter().zip(reads) {
-        let (mut opened, mut closed) = (0, 0);
-        if let Some(read) = read {
-            let started = std::time::Instant::now();
-            conditions::fired(conn, a, as_of, cfg, rules, read == Read::Touched, book.as_ref())?;
-            let condition = started.elapsed();
-            (opened, closed) = episodes::step(conn, a, now, read)?;
-            tracing::debug!(
-                trigger = a.id,
-                kind = a.when.key(),
-                whole = read != Read::Touched,
-                condition_ms = condition.as_millis() as u64,
-                episodes_ms = (started.elapsed() - condition).as_millis() as u64,
-                "trigger evaluated"
-            );
+    let mut stepped = vec![(0, 0); ready.len()];
+    // The touched members in each condition read on them, stepped together below.
+    let mut on_touched = Vec::new();
+    for ((i, a), (read, basis)) in ready.iter().enumerate().zip(reads.into_iter().zip(&bases)) {
+        let Some(read) = read else { continue };
+        let started = std::time::Instant::now();
+        conditions::fired(conn, a, as_of, cfg, rules, read == Read::Touched, kept.book.as_ref())?;
+        let condition = started.elapsed();
+        match read {
+            Read::Touched => on_touched.push((i, a, basis.as_str(), Kept::fired(conn)?)),
+            Read::Whole { basis } => {
+                kept.forget(a.id);
+                stepped[i] = episodes::step(conn, a, now, basis)?;
+            }
         }
-        stepped.push((opened, closed));
+        tracing::debug!(
+            trigger = a.id,
+            kind = a.when.key(),
+            whole = read != Read::Touched,
+            condition_ms = condition.as_millis() as u64,
+            episodes_ms = (started.elapsed() - condition).as_millis() as u64,
+            "trigger evaluated"
+        );
+    }
+    if !on_touched.is_empty() {
+        let started = std::time::Instant::now();
+        let numbers: Vec<i64> = Sql::new("SELECT member_no FROM mp_touched").rows(conn, |r| r.get(0))?;
+        let read: Vec<_> = on_touched.iter().map(|(_, a, basis, fired)| (*a, *basis, fired.as_slice())).collect();
+        let done = kept.step(conn, &read, &numbers, now)?;
+        for ((i, ..), d) in on_touched.iter().zip(done) {
+            stepped[*i] = (d.opened.len(), d.closed);
+        }
+        tracing::debug!(
+            triggers = on_touched.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "touched episodes stepped"
+        );
     }
     let shared_and_steps = lap.elapsed();
     // What is to be handed on: what this evaluation opened or closed, and what an

@@ -68,83 +68,37 @@ pub fn dirty(conn: &Connection, trigger_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Makes `mp_open (trigger_id, member_no, last, open)`: the latest episode of each
-/// touched member (`mp_touched`) in each trigger of `ids`, and whether it is open, for
-/// [`step`]s on the touched members (one read of the episodes for them all).
-pub fn of_touched(conn: &Connection, ids: &[i64]) -> Result<()> {
-    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-    conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE mp_open AS
-         SELECT e.trigger_id, e.member_no, max(e.episode) AS last, bool_or(e.closed_at IS NULL) AS open
-         FROM trigger_episodes e JOIN mp_touched t USING (member_no)
-         WHERE e.trigger_id IN ({}) GROUP BY ALL",
-        if ids.is_empty() { "NULL".to_string() } else { ids.join(", ") }
-    ))?;
-    Ok(())
-}
-
-/// Of trigger `$id`'s episodes that [`of_touched`] found, those open whose member is not
-/// in the condition now (`mp_fired`): (member_no, last episode), to close.
-const CLOSING: &str = "SELECT member_no, last FROM mp_open o
-    WHERE o.trigger_id = $id AND o.open
-      AND NOT EXISTS (SELECT 1 FROM mp_fired f JOIN mp_touched t USING (member_id) WHERE t.member_no = o.member_no)";
-
-/// Opens and closes `t`'s episodes from `mp_fired` at `now` (see the module); returns
-/// (opened, closed). On the touched members ([`Read::Touched`]) their episodes are those
-/// [`of_touched`] found.
-pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Result<(usize, usize)> {
+/// Opens and closes `t`'s episodes from `mp_fired` at `now`, for every member, and marks
+/// it read on `basis` (see the module); returns (opened, closed). A read of the touched
+/// members alone is [`super::kept::Kept::step`].
+pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, basis: &str) -> Result<(usize, usize)> {
     let tx = conn.unchecked_transaction()?;
     let baseline: bool = Sql::new("SELECT count(*) = 0 FROM triggers_armed WHERE trigger_id = $id")
         .bind("id", t.id)
         .row(&tx, |r| r.get(0))?;
     let leaving = t.on_leaving();
     let now = now.format("%Y-%m-%d %H:%M:%S").to_string();
-    // Each side: the episodes to close, and the members in the condition now with their
-    // number and latest episode in it (if any).
-    let (closed, fired) = match read {
-        Read::Whole { .. } => (
-            Sql::new(
-                "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP), pending = (e.pending OR $leaving)
-                 WHERE e.trigger_id = $id AND e.closed_at IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM mp_fired f WHERE f.member_id = e.member_id)",
-            ),
-            "(SELECT f.member_id, s.member_no, f.facts, p.last, p.open
-              FROM (SELECT DISTINCT ON (member_id) member_id, facts FROM mp_fired) f
-              LEFT JOIN member_summary s USING (member_id)
-              LEFT JOIN (SELECT member_id, max(episode) AS last, bool_or(closed_at IS NULL) AS open
-                         FROM trigger_episodes WHERE trigger_id = $id AND member_id IN (SELECT member_id FROM mp_fired)
-                         GROUP BY member_id) p USING (member_id))",
-        ),
-        // The touched members' open episodes that are not in the condition now, closed by
-        // their key, from what `of_touched` found.
-        Read::Touched => (
-            Sql::new(format!(
-                "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP), pending = (e.pending OR $leaving)
-                 FROM ({CLOSING}) c
-                 WHERE e.trigger_id = $id AND e.member_no = c.member_no AND e.episode = c.last AND e.closed_at IS NULL",
-            )),
-            "(SELECT f.member_id, f.member_no, f.facts, p.last, p.open
-              FROM (SELECT DISTINCT ON (f.member_id) f.member_id, t.member_no, f.facts
-                    FROM mp_fired f JOIN mp_touched t USING (member_id)) f
-              LEFT JOIN (SELECT member_no, last, open FROM mp_open WHERE trigger_id = $id) p USING (member_no))",
-        ),
-    };
-    // On the touched members, the episodes are read only when some close.
-    let closing = match read {
-        Read::Whole { .. } => true,
-        Read::Touched => {
-            Sql::new(format!("SELECT count(*) > 0 FROM ({CLOSING})")).bind("id", t.id).row(&tx, |r| r.get(0))?
-        }
-    };
-    let closed = match closing {
-        true => closed.bind("now", now.clone()).bind("leaving", leaving && !baseline).bind("id", t.id).execute(&tx)?,
-        false => 0,
-    };
-    let opened = Sql::new(format!(
+    let closed = Sql::new(
+        "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP), pending = (e.pending OR $leaving)
+         WHERE e.trigger_id = $id AND e.closed_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM mp_fired f WHERE f.member_id = e.member_id)",
+    )
+    .bind("now", now.clone())
+    .bind("leaving", leaving && !baseline)
+    .bind("id", t.id)
+    .execute(&tx)?;
+    // The members in the condition now with their number and latest episode in it (if any).
+    let opened = Sql::new(
         "INSERT INTO trigger_episodes (trigger_id, member_id, episode, opened_at, closed_at, facts, pending, member_no)
          SELECT $id, member_id, coalesce(last, 0) + 1, CAST($now AS TIMESTAMP), NULL, facts, $pending, member_no
-         FROM {fired} WHERE open IS NULL OR NOT open",
-    ))
+         FROM (SELECT f.member_id, s.member_no, f.facts, p.last, p.open
+               FROM (SELECT DISTINCT ON (member_id) member_id, facts FROM mp_fired) f
+               LEFT JOIN member_summary s USING (member_id)
+               LEFT JOIN (SELECT member_id, max(episode) AS last, bool_or(closed_at IS NULL) AS open
+                          FROM trigger_episodes WHERE trigger_id = $id AND member_id IN (SELECT member_id FROM mp_fired)
+                          GROUP BY member_id) p USING (member_id))
+         WHERE open IS NULL OR NOT open",
+    )
     .bind("id", t.id)
     .bind("now", now.clone())
     .bind("pending", !leaving && !baseline)
@@ -155,14 +109,12 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, read: Read) -> Res
             .bind("now", now.clone())
             .execute(&tx)?;
     }
-    if let Read::Whole { basis } = read {
-        Sql::new("DELETE FROM trigger_marks WHERE trigger_id = $id").bind("id", t.id).execute(&tx)?;
-        Sql::new("INSERT INTO trigger_marks VALUES ($id, $basis, CAST($now AS TIMESTAMP), false)")
-            .bind("id", t.id)
-            .bind("basis", basis.to_string())
-            .bind("now", now.clone())
-            .execute(&tx)?;
-    }
+    Sql::new("DELETE FROM trigger_marks WHERE trigger_id = $id").bind("id", t.id).execute(&tx)?;
+    Sql::new("INSERT INTO trigger_marks VALUES ($id, $basis, CAST($now AS TIMESTAMP), false)")
+        .bind("id", t.id)
+        .bind("basis", basis.to_string())
+        .bind("now", now.clone())
+        .execute(&tx)?;
     tx.commit()?;
     Ok((opened, closed))
 }

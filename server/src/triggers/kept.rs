@@ -1,0 +1,184 @@
+//! What an evaluation keeps in memory for the next one, so that reading the members a fold
+//! touched costs no scan of everyone: the spend book ([`super::spend`]) and, for each
+//! trigger read on the touched members, each member's latest episode in
+//! `trigger_episodes` and whether it is open.
+//!
+//! A trigger's episodes are read from DuckDB once per basis (the first touched read after
+//! a whole one); each touched read then opens and closes them here and writes what changed
+//! for every trigger in one transaction. A whole read, a trigger changed or deleted and a
+//! failed evaluation let them go: DuckDB stays the record, this only saves reading it.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use duckdb::Connection;
+
+use super::{conditions::Armed, spend};
+use crate::{Result, store::sql::Sql};
+
+/// A member in a trigger's condition, as a touched read found them.
+#[derive(Clone, Debug)]
+pub struct Fired {
+    pub member_id: String,
+    pub member_no: i64,
+    pub facts: String,
+}
+
+/// One trigger's episodes by member number: (latest episode, open).
+#[derive(Debug, Default)]
+struct Episodes {
+    basis: String,
+    members: HashMap<i64, (i32, bool)>,
+}
+
+/// What is kept between evaluations (see the module).
+#[derive(Debug, Default)]
+pub struct Kept {
+    pub book: Option<spend::Book>,
+    episodes: HashMap<i64, Episodes>,
+}
+
+/// What a touched read of one trigger did: how many episodes it opened and closed, and
+/// the opened ones (member_id, episode, facts), which are pending.
+#[derive(Debug, Default)]
+pub struct Stepped {
+    pub opened: Vec<(String, i64, String)>,
+    pub closed: usize,
+}
+
+impl Kept {
+    /// Lets `trigger_id`'s episodes go: read again at its next touched read.
+    pub fn forget(&mut self, trigger_id: i64) {
+        self.episodes.remove(&trigger_id);
+    }
+
+    /// Reads the members in the condition of the trigger whose condition is in `mp_fired`
+    /// now, of the touched members (`mp_touched`).
+    pub fn fired(conn: &Connection) -> Result<Vec<Fired>> {
+        Sql::new("SELECT f.member_id, t.member_no, f.facts FROM mp_fired f JOIN mp_touched t USING (member_id)")
+            .rows(conn, |r| Ok(Fired { member_id: r.get(0)?, member_no: r.get(1)?, facts: r.get(2)? }))
+    }
+
+    /// The episodes of trigger `id` made on `basis`, read from DuckDB when not kept.
+    fn episodes(&mut self, conn: &Connection, id: i64, basis: &str) -> Result<&mut Episodes> {
+        if self.episodes.get(&id).is_none_or(|e| e.basis != basis) {
+            let rows = Sql::new(
+                "SELECT member_no, max(episode), bool_or(closed_at IS NULL) FROM trigger_episodes
+                 WHERE trigger_id = $id AND member_no IS NOT NULL GROUP BY member_no",
+            )
+            .bind("id", id)
+            .rows(conn, |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i32>(1)?, r.get::<_, bool>(2)?)))?;
+            let mut members = HashMap::with_capacity(rows.len());
+            for (no, last, open) in rows {
+                members.insert(no, (last, open));
+            }
+            self.episodes.insert(id, Episodes { basis: basis.to_string(), members });
+        }
+        Ok(self.episodes.get_mut(&id).expect("kept just now"))
+    }
+
+    /// Opens and closes the episodes of each trigger in `read` (with its basis and the
+    /// touched members in its condition) at `now`: a touched member (`touched`, their
+    /// numbers) with an open episode who is not in the condition closes it, a member in it
+    /// without one opens the next, pending. One DuckDB transaction for them all; what is
+    /// kept changes only once it committed.
+    pub fn step(
+        &mut self,
+        conn: &Connection,
+        read: &[(&Armed, &str, &[Fired])],
+        touched: &[i64],
+        now: NaiveDateTime,
+    ) -> Result<Vec<Stepped>> {
+        let lap = std::time::Instant::now();
+        let mut out = Vec::new();
+        let mut closing: Vec<(i64, i64, i32)> = Vec::new();
+        // (trigger, member number, episode, member id, facts)
+        let mut opening: Vec<(i64, i64, i32, &str, &str)> = Vec::new();
+        for (t, basis, fired) in read {
+            let episodes = self.episodes(conn, t.id, basis)?;
+            let mut stepped = Stepped::default();
+            let mut inside: HashMap<i64, &Fired> = HashMap::with_capacity(fired.len());
+            for f in fired.iter() {
+                inside.entry(f.member_no).or_insert(f);
+            }
+            for no in touched {
+                if let Some(&(last, true)) = episodes.members.get(no)
+                    && !inside.contains_key(no)
+                {
+                    closing.push((t.id, *no, last));
+                    stepped.closed += 1;
+                }
+            }
+            for (no, f) in &inside {
+                let (last, open) = episodes.members.get(no).copied().unwrap_or((0, false));
+                if !open {
+                    opening.push((t.id, *no, last + 1, &f.member_id, &f.facts));
+                    stepped.opened.push((f.member_id.clone(), i64::from(last) + 1, f.facts.clone()));
+                }
+            }
+            out.push(stepped);
+        }
+        let stepped = lap.elapsed();
+        let at = now.format("%Y-%m-%d %H:%M:%S").to_string();
+        let tx = conn.unchecked_transaction()?;
+        if !closing.is_empty() {
+            tx.execute_batch(
+                "CREATE OR REPLACE TEMP TABLE mp_closing (trigger_id BIGINT, member_no BIGINT, episode INTEGER)",
+            )?;
+            {
+                let mut app = tx.appender("mp_closing")?;
+                for (id, no, episode) in &closing {
+                    app.append_row(duckdb::params![id, no, episode])?;
+                }
+                app.flush()?;
+            }
+            Sql::new(
+                "UPDATE trigger_episodes e SET closed_at = CAST($now AS TIMESTAMP) FROM mp_closing c
+                 WHERE e.trigger_id = c.trigger_id AND e.member_no = c.member_no AND e.episode = c.episode
+                   AND e.closed_at IS NULL",
+            )
+            .bind("now", at.clone())
+            .execute(&tx)?;
+        }
+        let closed = lap.elapsed();
+        if !opening.is_empty() {
+            tx.execute_batch(
+                "CREATE OR REPLACE TEMP TABLE mp_opening (trigger_id BIGINT, member_id VARCHAR, episode INTEGER,
+                                                          facts VARCHAR, member_no BIGINT)",
+            )?;
+            {
+                let mut app = tx.appender("mp_opening")?;
+                for (id, no, episode, member_id, facts) in &opening {
+                    app.append_row(duckdb::params![id, member_id, episode, facts, no])?;
+                }
+                app.flush()?;
+            }
+            Sql::new(
+                "INSERT INTO trigger_episodes (trigger_id, member_id, episode, opened_at, closed_at, facts, pending, member_no)
+                 SELECT trigger_id, member_id, episode, CAST($now AS TIMESTAMP), NULL, facts, TRUE, member_no FROM mp_opening",
+            )
+            .bind("now", at)
+            .execute(&tx)?;
+        }
+        let opened = lap.elapsed();
+        tx.commit()?;
+        tracing::debug!(
+            step_ms = stepped.as_millis() as u64,
+            close_ms = (closed - stepped).as_millis() as u64,
+            open_ms = (opened - closed).as_millis() as u64,
+            commit_ms = (lap.elapsed() - opened).as_millis() as u64,
+            "kept step"
+        );
+        for (id, no, last) in closing {
+            if let Some(e) = self.episodes.get_mut(&id) {
+                e.members.insert(no, (last, false));
+            }
+        }
+        for (id, no, next, _, _) in opening {
+            if let Some(e) = self.episodes.get_mut(&id) {
+                e.members.insert(no, (next, true));
+            }
+        }
+        Ok(out)
+    }
+}
