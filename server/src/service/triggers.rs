@@ -10,7 +10,7 @@ use crate::triggers::{
     conditions::{self, Armed, Between},
     episodes::{self, Read},
     hand_on,
-    kept::Kept,
+    kept::{Kept, Plan},
     saved, spend,
 };
 
@@ -226,7 +226,7 @@ impl Services {
         let ready: Vec<Armed> = armed.iter().map(|(_, a)| a.clone()).collect();
         let read = started.elapsed();
         let mut kept = std::mem::take(&mut *running);
-        let (stepped, kept, taken) = self
+        let (stepped, plan, mut kept, taken) = self
             .analytics
             .watch(move |conn| {
                 // The members touched so far, taken off the list in one transaction: folds
@@ -236,7 +236,7 @@ impl Services {
                 // are read in it too: they see the same folds.
                 let tx = conn.transaction()?;
                 let Some(as_of) = metrics::latest_order_date(&tx)? else {
-                    return Ok((Vec::new(), Kept::default(), started.elapsed()));
+                    return Ok((Vec::new(), Plan::default(), Kept::default(), started.elapsed()));
                 };
                 let (head, tail) =
                     (format!("{as_of}|{}", crate::derive::facts::scorings(&tx)?), format!("{cfg:?}|{rules:?}"));
@@ -263,19 +263,12 @@ impl Services {
                 let at = At { on, as_of, cfg, rules, now };
                 let evaluated = evaluate(conn, &ready, &at, &mut kept);
                 if evaluated.is_err() {
-                    // Read again next time (what was kept read anew).
-                    let _ = conn.execute_batch(
-                        "INSERT INTO touched_members
-                             SELECT member_id, member_no, tier, first_purchase_at, last_purchase_at, purchases, seq
-                             FROM mp_touched;
-                         INSERT INTO touched_days SELECT * FROM mp_touched_days;",
-                    );
-                    kept = Kept::default();
+                    untake(conn, &mut kept);
                 }
-                Ok((evaluated?, kept, taken))
+                let (stepped, plan) = evaluated?;
+                Ok((stepped, plan, kept, taken))
             })
             .await?;
-        *running = kept;
         let evaluated = started.elapsed();
         let (mut handed, mut failed) = (Vec::new(), None);
         for ((t, _), (opened, closed, pending)) in armed.into_iter().zip(stepped) {
@@ -305,14 +298,27 @@ impl Services {
                 }
             }
         }
-        // Recorded (those of the triggers before a failed recording too); a crash before
-        // this hands them on again, and the operational store refuses them
-        // (`hand_on::Recorded::repeated`).
-        let marked = self.analytics.watch(move |conn| episodes::handed_on(conn, &handed)).await;
+        // Recorded (those of the triggers before a failed recording too): the touched reads'
+        // episodes stored, the pending marks of the others taken off. A crash before this
+        // hands them on again, and the operational store refuses them
+        // (`hand_on::Recorded::repeated`); so does a failed write, whose touched members
+        // are read again.
+        let recorded: Vec<i64> = handed.iter().map(|(id, _)| *id).collect();
+        let (written, kept) = self
+            .analytics
+            .watch(move |conn| {
+                let written = kept.write(conn, plan, &recorded, &handed, now);
+                if written.is_err() {
+                    untake(conn, &mut kept);
+                }
+                Ok((written, kept))
+            })
+            .await?;
+        *running = kept;
         if let Some(e) = failed {
             return Err(e);
         }
-        marked?;
+        written?;
         tracing::debug!(
             read_ms = read.as_millis() as u64,
             take_ms = (taken - read).as_millis() as u64,
@@ -322,6 +328,18 @@ impl Services {
         );
         Ok(run)
     }
+}
+
+/// Puts the touched members taken for an evaluation that failed back on their lists (read
+/// again next time), and lets what was kept go (read anew).
+fn untake(conn: &duckdb::Connection, kept: &mut Kept) {
+    let _ = conn.execute_batch(
+        "INSERT INTO touched_members
+             SELECT member_id, member_no, tier, first_purchase_at, last_purchase_at, purchases, seq
+             FROM mp_touched;
+         INSERT INTO touched_days SELECT * FROM mp_touched_days;",
+    );
+    *kept = Kept::default();
 }
 
 /// What an evaluation reads the triggers at: `on` (what whole evaluations are made on),
@@ -341,7 +359,7 @@ fn evaluate(
     ready: &[Armed],
     at: &At,
     kept: &mut Kept,
-) -> Result<Vec<(usize, usize, Vec<episodes::Pending>)>> {
+) -> Result<(Vec<(usize, usize, Vec<episodes::Pending>)>, Plan)> {
     let At { on, as_of, cfg, rules, now } = at;
     let (as_of, cfg, rules, now) = (*as_of, *cfg, rules.as_slice(), *now);
     let lap = std::time::Instant::now();
@@ -405,30 +423,34 @@ fn evaluate(
             "trigger evaluated"
         );
     }
+    // What the touched reads open and close, written once handed on (`Kept::write`).
+    let mut plan = Plan::default();
     if !on_touched.is_empty() {
         let started = std::time::Instant::now();
         let numbers: Vec<i64> = Sql::new("SELECT member_no FROM mp_touched").rows(conn, |r| r.get(0))?;
         let read: Vec<_> = on_touched.iter().map(|(_, a, basis, fired)| (*a, *basis, fired.as_slice())).collect();
-        let done = kept.step(conn, &read, &numbers, now)?;
-        for ((i, ..), d) in on_touched.iter().zip(done) {
-            stepped[*i] = (d.opened.len(), d.closed);
+        plan = kept.plan(conn, &read, &numbers)?;
+        for ((i, a, ..), closed) in on_touched.iter().zip(&plan.closed) {
+            stepped[*i] = (plan.opened(a.id).count(), *closed);
         }
-        tracing::debug!(
-            triggers = on_touched.len(),
-            ms = started.elapsed().as_millis() as u64,
-            "touched episodes stepped"
-        );
+        tracing::debug!(triggers = on_touched.len(), ms = started.elapsed().as_millis() as u64, "touched planned");
     }
     let shared_and_steps = lap.elapsed();
-    // What is to be handed on: what this evaluation opened or closed, and what an
-    // evaluation cut short left waiting.
-    let sending: Vec<&Armed> = ready
+    // What is to be handed on: what this evaluation opened or closed (stored by a whole
+    // read, planned by a touched one), and what an evaluation cut short left waiting.
+    let touched_read: Vec<i64> = on_touched.iter().map(|(_, a, ..)| a.id).collect();
+    let stored: Vec<i64> = ready
         .iter()
         .zip(&stepped)
-        .filter(|(a, (opened, closed))| opened + closed > 0 || waiting.contains(&a.id))
-        .map(|(a, _)| a)
+        .filter(|(a, (opened, closed))| {
+            waiting.contains(&a.id) || (opened + closed > 0 && !touched_read.contains(&a.id))
+        })
+        .map(|(a, _)| a.id)
         .collect();
-    let mut pending = episodes::pending(conn, &sending)?.into_iter();
+    let sending: Vec<&Armed> =
+        ready.iter().filter(|a| stored.contains(&a.id) || plan.opened(a.id).next().is_some()).collect();
+    let opening: Vec<_> = sending.iter().flat_map(|a| plan.opened(a.id)).collect();
+    let mut pending = episodes::pending(conn, &sending, &stored, &opening)?.into_iter();
     let mut out = Vec::new();
     for (a, (opened, closed)) in ready.iter().zip(stepped) {
         let p = match sending.iter().any(|s| s.id == a.id) {
@@ -445,10 +467,10 @@ fn evaluate(
     );
     // A trigger not evaluated now (paused, its segment gone) has missed what was touched:
     // it looks at everyone when it is.
-    let kept: Vec<String> = ready.iter().map(|a| a.id.to_string()).collect();
-    conn.execute_batch(&match kept.is_empty() {
+    let ids: Vec<String> = ready.iter().map(|a| a.id.to_string()).collect();
+    conn.execute_batch(&match ids.is_empty() {
         true => "DELETE FROM trigger_marks".to_string(),
-        false => format!("DELETE FROM trigger_marks WHERE trigger_id NOT IN ({})", kept.join(", ")),
+        false => format!("DELETE FROM trigger_marks WHERE trigger_id NOT IN ({})", ids.join(", ")),
     })?;
-    Ok(out)
+    Ok((out, plan))
 }

@@ -6,6 +6,11 @@
 //! between leaves the mark, and the next evaluation hands the episode on again under the
 //! same key — which the operational store refuses a second time: once per episode.
 //!
+//! A read of the touched members alone ([`super::kept`]) hands its openings on first and
+//! stores them after, unmarked. A crash between loses them from DuckDB, not from the
+//! operational store: the process reads everyone when it starts ([`unmark`]), opens the
+//! same episodes again under the same numbers, and their delivery is refused as a repeat.
+//!
 //! A trigger's first evaluation takes the members already in its condition as its
 //! baseline, handing none of them on: a welcome trigger created today does not greet last
 //! week's buyers, an inactivity trigger does not message the whole dormant base at once.
@@ -13,7 +18,7 @@
 use chrono::NaiveDateTime;
 use duckdb::Connection;
 
-use super::conditions::Armed;
+use super::{conditions::Armed, kept::Opening};
 use crate::{Result, derive::consent, store::sql::Sql};
 
 /// One episode to be handed on, with what decides whether it may be.
@@ -26,6 +31,9 @@ pub struct Pending {
     pub consent: bool,
     /// False when the trigger sends a campaign's treatment arm only and the member is not in it.
     pub treated: bool,
+    /// Whether the episode is stored (marked pending in `trigger_episodes`), or opened by a
+    /// touched read and stored once handed on ([`super::kept::Kept::write`]).
+    pub stored: bool,
 }
 
 /// How an evaluation read a trigger's condition.
@@ -119,26 +127,43 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, basis: &str) -> Re
     Ok((opened, closed))
 }
 
-/// The episodes of the triggers `of` waiting to be handed on, with the member's consent
-/// and arm, in `of`'s order (one read of the consent for them all).
-pub fn pending(conn: &Connection, of: &[&Armed]) -> Result<Vec<Vec<Pending>>> {
+/// What is to be handed on for each trigger of `of`, with the member's consent and arm,
+/// in `of`'s order (one read of the consent for them all): the stored episodes waiting of
+/// the triggers in `stored`, and the episodes `opening` (a touched read's, not yet stored).
+pub fn pending(conn: &Connection, of: &[&Armed], stored: &[i64], opening: &[&Opening]) -> Result<Vec<Vec<Pending>>> {
     if of.is_empty() {
         return Ok(Vec::new());
     }
-    conn.execute_batch("CREATE OR REPLACE TEMP TABLE mp_sends (trigger_id BIGINT, campaign_id BIGINT)")?;
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE mp_sends (trigger_id BIGINT, campaign_id BIGINT, stored BOOLEAN);
+         CREATE OR REPLACE TEMP TABLE mp_new (trigger_id BIGINT, member_id VARCHAR, episode INTEGER, facts VARCHAR);",
+    )?;
     {
         let mut app = conn.appender("mp_sends")?;
         for t in of {
-            app.append_row(duckdb::params![t.id, t.campaign])?;
+            app.append_row(duckdb::params![t.id, t.campaign, stored.contains(&t.id)])?;
+        }
+        app.flush()?;
+        let mut app = conn.appender("mp_new")?;
+        for o in opening {
+            app.append_row(duckdb::params![o.trigger_id, o.member_id, o.episode, o.facts])?;
         }
         app.flush()?;
     }
+    let stored = match stored.is_empty() {
+        true => "",
+        false => {
+            "SELECT e.trigger_id, e.member_id, e.episode, e.facts, s.campaign_id, TRUE AS stored
+             FROM trigger_episodes e JOIN mp_sends s USING (trigger_id) WHERE e.pending AND s.stored
+             UNION ALL "
+        }
+    };
     let rows = Sql::new(format!(
         "WITH p AS MATERIALIZED (
-             SELECT e.trigger_id, e.member_id, e.episode, e.facts, s.campaign_id
-             FROM trigger_episodes e JOIN mp_sends s USING (trigger_id) WHERE e.pending)
+             {stored}SELECT n.trigger_id, n.member_id, n.episode, n.facts, s.campaign_id, FALSE AS stored
+             FROM mp_new n JOIN mp_sends s USING (trigger_id))
          SELECT p.trigger_id, p.member_id, p.episode, p.facts, coalesce(c.consent, TRUE),
-                p.campaign_id IS NULL OR coalesce(a.arm = 'treatment', FALSE)
+                p.campaign_id IS NULL OR coalesce(a.arm = 'treatment', FALSE), p.stored
          FROM p LEFT JOIN ({latest}) c USING (member_id)
          LEFT JOIN {arms} a ON a.campaign_id = p.campaign_id AND a.member_id = p.member_id
          ORDER BY p.trigger_id, p.member_id, p.episode",
@@ -154,6 +179,7 @@ pub fn pending(conn: &Connection, of: &[&Armed]) -> Result<Vec<Vec<Pending>>> {
                 facts: r.get(3)?,
                 consent: r.get(4)?,
                 treated: r.get(5)?,
+                stored: r.get(6)?,
             },
         ))
     })?;
@@ -166,28 +192,29 @@ pub fn pending(conn: &Connection, of: &[&Armed]) -> Result<Vec<Vec<Pending>>> {
     Ok(out)
 }
 
-/// Takes the pending mark off the episodes `done` of each trigger, once the operational
-/// store holds their deliveries (one write for them all).
+/// Takes the pending mark off the episodes `done` of each trigger that are stored
+/// ([`Pending::stored`]), once the operational store holds their deliveries (one write for
+/// them all, in the caller's transaction).
 pub fn handed_on(conn: &Connection, done: &[(i64, Vec<Pending>)]) -> Result<()> {
-    if done.iter().all(|(_, d)| d.is_empty()) {
+    if done.iter().all(|(_, d)| d.iter().all(|p| !p.stored)) {
         return Ok(());
     }
-    let tx = conn.unchecked_transaction()?;
-    tx.execute_batch("CREATE OR REPLACE TEMP TABLE mp_handed (trigger_id BIGINT, member_id VARCHAR, episode INTEGER)")?;
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE mp_handed (trigger_id BIGINT, member_id VARCHAR, episode INTEGER)",
+    )?;
     {
-        let mut app = tx.appender("mp_handed")?;
+        let mut app = conn.appender("mp_handed")?;
         for (id, pending) in done {
-            for p in pending {
+            for p in pending.iter().filter(|p| p.stored) {
                 app.append_row(duckdb::params![id, p.member_id, p.episode])?;
             }
         }
         app.flush()?;
     }
-    tx.execute_batch(
+    conn.execute_batch(
         "UPDATE trigger_episodes e SET pending = FALSE FROM mp_handed h
          WHERE e.trigger_id = h.trigger_id AND e.member_id = h.member_id AND e.episode = h.episode",
     )?;
-    tx.commit()?;
     Ok(())
 }
 

@@ -70,9 +70,11 @@ pub async fn record(
     for chunk in pending.chunks(2_000) {
         // The write lock from the start: a deferred transaction that read first fails at
         // once ("database is locked") if another connection wrote meanwhile.
+        let lap = std::time::Instant::now();
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let began = lap.elapsed();
         let mut queued: Vec<&Pending> = Vec::new();
-        let ids = serde_json::json!(chunk.iter().map(|p| &p.member_id).collect::<Vec<_>>()).to_string();
+        let ids = json_list(chunk.iter().map(|p| |out: &mut String| text(out, &p.member_id)));
         let mut seen: std::collections::HashSet<(String, i64)> = sqlx::query_as(
             "SELECT member_id, episode FROM trigger_deliveries
              WHERE trigger_id = ? AND member_id IN (SELECT value FROM json_each(?))",
@@ -101,6 +103,7 @@ pub async fn record(
         } else {
             Default::default()
         };
+        let read = lap.elapsed();
         let statuses: Vec<&str> = chunk
             .iter()
             .map(|p| {
@@ -118,14 +121,19 @@ pub async fn record(
                 "queued"
             })
             .collect();
-        let rows = serde_json::Value::Array(
-            chunk
-                .iter()
-                .zip(&statuses)
-                .map(|(p, status)| serde_json::json!([p.member_id, p.episode, p.facts, status]))
-                .collect(),
-        )
-        .to_string();
+        let rows = json_list(chunk.iter().zip(&statuses).map(|(p, status)| {
+            move |out: &mut String| {
+                out.push('[');
+                text(out, &p.member_id);
+                out.push(',');
+                out.push_str(&p.episode.to_string());
+                out.push(',');
+                text(out, &p.facts);
+                out.push(',');
+                text(out, status);
+                out.push(']');
+            }
+        }));
         // Within the write lock taken above: nothing was recorded since `seen` was read.
         sqlx::query(
             "INSERT INTO trigger_deliveries (trigger_id, member_id, episode, facts, status, created_at)
@@ -136,6 +144,7 @@ pub async fn record(
         .bind(&rows)
         .execute(&mut *tx)
         .await?;
+        let inserted = lap.elapsed();
         for (p, status) in chunk.iter().zip(statuses) {
             match status {
                 "queued" => {
@@ -146,9 +155,36 @@ pub async fn record(
             }
         }
         batches(&mut tx, t, channels, &queued, &at, &now_s).await?;
+        let batched = lap.elapsed();
         tx.commit().await?;
+        tracing::debug!(
+            begin_ms = began.as_millis() as u64,
+            read_ms = (read - began).as_millis() as u64,
+            insert_ms = (inserted - read).as_millis() as u64,
+            batches_ms = (batched - inserted).as_millis() as u64,
+            commit_ms = (lap.elapsed() - batched).as_millis() as u64,
+            "hand-on chunk"
+        );
     }
     Ok(done)
+}
+
+/// `s` as a JSON string.
+fn text(out: &mut String, s: &str) {
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+/// A JSON array of what each of `items` writes.
+fn json_list<F: FnOnce(&mut String)>(items: impl Iterator<Item = F>) -> String {
+    let mut out = String::from("[");
+    for (i, write) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(&mut out);
+    }
+    out.push(']');
+    out
 }
 
 /// Puts `queued` on the outbox in batches for each of `t`'s channels, not to be sent before `at`.
@@ -162,27 +198,34 @@ async fn batches(
 ) -> Result<()> {
     for c in channels.iter().filter(|c| t.channels.contains(&c.id)) {
         for batch in queued.chunks(batch_size(&c.channel)) {
-            let members: Vec<serde_json::Value> = batch
-                .iter()
-                .map(|p| {
-                    serde_json::json!({
-                        "member_id": p.member_id,
-                        "episode": p.episode,
-                        "facts": serde_json::from_str::<serde_json::Value>(&p.facts).unwrap_or_default(),
-                    })
-                })
-                .collect();
-            let payload = serde_json::json!({
-                "trigger": { "id": t.id, "name": t.name, "kind": t.when.key() },
-                "members": members,
-            });
+            // {"trigger":{"id","name","kind"},"members":[{"member_id","episode","facts"}]},
+            // written as text (building a JSON tree for each member cost more than the
+            // insert); facts that are not JSON go as null.
+            let mut payload = String::from("{\"trigger\":");
+            payload.push_str(&serde_json::json!({ "id": t.id, "name": t.name, "kind": t.when.key() }).to_string());
+            payload.push_str(",\"members\":");
+            payload.push_str(&json_list(batch.iter().map(|p| {
+                move |out: &mut String| {
+                    out.push_str("{\"member_id\":");
+                    text(out, &p.member_id);
+                    out.push_str(",\"episode\":");
+                    out.push_str(&p.episode.to_string());
+                    out.push_str(",\"facts\":");
+                    match serde_json::from_str::<serde::de::IgnoredAny>(&p.facts) {
+                        Ok(_) => out.push_str(&p.facts),
+                        Err(_) => out.push_str("null"),
+                    }
+                    out.push('}');
+                }
+            })));
+            payload.push('}');
             sqlx::query(
                 "INSERT INTO trigger_outbox (trigger_id, channel_id, payload, status, next_attempt_at, created_at)
                  VALUES (?, ?, ?, 'pending', ?, ?)",
             )
             .bind(t.id)
             .bind(c.id)
-            .bind(payload.to_string())
+            .bind(payload)
             .bind(at)
             .bind(now_s)
             .execute(&mut *tx)

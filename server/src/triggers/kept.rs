@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use duckdb::Connection;
 
-use super::{conditions::Armed, spend};
+use super::{conditions::Armed, episodes::Pending, spend};
 use crate::{Result, store::sql::Sql};
 
 /// A member in a trigger's condition, as a touched read found them.
@@ -38,12 +38,32 @@ pub struct Kept {
     episodes: HashMap<i64, Episodes>,
 }
 
-/// What a touched read of one trigger did: how many episodes it opened and closed, and
-/// the opened ones (member_id, episode, facts), which are pending.
+/// The episodes a touched read opens and closes, written once what they hand on was
+/// recorded ([`Kept::write`]).
 #[derive(Debug, Default)]
-pub struct Stepped {
-    pub opened: Vec<(String, i64, String)>,
-    pub closed: usize,
+pub struct Plan {
+    /// (trigger, member number, episode)
+    closing: Vec<(i64, i64, i32)>,
+    opening: Vec<Opening>,
+    /// How many each trigger read closes, in the order read.
+    pub closed: Vec<usize>,
+}
+
+/// An episode to open.
+#[derive(Debug)]
+pub struct Opening {
+    pub trigger_id: i64,
+    member_no: i64,
+    pub episode: i32,
+    pub member_id: String,
+    pub facts: String,
+}
+
+impl Plan {
+    /// The episodes `trigger_id` opens.
+    pub fn opened(&self, trigger_id: i64) -> impl Iterator<Item = &Opening> {
+        self.opening.iter().filter(move |o| o.trigger_id == trigger_id)
+    }
 }
 
 impl Kept {
@@ -77,57 +97,64 @@ impl Kept {
         Ok(self.episodes.get_mut(&id).expect("kept just now"))
     }
 
-    /// Opens and closes the episodes of each trigger in `read` (with its basis and the
-    /// touched members in its condition) at `now`: a touched member (`touched`, their
-    /// numbers) with an open episode who is not in the condition closes it, a member in it
-    /// without one opens the next, pending. One DuckDB transaction for them all; what is
-    /// kept changes only once it committed.
-    pub fn step(
-        &mut self,
-        conn: &Connection,
-        read: &[(&Armed, &str, &[Fired])],
-        touched: &[i64],
-        now: NaiveDateTime,
-    ) -> Result<Vec<Stepped>> {
-        let lap = std::time::Instant::now();
-        let mut out = Vec::new();
-        let mut closing: Vec<(i64, i64, i32)> = Vec::new();
-        // (trigger, member number, episode, member id, facts)
-        let mut opening: Vec<(i64, i64, i32, &str, &str)> = Vec::new();
+    /// Works out what each trigger in `read` (with its basis and the touched members in
+    /// its condition) opens and closes: a touched member (`touched`, their numbers) with an
+    /// open episode who is not in the condition closes it, a member in it without one opens
+    /// the next. Nothing is written.
+    pub fn plan(&mut self, conn: &Connection, read: &[(&Armed, &str, &[Fired])], touched: &[i64]) -> Result<Plan> {
+        let mut plan = Plan::default();
         for (t, basis, fired) in read {
             let episodes = self.episodes(conn, t.id, basis)?;
-            let mut stepped = Stepped::default();
             let mut inside: HashMap<i64, &Fired> = HashMap::with_capacity(fired.len());
             for f in fired.iter() {
                 inside.entry(f.member_no).or_insert(f);
             }
+            let before = plan.closing.len();
             for no in touched {
                 if let Some(&(last, true)) = episodes.members.get(no)
                     && !inside.contains_key(no)
                 {
-                    closing.push((t.id, *no, last));
-                    stepped.closed += 1;
+                    plan.closing.push((t.id, *no, last));
                 }
             }
-            for (no, f) in &inside {
-                let (last, open) = episodes.members.get(no).copied().unwrap_or((0, false));
+            plan.closed.push(plan.closing.len() - before);
+            for (no, f) in inside {
+                let (last, open) = episodes.members.get(&no).copied().unwrap_or((0, false));
                 if !open {
-                    opening.push((t.id, *no, last + 1, &f.member_id, &f.facts));
-                    stepped.opened.push((f.member_id.clone(), i64::from(last) + 1, f.facts.clone()));
+                    plan.opening.push(Opening {
+                        trigger_id: t.id,
+                        member_no: no,
+                        episode: last + 1,
+                        member_id: f.member_id.clone(),
+                        facts: f.facts.clone(),
+                    });
                 }
             }
-            out.push(stepped);
         }
-        let stepped = lap.elapsed();
+        Ok(plan)
+    }
+
+    /// Writes `plan` at `now` in one DuckDB transaction, with the pending marks of `handed`
+    /// taken off ([`super::episodes::handed_on`]): the episodes of the triggers in
+    /// `recorded` open handed on, the others pending (handed on by a later evaluation).
+    /// What is kept changes only once it committed.
+    pub fn write(
+        &mut self,
+        conn: &Connection,
+        plan: Plan,
+        recorded: &[i64],
+        handed: &[(i64, Vec<Pending>)],
+        now: NaiveDateTime,
+    ) -> Result<()> {
         let at = now.format("%Y-%m-%d %H:%M:%S").to_string();
         let tx = conn.unchecked_transaction()?;
-        if !closing.is_empty() {
+        if !plan.closing.is_empty() {
             tx.execute_batch(
                 "CREATE OR REPLACE TEMP TABLE mp_closing (trigger_id BIGINT, member_no BIGINT, episode INTEGER)",
             )?;
             {
                 let mut app = tx.appender("mp_closing")?;
-                for (id, no, episode) in &closing {
+                for (id, no, episode) in &plan.closing {
                     app.append_row(duckdb::params![id, no, episode])?;
                 }
                 app.flush()?;
@@ -140,45 +167,46 @@ impl Kept {
             .bind("now", at.clone())
             .execute(&tx)?;
         }
-        let closed = lap.elapsed();
-        if !opening.is_empty() {
+        if !plan.opening.is_empty() {
             tx.execute_batch(
                 "CREATE OR REPLACE TEMP TABLE mp_opening (trigger_id BIGINT, member_id VARCHAR, episode INTEGER,
-                                                          facts VARCHAR, member_no BIGINT)",
+                                                          facts VARCHAR, pending BOOLEAN, member_no BIGINT)",
             )?;
             {
                 let mut app = tx.appender("mp_opening")?;
-                for (id, no, episode, member_id, facts) in &opening {
-                    app.append_row(duckdb::params![id, member_id, episode, facts, no])?;
+                for o in &plan.opening {
+                    let pending = !recorded.contains(&o.trigger_id);
+                    app.append_row(duckdb::params![
+                        o.trigger_id,
+                        o.member_id,
+                        o.episode,
+                        o.facts,
+                        pending,
+                        o.member_no
+                    ])?;
                 }
                 app.flush()?;
             }
             Sql::new(
                 "INSERT INTO trigger_episodes (trigger_id, member_id, episode, opened_at, closed_at, facts, pending, member_no)
-                 SELECT trigger_id, member_id, episode, CAST($now AS TIMESTAMP), NULL, facts, TRUE, member_no FROM mp_opening",
+                 SELECT trigger_id, member_id, episode, CAST($now AS TIMESTAMP), NULL, facts, pending, member_no
+                 FROM mp_opening",
             )
             .bind("now", at)
             .execute(&tx)?;
         }
-        let opened = lap.elapsed();
+        super::episodes::handed_on(&tx, handed)?;
         tx.commit()?;
-        tracing::debug!(
-            step_ms = stepped.as_millis() as u64,
-            close_ms = (closed - stepped).as_millis() as u64,
-            open_ms = (opened - closed).as_millis() as u64,
-            commit_ms = (lap.elapsed() - opened).as_millis() as u64,
-            "kept step"
-        );
-        for (id, no, last) in closing {
+        for (id, no, last) in plan.closing {
             if let Some(e) = self.episodes.get_mut(&id) {
                 e.members.insert(no, (last, false));
             }
         }
-        for (id, no, next, _, _) in opening {
-            if let Some(e) = self.episodes.get_mut(&id) {
-                e.members.insert(no, (next, true));
+        for o in plan.opening {
+            if let Some(e) = self.episodes.get_mut(&o.trigger_id) {
+                e.members.insert(o.member_no, (o.episode, true));
             }
         }
-        Ok(out)
+        Ok(())
     }
 }

@@ -441,8 +441,14 @@ async fn a_repeated_episode_does_not_count_against_the_cap() {
     let ops = operational::connect(&format!("sqlite://{}", dir.path().join("o.sqlite").display())).await.unwrap();
     let t = Trigger { id: 1, ..np("cap", 30, 1) };
     let policy = ContactPolicy { max_contacts: 2, per_days: 7, quiet_from: None, quiet_to: None };
-    let episode =
-        |n: i64| Pending { member_id: "A".into(), episode: n, facts: "{}".into(), consent: true, treated: true };
+    let episode = |n: i64| Pending {
+        member_id: "A".into(),
+        episode: n,
+        facts: "{}".into(),
+        consent: true,
+        treated: true,
+        stored: true,
+    };
     let record = |pending: Vec<Pending>| {
         let (ops, t, policy) = (ops.clone(), t.clone(), policy.clone());
         async move {
@@ -461,4 +467,61 @@ async fn a_repeated_episode_does_not_count_against_the_cap() {
             .await
             .unwrap();
     assert_eq!(statuses, vec![(1, "queued".to_string()), (2, "queued".to_string())]);
+}
+
+/// A touched read hands its openings on before it stores them (`server::triggers::kept`):
+/// if the process dies between the two, the episodes are in the operational store and not
+/// in DuckDB. Reading everyone when it starts opens them again under the same numbers, and
+/// their deliveries are refused as repeats: nothing goes out twice, and later openings go
+/// on as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn openings_handed_on_but_not_stored_are_refused_as_repeats_after_a_restart() {
+    let (_dir, analytics, services, channel) = generated_with_a_channel(1_000, 13).await;
+    let welcome = Trigger::new("welcome", TriggerWhen::FirstPurchase { within_days: 7 }, vec![channel]);
+    let id = services.create_trigger(&Caller::system(), welcome).await.unwrap().id;
+    services.run_triggers().await.unwrap();
+    let t = analytics.read(server::metrics::latest_order_date).await.unwrap().unwrap();
+    let buyers = |tag: &'static str, n: usize| {
+        let (mut members, mut orders) = (String::new(), String::new());
+        for i in 0..n {
+            members.push_str(&format!("{{\"member_id\":\"{tag}{i}\",\"joined_at\":\"{t}T09:00:00\"}}\n"));
+            orders.push_str(&format!(
+                "{{\"order_id\":\"{tag}o{i}\",\"ordered_at\":\"{t}T10:00:00\",\"net_amount\":\"20.00\",\"member_id\":\"{tag}{i}\",\"channel\":\"app\"}}\n"
+            ));
+        }
+        (members, orders)
+    };
+    let land = |(members, orders): (String, String)| async {
+        let cli = Caller::cli();
+        services.ingest(&cli, server::load::import::Kind::Members, None, members.into()).await.unwrap();
+        services.ingest(&cli, server::load::import::Kind::Orders, None, orders.into()).await.unwrap();
+        server::jobs::folder::fold(&services).await.unwrap();
+        services.run_triggers().await.unwrap()
+    };
+    let outbox = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM trigger_outbox").fetch_one(&services.ops).await.unwrap()
+    };
+    let first = land(buyers("NA", 30)).await;
+    assert_eq!((first.opened, first.queued, first.repeated), (30, 30, 0), "{first:?}");
+    let stored = |a: &server::store::analytics::Analytics| -> (i64, i64) {
+        a.writer()
+            .query_row(
+                "SELECT count(*), count(*) FILTER (WHERE pending) FROM trigger_episodes
+                 WHERE trigger_id = ? AND member_id LIKE 'NA%' AND episode = 1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    assert_eq!(stored(&analytics), (30, 0), "stored once handed on, unmarked");
+    let (batches, recorded) = (outbox().await, deliveries(&services.ops).await.len());
+    // The write after the hand-on lost, then the process started again.
+    analytics.writer().execute("DELETE FROM trigger_episodes WHERE member_id LIKE 'NA%'", []).unwrap();
+    analytics.watch(triggers::episodes::unmark).await.unwrap();
+    let again = services.run_triggers().await.unwrap();
+    assert_eq!((again.opened, again.queued, again.repeated), (30, 0, 30), "{again:?}");
+    assert_eq!(stored(&analytics), (30, 0), "the same episodes stored again, unmarked");
+    assert_eq!((outbox().await, deliveries(&services.ops).await.len()), (batches, recorded), "nothing twice");
+    let later = land(buyers("NB", 10)).await;
+    assert_eq!((later.opened, later.queued, later.repeated), (10, 10, 0), "{later:?}");
 }
