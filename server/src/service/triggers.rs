@@ -450,7 +450,11 @@ fn evaluate(
     let sending: Vec<&Armed> =
         ready.iter().filter(|a| stored.contains(&a.id) || plan.opened(a.id).next().is_some()).collect();
     let opening: Vec<_> = sending.iter().flat_map(|a| plan.opened(a.id)).collect();
-    let mut pending = episodes::pending(conn, &sending, &stored, &opening)?.into_iter();
+    let refused = match sending.is_empty() {
+        true => None,
+        false => kept.refusals(conn, &on.members)?,
+    };
+    let mut pending = episodes::pending(conn, &sending, &stored, &opening, refused)?.into_iter();
     let mut out = Vec::new();
     for (a, (opened, closed)) in ready.iter().zip(stepped) {
         let p = match sending.iter().any(|s| s.id == a.id) {

@@ -15,6 +15,8 @@
 //! baseline, handing none of them on: a welcome trigger created today does not greet last
 //! week's buyers, an inactivity trigger does not message the whole dormant base at once.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDateTime;
 use duckdb::Connection;
 
@@ -130,7 +132,15 @@ pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, basis: &str) -> Re
 /// What is to be handed on for each trigger of `of`, with the member's consent and arm,
 /// in `of`'s order (one read of the consent for them all): the stored episodes waiting of
 /// the triggers in `stored`, and the episodes `opening` (a touched read's, not yet stored).
-pub fn pending(conn: &Connection, of: &[&Armed], stored: &[i64], opening: &[&Opening]) -> Result<Vec<Vec<Pending>>> {
+/// The consent is read from the events, or from `refused` (the members whose consent now
+/// is a refusal) when given.
+pub fn pending(
+    conn: &Connection,
+    of: &[&Armed],
+    stored: &[i64],
+    opening: &[&Opening],
+    refused: Option<&HashSet<String>>,
+) -> Result<Vec<Vec<Pending>>> {
     if of.is_empty() {
         return Ok(Vec::new());
     }
@@ -162,12 +172,16 @@ pub fn pending(conn: &Connection, of: &[&Armed], stored: &[i64], opening: &[&Ope
         "WITH p AS MATERIALIZED (
              {stored}SELECT n.trigger_id, n.member_id, n.episode, n.facts, s.campaign_id, FALSE AS stored
              FROM mp_new n JOIN mp_sends s USING (trigger_id))
-         SELECT p.trigger_id, p.member_id, p.episode, p.facts, coalesce(c.consent, TRUE),
+         SELECT p.trigger_id, p.member_id, p.episode, p.facts, {consent},
                 p.campaign_id IS NULL OR coalesce(a.arm = 'treatment', FALSE), p.stored
-         FROM p LEFT JOIN ({latest}) c USING (member_id)
+         FROM p {latest}
          LEFT JOIN {arms} a ON a.campaign_id = p.campaign_id AND a.member_id = p.member_id
          ORDER BY p.trigger_id, p.member_id, p.episode",
-        latest = consent::latest(Some("SELECT member_id FROM p")),
+        consent = if refused.is_some() { "TRUE" } else { "coalesce(c.consent, TRUE)" },
+        latest = match refused {
+            Some(_) => String::new(),
+            None => format!("LEFT JOIN ({}) c USING (member_id)", consent::latest(Some("SELECT member_id FROM p"))),
+        },
         arms = crate::campaigns::arms::by_person("campaign_id IN (SELECT campaign_id FROM mp_sends)")
     ))
     .rows(conn, |r| {
@@ -184,7 +198,10 @@ pub fn pending(conn: &Connection, of: &[&Armed], stored: &[i64], opening: &[&Ope
         ))
     })?;
     let mut out: Vec<Vec<Pending>> = of.iter().map(|_| Vec::new()).collect();
-    for (id, p) in rows {
+    for (id, mut p) in rows {
+        if let Some(refused) = refused {
+            p.consent = !refused.contains(&p.member_id);
+        }
         if let Some(i) = of.iter().position(|t| t.id == id) {
             out[i].push(p);
         }

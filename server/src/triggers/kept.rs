@@ -36,7 +36,25 @@ struct Episodes {
 pub struct Kept {
     pub book: Option<spend::Book>,
     episodes: HashMap<i64, Episodes>,
+    refusals: Option<Refusals>,
 }
+
+/// The members whose consent now is a refusal ([`crate::derive::consent::latest`]), read
+/// from every consent event on a basis `on` when `events` were recorded. Consent events are
+/// only ever added, so while their count and the basis (which a merge changes) stay the
+/// same, so does this.
+#[derive(Debug)]
+struct Refusals {
+    on: String,
+    events: i64,
+    at: std::time::Instant,
+    members: std::collections::HashSet<String>,
+}
+
+/// How long after reading the refusals a change of the consent events has them read again;
+/// meanwhile each evaluation reads its members' consent (consent landing all the time is
+/// not read in full each time).
+const REFUSALS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The episodes a touched read opens and closes, written once what they hand on was
 /// recorded ([`Kept::write`]).
@@ -70,6 +88,28 @@ impl Kept {
     /// Lets `trigger_id`'s episodes go: read again at its next touched read.
     pub fn forget(&mut self, trigger_id: i64) {
         self.episodes.remove(&trigger_id);
+    }
+
+    /// The members whose consent now is a refusal, when they are kept or may be read now
+    /// (see [`Refusals`]); `None` has the caller read its members' consent.
+    pub fn refusals(&mut self, conn: &Connection, on: &str) -> Result<Option<&std::collections::HashSet<String>>> {
+        let events: i64 = Sql::new("SELECT count(*) FROM consent_events").row(conn, |r| r.get(0))?;
+        let current = self.refusals.as_ref().is_some_and(|r| r.on == on && r.events == events);
+        if !current {
+            if self.refusals.as_ref().is_some_and(|r| r.at.elapsed() < REFUSALS_EVERY) {
+                return Ok(None);
+            }
+            let members =
+                Sql::new(format!("SELECT member_id FROM ({}) WHERE NOT consent", crate::derive::consent::latest(None)))
+                    .rows(conn, |r| r.get::<_, String>(0))?;
+            self.refusals = Some(Refusals {
+                on: on.to_string(),
+                events,
+                at: std::time::Instant::now(),
+                members: members.into_iter().collect(),
+            });
+        }
+        Ok(self.refusals.as_ref().map(|r| &r.members))
     }
 
     /// Reads the members in the condition of the trigger whose condition is in `mp_fired`

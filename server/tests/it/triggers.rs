@@ -525,3 +525,43 @@ async fn openings_handed_on_but_not_stored_are_refused_as_repeats_after_a_restar
     let later = land(buyers("NB", 10)).await;
     assert_eq!((later.opened, later.queued, later.repeated), (10, 10, 0), "{later:?}");
 }
+
+/// The members whose consent is a refusal are kept between evaluations while no consent
+/// event lands (`server::triggers::kept`); one landing has the next evaluations read the
+/// events again. Either way a refusal holds the member back.
+#[tokio::test(flavor = "multi_thread")]
+async fn consent_holds_whether_read_from_what_was_kept_or_from_the_events() {
+    let (_dir, analytics, services, channel) = generated_with_a_channel(1_000, 17).await;
+    let welcome = Trigger::new("welcome", TriggerWhen::FirstPurchase { within_days: 7 }, vec![channel]);
+    services.create_trigger(&Caller::system(), welcome).await.unwrap();
+    services.run_triggers().await.unwrap();
+    let t = analytics.read(server::metrics::latest_order_date).await.unwrap().unwrap();
+    // `n` new members buying on T, the first `refusing` of them refusing marketing.
+    let land = |tag: &'static str, n: usize, refusing: usize| {
+        let services = services.clone();
+        async move {
+            let (mut members, mut orders) = (String::new(), String::new());
+            for i in 0..n {
+                let consent = if i < refusing { ",\"marketing_consent\":false" } else { "" };
+                members.push_str(&format!("{{\"member_id\":\"{tag}{i}\",\"joined_at\":\"{t}T09:00:00\"{consent}}}\n"));
+                orders.push_str(&format!(
+                    "{{\"order_id\":\"{tag}o{i}\",\"ordered_at\":\"{t}T10:00:00\",\"net_amount\":\"20.00\",\"member_id\":\"{tag}{i}\",\"channel\":\"app\"}}\n"
+                ));
+            }
+            let cli = Caller::cli();
+            services.ingest(&cli, server::load::import::Kind::Members, None, members.into()).await.unwrap();
+            services.ingest(&cli, server::load::import::Kind::Orders, None, orders.into()).await.unwrap();
+            server::jobs::folder::fold(&services).await.unwrap();
+            services.run_triggers().await.unwrap()
+        }
+    };
+    // Read from every event (first read), then kept (nothing landed), then from the
+    // members' events (a refusal landed since it was read).
+    for (tag, n, refusing) in [("NA", 10, 4), ("NB", 6, 0), ("NC", 5, 2)] {
+        let run = land(tag, n, refusing).await;
+        assert_eq!((run.queued, run.held_back), (n - refusing, refusing), "{tag}: {run:?}");
+    }
+    let held: Vec<String> =
+        deliveries(&services.ops).await.into_iter().filter(|d| d.3 == "no_consent").map(|d| d.1).collect();
+    assert_eq!(held, ["NA0", "NA1", "NA2", "NA3", "NC0", "NC1"]);
+}
