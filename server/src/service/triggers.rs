@@ -304,6 +304,7 @@ impl Services {
         // (`hand_on::Recorded::repeated`); so does a failed write, whose touched members
         // are read again.
         let recorded: Vec<i64> = handed.iter().map(|(id, _)| *id).collect();
+        let handed_on = started.elapsed();
         let (written, kept) = self
             .analytics
             .watch(move |conn| {
@@ -323,7 +324,8 @@ impl Services {
             read_ms = read.as_millis() as u64,
             take_ms = (taken - read).as_millis() as u64,
             evaluate_ms = (evaluated - taken).as_millis() as u64,
-            hand_on_ms = (started.elapsed() - evaluated).as_millis() as u64,
+            hand_on_ms = (handed_on - evaluated).as_millis() as u64,
+            write_ms = (started.elapsed() - handed_on).as_millis() as u64,
             "trigger run"
         );
         Ok(run)
