@@ -312,11 +312,11 @@ test('a saved segment is renamed, refiltered and deleted on the segments page', 
   try {
     await page.waitForSelector(ready);
   } catch {
-    // Seen in two of six runs before fc1a403 (2026-12-08): the page never showed the
-    // editor. The likely cause, mended there: the editors followed the viewer's role as
-    // a signal beside the list, which the server rendered before or after the viewer
-    // resolved, as it happened; the role is now awaited with the list. Kept, said aloud,
-    // so a run shows it if it comes back.
+    // Not understood yet (2026-12-08): in two of six runs the page never showed the
+    // editor, with or without a minute's wait, and a later run passed. Awaiting the
+    // viewer inside the list's Suspend (fc1a403) showed the editor on the first load but
+    // closed it again after a save, so it was taken back. Said aloud and loaded once more,
+    // so the rest of the test still runs; see issue 24's note.
     console.log('# the segments page showed no editor after 30 s; loading it again');
     await page.reload();
     await page.waitForSelector(ready);

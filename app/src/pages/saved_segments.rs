@@ -16,18 +16,14 @@ use crate::{
 pub fn SavedSegments() -> impl IntoView {
     let view = use_view();
     let lang = use_lang();
-    let viewer = expect_context::<crate::SignedIn>().0;
+    let role = crate::use_role();
     let changed = RwSignal::new(0u32);
     let saved = Resource::new(move || changed.get(), |_| get_saved_segments());
+    let may_edit = move || role.get().is_some_and(|r| r >= Role::Operator);
     view! {
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
                 let saved = saved.await.unwrap_or_default();
-                // The role awaited here, not read as a signal beside the list: the server
-                // rendered the list before or after the viewer resolved, as it happened,
-                // and a page rendered before showed no editors even once hydrated (seen
-                // in two of six browser runs).
-                let may_edit = viewer.await.is_some_and(|v| v.role >= Role::Operator);
                 if saved.is_empty() {
                     return view! { <p class="empty">{tr("empty")}</p> }.into_any();
                 }
@@ -43,7 +39,9 @@ pub fn SavedSegments() -> impl IntoView {
                                     " · " <code>{s.filters.clone()}</code> " · "
                                     <a href=v.link("/members", &[])>{tr("members.list")}</a>
                                     <Size key=key.clone()/>
-                                    {may_edit.then(|| view! { <Editor segment=s.clone() changed/> })}
+                                    <Show when=may_edit>
+                                        <Editor segment=s.clone() changed/>
+                                    </Show>
                                 </li>
                             }
                         }).collect_view()}
