@@ -152,7 +152,8 @@ impl Services {
         saved::update(&self.ops, id, &t, &who.name).await?;
         if before.when != t.when || before.campaign != t.campaign {
             running.forget(id);
-            self.analytics.watch(move |conn| episodes::forget(conn, id)).await?;
+            let now = self.local_now();
+            self.analytics.watch(move |conn| episodes::restart(conn, id, now)).await?;
         }
         audit::record(&self.ops, who, "trigger.update", Some(t.name.trim()), Some(&audit::describe(&t.when))).await?;
         self.triggers_wake.notify_one();
@@ -183,11 +184,59 @@ impl Services {
         saved::policy(&self.ops).await
     }
 
+    /// `work` on the triggers' connection; if it could not run to its end (the task
+    /// failed), every trigger reads everyone next, since the touched members it took may
+    /// be lost.
+    async fn or_read_everyone<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let done = work.await;
+        if done.is_err() {
+            let _ = self.analytics.watch(episodes::unmark).await;
+        }
+        done
+    }
+
+    /// Stores the deliveries recorded since the last evaluation's write whose episodes
+    /// DuckDB lacks — a read of the touched members records its openings before it stores
+    /// them, and the process died between the two or the write failed — as open episodes
+    /// handed on (`crate::triggers::kept::store_recorded`). Run before the first
+    /// evaluation of a process and after a failed one.
+    async fn store_recorded(&self) -> Result<()> {
+        let through: Option<String> = self
+            .analytics
+            .watch(|conn| Ok(conn.query_row("SELECT max(through) FROM trigger_stored", [], |r| r.get(0))?))
+            .await?;
+        let Some(through) = through else {
+            let now = crate::store::operational::stamp(chrono::Utc::now());
+            return self
+                .analytics
+                .watch(move |conn| Ok(conn.execute("INSERT INTO trigger_stored VALUES (?)", [now]).map(|_| ())?))
+                .await;
+        };
+        let recorded: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
+            "SELECT trigger_id, member_id, episode, facts, created_at FROM trigger_deliveries WHERE created_at >= ?",
+        )
+        .bind(&through)
+        .fetch_all(&self.ops)
+        .await?;
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        let stored = self.analytics.watch(move |conn| crate::triggers::kept::store_recorded(conn, &recorded)).await?;
+        if stored > 0 {
+            tracing::warn!(episodes = stored, "recorded openings stored after an evaluation cut short");
+        }
+        Ok(())
+    }
+
     /// Evaluates every enabled trigger as of the latest data day and hands on what entered
     /// (see [`crate::triggers`]); one evaluation at a time.
     pub async fn run_triggers(&self) -> Result<TriggerRun> {
         let mut running = self.trigger_run.lock().await;
         let started = std::time::Instant::now();
+        if !running.stored {
+            self.store_recorded().await?;
+            running.stored = true;
+        }
         let all = saved::enabled(&self.ops).await?;
         let mut run = TriggerRun::default();
         if all.is_empty() {
@@ -227,8 +276,7 @@ impl Services {
         let read = started.elapsed();
         let mut kept = std::mem::take(&mut *running);
         let (stepped, plan, mut kept, taken) = self
-            .analytics
-            .watch(move |conn| {
+            .or_read_everyone(self.analytics.watch(move |conn| {
                 // The members touched so far, taken off the list in one transaction: folds
                 // go on meanwhile, and what they touch waits for the next evaluation.
                 // Each member's latest figures (`derive::facts::touched`). What a whole
@@ -267,7 +315,7 @@ impl Services {
                 }
                 let (stepped, plan) = evaluated?;
                 Ok((stepped, plan, kept, taken))
-            })
+            }))
             .await?;
         let evaluated = started.elapsed();
         let (mut handed, mut failed) = (Vec::new(), None);
@@ -305,15 +353,16 @@ impl Services {
         // are read again.
         let recorded: Vec<i64> = handed.iter().map(|(id, _)| *id).collect();
         let handed_on = started.elapsed();
+        // Every delivery recorded so far is stored once this commits.
+        let through = crate::store::operational::stamp(chrono::Utc::now());
         let (written, kept) = self
-            .analytics
-            .watch(move |conn| {
-                let written = kept.write(conn, plan, &recorded, &handed, now);
+            .or_read_everyone(self.analytics.watch(move |conn| {
+                let written = kept.write(conn, plan, &recorded, &handed, now, &through);
                 if written.is_err() {
                     untake(conn, &mut kept);
                 }
                 Ok((written, kept))
-            })
+            }))
             .await?;
         *running = kept;
         if let Some(e) = failed {
@@ -333,14 +382,19 @@ impl Services {
 }
 
 /// Puts the touched members taken for an evaluation that failed back on their lists (read
-/// again next time), and lets what was kept go (read anew).
+/// again next time), and lets what was kept go (read anew, the recorded deliveries stored
+/// first). If they cannot be put back, every trigger reads everyone next.
 fn untake(conn: &duckdb::Connection, kept: &mut Kept) {
-    let _ = conn.execute_batch(
+    let back = conn.execute_batch(
         "INSERT INTO touched_members
              SELECT member_id, member_no, tier, first_purchase_at, last_purchase_at, purchases, seq
              FROM mp_touched;
          INSERT INTO touched_days SELECT * FROM mp_touched_days;",
     );
+    if let Err(e) = back {
+        tracing::error!(error = %e, "the touched members could not be put back: every trigger reads everyone next");
+        let _ = conn.execute_batch("DELETE FROM trigger_marks");
+    }
     *kept = Kept::default();
 }
 

@@ -365,6 +365,17 @@ pub(crate) const SCHEMA: &[(i32, &str)] = &[
     ALTER TABLE broad_changes ADD COLUMN segments_only BOOLEAN DEFAULT false;
     "#,
     ),
+    (
+        20,
+        r#"
+    -- Until when (the operational store's `created_at` of deliveries, UTC) every delivery
+    -- recorded is stored in trigger_episodes (crate::triggers::kept): a read of the touched
+    -- members records its openings first and stores them after, and what was recorded since
+    -- is stored again when the evaluator starts or after a failed write. Set at the first
+    -- evaluation after this version (what was recorded before was stored first).
+    CREATE TABLE IF NOT EXISTS trigger_stored (through VARCHAR NOT NULL);
+    "#,
+    ),
 ];
 
 /// The versions that add derived tables, filled from the raw tables when applied.

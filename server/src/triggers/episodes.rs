@@ -80,7 +80,7 @@ pub fn dirty(conn: &Connection, trigger_id: i64) -> Result<()> {
 
 /// Opens and closes `t`'s episodes from `mp_fired` at `now`, for every member, and marks
 /// it read on `basis` (see the module); returns (opened, closed). A read of the touched
-/// members alone is [`super::kept::Kept::step`].
+/// members alone is [`super::kept::Kept::plan`].
 pub fn step(conn: &Connection, t: &Armed, now: NaiveDateTime, basis: &str) -> Result<(usize, usize)> {
     let tx = conn.unchecked_transaction()?;
     let baseline: bool = Sql::new("SELECT count(*) = 0 FROM triggers_armed WHERE trigger_id = $id")
@@ -241,8 +241,26 @@ pub fn armed(conn: &Connection) -> Result<Vec<(i64, String)>> {
         .rows(conn, |r| Ok((r.get(0)?, r.get(1)?)))
 }
 
-/// Forgets a trigger's episodes (deleted, or its condition changed: the next evaluation
-/// takes a new baseline).
+/// Starts a trigger whose condition changed from a new baseline at its next evaluation:
+/// its open episodes close at `now` and its waiting ones are not handed on (they were of
+/// the old condition), and the episodes stay, so that a member's next episode takes the
+/// next number — one the operational store has not recorded a delivery under.
+pub fn restart(conn: &Connection, trigger_id: i64, now: NaiveDateTime) -> Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    Sql::new(
+        "UPDATE trigger_episodes SET closed_at = coalesce(closed_at, CAST($now AS TIMESTAMP)), pending = FALSE
+         WHERE trigger_id = $id AND (closed_at IS NULL OR pending)",
+    )
+    .bind("id", trigger_id)
+    .bind("now", now.format("%Y-%m-%d %H:%M:%S").to_string())
+    .execute(&tx)?;
+    Sql::new("DELETE FROM triggers_armed WHERE trigger_id = $id").bind("id", trigger_id).execute(&tx)?;
+    Sql::new("DELETE FROM trigger_marks WHERE trigger_id = $id").bind("id", trigger_id).execute(&tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Forgets a deleted trigger's episodes (trigger ids are never given again).
 pub fn forget(conn: &Connection, trigger_id: i64) -> Result<()> {
     let tx = conn.unchecked_transaction()?;
     Sql::new("DELETE FROM trigger_episodes WHERE trigger_id = $id").bind("id", trigger_id).execute(&tx)?;

@@ -37,16 +37,20 @@ pub struct Kept {
     pub book: Option<spend::Book>,
     episodes: HashMap<i64, Episodes>,
     refusals: Option<Refusals>,
+    /// Whether the deliveries recorded but not stored were stored since the process
+    /// started or an evaluation failed (`Services::store_recorded`).
+    pub stored: bool,
 }
 
 /// The members whose consent now is a refusal ([`crate::derive::consent::latest`]), read
-/// from every consent event on a basis `on` when `events` were recorded. Consent events are
-/// only ever added, so while their count and the basis (which a merge changes) stay the
-/// same, so does this.
+/// from every consent event on a basis `on` when `events` (consent events, erasures) were
+/// recorded. Consent events are only ever added, or given a pseudonym by an erasure
+/// (`crate::privacy`), so while those counts and the basis (which a merge changes) stay
+/// the same, so does this.
 #[derive(Debug)]
 struct Refusals {
     on: String,
-    events: i64,
+    events: (i64, i64),
     at: std::time::Instant,
     members: std::collections::HashSet<String>,
 }
@@ -93,7 +97,9 @@ impl Kept {
     /// The members whose consent now is a refusal, when they are kept or may be read now
     /// (see [`Refusals`]); `None` has the caller read its members' consent.
     pub fn refusals(&mut self, conn: &Connection, on: &str) -> Result<Option<&std::collections::HashSet<String>>> {
-        let events: i64 = Sql::new("SELECT count(*) FROM consent_events").row(conn, |r| r.get(0))?;
+        let events: (i64, i64) =
+            Sql::new("SELECT (SELECT count(*) FROM consent_events), (SELECT count(*) FROM erasures)")
+                .row(conn, |r| Ok((r.get(0)?, r.get(1)?)))?;
         let current = self.refusals.as_ref().is_some_and(|r| r.on == on && r.events == events);
         if !current {
             if self.refusals.as_ref().is_some_and(|r| r.at.elapsed() < REFUSALS_EVERY) {
@@ -185,6 +191,7 @@ impl Kept {
         recorded: &[i64],
         handed: &[(i64, Vec<Pending>)],
         now: NaiveDateTime,
+        through: &str,
     ) -> Result<()> {
         let at = now.format("%Y-%m-%d %H:%M:%S").to_string();
         let tx = conn.unchecked_transaction()?;
@@ -236,6 +243,9 @@ impl Kept {
             .execute(&tx)?;
         }
         super::episodes::handed_on(&tx, handed)?;
+        Sql::new("DELETE FROM trigger_stored; INSERT INTO trigger_stored VALUES ($through)")
+            .bind("through", through.to_string())
+            .execute(&tx)?;
         tx.commit()?;
         for (id, no, last) in plan.closing {
             if let Some(e) = self.episodes.get_mut(&id) {
@@ -249,4 +259,36 @@ impl Kept {
         }
         Ok(())
     }
+}
+
+/// Stores `recorded` deliveries (trigger, member, episode, facts, recorded at) whose
+/// episode, or a later one of the member's, DuckDB lacks, as open episodes handed on (see
+/// `Services::store_recorded`): the next whole read closes those whose member left, so
+/// the member's next episode takes the next number. Deliveries of triggers deleted or
+/// started again are left. Returns how many were stored.
+pub fn store_recorded(conn: &Connection, recorded: &[(i64, String, i64, String, String)]) -> Result<usize> {
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE mp_recorded (trigger_id BIGINT, member_id VARCHAR, episode INTEGER,
+                                                    facts VARCHAR, created_at VARCHAR)",
+    )?;
+    {
+        let mut app = tx.appender("mp_recorded")?;
+        for (id, member, episode, facts, at) in recorded {
+            app.append_row(duckdb::params![id, member, episode, facts, at])?;
+        }
+        app.flush()?;
+    }
+    let n = tx.execute(
+        "INSERT INTO trigger_episodes (trigger_id, member_id, episode, opened_at, closed_at, facts, pending, member_no)
+         SELECT r.trigger_id, r.member_id, r.episode, strptime(r.created_at, '%Y-%m-%dT%H:%M:%SZ'), NULL, r.facts,
+                FALSE, s.member_no
+         FROM mp_recorded r LEFT JOIN member_summary s USING (member_id)
+         WHERE r.trigger_id IN (SELECT trigger_id FROM triggers_armed)
+           AND NOT EXISTS (SELECT 1 FROM trigger_episodes e
+                           WHERE e.trigger_id = r.trigger_id AND e.member_id = r.member_id AND e.episode >= r.episode)",
+        [],
+    )?;
+    tx.commit()?;
+    Ok(n)
 }

@@ -532,36 +532,121 @@ async fn openings_handed_on_but_not_stored_are_refused_as_repeats_after_a_restar
 #[tokio::test(flavor = "multi_thread")]
 async fn consent_holds_whether_read_from_what_was_kept_or_from_the_events() {
     let (_dir, analytics, services, channel) = generated_with_a_channel(1_000, 17).await;
-    let welcome = Trigger::new("welcome", TriggerWhen::FirstPurchase { within_days: 7 }, vec![channel]);
-    services.create_trigger(&Caller::system(), welcome).await.unwrap();
-    services.run_triggers().await.unwrap();
     let t = analytics.read(server::metrics::latest_order_date).await.unwrap().unwrap();
-    // `n` new members buying on T, the first `refusing` of them refusing marketing.
-    let land = |tag: &'static str, n: usize, refusing: usize| {
+    let cli = Caller::cli();
+    // `n` new members, the first `refusing` of them refusing marketing; then their orders.
+    let members = |tag: &str, n: usize, refusing: usize| {
+        let mut rows = String::new();
+        for i in 0..n {
+            let consent = if i < refusing { ",\"marketing_consent\":false" } else { "" };
+            rows.push_str(&format!("{{\"member_id\":\"{tag}{i}\",\"joined_at\":\"{t}T09:00:00\"{consent}}}\n"));
+        }
+        services.ingest(&cli, server::load::import::Kind::Members, None, rows.into())
+    };
+    let buy = |tag: &'static str, n: usize| {
         let services = services.clone();
         async move {
-            let (mut members, mut orders) = (String::new(), String::new());
+            let mut rows = String::new();
             for i in 0..n {
-                let consent = if i < refusing { ",\"marketing_consent\":false" } else { "" };
-                members.push_str(&format!("{{\"member_id\":\"{tag}{i}\",\"joined_at\":\"{t}T09:00:00\"{consent}}}\n"));
-                orders.push_str(&format!(
+                rows.push_str(&format!(
                     "{{\"order_id\":\"{tag}o{i}\",\"ordered_at\":\"{t}T10:00:00\",\"net_amount\":\"20.00\",\"member_id\":\"{tag}{i}\",\"channel\":\"app\"}}\n"
                 ));
             }
-            let cli = Caller::cli();
-            services.ingest(&cli, server::load::import::Kind::Members, None, members.into()).await.unwrap();
-            services.ingest(&cli, server::load::import::Kind::Orders, None, orders.into()).await.unwrap();
+            services.ingest(&Caller::cli(), server::load::import::Kind::Orders, None, rows.into()).await.unwrap();
             server::jobs::folder::fold(&services).await.unwrap();
             services.run_triggers().await.unwrap()
         }
     };
-    // Read from every event (first read), then kept (nothing landed), then from the
-    // members' events (a refusal landed since it was read).
-    for (tag, n, refusing) in [("NA", 10, 4), ("NB", 6, 0), ("NC", 5, 2)] {
-        let run = land(tag, n, refusing).await;
+    // NA's refusals land before the first evaluation reads any consent: they are in what
+    // it keeps, and no consent event lands before NA and NB buy.
+    members("NA", 10, 4).await.unwrap();
+    members("NB", 6, 0).await.unwrap();
+    let welcome = Trigger::new("welcome", TriggerWhen::FirstPurchase { within_days: 7 }, vec![channel]);
+    services.create_trigger(&Caller::system(), welcome).await.unwrap();
+    services.run_triggers().await.unwrap();
+    for (tag, n, refusing) in [("NA", 10, 4), ("NB", 6, 0)] {
+        let run = buy(tag, n).await;
         assert_eq!((run.queued, run.held_back), (n - refusing, refusing), "{tag}: {run:?}");
     }
+    // A refusal lands: read from the members' events.
+    members("NC", 5, 2).await.unwrap();
+    let run = buy("NC", 5).await;
+    assert_eq!((run.queued, run.held_back), (3, 2), "NC: {run:?}");
     let held: Vec<String> =
         deliveries(&services.ops).await.into_iter().filter(|d| d.3 == "no_consent").map(|d| d.1).collect();
     assert_eq!(held, ["NA0", "NA1", "NA2", "NA3", "NC0", "NC1"]);
+}
+
+/// An opening recorded but never stored (the process died before the write) is stored
+/// when the next process starts, even if the member has left the condition meanwhile:
+/// their next entry takes the next number and is handed on, not refused as a repeat of
+/// the one recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_opening_recorded_but_not_stored_does_not_swallow_the_members_next_one() {
+    let (_dir, analytics, services, channel) = generated_with_a_channel(1_000, 19).await;
+    services.create_trigger(&Caller::system(), np("30 天未购", 30, channel)).await.unwrap();
+    services.run_triggers().await.unwrap();
+    let t = analytics.read(server::metrics::latest_order_date).await.unwrap().unwrap();
+    let cli = Caller::cli();
+    let order = |services: &Services, id: &str, member: &str, day: chrono::NaiveDate| {
+        let (services, cli) = (services.clone(), cli.clone());
+        let row = format!(
+            "{{\"order_id\":\"{id}\",\"ordered_at\":\"{day}T10:00:00\",\"net_amount\":\"20.00\",\"member_id\":\"{member}\",\"channel\":\"app\"}}\n"
+        );
+        async move {
+            services.ingest(&cli, server::load::import::Kind::Orders, None, row.into()).await.unwrap();
+            server::jobs::folder::fold(&services).await.unwrap();
+            services.run_triggers().await.unwrap()
+        }
+    };
+    // XA's first order is 40 days old: a touched read opens their first episode.
+    order(&services, "xa1", "XA", t - chrono::Days::new(40)).await;
+    let of_xa = || async {
+        deliveries(&services.ops).await.into_iter().filter(|d| d.1 == "XA").map(|d| (d.2, d.3)).collect::<Vec<_>>()
+    };
+    assert_eq!(of_xa().await, [(1, "queued".to_string())]);
+    // The write after the hand-on lost: neither the episode nor the mark of what is stored.
+    analytics.writer().execute_batch("DELETE FROM trigger_episodes WHERE member_id = 'XA'").unwrap();
+    analytics.writer().execute_batch("UPDATE trigger_stored SET through = '2000-01-01T00:00:00Z'").unwrap();
+    analytics.watch(triggers::episodes::unmark).await.unwrap();
+    // A new process; XA buys before its first evaluation (leaves the condition) ...
+    let restarted = Services::new(analytics.clone(), services.ops.clone(), MetricConfig::default());
+    order(&restarted, "xa2", "XA", t).await;
+    // ... and stays away 31 days more: a second episode, handed on.
+    order(&restarted, "xb1", "XB", t + chrono::Days::new(31)).await;
+    assert_eq!(of_xa().await, [(1, "queued".to_string()), (2, "queued".to_string())]);
+}
+
+/// A trigger whose condition is edited starts from a new baseline, but its members'
+/// episodes go on being numbered: a member handed on under the old condition who enters
+/// the new one later is handed on again, not refused as a repeat of episode 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_trigger_numbers_its_members_next_episodes_after_the_old_ones() {
+    let (_dir, analytics, services, channel) = generated_with_a_channel(1_000, 23).await;
+    let who = Caller::system();
+    let id = services.create_trigger(&who, np("未购", 30, channel)).await.unwrap().id;
+    services.run_triggers().await.unwrap();
+    let t = analytics.read(server::metrics::latest_order_date).await.unwrap().unwrap();
+    let order = |id: &str, member: &str, day: chrono::NaiveDate| {
+        let row = format!(
+            "{{\"order_id\":\"{id}\",\"ordered_at\":\"{day}T10:00:00\",\"net_amount\":\"20.00\",\"member_id\":\"{member}\",\"channel\":\"app\"}}\n"
+        );
+        let services = services.clone();
+        async move {
+            services.ingest(&Caller::cli(), server::load::import::Kind::Orders, None, row.into()).await.unwrap();
+            server::jobs::folder::fold(&services).await.unwrap();
+            services.run_triggers().await.unwrap()
+        }
+    };
+    // XA enters at 30 days (episode 1, handed on), then buys and leaves.
+    order("xa1", "XA", t - chrono::Days::new(40)).await;
+    order("xa2", "XA", t).await;
+    // The condition becomes 60 days: a new baseline, which XA is not in.
+    services.update_trigger(&who, id, np("未购", 60, channel)).await.unwrap();
+    services.run_triggers().await.unwrap();
+    // 61 days on, XA enters the new condition.
+    order("xb1", "XB", t + chrono::Days::new(61)).await;
+    let of_xa: Vec<(i64, String)> =
+        deliveries(&services.ops).await.into_iter().filter(|d| d.1 == "XA").map(|d| (d.2, d.3)).collect();
+    assert_eq!(of_xa, [(1, "queued".to_string()), (2, "queued".to_string())]);
 }
