@@ -184,15 +184,17 @@ impl Services {
         saved::policy(&self.ops).await
     }
 
-    /// `work` on the triggers' connection; if it could not run to its end (the task
-    /// failed), every trigger reads everyone next, since the touched members it took may
-    /// be lost.
-    async fn or_read_everyone<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        let done = work.await;
-        if done.is_err() {
-            let _ = self.analytics.watch(episodes::unmark).await;
+    /// What `work` on the triggers' connection answered; if it could not run to its end
+    /// (its task died: the outer error), every trigger reads everyone next, since the
+    /// touched members it took may be lost.
+    async fn or_read_everyone<T>(&self, work: impl std::future::Future<Output = Result<Result<T>>>) -> Result<T> {
+        match work.await {
+            Ok(answer) => answer,
+            Err(e) => {
+                let _ = self.analytics.watch(episodes::unmark).await;
+                Err(e)
+            }
         }
-        done
     }
 
     /// Stores the deliveries recorded since the last evaluation's write whose episodes
@@ -212,12 +214,20 @@ impl Services {
                 .watch(move |conn| Ok(conn.execute("INSERT INTO trigger_stored VALUES (?)", [now]).map(|_| ())?))
                 .await;
         };
-        let recorded: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
-            "SELECT trigger_id, member_id, episode, facts, created_at FROM trigger_deliveries WHERE created_at >= ?",
+        // Of the triggers still defined (one edited since keeps its episodes' numbers).
+        let mut recorded: Vec<(i64, String, i64, String, String)> = sqlx::query_as(
+            "SELECT trigger_id, member_id, episode, facts, created_at FROM trigger_deliveries
+             WHERE created_at >= ? AND trigger_id IN (SELECT id FROM triggers)",
         )
         .bind(&through)
         .fetch_all(&self.ops)
         .await?;
+        // Opened when recorded, in the retailer's time as every episode's times are.
+        for (.., at) in &mut recorded {
+            if let Ok(utc) = chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%SZ") {
+                *at = utc.and_utc().with_timezone(&self.zone).format("%Y-%m-%d %H:%M:%S").to_string();
+            }
+        }
         if recorded.is_empty() {
             return Ok(());
         }
@@ -277,26 +287,29 @@ impl Services {
         let mut kept = std::mem::take(&mut *running);
         let (stepped, plan, mut kept, taken) = self
             .or_read_everyone(self.analytics.watch(move |conn| {
-                // The members touched so far, taken off the list in one transaction: folds
-                // go on meanwhile, and what they touch waits for the next evaluation.
-                // Each member's latest figures (`derive::facts::touched`). What a whole
-                // evaluation is made on, and the table a stale spend book is made from,
-                // are read in it too: they see the same folds.
-                let tx = conn.transaction()?;
-                let Some(as_of) = metrics::latest_order_date(&tx)? else {
-                    return Ok((Vec::new(), Plan::default(), Kept::default(), started.elapsed()));
-                };
-                let (head, tail) =
-                    (format!("{as_of}|{}", crate::derive::facts::scorings(&tx)?), format!("{cfg:?}|{rules:?}"));
-                let (all, member_level) = crate::derive::facts::broad_changes(&tx)?;
-                let on =
-                    On { members: format!("{head}|{member_level}|{tail}"), segments: format!("{head}|{all}|{tail}") };
-                let near = ready.iter().any(|a| matches!(a.when, TriggerWhen::NearNextTier { .. }));
-                if near && spend::stale(&kept.book, &on.members) {
-                    spend::table(&tx, as_of)?;
-                }
-                tx.execute_batch(
-                    "CREATE OR REPLACE TEMP TABLE mp_touched AS
+                Ok((move || {
+                    // The members touched so far, taken off the list in one transaction: folds
+                    // go on meanwhile, and what they touch waits for the next evaluation.
+                    // Each member's latest figures (`derive::facts::touched`). What a whole
+                    // evaluation is made on, and the table a stale spend book is made from,
+                    // are read in it too: they see the same folds.
+                    let tx = conn.transaction()?;
+                    let Some(as_of) = metrics::latest_order_date(&tx)? else {
+                        return Ok((Vec::new(), Plan::default(), Kept::default(), started.elapsed()));
+                    };
+                    let (head, tail) =
+                        (format!("{as_of}|{}", crate::derive::facts::scorings(&tx)?), format!("{cfg:?}|{rules:?}"));
+                    let (all, member_level) = crate::derive::facts::broad_changes(&tx)?;
+                    let on = On {
+                        members: format!("{head}|{member_level}|{tail}"),
+                        segments: format!("{head}|{all}|{tail}"),
+                    };
+                    let near = ready.iter().any(|a| matches!(a.when, TriggerWhen::NearNextTier { .. }));
+                    if near && spend::stale(&kept.book, &on.members) {
+                        spend::table(&tx, as_of)?;
+                    }
+                    tx.execute_batch(
+                        "CREATE OR REPLACE TEMP TABLE mp_touched AS
                          SELECT arg_max(member_id, seq) AS member_id, member_no,
                                 arg_max(first_purchase_at, seq) AS first_purchase_at,
                                 arg_max(last_purchase_at, seq) AS last_purchase_at,
@@ -305,16 +318,17 @@ impl Services {
                      CREATE OR REPLACE TEMP TABLE mp_touched_days AS SELECT * FROM touched_days;
                      DELETE FROM touched_members;
                      DELETE FROM touched_days;",
-                )?;
-                tx.commit()?;
-                let taken = started.elapsed();
-                let at = At { on, as_of, cfg, rules, now };
-                let evaluated = evaluate(conn, &ready, &at, &mut kept);
-                if evaluated.is_err() {
-                    untake(conn, &mut kept);
-                }
-                let (stepped, plan) = evaluated?;
-                Ok((stepped, plan, kept, taken))
+                    )?;
+                    tx.commit()?;
+                    let taken = started.elapsed();
+                    let at = At { on, as_of, cfg, rules, now };
+                    let evaluated = evaluate(conn, &ready, &at, &mut kept);
+                    if evaluated.is_err() {
+                        untake(conn, &mut kept);
+                    }
+                    let (stepped, plan) = evaluated?;
+                    Ok((stepped, plan, kept, taken))
+                })())
             }))
             .await?;
         let evaluated = started.elapsed();
@@ -361,7 +375,7 @@ impl Services {
                 if written.is_err() {
                     untake(conn, &mut kept);
                 }
-                Ok((written, kept))
+                Ok(Ok((written, kept)))
             }))
             .await?;
         *running = kept;

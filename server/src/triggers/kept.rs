@@ -261,11 +261,12 @@ impl Kept {
     }
 }
 
-/// Stores `recorded` deliveries (trigger, member, episode, facts, recorded at) whose
-/// episode, or a later one of the member's, DuckDB lacks, as open episodes handed on (see
-/// `Services::store_recorded`): the next whole read closes those whose member left, so
-/// the member's next episode takes the next number. Deliveries of triggers deleted or
-/// started again are left. Returns how many were stored.
+/// Stores `recorded` deliveries (trigger, member, episode, facts, recorded at, local time)
+/// whose episode, or a later one of the member's, DuckDB lacks, as open episodes handed on
+/// (see `Services::store_recorded`): the next whole read closes those whose member left,
+/// so the member's next episode takes the next number. A member no longer in the summary
+/// under that id (erased: their rows carry a pseudonym now) is left. Returns how many
+/// were stored.
 pub fn store_recorded(conn: &Connection, recorded: &[(i64, String, i64, String, String)]) -> Result<usize> {
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch(
@@ -281,11 +282,10 @@ pub fn store_recorded(conn: &Connection, recorded: &[(i64, String, i64, String, 
     }
     let n = tx.execute(
         "INSERT INTO trigger_episodes (trigger_id, member_id, episode, opened_at, closed_at, facts, pending, member_no)
-         SELECT r.trigger_id, r.member_id, r.episode, strptime(r.created_at, '%Y-%m-%dT%H:%M:%SZ'), NULL, r.facts,
-                FALSE, s.member_no
-         FROM mp_recorded r LEFT JOIN member_summary s USING (member_id)
-         WHERE r.trigger_id IN (SELECT trigger_id FROM triggers_armed)
-           AND NOT EXISTS (SELECT 1 FROM trigger_episodes e
+         SELECT r.trigger_id, r.member_id, r.episode, CAST(r.created_at AS TIMESTAMP), NULL, r.facts, FALSE,
+                s.member_no
+         FROM mp_recorded r JOIN member_summary s USING (member_id)
+         WHERE NOT EXISTS (SELECT 1 FROM trigger_episodes e
                            WHERE e.trigger_id = r.trigger_id AND e.member_id = r.member_id AND e.episode >= r.episode)",
         [],
     )?;

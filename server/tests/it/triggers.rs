@@ -578,13 +578,14 @@ async fn consent_holds_whether_read_from_what_was_kept_or_from_the_events() {
 }
 
 /// An opening recorded but never stored (the process died before the write) is stored
-/// when the next process starts, even if the member has left the condition meanwhile:
+/// when the next process starts — the trigger edited meanwhile or not — even if the
+/// member has left the condition meanwhile:
 /// their next entry takes the next number and is handed on, not refused as a repeat of
 /// the one recorded.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_opening_recorded_but_not_stored_does_not_swallow_the_members_next_one() {
     let (_dir, analytics, services, channel) = generated_with_a_channel(1_000, 19).await;
-    services.create_trigger(&Caller::system(), np("30 天未购", 30, channel)).await.unwrap();
+    let id = services.create_trigger(&Caller::system(), np("30 天未购", 30, channel)).await.unwrap().id;
     services.run_triggers().await.unwrap();
     let t = analytics.read(server::metrics::latest_order_date).await.unwrap().unwrap();
     let cli = Caller::cli();
@@ -609,10 +610,12 @@ async fn an_opening_recorded_but_not_stored_does_not_swallow_the_members_next_on
     analytics.writer().execute_batch("DELETE FROM trigger_episodes WHERE member_id = 'XA'").unwrap();
     analytics.writer().execute_batch("UPDATE trigger_stored SET through = '2000-01-01T00:00:00Z'").unwrap();
     analytics.watch(triggers::episodes::unmark).await.unwrap();
+    // An operator edits the trigger meanwhile (a new baseline; the numbers go on).
+    services.update_trigger(&Caller::system(), id, np("30 天未购", 31, channel)).await.unwrap();
     // A new process; XA buys before its first evaluation (leaves the condition) ...
     let restarted = Services::new(analytics.clone(), services.ops.clone(), MetricConfig::default());
     order(&restarted, "xa2", "XA", t).await;
-    // ... and stays away 31 days more: a second episode, handed on.
+    // ... and stays away 31 days: a second episode, handed on.
     order(&restarted, "xb1", "XB", t + chrono::Days::new(31)).await;
     assert_eq!(of_xa().await, [(1, "queued".to_string()), (2, "queued".to_string())]);
 }
