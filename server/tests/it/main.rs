@@ -28,4 +28,5 @@ mod serve;
 mod summary;
 mod tiers;
 mod triggers;
+mod triggers_touched;
 mod trust;
