@@ -259,7 +259,7 @@ impl Services {
                     )?)
                 })
                 .await?;
-            *running = Kept::default();
+            *running = running.let_go();
             return Ok(run);
         }
         let mut armed = Vec::new();
@@ -295,7 +295,7 @@ impl Services {
                     // are read in it too: they see the same folds.
                     let tx = conn.transaction()?;
                     let Some(as_of) = metrics::latest_order_date(&tx)? else {
-                        return Ok((Vec::new(), Plan::default(), Kept::default(), started.elapsed()));
+                        return Ok((Vec::new(), Plan::default(), kept.let_go(), started.elapsed()));
                     };
                     let (head, tail) =
                         (format!("{as_of}|{}", crate::derive::facts::scorings(&tx)?), format!("{cfg:?}|{rules:?}"));

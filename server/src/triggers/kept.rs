@@ -89,6 +89,12 @@ impl Plan {
 }
 
 impl Kept {
+    /// Everything kept let go but whether the recorded deliveries were stored (nothing
+    /// failed: `Services::store_recorded` need not run again).
+    pub fn let_go(&self) -> Kept {
+        Kept { stored: self.stored, ..Kept::default() }
+    }
+
     /// Lets `trigger_id`'s episodes go: read again at its next touched read.
     pub fn forget(&mut self, trigger_id: i64) {
         self.episodes.remove(&trigger_id);
